@@ -1,0 +1,61 @@
+"""The application context handed to services: settings, engine, directory, notice renderer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from credit.config import load_directory
+from credit.db.engine import make_engine
+from credit.db.models import CreditPolicy, PolicyStatus
+from credit.db.uow import UnitOfWork
+from credit.domain.directory import Directory
+from credit.domain.policy import PolicyBody
+from credit.notices import NoticeRenderer
+from credit.settings import Settings
+
+
+class NotInitialised(RuntimeError):
+    """The database has no published policy yet: run ``credit init``."""
+
+
+@dataclass
+class App:
+    settings: Settings
+    _policies: dict[int, PolicyBody] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_env(cls) -> App:
+        return cls(Settings.load())
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def directory(self) -> Directory:
+        return load_directory(self.settings.approvers_path)
+
+    @cached_property
+    def renderer(self) -> NoticeRenderer:
+        return NoticeRenderer.default(company_name=self.settings.company_name)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.engine)
+
+    def policy_body(self, row: CreditPolicy) -> PolicyBody:
+        """The validated body of a stored policy version (cached: versions never change)."""
+        if row.version not in self._policies:
+            self._policies[row.version] = PolicyBody.model_validate(row.body)
+        return self._policies[row.version]
+
+    def published_policy(self, session: Session) -> tuple[int, PolicyBody]:
+        row = session.exec(
+            select(CreditPolicy).where(CreditPolicy.status == PolicyStatus.PUBLISHED)
+        ).first()
+        if row is None:
+            raise NotInitialised("no published credit policy: run `credit init` first")
+        return row.version, self.policy_body(row)

@@ -1,0 +1,639 @@
+"""The ``credit`` command line. Commands that only read or list never import Prefect."""
+
+
+import json
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from credit.settings import Settings, SettingsError
+
+console = Console()
+err = Console(stderr=True)
+
+app = typer.Typer(
+    help="Customer credit management: research, approval, credit lines, periodic review and "
+    "collections, run as Prefect flows with every step's notice in an outbox.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+review_app = typer.Typer(help="Start credit reviews.", no_args_is_help=True)
+reviews_app = typer.Typer(help="Scheduled re-reviews.", no_args_is_help=True)
+approvals_app = typer.Typer(help="What is waiting for an approver.", no_args_is_help=True)
+collections_app = typer.Typer(help="Dunning: age receivables and send the next level.", no_args_is_help=True)
+customers_app = typer.Typer(help="Look up customers.", no_args_is_help=True)
+notices_app = typer.Typer(help="The notice outbox.", no_args_is_help=True)
+policy_app = typer.Typer(help="The credit policy and its versions.", no_args_is_help=True)
+audit_app = typer.Typer(help="The append-only audit trail.", no_args_is_help=True)
+import_app = typer.Typer(help="Import CSV files (all-or-nothing; --dry-run shows what would change).",
+                         no_args_is_help=True)
+for sub, name in [(review_app, "review"), (reviews_app, "reviews"), (approvals_app, "approvals"),
+                  (collections_app, "collections"), (customers_app, "customers"),
+                  (notices_app, "notices"), (policy_app, "policy"), (audit_app, "audit"),
+                  (import_app, "import")]:
+    app.add_typer(sub, name=name)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+class BadInput(Exception):
+    pass
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@contextmanager
+def clear_errors() -> Iterator[None]:
+    """Turn the product's refusals into a clear message and exit code 2 (no traceback)."""
+    from credit.app import NotInitialised
+    from credit.config import ConfigError
+    from credit.importers import ImportFailed
+    from credit.notices import NoticeError
+    from credit.services import ServiceError
+
+    try:
+        yield
+    except ImportFailed as exc:
+        for e in exc.errors:
+            err.print(str(e), highlight=False, markup=False, soft_wrap=True)
+        fail(f"{len(exc.errors)} error(s); nothing was imported")
+    except (ServiceError, ConfigError, SettingsError, NotInitialised, NoticeError, BadInput) as exc:
+        fail(str(exc))
+    except Exception as exc:  # database unreachable and the like: say so without a traceback
+        from sqlalchemy.exc import OperationalError
+
+        if isinstance(exc, OperationalError):
+            fail(f"database error: {exc.orig}")
+        raise
+
+
+def get_app() -> Any:
+    from credit.app import App
+
+    try:
+        return App(Settings.load())
+    except SettingsError as exc:
+        fail(str(exc))
+
+
+def parse_date(value: str | None, option: str = "--as-of") -> date:
+    if value is None:
+        return date.today()  # the edge: the person's today
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option}: value {value!r} is not an ISO date (YYYY-MM-DD)")
+
+
+def parse_money(value: str | None, option: str) -> Decimal | None:
+    if value is None:
+        return None
+    from credit.domain.money import parse_amount
+
+    try:
+        amount = parse_amount(value)
+    except ValueError as exc:
+        fail(f"{option}: value {value!r}: {exc}")
+    if amount < 0:
+        fail(f"{option}: value {value!r}: must not be negative")
+    return amount
+
+
+def print_json(data: Any) -> None:
+    from credit.audit import jsonable
+
+    sys.stdout.write(json.dumps(jsonable(data), indent=2) + "\n")
+
+
+def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    t = Table(title=title, title_justify="left")
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(*[str(v) for v in r])
+    console.print(t)
+
+
+def run_flow(label: str, call: Callable[[], Any]) -> Any:
+    """Run a Prefect flow in this process with a progress display (Prefect is imported here)."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as progress:
+        progress.add_task(label, total=None)
+        return call()
+
+
+AsOpt = Annotated[str | None, typer.Option("--as-of", help="Business date, YYYY-MM-DD (default: today).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+# --------------------------------------------------------------------------- set-up
+
+
+@app.command()
+def init(actor: Annotated[str, typer.Option("--as", help="Who runs the set-up (audited).")] = "admin") -> None:
+    """Create or upgrade the database schema; publish config/policy.yaml as version 1 if no policy exists."""
+    from credit import services
+
+    a = get_app()
+    with clear_errors():
+        result = services.init_database(a, actor=actor)
+    where = a.settings.database_url
+    if result["created_policy"]:
+        console.print(f"Database ready at {where} (schema {result['migrated_to']}); "
+                      f"published policy version 1 from {a.settings.policy_path}.")
+    else:
+        console.print(f"Database ready at {where} (schema {result['migrated_to']}); "
+                      f"published policy is version {result['policy_version']}.")
+
+
+def _import(kind: str, file: Path, dry_run: bool, actor: str, as_json: bool) -> None:
+    from credit.importers import import_file
+
+    a = get_app()
+    with clear_errors(), a.uow() as uow:
+        plan = import_file(uow.session, kind=kind, path=file, actor=actor, dry_run=dry_run)
+        if not dry_run:
+            uow.commit()
+    if as_json:
+        print_json(plan.summary())
+        return
+    verb = "would import" if dry_run else "imported"
+    console.print(f"{file}: {verb} {plan.rows} row(s): {len(plan.created)} new, "
+                  f"{len(plan.updated)} changed, {len(plan.unchanged)} unchanged"
+                  + (" (dry run: nothing written)" if dry_run else ""))
+    if dry_run and plan.updated:
+        console.print("changed: " + ", ".join(plan.updated[:20]))
+
+
+def _make_import_command(kind: str) -> None:
+    def command(
+        file: Annotated[Path, typer.Argument(help=f"CSV file of {kind}.")],
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and show what would change; write nothing.")] = False,
+        actor: Annotated[str, typer.Option("--as", help="Who imports (audited).")] = "import",
+        as_json: JsonOpt = False,
+    ) -> None:
+        _import(kind, file, dry_run, actor, as_json)
+
+    from credit.importers import COLUMNS
+
+    command.__doc__ = f"Import {kind} from CSV with columns: {','.join(COLUMNS[kind])}."
+    import_app.command(kind)(command)
+
+
+for _kind in ("customers", "financials", "invoices", "payments"):
+    _make_import_command(_kind)
+
+
+# --------------------------------------------------------------------------- reviews and approvals
+
+
+@review_app.command("start")
+def review_start(
+    customer_code: Annotated[str, typer.Argument(help="Customer code, e.g. C-1001.")],
+    by: Annotated[str, typer.Option("--by", help="The credit manager asking (username in approvers.yaml).")],
+    requested_limit: Annotated[str | None, typer.Option("--requested-limit", help="Limit asked for; default: the policy's recommendation.")] = None,
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Research, draft and route a credit review; the approvers are notified and the flow ends."""
+    from credit import services
+
+    day = parse_date(as_of)
+    limit = parse_money(requested_limit, "--requested-limit")
+    a = get_app()
+    with clear_errors():
+        services._person_email(a, by)
+        with a.uow() as uow:
+            services._customer(uow.session, customer_code)
+            a.published_policy(uow.session)
+    key = f"manual:{customer_code}:{uuid.uuid4().hex[:12]}"
+    with clear_errors():
+        result = run_flow(f"Reviewing {customer_code}", lambda: _credit_review()(
+            customer_code=customer_code, requested_by=by, as_of=day, review_key=key,
+            requested_limit=str(limit) if limit is not None else None))
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"Review of {customer_code}: assessment {result['assessment_id']}, request "
+                  f"{result['request_id']}: {result['status']}"
+                  + (f", waiting for {result['waiting_for']}" if result.get("waiting_for") else ""))
+
+
+def _credit_review() -> Any:
+    from flows.review import credit_review
+
+    return credit_review
+
+
+def _continue_request(request_id: int, day: date) -> dict[str, Any]:
+    def call() -> Any:
+        from flows.approval import approval
+
+        return approval(request_id=request_id, as_of=day)
+
+    return run_flow(f"Continuing request {request_id}", call)
+
+
+def _decide(request_id: int, user: str, approve: bool, comment: str | None, as_of: str | None,
+            as_json: bool) -> None:
+    from credit import services
+
+    day = parse_date(as_of)
+    a = get_app()
+    with clear_errors():
+        step = services.decide(a, subject=services.SUBJECT_REQUEST, subject_id=request_id,
+                               username=user, approve=approve, comment=comment)
+    console.print(f"Request {request_id} level {step.level} ({step.role}): {step.decision} by {user}.")
+    with clear_errors():
+        progress = _continue_request(request_id, day)
+    if as_json:
+        print_json(progress)
+        return
+    msg = f"Request {request_id} is now {progress['status']}"
+    if progress.get("waiting_for"):
+        msg += f", waiting for {progress['waiting_for']}"
+    if progress.get("published"):
+        p = progress["published"]
+        msg += f": credit line {p['currency']} {Decimal(p['limit']):,.2f}, next review {p['next_review_on']}"
+    console.print(msg + ".")
+
+
+@app.command()
+def approve(
+    request_id: Annotated[int, typer.Argument(help="Credit request id (from `credit approvals list`).")],
+    user: Annotated[str, typer.Option("--as", help="The approver deciding (username).")],
+    comment: Annotated[str | None, typer.Option("--comment", help="Why (recorded in the audit trail).")] = None,
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve the pending level of a credit request; the lifecycle continues (next level or publish)."""
+    _decide(request_id, user, True, comment, as_of, as_json)
+
+
+@app.command()
+def reject(
+    request_id: Annotated[int, typer.Argument(help="Credit request id.")],
+    user: Annotated[str, typer.Option("--as", help="The approver deciding (username).")],
+    comment: Annotated[str, typer.Option("--comment", help="Why (required; sent to the requester).")],
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reject a credit request at its pending level; the requester is told why."""
+    _decide(request_id, user, False, comment, as_of, as_json)
+
+
+@approvals_app.command("list")
+def approvals_list(
+    user: Annotated[str | None, typer.Option("--for", help="Only steps this person's roles can decide.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Approval steps waiting for a decision."""
+    from credit import services
+
+    a = get_app()
+    with clear_errors():
+        rows = services.pending_approvals(a, username=user)
+    if as_json:
+        print_json(rows)
+        return
+    table("Waiting for approval", ["subject", "id", "customer", "kind", "amount", "rating", "level",
+                                   "role", "asked", "requested by", "due"],
+          [[r["subject"], r["id"], r["customer"], r["kind"], f"{r['currency']} {r['amount']}".strip(),
+            r["rating"], r["level"], r["role"], r["approver"], r["requested_by"], r["due_at"][:16]]
+           for r in rows])
+
+
+@reviews_app.command("due")
+def reviews_due(
+    as_of: AsOpt = None,
+    run: Annotated[bool, typer.Option("--run", help="Start the reviews (periodic_review flow).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Credit lines whose periodic review is due as of a date; --run starts them."""
+    from credit import services
+
+    day = parse_date(as_of)
+    a = get_app()
+    with clear_errors():
+        due = services.due_reviews(a, as_of=day)
+    if run and due:
+        def call() -> Any:
+            from flows.periodic_review import periodic_review
+
+            return periodic_review(as_of=day)
+
+        with clear_errors():
+            result = run_flow(f"Starting {len(due)} review(s)", call)
+        if as_json:
+            print_json(result)
+            return
+        table(f"Reviews started as of {day}", ["customer", "request", "status", "waiting for"],
+              [[r["customer"], r.get("request_id", "-"), r.get("status", r.get("error", "")),
+                r.get("waiting_for") or ""] for r in result["reviews"]])
+        return
+    if as_json:
+        print_json(due)
+        return
+    table(f"Reviews due as of {day}", ["customer", "name", "due", "limit", "rating", "status"],
+          [[d["customer"], d["name"], d["next_review_on"], f"{d['currency']} {d['limit']}", d["rating"],
+            d["status"]] for d in due])
+
+
+# --------------------------------------------------------------------------- collections
+
+
+@collections_app.command("run")
+def collections_run(
+    as_of: AsOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show who would get which level; send and change nothing.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Age open invoices and send each customer's next dunning level (holds and handovers included)."""
+    day = parse_date(as_of)
+    get_app()
+
+    def call() -> Any:
+        from flows.collections import collections
+
+        return collections(as_of=day, dry_run=dry_run)
+
+    with clear_errors():
+        result = run_flow(f"Collections as of {day}", call)
+    if as_json:
+        print_json(result)
+        return
+    table(f"Collections as of {day}" + (" (dry run)" if dry_run else ""),
+          ["customer", "currency", "level", "overdue", "invoices", "action", "result"],
+          [[o["customer"], o["currency"], f"{o['level']} {o['level_name']}", o["overdue_total"],
+            ", ".join(o["invoices"]), o["action"], o["status"]] for o in result["actions"]])
+    console.print(f"{result['customers']} customer(s) checked: {result['counts'] or 'nothing due'}")
+
+
+# --------------------------------------------------------------------------- read models
+
+
+@customers_app.command("show")
+def customers_show(
+    customer_code: Annotated[str, typer.Argument(help="Customer code.")],
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Profile, rating and score breakdown, credit line, exposure, aging and dunning level."""
+    from credit import services
+
+    day = parse_date(as_of)
+    a = get_app()
+    with clear_errors():
+        view = services.customer_overview(a, code=customer_code, as_of=day)
+    if as_json:
+        print_json(view)
+        return
+    c = view["customer"]
+    console.print(f"[bold]{c['name']}[/] ({c['code']}) - {c['country']}, {c['currency']}, {c['email']}, "
+                  f"sales: {c['sales_owner_email']}")
+    asm = view["assessment"]
+    if asm:
+        console.print(f"Rating {asm['rating']} (score {asm['score']}, policy v{asm['policy_version']}, "
+                      f"as of {asm['as_of']}); recommended limit {asm['recommended_limit']}")
+        table("Score breakdown", ["factor", "value", "band", "points", "weight", "weighted"],
+              [[f["label"], f["value"], f["band"], f["points"], f["weight"], f["weighted"]]
+               for f in asm["factors"]])
+    else:
+        console.print("Not assessed yet.")
+    line = view["credit_line"]
+    if line:
+        console.print(f"Credit line: {line['currency']} {Decimal(line['limit']):,.2f}, {line['terms_days']} days, "
+                      f"{line['status']}{' (' + line['hold_reason'] + ')' if line['hold_reason'] else ''}, "
+                      f"next review {line['next_review_on']}")
+    else:
+        console.print("No credit line.")
+    for cur, amount in view["exposure"].items():
+        aging = ", ".join(f"{k}: {Decimal(v):,.2f}" for k, v in view["aging"][cur].items())
+        console.print(f"Exposure {cur} {Decimal(amount):,.2f} ({aging}); dunning level "
+                      f"{view['dunning_level'].get(cur, 0)}")
+
+
+@customers_app.command("list")
+def customers_list(as_json: JsonOpt = False) -> None:
+    """Every customer with rating, credit line and status."""
+    from credit import services
+
+    a = get_app()
+    with clear_errors():
+        rows = services.customer_list(a)
+    if as_json:
+        print_json(rows)
+        return
+    table("Customers", ["code", "name", "currency", "rating", "limit", "terms", "line status", "next review"],
+          [[r["code"], r["name"], r["currency"], r["rating"] or "-", r["limit"] or "-",
+            r["terms_days"] if r["terms_days"] is not None else "-", r["status"] or "-",
+            r["next_review_on"] or "-"] for r in rows])
+
+
+@notices_app.command("list")
+def notices_list(
+    customer: Annotated[str | None, typer.Option("--customer", help="Only this customer's notices.")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="Only this kind, e.g. dunning_reminder.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="pending, sending, sent or failed.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Notices in the outbox with their delivery status."""
+    from credit import services
+
+    a = get_app()
+    with clear_errors():
+        rows = services.list_notices(a, customer_code=customer, kind=kind, status=status, limit=10_000)
+    if as_json:
+        print_json(rows)
+        return
+    table(f"Notices ({len(rows)})", ["id", "kind", "status", "to", "subject", "created"],
+          [[r["id"], r["kind"], r["status"], ", ".join(r["recipients"]), r["subject"], r["created_at"]]
+           for r in rows])
+
+
+@notices_app.command("deliver")
+def notices_deliver() -> None:
+    """Send whatever the outbox still holds (after an outage, say)."""
+    from credit import services
+
+    a = get_app()
+    with clear_errors():
+        report = services.deliver(a)
+    console.print(f"sent {report['sent']}, retrying later {report['retried']}, failed {report['failed']}, "
+                  f"held by another sender {report['skipped']}")
+
+
+@audit_app.command("list")
+def audit_list(
+    entity: Annotated[str | None, typer.Option("--entity", help="Only events about this id or code.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="How many of the latest events.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """The latest audit events: who did what, when, why, before and after."""
+    from credit import services
+
+    a = get_app()
+    with clear_errors():
+        rows = services.audit_events(a, entity=entity, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    table("Audit trail", ["id", "at", "actor", "action", "entity", "reason"],
+          [[r["id"], r["at"][:19], r["actor"], r["action"], f"{r['entity_type']}:{r['entity_id']}",
+            r["reason"]] for r in rows])
+
+
+# --------------------------------------------------------------------------- policy
+
+
+@policy_app.command("show")
+def policy_show(
+    version: Annotated[int | None, typer.Option("--version", help="Version number (default: the published one).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a policy version: status, rating table, authority matrix and dunning schedule."""
+    from credit import services
+
+    a = get_app()
+    with clear_errors():
+        view = services.policy_view(a, version=version)
+    if as_json:
+        print_json(view)
+        return
+    body = view["body"]
+    console.print(f"[bold]{view['name']}[/] version {view['version']} ({view['status']}), proposed by "
+                  f"{view['proposed_by']}; sha256 {view['sha256'][:12]}")
+    table("Ratings", ["grade", "min score", "limit rule", "terms", "conditions", "review"],
+          [[r["grade"], r["min_score"], f"min({r['limit']['share_of_equity']} x equity, "
+            f"{r['limit']['share_of_revenue']} x revenue, {r['limit']['cap']})", f"{r['terms_days']} d",
+            ", ".join(r["conditions"]) or "-", r["review"]] for r in body["ratings"]])
+    table("Authority matrix", ["level", "role", "up to"],
+          [[lv["level"], lv["role"], lv["up_to"] or "no limit"] for lv in body["authority"]["levels"]])
+    table("Dunning schedule", ["level", "name", "days overdue", "action"],
+          [[lv["level"], lv["label"], lv["days_overdue"], lv["action"]] for lv in body["dunning"]["levels"]])
+
+
+def _continue_policy(version: int) -> dict[str, Any]:
+    def call() -> Any:
+        from flows.policy import policy
+
+        return policy(version=version)
+
+    return run_flow(f"Policy version {version}", call)
+
+
+@policy_app.command("propose")
+def policy_propose(
+    file: Annotated[Path, typer.Argument(help="Policy YAML (same schema as config/policy.yaml).")],
+    by: Annotated[str, typer.Option("--by", help="Who proposes (username).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the policy changes.")] = "",
+) -> None:
+    """Propose a new policy version; it goes to the committee the current policy names."""
+    from credit import services
+
+    a = get_app()
+    with clear_errors():
+        version = services.propose_policy(a, path=file, by=by, reason=reason)
+        progress = _continue_policy(version)
+    console.print(f"Policy version {version} is {progress['status']}, waiting for {progress['waiting_for']}.")
+
+
+def _policy_decide(version: int, user: str, approve: bool, comment: str | None) -> None:
+    from credit import services
+
+    a = get_app()
+    with clear_errors():
+        step = services.decide(a, subject=services.SUBJECT_POLICY, subject_id=version, username=user,
+                               approve=approve, comment=comment)
+        console.print(f"Policy version {version} ({step.role}): {step.decision} by {user}.")
+        progress = _continue_policy(version)
+    msg = f"Policy version {version} is now {progress['status']}"
+    console.print(msg + (f", waiting for {progress['waiting_for']}." if progress.get("waiting_for") else "."))
+
+
+@policy_app.command("approve")
+def policy_approve(
+    version: Annotated[int, typer.Argument(help="Policy version.")],
+    user: Annotated[str, typer.Option("--as", help="Committee member deciding.")],
+    comment: Annotated[str | None, typer.Option("--comment")] = None,
+) -> None:
+    """Approve a proposed policy version as a committee member."""
+    _policy_decide(version, user, True, comment)
+
+
+@policy_app.command("reject")
+def policy_reject(
+    version: Annotated[int, typer.Argument(help="Policy version.")],
+    user: Annotated[str, typer.Option("--as", help="Committee member deciding.")],
+    comment: Annotated[str, typer.Option("--comment", help="Why (required).")],
+) -> None:
+    """Reject a proposed policy version."""
+    _policy_decide(version, user, False, comment)
+
+
+# --------------------------------------------------------------------------- running
+
+
+@app.command()
+def serve(
+    timezone: Annotated[str, typer.Option("--timezone", help="Time zone of the cron schedules.")] = "UTC",
+) -> None:
+    """Run all deployments on this machine (collections and periodic review daily) with Prefect's serve()."""
+    get_app()
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from flows.serve import serve_all
+
+    serve_all(timezone=timezone)
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Where the demo keeps its database, Prefect home and notices (wiped first).")] = Path("var/demo"),
+) -> None:
+    """Run the whole lifecycle on the shipped sample data and say where the notices are."""
+    import shutil
+    import time
+
+    directory = directory.resolve()
+    if directory.exists():
+        shutil.rmtree(directory)
+    (directory / "prefect").mkdir(parents=True)
+    os.environ["CREDIT_DATABASE_URL"] = f"sqlite:///{directory / 'credit.db'}"
+    os.environ["CREDIT_OUTBOX_DIR"] = str(directory / "outbox")
+    os.environ.setdefault("PREFECT_HOME", str(directory / "prefect"))
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    started = time.monotonic()
+    console.print(f"Demo in {directory} (SQLite + Prefect local mode; the first flow starts Prefect)")
+    from flows.demo import run_demo  # imports Prefect
+
+    with clear_errors():
+        run_demo(directory, console=console)
+    console.print(f"Demo finished in {time.monotonic() - started:.0f} s.")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,291 @@
+"""The tables. Money columns use :class:`Money` (exact Decimal), never float."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from credit.db.types import Money
+
+
+def utcnow() -> datetime:
+    """Wall-clock time for audit stamps (aware, UTC)."""
+    return datetime.now(UTC)
+
+
+def _money(*, nullable: bool = False, **kw: Any) -> Any:
+    return Field(sa_type=Money, nullable=nullable, **kw)
+
+
+def _json(default: Any = None) -> Any:
+    if default is None:
+        return Field(default=None, sa_column=Column(JSON, nullable=True))
+    return Field(default_factory=default, sa_column=Column(JSON, nullable=False))
+
+
+class Customer(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, index=True, max_length=40)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=200)
+    country: str = Field(max_length=2)
+    currency: str = Field(max_length=3)
+    locale: str = Field(default="en", max_length=10)
+    sales_owner_email: str = Field(max_length=200)
+    registered_on: date | None = None
+    tax_id: str | None = Field(default=None, max_length=40)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class FinancialStatement(SQLModel, table=True):
+    __tablename__ = "financial_statement"
+    __table_args__ = (UniqueConstraint("customer_id", "period_end"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    period_end: date
+    revenue: Decimal = _money()
+    net_income: Decimal = _money()
+    total_assets: Decimal = _money()
+    total_liabilities: Decimal = _money()
+    current_assets: Decimal = _money()
+    current_liabilities: Decimal = _money()
+    operating_cash_flow: Decimal = _money()
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Invoice(SQLModel, table=True):
+    """An invoice (positive amount) or a credit note (negative amount)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    number: str = Field(unique=True, index=True, max_length=60)
+    issue_date: date
+    due_date: date = Field(index=True)
+    amount: Decimal = _money()
+    currency: str = Field(max_length=3)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Payment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    reference: str = Field(unique=True, index=True, max_length=60)
+    paid_on: date
+    amount: Decimal = _money()
+    currency: str = Field(max_length=3)
+    method: str = Field(max_length=30)
+    invoice_id: int | None = Field(default=None, foreign_key="invoice.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PolicyStatus(StrEnum):
+    DRAFT = "draft"
+    IN_APPROVAL = "in_approval"
+    PUBLISHED = "published"
+    RETIRED = "retired"
+    REJECTED = "rejected"
+
+
+class CreditPolicy(SQLModel, table=True):
+    __tablename__ = "credit_policy"
+
+    id: int | None = Field(default=None, primary_key=True)
+    version: int = Field(unique=True, index=True)
+    status: str = Field(default=PolicyStatus.DRAFT, max_length=20, index=True)
+    name: str = Field(max_length=200)
+    body: dict = _json(dict)
+    body_sha256: str = Field(max_length=64)
+    proposed_by: str = Field(max_length=60)
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    published_at: datetime | None = None
+    retired_at: datetime | None = None
+
+
+class CreditAssessment(SQLModel, table=True):
+    __tablename__ = "credit_assessment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    review_key: str = Field(unique=True, max_length=120)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    as_of: date
+    policy_version: int
+    requested_by: str = Field(max_length=60)
+    inputs: dict = _json(dict)
+    metrics: dict = _json(dict)
+    factors: list = _json(list)
+    total_score: Decimal = Field(sa_type=Money)
+    rating: str = Field(max_length=3)
+    recommended_limit: Decimal = _money()
+    terms_days: int
+    conditions: list = _json(list)
+    review_months: int
+    limit_basis: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RequestKind(StrEnum):
+    NEW = "new"
+    INCREASE = "increase"
+    DECREASE = "decrease"
+    REVIEW = "review"
+
+
+class RequestStatus(StrEnum):
+    IN_APPROVAL = "in_approval"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PUBLISHED = "published"
+
+
+class CreditRequest(SQLModel, table=True):
+    __tablename__ = "credit_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    review_key: str = Field(unique=True, max_length=120)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    assessment_id: int = Field(foreign_key="credit_assessment.id")
+    kind: str = Field(max_length=20)
+    requested_by: str = Field(max_length=60)
+    requested_limit: Decimal | None = _money(nullable=True, default=None)
+    recommended_limit: Decimal = _money()
+    proposed_limit: Decimal = _money()
+    current_limit: Decimal | None = _money(nullable=True, default=None)
+    currency: str = Field(max_length=3)
+    terms_days: int
+    conditions: list = _json(list)
+    rating: str = Field(max_length=3)
+    review_months: int
+    policy_version: int
+    status: str = Field(default=RequestStatus.IN_APPROVAL, max_length=20, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_at: datetime | None = None
+
+
+class Decision(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ApprovalStep(SQLModel, table=True):
+    """One level of an approval chain for a credit request or a policy version."""
+
+    __tablename__ = "approval_step"
+    __table_args__ = (UniqueConstraint("subject", "subject_id", "level"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(max_length=20)  # credit_request | credit_policy
+    subject_id: int = Field(index=True)
+    level: int
+    role: str = Field(max_length=40)
+    cap: Decimal | None = _money(nullable=True, default=None)
+    reason: str = Field(default="", max_length=200)
+    approver: str | None = Field(default=None, max_length=60)  # who is asked
+    decided_by: str | None = Field(default=None, max_length=60)
+    decision: str = Field(default=Decision.PENDING, max_length=20)
+    comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    due_at: datetime
+    decided_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LineStatus(StrEnum):
+    ACTIVE = "active"
+    ON_HOLD = "on_hold"
+    SUSPENDED = "suspended"
+    CLOSED = "closed"
+
+
+class CreditLine(SQLModel, table=True):
+    __tablename__ = "credit_line"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", unique=True)
+    limit: Decimal = _money()
+    currency: str = Field(max_length=3)
+    terms_days: int
+    conditions: list = _json(list)
+    rating: str = Field(max_length=3)
+    status: str = Field(default=LineStatus.ACTIVE, max_length=20, index=True)
+    hold_reason: str | None = Field(default=None, max_length=200)
+    request_id: int = Field(foreign_key="credit_request.id")
+    policy_version: int
+    activated_on: date
+    next_review_on: date = Field(index=True)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class DunningAction(SQLModel, table=True):
+    """A dunning level reached by a customer (per currency) in one dunning episode.
+
+    Level 0 closes an episode (everything overdue was paid); the next overdue starts a new one.
+    """
+
+    __tablename__ = "dunning_action"
+    __table_args__ = (UniqueConstraint("customer_id", "currency", "episode", "level"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    currency: str = Field(max_length=3)
+    episode: int
+    level: int
+    level_name: str = Field(max_length=40)
+    as_of: date
+    invoice_numbers: list = _json(list)
+    overdue_total: Decimal = _money()
+    policy_version: int
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class NoticeStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Notice(SQLModel, table=True):
+    """The outbox: a notice is committed here, under a unique key, before anything is sent."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True, max_length=200)
+    kind: str = Field(max_length=60, index=True)
+    locale: str = Field(max_length=10)
+    customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
+    recipients: list = _json(list)
+    subject: str = Field(max_length=300)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    html: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default=NoticeStatus.PENDING, max_length=20, index=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    claimed_until: datetime | None = None
+    message_id: str | None = Field(default=None, max_length=200)
+    delivered_to: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only (database triggers refuse UPDATE and DELETE)."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=60)
+    action: str = Field(max_length=60, index=True)
+    entity_type: str = Field(max_length=40)
+    entity_id: str = Field(max_length=60, index=True)
+    before: dict | None = _json()
+    after: dict | None = _json()
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    policy_version: int | None = None

@@ -1,0 +1,96 @@
+"""Authority matrix and segregation of duties for approval decisions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from credit.domain.directory import Approver, Directory
+from credit.domain.policy import AuthorityLevel, PolicyBody
+
+
+@dataclass(frozen=True)
+class RequiredStep:
+    level: int
+    role: str
+    cap: Decimal | None  # the part of the amount this level answers for (None: all of it)
+    reason: str
+
+
+def required_steps(
+    *, amount: Decimal, rating: str, above_recommendation: bool, policy: PolicyBody
+) -> list[RequiredStep]:
+    """The approval chain for an amount: every level up to the first whose bound covers it.
+
+    A rating listed in ``extra_level_for_ratings`` or an amount above the policy's
+    recommendation adds the next level up (when there is one): riskier credit needs more seniority.
+    """
+    levels: list[AuthorityLevel] = policy.authority.levels
+    chain: list[RequiredStep] = []
+    for lv in levels:
+        chain.append(RequiredStep(lv.level, lv.role, lv.up_to, f"amount {amount} needs level {lv.level}"))
+        if lv.up_to is not None and amount <= lv.up_to:
+            break
+    extra = []
+    if rating in policy.authority.extra_level_for_ratings:
+        extra.append(f"rating {rating}")
+    if above_recommendation and policy.authority.extra_level_above_recommendation:
+        extra.append("amount above the policy's recommendation")
+    if extra and len(chain) < len(levels):
+        lv = levels[len(chain)]
+        chain.append(RequiredStep(lv.level, lv.role, lv.up_to, "risk: " + " and ".join(extra)))
+    return chain
+
+
+def decision_refusals(
+    *,
+    username: str,
+    directory: Directory,
+    step_role: str,
+    step_cap: Decimal | None,
+    amount: Decimal,
+    requester: str,
+    deciders_of_other_steps: set[str],
+) -> list[str]:
+    """Every reason ``username`` may not decide this step; an empty list means they may."""
+    approver: Approver | None = directory.get(username)
+    if approver is None:
+        return [f"{username!r} is not in the approver directory"]
+    reasons = []
+    if username == requester:
+        reasons.append(f"{username} requested this and may not approve their own request")
+    if username in deciders_of_other_steps:
+        reasons.append(f"{username} already decided another level of this request")
+    if step_role not in approver.roles:
+        reasons.append(f"{username} does not hold the role {step_role!r} this level requires")
+    needed = amount if step_cap is None else min(amount, step_cap)
+    if approver.authority_limit < needed:
+        reasons.append(
+            f"{username}'s authority limit {approver.authority_limit:,.2f} is below the "
+            f"{needed:,.2f} this level answers for"
+        )
+    return reasons
+
+
+def pick_approver(
+    *,
+    directory: Directory,
+    role: str,
+    cap: Decimal | None,
+    amount: Decimal,
+    requester: str,
+    excluded: set[str],
+) -> Approver | None:
+    """The first eligible holder of ``role`` (directory order) to ask for a decision."""
+    for a in directory.holders(role):
+        if not decision_refusals(
+            username=a.username,
+            directory=directory,
+            step_role=role,
+            step_cap=cap,
+            amount=amount,
+            requester=requester,
+            deciders_of_other_steps=excluded,
+        ):
+            return a
+    return None

@@ -1,0 +1,199 @@
+"""The credit policy document: its schema, validated whenever a policy is loaded."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MissingData(StrEnum):
+    NEUTRAL = "neutral"
+    PENALTY = "penalty"
+    CANNOT_RATE = "cannot_rate"
+
+
+class Band(_Strict):
+    """A value in [min, max) earns ``points``; an open end is written by leaving it out."""
+
+    min: Decimal | None = None
+    max: Decimal | None = None
+    points: Decimal = Field(ge=0, le=100)
+
+    def contains(self, value: Decimal) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value < self.max)
+
+
+METRICS = (
+    "on_time_payment_ratio",
+    "avg_days_beyond_terms",
+    "current_ratio",
+    "debt_ratio",
+    "net_margin",
+    "operating_cash_flow_ratio",
+    "revenue",
+    "years_registered",
+)
+
+
+class Factor(_Strict):
+    name: str
+    label: str
+    metric: Literal[METRICS]  # type: ignore[valid-type]
+    weight: Decimal = Field(gt=0, le=1)
+    missing: MissingData = MissingData.NEUTRAL
+    bands: list[Band] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _bands_do_not_overlap(self) -> Factor:
+        ordered = sorted(self.bands, key=lambda b: (b.min is not None, b.min or 0))
+        for lower, upper in zip(ordered, ordered[1:], strict=False):
+            if lower.max is None or upper.min is None or lower.max > upper.min:
+                raise ValueError(f"factor {self.name}: bands overlap around {upper.min}")
+        return self
+
+
+class Scorecard(_Strict):
+    neutral_points: Decimal = Field(default=Decimal(50), ge=0, le=100)
+    penalty_points: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    factors: list[Factor] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _weights_sum_to_one(self) -> Scorecard:
+        total = sum((f.weight for f in self.factors), Decimal(0))
+        if total != 1:
+            raise ValueError(f"scorecard factor weights add up to {total}, not 1")
+        names = [f.name for f in self.factors]
+        if len(set(names)) != len(names):
+            raise ValueError("scorecard factor names repeat")
+        return self
+
+
+class LimitRule(_Strict):
+    """Limit = the smallest of: share of equity, share of revenue, cap (all in base currency)."""
+
+    share_of_equity: Decimal = Field(ge=0, le=1)
+    share_of_revenue: Decimal = Field(ge=0, le=1)
+    cap: Decimal = Field(ge=0)
+
+
+class ReviewFrequency(StrEnum):
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    YEARLY = "yearly"
+
+    @property
+    def months(self) -> int:
+        return {"monthly": 1, "quarterly": 3, "yearly": 12}[self.value]
+
+
+class Rating(_Strict):
+    grade: str = Field(min_length=1, max_length=3)
+    min_score: Decimal = Field(ge=0, le=100)
+    description: str
+    limit: LimitRule
+    terms_days: int = Field(ge=0, le=365)
+    conditions: list[Literal["guarantee", "deposit", "prepayment"]] = []
+    review: ReviewFrequency
+
+
+class AuthorityLevel(_Strict):
+    """Level ``level`` is needed when the amount exceeds the previous level's ``up_to``."""
+
+    level: int = Field(ge=1)
+    role: str
+    up_to: Decimal | None = None  # None: no upper bound (the last level)
+
+
+class Authority(_Strict):
+    levels: list[AuthorityLevel] = Field(min_length=1)
+    extra_level_for_ratings: list[str] = []
+    extra_level_above_recommendation: bool = True
+    step_due_hours: int = Field(default=48, ge=1)
+
+    @model_validator(mode="after")
+    def _levels_ascend(self) -> Authority:
+        numbers = [lv.level for lv in self.levels]
+        if numbers != list(range(1, len(numbers) + 1)):
+            raise ValueError("authority levels must be numbered 1, 2, 3, ... in order")
+        bounds = [lv.up_to for lv in self.levels]
+        if any(b is None for b in bounds[:-1]) or bounds[-1] is not None:
+            raise ValueError("only the last authority level has no upper bound ('up_to')")
+        finite = [b for b in bounds if b is not None]
+        if finite != sorted(finite) or len(set(finite)) != len(finite):
+            raise ValueError("authority levels' 'up_to' amounts must ascend")
+        return self
+
+
+class PolicyChange(_Strict):
+    """Who must approve a new policy version: every listed role, as a committee."""
+
+    approver_roles: list[str] = Field(min_length=1)
+
+
+class DunningAction(StrEnum):
+    NONE = "none"
+    CREDIT_HOLD = "credit_hold"
+    HANDOVER = "handover"
+
+
+class DunningLevel(_Strict):
+    level: int = Field(ge=1)
+    name: str
+    label: str
+    days_overdue: int = Field(ge=0)
+    template: str
+    action: DunningAction = DunningAction.NONE
+
+
+class Dunning(_Strict):
+    tolerance: Decimal = Field(ge=0)
+    levels: list[DunningLevel] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _levels_ascend(self) -> Dunning:
+        if [lv.level for lv in self.levels] != list(range(1, len(self.levels) + 1)):
+            raise ValueError("dunning levels must be numbered 1, 2, 3, ... in order")
+        days = [lv.days_overdue for lv in self.levels]
+        if days != sorted(days) or len(set(days)) != len(days):
+            raise ValueError("dunning levels' days_overdue must strictly ascend")
+        return self
+
+
+class PolicyBody(_Strict):
+    """A whole credit policy version as written in ``config/policy.yaml``."""
+
+    name: str
+    base_currency: str = Field(pattern=r"^[A-Z]{3}$")
+    max_statement_age_months: int = Field(ge=1)
+    scorecard: Scorecard
+    ratings: list[Rating] = Field(min_length=1)
+    unrated: Rating
+    authority: Authority
+    policy_change: PolicyChange
+    dunning: Dunning
+
+    @field_validator("ratings")
+    @classmethod
+    def _ratings_descend(cls, ratings: list[Rating]) -> list[Rating]:
+        scores = [r.min_score for r in ratings]
+        if scores != sorted(scores, reverse=True) or len(set(scores)) != len(scores):
+            raise ValueError("ratings must be listed best first with strictly falling min_score")
+        if scores[-1] != 0:
+            raise ValueError("the last rating must start at min_score 0 so every score is rated")
+        return ratings
+
+    def rating(self, grade: str) -> Rating:
+        for r in [*self.ratings, self.unrated]:
+            if r.grade == grade:
+                return r
+        raise KeyError(grade)
+
+    def dunning_level(self, level: int) -> DunningLevel:
+        return self.dunning.levels[level - 1]

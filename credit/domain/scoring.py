@@ -1,0 +1,201 @@
+"""Scorecard: turn a customer's facts into metrics, factor points, a total score and a rating."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from credit.domain.money import ZERO, money, ratio
+from credit.domain.policy import Factor, LimitRule, MissingData, PolicyBody, Rating
+
+
+@dataclass(frozen=True)
+class StatementFacts:
+    period_end: date
+    revenue: Decimal
+    net_income: Decimal
+    total_assets: Decimal
+    total_liabilities: Decimal
+    current_assets: Decimal
+    current_liabilities: Decimal
+    operating_cash_flow: Decimal
+
+    @property
+    def equity(self) -> Decimal:
+        return self.total_assets - self.total_liabilities
+
+
+@dataclass(frozen=True)
+class DocumentFacts:
+    """An invoice (positive) or credit note (negative) with the date it was fully paid, if it was."""
+
+    number: str
+    issue_date: date
+    due_date: date
+    amount: Decimal
+    paid_on: date | None = None
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    registered_on: date | None
+    statements: list[StatementFacts] = field(default_factory=list)
+    documents: list[DocumentFacts] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FactorScore:
+    name: str
+    label: str
+    metric: str
+    value: Decimal | None
+    band: str
+    points: Decimal
+    weight: Decimal
+    weighted: Decimal
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    metrics: dict[str, Decimal | None]
+    factors: list[FactorScore]
+    total: Decimal
+    rating: str
+    cannot_rate: list[str]
+
+
+def latest_statement(facts: CustomerFacts, as_of: date) -> StatementFacts | None:
+    known = [s for s in facts.statements if s.period_end <= as_of]
+    return max(known, key=lambda s: s.period_end) if known else None
+
+
+def compute_metrics(facts: CustomerFacts, as_of: date) -> dict[str, Decimal | None]:
+    """Every metric the policy's factors can use; None where the data is missing."""
+    invoices = [d for d in facts.documents if d.amount > 0 and d.issue_date <= as_of]
+    paid = [d for d in invoices if d.paid_on is not None and d.paid_on <= as_of]
+    overdue_open = [d for d in invoices if d not in paid and d.due_date < as_of]
+    settled_or_due = paid + overdue_open
+    on_time = [d for d in paid if d.paid_on is not None and d.paid_on <= d.due_date]
+    days_late = [max(0, ((d.paid_on or as_of) - d.due_date).days) for d in settled_or_due]
+
+    st = latest_statement(facts, as_of)
+    years = None
+    if facts.registered_on is not None and facts.registered_on <= as_of:
+        years = (Decimal((as_of - facts.registered_on).days) / Decimal("365.25")).quantize(
+            Decimal("0.01")
+        )
+    return {
+        "on_time_payment_ratio": ratio(Decimal(len(on_time)), Decimal(len(settled_or_due)))
+        if settled_or_due
+        else None,
+        "avg_days_beyond_terms": ratio(Decimal(sum(days_late)), Decimal(len(days_late)))
+        if days_late
+        else None,
+        "current_ratio": ratio(st.current_assets, st.current_liabilities) if st else None,
+        "debt_ratio": ratio(st.total_liabilities, st.total_assets) if st else None,
+        "net_margin": ratio(st.net_income, st.revenue) if st else None,
+        "operating_cash_flow_ratio": ratio(st.operating_cash_flow, st.current_liabilities)
+        if st
+        else None,
+        "revenue": st.revenue if st else None,
+        "years_registered": years,
+    }
+
+
+def _band_label(factor: Factor, value: Decimal) -> tuple[str, Decimal] | None:
+    for band in factor.bands:
+        if band.contains(value):
+            low = "" if band.min is None else f"{band.min}"
+            high = "" if band.max is None else f"{band.max}"
+            return f"[{low}, {high})", band.points
+    return None
+
+
+def score_factor(factor: Factor, value: Decimal | None, policy: PolicyBody) -> FactorScore:
+    """Points for one factor; missing data gets the policy's stated treatment, never a silent zero."""
+    card = policy.scorecard
+    if value is None:
+        if factor.missing is MissingData.NEUTRAL:
+            band, points = "missing: neutral", card.neutral_points
+        elif factor.missing is MissingData.PENALTY:
+            band, points = "missing: penalty", card.penalty_points
+        else:
+            band, points = "missing: cannot rate", ZERO
+    else:
+        found = _band_label(factor, value)
+        if found is None:
+            band, points = "outside every band: neutral", card.neutral_points
+        else:
+            band, points = found
+    return FactorScore(
+        name=factor.name,
+        label=factor.label,
+        metric=factor.metric,
+        value=value,
+        band=band,
+        points=points,
+        weight=factor.weight,
+        weighted=(points * factor.weight).quantize(Decimal("0.01")),
+    )
+
+
+def rate(total: Decimal, policy: PolicyBody) -> str:
+    for r in policy.ratings:
+        if total >= r.min_score:
+            return r.grade
+    return policy.ratings[-1].grade  # pragma: no cover - the last band starts at 0 (validated)
+
+
+def score_customer(facts: CustomerFacts, as_of: date, policy: PolicyBody) -> ScoreResult:
+    """Score every policy factor, add the weighted points and rate the total."""
+    metrics = compute_metrics(facts, as_of)
+    factors = [score_factor(f, metrics[f.metric], policy) for f in policy.scorecard.factors]
+    total = sum((f.weighted for f in factors), ZERO).quantize(Decimal("0.01"))
+    cannot = [
+        f.name
+        for f, s in zip(policy.scorecard.factors, factors, strict=True)
+        if f.missing is MissingData.CANNOT_RATE and s.value is None
+    ]
+    grade = policy.unrated.grade if cannot else rate(total, policy)
+    return ScoreResult(metrics=metrics, factors=factors, total=total, rating=grade, cannot_rate=cannot)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    rating: str
+    limit: Decimal
+    terms_days: int
+    conditions: list[str]
+    review_months: int
+    basis: str
+
+
+def limit_from_rule(rule: LimitRule, statement: StatementFacts | None) -> tuple[Decimal, str]:
+    """Smallest of share of equity, share of revenue and the cap; no statement means the cap is 0."""
+    if statement is None:
+        return ZERO, "no financial statement: no unsecured limit"
+    candidates = {
+        f"{rule.share_of_equity:%} of equity": max(ZERO, statement.equity) * rule.share_of_equity,
+        f"{rule.share_of_revenue:%} of revenue": max(ZERO, statement.revenue)
+        * rule.share_of_revenue,
+        "policy cap": rule.cap,
+    }
+    basis, amount = min(candidates.items(), key=lambda kv: kv[1])
+    # Limits are granted in whole hundreds, rounded down.
+    rounded = (money(amount) // 100) * 100
+    return Decimal(rounded).quantize(Decimal("0.01")), basis
+
+
+def recommend(score: ScoreResult, facts: CustomerFacts, as_of: date, policy: PolicyBody) -> Recommendation:
+    """The policy's limit, terms, conditions and review frequency for the score's rating."""
+    rating: Rating = policy.rating(score.rating)
+    limit, basis = limit_from_rule(rating.limit, latest_statement(facts, as_of))
+    return Recommendation(
+        rating=rating.grade,
+        limit=limit,
+        terms_days=rating.terms_days,
+        conditions=list(rating.conditions),
+        review_months=rating.review.months,
+        basis=basis,
+    )

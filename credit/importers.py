@@ -1,0 +1,427 @@
+"""CSV imports: all-or-nothing, every error located as ``FILE:ROW: column C: value 'V': REASON``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+
+from credit import audit
+from credit.db.models import Customer, FinancialStatement, Invoice, Payment, utcnow
+from credit.domain.directory import EMAIL_PATTERN
+from credit.domain.money import parse_amount
+
+KINDS = ("customers", "financials", "invoices", "payments")
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "customers": ("code", "name", "email", "country", "currency", "locale", "sales_owner_email",
+                  "registered_on", "tax_id"),
+    "financials": ("customer_code", "period_end", "revenue", "net_income", "total_assets",
+                   "total_liabilities", "current_assets", "current_liabilities",
+                   "operating_cash_flow"),
+    "invoices": ("customer_code", "number", "issue_date", "due_date", "amount", "currency"),
+    "payments": ("customer_code", "reference", "paid_on", "amount", "currency", "method",
+                 "invoice_number"),
+}
+OPTIONAL = {"registered_on", "tax_id", "locale", "invoice_number"}
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ImportErrorItem:
+    file: str
+    row: int
+    column: str
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        shown = self.value if len(self.value) <= 60 else self.value[:57] + "..."
+        return f"{self.file}:{self.row}: column {self.column}: value '{shown}': {self.reason}"
+
+
+class ImportFailed(ValueError):
+    """Nothing was written; ``errors`` says where and why."""
+
+    def __init__(self, errors: list[ImportErrorItem]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+@dataclass
+class ImportPlan:
+    kind: str
+    file: str
+    rows: int = 0
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    applied: bool = False
+
+    def summary(self) -> dict[str, Any]:
+        return {"kind": self.kind, "file": self.file, "rows": self.rows,
+                "created": len(self.created), "updated": len(self.updated),
+                "unchanged": len(self.unchanged), "applied": self.applied}
+
+
+class _Row:
+    """One CSV row with typed, located field parsing that collects errors instead of raising."""
+
+    def __init__(self, file: str, line: int, values: dict[str, str], errors: list[ImportErrorItem]):
+        self.file, self.line, self.values, self.errors = file, line, values, errors
+
+    def fail(self, column: str, reason: str, value: str | None = None) -> None:
+        raw = self.values.get(column, "") if value is None else value
+        self.errors.append(ImportErrorItem(self.file, self.line, column, raw, reason))
+
+    def text(self, column: str, *, pattern: str | None = None, max_len: int = 200,
+             reason: str = "") -> str | None:
+        raw = self.values.get(column, "").strip()
+        if raw == "":
+            if column not in OPTIONAL:
+                self.fail(column, "required")
+            return None
+        if len(raw) > max_len:
+            self.fail(column, f"longer than {max_len} characters")
+            return None
+        if pattern and not re.fullmatch(pattern, raw):
+            self.fail(column, reason or f"does not match {pattern}")
+            return None
+        return raw
+
+    def day(self, column: str) -> date | None:
+        raw = self.text(column, max_len=10)
+        if raw is None:
+            return None
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            self.fail(column, "not an ISO date (YYYY-MM-DD)")
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError as exc:
+            self.fail(column, f"not a valid date ({exc})")
+            return None
+
+    def amount(self, column: str, *, positive: bool = False, non_negative: bool = False,
+               non_zero: bool = False) -> Decimal | None:
+        raw = self.text(column, max_len=40)
+        if raw is None:
+            return None
+        try:
+            value = parse_amount(raw)
+        except ValueError as exc:
+            self.fail(column, str(exc))
+            return None
+        if positive and value <= 0:
+            self.fail(column, "must be greater than zero")
+        elif non_negative and value < 0:
+            self.fail(column, "must not be negative")
+        elif non_zero and value == 0:
+            self.fail(column, "must not be zero")
+        return value
+
+
+CODE = r"[A-Za-z0-9][A-Za-z0-9._/-]{0,39}"
+CURRENCY = r"[A-Z]{3}"
+
+
+def read_rows(path: Path, kind: str) -> tuple[list[_Row], list[ImportErrorItem]]:
+    """Decode and split the file, checking the header; rows are not yet validated."""
+    name = str(path)
+    errors: list[ImportErrorItem] = []
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return [], [ImportErrorItem(name, 0, "-", f"{size} bytes",
+                                        f"file larger than {MAX_FILE_BYTES} bytes; split it")]
+        data = path.read_bytes()
+    except OSError as exc:
+        return [], [ImportErrorItem(name, 0, "-", name, f"cannot read file: {exc.strerror}")]
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        bad = data[exc.start : exc.start + 4].hex(" ")
+        return [], [ImportErrorItem(name, line, "-", bad, "bytes are not UTF-8; save the file as UTF-8")]
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        return [], [ImportErrorItem(name, 1, "-", "", "empty file: a header row is required")]
+    except csv.Error as exc:
+        return [], [ImportErrorItem(name, 1, "-", "", f"not valid CSV: {exc}")]
+    header = [h.strip() for h in header]
+    expected = COLUMNS[kind]
+    if len(header) == 1 and ";" in header[0]:
+        return [], [ImportErrorItem(name, 1, "-", header[0], "separator must be ',' not ';'")]
+    unknown = [h for h in header if h not in expected]
+    missing = [c for c in expected if c not in header and c not in OPTIONAL]
+    for h in unknown:
+        errors.append(ImportErrorItem(name, 1, h, h, f"unknown column; expected {','.join(expected)}"))
+    for c in missing:
+        errors.append(ImportErrorItem(name, 1, c, "", "required column is missing from the header"))
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    for h in dupes:
+        errors.append(ImportErrorItem(name, 1, h, h, "column appears more than once"))
+    if errors:
+        return [], errors
+    rows: list[_Row] = []
+    try:
+        for values in reader:
+            line = reader.line_num
+            if not any(v.strip() for v in values):
+                continue
+            if len(values) != len(header):
+                errors.append(ImportErrorItem(name, line, "-", ",".join(values)[:60],
+                                              f"has {len(values)} fields, the header has {len(header)}"))
+                continue
+            rows.append(_Row(name, line, dict(zip(header, values, strict=True)), errors))
+    except csv.Error as exc:
+        errors.append(ImportErrorItem(name, reader.line_num, "-", "", f"not valid CSV: {exc}"))
+    if not rows and not errors:
+        errors.append(ImportErrorItem(name, 2, "-", "", "no data rows"))
+    return rows, errors
+
+
+def _customers_by_code(session: Session, codes: set[str]) -> dict[str, Customer]:
+    if not codes:
+        return {}
+    found = session.exec(select(Customer).where(Customer.code.in_(codes)))  # type: ignore[attr-defined]
+    return {c.code: c for c in found}
+
+
+def _customer_ref(row: _Row, known: dict[str, Customer]) -> Customer | None:
+    code = row.text("customer_code", pattern=CODE, reason="not a customer code")
+    if code is None:
+        return None
+    customer = known.get(code)
+    if customer is None:
+        row.fail("customer_code", "no such customer; import customers first")
+    return customer
+
+
+def _dupe_check(rows_keys: list[tuple[_Row, str | None]], column: str) -> None:
+    seen: dict[str, int] = {}
+    for row, key in rows_keys:
+        if key is None:
+            continue
+        if key in seen:
+            row.fail(column, f"duplicate key; also on row {seen[key]}")
+        else:
+            seen[key] = row.line
+
+
+Values = dict[str, Any]
+
+
+def _plan_customers(session: Session, rows: list[_Row]) -> list[tuple[str, Values]]:
+    out = []
+    for r in rows:
+        v = {
+            "code": r.text("code", pattern=CODE, reason="letters, digits and . _ / - only (max 40)"),
+            "name": r.text("name"),
+            "email": r.text("email", pattern=EMAIL_PATTERN, reason="not an email address"),
+            "country": r.text("country", pattern=r"[A-Z]{2}", reason="not an ISO 3166 country code (e.g. DE)"),
+            "currency": r.text("currency", pattern=CURRENCY, reason="not an ISO 4217 currency code (e.g. EUR)"),
+            "locale": r.text("locale", pattern=r"[a-z]{2}([_-][A-Z]{2})?", reason="not a locale (e.g. en, de_DE)") or "en",
+            "sales_owner_email": r.text("sales_owner_email", pattern=EMAIL_PATTERN, reason="not an email address"),
+            "registered_on": r.day("registered_on"),
+            "tax_id": r.text("tax_id", max_len=40),
+        }
+        out.append((r, v))
+    _dupe_check([(r, v["code"]) for r, v in out], "code")
+    return [(v["code"], v) for _, v in out]
+
+
+def _plan_financials(session: Session, rows: list[_Row]) -> list[tuple[str, Values]]:
+    known = _customers_by_code(session, {r.values.get("customer_code", "").strip() for r in rows})
+    out = []
+    money_cols = COLUMNS["financials"][2:]
+    for r in rows:
+        customer = _customer_ref(r, known)
+        v: Values = {"customer_id": customer.id if customer else None, "period_end": r.day("period_end")}
+        for col in money_cols:
+            non_negative = col in {"total_assets", "total_liabilities", "current_assets", "current_liabilities"}
+            v[col] = r.amount(col, non_negative=non_negative)
+        if v["current_assets"] is not None and v["total_assets"] is not None and v["current_assets"] > v["total_assets"]:
+            r.fail("current_assets", f"larger than total_assets {v['total_assets']}")
+        if (v["current_liabilities"] is not None and v["total_liabilities"] is not None
+                and v["current_liabilities"] > v["total_liabilities"]):
+            r.fail("current_liabilities", f"larger than total_liabilities {v['total_liabilities']}")
+        key = f"{r.values.get('customer_code', '').strip()}@{v['period_end']}"
+        out.append((r, key, v))
+    _dupe_check([(r, k) for r, k, _ in out], "period_end")
+    return [(k, v) for _, k, v in out]
+
+
+def _plan_invoices(session: Session, rows: list[_Row]) -> list[tuple[str, Values]]:
+    known = _customers_by_code(session, {r.values.get("customer_code", "").strip() for r in rows})
+    out = []
+    for r in rows:
+        customer = _customer_ref(r, known)
+        v: Values = {
+            "customer_id": customer.id if customer else None,
+            "number": r.text("number", pattern=CODE, max_len=60, reason="not a document number"),
+            "issue_date": r.day("issue_date"),
+            "due_date": r.day("due_date"),
+            "amount": r.amount("amount", non_zero=True),
+            "currency": r.text("currency", pattern=CURRENCY, reason="not an ISO 4217 currency code"),
+        }
+        if v["issue_date"] and v["due_date"] and v["due_date"] < v["issue_date"]:
+            r.fail("due_date", f"before the issue date {v['issue_date']}")
+        out.append((r, v))
+    _dupe_check([(r, v["number"]) for r, v in out], "number")
+    return [(v["number"], v) for _, v in out]
+
+
+def _plan_payments(session: Session, rows: list[_Row]) -> list[tuple[str, Values]]:
+    known = _customers_by_code(session, {r.values.get("customer_code", "").strip() for r in rows})
+    numbers = {r.values.get("invoice_number", "").strip() for r in rows} - {""}
+    invoices = {i.number: i for i in session.exec(select(Invoice).where(Invoice.number.in_(numbers)))} if numbers else {}  # type: ignore[attr-defined]
+    out = []
+    for r in rows:
+        customer = _customer_ref(r, known)
+        v: Values = {
+            "customer_id": customer.id if customer else None,
+            "reference": r.text("reference", pattern=CODE, max_len=60, reason="not a payment reference"),
+            "paid_on": r.day("paid_on"),
+            "amount": r.amount("amount", positive=True),
+            "currency": r.text("currency", pattern=CURRENCY, reason="not an ISO 4217 currency code"),
+            "method": r.text("method", pattern=r"[a-z_]{2,30}", max_len=30, reason="lower-case word such as bank_transfer"),
+            "invoice_id": None,
+        }
+        number = r.text("invoice_number", pattern=CODE, max_len=60, reason="not a document number")
+        if number:
+            inv = invoices.get(number)
+            if inv is None:
+                r.fail("invoice_number", "no such invoice; import invoices first")
+            elif customer and inv.customer_id != customer.id:
+                r.fail("invoice_number", f"belongs to another customer, not {customer.code}")
+            elif v["currency"] and inv.currency != v["currency"]:
+                r.fail("invoice_number", f"invoice is in {inv.currency}, payment in {v['currency']}")
+            else:
+                v["invoice_id"] = inv.id
+        out.append((r, v))
+    _dupe_check([(r, v["reference"]) for r, v in out], "reference")
+    return [(v["reference"], v) for _, v in out]
+
+
+@dataclass(frozen=True)
+class _Spec:
+    model: type
+    plan: Callable[[Session, list[_Row]], list[tuple[str, Values]]]
+    key_of: Callable[[Any], str]
+    lookup: Callable[[Session, list[str]], dict[str, Any]]
+    editable: bool
+    key_column: str
+
+
+def _lookup(model: Any, column: str) -> Callable[[Session, list[str]], dict[str, Any]]:
+    def find(session: Session, keys: list[str]) -> dict[str, Any]:
+        col = getattr(model, column)
+        found: dict[str, Any] = {}
+        for i in range(0, len(keys), 500):
+            for obj in session.exec(select(model).where(col.in_(keys[i : i + 500]))):
+                found[getattr(obj, column)] = obj
+        return found
+    return find
+
+
+def _statements_lookup(session: Session, keys: list[str]) -> dict[str, Any]:
+    codes = {k.split("@")[0] for k in keys}
+    customers = _customers_by_code(session, codes)
+    by_id = {c.id: c.code for c in customers.values()}
+    found = {}
+    if by_id:
+        for st in session.exec(select(FinancialStatement).where(FinancialStatement.customer_id.in_(list(by_id)))):  # type: ignore[attr-defined]
+            found[f"{by_id[st.customer_id]}@{st.period_end}"] = st
+    return found
+
+
+SPECS: dict[str, _Spec] = {
+    "customers": _Spec(Customer, _plan_customers, lambda o: o.code, _lookup(Customer, "code"), True, "code"),
+    "financials": _Spec(FinancialStatement, _plan_financials, lambda o: "", _statements_lookup, True, "period_end"),
+    "invoices": _Spec(Invoice, _plan_invoices, lambda o: o.number, _lookup(Invoice, "number"), False, "number"),
+    "payments": _Spec(Payment, _plan_payments, lambda o: o.reference, _lookup(Payment, "reference"), False, "reference"),
+}
+
+
+def _differences(obj: Any, values: Values) -> dict[str, tuple[Any, Any]]:
+    diffs = {}
+    for k, new in values.items():
+        old = getattr(obj, k)
+        if isinstance(old, Decimal) and new is not None:
+            same = old == Decimal(new)
+        else:
+            same = old == new
+        if not same:
+            diffs[k] = (old, new)
+    return diffs
+
+
+def import_file(session: Session, *, kind: str, path: Path, actor: str, dry_run: bool) -> ImportPlan:
+    """Validate the whole file, then write every row in the caller's transaction or none.
+
+    Raises :class:`ImportFailed` listing every bad value; the caller commits only on success.
+    """
+    if kind not in SPECS:
+        raise ValueError(f"unknown import kind {kind!r}; choose one of {', '.join(KINDS)}")
+    spec = SPECS[kind]
+    rows, errors = read_rows(path, kind)
+    if errors:
+        raise ImportFailed(errors)
+    planned = spec.plan(session, rows)
+    by_key_row = dict(zip([k for k, _ in planned], rows, strict=True))
+    if errors:
+        raise ImportFailed(sorted(errors, key=lambda e: e.row))
+    existing = spec.lookup(session, [k for k, _ in planned])
+    plan = ImportPlan(kind=kind, file=str(path), rows=len(rows))
+    changes: list[tuple[str, Values, Any, dict[str, tuple[Any, Any]]]] = []
+    for key, values in planned:
+        obj = existing.get(key)
+        if obj is None:
+            plan.created.append(key)
+            changes.append((key, values, None, {}))
+            continue
+        diffs = _differences(obj, values)
+        if not diffs:
+            plan.unchanged.append(key)
+        elif not spec.editable:
+            col, (old, new) = next(iter(diffs.items()))
+            by_key_row[key].fail(col, f"{kind[:-1]} {key} was already imported with {col} {old}; "
+                                      "posted documents are not changed by import (post a credit note)",
+                                 value=str(new))
+        else:
+            plan.updated.append(key)
+            changes.append((key, values, obj, diffs))
+    if errors:
+        raise ImportFailed(sorted(errors, key=lambda e: e.row))
+    if dry_run:
+        return plan
+    for key, values, obj, diffs in changes:
+        if obj is None:
+            session.add(spec.model(**values))
+        else:
+            for k, (_, new) in diffs.items():
+                setattr(obj, k, new)
+            if hasattr(obj, "updated_at"):
+                obj.updated_at = utcnow()
+            session.add(obj)
+            audit.record(session, actor=actor, action=f"import.{kind}.update", entity_type=kind[:-1],
+                         entity_id=key, before={k: o for k, (o, _) in diffs.items()},
+                         after={k: n for k, (_, n) in diffs.items()}, reason=f"import of {path.name}")
+    if plan.created:
+        audit.record(session, actor=actor, action=f"import.{kind}.create", entity_type=kind[:-1],
+                     entity_id=path.name, after={"created": plan.created[:1000], "count": len(plan.created)},
+                     reason=f"import of {path.name}")
+    session.flush()
+    plan.applied = True
+    return plan

@@ -1,0 +1,93 @@
+"""Settings read once at the edge (CLI, flow entry) from the environment and ``.env``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from credit.resources import resource_dir
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class SettingsError(ValueError):
+    """A setting has a value the product cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every ``CREDIT_*`` setting; build it with :meth:`load`, never at import time."""
+
+    database_url: str = "sqlite:///var/credit.db"
+    outbox_dir: Path = Path("var/outbox")
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = False
+    smtp_timeout: float = 30.0
+    mail_from: str = "Credit Department <credit@example.com>"
+    base_currency: str = "EUR"
+    policy_file: Path | None = None
+    approvers_file: Path | None = None
+    company_name: str = "Example Trading GmbH"
+
+    @property
+    def delivery(self) -> str:
+        """``smtp`` when an SMTP host is set, otherwise ``file`` (.eml files in the outbox folder)."""
+        return "smtp" if self.smtp_host else "file"
+
+    @property
+    def policy_path(self) -> Path:
+        return self.policy_file or resource_dir("config") / "policy.yaml"
+
+    @property
+    def approvers_path(self) -> Path:
+        return self.approvers_file or resource_dir("config") / "approvers.yaml"
+
+    @classmethod
+    def load(cls, env_file: str | Path | None = ".env", environ: dict[str, str] | None = None) -> Settings:
+        """Read ``.env`` (if present) then the environment; the environment wins."""
+        values: dict[str, str] = {}
+        if env_file and Path(env_file).is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+
+        def get(name: str) -> str | None:
+            raw = values.get(f"CREDIT_{name}")
+            return raw.strip() if raw is not None and raw.strip() != "" else None
+
+        def get_int(name: str, default: int) -> int:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                return int(raw)
+            except ValueError:
+                raise SettingsError(f"CREDIT_{name}: value {raw!r} is not a whole number") from None
+
+        def get_path(name: str) -> Path | None:
+            raw = get(name)
+            return Path(raw) if raw else None
+
+        currency = (get("BASE_CURRENCY") or cls.base_currency).upper()
+        if len(currency) != 3 or not currency.isalpha():
+            raise SettingsError(f"CREDIT_BASE_CURRENCY: value {currency!r} is not an ISO 4217 code")
+        return cls(
+            database_url=get("DATABASE_URL") or cls.database_url,
+            outbox_dir=get_path("OUTBOX_DIR") or cls.outbox_dir,
+            smtp_host=get("SMTP_HOST"),
+            smtp_port=get_int("SMTP_PORT", 25),
+            smtp_user=get("SMTP_USER"),
+            smtp_password=get("SMTP_PASSWORD"),
+            smtp_starttls=(get("SMTP_STARTTLS") or "").lower() in _TRUE,
+            smtp_timeout=float(get_int("SMTP_TIMEOUT", 30)),
+            mail_from=get("MAIL_FROM") or cls.mail_from,
+            base_currency=currency,
+            policy_file=get_path("POLICY_FILE"),
+            approvers_file=get_path("APPROVERS_FILE"),
+            company_name=get("COMPANY_NAME") or cls.company_name,
+        )

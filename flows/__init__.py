@@ -1,0 +1,1 @@
+"""Prefect flows, one per business process. Each step's notice goes through the outbox."""

@@ -1,0 +1,30 @@
+"""Approval: route a request through the authority matrix, one short run per decision.
+
+The wait for people lives in the database. This flow runs after the draft and after every
+decision: it asks the next approver, sends the rejection, or publishes once the chain is complete.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow, get_run_logger
+
+from flows.publish import publish
+from tasks.approval import advance_request
+from tasks.notices import deliver_notices
+
+
+@flow(name="approval", flow_run_name="approval-request-{request_id}")
+def approval(request_id: int, as_of: date) -> dict:
+    """Advance one credit request; publishes it when every level has approved."""
+    progress = advance_request(request_id, as_of)
+    deliver_notices()
+    log = get_run_logger()
+    if progress["status"] == "approved":
+        log.info("request %s approved at every level: publishing", request_id)
+        progress["published"] = publish(request_id, as_of)
+        progress["status"] = "published"
+    else:
+        log.info("request %s: %s %s", request_id, progress["status"], progress["waiting_for"] or "")
+    return progress

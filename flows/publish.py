@@ -1,0 +1,18 @@
+"""Publish: activate the credit line; tell the customer and the sales owner."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import flow
+
+from tasks.notices import deliver_notices
+from tasks.publish import activate_credit_line
+
+
+@flow(name="publish", flow_run_name="publish-request-{request_id}")
+def publish(request_id: int, as_of: date) -> dict:
+    """Activate the approved request's credit line and send the terms letter."""
+    result = activate_credit_line(request_id, as_of)
+    deliver_notices()
+    return result

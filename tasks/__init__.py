@@ -1,0 +1,1 @@
+"""Thin Prefect task adapters: unpack ids, call one service function, return ids or summaries."""

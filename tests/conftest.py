@@ -1,0 +1,74 @@
+"""Shared fixtures: a fresh SQLite file per test, the shipped policy, the sample ledger."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from credit.app import App
+from credit.config import load_directory, load_policy_file
+from credit.resources import resource_dir
+from credit.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = resource_dir("sample_data")
+
+
+@pytest.fixture(scope="session")
+def policy():
+    return load_policy_file(resource_dir("config") / "policy.yaml")
+
+
+@pytest.fixture(scope="session")
+def directory():
+    return load_directory(resource_dir("config") / "approvers.yaml")
+
+
+@pytest.fixture
+def credit_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """CREDIT_* settings pointing at a fresh SQLite file and outbox under tmp_path."""
+    for key in list(os.environ):
+        if key.startswith("CREDIT_") and key != "CREDIT_TEST_POSTGRES_URL":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("CREDIT_DATABASE_URL", f"sqlite:///{tmp_path / 'credit.db'}")
+    monkeypatch.setenv("CREDIT_OUTBOX_DIR", str(tmp_path / "outbox"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def app(credit_env: Path) -> Iterator[App]:
+    """A migrated database with the shipped policy published as version 1."""
+    from credit import services
+
+    a = App(Settings.load())
+    services.init_database(a, actor="test")
+    yield a
+    a.engine.dispose()
+
+
+def import_sample(a: App, kinds: tuple[str, ...] = ("customers", "financials", "invoices", "payments")) -> None:
+    from credit.importers import import_file
+
+    for kind in kinds:
+        with a.uow() as uow:
+            import_file(uow.session, kind=kind, path=SAMPLE / f"{kind}.csv", actor="test", dry_run=False)
+            uow.commit()
+
+
+@pytest.fixture
+def ledger(app: App) -> App:
+    import_sample(app)
+    return app
+
+
+def postgres_url() -> str:
+    url = os.environ.get("CREDIT_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("PostgreSQL tests need CREDIT_TEST_POSTGRES_URL, e.g. "
+                    "CREDIT_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres make test "
+                    "(.ci/run sets it)")
+    return url

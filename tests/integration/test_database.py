@@ -1,0 +1,116 @@
+"""Migrations, exact money and the append-only audit trail on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlmodel import Session, func, select
+
+from credit.db.engine import make_engine
+from credit.db.migrate import current_revision, downgrade, head_revision, upgrade
+from credit.db.models import AuditEvent, Customer, Invoice
+from tests.conftest import postgres_url
+
+EXTREMES = ["0.0001", "-0.0001", "99999999999999.9999", "-99999999999999.9999", "123456789.1234", "0"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path) -> Iterator:
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+        yield eng
+        eng.dispose()
+        return
+    base = make_engine(postgres_url(), isolation_level="AUTOCOMMIT")
+    name = f"credit_test_{uuid.uuid4().hex[:10]}"
+    with base.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    eng = make_engine(base.url.set(database=name).render_as_string(hide_password=False))
+    yield eng
+    eng.dispose()
+    with base.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    base.dispose()
+
+
+def test_migrations_upgrade_downgrade_and_upgrade_again(engine):
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    downgrade(engine, "base")
+    assert current_revision(engine) is None
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+
+
+def _customer(session: Session) -> Customer:
+    c = Customer(code="C1", name="N", email="a@b.cd", country="DE", currency="EUR", sales_owner_email="s@b.cd")
+    session.add(c)
+    session.flush()
+    return c
+
+
+def test_money_round_trips_exactly_including_extremes(engine):
+    upgrade(engine)
+    with Session(engine) as s:
+        c = _customer(s)
+        for i, amount in enumerate(EXTREMES):
+            s.add(Invoice(customer_id=c.id, number=f"I{i}", issue_date=date(2026, 1, 1),
+                          due_date=date(2026, 2, 1), amount=Decimal(amount), currency="EUR"))
+        s.commit()
+    with Session(engine) as s:
+        got = {i.number: i.amount for i in s.exec(select(Invoice))}
+    for i, amount in enumerate(EXTREMES):
+        assert got[f"I{i}"] == Decimal(amount)
+        assert isinstance(got[f"I{i}"], Decimal)
+
+
+def test_sum_of_ten_thousand_amounts_in_sql_is_exact(engine):
+    upgrade(engine)
+    amounts = [Decimal(f"{(i * 7919) % 100000}.{i % 100:02d}") for i in range(10_000)]
+    with Session(engine) as s:
+        c = _customer(s)
+        s.add_all(Invoice(customer_id=c.id, number=f"I{i}", issue_date=date(2026, 1, 1),
+                          due_date=date(2026, 2, 1), amount=a, currency="EUR") for i, a in enumerate(amounts))
+        s.commit()
+        total = s.exec(select(func.sum(Invoice.amount))).one()
+    assert total == sum(amounts)
+    print(f"sum of {len(amounts)} amounts on {engine.dialect.name}: {total}")
+
+
+def test_amount_beyond_the_maximum_is_refused_not_truncated(engine):
+    upgrade(engine)
+    with Session(engine) as s:
+        c = _customer(s)
+        s.add(Invoice(customer_id=c.id, number="BIG", issue_date=date(2026, 1, 1), due_date=date(2026, 2, 1),
+                      amount=Decimal("100000000000000"), currency="EUR"))
+        with pytest.raises(Exception, match="larger than the maximum"):
+            s.commit()
+
+
+def test_floats_are_refused_for_money(engine):
+    upgrade(engine)
+    with Session(engine) as s:
+        c = _customer(s)
+        s.add(Invoice(customer_id=c.id, number="F", issue_date=date(2026, 1, 1), due_date=date(2026, 2, 1),
+                      amount=0.1, currency="EUR"))  # type: ignore[arg-type]
+        with pytest.raises(Exception, match="never a float"):
+            s.commit()
+
+
+def test_audit_trail_refuses_update_and_delete(engine):
+    upgrade(engine)
+    with Session(engine) as s:
+        s.add(AuditEvent(actor="a", action="x", entity_type="t", entity_id="1", reason="r"))
+        s.commit()
+    for statement in ("UPDATE audit_event SET actor = 'mallory'", "DELETE FROM audit_event"):
+        with engine.connect() as conn, pytest.raises((IntegrityError, DBAPIError), match="append-only"):
+            conn.execute(text(statement))
+            conn.commit()
+    with Session(engine) as s:
+        assert [e.actor for e in s.exec(select(AuditEvent))] == ["a"]

@@ -1,0 +1,164 @@
+"""Rendering rules, the outbox's idempotency, .eml files and SMTP delivery to a real server."""
+
+from __future__ import annotations
+
+import email
+import socket
+import threading
+import time
+from email import policy as email_policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlmodel import select
+
+from credit import notices
+from credit.db.models import Notice, NoticeStatus
+from credit.settings import Settings
+
+CTX = {"customer": {"name": "Müller & <Söhne>", "code": "C1", "currency": "EUR"}, "requested_by": "ben",
+       "assessment": {"as_of": "2026-10-01", "rating": "B", "score": "70.00", "policy_version": 1,
+                      "recommended_limit": "25000.0000", "limit_basis": "policy cap", "terms_days": 45,
+                      "conditions": [], "review_months": 12,
+                      "factors": [{"label": "Current ratio", "value": "1.8", "band": "[1.5, 2)", "points": "80",
+                                   "weight": "0.15", "weighted": "12.00"}]}}
+
+
+def queue(app, key: str, ctx=CTX, kind: str = "assessment_ready") -> tuple[Notice, bool]:
+    with app.uow() as uow:
+        n, created = notices.enqueue(uow.session, app.renderer, key=key, kind=kind, locale="en",
+                                     recipients=["ben.okafor@example.com"], context=ctx)
+        uow.commit()
+        return n, created
+
+
+def test_html_is_escaped_and_text_is_not(app):
+    r = app.renderer.render("assessment_ready", "en", CTX)
+    assert "Müller &amp; &lt;Söhne&gt;" in r.html
+    assert "Müller & <Söhne>" in r.text
+    assert r.subject == "Credit assessment ready: Müller & <Söhne> (C1) rated B"
+
+
+def test_a_missing_variable_blocks_the_notice(app):
+    broken = {k: v for k, v in CTX.items() if k != "requested_by"}
+    with pytest.raises(notices.NoticeError, match="'requested_by' is undefined"):
+        queue(app, "k-missing", broken)
+    with app.uow() as uow:
+        assert uow.session.exec(select(Notice)).all() == []
+
+
+def test_locale_falls_back_to_language_then_english(app):
+    assert app.renderer.render("assessment_ready", "pt_BR", CTX).subject.startswith("Credit assessment ready")
+
+
+def test_the_same_key_is_queued_once(app):
+    first, created = queue(app, "assessment-ready:1")
+    again, created_again = queue(app, "assessment-ready:1")
+    assert created and not created_again
+    assert first.id == again.id
+
+
+def test_file_delivery_writes_a_multipart_eml_with_a_stable_message_id(app):
+    n, _ = queue(app, "assessment-ready:2")
+    report = notices.deliver_pending(app.engine, notices.FileTransport(app.settings.outbox_dir),
+                                     mail_from=app.settings.mail_from)
+    assert report.sent == 1
+    files = list(app.settings.outbox_dir.glob("*.eml"))
+    assert len(files) == 1
+    msg = email.message_from_bytes(files[0].read_bytes(), policy=email_policy.default)
+    assert msg["Subject"].startswith("Credit assessment ready")
+    assert msg["Message-ID"].startswith(f"<notice-{n.id}.")
+    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    # a second delivery pass finds nothing to send and writes nothing new
+    again = notices.deliver_pending(app.engine, notices.FileTransport(app.settings.outbox_dir),
+                                    mail_from=app.settings.mail_from)
+    assert again.sent == 0
+    assert len(list(app.settings.outbox_dir.glob("*.eml"))) == 1
+
+
+class Inbox:
+    def __init__(self, fail_first: int = 0) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.fail_first = fail_first
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        with self.lock:
+            if self.fail_first > 0:
+                self.fail_first -= 1
+                return "451 4.3.0 try again later"
+            self.messages.append(email.message_from_bytes(envelope.content, policy=email_policy.default))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    handlers: list[Controller] = []
+
+    def start(inbox: Inbox) -> int:
+        port = free_port()
+        controller = Controller(inbox, hostname="127.0.0.1", port=port)
+        controller.start()
+        handlers.append(controller)
+        return port
+
+    yield start
+    for c in handlers:
+        c.stop()
+
+
+def smtp_transport(port: int) -> notices.SmtpTransport:
+    return notices.SmtpTransport(host="127.0.0.1", port=port, user=None, password=None, starttls=False, timeout=10)
+
+
+def test_smtp_delivery_to_a_real_server_sends_each_notice_once(app, smtp_server):
+    inbox = Inbox()
+    port = smtp_server(inbox)
+    ids = [queue(app, f"assessment-ready:{i}")[0].id for i in range(5)]
+    report = notices.deliver_pending(app.engine, smtp_transport(port), mail_from=app.settings.mail_from)
+    again = notices.deliver_pending(app.engine, smtp_transport(port), mail_from=app.settings.mail_from)
+    assert (report.sent, again.sent) == (5, 0)
+    assert len(inbox.messages) == 5
+    assert {m["X-Credit-Notice-Key"] for m in inbox.messages} == {f"assessment-ready:{i}" for i in range(5)}
+    with app.uow() as uow:
+        rows = uow.session.exec(select(Notice).where(Notice.id.in_(ids))).all()
+    assert {r.status for r in rows} == {NoticeStatus.SENT}
+    assert all(r.delivered_to == f"smtp://127.0.0.1:{port}" for r in rows)
+
+
+def test_smtp_temporary_refusal_is_retried_later_not_lost(app, smtp_server):
+    inbox = Inbox(fail_first=1)
+    port = smtp_server(inbox)
+    n, _ = queue(app, "assessment-ready:retry")
+    first = notices.deliver_pending(app.engine, smtp_transport(port), mail_from=app.settings.mail_from)
+    assert (first.sent, first.retried) == (0, 1)
+    with app.uow() as uow:
+        row = uow.session.get(Notice, n.id)
+        assert row.status == NoticeStatus.PENDING and "451" in row.last_error
+        row.claimed_until = None  # the backoff has passed
+        uow.session.add(row)
+        uow.commit()
+    second = notices.deliver_pending(app.engine, smtp_transport(port), mail_from=app.settings.mail_from)
+    assert second.sent == 1
+    assert len(inbox.messages) == 1
+
+
+def test_settings_with_smtp_host_deliver_over_smtp(app, smtp_server, monkeypatch):
+    inbox = Inbox()
+    port = smtp_server(inbox)
+    monkeypatch.setenv("CREDIT_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("CREDIT_SMTP_PORT", str(port))
+    transport = notices.transport_for(Settings.load())
+    assert isinstance(transport, notices.SmtpTransport)
+    queue(app, "assessment-ready:settings")
+    notices.deliver_pending(app.engine, transport, mail_from="Credit <credit@acme.example>")
+    deadline = time.monotonic() + 5
+    while not inbox.messages and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert inbox.messages[0]["Message-ID"].endswith("@acme.example>")
