@@ -1,6 +1,5 @@
 """The ``credit`` command line. Commands that only read or list never import Prefect."""
 
-
 import json
 import os
 import sys
@@ -31,17 +30,28 @@ app = typer.Typer(
 review_app = typer.Typer(help="Start credit reviews.", no_args_is_help=True)
 reviews_app = typer.Typer(help="Scheduled re-reviews.", no_args_is_help=True)
 approvals_app = typer.Typer(help="What is waiting for an approver.", no_args_is_help=True)
-collections_app = typer.Typer(help="Dunning: age receivables and send the next level.", no_args_is_help=True)
+collections_app = typer.Typer(
+    help="Dunning: age receivables and send the next level.", no_args_is_help=True
+)
 customers_app = typer.Typer(help="Look up customers.", no_args_is_help=True)
 notices_app = typer.Typer(help="The notice outbox.", no_args_is_help=True)
 policy_app = typer.Typer(help="The credit policy and its versions.", no_args_is_help=True)
 audit_app = typer.Typer(help="The append-only audit trail.", no_args_is_help=True)
-import_app = typer.Typer(help="Import CSV files (all-or-nothing; --dry-run shows what would change).",
-                         no_args_is_help=True)
-for sub, name in [(review_app, "review"), (reviews_app, "reviews"), (approvals_app, "approvals"),
-                  (collections_app, "collections"), (customers_app, "customers"),
-                  (notices_app, "notices"), (policy_app, "policy"), (audit_app, "audit"),
-                  (import_app, "import")]:
+import_app = typer.Typer(
+    help="Import CSV files (all-or-nothing; --dry-run shows what would change).",
+    no_args_is_help=True,
+)
+for sub, name in [
+    (review_app, "review"),
+    (reviews_app, "reviews"),
+    (approvals_app, "approvals"),
+    (collections_app, "collections"),
+    (customers_app, "customers"),
+    (notices_app, "notices"),
+    (policy_app, "policy"),
+    (audit_app, "audit"),
+    (import_app, "import"),
+]:
     app.add_typer(sub, name=name)
 
 
@@ -135,13 +145,21 @@ def run_flow(label: str, call: Callable[[], Any]) -> Any:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=err, transient=True) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
         progress.add_task(label, total=None)
         return call()
 
 
-AsOpt = Annotated[str | None, typer.Option("--as-of", help="Business date, YYYY-MM-DD (default: today).")]
+AsOpt = Annotated[
+    str | None, typer.Option("--as-of", help="Business date, YYYY-MM-DD (default: today).")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
@@ -149,7 +167,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 
 @app.command()
-def init(actor: Annotated[str, typer.Option("--as", help="Who runs the set-up (audited).")] = "admin") -> None:
+def init(
+    actor: Annotated[str, typer.Option("--as", help="Who runs the set-up (audited).")] = "admin",
+) -> None:
     """Create or upgrade the database schema; publish config/policy.yaml as version 1 if no policy exists."""
     from credit import services
 
@@ -158,11 +178,15 @@ def init(actor: Annotated[str, typer.Option("--as", help="Who runs the set-up (a
         result = services.init_database(a, actor=actor)
     where = a.settings.database_url
     if result["created_policy"]:
-        console.print(f"Database ready at {where} (schema {result['migrated_to']}); "
-                      f"published policy version 1 from {a.settings.policy_path}.")
+        console.print(
+            f"Database ready at {where} (schema {result['migrated_to']}); "
+            f"published policy version 1 from {a.settings.policy_path}."
+        )
     else:
-        console.print(f"Database ready at {where} (schema {result['migrated_to']}); "
-                      f"published policy is version {result['policy_version']}.")
+        console.print(
+            f"Database ready at {where} (schema {result['migrated_to']}); "
+            f"published policy is version {result['policy_version']}."
+        )
 
 
 def _import(kind: str, file: Path, dry_run: bool, actor: str, as_json: bool) -> None:
@@ -177,9 +201,11 @@ def _import(kind: str, file: Path, dry_run: bool, actor: str, as_json: bool) -> 
         print_json(plan.summary())
         return
     verb = "would import" if dry_run else "imported"
-    console.print(f"{file}: {verb} {plan.rows} row(s): {len(plan.created)} new, "
-                  f"{len(plan.updated)} changed, {len(plan.unchanged)} unchanged"
-                  + (" (dry run: nothing written)" if dry_run else ""))
+    console.print(
+        f"{file}: {verb} {plan.rows} row(s): {len(plan.created)} new, "
+        f"{len(plan.updated)} changed, {len(plan.unchanged)} unchanged"
+        + (" (dry run: nothing written)" if dry_run else "")
+    )
     if dry_run and plan.updated:
         console.print("changed: " + ", ".join(plan.updated[:20]))
 
@@ -187,7 +213,10 @@ def _import(kind: str, file: Path, dry_run: bool, actor: str, as_json: bool) -> 
 def _make_import_command(kind: str) -> None:
     def command(
         file: Annotated[Path, typer.Argument(help=f"CSV file of {kind}.")],
-        dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and show what would change; write nothing.")] = False,
+        dry_run: Annotated[
+            bool,
+            typer.Option("--dry-run", help="Validate and show what would change; write nothing."),
+        ] = False,
         actor: Annotated[str, typer.Option("--as", help="Who imports (audited).")] = "import",
         as_json: JsonOpt = False,
     ) -> None:
@@ -209,8 +238,15 @@ for _kind in ("customers", "financials", "invoices", "payments"):
 @review_app.command("start")
 def review_start(
     customer_code: Annotated[str, typer.Argument(help="Customer code, e.g. C-1001.")],
-    by: Annotated[str, typer.Option("--by", help="The credit manager asking (username in approvers.yaml).")],
-    requested_limit: Annotated[str | None, typer.Option("--requested-limit", help="Limit asked for; default: the policy's recommendation.")] = None,
+    by: Annotated[
+        str, typer.Option("--by", help="The credit manager asking (username in approvers.yaml).")
+    ],
+    requested_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--requested-limit", help="Limit asked for; default: the policy's recommendation."
+        ),
+    ] = None,
     as_of: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -227,15 +263,24 @@ def review_start(
             a.published_policy(uow.session)
     key = f"manual:{customer_code}:{uuid.uuid4().hex[:12]}"
     with clear_errors():
-        result = run_flow(f"Reviewing {customer_code}", lambda: _credit_review()(
-            customer_code=customer_code, requested_by=by, as_of=day, review_key=key,
-            requested_limit=str(limit) if limit is not None else None))
+        result = run_flow(
+            f"Reviewing {customer_code}",
+            lambda: _credit_review()(
+                customer_code=customer_code,
+                requested_by=by,
+                as_of=day,
+                review_key=key,
+                requested_limit=str(limit) if limit is not None else None,
+            ),
+        )
     if as_json:
         print_json(result)
         return
-    console.print(f"Review of {customer_code}: assessment {result['assessment_id']}, request "
-                  f"{result['request_id']}: {result['status']}"
-                  + (f", waiting for {result['waiting_for']}" if result.get("waiting_for") else ""))
+    console.print(
+        f"Review of {customer_code}: assessment {result['assessment_id']}, request "
+        f"{result['request_id']}: {result['status']}"
+        + (f", waiting for {result['waiting_for']}" if result.get("waiting_for") else "")
+    )
 
 
 def _credit_review() -> Any:
@@ -253,16 +298,26 @@ def _continue_request(request_id: int, day: date) -> dict[str, Any]:
     return run_flow(f"Continuing request {request_id}", call)
 
 
-def _decide(request_id: int, user: str, approve: bool, comment: str | None, as_of: str | None,
-            as_json: bool) -> None:
+def _decide(
+    request_id: int, user: str, approve: bool, comment: str | None, as_of: str | None, as_json: bool
+) -> None:
     from credit import services
 
     day = parse_date(as_of)
     a = get_app()
     with clear_errors():
-        step = services.decide(a, subject=services.SUBJECT_REQUEST, subject_id=request_id,
-                               username=user, approve=approve, comment=comment)
-    console.print(f"Request {request_id} level {step.level} ({step.role}): {step.decision} by {user}.")
+        step = services.decide(
+            a,
+            subject=services.SUBJECT_REQUEST,
+            subject_id=request_id,
+            username=user,
+            approve=approve,
+            comment=comment,
+        )
+    if not as_json:
+        console.print(
+            f"Request {request_id} level {step.level} ({step.role}): {step.decision} by {user}."
+        )
     with clear_errors():
         progress = _continue_request(request_id, day)
     if as_json:
@@ -279,9 +334,13 @@ def _decide(request_id: int, user: str, approve: bool, comment: str | None, as_o
 
 @app.command()
 def approve(
-    request_id: Annotated[int, typer.Argument(help="Credit request id (from `credit approvals list`).")],
+    request_id: Annotated[
+        int, typer.Argument(help="Credit request id (from `credit approvals list`).")
+    ],
     user: Annotated[str, typer.Option("--as", help="The approver deciding (username).")],
-    comment: Annotated[str | None, typer.Option("--comment", help="Why (recorded in the audit trail).")] = None,
+    comment: Annotated[
+        str | None, typer.Option("--comment", help="Why (recorded in the audit trail).")
+    ] = None,
     as_of: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -293,7 +352,9 @@ def approve(
 def reject(
     request_id: Annotated[int, typer.Argument(help="Credit request id.")],
     user: Annotated[str, typer.Option("--as", help="The approver deciding (username).")],
-    comment: Annotated[str, typer.Option("--comment", help="Why (required; sent to the requester).")],
+    comment: Annotated[
+        str, typer.Option("--comment", help="Why (required; sent to the requester).")
+    ],
     as_of: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -303,7 +364,9 @@ def reject(
 
 @approvals_app.command("list")
 def approvals_list(
-    user: Annotated[str | None, typer.Option("--for", help="Only steps this person's roles can decide.")] = None,
+    user: Annotated[
+        str | None, typer.Option("--for", help="Only steps this person's roles can decide.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Approval steps waiting for a decision."""
@@ -315,17 +378,46 @@ def approvals_list(
     if as_json:
         print_json(rows)
         return
-    table("Waiting for approval", ["subject", "id", "customer", "kind", "amount", "rating", "level",
-                                   "role", "asked", "requested by", "due"],
-          [[r["subject"], r["id"], r["customer"], r["kind"], f"{r['currency']} {r['amount']}".strip(),
-            r["rating"], r["level"], r["role"], r["approver"], r["requested_by"], r["due_at"][:16]]
-           for r in rows])
+    table(
+        "Waiting for approval",
+        [
+            "subject",
+            "id",
+            "customer",
+            "kind",
+            "amount",
+            "rating",
+            "level",
+            "role",
+            "asked",
+            "requested by",
+            "due",
+        ],
+        [
+            [
+                r["subject"],
+                r["id"],
+                r["customer"],
+                r["kind"],
+                f"{r['currency']} {r['amount']}".strip(),
+                r["rating"],
+                r["level"],
+                r["role"],
+                r["approver"],
+                r["requested_by"],
+                r["due_at"][:16],
+            ]
+            for r in rows
+        ],
+    )
 
 
 @reviews_app.command("due")
 def reviews_due(
     as_of: AsOpt = None,
-    run: Annotated[bool, typer.Option("--run", help="Start the reviews (periodic_review flow).")] = False,
+    run: Annotated[
+        bool, typer.Option("--run", help="Start the reviews (periodic_review flow).")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Credit lines whose periodic review is due as of a date; --run starts them."""
@@ -336,6 +428,7 @@ def reviews_due(
     with clear_errors():
         due = services.due_reviews(a, as_of=day)
     if run and due:
+
         def call() -> Any:
             from flows.periodic_review import periodic_review
 
@@ -346,16 +439,38 @@ def reviews_due(
         if as_json:
             print_json(result)
             return
-        table(f"Reviews started as of {day}", ["customer", "request", "status", "waiting for"],
-              [[r["customer"], r.get("request_id", "-"), r.get("status", r.get("error", "")),
-                r.get("waiting_for") or ""] for r in result["reviews"]])
+        table(
+            f"Reviews started as of {day}",
+            ["customer", "request", "status", "waiting for"],
+            [
+                [
+                    r["customer"],
+                    r.get("request_id", "-"),
+                    r.get("status", r.get("error", "")),
+                    r.get("waiting_for") or "",
+                ]
+                for r in result["reviews"]
+            ],
+        )
         return
     if as_json:
         print_json(due)
         return
-    table(f"Reviews due as of {day}", ["customer", "name", "due", "limit", "rating", "status"],
-          [[d["customer"], d["name"], d["next_review_on"], f"{d['currency']} {d['limit']}", d["rating"],
-            d["status"]] for d in due])
+    table(
+        f"Reviews due as of {day}",
+        ["customer", "name", "due", "limit", "rating", "status"],
+        [
+            [
+                d["customer"],
+                d["name"],
+                d["next_review_on"],
+                f"{d['currency']} {d['limit']}",
+                d["rating"],
+                d["status"],
+            ]
+            for d in due
+        ],
+    )
 
 
 # --------------------------------------------------------------------------- collections
@@ -364,7 +479,10 @@ def reviews_due(
 @collections_app.command("run")
 def collections_run(
     as_of: AsOpt = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show who would get which level; send and change nothing.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Show who would get which level; send and change nothing."),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Age open invoices and send each customer's next dunning level (holds and handovers included)."""
@@ -381,10 +499,22 @@ def collections_run(
     if as_json:
         print_json(result)
         return
-    table(f"Collections as of {day}" + (" (dry run)" if dry_run else ""),
-          ["customer", "currency", "level", "overdue", "invoices", "action", "result"],
-          [[o["customer"], o["currency"], f"{o['level']} {o['level_name']}", o["overdue_total"],
-            ", ".join(o["invoices"]), o["action"], o["status"]] for o in result["actions"]])
+    table(
+        f"Collections as of {day}" + (" (dry run)" if dry_run else ""),
+        ["customer", "currency", "level", "overdue", "invoices", "action", "result"],
+        [
+            [
+                o["customer"],
+                o["currency"],
+                f"{o['level']} {o['level_name']}",
+                o["overdue_total"],
+                ", ".join(o["invoices"]),
+                o["action"],
+                o["status"],
+            ]
+            for o in result["actions"]
+        ],
+    )
     console.print(f"{result['customers']} customer(s) checked: {result['counts'] or 'nothing due'}")
 
 
@@ -408,28 +538,41 @@ def customers_show(
         print_json(view)
         return
     c = view["customer"]
-    console.print(f"[bold]{c['name']}[/] ({c['code']}) - {c['country']}, {c['currency']}, {c['email']}, "
-                  f"sales: {c['sales_owner_email']}")
+    console.print(
+        f"[bold]{c['name']}[/] ({c['code']}) - {c['country']}, {c['currency']}, {c['email']}, "
+        f"sales: {c['sales_owner_email']}"
+    )
     asm = view["assessment"]
     if asm:
-        console.print(f"Rating {asm['rating']} (score {asm['score']}, policy v{asm['policy_version']}, "
-                      f"as of {asm['as_of']}); recommended limit {asm['recommended_limit']}")
-        table("Score breakdown", ["factor", "value", "band", "points", "weight", "weighted"],
-              [[f["label"], f["value"], f["band"], f["points"], f["weight"], f["weighted"]]
-               for f in asm["factors"]])
+        console.print(
+            f"Rating {asm['rating']} (score {asm['score']}, policy v{asm['policy_version']}, "
+            f"as of {asm['as_of']}); recommended limit {asm['recommended_limit']}"
+        )
+        table(
+            "Score breakdown",
+            ["factor", "value", "band", "points", "weight", "weighted"],
+            [
+                [f["label"], f["value"], f["band"], f["points"], f["weight"], f["weighted"]]
+                for f in asm["factors"]
+            ],
+        )
     else:
         console.print("Not assessed yet.")
     line = view["credit_line"]
     if line:
-        console.print(f"Credit line: {line['currency']} {Decimal(line['limit']):,.2f}, {line['terms_days']} days, "
-                      f"{line['status']}{' (' + line['hold_reason'] + ')' if line['hold_reason'] else ''}, "
-                      f"next review {line['next_review_on']}")
+        console.print(
+            f"Credit line: {line['currency']} {Decimal(line['limit']):,.2f}, {line['terms_days']} days, "
+            f"{line['status']}{' (' + line['hold_reason'] + ')' if line['hold_reason'] else ''}, "
+            f"next review {line['next_review_on']}"
+        )
     else:
         console.print("No credit line.")
     for cur, amount in view["exposure"].items():
         aging = ", ".join(f"{k}: {Decimal(v):,.2f}" for k, v in view["aging"][cur].items())
-        console.print(f"Exposure {cur} {Decimal(amount):,.2f} ({aging}); dunning level "
-                      f"{view['dunning_level'].get(cur, 0)}")
+        console.print(
+            f"Exposure {cur} {Decimal(amount):,.2f} ({aging}); dunning level "
+            f"{view['dunning_level'].get(cur, 0)}"
+        )
 
 
 @customers_app.command("list")
@@ -443,17 +586,36 @@ def customers_list(as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(rows)
         return
-    table("Customers", ["code", "name", "currency", "rating", "limit", "terms", "line status", "next review"],
-          [[r["code"], r["name"], r["currency"], r["rating"] or "-", r["limit"] or "-",
-            r["terms_days"] if r["terms_days"] is not None else "-", r["status"] or "-",
-            r["next_review_on"] or "-"] for r in rows])
+    table(
+        "Customers",
+        ["code", "name", "currency", "rating", "limit", "terms", "line status", "next review"],
+        [
+            [
+                r["code"],
+                r["name"],
+                r["currency"],
+                r["rating"] or "-",
+                r["limit"] or "-",
+                r["terms_days"] if r["terms_days"] is not None else "-",
+                r["status"] or "-",
+                r["next_review_on"] or "-",
+            ]
+            for r in rows
+        ],
+    )
 
 
 @notices_app.command("list")
 def notices_list(
-    customer: Annotated[str | None, typer.Option("--customer", help="Only this customer's notices.")] = None,
-    kind: Annotated[str | None, typer.Option("--kind", help="Only this kind, e.g. dunning_reminder.")] = None,
-    status: Annotated[str | None, typer.Option("--status", help="pending, sending, sent or failed.")] = None,
+    customer: Annotated[
+        str | None, typer.Option("--customer", help="Only this customer's notices.")
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="Only this kind, e.g. dunning_reminder.")
+    ] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="pending, sending, sent or failed.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Notices in the outbox with their delivery status."""
@@ -461,13 +623,27 @@ def notices_list(
 
     a = get_app()
     with clear_errors():
-        rows = services.list_notices(a, customer_code=customer, kind=kind, status=status, limit=10_000)
+        rows = services.list_notices(
+            a, customer_code=customer, kind=kind, status=status, limit=10_000
+        )
     if as_json:
         print_json(rows)
         return
-    table(f"Notices ({len(rows)})", ["id", "kind", "status", "to", "subject", "created"],
-          [[r["id"], r["kind"], r["status"], ", ".join(r["recipients"]), r["subject"], r["created_at"]]
-           for r in rows])
+    table(
+        f"Notices ({len(rows)})",
+        ["id", "kind", "status", "to", "subject", "created"],
+        [
+            [
+                r["id"],
+                r["kind"],
+                r["status"],
+                ", ".join(r["recipients"]),
+                r["subject"],
+                r["created_at"],
+            ]
+            for r in rows
+        ],
+    )
 
 
 @notices_app.command("deliver")
@@ -478,13 +654,17 @@ def notices_deliver() -> None:
     a = get_app()
     with clear_errors():
         report = services.deliver(a)
-    console.print(f"sent {report['sent']}, retrying later {report['retried']}, failed {report['failed']}, "
-                  f"held by another sender {report['skipped']}")
+    console.print(
+        f"sent {report['sent']}, retrying later {report['retried']}, failed {report['failed']}, "
+        f"held by another sender {report['skipped']}"
+    )
 
 
 @audit_app.command("list")
 def audit_list(
-    entity: Annotated[str | None, typer.Option("--entity", help="Only events about this id or code.")] = None,
+    entity: Annotated[
+        str | None, typer.Option("--entity", help="Only events about this id or code.")
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", help="How many of the latest events.")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
@@ -497,9 +677,21 @@ def audit_list(
     if as_json:
         print_json(rows)
         return
-    table("Audit trail", ["id", "at", "actor", "action", "entity", "reason"],
-          [[r["id"], r["at"][:19], r["actor"], r["action"], f"{r['entity_type']}:{r['entity_id']}",
-            r["reason"]] for r in rows])
+    table(
+        "Audit trail",
+        ["id", "at", "actor", "action", "entity", "reason"],
+        [
+            [
+                r["id"],
+                r["at"][:19],
+                r["actor"],
+                r["action"],
+                f"{r['entity_type']}:{r['entity_id']}",
+                r["reason"],
+            ]
+            for r in rows
+        ],
+    )
 
 
 # --------------------------------------------------------------------------- policy
@@ -507,7 +699,9 @@ def audit_list(
 
 @policy_app.command("show")
 def policy_show(
-    version: Annotated[int | None, typer.Option("--version", help="Version number (default: the published one).")] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", help="Version number (default: the published one).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show a policy version: status, rating table, authority matrix and dunning schedule."""
@@ -520,16 +714,42 @@ def policy_show(
         print_json(view)
         return
     body = view["body"]
-    console.print(f"[bold]{view['name']}[/] version {view['version']} ({view['status']}), proposed by "
-                  f"{view['proposed_by']}; sha256 {view['sha256'][:12]}")
-    table("Ratings", ["grade", "min score", "limit rule", "terms", "conditions", "review"],
-          [[r["grade"], r["min_score"], f"min({r['limit']['share_of_equity']} x equity, "
-            f"{r['limit']['share_of_revenue']} x revenue, {r['limit']['cap']})", f"{r['terms_days']} d",
-            ", ".join(r["conditions"]) or "-", r["review"]] for r in body["ratings"]])
-    table("Authority matrix", ["level", "role", "up to"],
-          [[lv["level"], lv["role"], lv["up_to"] or "no limit"] for lv in body["authority"]["levels"]])
-    table("Dunning schedule", ["level", "name", "days overdue", "action"],
-          [[lv["level"], lv["label"], lv["days_overdue"], lv["action"]] for lv in body["dunning"]["levels"]])
+    console.print(
+        f"[bold]{view['name']}[/] version {view['version']} ({view['status']}), proposed by "
+        f"{view['proposed_by']}; sha256 {view['sha256'][:12]}"
+    )
+    table(
+        "Ratings",
+        ["grade", "min score", "limit rule", "terms", "conditions", "review"],
+        [
+            [
+                r["grade"],
+                r["min_score"],
+                f"min({r['limit']['share_of_equity']} x equity, "
+                f"{r['limit']['share_of_revenue']} x revenue, {r['limit']['cap']})",
+                f"{r['terms_days']} d",
+                ", ".join(r["conditions"]) or "-",
+                r["review"],
+            ]
+            for r in body["ratings"]
+        ],
+    )
+    table(
+        "Authority matrix",
+        ["level", "role", "up to"],
+        [
+            [lv["level"], lv["role"], lv["up_to"] or "no limit"]
+            for lv in body["authority"]["levels"]
+        ],
+    )
+    table(
+        "Dunning schedule",
+        ["level", "name", "days overdue", "action"],
+        [
+            [lv["level"], lv["label"], lv["days_overdue"], lv["action"]]
+            for lv in body["dunning"]["levels"]
+        ],
+    )
 
 
 def _continue_policy(version: int) -> dict[str, Any]:
@@ -554,7 +774,9 @@ def policy_propose(
     with clear_errors():
         version = services.propose_policy(a, path=file, by=by, reason=reason)
         progress = _continue_policy(version)
-    console.print(f"Policy version {version} is {progress['status']}, waiting for {progress['waiting_for']}.")
+    console.print(
+        f"Policy version {version} is {progress['status']}, waiting for {progress['waiting_for']}."
+    )
 
 
 def _policy_decide(version: int, user: str, approve: bool, comment: str | None) -> None:
@@ -562,12 +784,20 @@ def _policy_decide(version: int, user: str, approve: bool, comment: str | None) 
 
     a = get_app()
     with clear_errors():
-        step = services.decide(a, subject=services.SUBJECT_POLICY, subject_id=version, username=user,
-                               approve=approve, comment=comment)
+        step = services.decide(
+            a,
+            subject=services.SUBJECT_POLICY,
+            subject_id=version,
+            username=user,
+            approve=approve,
+            comment=comment,
+        )
         console.print(f"Policy version {version} ({step.role}): {step.decision} by {user}.")
         progress = _continue_policy(version)
     msg = f"Policy version {version} is now {progress['status']}"
-    console.print(msg + (f", waiting for {progress['waiting_for']}." if progress.get("waiting_for") else "."))
+    console.print(
+        msg + (f", waiting for {progress['waiting_for']}." if progress.get("waiting_for") else ".")
+    )
 
 
 @policy_app.command("approve")
@@ -595,7 +825,9 @@ def policy_reject(
 
 @app.command()
 def serve(
-    timezone: Annotated[str, typer.Option("--timezone", help="Time zone of the cron schedules.")] = "UTC",
+    timezone: Annotated[
+        str, typer.Option("--timezone", help="Time zone of the cron schedules.")
+    ] = "UTC",
 ) -> None:
     """Run all deployments on this machine (collections and periodic review daily) with Prefect's serve()."""
     get_app()
@@ -607,7 +839,13 @@ def serve(
 
 @app.command()
 def demo(
-    directory: Annotated[Path, typer.Option("--dir", help="Where the demo keeps its database, Prefect home and notices (wiped first).")] = Path("var/demo"),
+    directory: Annotated[
+        Path,
+        typer.Option(
+            "--dir",
+            help="Where the demo keeps its database, Prefect home and notices (wiped first).",
+        ),
+    ] = Path("var/demo"),
 ) -> None:
     """Run the whole lifecycle on the shipped sample data and say where the notices are."""
     import shutil
@@ -623,7 +861,9 @@ def demo(
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     started = time.monotonic()
-    console.print(f"Demo in {directory} (SQLite + Prefect local mode; the first flow starts Prefect)")
+    console.print(
+        f"Demo in {directory} (SQLite + Prefect local mode; the first flow starts Prefect)"
+    )
     from flows.demo import run_demo  # imports Prefect
 
     with clear_errors():

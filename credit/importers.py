@@ -22,14 +22,38 @@ from credit.domain.money import parse_amount
 KINDS = ("customers", "financials", "invoices", "payments")
 
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "customers": ("code", "name", "email", "country", "currency", "locale", "sales_owner_email",
-                  "registered_on", "tax_id"),
-    "financials": ("customer_code", "period_end", "revenue", "net_income", "total_assets",
-                   "total_liabilities", "current_assets", "current_liabilities",
-                   "operating_cash_flow"),
+    "customers": (
+        "code",
+        "name",
+        "email",
+        "country",
+        "currency",
+        "locale",
+        "sales_owner_email",
+        "registered_on",
+        "tax_id",
+    ),
+    "financials": (
+        "customer_code",
+        "period_end",
+        "revenue",
+        "net_income",
+        "total_assets",
+        "total_liabilities",
+        "current_assets",
+        "current_liabilities",
+        "operating_cash_flow",
+    ),
     "invoices": ("customer_code", "number", "issue_date", "due_date", "amount", "currency"),
-    "payments": ("customer_code", "reference", "paid_on", "amount", "currency", "method",
-                 "invoice_number"),
+    "payments": (
+        "customer_code",
+        "reference",
+        "paid_on",
+        "amount",
+        "currency",
+        "method",
+        "invoice_number",
+    ),
 }
 OPTIONAL = {"registered_on", "tax_id", "locale", "invoice_number"}
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -67,9 +91,15 @@ class ImportPlan:
     applied: bool = False
 
     def summary(self) -> dict[str, Any]:
-        return {"kind": self.kind, "file": self.file, "rows": self.rows,
-                "created": len(self.created), "updated": len(self.updated),
-                "unchanged": len(self.unchanged), "applied": self.applied}
+        return {
+            "kind": self.kind,
+            "file": self.file,
+            "rows": self.rows,
+            "created": len(self.created),
+            "updated": len(self.updated),
+            "unchanged": len(self.unchanged),
+            "applied": self.applied,
+        }
 
 
 class _Row:
@@ -82,8 +112,9 @@ class _Row:
         raw = self.values.get(column, "") if value is None else value
         self.errors.append(ImportErrorItem(self.file, self.line, column, raw, reason))
 
-    def text(self, column: str, *, pattern: str | None = None, max_len: int = 200,
-             reason: str = "") -> str | None:
+    def text(
+        self, column: str, *, pattern: str | None = None, max_len: int = 200, reason: str = ""
+    ) -> str | None:
         raw = self.values.get(column, "").strip()
         if raw == "":
             if column not in OPTIONAL:
@@ -110,8 +141,14 @@ class _Row:
             self.fail(column, f"not a valid date ({exc})")
             return None
 
-    def amount(self, column: str, *, positive: bool = False, non_negative: bool = False,
-               non_zero: bool = False) -> Decimal | None:
+    def amount(
+        self,
+        column: str,
+        *,
+        positive: bool = False,
+        non_negative: bool = False,
+        non_zero: bool = False,
+    ) -> Decimal | None:
         raw = self.text(column, max_len=40)
         if raw is None:
             return None
@@ -140,8 +177,15 @@ def read_rows(path: Path, kind: str) -> tuple[list[_Row], list[ImportErrorItem]]
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            return [], [ImportErrorItem(name, 0, "-", f"{size} bytes",
-                                        f"file larger than {MAX_FILE_BYTES} bytes; split it")]
+            return [], [
+                ImportErrorItem(
+                    name,
+                    0,
+                    "-",
+                    f"{size} bytes",
+                    f"file larger than {MAX_FILE_BYTES} bytes; split it",
+                )
+            ]
         data = path.read_bytes()
     except OSError as exc:
         return [], [ImportErrorItem(name, 0, "-", name, f"cannot read file: {exc.strerror}")]
@@ -150,7 +194,9 @@ def read_rows(path: Path, kind: str) -> tuple[list[_Row], list[ImportErrorItem]]
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         bad = data[exc.start : exc.start + 4].hex(" ")
-        return [], [ImportErrorItem(name, line, "-", bad, "bytes are not UTF-8; save the file as UTF-8")]
+        return [], [
+            ImportErrorItem(name, line, "-", bad, "bytes are not UTF-8; save the file as UTF-8")
+        ]
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
@@ -165,7 +211,9 @@ def read_rows(path: Path, kind: str) -> tuple[list[_Row], list[ImportErrorItem]]
     unknown = [h for h in header if h not in expected]
     missing = [c for c in expected if c not in header and c not in OPTIONAL]
     for h in unknown:
-        errors.append(ImportErrorItem(name, 1, h, h, f"unknown column; expected {','.join(expected)}"))
+        errors.append(
+            ImportErrorItem(name, 1, h, h, f"unknown column; expected {','.join(expected)}")
+        )
     for c in missing:
         errors.append(ImportErrorItem(name, 1, c, "", "required column is missing from the header"))
     dupes = sorted({h for h in header if header.count(h) > 1})
@@ -180,8 +228,15 @@ def read_rows(path: Path, kind: str) -> tuple[list[_Row], list[ImportErrorItem]]
             if not any(v.strip() for v in values):
                 continue
             if len(values) != len(header):
-                errors.append(ImportErrorItem(name, line, "-", ",".join(values)[:60],
-                                              f"has {len(values)} fields, the header has {len(header)}"))
+                errors.append(
+                    ImportErrorItem(
+                        name,
+                        line,
+                        "-",
+                        ",".join(values)[:60],
+                        f"has {len(values)} fields, the header has {len(header)}",
+                    )
+                )
                 continue
             rows.append(_Row(name, line, dict(zip(header, values, strict=True)), errors))
     except csv.Error as exc:
@@ -226,13 +281,24 @@ def _plan_customers(session: Session, rows: list[_Row]) -> list[tuple[str, Value
     out = []
     for r in rows:
         v = {
-            "code": r.text("code", pattern=CODE, reason="letters, digits and . _ / - only (max 40)"),
+            "code": r.text(
+                "code", pattern=CODE, reason="letters, digits and . _ / - only (max 40)"
+            ),
             "name": r.text("name"),
             "email": r.text("email", pattern=EMAIL_PATTERN, reason="not an email address"),
-            "country": r.text("country", pattern=r"[A-Z]{2}", reason="not an ISO 3166 country code (e.g. DE)"),
-            "currency": r.text("currency", pattern=CURRENCY, reason="not an ISO 4217 currency code (e.g. EUR)"),
-            "locale": r.text("locale", pattern=r"[a-z]{2}([_-][A-Z]{2})?", reason="not a locale (e.g. en, de_DE)") or "en",
-            "sales_owner_email": r.text("sales_owner_email", pattern=EMAIL_PATTERN, reason="not an email address"),
+            "country": r.text(
+                "country", pattern=r"[A-Z]{2}", reason="not an ISO 3166 country code (e.g. DE)"
+            ),
+            "currency": r.text(
+                "currency", pattern=CURRENCY, reason="not an ISO 4217 currency code (e.g. EUR)"
+            ),
+            "locale": r.text(
+                "locale", pattern=r"[a-z]{2}([_-][A-Z]{2})?", reason="not a locale (e.g. en, de_DE)"
+            )
+            or "en",
+            "sales_owner_email": r.text(
+                "sales_owner_email", pattern=EMAIL_PATTERN, reason="not an email address"
+            ),
             "registered_on": r.day("registered_on"),
             "tax_id": r.text("tax_id", max_len=40),
         }
@@ -247,14 +313,29 @@ def _plan_financials(session: Session, rows: list[_Row]) -> list[tuple[str, Valu
     money_cols = COLUMNS["financials"][2:]
     for r in rows:
         customer = _customer_ref(r, known)
-        v: Values = {"customer_id": customer.id if customer else None, "period_end": r.day("period_end")}
+        v: Values = {
+            "customer_id": customer.id if customer else None,
+            "period_end": r.day("period_end"),
+        }
         for col in money_cols:
-            non_negative = col in {"total_assets", "total_liabilities", "current_assets", "current_liabilities"}
+            non_negative = col in {
+                "total_assets",
+                "total_liabilities",
+                "current_assets",
+                "current_liabilities",
+            }
             v[col] = r.amount(col, non_negative=non_negative)
-        if v["current_assets"] is not None and v["total_assets"] is not None and v["current_assets"] > v["total_assets"]:
+        if (
+            v["current_assets"] is not None
+            and v["total_assets"] is not None
+            and v["current_assets"] > v["total_assets"]
+        ):
             r.fail("current_assets", f"larger than total_assets {v['total_assets']}")
-        if (v["current_liabilities"] is not None and v["total_liabilities"] is not None
-                and v["current_liabilities"] > v["total_liabilities"]):
+        if (
+            v["current_liabilities"] is not None
+            and v["total_liabilities"] is not None
+            and v["current_liabilities"] > v["total_liabilities"]
+        ):
             r.fail("current_liabilities", f"larger than total_liabilities {v['total_liabilities']}")
         key = f"{r.values.get('customer_code', '').strip()}@{v['period_end']}"
         out.append((r, key, v))
@@ -273,7 +354,9 @@ def _plan_invoices(session: Session, rows: list[_Row]) -> list[tuple[str, Values
             "issue_date": r.day("issue_date"),
             "due_date": r.day("due_date"),
             "amount": r.amount("amount", non_zero=True),
-            "currency": r.text("currency", pattern=CURRENCY, reason="not an ISO 4217 currency code"),
+            "currency": r.text(
+                "currency", pattern=CURRENCY, reason="not an ISO 4217 currency code"
+            ),
         }
         if v["issue_date"] and v["due_date"] and v["due_date"] < v["issue_date"]:
             r.fail("due_date", f"before the issue date {v['issue_date']}")
@@ -285,17 +368,30 @@ def _plan_invoices(session: Session, rows: list[_Row]) -> list[tuple[str, Values
 def _plan_payments(session: Session, rows: list[_Row]) -> list[tuple[str, Values]]:
     known = _customers_by_code(session, {r.values.get("customer_code", "").strip() for r in rows})
     numbers = {r.values.get("invoice_number", "").strip() for r in rows} - {""}
-    invoices = {i.number: i for i in session.exec(select(Invoice).where(Invoice.number.in_(numbers)))} if numbers else {}  # type: ignore[attr-defined]
+    invoices = (
+        {i.number: i for i in session.exec(select(Invoice).where(Invoice.number.in_(numbers)))}
+        if numbers
+        else {}
+    )  # type: ignore[attr-defined]
     out = []
     for r in rows:
         customer = _customer_ref(r, known)
         v: Values = {
             "customer_id": customer.id if customer else None,
-            "reference": r.text("reference", pattern=CODE, max_len=60, reason="not a payment reference"),
+            "reference": r.text(
+                "reference", pattern=CODE, max_len=60, reason="not a payment reference"
+            ),
             "paid_on": r.day("paid_on"),
             "amount": r.amount("amount", positive=True),
-            "currency": r.text("currency", pattern=CURRENCY, reason="not an ISO 4217 currency code"),
-            "method": r.text("method", pattern=r"[a-z_]{2,30}", max_len=30, reason="lower-case word such as bank_transfer"),
+            "currency": r.text(
+                "currency", pattern=CURRENCY, reason="not an ISO 4217 currency code"
+            ),
+            "method": r.text(
+                "method",
+                pattern=r"[a-z_]{2,30}",
+                max_len=30,
+                reason="lower-case word such as bank_transfer",
+            ),
             "invoice_id": None,
         }
         number = r.text("invoice_number", pattern=CODE, max_len=60, reason="not a document number")
@@ -306,7 +402,9 @@ def _plan_payments(session: Session, rows: list[_Row]) -> list[tuple[str, Values
             elif customer and inv.customer_id != customer.id:
                 r.fail("invoice_number", f"belongs to another customer, not {customer.code}")
             elif v["currency"] and inv.currency != v["currency"]:
-                r.fail("invoice_number", f"invoice is in {inv.currency}, payment in {v['currency']}")
+                r.fail(
+                    "invoice_number", f"invoice is in {inv.currency}, payment in {v['currency']}"
+                )
             else:
                 v["invoice_id"] = inv.id
         out.append((r, v))
@@ -332,6 +430,7 @@ def _lookup(model: Any, column: str) -> Callable[[Session, list[str]], dict[str,
             for obj in session.exec(select(model).where(col.in_(keys[i : i + 500]))):
                 found[getattr(obj, column)] = obj
         return found
+
     return find
 
 
@@ -341,16 +440,31 @@ def _statements_lookup(session: Session, keys: list[str]) -> dict[str, Any]:
     by_id = {c.id: c.code for c in customers.values()}
     found = {}
     if by_id:
-        for st in session.exec(select(FinancialStatement).where(FinancialStatement.customer_id.in_(list(by_id)))):  # type: ignore[attr-defined]
+        for st in session.exec(
+            select(FinancialStatement).where(FinancialStatement.customer_id.in_(list(by_id)))
+        ):  # type: ignore[attr-defined]
             found[f"{by_id[st.customer_id]}@{st.period_end}"] = st
     return found
 
 
 SPECS: dict[str, _Spec] = {
-    "customers": _Spec(Customer, _plan_customers, lambda o: o.code, _lookup(Customer, "code"), True, "code"),
-    "financials": _Spec(FinancialStatement, _plan_financials, lambda o: "", _statements_lookup, True, "period_end"),
-    "invoices": _Spec(Invoice, _plan_invoices, lambda o: o.number, _lookup(Invoice, "number"), False, "number"),
-    "payments": _Spec(Payment, _plan_payments, lambda o: o.reference, _lookup(Payment, "reference"), False, "reference"),
+    "customers": _Spec(
+        Customer, _plan_customers, lambda o: o.code, _lookup(Customer, "code"), True, "code"
+    ),
+    "financials": _Spec(
+        FinancialStatement, _plan_financials, lambda o: "", _statements_lookup, True, "period_end"
+    ),
+    "invoices": _Spec(
+        Invoice, _plan_invoices, lambda o: o.number, _lookup(Invoice, "number"), False, "number"
+    ),
+    "payments": _Spec(
+        Payment,
+        _plan_payments,
+        lambda o: o.reference,
+        _lookup(Payment, "reference"),
+        False,
+        "reference",
+    ),
 }
 
 
@@ -367,7 +481,9 @@ def _differences(obj: Any, values: Values) -> dict[str, tuple[Any, Any]]:
     return diffs
 
 
-def import_file(session: Session, *, kind: str, path: Path, actor: str, dry_run: bool) -> ImportPlan:
+def import_file(
+    session: Session, *, kind: str, path: Path, actor: str, dry_run: bool
+) -> ImportPlan:
     """Validate the whole file, then write every row in the caller's transaction or none.
 
     Raises :class:`ImportFailed` listing every bad value; the caller commits only on success.
@@ -396,9 +512,12 @@ def import_file(session: Session, *, kind: str, path: Path, actor: str, dry_run:
             plan.unchanged.append(key)
         elif not spec.editable:
             col, (old, new) = next(iter(diffs.items()))
-            by_key_row[key].fail(col, f"{kind[:-1]} {key} was already imported with {col} {old}; "
-                                      "posted documents are not changed by import (post a credit note)",
-                                 value=str(new))
+            by_key_row[key].fail(
+                col,
+                f"{kind[:-1]} {key} was already imported with {col} {old}; "
+                "posted documents are not changed by import (post a credit note)",
+                value=str(new),
+            )
         else:
             plan.updated.append(key)
             changes.append((key, values, obj, diffs))
@@ -415,13 +534,26 @@ def import_file(session: Session, *, kind: str, path: Path, actor: str, dry_run:
             if hasattr(obj, "updated_at"):
                 obj.updated_at = utcnow()
             session.add(obj)
-            audit.record(session, actor=actor, action=f"import.{kind}.update", entity_type=kind[:-1],
-                         entity_id=key, before={k: o for k, (o, _) in diffs.items()},
-                         after={k: n for k, (_, n) in diffs.items()}, reason=f"import of {path.name}")
+            audit.record(
+                session,
+                actor=actor,
+                action=f"import.{kind}.update",
+                entity_type=kind[:-1],
+                entity_id=key,
+                before={k: o for k, (o, _) in diffs.items()},
+                after={k: n for k, (_, n) in diffs.items()},
+                reason=f"import of {path.name}",
+            )
     if plan.created:
-        audit.record(session, actor=actor, action=f"import.{kind}.create", entity_type=kind[:-1],
-                     entity_id=path.name, after={"created": plan.created[:1000], "count": len(plan.created)},
-                     reason=f"import of {path.name}")
+        audit.record(
+            session,
+            actor=actor,
+            action=f"import.{kind}.create",
+            entity_type=kind[:-1],
+            entity_id=path.name,
+            after={"created": plan.created[:1000], "count": len(plan.created)},
+            reason=f"import of {path.name}",
+        )
     session.flush()
     plan.applied = True
     return plan

@@ -199,7 +199,13 @@ class SmtpTransport:
     """One SMTP connection reused for a batch; reconnects once if the server dropped it."""
 
     def __init__(
-        self, *, host: str, port: int, user: str | None, password: str | None, starttls: bool,
+        self,
+        *,
+        host: str,
+        port: int,
+        user: str | None,
+        password: str | None,
+        starttls: bool,
         timeout: float,
     ) -> None:
         self.host, self.port, self.user, self.password = host, port, user, password
@@ -248,14 +254,20 @@ def _claim(session: Session, notice_id: int, now: datetime) -> bool:
         .where(Notice.id == notice_id)
         .where(Notice.status.in_([NoticeStatus.PENDING, NoticeStatus.SENDING]))  # type: ignore[attr-defined]
         .where(or_(Notice.claimed_until.is_(None), Notice.claimed_until < now))  # type: ignore[union-attr]
-        .values(status=NoticeStatus.SENDING, claimed_until=now + LEASE, attempts=Notice.attempts + 1)
+        .values(
+            status=NoticeStatus.SENDING, claimed_until=now + LEASE, attempts=Notice.attempts + 1
+        )
     )
     session.commit()
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 def deliver_pending(
-    engine: Any, transport: Transport, *, mail_from: str, limit: int | None = None,
+    engine: Any,
+    transport: Transport,
+    *,
+    mail_from: str,
+    limit: int | None = None,
     notice_ids: list[int] | None = None,
 ) -> DeliveryReport:
     """Send what the outbox holds (or just ``notice_ids``); each row is claimed, sent, marked."""
@@ -324,4 +336,11 @@ def transport_for(settings: Any) -> Transport:
     return FileTransport(Path(settings.outbox_dir))
 
 
-__all__ = ["NoticeRenderer", "NoticeError", "enqueue", "deliver_pending", "transport_for", "jsonable"]
+__all__ = [
+    "NoticeRenderer",
+    "NoticeError",
+    "enqueue",
+    "deliver_pending",
+    "transport_for",
+    "jsonable",
+]

@@ -49,7 +49,9 @@ class Settings:
         return self.approvers_file or resource_dir("config") / "approvers.yaml"
 
     @classmethod
-    def load(cls, env_file: str | Path | None = ".env", environ: dict[str, str] | None = None) -> Settings:
+    def load(
+        cls, env_file: str | Path | None = ".env", environ: dict[str, str] | None = None
+    ) -> Settings:
         """Read ``.env`` (if present) then the environment; the environment wins."""
         values: dict[str, str] = {}
         if env_file and Path(env_file).is_file():

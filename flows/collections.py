@@ -26,6 +26,11 @@ def collections(as_of: date | None = None, dry_run: bool = False) -> dict:
     counts = Counter(o["status"] for o in outcomes)
     levels = Counter(o["level_name"] for o in outcomes if o["status"] in ("sent", "would_send"))
     get_run_logger().info("collections %s: %s; levels %s", as_of, dict(counts), dict(levels))
-    return {"as_of": as_of.isoformat(), "dry_run": dry_run, "customers": len(ids),
-            "counts": dict(counts), "levels": dict(levels),
-            "actions": [o for o in outcomes if o["status"] != "nothing_due"]}
+    return {
+        "as_of": as_of.isoformat(),
+        "dry_run": dry_run,
+        "customers": len(ids),
+        "counts": dict(counts),
+        "levels": dict(levels),
+        "actions": [o for o in outcomes if o["status"] != "nothing_due"],
+    }

@@ -15,10 +15,12 @@ def serve_all(timezone: str = "UTC") -> None:
     from flows.review import credit_review
 
     serve(
-        collections.to_deployment(name="daily", cron="0 6 * * *", timezone=timezone,
-                                  concurrency_limit=1),
-        periodic_review.to_deployment(name="daily", cron="0 5 * * *", timezone=timezone,
-                                      concurrency_limit=1),
+        collections.to_deployment(
+            name="daily", cron="0 6 * * *", timezone=timezone, concurrency_limit=1
+        ),
+        periodic_review.to_deployment(
+            name="daily", cron="0 5 * * *", timezone=timezone, concurrency_limit=1
+        ),
         credit_review.to_deployment(name="on-demand"),
         approval.to_deployment(name="on-demand"),
         policy.to_deployment(name="on-demand"),

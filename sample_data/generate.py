@@ -14,25 +14,145 @@ HERE = Path(__file__).resolve().parent
 
 CUSTOMERS = [
     # code, name, email, country, currency, locale, sales owner, registered, tax id
-    ("C-1001", "Nordwind Logistik GmbH", "ap@nordwind.example", "DE", "EUR", "de", "sales.north@example.com", "2004-03-15", "DE811907980"),
-    ("C-1002", "Atlas Office Supplies BV", "finance@atlas.example", "NL", "EUR", "en", "sales.west@example.com", "2011-06-01", "NL001234567B01"),
-    ("C-1003", "Brightline Retail SARL", "compta@brightline.example", "FR", "EUR", "en", "sales.south@example.com", "2016-09-12", "FR40303265045"),
-    ("C-1004", "Quickstart Ventures GmbH", "hello@quickstart.example", "DE", "EUR", "de", "sales.north@example.com", "2024-11-02", "DE287653121"),
-    ("C-1005", "Helios Solar SpA", "amministrazione@helios.example", "IT", "EUR", "en", "sales.south@example.com", "2009-01-20", "IT01234567890"),
-    ("C-1006", "Fjord Marine AS", "invoice@fjord.example", "NO", "EUR", "en", "sales.north@example.com", "1998-05-05", "NO923609016"),
-    ("C-1007", "Crumbling Bricks Ltd", "accounts@crumbling.example", "GB", "EUR", "en", "sales.west@example.com", "2019-02-14", "GB123456789"),
-    ("C-1008", "Vega Pharma AG", "kreditoren@vega.example", "CH", "EUR", "de", "sales.south@example.com", "1987-10-30", "CHE116281710"),
-    ("C-1009", "Pioneer Tools Inc", "ap@pioneer.example", "US", "USD", "en", "sales.west@example.com", "2001-07-04", "US-12-3456789"),
-    ("C-1010", "Orchard Foods Kft", "penzugy@orchard.example", "HU", "EUR", "en", "sales.south@example.com", "2014-04-22", "HU12892312"),
-    ("C-1011", "Kestrel Print Studio", "studio@kestrel.example", "IE", "EUR", "en", "sales.west@example.com", "2023-01-09", "IE6388047V"),
-    ("C-1012", "Granite Construction SE", "finance@granite.example", "AT", "EUR", "de", "sales.north@example.com", "2007-08-17", "ATU13585627"),
+    (
+        "C-1001",
+        "Nordwind Logistik GmbH",
+        "ap@nordwind.example",
+        "DE",
+        "EUR",
+        "de",
+        "sales.north@example.com",
+        "2004-03-15",
+        "DE811907980",
+    ),
+    (
+        "C-1002",
+        "Atlas Office Supplies BV",
+        "finance@atlas.example",
+        "NL",
+        "EUR",
+        "en",
+        "sales.west@example.com",
+        "2011-06-01",
+        "NL001234567B01",
+    ),
+    (
+        "C-1003",
+        "Brightline Retail SARL",
+        "compta@brightline.example",
+        "FR",
+        "EUR",
+        "en",
+        "sales.south@example.com",
+        "2016-09-12",
+        "FR40303265045",
+    ),
+    (
+        "C-1004",
+        "Quickstart Ventures GmbH",
+        "hello@quickstart.example",
+        "DE",
+        "EUR",
+        "de",
+        "sales.north@example.com",
+        "2024-11-02",
+        "DE287653121",
+    ),
+    (
+        "C-1005",
+        "Helios Solar SpA",
+        "amministrazione@helios.example",
+        "IT",
+        "EUR",
+        "en",
+        "sales.south@example.com",
+        "2009-01-20",
+        "IT01234567890",
+    ),
+    (
+        "C-1006",
+        "Fjord Marine AS",
+        "invoice@fjord.example",
+        "NO",
+        "EUR",
+        "en",
+        "sales.north@example.com",
+        "1998-05-05",
+        "NO923609016",
+    ),
+    (
+        "C-1007",
+        "Crumbling Bricks Ltd",
+        "accounts@crumbling.example",
+        "GB",
+        "EUR",
+        "en",
+        "sales.west@example.com",
+        "2019-02-14",
+        "GB123456789",
+    ),
+    (
+        "C-1008",
+        "Vega Pharma AG",
+        "kreditoren@vega.example",
+        "CH",
+        "EUR",
+        "de",
+        "sales.south@example.com",
+        "1987-10-30",
+        "CHE116281710",
+    ),
+    (
+        "C-1009",
+        "Pioneer Tools Inc",
+        "ap@pioneer.example",
+        "US",
+        "USD",
+        "en",
+        "sales.west@example.com",
+        "2001-07-04",
+        "US-12-3456789",
+    ),
+    (
+        "C-1010",
+        "Orchard Foods Kft",
+        "penzugy@orchard.example",
+        "HU",
+        "EUR",
+        "en",
+        "sales.south@example.com",
+        "2014-04-22",
+        "HU12892312",
+    ),
+    (
+        "C-1011",
+        "Kestrel Print Studio",
+        "studio@kestrel.example",
+        "IE",
+        "EUR",
+        "en",
+        "sales.west@example.com",
+        "2023-01-09",
+        "IE6388047V",
+    ),
+    (
+        "C-1012",
+        "Granite Construction SE",
+        "finance@granite.example",
+        "AT",
+        "EUR",
+        "de",
+        "sales.north@example.com",
+        "2007-08-17",
+        "ATU13585627",
+    ),
 ]
 
 # customer: revenue, net income, total assets, total liabilities, current assets, current liabilities, OCF
 FINANCIALS = {
     "C-1001": (42_000_000, 3_150_000, 26_000_000, 9_500_000, 12_400_000, 5_100_000, 3_600_000),
     "C-1002": (8_500_000, 410_000, 5_200_000, 2_600_000, 2_900_000, 1_700_000, 520_000),
-    "C-1003": (6_200_000, 190_000, 4_100_000, 2_300_000, 2_100_000, 1_600_000, 380_000),
+    "C-1003": (6_200_000, 190_000, 4_100_000, 2_700_000, 2_100_000, 1_600_000, 380_000),
     "C-1004": (450_000, -120_000, 600_000, 540_000, 250_000, 310_000, -60_000),
     "C-1005": (15_300_000, 640_000, 11_000_000, 6_900_000, 4_800_000, 3_900_000, 900_000),
     "C-1006": (60_000_000, 5_400_000, 48_000_000, 15_000_000, 21_000_000, 8_000_000, 6_800_000),
@@ -45,32 +165,70 @@ FINANCIALS = {
 
 # customer: (number of settled invoices, share paid late, days late when late)
 HISTORY = {
-    "C-1001": (12, 0.0, 0), "C-1002": (10, 0.1, 6), "C-1003": (10, 0.2, 9), "C-1004": (4, 0.75, 35),
-    "C-1005": (10, 0.1, 4), "C-1006": (12, 0.0, 0), "C-1007": (8, 0.6, 40), "C-1008": (12, 0.0, 0),
-    "C-1009": (8, 0.25, 12), "C-1010": (8, 0.25, 15), "C-1011": (3, 0.0, 0), "C-1012": (10, 0.3, 20),
+    "C-1001": (12, 0.0, 0),
+    "C-1002": (10, 0.1, 6),
+    "C-1003": (10, 0.2, 9),
+    "C-1004": (4, 0.75, 35),
+    "C-1005": (10, 0.1, 4),
+    "C-1006": (12, 0.0, 0),
+    "C-1007": (8, 0.6, 40),
+    "C-1008": (12, 0.0, 0),
+    "C-1009": (8, 0.25, 12),
+    "C-1010": (8, 0.25, 15),
+    "C-1011": (3, 0.0, 0),
+    "C-1012": (10, 0.3, 20),
 }
 
 # Open invoices that drive the demo's collections: customer -> list of (number, due date, amount)
 OPEN = {
-    "C-1001": [("INV-1001-OPEN1", "2026-09-30", "18250.00")],       # paid late (2026-10-20): cleared
-    "C-1003": [("INV-1003-OPEN1", "2026-09-30", "14800.00"), ("INV-1003-OPEN2", "2026-10-15", "6200.00")],
-    "C-1005": [("INV-1005-OPEN1", "2026-09-30", "9400.00")],        # partly paid, then disputed by phone
-    "C-1007": [("INV-1007-OPEN1", "2026-08-31", "7300.00"), ("INV-1007-OPEN2", "2026-09-30", "2950.50")],
-    "C-1009": [("INV-1009-OPEN1", "2026-09-30", "12500.00")],       # USD ledger
-    "C-1010": [("INV-1010-OPEN1", "2026-09-30", "8.40")],           # below the tolerance: never dunned
-    "C-1012": [("INV-1012-OPEN1", "2026-11-30", "56000.00")],       # not yet due
+    "C-1001": [("INV-1001-OPEN1", "2026-09-30", "18250.00")],  # paid late (2026-10-20): cleared
+    "C-1003": [
+        ("INV-1003-OPEN1", "2026-09-30", "14800.00"),
+        ("INV-1003-OPEN2", "2026-10-15", "6200.00"),
+    ],
+    "C-1005": [("INV-1005-OPEN1", "2026-09-30", "9400.00")],  # partly paid, then disputed by phone
+    "C-1007": [
+        ("INV-1007-OPEN1", "2026-08-31", "7300.00"),
+        ("INV-1007-OPEN2", "2026-09-30", "2950.50"),
+    ],
+    "C-1009": [("INV-1009-OPEN1", "2026-09-30", "12500.00")],  # USD ledger
+    "C-1010": [("INV-1010-OPEN1", "2026-09-30", "8.40")],  # below the tolerance: never dunned
+    "C-1012": [("INV-1012-OPEN1", "2026-11-30", "56000.00")],  # not yet due
 }
 
 
 def main() -> None:
     with open(HERE / "customers.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["code", "name", "email", "country", "currency", "locale", "sales_owner_email", "registered_on", "tax_id"])
+        w.writerow(
+            [
+                "code",
+                "name",
+                "email",
+                "country",
+                "currency",
+                "locale",
+                "sales_owner_email",
+                "registered_on",
+                "tax_id",
+            ]
+        )
         w.writerows(CUSTOMERS)
     with open(HERE / "financials.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["customer_code", "period_end", "revenue", "net_income", "total_assets", "total_liabilities",
-                    "current_assets", "current_liabilities", "operating_cash_flow"])
+        w.writerow(
+            [
+                "customer_code",
+                "period_end",
+                "revenue",
+                "net_income",
+                "total_assets",
+                "total_liabilities",
+                "current_assets",
+                "current_liabilities",
+                "operating_cash_flow",
+            ]
+        )
         for code, values in FINANCIALS.items():
             w.writerow([code, "2025-12-31", *[f"{v}.00" for v in values]])
     currency = {c[0]: c[4] for c in CUSTOMERS}
@@ -82,32 +240,94 @@ def main() -> None:
             due = issue + timedelta(days=30)
             amount = f"{(1000 + 137 * k + int(code[-2:]) * 53) * (5 if code in ('C-1006', 'C-1008') else 1)}.00"
             number = f"INV-{code[2:]}-{k + 1:03d}"
-            invoices.append([code, number, issue.isoformat(), due.isoformat(), amount, currency[code]])
+            invoices.append(
+                [code, number, issue.isoformat(), due.isoformat(), amount, currency[code]]
+            )
             paid = due + timedelta(days=late_days if k < n_late else -2)
             if paid <= date(2026, 9, 28):
-                payments.append([code, f"PAY-{code[2:]}-{k + 1:03d}", paid.isoformat(), amount, currency[code],
-                                 "bank_transfer", number])
+                payments.append(
+                    [
+                        code,
+                        f"PAY-{code[2:]}-{k + 1:03d}",
+                        paid.isoformat(),
+                        amount,
+                        currency[code],
+                        "bank_transfer",
+                        number,
+                    ]
+                )
             else:
-                payments.append([code, f"PAY-{code[2:]}-{k + 1:03d}", "2026-09-28", amount, currency[code],
-                                 "bank_transfer", number])
+                payments.append(
+                    [
+                        code,
+                        f"PAY-{code[2:]}-{k + 1:03d}",
+                        "2026-09-28",
+                        amount,
+                        currency[code],
+                        "bank_transfer",
+                        number,
+                    ]
+                )
     for code, rows in OPEN.items():
         for number, due, amount in rows:
             issue = date.fromisoformat(due) - timedelta(days=30)
             invoices.append([code, number, issue.isoformat(), due, amount, currency[code]])
     # A credit note for Crumbling Bricks and an unallocated payment on account for Helios.
     invoices.append(["C-1007", "CN-1007-001", "2026-09-15", "2026-09-15", "-450.50", "EUR"])
-    payments.append(["C-1005", "PAY-1005-ACC1", "2026-10-10", "4000.00", "EUR", "bank_transfer", ""])
+    payments.append(
+        ["C-1005", "PAY-1005-ACC1", "2026-10-10", "4000.00", "EUR", "bank_transfer", ""]
+    )
     # Late payments that arrive during the demo's simulated weeks.
-    payments.append(["C-1001", "PAY-1001-LATE", "2026-10-20", "18250.00", "EUR", "bank_transfer", "INV-1001-OPEN1"])
-    payments.append(["C-1003", "PAY-1003-LATE1", "2026-11-20", "14800.00", "EUR", "bank_transfer", "INV-1003-OPEN1"])
-    payments.append(["C-1003", "PAY-1003-LATE2", "2026-11-20", "6200.00", "EUR", "direct_debit", "INV-1003-OPEN2"])
+    payments.append(
+        [
+            "C-1001",
+            "PAY-1001-LATE",
+            "2026-10-20",
+            "18250.00",
+            "EUR",
+            "bank_transfer",
+            "INV-1001-OPEN1",
+        ]
+    )
+    payments.append(
+        [
+            "C-1003",
+            "PAY-1003-LATE1",
+            "2026-11-20",
+            "14800.00",
+            "EUR",
+            "bank_transfer",
+            "INV-1003-OPEN1",
+        ]
+    )
+    payments.append(
+        [
+            "C-1003",
+            "PAY-1003-LATE2",
+            "2026-11-20",
+            "6200.00",
+            "EUR",
+            "direct_debit",
+            "INV-1003-OPEN2",
+        ]
+    )
     with open(HERE / "invoices.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["customer_code", "number", "issue_date", "due_date", "amount", "currency"])
         w.writerows(invoices)
     with open(HERE / "payments.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["customer_code", "reference", "paid_on", "amount", "currency", "method", "invoice_number"])
+        w.writerow(
+            [
+                "customer_code",
+                "reference",
+                "paid_on",
+                "amount",
+                "currency",
+                "method",
+                "invoice_number",
+            ]
+        )
         w.writerows(payments)
 
 

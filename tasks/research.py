@@ -11,15 +11,21 @@ from tasks._runtime import app
 @task(name="assess-customer")
 def assess_customer(customer_code: str, as_of: date, requested_by: str, review_key: str) -> int:
     """Score and rate one customer; returns the assessment id."""
-    return services.assess_customer(app(), customer_code=customer_code, as_of=as_of,
-                                    requested_by=requested_by, review_key=review_key)
+    return services.assess_customer(
+        app(),
+        customer_code=customer_code,
+        as_of=as_of,
+        requested_by=requested_by,
+        review_key=review_key,
+    )
 
 
 @task(name="review-customers")
 def review_customers(customer_codes: list[str], as_of: date, requested_by: str) -> list[dict]:
     """Research, draft and route a batch of scheduled re-reviews."""
-    return services.review_customers(app(), customer_codes=customer_codes, as_of=as_of,
-                                     requested_by=requested_by)
+    return services.review_customers(
+        app(), customer_codes=customer_codes, as_of=as_of, requested_by=requested_by
+    )
 
 
 @task(name="find-due-reviews")

@@ -50,12 +50,16 @@ def app(credit_env: Path) -> Iterator[App]:
     a.engine.dispose()
 
 
-def import_sample(a: App, kinds: tuple[str, ...] = ("customers", "financials", "invoices", "payments")) -> None:
+def import_sample(
+    a: App, kinds: tuple[str, ...] = ("customers", "financials", "invoices", "payments")
+) -> None:
     from credit.importers import import_file
 
     for kind in kinds:
         with a.uow() as uow:
-            import_file(uow.session, kind=kind, path=SAMPLE / f"{kind}.csv", actor="test", dry_run=False)
+            import_file(
+                uow.session, kind=kind, path=SAMPLE / f"{kind}.csv", actor="test", dry_run=False
+            )
             uow.commit()
 
 
@@ -68,7 +72,22 @@ def ledger(app: App) -> App:
 def postgres_url() -> str:
     url = os.environ.get("CREDIT_TEST_POSTGRES_URL")
     if not url:
-        pytest.skip("PostgreSQL tests need CREDIT_TEST_POSTGRES_URL, e.g. "
-                    "CREDIT_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres make test "
-                    "(.ci/run sets it)")
+        pytest.skip(
+            "PostgreSQL tests need CREDIT_TEST_POSTGRES_URL, e.g. "
+            "CREDIT_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/postgres make test "
+            "(.ci/run sets it)"
+        )
     return url
+
+
+@pytest.fixture(scope="session")
+def prefect_api_url(tmp_path_factory) -> Iterator[str]:
+    """One Prefect test server for the whole session (flow tests and CLI subprocesses share it)."""
+    os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect-home")))
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield str(PREFECT_API_URL.value())

@@ -28,7 +28,11 @@ def required_steps(
     levels: list[AuthorityLevel] = policy.authority.levels
     chain: list[RequiredStep] = []
     for lv in levels:
-        chain.append(RequiredStep(lv.level, lv.role, lv.up_to, f"amount {amount} needs level {lv.level}"))
+        chain.append(
+            RequiredStep(
+                lv.level, lv.role, lv.up_to, f"amount {amount:,.2f} needs level {lv.level}"
+            )
+        )
         if lv.up_to is not None and amount <= lv.up_to:
             break
     extra = []

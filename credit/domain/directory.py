@@ -42,7 +42,9 @@ class Directory(BaseModel):
         if dupes:
             raise ValueError(f"usernames appear more than once: {', '.join(dupes)}")
         if self.teams.review_requester not in names:
-            raise ValueError(f"teams.review_requester {self.teams.review_requester!r} is not listed")
+            raise ValueError(
+                f"teams.review_requester {self.teams.review_requester!r} is not listed"
+            )
         return self
 
     def get(self, username: str) -> Approver | None:

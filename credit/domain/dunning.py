@@ -9,7 +9,13 @@ from decimal import Decimal
 from credit.domain.money import ZERO
 from credit.domain.policy import DunningLevel, PolicyBody
 
-AGING_BUCKETS = (("current", None, 0), ("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90), ("90+", 91, None))
+AGING_BUCKETS = (
+    ("current", None, 0),
+    ("1-30", 1, 30),
+    ("31-60", 31, 60),
+    ("61-90", 61, 90),
+    ("90+", 91, None),
+)
 
 
 @dataclass(frozen=True)

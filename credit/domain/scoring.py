@@ -158,7 +158,9 @@ def score_customer(facts: CustomerFacts, as_of: date, policy: PolicyBody) -> Sco
         if f.missing is MissingData.CANNOT_RATE and s.value is None
     ]
     grade = policy.unrated.grade if cannot else rate(total, policy)
-    return ScoreResult(metrics=metrics, factors=factors, total=total, rating=grade, cannot_rate=cannot)
+    return ScoreResult(
+        metrics=metrics, factors=factors, total=total, rating=grade, cannot_rate=cannot
+    )
 
 
 @dataclass(frozen=True)
@@ -173,11 +175,18 @@ class Recommendation:
 
 def limit_from_rule(rule: LimitRule, statement: StatementFacts | None) -> tuple[Decimal, str]:
     """Smallest of share of equity, share of revenue and the cap; no statement means the cap is 0."""
+    if rule.cap == 0:
+        return ZERO, "the rating allows no unsecured credit"
     if statement is None:
         return ZERO, "no financial statement: no unsecured limit"
+
+    def pct(share: Decimal) -> str:
+        return f"{(share * 100).normalize():f}%"
+
     candidates = {
-        f"{rule.share_of_equity:%} of equity": max(ZERO, statement.equity) * rule.share_of_equity,
-        f"{rule.share_of_revenue:%} of revenue": max(ZERO, statement.revenue)
+        f"{pct(rule.share_of_equity)} of equity": max(ZERO, statement.equity)
+        * rule.share_of_equity,
+        f"{pct(rule.share_of_revenue)} of revenue": max(ZERO, statement.revenue)
         * rule.share_of_revenue,
         "policy cap": rule.cap,
     }
@@ -187,7 +196,9 @@ def limit_from_rule(rule: LimitRule, statement: StatementFacts | None) -> tuple[
     return Decimal(rounded).quantize(Decimal("0.01")), basis
 
 
-def recommend(score: ScoreResult, facts: CustomerFacts, as_of: date, policy: PolicyBody) -> Recommendation:
+def recommend(
+    score: ScoreResult, facts: CustomerFacts, as_of: date, policy: PolicyBody
+) -> Recommendation:
     """The policy's limit, terms, conditions and review frequency for the score's rating."""
     rating: Rating = policy.rating(score.rating)
     limit, basis = limit_from_rule(rating.limit, latest_statement(facts, as_of))

@@ -17,7 +17,14 @@ from credit.db.migrate import current_revision, downgrade, head_revision, upgrad
 from credit.db.models import AuditEvent, Customer, Invoice
 from tests.conftest import postgres_url
 
-EXTREMES = ["0.0001", "-0.0001", "99999999999999.9999", "-99999999999999.9999", "123456789.1234", "0"]
+EXTREMES = [
+    "0.0001",
+    "-0.0001",
+    "99999999999999.9999",
+    "-99999999999999.9999",
+    "123456789.1234",
+    "0",
+]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -49,7 +56,14 @@ def test_migrations_upgrade_downgrade_and_upgrade_again(engine):
 
 
 def _customer(session: Session) -> Customer:
-    c = Customer(code="C1", name="N", email="a@b.cd", country="DE", currency="EUR", sales_owner_email="s@b.cd")
+    c = Customer(
+        code="C1",
+        name="N",
+        email="a@b.cd",
+        country="DE",
+        currency="EUR",
+        sales_owner_email="s@b.cd",
+    )
     session.add(c)
     session.flush()
     return c
@@ -60,8 +74,16 @@ def test_money_round_trips_exactly_including_extremes(engine):
     with Session(engine) as s:
         c = _customer(s)
         for i, amount in enumerate(EXTREMES):
-            s.add(Invoice(customer_id=c.id, number=f"I{i}", issue_date=date(2026, 1, 1),
-                          due_date=date(2026, 2, 1), amount=Decimal(amount), currency="EUR"))
+            s.add(
+                Invoice(
+                    customer_id=c.id,
+                    number=f"I{i}",
+                    issue_date=date(2026, 1, 1),
+                    due_date=date(2026, 2, 1),
+                    amount=Decimal(amount),
+                    currency="EUR",
+                )
+            )
         s.commit()
     with Session(engine) as s:
         got = {i.number: i.amount for i in s.exec(select(Invoice))}
@@ -75,8 +97,17 @@ def test_sum_of_ten_thousand_amounts_in_sql_is_exact(engine):
     amounts = [Decimal(f"{(i * 7919) % 100000}.{i % 100:02d}") for i in range(10_000)]
     with Session(engine) as s:
         c = _customer(s)
-        s.add_all(Invoice(customer_id=c.id, number=f"I{i}", issue_date=date(2026, 1, 1),
-                          due_date=date(2026, 2, 1), amount=a, currency="EUR") for i, a in enumerate(amounts))
+        s.add_all(
+            Invoice(
+                customer_id=c.id,
+                number=f"I{i}",
+                issue_date=date(2026, 1, 1),
+                due_date=date(2026, 2, 1),
+                amount=a,
+                currency="EUR",
+            )
+            for i, a in enumerate(amounts)
+        )
         s.commit()
         total = s.exec(select(func.sum(Invoice.amount))).one()
     assert total == sum(amounts)
@@ -87,8 +118,16 @@ def test_amount_beyond_the_maximum_is_refused_not_truncated(engine):
     upgrade(engine)
     with Session(engine) as s:
         c = _customer(s)
-        s.add(Invoice(customer_id=c.id, number="BIG", issue_date=date(2026, 1, 1), due_date=date(2026, 2, 1),
-                      amount=Decimal("100000000000000"), currency="EUR"))
+        s.add(
+            Invoice(
+                customer_id=c.id,
+                number="BIG",
+                issue_date=date(2026, 1, 1),
+                due_date=date(2026, 2, 1),
+                amount=Decimal("100000000000000"),
+                currency="EUR",
+            )
+        )
         with pytest.raises(Exception, match="larger than the maximum"):
             s.commit()
 
@@ -97,8 +136,16 @@ def test_floats_are_refused_for_money(engine):
     upgrade(engine)
     with Session(engine) as s:
         c = _customer(s)
-        s.add(Invoice(customer_id=c.id, number="F", issue_date=date(2026, 1, 1), due_date=date(2026, 2, 1),
-                      amount=0.1, currency="EUR"))  # type: ignore[arg-type]
+        s.add(
+            Invoice(
+                customer_id=c.id,
+                number="F",
+                issue_date=date(2026, 1, 1),
+                due_date=date(2026, 2, 1),
+                amount=0.1,
+                currency="EUR",
+            )
+        )  # type: ignore[arg-type]
         with pytest.raises(Exception, match="never a float"):
             s.commit()
 
@@ -109,7 +156,10 @@ def test_audit_trail_refuses_update_and_delete(engine):
         s.add(AuditEvent(actor="a", action="x", entity_type="t", entity_id="1", reason="r"))
         s.commit()
     for statement in ("UPDATE audit_event SET actor = 'mallory'", "DELETE FROM audit_event"):
-        with engine.connect() as conn, pytest.raises((IntegrityError, DBAPIError), match="append-only"):
+        with (
+            engine.connect() as conn,
+            pytest.raises((IntegrityError, DBAPIError), match="append-only"),
+        ):
             conn.execute(text(statement))
             conn.commit()
     with Session(engine) as s:

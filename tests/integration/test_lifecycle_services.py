@@ -16,15 +16,25 @@ DAY = date(2026, 10, 1)
 
 
 def review(app, code: str, limit: str | None, by: str = "ben.manager") -> int:
-    aid = services.assess_customer(app, customer_code=code, as_of=DAY, requested_by=by, review_key=f"t:{code}")
-    rid = services.draft_request(app, assessment_id=aid, requested_limit=Decimal(limit) if limit else None)
+    aid = services.assess_customer(
+        app, customer_code=code, as_of=DAY, requested_by=by, review_key=f"t:{code}"
+    )
+    rid = services.draft_request(
+        app, assessment_id=aid, requested_limit=Decimal(limit) if limit else None
+    )
     services.advance_request(app, request_id=rid, as_of=DAY)
     return rid
 
 
 def decide(app, rid: int, user: str, ok: bool = True, comment: str | None = "ok"):
-    services.decide(app, subject=services.SUBJECT_REQUEST, subject_id=rid, username=user, approve=ok,
-                    comment=comment)
+    services.decide(
+        app,
+        subject=services.SUBJECT_REQUEST,
+        subject_id=rid,
+        username=user,
+        approve=ok,
+        comment=comment,
+    )
     return services.advance_request(app, request_id=rid, as_of=DAY)
 
 
@@ -38,9 +48,14 @@ def notices_of(app, kind: str | None = None) -> list[Notice]:
 
 def test_two_level_chain_then_publish_activates_the_line(ledger):
     rid = review(ledger, "C-1001", "120000")
-    assert [n.recipients for n in notices_of(ledger, "approval_needed")] == [["carla.jansen@example.com"]]
+    assert [n.recipients for n in notices_of(ledger, "approval_needed")] == [
+        ["carla.jansen@example.com"]
+    ]
     progress = decide(ledger, rid, "carla.manager")
-    assert progress.status == "in_approval" and progress.waiting_for == "level 2 (finance_director): fiona.director"
+    assert (
+        progress.status == "in_approval"
+        and progress.waiting_for == "level 2 (finance_director): fiona.director"
+    )
     progress = decide(ledger, rid, "fiona.director")
     assert progress.status == "approved"
     published = services.publish_request(ledger, request_id=rid, as_of=DAY)
@@ -56,16 +71,22 @@ def test_two_level_chain_then_publish_activates_the_line(ledger):
 
 def test_self_approval_is_refused_with_a_clear_message_and_audited(ledger):
     rid = review(ledger, "C-1003", "30000")
-    with pytest.raises(services.DecisionRefused, match="ben.manager requested this and may not approve"):
+    with pytest.raises(
+        services.DecisionRefused, match="ben.manager requested this and may not approve"
+    ):
         decide(ledger, rid, "ben.manager")
     with ledger.uow() as uow:
-        refused = uow.session.exec(select(AuditEvent).where(AuditEvent.action == "approval.refused")).one()
+        refused = uow.session.exec(
+            select(AuditEvent).where(AuditEvent.action == "approval.refused")
+        ).one()
     assert refused.actor == "ben.manager"
 
 
 def test_approval_beyond_authority_is_refused(ledger):
     rid = review(ledger, "C-1003", "30000")
-    with pytest.raises(services.DecisionRefused, match="authority limit 10,000.00 is below the 30,000.00"):
+    with pytest.raises(
+        services.DecisionRefused, match="authority limit 10,000.00 is below the 30,000.00"
+    ):
         decide(ledger, rid, "junior.analyst")
 
 
@@ -92,15 +113,27 @@ def test_collections_escalate_one_level_per_run_hold_the_line_and_release_it_whe
     rid = review(ledger, "C-1003", "30000")
     decide(ledger, rid, "carla.manager")
     services.publish_request(ledger, request_id=rid, as_of=DAY)
-    runs = {d: collect(ledger, d) for d in (date(2026, 10, 1), date(2026, 10, 15), date(2026, 10, 31),
-                                            date(2026, 11, 15))}
-    assert [runs[d].get("C-1003") for d in runs] == [(1, "sent"), (2, "sent"), (3, "sent"), (4, "sent")]
-    assert [runs[d].get("C-1007") for d in runs] == [(1, "sent"), (2, "sent"), (3, "sent"), (4, "sent")]
+    runs = {
+        d: collect(ledger, d)
+        for d in (date(2026, 10, 1), date(2026, 10, 15), date(2026, 10, 31), date(2026, 11, 15))
+    }
+    assert [runs[d].get("C-1003") for d in runs] == [
+        (1, "sent"),
+        (2, "sent"),
+        (3, "sent"),
+        (4, "sent"),
+    ]
+    assert [runs[d].get("C-1007") for d in runs] == [
+        (1, "sent"),
+        (2, "sent"),
+        (3, "sent"),
+        (4, "sent"),
+    ]
     assert "C-1010" not in str(runs)  # 8.40 overdue: below the tolerance
     with ledger.uow() as uow:
         line = uow.session.exec(select(CreditLine)).one()
     assert line.status == "on_hold" and line.hold_reason == "dunning:credit_hold"
-    assert len(notices_of(ledger, "credit_hold_sales")) == 1
+    assert len(notices_of(ledger, "credit_hold_sales")) == 4  # C-1003, C-1005, C-1007, C-1009
 
     rerun = collect(ledger, date(2026, 11, 15))
     assert rerun == {}
@@ -109,11 +142,18 @@ def test_collections_escalate_one_level_per_run_hold_the_line_and_release_it_whe
     with ledger.uow() as uow:
         line = uow.session.exec(select(CreditLine)).one()
     assert line.status == "active"
-    assert len(notices_of(ledger, "credit_hold_released")) == 1
+    released = notices_of(ledger, "credit_hold_released")
+    assert sorted(n.recipients[0] for n in released) == [
+        "compta@brightline.example",
+        "credit-team@example.com",
+    ]
     with ledger.uow() as uow:
         from credit.db.models import Customer
 
-        handed = sorted(uow.session.get(Customer, n.customer_id).code for n in notices_of(ledger, "handover_collections"))
+        handed = sorted(
+            uow.session.get(Customer, n.customer_id).code
+            for n in notices_of(ledger, "handover_collections")
+        )
     assert handed == ["C-1005", "C-1007", "C-1009"]  # C-1003 paid after the hold
 
 
@@ -127,8 +167,11 @@ def test_rerunning_the_same_date_sends_nothing_new(ledger):
 
 def test_dry_run_changes_nothing(ledger):
     day = date(2026, 10, 1)
-    would = [o for cid in services.collection_candidates(ledger, as_of=day)
-             for o in services.dun_customer(ledger, customer_id=cid, as_of=day, dry_run=True)]
+    would = [
+        o
+        for cid in services.collection_candidates(ledger, as_of=day)
+        for o in services.dun_customer(ledger, customer_id=cid, as_of=day, dry_run=True)
+    ]
     assert {o.status for o in would} >= {"would_send"}
     with ledger.uow() as uow:
         assert uow.session.exec(select(DunningAction)).all() == []
@@ -145,23 +188,40 @@ def test_dunning_notice_lists_every_overdue_invoice_with_its_open_balance(ledger
 def test_policy_version_is_approved_by_the_committee_and_published(ledger):
     from credit.resources import resource_dir
 
-    v = services.propose_policy(ledger, path=resource_dir("sample_data") / "policy_v2.yaml", by="carla.manager",
-                                reason="test")
+    v = services.propose_policy(
+        ledger,
+        path=resource_dir("sample_data") / "policy_v2.yaml",
+        by="carla.manager",
+        reason="test",
+    )
     progress = services.advance_policy(ledger, version=v)
     assert progress.status == "in_approval"
     with pytest.raises(services.DecisionRefused, match="requested this"):
-        services.decide(ledger, subject=services.SUBJECT_POLICY, subject_id=v, username="carla.manager",
-                        approve=True, comment=None)
+        services.decide(
+            ledger,
+            subject=services.SUBJECT_POLICY,
+            subject_id=v,
+            username="carla.manager",
+            approve=True,
+            comment=None,
+        )
     for user in ("fiona.director", "victor.cfo"):
-        services.decide(ledger, subject=services.SUBJECT_POLICY, subject_id=v, username=user, approve=True,
-                        comment=None)
+        services.decide(
+            ledger,
+            subject=services.SUBJECT_POLICY,
+            subject_id=v,
+            username=user,
+            approve=True,
+            comment=None,
+        )
     assert services.advance_policy(ledger, version=v).status == "published"
     assert services.policy_view(ledger, version=None)["version"] == v
     assert services.policy_view(ledger, version=1)["status"] == "retired"
     [published] = notices_of(ledger, "policy_published")
     assert "tolerance" in published.text
-    aid = services.assess_customer(ledger, customer_code="C-1002", as_of=DAY, requested_by="ben.manager",
-                                   review_key="after-v2")
+    aid = services.assess_customer(
+        ledger, customer_code="C-1002", as_of=DAY, requested_by="ben.manager", review_key="after-v2"
+    )
     with ledger.uow() as uow:
         from credit.db.models import CreditAssessment
 

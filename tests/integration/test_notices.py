@@ -16,18 +16,44 @@ from credit import notices
 from credit.db.models import Notice, NoticeStatus
 from credit.settings import Settings
 
-CTX = {"customer": {"name": "Müller & <Söhne>", "code": "C1", "currency": "EUR"}, "requested_by": "ben",
-       "assessment": {"as_of": "2026-10-01", "rating": "B", "score": "70.00", "policy_version": 1,
-                      "recommended_limit": "25000.0000", "limit_basis": "policy cap", "terms_days": 45,
-                      "conditions": [], "review_months": 12,
-                      "factors": [{"label": "Current ratio", "value": "1.8", "band": "[1.5, 2)", "points": "80",
-                                   "weight": "0.15", "weighted": "12.00"}]}}
+CTX = {
+    "customer": {"name": "Müller & <Söhne>", "code": "C1", "currency": "EUR"},
+    "requested_by": "ben",
+    "assessment": {
+        "as_of": "2026-10-01",
+        "rating": "B",
+        "score": "70.00",
+        "policy_version": 1,
+        "recommended_limit": "25000.0000",
+        "limit_basis": "policy cap",
+        "terms_days": 45,
+        "conditions": [],
+        "review_months": 12,
+        "factors": [
+            {
+                "label": "Current ratio",
+                "value": "1.8",
+                "band": "[1.5, 2)",
+                "points": "80",
+                "weight": "0.15",
+                "weighted": "12.00",
+            }
+        ],
+    },
+}
 
 
 def queue(app, key: str, ctx=CTX, kind: str = "assessment_ready") -> tuple[Notice, bool]:
     with app.uow() as uow:
-        n, created = notices.enqueue(uow.session, app.renderer, key=key, kind=kind, locale="en",
-                                     recipients=["ben.okafor@example.com"], context=ctx)
+        n, created = notices.enqueue(
+            uow.session,
+            app.renderer,
+            key=key,
+            kind=kind,
+            locale="en",
+            recipients=["ben.okafor@example.com"],
+            context=ctx,
+        )
         uow.commit()
         return n, created
 
@@ -48,7 +74,9 @@ def test_a_missing_variable_blocks_the_notice(app):
 
 
 def test_locale_falls_back_to_language_then_english(app):
-    assert app.renderer.render("assessment_ready", "pt_BR", CTX).subject.startswith("Credit assessment ready")
+    assert app.renderer.render("assessment_ready", "pt_BR", CTX).subject.startswith(
+        "Credit assessment ready"
+    )
 
 
 def test_the_same_key_is_queued_once(app):
@@ -60,8 +88,9 @@ def test_the_same_key_is_queued_once(app):
 
 def test_file_delivery_writes_a_multipart_eml_with_a_stable_message_id(app):
     n, _ = queue(app, "assessment-ready:2")
-    report = notices.deliver_pending(app.engine, notices.FileTransport(app.settings.outbox_dir),
-                                     mail_from=app.settings.mail_from)
+    report = notices.deliver_pending(
+        app.engine, notices.FileTransport(app.settings.outbox_dir), mail_from=app.settings.mail_from
+    )
     assert report.sent == 1
     files = list(app.settings.outbox_dir.glob("*.eml"))
     assert len(files) == 1
@@ -70,8 +99,9 @@ def test_file_delivery_writes_a_multipart_eml_with_a_stable_message_id(app):
     assert msg["Message-ID"].startswith(f"<notice-{n.id}.")
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
     # a second delivery pass finds nothing to send and writes nothing new
-    again = notices.deliver_pending(app.engine, notices.FileTransport(app.settings.outbox_dir),
-                                    mail_from=app.settings.mail_from)
+    again = notices.deliver_pending(
+        app.engine, notices.FileTransport(app.settings.outbox_dir), mail_from=app.settings.mail_from
+    )
     assert again.sent == 0
     assert len(list(app.settings.outbox_dir.glob("*.eml"))) == 1
 
@@ -87,7 +117,9 @@ class Inbox:
             if self.fail_first > 0:
                 self.fail_first -= 1
                 return "451 4.3.0 try again later"
-            self.messages.append(email.message_from_bytes(envelope.content, policy=email_policy.default))
+            self.messages.append(
+                email.message_from_bytes(envelope.content, policy=email_policy.default)
+            )
         return "250 OK"
 
 
@@ -114,18 +146,26 @@ def smtp_server():
 
 
 def smtp_transport(port: int) -> notices.SmtpTransport:
-    return notices.SmtpTransport(host="127.0.0.1", port=port, user=None, password=None, starttls=False, timeout=10)
+    return notices.SmtpTransport(
+        host="127.0.0.1", port=port, user=None, password=None, starttls=False, timeout=10
+    )
 
 
 def test_smtp_delivery_to_a_real_server_sends_each_notice_once(app, smtp_server):
     inbox = Inbox()
     port = smtp_server(inbox)
     ids = [queue(app, f"assessment-ready:{i}")[0].id for i in range(5)]
-    report = notices.deliver_pending(app.engine, smtp_transport(port), mail_from=app.settings.mail_from)
-    again = notices.deliver_pending(app.engine, smtp_transport(port), mail_from=app.settings.mail_from)
+    report = notices.deliver_pending(
+        app.engine, smtp_transport(port), mail_from=app.settings.mail_from
+    )
+    again = notices.deliver_pending(
+        app.engine, smtp_transport(port), mail_from=app.settings.mail_from
+    )
     assert (report.sent, again.sent) == (5, 0)
     assert len(inbox.messages) == 5
-    assert {m["X-Credit-Notice-Key"] for m in inbox.messages} == {f"assessment-ready:{i}" for i in range(5)}
+    assert {m["X-Credit-Notice-Key"] for m in inbox.messages} == {
+        f"assessment-ready:{i}" for i in range(5)
+    }
     with app.uow() as uow:
         rows = uow.session.exec(select(Notice).where(Notice.id.in_(ids))).all()
     assert {r.status for r in rows} == {NoticeStatus.SENT}
@@ -136,7 +176,9 @@ def test_smtp_temporary_refusal_is_retried_later_not_lost(app, smtp_server):
     inbox = Inbox(fail_first=1)
     port = smtp_server(inbox)
     n, _ = queue(app, "assessment-ready:retry")
-    first = notices.deliver_pending(app.engine, smtp_transport(port), mail_from=app.settings.mail_from)
+    first = notices.deliver_pending(
+        app.engine, smtp_transport(port), mail_from=app.settings.mail_from
+    )
     assert (first.sent, first.retried) == (0, 1)
     with app.uow() as uow:
         row = uow.session.get(Notice, n.id)
@@ -144,7 +186,9 @@ def test_smtp_temporary_refusal_is_retried_later_not_lost(app, smtp_server):
         row.claimed_until = None  # the backoff has passed
         uow.session.add(row)
         uow.commit()
-    second = notices.deliver_pending(app.engine, smtp_transport(port), mail_from=app.settings.mail_from)
+    second = notices.deliver_pending(
+        app.engine, smtp_transport(port), mail_from=app.settings.mail_from
+    )
     assert second.sent == 1
     assert len(inbox.messages) == 1
 

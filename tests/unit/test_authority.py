@@ -7,76 +7,145 @@ from credit.domain.authority import decision_refusals, pick_approver, required_s
 
 
 def test_amount_within_first_level_needs_one_approval(policy):
-    steps = required_steps(amount=Decimal("50000"), rating="B", above_recommendation=False, policy=policy)
+    steps = required_steps(
+        amount=Decimal("50000"), rating="B", above_recommendation=False, policy=policy
+    )
     assert [(s.level, s.role) for s in steps] == [(1, "credit_manager")]
 
 
 def test_amount_above_a_level_bound_needs_the_next_level_too(policy):
-    steps = required_steps(amount=Decimal("50000.01"), rating="B", above_recommendation=False, policy=policy)
+    steps = required_steps(
+        amount=Decimal("50000.01"), rating="B", above_recommendation=False, policy=policy
+    )
     assert [s.role for s in steps] == ["credit_manager", "finance_director"]
-    top = required_steps(amount=Decimal("250000.01"), rating="A", above_recommendation=False, policy=policy)
+    top = required_steps(
+        amount=Decimal("250000.01"), rating="A", above_recommendation=False, policy=policy
+    )
     assert [s.role for s in top] == ["credit_manager", "finance_director", "cfo"]
 
 
 def test_risky_rating_or_amount_above_recommendation_adds_a_level(policy):
-    weak = required_steps(amount=Decimal("1000"), rating="D", above_recommendation=False, policy=policy)
+    weak = required_steps(
+        amount=Decimal("1000"), rating="D", above_recommendation=False, policy=policy
+    )
     assert [s.role for s in weak] == ["credit_manager", "finance_director"]
     assert weak[-1].reason.startswith("risk: rating D")
-    above = required_steps(amount=Decimal("1000"), rating="A", above_recommendation=True, policy=policy)
+    above = required_steps(
+        amount=Decimal("1000"), rating="A", above_recommendation=True, policy=policy
+    )
     assert [s.role for s in above] == ["credit_manager", "finance_director"]
 
 
 def test_requester_may_not_approve_their_own_request(directory):
-    reasons = decision_refusals(username="carla.manager", directory=directory, step_role="credit_manager",
-                                step_cap=Decimal("50000"), amount=Decimal("1000"), requester="carla.manager",
-                                deciders_of_other_steps=set())
+    reasons = decision_refusals(
+        username="carla.manager",
+        directory=directory,
+        step_role="credit_manager",
+        step_cap=Decimal("50000"),
+        amount=Decimal("1000"),
+        requester="carla.manager",
+        deciders_of_other_steps=set(),
+    )
     assert reasons == ["carla.manager requested this and may not approve their own request"]
 
 
 def test_approval_beyond_personal_authority_is_refused(directory):
-    reasons = decision_refusals(username="junior.analyst", directory=directory, step_role="credit_manager",
-                                step_cap=Decimal("50000"), amount=Decimal("30000"), requester="ben.manager",
-                                deciders_of_other_steps=set())
+    reasons = decision_refusals(
+        username="junior.analyst",
+        directory=directory,
+        step_role="credit_manager",
+        step_cap=Decimal("50000"),
+        amount=Decimal("30000"),
+        requester="ben.manager",
+        deciders_of_other_steps=set(),
+    )
     assert len(reasons) == 1
     assert "authority limit 10,000.00 is below the 30,000.00" in reasons[0]
 
 
 def test_one_person_never_fills_two_levels(directory):
-    reasons = decision_refusals(username="victor.cfo", directory=directory, step_role="cfo", step_cap=None,
-                                amount=Decimal("300000"), requester="ben.manager",
-                                deciders_of_other_steps={"victor.cfo"})
+    reasons = decision_refusals(
+        username="victor.cfo",
+        directory=directory,
+        step_role="cfo",
+        step_cap=None,
+        amount=Decimal("300000"),
+        requester="ben.manager",
+        deciders_of_other_steps={"victor.cfo"},
+    )
     assert any("already decided another level" in r for r in reasons)
 
 
-def test_exhaustive_routing_never_allows_self_approval_or_approval_beyond_authority(policy, directory):
+def test_exhaustive_routing_never_allows_self_approval_or_approval_beyond_authority(
+    policy, directory
+):
     """Every approver x requester x amount x rating: the checks refuse exactly the forbidden cases."""
-    amounts = [Decimal(a) for a in ("0", "9999.99", "10000", "10000.01", "50000", "50000.01", "250000",
-                                    "250000.01", "5000000", "5000000.01")]
+    amounts = [
+        Decimal(a)
+        for a in (
+            "0",
+            "9999.99",
+            "10000",
+            "10000.01",
+            "50000",
+            "50000.01",
+            "250000",
+            "250000.01",
+            "5000000",
+            "5000000.01",
+        )
+    ]
     people = [a.username for a in directory.approvers] + ["stranger"]
     checked = self_allowed = beyond_allowed = 0
-    for amount, rating, requester, user in itertools.product(amounts, ["A", "C", "D", "NR"], people, people):
-        steps = required_steps(amount=amount, rating=rating, above_recommendation=False, policy=policy)
+    for amount, rating, requester, user in itertools.product(
+        amounts, ["A", "C", "D", "NR"], people, people
+    ):
+        steps = required_steps(
+            amount=amount, rating=rating, above_recommendation=False, policy=policy
+        )
         for step in steps:
-            allowed = not decision_refusals(username=user, directory=directory, step_role=step.role,
-                                            step_cap=step.cap, amount=amount, requester=requester,
-                                            deciders_of_other_steps=set())
+            allowed = not decision_refusals(
+                username=user,
+                directory=directory,
+                step_role=step.role,
+                step_cap=step.cap,
+                amount=amount,
+                requester=requester,
+                deciders_of_other_steps=set(),
+            )
             checked += 1
             person = directory.get(user)
             needed = amount if step.cap is None else min(amount, step.cap)
             if allowed and user == requester:
                 self_allowed += 1
-            if allowed and (person is None or step.role not in person.roles or person.authority_limit < needed):
+            if allowed and (
+                person is None or step.role not in person.roles or person.authority_limit < needed
+            ):
                 beyond_allowed += 1
-    print(f"checked {checked} decisions: {self_allowed} self-approvals, {beyond_allowed} beyond authority")
+    print(
+        f"checked {checked} decisions: {self_allowed} self-approvals, {beyond_allowed} beyond authority"
+    )
     assert checked > 1000
     assert self_allowed == 0
     assert beyond_allowed == 0
 
 
 def test_picked_approver_is_eligible_and_never_the_requester(directory):
-    who = pick_approver(directory=directory, role="credit_manager", cap=Decimal("50000"),
-                        amount=Decimal("40000"), requester="carla.manager", excluded=set())
+    who = pick_approver(
+        directory=directory,
+        role="credit_manager",
+        cap=Decimal("50000"),
+        amount=Decimal("40000"),
+        requester="carla.manager",
+        excluded=set(),
+    )
     assert who is not None and who.username == "ben.manager"
-    nobody = pick_approver(directory=directory, role="cfo", cap=None, amount=Decimal("1000"),
-                           requester="victor.cfo", excluded=set())
+    nobody = pick_approver(
+        directory=directory,
+        role="cfo",
+        cap=None,
+        amount=Decimal("1000"),
+        requester="victor.cfo",
+        excluded=set(),
+    )
     assert nobody is None

@@ -23,7 +23,11 @@ def test_unquoted_yaml_floats_become_decimals_not_floats():
 
 
 def test_policy_with_weights_not_adding_to_one_is_refused_naming_file_and_field(tmp_path):
-    text = (resource_dir("config") / "policy.yaml").read_text().replace('weight: "0.25"', 'weight: "0.35"', 1)
+    text = (
+        (resource_dir("config") / "policy.yaml")
+        .read_text()
+        .replace('weight: "0.25"', 'weight: "0.35"', 1)
+    )
     bad = tmp_path / "policy.yaml"
     bad.write_text(text)
     with pytest.raises(ConfigError) as exc:
@@ -41,7 +45,9 @@ def test_policy_with_unknown_key_is_refused(tmp_path):
 
 def test_settings_come_from_dotenv_and_the_environment_wins(tmp_path):
     env = tmp_path / ".env"
-    env.write_text("CREDIT_DATABASE_URL=sqlite:///from-dotenv.db\nCREDIT_SMTP_HOST=mail.local\nCREDIT_SMTP_PORT=2525\n")
+    env.write_text(
+        "CREDIT_DATABASE_URL=sqlite:///from-dotenv.db\nCREDIT_SMTP_HOST=mail.local\nCREDIT_SMTP_PORT=2525\n"
+    )
     s = Settings.load(env, environ={"CREDIT_SMTP_PORT": "1025"})
     assert s.database_url == "sqlite:///from-dotenv.db"
     assert s.smtp_host == "mail.local" and s.smtp_port == 1025
@@ -83,6 +89,12 @@ def test_pure_domain_imports_no_database_jinja_or_dotenv():
     offenders = []
     for path in (CREDIT / "domain").rglob("*.py"):
         for module, line, _ in _imports(path):
-            if module.split(".")[0] in {"sqlalchemy", "sqlmodel", "jinja2", "dotenv", "prefect"} or module.startswith("credit.db"):
+            if module.split(".")[0] in {
+                "sqlalchemy",
+                "sqlmodel",
+                "jinja2",
+                "dotenv",
+                "prefect",
+            } or module.startswith("credit.db"):
                 offenders.append(f"{path.name}:{line} imports {module}")
     assert offenders == []

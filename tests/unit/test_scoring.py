@@ -12,10 +12,16 @@ AS_OF = date(2026, 10, 1)
 
 
 def statement(**kw) -> scoring.StatementFacts:
-    base = dict(period_end=date(2025, 12, 31), revenue=Decimal("10000000"), net_income=Decimal("500000"),
-                total_assets=Decimal("6000000"), total_liabilities=Decimal("2000000"),
-                current_assets=Decimal("3000000"), current_liabilities=Decimal("1000000"),
-                operating_cash_flow=Decimal("450000"))
+    base = dict(
+        period_end=date(2025, 12, 31),
+        revenue=Decimal("10000000"),
+        net_income=Decimal("500000"),
+        total_assets=Decimal("6000000"),
+        total_liabilities=Decimal("2000000"),
+        current_assets=Decimal("3000000"),
+        current_liabilities=Decimal("1000000"),
+        operating_cash_flow=Decimal("450000"),
+    )
     base.update(kw)
     return scoring.StatementFacts(**base)
 
@@ -33,7 +39,15 @@ def test_band_includes_its_minimum_and_excludes_its_maximum():
 
 @pytest.mark.parametrize(
     ("value", "points"),
-    [("0.95", "100"), ("0.9499", "75"), ("0.85", "75"), ("0.8499", "45"), ("0.70", "45"), ("0.6999", "10"), ("0", "10")],
+    [
+        ("0.95", "100"),
+        ("0.9499", "75"),
+        ("0.85", "75"),
+        ("0.8499", "45"),
+        ("0.70", "45"),
+        ("0.6999", "10"),
+        ("0", "10"),
+    ],
 )
 def test_payment_record_band_edges(policy, value, points):
     factor = next(f for f in policy.scorecard.factors if f.name == "payment_record")
@@ -72,7 +86,9 @@ def test_worked_example_scores_as_computed_by_hand(policy):
     """
     docs = [doc(i, date(2026, i, 15), date(2026, i, 14)) for i in range(1, 10)]
     docs.append(doc(10, date(2025, 12, 15), date(2026, 1, 4)))
-    facts = scoring.CustomerFacts(registered_on=date(2019, 10, 1), statements=[statement()], documents=docs)
+    facts = scoring.CustomerFacts(
+        registered_on=date(2019, 10, 1), statements=[statement()], documents=docs
+    )
     result = scoring.score_customer(facts, AS_OF, policy)
     assert result.metrics["on_time_payment_ratio"] == Decimal("0.9")
     assert result.metrics["avg_days_beyond_terms"] == Decimal("2")
@@ -83,8 +99,12 @@ def test_worked_example_scores_as_computed_by_hand(policy):
 def test_bad_ledger_with_good_balance_sheet_rates_lower_than_clean_ledger(policy):
     good_docs = [doc(i, date(2026, i, 15), date(2026, i, 10)) for i in range(1, 9)]
     late_docs = [doc(i, date(2026, i, 15), date(2026, i + 1, 28)) for i in range(1, 9)]
-    clean = scoring.score_customer(scoring.CustomerFacts(date(2010, 1, 1), [statement()], good_docs), AS_OF, policy)
-    late = scoring.score_customer(scoring.CustomerFacts(date(2010, 1, 1), [statement()], late_docs), AS_OF, policy)
+    clean = scoring.score_customer(
+        scoring.CustomerFacts(date(2010, 1, 1), [statement()], good_docs), AS_OF, policy
+    )
+    late = scoring.score_customer(
+        scoring.CustomerFacts(date(2010, 1, 1), [statement()], late_docs), AS_OF, policy
+    )
     assert clean.total > late.total
     payment = {f.name: f for f in late.factors}["payment_record"]
     assert payment.points == Decimal("10")

@@ -1,0 +1,96 @@
+"""Each flow once, for real, under one session-scoped Prefect test harness."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlmodel import select
+
+from credit import services
+from credit.db.models import CreditLine, Notice, NoticeStatus
+from credit.resources import resource_dir
+
+DAY = date(2026, 10, 1)
+
+
+@pytest.fixture(autouse=True)
+def _harness(prefect_api_url):
+    return prefect_api_url
+
+
+def all_notices(app) -> list[Notice]:
+    with app.uow() as uow:
+        return list(uow.session.exec(select(Notice)))
+
+
+def test_review_approval_publish_collections_and_periodic_review_flows(ledger):
+    from flows.approval import approval
+    from flows.collections import collections
+    from flows.periodic_review import periodic_review
+    from flows.review import credit_review
+
+    result = credit_review(
+        customer_code="C-1003",
+        requested_by="ben.manager",
+        as_of=DAY,
+        review_key="flow-test",
+        requested_limit="30000",
+    )
+    assert result["status"] == "in_approval"
+    assert result["waiting_for"] == "level 1 (credit_manager): carla.manager"
+    sent = all_notices(ledger)
+    assert {n.kind for n in sent} == {"assessment_ready", "request_drafted", "approval_needed"}
+    assert all(n.status == NoticeStatus.SENT for n in sent)
+    assert len(list(ledger.settings.outbox_dir.glob("*.eml"))) == 3
+
+    services.decide(
+        ledger,
+        subject=services.SUBJECT_REQUEST,
+        subject_id=result["request_id"],
+        username="carla.manager",
+        approve=True,
+        comment="fine",
+    )
+    progress = approval(request_id=result["request_id"], as_of=DAY)
+    assert progress["status"] == "published"
+    assert progress["published"]["limit"] == "30000.0000"
+
+    days = [date(2026, 10, 1), date(2026, 10, 15), date(2026, 10, 31), date(2026, 11, 15)]
+    levels = [collections(as_of=d)["levels"] for d in days]
+    assert levels[0]["reminder"] >= 1 and levels[3]["credit_hold"] >= 1
+    before = len(all_notices(ledger))
+    rerun = collections(as_of=days[-1])
+    assert rerun["levels"] == {} and len(all_notices(ledger)) == before
+    with ledger.uow() as uow:
+        assert uow.session.exec(select(CreditLine)).one().status == "on_hold"
+
+    due = periodic_review(as_of=date(2027, 1, 5))  # rating C: quarterly review
+    assert [r["customer"] for r in due["reviews"]] == ["C-1003"]
+    assert due["reviews"][0]["status"] == "in_approval"
+    assert {n.status for n in all_notices(ledger)} == {NoticeStatus.SENT}
+
+
+def test_policy_flow_routes_to_the_committee_and_publishes(ledger):
+    from flows.policy import policy
+
+    version = services.propose_policy(
+        ledger,
+        path=resource_dir("sample_data") / "policy_v2.yaml",
+        by="carla.manager",
+        reason="test",
+    )
+    assert policy(version=version)["status"] == "in_approval"
+    for user in ("fiona.director", "victor.cfo"):
+        services.decide(
+            ledger,
+            subject=services.SUBJECT_POLICY,
+            subject_id=version,
+            username=user,
+            approve=True,
+            comment=None,
+        )
+        progress = policy(version=version)
+    assert progress["status"] == "published"
+    kinds = [n.kind for n in all_notices(ledger)]
+    assert kinds.count("policy_approval_needed") == 2 and kinds.count("policy_published") == 1
