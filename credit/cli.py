@@ -826,8 +826,8 @@ def policy_reject(
 @app.command()
 def serve(
     timezone: Annotated[
-        str, typer.Option("--timezone", help="Time zone of the cron schedules.")
-    ] = "UTC",
+        str, typer.Option("--timezone", help="Time zone of the cron schedules (as in prefect.yaml).")
+    ] = "Europe/Berlin",
 ) -> None:
     """Run all deployments on this machine (collections and periodic review daily) with Prefect's serve()."""
     get_app()

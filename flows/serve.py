@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from prefect import serve
+from prefect.schedules import Cron
 
+from flows.approval import approval
 from flows.collections import collections
 from flows.periodic_review import periodic_review
+from flows.policy import policy
+from flows.review import credit_review
 
 
 def serve_all(timezone: str = "UTC") -> None:
     """Collections and periodic review daily (as in prefect.yaml); the rest on demand."""
-    from flows.approval import approval
-    from flows.policy import policy
-    from flows.review import credit_review
-
     serve(
         collections.to_deployment(
-            name="daily", cron="0 6 * * *", timezone=timezone, concurrency_limit=1
+            name="daily", schedule=Cron("0 6 * * *", timezone=timezone), concurrency_limit=1
         ),
         periodic_review.to_deployment(
-            name="daily", cron="0 5 * * *", timezone=timezone, concurrency_limit=1
+            name="daily", schedule=Cron("0 5 * * *", timezone=timezone), concurrency_limit=1
         ),
         credit_review.to_deployment(name="on-demand"),
         approval.to_deployment(name="on-demand"),

@@ -1,0 +1,40 @@
+"""prefect.yaml and `credit serve` define a deployment for each flow, with the schedules the issue asks."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_every_deployment_entrypoint_is_a_prefect_flow_and_the_daily_ones_are_scheduled():
+    from prefect import Flow
+
+    spec = yaml.safe_load((REPO / "prefect.yaml").read_text())
+    by_flow = {}
+    for d in spec["deployments"]:
+        path, func = d["entrypoint"].split(":")
+        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+        flow = getattr(module, func)
+        assert isinstance(flow, Flow), d["entrypoint"]
+        by_flow[flow.name] = d
+    assert {"research", "draft", "approval", "publish", "periodic-review", "collections", "policy"} <= set(by_flow)
+    for name in ("collections", "periodic-review"):
+        d = by_flow[name]
+        assert d["concurrency_limit"] == 1
+        assert d["schedules"][0]["cron"].split()[2:] == ["*", "*", "*"]  # daily
+
+
+def test_credit_serve_builds_the_same_scheduled_deployments(monkeypatch):
+    import flows.serve as serve_module
+
+    captured = []
+    monkeypatch.setattr(serve_module, "serve", lambda *deployments: captured.extend(deployments))
+    serve_module.serve_all(timezone="Europe/Berlin")
+    by_name = {d.flow_name: d for d in captured}
+    assert {"collections", "periodic-review", "credit-review", "approval", "policy"} <= set(by_name)
+    assert by_name["collections"].schedules[0].schedule.cron == "0 6 * * *"
+    assert by_name["collections"].concurrency_limit == 1
