@@ -257,10 +257,7 @@ def review_start(
     limit = parse_money(requested_limit, "--requested-limit")
     a = get_app()
     with clear_errors():
-        services._person_email(a, by)
-        with a.uow() as uow:
-            services._customer(uow.session, customer_code)
-            a.published_policy(uow.session)
+        services.check_review_can_start(a, customer_code=customer_code, requested_by=by)
     key = f"manual:{customer_code}:{uuid.uuid4().hex[:12]}"
     with clear_errors():
         result = run_flow(
@@ -546,7 +543,7 @@ def customers_show(
     if asm:
         console.print(
             f"Rating {asm['rating']} (score {asm['score']}, policy v{asm['policy_version']}, "
-            f"as of {asm['as_of']}); recommended limit {asm['recommended_limit']}"
+            f"as of {asm['as_of']}); recommended limit {c['currency']} {Decimal(asm['recommended_limit']):,.2f}"
         )
         table(
             "Score breakdown",
@@ -826,7 +823,8 @@ def policy_reject(
 @app.command()
 def serve(
     timezone: Annotated[
-        str, typer.Option("--timezone", help="Time zone of the cron schedules (as in prefect.yaml).")
+        str,
+        typer.Option("--timezone", help="Time zone of the cron schedules (as in prefect.yaml)."),
     ] = "Europe/Berlin",
 ) -> None:
     """Run all deployments on this machine (collections and periodic review daily) with Prefect's serve()."""

@@ -21,7 +21,15 @@ def test_every_deployment_entrypoint_is_a_prefect_flow_and_the_daily_ones_are_sc
         flow = getattr(module, func)
         assert isinstance(flow, Flow), d["entrypoint"]
         by_flow[flow.name] = d
-    assert {"research", "draft", "approval", "publish", "periodic-review", "collections", "policy"} <= set(by_flow)
+    assert {
+        "research",
+        "draft",
+        "approval",
+        "publish",
+        "periodic-review",
+        "collections",
+        "policy",
+    } <= set(by_flow)
     for name in ("collections", "periodic-review"):
         d = by_flow[name]
         assert d["concurrency_limit"] == 1

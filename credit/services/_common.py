@@ -1,0 +1,151 @@
+"""Errors, small helpers and the views that notices and the CLI show."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, select
+
+from credit.app import App
+from credit.db.models import (
+    ApprovalStep,
+    CreditAssessment,
+    CreditLine,
+    CreditRequest,
+    Customer,
+)
+
+log = logging.getLogger(__name__)
+
+
+SUBJECT_REQUEST = "credit_request"
+
+
+SUBJECT_POLICY = "credit_policy"
+
+
+class ServiceError(ValueError):
+    """A request the product refuses, with a message for the person who made it."""
+
+
+class DecisionRefused(ServiceError):
+    def __init__(self, reasons: list[str]) -> None:
+        self.reasons = reasons
+        super().__init__("; ".join(reasons))
+
+
+def add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    last = [
+        31,
+        29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28,
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ][month - 1]
+    return date(year, month, min(day.day, last))
+
+
+def get_customer(session: Session, code: str) -> Customer:
+    customer = session.exec(select(Customer).where(Customer.code == code)).first()
+    if customer is None:
+        raise ServiceError(f"no customer with code {code!r}")
+    return customer
+
+
+def person_email(app: App, username: str) -> str:
+    person = app.directory.get(username)
+    if person is None:
+        raise ServiceError(
+            f"{username!r} is not in the approver directory ({app.settings.approvers_path})"
+        )
+    return person.email
+
+
+def _customer_view(c: Customer) -> dict[str, Any]:
+    return {
+        "code": c.code,
+        "name": c.name,
+        "email": c.email,
+        "country": c.country,
+        "currency": c.currency,
+        "sales_owner_email": c.sales_owner_email,
+    }
+
+
+def _assessment_view(a: CreditAssessment) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "as_of": a.as_of.isoformat(),
+        "score": a.total_score.quantize(Decimal("0.01")),
+        "rating": a.rating,
+        "recommended_limit": a.recommended_limit,
+        "terms_days": a.terms_days,
+        "conditions": list(a.conditions),
+        "review_months": a.review_months,
+        "limit_basis": a.limit_basis,
+        "policy_version": a.policy_version,
+        "factors": [
+            {**f, "value": f["value"] if f["value"] is not None else "missing"} for f in a.factors
+        ],
+    }
+
+
+def _request_view(r: CreditRequest) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "kind": r.kind,
+        "status": r.status,
+        "requested_by": r.requested_by,
+        "requested_limit": r.requested_limit,
+        "recommended_limit": r.recommended_limit,
+        "proposed_limit": r.proposed_limit,
+        "current_limit": r.current_limit,
+        "currency": r.currency,
+        "terms_days": r.terms_days,
+        "conditions": list(r.conditions),
+        "rating": r.rating,
+        "review_months": r.review_months,
+        "policy_version": r.policy_version,
+    }
+
+
+def _step_view(st: ApprovalStep) -> dict[str, Any]:
+    return {
+        "id": st.id,
+        "level": st.level,
+        "role": st.role,
+        "approver": st.approver,
+        "decided_by": st.decided_by,
+        "decision": st.decision,
+        "comment": st.comment or "",
+        "reason": st.reason,
+        "due_at": st.due_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "decided_at": st.decided_at.strftime("%Y-%m-%d %H:%M UTC") if st.decided_at else "",
+    }
+
+
+def _line_view(line: CreditLine) -> dict[str, Any]:
+    return {
+        "limit": line.limit,
+        "currency": line.currency,
+        "terms_days": line.terms_days,
+        "conditions": list(line.conditions),
+        "rating": line.rating,
+        "status": line.status,
+        "hold_reason": line.hold_reason or "",
+        "activated_on": line.activated_on.isoformat(),
+        "next_review_on": line.next_review_on.isoformat(),
+        "policy_version": line.policy_version,
+    }

@@ -1,0 +1,391 @@
+"""Approval chains: routing by the authority matrix, decisions, continuation."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from credit import audit, notices
+from credit.app import App
+from credit.db.models import (
+    ApprovalStep,
+    CreditAssessment,
+    CreditPolicy,
+    CreditRequest,
+    Customer,
+    Decision,
+    PolicyStatus,
+    RequestStatus,
+    utcnow,
+)
+from credit.domain import authority
+from credit.domain.money import ZERO
+from credit.domain.policy import PolicyBody
+from credit.services._common import (
+    SUBJECT_REQUEST,
+    DecisionRefused,
+    ServiceError,
+    _assessment_view,
+    _customer_view,
+    _request_view,
+    _step_view,
+    person_email,
+)
+from credit.services.ledger import exposure
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    """Where an approval chain stands after :func:`advance_request` / :func:`advance_policy`."""
+
+    subject: str
+    subject_id: int
+    status: str
+    waiting_for: str | None = None
+    notices: list[int] = field(default_factory=list)
+
+
+def _steps(s: Session, subject: str, subject_id: int) -> list[ApprovalStep]:
+    return list(
+        s.exec(
+            select(ApprovalStep)
+            .where(ApprovalStep.subject == subject, ApprovalStep.subject_id == subject_id)
+            .order_by(col(ApprovalStep.level))
+        )
+    )
+
+
+def _base_amount(app: App, request: CreditRequest, policy: PolicyBody) -> Decimal:
+    """The amount the authority matrix compares, in the policy's base currency."""
+    if request.currency != policy.base_currency:
+        # FX conversion arrives with the rates table (issue 3); until then amounts in another
+        # currency are compared one-to-one and the approver sees the currency on every notice.
+        log.warning(
+            "request %s in %s compared 1:1 with %s authority levels",
+            request.id,
+            request.currency,
+            policy.base_currency,
+        )
+    return request.proposed_limit
+
+
+def _create_steps(
+    app: App,
+    s: Session,
+    *,
+    subject: str,
+    subject_id: int,
+    chain: list[tuple[int, str, Decimal | None, str]],
+    requester: str,
+    amount: Decimal,
+    due_hours: int,
+    now: datetime,
+) -> list[ApprovalStep]:
+    steps = []
+    for level, role, cap, reason in chain:
+        step = ApprovalStep(
+            subject=subject,
+            subject_id=subject_id,
+            level=level,
+            role=role,
+            cap=cap,
+            reason=reason,
+            due_at=now + timedelta(hours=due_hours),
+        )
+        s.add(step)
+        steps.append(step)
+    s.flush()
+    return steps
+
+
+def _assign(
+    app: App, step: ApprovalStep, *, amount: Decimal, requester: str, excluded: set[str]
+) -> str | None:
+    if step.approver is None:
+        person = authority.pick_approver(
+            directory=app.directory,
+            role=step.role,
+            cap=step.cap,
+            amount=amount,
+            requester=requester,
+            excluded=excluded,
+        )
+        step.approver = person.username if person else None
+    return step.approver
+
+
+def advance_request(app: App, *, request_id: int, as_of: date) -> Progress:
+    """Move a credit request along its chain from what the database says: create the steps the
+    authority matrix requires, ask the next approver, or report rejection. Safe to repeat."""
+    with app.uow() as uow:
+        s = uow.session
+        r = s.get(CreditRequest, request_id)
+        if r is None:
+            raise ServiceError(f"no credit request {request_id}")
+        customer = s.get(Customer, r.customer_id)
+        assert customer is not None
+        policy_row = s.exec(
+            select(CreditPolicy).where(CreditPolicy.version == r.policy_version)
+        ).one()
+        policy = app.policy_body(policy_row)
+        amount = _base_amount(app, r, policy)
+        steps = _steps(s, SUBJECT_REQUEST, request_id)
+        now = utcnow()
+        if not steps and r.status == RequestStatus.IN_APPROVAL:
+            chain = authority.required_steps(
+                amount=amount,
+                rating=r.rating,
+                above_recommendation=r.proposed_limit > r.recommended_limit,
+                policy=policy,
+            )
+            steps = _create_steps(
+                app,
+                s,
+                subject=SUBJECT_REQUEST,
+                subject_id=request_id,
+                chain=[(c.level, c.role, c.cap, c.reason) for c in chain],
+                requester=r.requested_by,
+                amount=amount,
+                due_hours=policy.authority.step_due_hours,
+                now=now,
+            )
+            audit.record(
+                s,
+                actor="system",
+                action="request.route",
+                entity_type="credit_request",
+                entity_id=request_id,
+                after={"levels": [(c.level, c.role) for c in chain]},
+                reason="; ".join(c.reason for c in chain),
+                policy_version=r.policy_version,
+            )
+        progress = Progress(SUBJECT_REQUEST, request_id, r.status)
+        rejected = next((st for st in steps if st.decision == Decision.REJECTED), None)
+        assessment = s.get(CreditAssessment, r.assessment_id)
+        assert assessment is not None
+        ctx = {
+            "customer": _customer_view(customer),
+            "request": _request_view(r),
+            "assessment": _assessment_view(assessment),
+            "exposure": {k: v for k, v in exposure(s, customer.id, as_of).items()},  # type: ignore[arg-type]
+            "steps": [_step_view(st) for st in steps],
+        }
+        if rejected is not None:
+            if r.status != RequestStatus.REJECTED:
+                r.status, r.decided_at = RequestStatus.REJECTED, now
+                s.add(r)
+                ctx["request"] = _request_view(r)
+            n, _ = notices.enqueue(
+                s,
+                app.renderer,
+                key=f"request-rejected:{r.id}",
+                kind="request_rejected",
+                locale="en",
+                recipients=[person_email(app, r.requested_by)],
+                customer_id=customer.id,
+                context={**ctx, "rejection": _step_view(rejected)},
+            )
+            progress.status, progress.notices = RequestStatus.REJECTED, [n.id]  # type: ignore[list-item]
+        elif all(st.decision == Decision.APPROVED for st in steps):
+            if r.status == RequestStatus.IN_APPROVAL:
+                r.status, r.decided_at = RequestStatus.APPROVED, now
+                s.add(r)
+            progress.status = r.status
+        else:
+            step = next(st for st in steps if st.decision == Decision.PENDING)
+            deciders = {st.decided_by for st in steps if st.decided_by}
+            who = _assign(app, step, amount=amount, requester=r.requested_by, excluded=deciders)
+            s.add(step)
+            progress.waiting_for = f"level {step.level} ({step.role})"
+            if who is None:
+                recipients, key = [app.directory.teams.credit], f"approval-unassignable:{step.id}"
+            else:
+                recipients, key = [person_email(app, who)], f"approval-needed:{step.id}:{who}"
+                progress.waiting_for += f": {who}"
+            n, _ = notices.enqueue(
+                s,
+                app.renderer,
+                key=key,
+                kind="approval_needed",
+                locale="en",
+                recipients=recipients,
+                customer_id=customer.id,
+                context={
+                    **ctx,
+                    "step": _step_view(step),
+                    "approver": who or "",
+                    "command_approve": f"credit approve {r.id} --as {who or 'USER'}",
+                    "command_reject": f'credit reject {r.id} --as {who or "USER"} --comment "..."',
+                },
+            )
+            progress.notices = [n.id]  # type: ignore[list-item]
+        uow.commit()
+        return progress
+
+
+def decide(
+    app: App, *, subject: str, subject_id: int, username: str, approve: bool, comment: str | None
+) -> ApprovalStep:
+    """Record one approver's decision on the pending step, after checking the authority matrix and
+    segregation of duties. A refusal raises :class:`DecisionRefused` and is itself audited."""
+    if not approve and not (comment and comment.strip()):
+        raise ServiceError("a rejection needs a --comment saying why")
+    with app.uow() as uow:
+        s = uow.session
+        if subject == SUBJECT_REQUEST:
+            r = s.get(CreditRequest, subject_id)
+            if r is None:
+                raise ServiceError(f"no credit request {subject_id}")
+            status, requester, policy_version = r.status, r.requested_by, r.policy_version
+            amount = r.proposed_limit
+            open_status = RequestStatus.IN_APPROVAL
+        else:
+            p = s.exec(select(CreditPolicy).where(CreditPolicy.version == subject_id)).first()
+            if p is None:
+                raise ServiceError(f"no policy version {subject_id}")
+            status, requester, policy_version = p.status, p.proposed_by, p.version
+            amount, open_status = ZERO, PolicyStatus.IN_APPROVAL
+        if status != open_status:
+            raise ServiceError(
+                f"{subject.replace('_', ' ')} {subject_id} is {status}, not awaiting approval"
+            )
+        steps = _steps(s, subject, subject_id)
+        pending = [st for st in steps if st.decision == Decision.PENDING]
+        if not pending:
+            raise ServiceError(
+                f"{subject.replace('_', ' ')} {subject_id} has no step awaiting a decision"
+            )
+        deciders = {st.decided_by for st in steps if st.decided_by}
+        if subject == SUBJECT_REQUEST:
+            step = pending[0]  # levels are decided in order
+            refusals = authority.decision_refusals(
+                username=username,
+                directory=app.directory,
+                step_role=step.role,
+                step_cap=step.cap,
+                amount=amount,
+                requester=requester,
+                deciders_of_other_steps=deciders,
+            )
+        else:
+            # A policy committee decides in any order; the person takes the step of a role they hold.
+            person = app.directory.get(username)
+            mine = [st for st in pending if person and st.role in person.roles]
+            step = mine[0] if mine else pending[0]
+            refusals = authority.decision_refusals(
+                username=username,
+                directory=app.directory,
+                step_role=step.role,
+                step_cap=ZERO,
+                amount=ZERO,
+                requester=requester,
+                deciders_of_other_steps=deciders,
+            )
+        if refusals:
+            uow.rollback()
+            _audit_refusal(app, subject, subject_id, username, refusals, policy_version)
+            raise DecisionRefused(refusals)
+        before = _step_view(step)
+        step.decision = Decision.APPROVED if approve else Decision.REJECTED
+        step.decided_by, step.decided_at, step.comment = username, utcnow(), comment
+        s.add(step)
+        audit.record(
+            s,
+            actor=username,
+            action="approval.approve" if approve else "approval.reject",
+            entity_type=subject,
+            entity_id=subject_id,
+            before=before,
+            after=_step_view(step),
+            reason=comment or "",
+            policy_version=policy_version,
+        )
+        uow.commit()
+        return step
+
+
+def _audit_refusal(
+    app: App, subject: str, subject_id: int, username: str, reasons: list[str], policy_version: int
+) -> None:
+    with app.uow() as uow:
+        audit.record(
+            uow.session,
+            actor=username,
+            action="approval.refused",
+            entity_type=subject,
+            entity_id=subject_id,
+            reason="; ".join(reasons),
+            policy_version=policy_version,
+        )
+        uow.commit()
+
+
+def pending_approvals(app: App, *, username: str | None = None) -> list[dict[str, Any]]:
+    """Steps awaiting a decision (the first pending level of each open chain)."""
+    with app.uow() as uow:
+        s = uow.session
+        rows = s.exec(
+            select(ApprovalStep)
+            .where(ApprovalStep.decision == Decision.PENDING)
+            .order_by(
+                col(ApprovalStep.subject), col(ApprovalStep.subject_id), col(ApprovalStep.level)
+            )
+        ).all()
+        out, seen = [], set()
+        for st in rows:
+            key = (st.subject, st.subject_id)
+            if st.subject == SUBJECT_REQUEST and key in seen:
+                continue
+            seen.add(key)
+            if st.subject == SUBJECT_REQUEST:
+                r = s.get(CreditRequest, st.subject_id)
+                if r is None or r.status != RequestStatus.IN_APPROVAL:
+                    continue
+                c = s.get(Customer, r.customer_id)
+                item = {
+                    "subject": "request",
+                    "id": r.id,
+                    "customer": c.code if c else "?",
+                    "kind": r.kind,
+                    "amount": str(r.proposed_limit),
+                    "currency": r.currency,
+                    "rating": r.rating,
+                    "requested_by": r.requested_by,
+                }
+            else:
+                p = s.exec(
+                    select(CreditPolicy).where(CreditPolicy.version == st.subject_id)
+                ).first()
+                if p is None or p.status != PolicyStatus.IN_APPROVAL:
+                    continue
+                item = {
+                    "subject": "policy",
+                    "id": p.version,
+                    "customer": "-",
+                    "kind": "policy",
+                    "amount": "",
+                    "currency": "",
+                    "rating": "",
+                    "requested_by": p.proposed_by,
+                }
+            item.update(
+                {
+                    "level": st.level,
+                    "role": st.role,
+                    "approver": st.approver or "",
+                    "due_at": st.due_at.isoformat(),
+                }
+            )
+            if username:
+                person = app.directory.get(username)
+                if person is None or st.role not in person.roles:
+                    continue
+            out.append(item)
+        return out

@@ -1,0 +1,251 @@
+"""The credit policy lifecycle: propose, committee approval, publication."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from credit import audit, notices
+from credit.app import App
+from credit.config import load_policy_file
+from credit.db.models import (
+    CreditPolicy,
+    Decision,
+    PolicyStatus,
+    utcnow,
+)
+from credit.domain.money import ZERO
+from credit.domain.policy import PolicyBody
+from credit.services._common import SUBJECT_POLICY, ServiceError, _step_view, person_email
+from credit.services.approvals import Progress, _assign, _create_steps, _steps
+from credit.services.setup import _new_policy_row
+
+
+def propose_policy(app: App, *, path: Path, by: str, reason: str) -> int:
+    """Store a new policy version as a draft (validated first: an invalid file changes nothing)."""
+    person_email(app, by)
+    body = load_policy_file(path)
+    with app.uow() as uow:
+        s = uow.session
+        latest = s.exec(select(func.max(CreditPolicy.version))).one() or 0
+        row = _new_policy_row(body, version=latest + 1, proposed_by=by, reason=reason)
+        s.add(row)
+        s.flush()
+        audit.record(
+            s,
+            actor=by,
+            action="policy.propose",
+            entity_type="credit_policy",
+            entity_id=row.version,
+            after={
+                "version": row.version,
+                "status": row.status,
+                "sha256": row.body_sha256,
+                "file": str(path),
+            },
+            reason=reason,
+        )
+        uow.commit()
+        return row.version
+
+
+def advance_policy(app: App, *, version: int) -> Progress:
+    """Route a draft policy to the committee the published policy names; publish it once every
+    member approved (retiring the previous version); report a rejection. Safe to repeat."""
+    with app.uow() as uow:
+        s = uow.session
+        row = s.exec(select(CreditPolicy).where(CreditPolicy.version == version)).first()
+        if row is None:
+            raise ServiceError(f"no policy version {version}")
+        current_version, current = app.published_policy(s)
+        now = utcnow()
+        steps = _steps(s, SUBJECT_POLICY, version)
+        if row.status == PolicyStatus.DRAFT:
+            chain = [
+                (i + 1, role, None, f"policy change needs {role}")
+                for i, role in enumerate(current.policy_change.approver_roles)
+            ]
+            steps = _create_steps(
+                app,
+                s,
+                subject=SUBJECT_POLICY,
+                subject_id=version,
+                chain=chain,
+                requester=row.proposed_by,
+                amount=ZERO,
+                due_hours=current.authority.step_due_hours,
+                now=now,
+            )
+            row.status = PolicyStatus.IN_APPROVAL
+            s.add(row)
+            audit.record(
+                s,
+                actor="system",
+                action="policy.route",
+                entity_type="credit_policy",
+                entity_id=version,
+                before={"status": "draft"},
+                after={"status": "in_approval", "roles": [c[1] for c in chain]},
+                policy_version=current_version,
+            )
+        progress = Progress(SUBJECT_POLICY, version, row.status)
+        ctx = {
+            "policy": {
+                "version": row.version,
+                "name": row.name,
+                "proposed_by": row.proposed_by,
+                "reason": row.reason,
+                "sha256": row.body_sha256,
+            },
+            "current_version": current_version,
+            "changes": policy_changes(current, app.policy_body(row)),
+            "steps": [_step_view(st) for st in steps],
+        }
+        if row.status == PolicyStatus.IN_APPROVAL:
+            rejected = next((st for st in steps if st.decision == Decision.REJECTED), None)
+            if rejected is not None:
+                row.status = PolicyStatus.REJECTED
+                s.add(row)
+                audit.record(
+                    s,
+                    actor=rejected.decided_by or "system",
+                    action="policy.reject",
+                    entity_type="credit_policy",
+                    entity_id=version,
+                    before={"status": "in_approval"},
+                    after={"status": "rejected"},
+                    reason=rejected.comment or "",
+                    policy_version=current_version,
+                )
+                notices.enqueue(
+                    s,
+                    app.renderer,
+                    key=f"policy-rejected:{version}",
+                    kind="policy_rejected",
+                    locale="en",
+                    recipients=[person_email(app, row.proposed_by)],
+                    context={**ctx, "rejection": _step_view(rejected)},
+                )
+            elif all(st.decision == Decision.APPROVED for st in steps):
+                old = s.exec(
+                    select(CreditPolicy).where(CreditPolicy.version == current_version)
+                ).one()
+                old.status, old.retired_at = PolicyStatus.RETIRED, now
+                row.status, row.published_at = PolicyStatus.PUBLISHED, now
+                s.add(old)
+                s.add(row)
+                audit.record(
+                    s,
+                    actor="system",
+                    action="policy.publish",
+                    entity_type="credit_policy",
+                    entity_id=version,
+                    before={"published_version": current_version},
+                    after={"published_version": version, "sha256": row.body_sha256},
+                    reason="approved by " + ", ".join(st.decided_by or "" for st in steps),
+                    policy_version=version,
+                )
+                notices.enqueue(
+                    s,
+                    app.renderer,
+                    key=f"policy-published:{version}",
+                    kind="policy_published",
+                    locale="en",
+                    recipients=[app.directory.teams.credit, app.directory.teams.collections],
+                    context={**ctx, "approvers": [st.decided_by for st in steps]},
+                )
+            else:
+                deciders = {st.decided_by for st in steps if st.decided_by}
+                for st in steps:
+                    if st.decision != Decision.PENDING:
+                        continue
+                    who = _assign(
+                        app, st, amount=ZERO, requester=row.proposed_by, excluded=deciders
+                    )
+                    s.add(st)
+                    if who is None:
+                        notices.enqueue(
+                            s,
+                            app.renderer,
+                            key=f"policy-approval-unassignable:{st.id}",
+                            kind="policy_approval_needed",
+                            locale="en",
+                            recipients=[app.directory.teams.credit],
+                            context={
+                                **ctx,
+                                "step": _step_view(st),
+                                "approver": "",
+                                "command_approve": f"credit policy approve {version} --as USER",
+                                "command_reject": f'credit policy reject {version} --as USER --comment "..."',
+                            },
+                        )
+                    else:
+                        deciders.add(who)
+                        notices.enqueue(
+                            s,
+                            app.renderer,
+                            key=f"policy-approval-needed:{st.id}:{who}",
+                            kind="policy_approval_needed",
+                            locale="en",
+                            recipients=[person_email(app, who)],
+                            context={
+                                **ctx,
+                                "step": _step_view(st),
+                                "approver": who,
+                                "command_approve": f"credit policy approve {version} --as {who}",
+                                "command_reject": f'credit policy reject {version} --as {who} --comment "..."',
+                            },
+                        )
+                progress.waiting_for = ", ".join(
+                    f"{st.role}: {st.approver}" for st in steps if st.decision == Decision.PENDING
+                )
+        progress.status = row.status
+        uow.commit()
+        return progress
+
+
+def policy_changes(old: PolicyBody, new: PolicyBody) -> list[str]:
+    """What a new version changes, in readable lines (a fuller diff arrives with issue 6)."""
+    a, b = old.model_dump(mode="json"), new.model_dump(mode="json")
+    out: list[str] = []
+
+    def walk(x: Any, y: Any, path: str) -> None:
+        if isinstance(x, dict) and isinstance(y, dict):
+            for k in sorted(set(x) | set(y)):
+                walk(x.get(k), y.get(k), f"{path}.{k}" if path else k)
+        elif isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
+            for i, (xi, yi) in enumerate(zip(x, y, strict=True)):
+                label = (
+                    xi.get("name") or xi.get("grade") or xi.get("level")
+                    if isinstance(xi, dict)
+                    else i
+                )
+                walk(xi, yi, f"{path}[{label}]")
+        elif x != y:
+            out.append(f"{path}: {x} -> {y}")
+
+    walk(a, b, "")
+    return out
+
+
+def policy_view(app: App, *, version: int | None) -> dict[str, Any]:
+    with app.uow() as uow:
+        s = uow.session
+        if version is None:
+            version, _ = app.published_policy(s)
+        row = s.exec(select(CreditPolicy).where(CreditPolicy.version == version)).first()
+        if row is None:
+            raise ServiceError(f"no policy version {version}")
+        return {
+            "version": row.version,
+            "name": row.name,
+            "status": row.status,
+            "proposed_by": row.proposed_by,
+            "reason": row.reason,
+            "sha256": row.body_sha256,
+            "published_at": row.published_at.isoformat() if row.published_at else None,
+            "body": row.body,
+        }

@@ -1,0 +1,121 @@
+"""Publish: activate or change a credit line from an approved request."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlmodel import select
+
+from credit import audit, notices
+from credit.app import App
+from credit.db.models import (
+    CreditLine,
+    CreditRequest,
+    Customer,
+    LineStatus,
+    RequestStatus,
+    utcnow,
+)
+from credit.services._common import (
+    SUBJECT_REQUEST,
+    ServiceError,
+    _customer_view,
+    _line_view,
+    _request_view,
+    add_months,
+    person_email,
+)
+from credit.services.approvals import _steps
+
+
+def publish_request(app: App, *, request_id: int, as_of: date) -> dict[str, Any]:
+    """Activate (or change) the customer's credit line from an approved request; tell the customer
+    and the sales owner. Rerunning after publication changes nothing and sends nothing new."""
+    with app.uow() as uow:
+        s = uow.session
+        r = s.get(CreditRequest, request_id)
+        if r is None:
+            raise ServiceError(f"no credit request {request_id}")
+        if r.status not in (RequestStatus.APPROVED, RequestStatus.PUBLISHED):
+            raise ServiceError(
+                f"request {request_id} is {r.status}; only approved requests publish"
+            )
+        customer = s.get(Customer, r.customer_id)
+        assert customer is not None
+        line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
+        if r.status == RequestStatus.APPROVED:
+            before = _line_view(line) if line else None
+            if line is None:
+                line = CreditLine(
+                    customer_id=customer.id,
+                    limit=r.proposed_limit,
+                    currency=r.currency,  # type: ignore[arg-type]
+                    terms_days=r.terms_days,
+                    conditions=list(r.conditions),
+                    rating=r.rating,
+                    request_id=r.id,
+                    policy_version=r.policy_version,
+                    activated_on=as_of,  # type: ignore[arg-type]
+                    next_review_on=add_months(as_of, r.review_months),
+                )
+            else:
+                line.limit, line.terms_days, line.conditions = (
+                    r.proposed_limit,
+                    r.terms_days,
+                    list(r.conditions),
+                )
+                line.rating, line.request_id, line.policy_version = r.rating, r.id, r.policy_version  # type: ignore[assignment]
+                line.next_review_on, line.updated_at = add_months(as_of, r.review_months), utcnow()
+                if line.status == LineStatus.CLOSED:
+                    line.status = LineStatus.ACTIVE
+            s.add(line)
+            r.status = RequestStatus.PUBLISHED
+            s.add(r)
+            s.flush()
+            approvers = [st.decided_by for st in _steps(s, SUBJECT_REQUEST, r.id)]  # type: ignore[arg-type]
+            audit.record(
+                s,
+                actor="system",
+                action="credit_line.publish",
+                entity_type="credit_line",
+                entity_id=customer.code,
+                before=before,
+                after=_line_view(line),
+                reason=f"request {r.id} approved by {', '.join(a for a in approvers if a)}",
+                policy_version=r.policy_version,
+            )
+        assert line is not None
+        ctx = {
+            "customer": _customer_view(customer),
+            "line": _line_view(line),
+            "request": _request_view(r),
+        }
+        n1, _ = notices.enqueue(
+            s,
+            app.renderer,
+            key=f"terms-letter:{r.id}",
+            kind="terms_letter",
+            locale=customer.locale,
+            recipients=[customer.email],
+            customer_id=customer.id,
+            context=ctx,
+        )
+        n2, _ = notices.enqueue(
+            s,
+            app.renderer,
+            key=f"line-published-sales:{r.id}",
+            kind="line_published_sales",
+            locale="en",
+            recipients=[customer.sales_owner_email, person_email(app, r.requested_by)],
+            customer_id=customer.id,
+            context=ctx,
+        )
+        uow.commit()
+        return {
+            "customer": customer.code,
+            "limit": str(line.limit),
+            "currency": line.currency,
+            "next_review_on": line.next_review_on.isoformat(),
+            "notices": [n1.id, n2.id],
+        }

@@ -1,0 +1,175 @@
+"""Read models for the CLI: customers, notices, audit trail; delivery."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from sqlmodel import col, select
+
+from credit import audit, notices
+from credit.app import App
+from credit.db.models import (
+    CreditAssessment,
+    CreditLine,
+    CreditRequest,
+    Customer,
+    DunningAction,
+    Notice,
+)
+from credit.domain import dunning
+from credit.domain.money import ZERO
+from credit.services._common import (
+    _assessment_view,
+    _customer_view,
+    _line_view,
+    _request_view,
+    get_customer,
+)
+from credit.services.ledger import _dunning_state, open_items
+
+
+def customer_overview(app: App, *, code: str, as_of: date) -> dict[str, Any]:
+    with app.uow() as uow:
+        s = uow.session
+        c = get_customer(s, code)
+        a = s.exec(
+            select(CreditAssessment)
+            .where(CreditAssessment.customer_id == c.id, CreditAssessment.as_of <= as_of)
+            .order_by(col(CreditAssessment.as_of).desc(), col(CreditAssessment.id).desc())
+        ).first()
+        line = s.exec(select(CreditLine).where(CreditLine.customer_id == c.id)).first()
+        items = open_items(s, c.id, as_of)  # type: ignore[arg-type]
+        levels = {}
+        for cur in sorted(
+            set(items)
+            | {
+                d.currency
+                for d in s.exec(select(DunningAction).where(DunningAction.customer_id == c.id))
+            }
+        ):
+            _, level, _ = _dunning_state(s, c.id, cur, as_of)  # type: ignore[arg-type]
+            levels[cur] = level
+        requests = s.exec(
+            select(CreditRequest)
+            .where(CreditRequest.customer_id == c.id)
+            .order_by(col(CreditRequest.id).desc())
+        ).all()
+        return audit.jsonable(
+            {
+                "customer": {
+                    **_customer_view(c),
+                    "locale": c.locale,
+                    "tax_id": c.tax_id,
+                    "registered_on": c.registered_on,
+                },
+                "as_of": as_of,
+                "assessment": _assessment_view(a) if a else None,
+                "credit_line": _line_view(line) if line else None,
+                "exposure": {
+                    cur: sum((i.open_amount for i in its), ZERO) for cur, its in items.items()
+                },
+                "aging": {cur: dunning.aging(its, as_of) for cur, its in items.items()},
+                "dunning_level": levels,
+                "requests": [_request_view(r) for r in requests],
+            }
+        )
+
+
+def list_notices(
+    app: App,
+    *,
+    customer_code: str | None,
+    kind: str | None,
+    status: str | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    with app.uow() as uow:
+        s = uow.session
+        q = select(Notice).order_by(col(Notice.id))
+        if customer_code:
+            q = q.where(Notice.customer_id == get_customer(s, customer_code).id)
+        if kind:
+            q = q.where(Notice.kind == kind)
+        if status:
+            q = q.where(Notice.status == status)
+        rows = s.exec(q.limit(limit)).all()
+        return [
+            {
+                "id": n.id,
+                "kind": n.kind,
+                "status": n.status,
+                "subject": n.subject,
+                "recipients": list(n.recipients),
+                "created_at": n.created_at.isoformat(timespec="seconds"),
+                "attempts": n.attempts,
+                "delivered_to": n.delivered_to or "",
+                "key": n.idempotency_key,
+            }
+            for n in rows
+        ]
+
+
+def deliver(
+    app: App, *, limit: int | None = None, notice_ids: list[int] | None = None
+) -> dict[str, int]:
+    report = notices.deliver_pending(
+        app.engine,
+        notices.transport_for(app.settings),
+        mail_from=app.settings.mail_from,
+        limit=limit,
+        notice_ids=notice_ids,
+    )
+    return asdict(report)
+
+
+def customer_list(app: App) -> list[dict[str, Any]]:
+    with app.uow() as uow:
+        s = uow.session
+        rows = s.exec(
+            select(Customer, CreditLine)
+            .join(CreditLine, col(CreditLine.customer_id) == col(Customer.id), isouter=True)
+            .order_by(col(Customer.code))
+        ).all()
+        latest: dict[int, str] = {}
+        for a in s.exec(select(CreditAssessment).order_by(col(CreditAssessment.id))):
+            latest[a.customer_id] = a.rating
+        return [
+            {
+                "code": c.code,
+                "name": c.name,
+                "currency": c.currency,
+                "rating": latest.get(c.id),  # type: ignore[arg-type]
+                "limit": str(line.limit) if line else None,
+                "terms_days": line.terms_days if line else None,
+                "status": line.status if line else None,
+                "next_review_on": line.next_review_on.isoformat() if line else None,
+            }
+            for c, line in rows
+        ]
+
+
+def audit_events(app: App, *, entity: str | None, limit: int) -> list[dict[str, Any]]:
+    from credit.db.models import AuditEvent
+
+    with app.uow() as uow:
+        q = select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit)
+        if entity:
+            q = q.where(AuditEvent.entity_id == entity)
+        rows = list(uow.session.exec(q))
+        return [
+            {
+                "id": e.id,
+                "at": e.at.isoformat(),
+                "actor": e.actor,
+                "action": e.action,
+                "entity_type": e.entity_type,
+                "entity_id": e.entity_id,
+                "before": e.before,
+                "after": e.after,
+                "reason": e.reason,
+                "policy_version": e.policy_version,
+            }
+            for e in reversed(rows)
+        ]
