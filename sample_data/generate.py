@@ -1,4 +1,4 @@
-"""Regenerate the demo ledger shipped in this folder (deterministic): python sample_data/generate.py
+"""Regenerate the demo ledger shipped in this folder (deterministic): .venv/bin/python sample_data/generate.py
 
 A dozen customers of different quality. Dates are set around the demo's first day, 2026-10-01:
 invoices due 2026-09-30 are one day overdue on the demo's first collections run.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 from datetime import date, timedelta
 from pathlib import Path
+
+from credit.importers import COLUMNS
 
 HERE = Path(__file__).resolve().parent
 
@@ -200,35 +202,11 @@ OPEN = {
 def main() -> None:
     with open(HERE / "customers.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(
-            [
-                "code",
-                "name",
-                "email",
-                "country",
-                "currency",
-                "locale",
-                "sales_owner_email",
-                "registered_on",
-                "tax_id",
-            ]
-        )
+        w.writerow(COLUMNS["customers"])
         w.writerows(CUSTOMERS)
     with open(HERE / "financials.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(
-            [
-                "customer_code",
-                "period_end",
-                "revenue",
-                "net_income",
-                "total_assets",
-                "total_liabilities",
-                "current_assets",
-                "current_liabilities",
-                "operating_cash_flow",
-            ]
-        )
+        w.writerow(COLUMNS["financials"])
         for code, values in FINANCIALS.items():
             w.writerow([code, "2025-12-31", *[f"{v}.00" for v in values]])
     currency = {c[0]: c[4] for c in CUSTOMERS}
@@ -313,21 +291,11 @@ def main() -> None:
     )
     with open(HERE / "invoices.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["customer_code", "number", "issue_date", "due_date", "amount", "currency"])
+        w.writerow(COLUMNS["invoices"])
         w.writerows(invoices)
     with open(HERE / "payments.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(
-            [
-                "customer_code",
-                "reference",
-                "paid_on",
-                "amount",
-                "currency",
-                "method",
-                "invoice_number",
-            ]
-        )
+        w.writerow(COLUMNS["payments"])
         w.writerows(payments)
 
 

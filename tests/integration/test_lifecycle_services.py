@@ -230,7 +230,9 @@ def test_policy_version_is_approved_by_the_committee_and_published(ledger):
 
 def test_a_second_review_cannot_start_while_a_request_is_in_approval(ledger):
     review(ledger, "C-1002", "10000")
-    with pytest.raises(services.ServiceError, match="already has credit request 1 \\(in_approval\\)"):
+    with pytest.raises(
+        services.ServiceError, match="already has credit request 1 \\(in_approval\\)"
+    ):
         services.check_review_can_start(ledger, customer_code="C-1002", requested_by="ben.manager")
     with pytest.raises(services.ServiceError, match="no customer with code 'NOPE'"):
         services.check_review_can_start(ledger, customer_code="NOPE", requested_by="ben.manager")

@@ -22,7 +22,9 @@ def pg_ledger(credit_env, monkeypatch):
     name = f"credit_test_{uuid.uuid4().hex[:10]}"
     with base.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    monkeypatch.setenv("CREDIT_DATABASE_URL", base.url.set(database=name).render_as_string(hide_password=False))
+    monkeypatch.setenv(
+        "CREDIT_DATABASE_URL", base.url.set(database=name).render_as_string(hide_password=False)
+    )
     app = App(Settings.load())
     services.init_database(app, actor="test")
     import_sample(app)
@@ -35,7 +37,9 @@ def pg_ledger(credit_env, monkeypatch):
 
 def test_collections_hold_and_release_on_postgresql(pg_ledger):
     assert pg_ledger.engine.dialect.name == "postgresql"
-    scenarios.test_collections_escalate_one_level_per_run_hold_the_line_and_release_it_when_paid(pg_ledger)
+    scenarios.test_collections_escalate_one_level_per_run_hold_the_line_and_release_it_when_paid(
+        pg_ledger
+    )
 
 
 def test_two_level_chain_and_publish_on_postgresql(pg_ledger):
@@ -44,4 +48,6 @@ def test_two_level_chain_and_publish_on_postgresql(pg_ledger):
 
 def test_rerun_sends_nothing_new_on_postgresql(pg_ledger):
     scenarios.test_rerunning_the_same_date_sends_nothing_new(pg_ledger)
-    assert services.customer_overview(pg_ledger, code="C-1007", as_of=date(2026, 10, 1))["dunning_level"] == {"EUR": 1}
+    assert services.customer_overview(pg_ledger, code="C-1007", as_of=date(2026, 10, 1))[
+        "dunning_level"
+    ] == {"EUR": 1}

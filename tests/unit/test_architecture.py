@@ -11,6 +11,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_import_contracts_are_kept():
     lint = Path(sys.executable).with_name("lint-imports")
-    proc = subprocess.run([str(lint), "--no-cache"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(lint), "--no-cache"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "3 kept, 0 broken" in proc.stdout
