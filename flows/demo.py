@@ -178,6 +178,13 @@ def _summary(a, directory: Path, console: Console) -> None:  # type: ignore[no-u
     for kind, count in sorted(by_kind.items()):
         k.add_row(kind, str(count))
     console.print(k)
+    actions = Counter(e["action"] for e in services.audit_events(a, entity=None, limit=1_000_000))
+    console.print(
+        f"Audit trail: {sum(actions.values())} events - {actions['credit_line.publish']} credit lines "
+        f"published, {actions['approval.approve']} approvals, {actions['approval.reject']} rejection(s), "
+        f"{actions['approval.refused']} refused attempt(s), {actions['credit_line.hold']} hold(s) placed, "
+        f"{actions['credit_line.release']} released, {actions['dunning.level']} dunning steps."
+    )
     status = Counter(n["status"] for n in notices)
     outbox = Path(a.settings.outbox_dir).resolve()
     console.print(

@@ -1,0 +1,57 @@
+"""`credit demo` as `make demo` runs it: Prefect's local mode, a fresh folder, readable .eml notices."""
+
+from __future__ import annotations
+
+import email
+import os
+import subprocess
+import sys
+from email import policy as email_policy
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.slow
+def test_demo_runs_the_whole_lifecycle_in_local_mode_and_leaves_readable_notices(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CREDIT_", "PREFECT_"))}
+    env["COLUMNS"] = "160"
+    demo = tmp_path / "demo"
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("credit")), "demo", "--dir", str(demo)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    for level in (
+        "reminder",
+        "second_notice",
+        "final_demand",
+        "credit_hold",
+        "handover",
+        "cleared",
+    ):
+        assert f":{level}" in out
+    assert "0 new notice(s) (a rerun sends nothing twice)" in out
+    assert "refused (self-approval)" in out and "refused (beyond authority)" in out
+    files = sorted((demo / "outbox").glob("*.eml"))
+    assert f"the .eml files are in {demo / 'outbox'} ({len(files)} files)" in out.replace("\n", "")
+    kinds = set()
+    for f in files:
+        msg = email.message_from_bytes(f.read_bytes(), policy=email_policy.default)
+        assert msg["To"] and msg["Subject"] and msg["Message-ID"]
+        assert msg.get_body(("plain",)).get_content().strip()
+        kinds.add(msg["X-Credit-Notice-Kind"])
+    assert {
+        "terms_letter",
+        "approval_needed",
+        "request_rejected",
+        "dunning_handover",
+        "credit_hold_released",
+        "policy_published",
+        "reviews_due",
+    } <= kinds
