@@ -18,14 +18,25 @@ class RequiredStep:
 
 
 def required_steps(
-    *, amount: Decimal, rating: str, above_recommendation: bool, policy: PolicyBody
+    *,
+    amount: Decimal,
+    rating: str,
+    above_recommendation: bool,
+    policy: PolicyBody,
+    unconverted_currency: str | None = None,
 ) -> list[RequiredStep]:
     """The approval chain for an amount: every level up to the first whose bound covers it.
 
     A rating listed in ``extra_level_for_ratings`` or an amount above the policy's
     recommendation adds the next level up (when there is one): riskier credit needs more seniority.
+    An amount in a currency other than the policy's base currency (no rates table yet) needs every
+    level: the matrix never under-approves.
     """
     levels: list[AuthorityLevel] = policy.authority.levels
+    if unconverted_currency is not None:
+        # Without an exchange rate the amount cannot be placed in the matrix: every level decides.
+        why = f"amount in {unconverted_currency} without a rate to {policy.base_currency}: every level"
+        return [RequiredStep(lv.level, lv.role, lv.up_to, why) for lv in levels]
     chain: list[RequiredStep] = []
     for lv in levels:
         chain.append(

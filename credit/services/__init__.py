@@ -19,7 +19,6 @@ from credit.services.approvals import (  # noqa: F401
     Progress,
     _assign,
     _audit_refusal,
-    _base_amount,
     _create_steps,
     _steps,
     advance_request,

@@ -25,7 +25,6 @@ from credit.db.models import (
 )
 from credit.domain import authority
 from credit.domain.money import ZERO
-from credit.domain.policy import PolicyBody
 from credit.services._common import (
     SUBJECT_REQUEST,
     DecisionRefused,
@@ -60,20 +59,6 @@ def _steps(s: Session, subject: str, subject_id: int) -> list[ApprovalStep]:
             .order_by(col(ApprovalStep.level))
         )
     )
-
-
-def _base_amount(app: App, request: CreditRequest, policy: PolicyBody) -> Decimal:
-    """The amount the authority matrix compares, in the policy's base currency."""
-    if request.currency != policy.base_currency:
-        # FX conversion arrives with the rates table (issue 3); until then amounts in another
-        # currency are compared one-to-one and the approver sees the currency on every notice.
-        log.warning(
-            "request %s in %s compared 1:1 with %s authority levels",
-            request.id,
-            request.currency,
-            policy.base_currency,
-        )
-    return request.proposed_limit
 
 
 def _create_steps(
@@ -135,7 +120,7 @@ def advance_request(app: App, *, request_id: int, as_of: date) -> Progress:
             select(CreditPolicy).where(CreditPolicy.version == r.policy_version)
         ).one()
         policy = app.policy_body(policy_row)
-        amount = _base_amount(app, r, policy)
+        amount = r.proposed_limit
         steps = _steps(s, SUBJECT_REQUEST, request_id)
         now = utcnow()
         if not steps and r.status == RequestStatus.IN_APPROVAL:
@@ -144,6 +129,7 @@ def advance_request(app: App, *, request_id: int, as_of: date) -> Progress:
                 rating=r.rating,
                 above_recommendation=r.proposed_limit > r.recommended_limit,
                 policy=policy,
+                unconverted_currency=None if r.currency == policy.base_currency else r.currency,
             )
             steps = _create_steps(
                 app,

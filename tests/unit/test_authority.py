@@ -149,3 +149,15 @@ def test_picked_approver_is_eligible_and_never_the_requester(directory):
         excluded=set(),
     )
     assert nobody is None
+
+
+def test_amount_in_another_currency_without_a_rate_needs_every_level(policy):
+    steps = required_steps(
+        amount=Decimal("100"),
+        rating="A",
+        above_recommendation=False,
+        policy=policy,
+        unconverted_currency="USD",
+    )
+    assert [s.role for s in steps] == ["credit_manager", "finance_director", "cfo"]
+    assert "USD without a rate to EUR" in steps[0].reason
