@@ -17,8 +17,10 @@ from rich.table import Table
 
 from credit.settings import Settings, SettingsError
 
-console = Console()
-err = Console(stderr=True)
+# Piped output (a file, less, grep) is not folded to 80 columns: tables stay one row per line.
+_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 180
+console = Console(width=_WIDTH)
+err = Console(stderr=True, width=_WIDTH)
 
 app = typer.Typer(
     help="Customer credit management: research, approval, credit lines, periodic review and "
@@ -396,13 +398,13 @@ def approvals_list(
                 r["id"],
                 r["customer"],
                 r["kind"],
-                f"{r['currency']} {r['amount']}".strip(),
+                f"{r['currency']} {Decimal(r['amount']):,.2f}" if r["amount"] else "-",
                 r["rating"],
                 r["level"],
                 r["role"],
                 r["approver"],
                 r["requested_by"],
-                r["due_at"][:16],
+                r["due_at"][:16].replace("T", " "),
             ]
             for r in rows
         ],
@@ -592,7 +594,7 @@ def customers_list(as_json: JsonOpt = False) -> None:
                 r["name"],
                 r["currency"],
                 r["rating"] or "-",
-                r["limit"] or "-",
+                f"{r['currency']} {Decimal(r['limit']):,.2f}" if r["limit"] else "-",
                 r["terms_days"] if r["terms_days"] is not None else "-",
                 r["status"] or "-",
                 r["next_review_on"] or "-",
