@@ -39,6 +39,10 @@ customers_app = typer.Typer(help="Look up customers.", no_args_is_help=True)
 notices_app = typer.Typer(help="The notice outbox.", no_args_is_help=True)
 policy_app = typer.Typer(help="The credit policy and its versions.", no_args_is_help=True)
 audit_app = typer.Typer(help="The append-only audit trail.", no_args_is_help=True)
+research_app = typer.Typer(
+    help="The research step: qualitative ratings waiting and reminders.", no_args_is_help=True
+)
+risk_app = typer.Typer(help="Risk signals found in profiles and ledgers.", no_args_is_help=True)
 import_app = typer.Typer(
     help="Import CSV files (all-or-nothing; --dry-run shows what would change).",
     no_args_is_help=True,
@@ -52,6 +56,8 @@ for sub, name in [
     (notices_app, "notices"),
     (policy_app, "policy"),
     (audit_app, "audit"),
+    (research_app, "research"),
+    (risk_app, "risk"),
     (import_app, "import"),
 ]:
     app.add_typer(sub, name=name)
@@ -90,6 +96,10 @@ def clear_errors() -> Iterator[None]:
         from sqlalchemy.exc import OperationalError
 
         if isinstance(exc, OperationalError):
+            if "no such table" in str(exc.orig) or "does not exist" in str(exc.orig):
+                fail(
+                    "the database is not initialised (or is from an older version): run `credit init`"
+                )
             fail(f"database error: {exc.orig}")
         raise
 
@@ -115,7 +125,7 @@ def parse_date(value: str | None, option: str = "--as-of") -> date:
 def parse_money(value: str | None, option: str) -> Decimal | None:
     if value is None:
         return None
-    from credit.domain.money import parse_amount
+    from credit.domain.money import MAX_AMOUNT, money, parse_amount
 
     try:
         amount = parse_amount(value)
@@ -123,6 +133,8 @@ def parse_money(value: str | None, option: str) -> Decimal | None:
         fail(f"{option}: value {value!r}: {exc}")
     if amount < 0:
         fail(f"{option}: value {value!r}: must not be negative")
+    if money(amount) > MAX_AMOUNT:
+        fail(f"{option}: value {value!r}: larger than the maximum amount {MAX_AMOUNT}")
     return amount
 
 
@@ -196,7 +208,15 @@ def _import(kind: str, file: Path, dry_run: bool, actor: str, as_json: bool) -> 
 
     a = get_app()
     with clear_errors(), a.uow() as uow:
-        plan = import_file(uow.session, kind=kind, path=file, actor=actor, dry_run=dry_run)
+        plan = import_file(
+            uow.session,
+            kind=kind,
+            path=file,
+            actor=actor,
+            dry_run=dry_run,
+            today=date.today(),  # the edge: statements and rates may not be dated in the future
+            base_currency=a.settings.base_currency,
+        )
         if not dry_run:
             uow.commit()
     if as_json:
@@ -208,6 +228,8 @@ def _import(kind: str, file: Path, dry_run: bool, actor: str, as_json: bool) -> 
         f"{len(plan.updated)} changed, {len(plan.unchanged)} unchanged"
         + (" (dry run: nothing written)" if dry_run else "")
     )
+    for fix in plan.fixes:
+        console.print(f"  cleaned: {fix}", highlight=False)
     if dry_run and plan.updated:
         console.print("changed: " + ", ".join(plan.updated[:20]))
 
@@ -230,7 +252,7 @@ def _make_import_command(kind: str) -> None:
     import_app.command(kind)(command)
 
 
-for _kind in ("customers", "financials", "invoices", "payments"):
+for _kind in ("customers", "financials", "invoices", "payments", "fx-rates"):
     _make_import_command(_kind)
 
 
@@ -246,46 +268,213 @@ def review_start(
     requested_limit: Annotated[
         str | None,
         typer.Option(
-            "--requested-limit", help="Limit asked for; default: the policy's recommendation."
+            "--requested-limit",
+            help="Limit asked for instead of the policy's recommendation (needs --reason).",
+        ),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", help="Why the requested limit overrides the recommendation."),
+    ] = None,
+    analyst: Annotated[
+        str | None,
+        typer.Option(
+            "--analyst", help="Who gives the qualitative rating (default: the requester)."
         ),
     ] = None,
     as_of: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Research, draft and route a credit review; the approvers are notified and the flow ends."""
+    """Research a customer: collect and clean the data, score it, and ask the analyst for the
+    qualitative rating (answered with `credit assess`); without a qualitative part the request is
+    drafted and routed at once."""
     from credit import services
 
     day = parse_date(as_of)
     limit = parse_money(requested_limit, "--requested-limit")
     a = get_app()
+    code = customer_code.strip().upper()
     with clear_errors():
-        services.check_review_can_start(a, customer_code=customer_code, requested_by=by)
-    key = f"manual:{customer_code}:{uuid.uuid4().hex[:12]}"
-    with clear_errors():
-        result = run_flow(
-            f"Reviewing {customer_code}",
-            lambda: _credit_review()(
-                customer_code=customer_code,
-                requested_by=by,
-                as_of=day,
-                review_key=key,
-                requested_limit=str(limit) if limit is not None else None,
-            ),
+        services.check_review_can_start(
+            a,
+            customer_code=code,
+            requested_by=by,
+            analyst=analyst,
+            requested_limit=limit,
+            override_reason=reason,
         )
+    key = f"manual:{code}:{uuid.uuid4().hex[:12]}"
+
+    def call() -> Any:
+        from flows.review import credit_review
+
+        return credit_review(
+            customer_code=code,
+            requested_by=by,
+            as_of=day,
+            review_key=key,
+            requested_limit=str(limit) if limit is not None else None,
+            override_reason=reason,
+            analyst=analyst,
+        )
+
+    with clear_errors():
+        result = run_flow(f"Reviewing {code}", call)
     if as_json:
         print_json(result)
         return
+    msg = f"Review of {code}: assessment {result['assessment_id']}"
+    if result.get("request_id"):
+        msg += f", request {result['request_id']}"
+    msg += f": {result['status']}"
+    if result.get("waiting_for"):
+        msg += f", waiting for {result['waiting_for']}"
+    console.print(msg + ".")
+
+
+@app.command()
+def assess(
+    customer_code: Annotated[
+        str, typer.Argument(help="Customer code whose assessment waits for you.")
+    ],
+    user: Annotated[str, typer.Option("--as", help="The assigned analyst (username).")],
+    factor: Annotated[
+        list[str],
+        typer.Option(
+            "--factor", help="NAME=SCORE (0-100) for each qualitative factor of the policy."
+        ),
+    ],
+    comment: Annotated[
+        str, typer.Option("--comment", help="Why these ratings (required, audited).")
+    ],
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Give the qualitative rating a review waits for; the review then drafts and routes the request."""
+    from credit import services
+
+    day = parse_date(as_of)
+    scores: dict[str, Decimal] = {}
+    for item in factor:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            fail(f"--factor: value {item!r} is not NAME=SCORE")
+        try:
+            score = Decimal(value.strip())
+        except ArithmeticError:
+            fail(f"--factor {name}: value {value!r} is not a number")
+        if not score.is_finite() or not 0 <= score <= 100:
+            fail(f"--factor {name}: value {value!r} must be between 0 and 100")
+        if name.strip() in scores:
+            fail(f"--factor {name}: given twice")
+        scores[name.strip()] = score
+    a = get_app()
+    with clear_errors():
+        done = services.record_qualitative(
+            a,
+            customer_code=customer_code.strip().upper(),
+            username=user,
+            scores=scores,
+            comment=comment,
+        )
+    if not as_json:
+        console.print(
+            f"Assessment {done['assessment_id']}: qualitative rating recorded; combined score "
+            f"{done['score']}, rating {done['rating']}, recommended limit {done['recommended_limit']}."
+        )
+
+    def call() -> Any:
+        from flows.review import complete_review
+
+        return complete_review(assessment_id=done["assessment_id"], as_of=day)
+
+    with clear_errors():
+        result = run_flow(f"Drafting the request of {customer_code}", call)
+    if as_json:
+        print_json({**done, **result})
+        return
     console.print(
-        f"Review of {customer_code}: assessment {result['assessment_id']}, request "
-        f"{result['request_id']}: {result['status']}"
+        f"Request {result['request_id']}: {result['status']}"
         + (f", waiting for {result['waiting_for']}" if result.get("waiting_for") else "")
+        + "."
     )
 
 
-def _credit_review() -> Any:
-    from flows.review import credit_review
+@research_app.command("waiting")
+def research_waiting(as_json: JsonOpt = False) -> None:
+    """Assessments waiting for an analyst's qualitative rating."""
+    from credit import services
 
-    return credit_review
+    a = get_app()
+    with clear_errors():
+        rows = services.waiting_assessments(a)
+    if as_json:
+        print_json(rows)
+        return
+    table(
+        "Waiting for a qualitative rating",
+        ["assessment", "customer", "analyst", "requested by", "quantitative score", "due"],
+        [
+            [
+                r["assessment_id"],
+                r["customer"],
+                r["analyst"],
+                r["requested_by"],
+                r["quantitative_score"],
+                r["due_at"][:16].replace("T", " "),
+            ]
+            for r in rows
+        ],
+    )
+
+
+@research_app.command("remind")
+def research_remind() -> None:
+    """Send reminders for overdue qualitative ratings (the research-reminders flow; hourly when served)."""
+    get_app()
+
+    def call() -> Any:
+        from flows.research import research_reminders
+
+        return research_reminders()
+
+    with clear_errors():
+        sent = run_flow("Sending reminders", call)
+    console.print(f"{sent['reminders']} reminder(s), {sent['escalations']} escalation(s) sent.")
+
+
+@risk_app.command("signals")
+def risk_signals(
+    customer: Annotated[
+        str | None, typer.Option("--customer", help="Only this customer's signals.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Risk signals found so far, with severity and the review that answered them."""
+    from credit import services
+
+    a = get_app()
+    with clear_errors():
+        rows = services.list_signals(a, customer_code=customer)
+    if as_json:
+        print_json(rows)
+        return
+    table(
+        "Risk signals",
+        ["id", "customer", "kind", "severity", "detail", "detected", "reviewed in"],
+        [
+            [
+                r["id"],
+                r["customer"],
+                r["kind"],
+                r["severity"],
+                r["detail"],
+                r["detected_on"],
+                r["reviewed_in"] or "-",
+            ]
+            for r in rows
+        ],
+    )
 
 
 def _continue_request(request_id: int, day: date) -> dict[str, Any]:
@@ -312,13 +501,21 @@ def _decide(
             username=user,
             approve=approve,
             comment=comment,
+            as_of=day,
         )
     if not as_json:
         console.print(
             f"Request {request_id} level {step.level} ({step.role}): {step.decision} by {user}."
         )
-    with clear_errors():
-        progress = _continue_request(request_id, day)
+    try:
+        with clear_errors():
+            progress = _continue_request(request_id, day)
+    except typer.Exit:
+        err.print(
+            f"The decision is recorded; to deliver its notices and publish an approved line, "
+            f"run `credit approvals resume {request_id}`."
+        )
+        raise
     if as_json:
         print_json(progress)
         return
@@ -373,6 +570,8 @@ def approvals_list(
 
     a = get_app()
     with clear_errors():
+        if user is not None:
+            services.person_email(a, user)
         rows = services.pending_approvals(a, username=user)
     if as_json:
         print_json(rows)
@@ -408,6 +607,28 @@ def approvals_list(
             ]
             for r in rows
         ],
+    )
+
+
+@approvals_app.command("resume")
+def approvals_resume(
+    request_id: Annotated[int, typer.Argument(help="Credit request id.")],
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Continue a request from what the database says: deliver its notices, publish it if approved
+    (after a crash or an outage between a decision and its follow-up)."""
+    day = parse_date(as_of)
+    get_app()
+    with clear_errors():
+        progress = _continue_request(request_id, day)
+    if as_json:
+        print_json(progress)
+        return
+    console.print(
+        f"Request {request_id} is {progress['status']}"
+        + (f", waiting for {progress['waiting_for']}" if progress.get("waiting_for") else "")
+        + "."
     )
 
 
@@ -620,6 +841,8 @@ def notices_list(
     """Notices in the outbox with their delivery status."""
     from credit import services
 
+    if status is not None and status not in ("pending", "sending", "sent", "failed"):
+        fail(f"--status: value {status!r}: choose pending, sending, sent or failed")
     a = get_app()
     with clear_errors():
         rows = services.list_notices(
@@ -790,6 +1013,7 @@ def _policy_decide(version: int, user: str, approve: bool, comment: str | None) 
             username=user,
             approve=approve,
             comment=comment,
+            as_of=date.today(),  # the edge
         )
         console.print(f"Policy version {version} ({step.role}): {step.decision} by {user}.")
         progress = _continue_policy(version)

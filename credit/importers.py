@@ -15,11 +15,11 @@ from typing import Any
 from sqlmodel import Session, select
 
 from credit import audit
-from credit.db.models import Customer, FinancialStatement, Invoice, Payment, utcnow
+from credit.db.models import Customer, FinancialStatement, FxRate, Invoice, Payment, utcnow
 from credit.domain.directory import EMAIL_PATTERN
 from credit.domain.money import parse_amount
 
-KINDS = ("customers", "financials", "invoices", "payments")
+KINDS = ("customers", "financials", "invoices", "payments", "fx-rates")
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "customers": (
@@ -45,6 +45,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "operating_cash_flow",
     ),
     "invoices": ("customer_code", "number", "issue_date", "due_date", "amount", "currency"),
+    "fx-rates": ("currency", "rate_date", "rate_to_base"),
     "payments": (
         "customer_code",
         "reference",
@@ -53,9 +54,10 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "currency",
         "method",
         "invoice_number",
+        "status",
     ),
 }
-OPTIONAL = {"registered_on", "tax_id", "locale", "invoice_number"}
+OPTIONAL = {"registered_on", "tax_id", "locale", "invoice_number", "status"}
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
 
@@ -88,6 +90,7 @@ class ImportPlan:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    fixes: list[str] = field(default_factory=list)
     applied: bool = False
 
     def summary(self) -> dict[str, Any]:
@@ -98,6 +101,7 @@ class ImportPlan:
             "created": len(self.created),
             "updated": len(self.updated),
             "unchanged": len(self.unchanged),
+            "fixes": self.fixes,
             "applied": self.applied,
         }
 
@@ -116,6 +120,9 @@ class _Row:
         self, column: str, *, pattern: str | None = None, max_len: int = 200, reason: str = ""
     ) -> str | None:
         raw = self.values.get(column, "").strip()
+        if any(ord(c) < 32 or ord(c) == 127 for c in raw):
+            self.fail(column, "contains a line break or another control character")
+            return None
         if raw == "":
             if column not in OPTIONAL:
                 self.fail(column, "required")
@@ -257,7 +264,7 @@ def _customer_ref(row: _Row, known: dict[str, Customer]) -> Customer | None:
     code = row.text("customer_code", pattern=CODE, reason="not a customer code")
     if code is None:
         return None
-    customer = known.get(code)
+    customer = known.get(code.upper())
     if customer is None:
         row.fail("customer_code", "no such customer; import customers first")
     return customer
@@ -277,13 +284,54 @@ def _dupe_check(rows_keys: list[tuple[_Row, str | None]], column: str) -> None:
 Values = dict[str, Any]
 
 
-def _plan_customers(session: Session, rows: list[_Row]) -> list[tuple[str, Values]]:
+def _normal_code(r: _Row, column: str, ctx: Values) -> str | None:
+    """Customer codes compare without case or surrounding spaces: 'c-1001 ' is C-1001."""
+    raw = r.values.get(column, "")
+    code = r.text(column, pattern=CODE, reason="letters, digits and . _ / - only (max 40)")
+    if code is None:
+        return None
+    normal = code.upper()
+    if normal != raw:
+        ctx["fixes"].append(f"{r.file}:{r.line}: column {column}: value '{raw}' read as '{normal}'")
+    return normal
+
+
+def _merge_identical(
+    out: list[tuple[_Row, Values]], column: str, ctx: Values
+) -> list[tuple[str, Values, _Row]]:
+    """Rows for the same customer code are merged when they say the same; otherwise an error."""
+    first: dict[str, tuple[_Row, Values]] = {}
+    merged = []
+    for r, v in out:
+        key = v[column]
+        if key is None:
+            merged.append((key, v, r))
+            continue
+        if key in first:
+            r0, v0 = first[key]
+            if v0 == v:
+                ctx["fixes"].append(
+                    f"{r.file}:{r.line}: duplicate of row {r0.line} for {key}: merged"
+                )
+            else:
+                diff = next(k for k in v if v[k] != v0[k])
+                r.fail(
+                    diff,
+                    f"customer {key} also on row {r0.line} with {diff} {v0[diff]!r}; rows disagree",
+                )
+            continue
+        first[key] = (r, v)
+        merged.append((key, v, r))
+    return merged
+
+
+def _plan_customers(
+    session: Session, rows: list[_Row], ctx: Values
+) -> list[tuple[str, Values, _Row]]:
     out = []
     for r in rows:
         v = {
-            "code": r.text(
-                "code", pattern=CODE, reason="letters, digits and . _ / - only (max 40)"
-            ),
+            "code": _normal_code(r, "code", ctx),
             "name": r.text("name"),
             "email": r.text("email", pattern=EMAIL_PATTERN, reason="not an email address"),
             "country": r.text(
@@ -303,12 +351,21 @@ def _plan_customers(session: Session, rows: list[_Row]) -> list[tuple[str, Value
             "tax_id": r.text("tax_id", max_len=40),
         }
         out.append((r, v))
-    _dupe_check([(r, v["code"]) for r, v in out], "code")
-    return [(v["code"], v) for _, v in out]
+    # A re-import from a file without an optional column leaves that field as it is.
+    present = set(rows[0].values) if rows else set()
+    for _, v in out:
+        for optional in ("locale", "registered_on", "tax_id"):
+            if optional not in present:
+                v.pop(optional, None)
+    return _merge_identical(out, "code", ctx)
 
 
-def _plan_financials(session: Session, rows: list[_Row]) -> list[tuple[str, Values]]:
-    known = _customers_by_code(session, {r.values.get("customer_code", "").strip() for r in rows})
+def _plan_financials(
+    session: Session, rows: list[_Row], ctx: Values
+) -> list[tuple[str, Values, _Row]]:
+    known = _customers_by_code(
+        session, {r.values.get("customer_code", "").strip().upper() for r in rows}
+    )
     out = []
     money_cols = COLUMNS["financials"][2:]
     for r in rows:
@@ -337,14 +394,24 @@ def _plan_financials(session: Session, rows: list[_Row]) -> list[tuple[str, Valu
             and v["current_liabilities"] > v["total_liabilities"]
         ):
             r.fail("current_liabilities", f"larger than total_liabilities {v['total_liabilities']}")
-        key = f"{r.values.get('customer_code', '').strip()}@{v['period_end']}"
+        if (
+            v["period_end"] is not None
+            and ctx["today"] is not None
+            and v["period_end"] > ctx["today"]
+        ):
+            r.fail("period_end", f"the period ends in the future (today is {ctx['today']})")
+        key = f"{r.values.get('customer_code', '').strip().upper()}@{v['period_end']}"
         out.append((r, key, v))
     _dupe_check([(r, k) for r, k, _ in out], "period_end")
-    return [(k, v) for _, k, v in out]
+    return [(k, v, r) for r, k, v in out]
 
 
-def _plan_invoices(session: Session, rows: list[_Row]) -> list[tuple[str, Values]]:
-    known = _customers_by_code(session, {r.values.get("customer_code", "").strip() for r in rows})
+def _plan_invoices(
+    session: Session, rows: list[_Row], ctx: Values
+) -> list[tuple[str, Values, _Row]]:
+    known = _customers_by_code(
+        session, {r.values.get("customer_code", "").strip().upper() for r in rows}
+    )
     out = []
     for r in rows:
         customer = _customer_ref(r, known)
@@ -362,11 +429,15 @@ def _plan_invoices(session: Session, rows: list[_Row]) -> list[tuple[str, Values
             r.fail("due_date", f"before the issue date {v['issue_date']}")
         out.append((r, v))
     _dupe_check([(r, v["number"]) for r, v in out], "number")
-    return [(v["number"], v) for _, v in out]
+    return [(v["number"], v, r) for r, v in out]
 
 
-def _plan_payments(session: Session, rows: list[_Row]) -> list[tuple[str, Values]]:
-    known = _customers_by_code(session, {r.values.get("customer_code", "").strip() for r in rows})
+def _plan_payments(
+    session: Session, rows: list[_Row], ctx: Values
+) -> list[tuple[str, Values, _Row]]:
+    known = _customers_by_code(
+        session, {r.values.get("customer_code", "").strip().upper() for r in rows}
+    )
     numbers = {r.values.get("invoice_number", "").strip() for r in rows} - {""}
     invoices = (
         {i.number: i for i in session.exec(select(Invoice).where(Invoice.number.in_(numbers)))}
@@ -392,6 +463,10 @@ def _plan_payments(session: Session, rows: list[_Row]) -> list[tuple[str, Values
                 max_len=30,
                 reason="lower-case word such as bank_transfer",
             ),
+            "status": r.text(
+                "status", pattern=r"received|bounced", max_len=20, reason="received or bounced"
+            )
+            or "received",
             "invoice_id": None,
         }
         number = r.text("invoice_number", pattern=CODE, max_len=60, reason="not a document number")
@@ -409,13 +484,56 @@ def _plan_payments(session: Session, rows: list[_Row]) -> list[tuple[str, Values
                 v["invoice_id"] = inv.id
         out.append((r, v))
     _dupe_check([(r, v["reference"]) for r, v in out], "reference")
-    return [(v["reference"], v) for _, v in out]
+    return [(v["reference"], v, r) for r, v in out]
+
+
+def _plan_fx_rates(
+    session: Session, rows: list[_Row], ctx: Values
+) -> list[tuple[str, Values, _Row]]:
+    out = []
+    for r in rows:
+        v: Values = {
+            "currency": r.text(
+                "currency", pattern=CURRENCY, reason="not an ISO 4217 currency code"
+            ),
+            "rate_date": r.day("rate_date"),
+            "rate_to_base": None,
+        }
+        raw = r.text("rate_to_base", max_len=40)
+        if raw is not None:
+            try:
+                rate = Decimal(raw)
+                if not rate.is_finite() or rate <= 0:
+                    raise ValueError("must be a positive number")
+                if rate.as_tuple().exponent < -10:  # type: ignore[operator]
+                    raise ValueError("more than 10 decimal places")
+                v["rate_to_base"] = rate
+            except (ArithmeticError, ValueError) as exc:
+                reason = str(exc) if isinstance(exc, ValueError) else "not a number"
+                r.fail(
+                    "rate_to_base", reason if "," not in raw else "use '.' as the decimal separator"
+                )
+        if v["currency"] and ctx["base_currency"] and v["currency"] == ctx["base_currency"]:
+            r.fail("currency", f"{v['currency']} is the base currency; it needs no rate")
+        if v["rate_date"] and ctx["today"] and v["rate_date"] > ctx["today"]:
+            r.fail("rate_date", f"in the future (today is {ctx['today']})")
+        out.append((r, f"{v['currency']}@{v['rate_date']}", v))
+    _dupe_check([(r, k) for r, k, _ in out], "rate_date")
+    return [(k, v, r) for r, k, v in out]
+
+
+def _rates_lookup(session: Session, keys: list[str]) -> dict[str, Any]:
+    currencies = {k.split("@")[0] for k in keys}
+    return {
+        f"{x.currency}@{x.rate_date}": x
+        for x in session.exec(select(FxRate).where(FxRate.currency.in_(currencies)))  # type: ignore[attr-defined]
+    }
 
 
 @dataclass(frozen=True)
 class _Spec:
     model: type
-    plan: Callable[[Session, list[_Row]], list[tuple[str, Values]]]
+    plan: Callable[[Session, list[_Row], Values], list[tuple[str, Values, _Row]]]
     key_of: Callable[[Any], str]
     lookup: Callable[[Session, list[str]], dict[str, Any]]
     editable: bool
@@ -448,6 +566,7 @@ def _statements_lookup(session: Session, keys: list[str]) -> dict[str, Any]:
 
 
 SPECS: dict[str, _Spec] = {
+    "fx-rates": _Spec(FxRate, _plan_fx_rates, lambda o: "", _rates_lookup, True, "rate_date"),
     "customers": _Spec(
         Customer, _plan_customers, lambda o: o.code, _lookup(Customer, "code"), True, "code"
     ),
@@ -482,7 +601,14 @@ def _differences(obj: Any, values: Values) -> dict[str, tuple[Any, Any]]:
 
 
 def import_file(
-    session: Session, *, kind: str, path: Path, actor: str, dry_run: bool
+    session: Session,
+    *,
+    kind: str,
+    path: Path,
+    actor: str,
+    dry_run: bool,
+    today: date | None = None,
+    base_currency: str | None = None,
 ) -> ImportPlan:
     """Validate the whole file, then write every row in the caller's transaction or none.
 
@@ -494,14 +620,17 @@ def import_file(
     rows, errors = read_rows(path, kind)
     if errors:
         raise ImportFailed(errors)
-    planned = spec.plan(session, rows)
-    by_key_row = dict(zip([k for k, _ in planned], rows, strict=True))
+    plan_fixes: list[str] = []
+    planned = spec.plan(
+        session, rows, {"today": today, "base_currency": base_currency, "fixes": plan_fixes}
+    )
+    by_key_row = {k: r for k, _, r in planned}
     if errors:
         raise ImportFailed(sorted(errors, key=lambda e: e.row))
-    existing = spec.lookup(session, [k for k, _ in planned])
-    plan = ImportPlan(kind=kind, file=str(path), rows=len(rows))
+    existing = spec.lookup(session, [k for k, _, _ in planned])
+    plan = ImportPlan(kind=kind, file=str(path), rows=len(rows), fixes=plan_fixes)
     changes: list[tuple[str, Values, Any, dict[str, tuple[Any, Any]]]] = []
-    for key, values in planned:
+    for key, values, _ in planned:
         obj = existing.get(key)
         if obj is None:
             plan.created.append(key)

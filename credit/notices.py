@@ -92,6 +92,15 @@ class NoticeRenderer:
                 continue
         raise NoticeError(f"no template for notice {kind!r}: tried {', '.join(tried)}")
 
+    def has_template(self, kind: str) -> bool:
+        """Whether notices of ``kind`` can be rendered (in English at least)."""
+        try:
+            self._template(kind, "en", "txt")
+            self._template(kind, "en", "html")
+        except NoticeError:
+            return False
+        return True
+
     def render(self, kind: str, locale: str, context: dict[str, Any]) -> Rendered:
         """Render subject, text and HTML; any missing variable raises :class:`NoticeError`."""
         try:
@@ -101,7 +110,8 @@ class NoticeRenderer:
             raise
         except Exception as exc:  # jinja2.UndefinedError and friends
             raise NoticeError(f"notice {kind!r} ({locale}) cannot be rendered: {exc}") from exc
-        subject = str(getattr(text_module, "subject", "")).strip()
+        # A subject is one line, whatever the data put in it.
+        subject = " ".join(str(getattr(text_module, "subject", "")).split())
         if not subject:
             raise NoticeError(f"notice {kind!r}: the text template sets no subject")
         return Rendered(subject=subject, text=str(text_module), html=html)
@@ -224,11 +234,14 @@ class SmtpTransport:
         if self._conn is None:
             self._conn = self._connect()
         try:
-            self._conn.send_message(message)
+            refused = self._conn.send_message(message)
         except smtplib.SMTPServerDisconnected:
             self._conn = self._connect()
-            self._conn.send_message(message)
-        return f"smtp://{self.host}:{self.port}"
+            refused = self._conn.send_message(message)
+        where = f"smtp://{self.host}:{self.port}"
+        if refused:  # some recipients accepted, these not: say so on the notice
+            where += " (refused: " + ", ".join(sorted(refused)) + ")"
+        return where
 
     def close(self) -> None:
         if self._conn is not None:
@@ -296,11 +309,26 @@ def deliver_pending(
                 if notice.message_id is None:
                     notice.message_id = message_id(notice, mail_from)
                 try:
-                    where = transport.send(notice, build_message(notice, mail_from=mail_from))
+                    message = build_message(notice, mail_from=mail_from)
+                except Exception as exc:  # a notice that cannot become a message never will
+                    notice.last_error = f"cannot build the message: {type(exc).__name__}: {exc}"[
+                        :2000
+                    ]
+                    notice.status, notice.claimed_until = NoticeStatus.FAILED, None
+                    report.failed += 1
+                    log.error("notice %s failed: %s", notice.id, notice.last_error)
+                    session.add(notice)
+                    session.commit()
+                    continue
+                try:
+                    where = transport.send(notice, message)
                 except (smtplib.SMTPException, OSError) as exc:
                     notice.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                    if notice.attempts >= MAX_ATTEMPTS:
-                        notice.status = NoticeStatus.FAILED
+                    permanent = isinstance(exc, smtplib.SMTPRecipientsRefused) or (
+                        isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+                    )
+                    if permanent or notice.attempts >= MAX_ATTEMPTS:
+                        notice.status, notice.claimed_until = NoticeStatus.FAILED, None
                         report.failed += 1
                     else:
                         backoff = min(3600, 30 * 2 ** (notice.attempts - 1))

@@ -1,4 +1,4 @@
-"""Draft: turn an assessment into a credit request from the policy's rating table."""
+"""Draft: turn a complete assessment into a credit request from the policy's rating table."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from tasks.notices import deliver_notices
 
 
 @flow(name="draft", flow_run_name="draft-assessment-{assessment_id}")
-def draft(assessment_id: int, requested_limit: str | None = None) -> int:
+def draft(assessment_id: int) -> int:
     """Create the credit request for an assessment; returns the request id."""
-    request_id = draft_request(assessment_id, requested_limit)
+    request_id = draft_request(assessment_id)
     deliver_notices()
     get_run_logger().info("assessment %s drafted as request %s", assessment_id, request_id)
     return request_id

@@ -1,4 +1,5 @@
-"""Research: collect and score a customer's data, rate it, tell the credit manager."""
+"""Research: collect and clean the customer's data, score it, ask the analyst for the qualitative
+part (the wait lives in the database), combine and rate."""
 
 from __future__ import annotations
 
@@ -7,13 +8,34 @@ from datetime import date
 from prefect import flow, get_run_logger
 
 from tasks.notices import deliver_notices
-from tasks.research import assess_customer
+from tasks.research import collect_customer_data, score_assessment, send_research_reminders
 
 
 @flow(name="research", flow_run_name="research-{customer_code}-{as_of}")
-def research(customer_code: str, requested_by: str, as_of: date, review_key: str) -> int:
-    """Score and rate one customer under the published policy; returns the assessment id."""
-    assessment_id = assess_customer(customer_code, as_of, requested_by, review_key)
+def research(
+    customer_code: str,
+    requested_by: str,
+    as_of: date,
+    review_key: str,
+    analyst: str | None = None,
+    requested_limit: str | None = None,
+    override_reason: str | None = None,
+) -> dict:
+    """Returns the assessment's status: complete, or awaiting the analyst's qualitative rating."""
+    collected = collect_customer_data(
+        customer_code, as_of, requested_by, review_key, analyst, requested_limit, override_reason
+    )
+    scored = score_assessment(collected["assessment_id"], customer_code)
     deliver_notices()
-    get_run_logger().info("customer %s assessed: assessment %s", customer_code, assessment_id)
-    return assessment_id
+    get_run_logger().info(
+        "customer %s: assessment %s %s", customer_code, scored["assessment_id"], scored["status"]
+    )
+    return {**scored, "cleaning": collected["cleaning"]}
+
+
+@flow(name="research-reminders")
+def research_reminders() -> dict:
+    """Remind analysts of overdue qualitative ratings (scheduled hourly)."""
+    sent = send_research_reminders()
+    deliver_notices()
+    return sent

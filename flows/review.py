@@ -1,4 +1,4 @@
-"""A credit review started by a credit manager: research -> draft -> approval (then it waits)."""
+"""A credit review started by a credit manager: research -> (analyst's rating) -> draft -> approval."""
 
 from __future__ import annotations
 
@@ -18,9 +18,26 @@ def credit_review(
     as_of: date,
     review_key: str,
     requested_limit: str | None = None,
+    override_reason: str | None = None,
+    analyst: str | None = None,
 ) -> dict:
-    """Run research, draft and the first approval routing; the decision comes later."""
-    assessment_id = research(customer_code, requested_by, as_of, review_key)
-    request_id = draft(assessment_id, requested_limit)
+    """Research; if the policy needs the analyst's qualitative rating the run ends and
+    `credit assess` continues the review, otherwise draft and route it now."""
+    scored = research(
+        customer_code, requested_by, as_of, review_key, analyst, requested_limit, override_reason
+    )
+    if scored["status"] != "complete":
+        return {
+            "assessment_id": scored["assessment_id"],
+            "status": scored["status"],
+            "waiting_for": f"qualitative rating by {scored['analyst']}",
+        }
+    return complete_review(scored["assessment_id"], as_of)
+
+
+@flow(name="complete-review", flow_run_name="complete-review-{assessment_id}")
+def complete_review(assessment_id: int, as_of: date) -> dict:
+    """Draft the request from a complete assessment and route it for approval."""
+    request_id = draft(assessment_id)
     progress = approval(request_id, as_of)
     return {"assessment_id": assessment_id, "request_id": request_id, **progress}

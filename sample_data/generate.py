@@ -183,12 +183,15 @@ HISTORY = {
 
 # Open invoices that drive the demo's collections: customer -> list of (number, due date, amount)
 OPEN = {
-    "C-1001": [("INV-1001-OPEN1", "2026-09-30", "18250.00")],  # paid late (2026-10-20): cleared
+    "C-1001": [
+        ("INV-1001-OPEN1", "2026-09-30", "18250.00"),  # paid late (2026-10-20): cleared
+        ("INV-1001-OPEN2", "2026-11-30", "9600.00"),  # its direct debit bounces (2026-12-01)
+    ],
     "C-1003": [
         ("INV-1003-OPEN1", "2026-09-30", "14800.00"),
         ("INV-1003-OPEN2", "2026-10-15", "6200.00"),
     ],
-    "C-1005": [("INV-1005-OPEN1", "2026-09-30", "9400.00")],  # partly paid, then disputed by phone
+    "C-1005": [("INV-1005-OPEN1", "2026-09-30", "9400.00")],  # partly paid on account
     "C-1007": [
         ("INV-1007-OPEN1", "2026-08-31", "7300.00"),
         ("INV-1007-OPEN2", "2026-09-30", "2950.50"),
@@ -296,7 +299,14 @@ def main() -> None:
     with open(HERE / "payments.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(COLUMNS["payments"])
-        w.writerows(payments)
+        w.writerows(p if len(p) == 8 else [*p, "received"] for p in payments)
+    with open(HERE / "fx_rates.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(COLUMNS["fx-rates"])
+        # Monthly USD rates to EUR (illustrative values).
+        for i in range(23):
+            year, month = 2025 + i // 12, i % 12 + 1
+            w.writerow(["USD", f"{year}-{month:02d}-01", f"0.{9180 - 37 * (i % 7) + 11 * (i // 7)}"])
 
 
 if __name__ == "__main__":

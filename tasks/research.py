@@ -1,31 +1,82 @@
 from __future__ import annotations
 
+import re
 from datetime import date
+from decimal import Decimal
 
 from prefect import task
+from prefect.artifacts import create_table_artifact
 
 from credit import services
 from tasks._runtime import app
 
 
-@task(name="assess-customer")
-def assess_customer(customer_code: str, as_of: date, requested_by: str, review_key: str) -> int:
-    """Score and rate one customer; returns the assessment id."""
-    return services.assess_customer(
+@task(name="collect-and-clean")
+def collect_customer_data(
+    customer_code: str,
+    as_of: date,
+    requested_by: str,
+    review_key: str,
+    analyst: str | None = None,
+    requested_limit: str | None = None,
+    override_reason: str | None = None,
+) -> dict:
+    """Collect and clean the customer's data into an assessment; returns its id and the cleaning report."""
+    return services.collect_customer_data(
         app(),
         customer_code=customer_code,
         as_of=as_of,
         requested_by=requested_by,
         review_key=review_key,
+        analyst=analyst,
+        requested_limit=Decimal(requested_limit) if requested_limit is not None else None,
+        override_reason=override_reason,
     )
+
+
+@task(name="score-assessment")
+def score_assessment(
+    assessment_id: int, customer_code: str, reuse_qualitative: bool = False
+) -> dict:
+    """Quantitative scorecard and risk signals; ask the analyst or complete. Publishes the breakdown."""
+    scored = services.score_assessment(
+        app(), assessment_id=assessment_id, reuse_qualitative=reuse_qualitative
+    )
+    slug = re.sub(r"[^a-z0-9-]+", "-", customer_code.lower()).strip("-")
+    create_table_artifact(
+        key=f"scorecard-{slug}",
+        table=[
+            {
+                "factor": f["label"],
+                "value": f["value"] if f["value"] is not None else "missing",
+                "band": f["band"],
+                "points": f["points"],
+                "weight": f["weight"],
+                "weighted": f["weighted"],
+            }
+            for f in scored["factors"]
+        ],
+        description=f"Assessment {assessment_id} of {customer_code}: quantitative score "
+        f"{scored['quantitative_score']}, status {scored['status']}",
+    )
+    return scored
+
+
+@task(name="send-research-reminders")
+def send_research_reminders() -> dict:
+    return services.send_research_reminders(app())
+
+
+@task(name="scan-risk")
+def scan_risk(as_of: date) -> dict:
+    """Risk signals for every customer with a credit line; high ones alert and flag for re-review."""
+    return services.scan_risk(app(), as_of=as_of)
 
 
 @task(name="review-customers")
-def review_customers(customer_codes: list[str], as_of: date, requested_by: str) -> list[dict]:
-    """Research, draft and route a batch of scheduled re-reviews."""
-    return services.review_customers(
-        app(), customer_codes=customer_codes, as_of=as_of, requested_by=requested_by
-    )
+def review_customers(due: list[dict], as_of: date, requested_by: str) -> list[dict]:
+    """Research, draft and route a batch of re-reviews."""
+    return services.review_customers(app(), due=due, as_of=as_of, requested_by=requested_by)
 
 
 @task(name="find-due-reviews")

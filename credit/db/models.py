@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from credit.db.types import Money
+from credit.db.types import Money, Rate
 
 
 def utcnow() -> datetime:
@@ -39,6 +39,9 @@ class Customer(SQLModel, table=True):
     sales_owner_email: str = Field(max_length=200)
     registered_on: date | None = None
     tax_id: str | None = Field(default=None, max_length=40)
+    # Set when a high-severity risk signal asks for a re-review before the scheduled date.
+    review_flagged_on: date | None = None
+    review_flag_reason: str | None = Field(default=None, max_length=300)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -81,7 +84,21 @@ class Payment(SQLModel, table=True):
     amount: Decimal = _money()
     currency: str = Field(max_length=3)
     method: str = Field(max_length=30)
+    status: str = Field(default="received", max_length=20)  # received | bounced
     invoice_id: int | None = Field(default=None, foreign_key="invoice.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class FxRate(SQLModel, table=True):
+    """How many units of the base currency one unit of ``currency`` was worth on ``rate_date``."""
+
+    __tablename__ = "fx_rate"
+    __table_args__ = (UniqueConstraint("currency", "rate_date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    currency: str = Field(max_length=3, index=True)
+    rate_date: date
+    rate_to_base: Decimal = Field(sa_type=Rate)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -103,13 +120,22 @@ class CreditPolicy(SQLModel, table=True):
     body: dict = _json(dict)
     body_sha256: str = Field(max_length=64)
     proposed_by: str = Field(max_length=60)
+    based_on_version: int | None = None  # the published version when this one was proposed
     reason: str = Field(default="", sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
     published_at: datetime | None = None
     retired_at: datetime | None = None
 
 
+class AssessmentStatus(StrEnum):
+    AWAITING_QUALITATIVE = "awaiting_qualitative"
+    COMPLETE = "complete"
+
+
 class CreditAssessment(SQLModel, table=True):
+    """One research of a customer: cleaned inputs, every factor's value, band, points and weight,
+    the expert's qualitative ratings, the combined score, rating and recommendation."""
+
     __tablename__ = "credit_assessment"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -118,17 +144,50 @@ class CreditAssessment(SQLModel, table=True):
     as_of: date
     policy_version: int
     requested_by: str = Field(max_length=60)
+    status: str = Field(default=AssessmentStatus.COMPLETE, max_length=30, index=True)
+    analyst: str | None = Field(default=None, max_length=60)
+    requested_limit: Decimal | None = _money(nullable=True, default=None)
+    override_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     inputs: dict = _json(dict)
+    cleaning_report: dict = _json(dict)
     metrics: dict = _json(dict)
     factors: list = _json(list)
-    total_score: Decimal = Field(sa_type=Money)
-    rating: str = Field(max_length=3)
-    recommended_limit: Decimal = _money()
-    terms_days: int
+    quantitative_score: Decimal | None = Field(default=None, sa_type=Money, nullable=True)
+    qualitative: dict = _json(dict)
+    qualitative_score: Decimal | None = Field(default=None, sa_type=Money, nullable=True)
+    qualitative_due_at: datetime | None = None
+    total_score: Decimal | None = Field(default=None, sa_type=Money, nullable=True)
+    rating: str | None = Field(default=None, max_length=3)
+    recommended_limit: Decimal | None = _money(nullable=True, default=None)
+    terms_days: int | None = None
     conditions: list = _json(list)
-    review_months: int
-    limit_basis: str = Field(max_length=200)
+    review_months: int | None = None
+    limit_basis: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class RiskSignal(SQLModel, table=True):
+    """A warning sign found in a customer's profile or ledger; ``fingerprint`` makes a re-scan
+    find the same signal instead of raising it again."""
+
+    __tablename__ = "risk_signal"
+
+    id: int | None = Field(default=None, primary_key=True)
+    fingerprint: str = Field(unique=True, max_length=200)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    kind: str = Field(max_length=40)
+    severity: str = Field(max_length=10)
+    detail: str = Field(sa_column=Column(Text, nullable=False))
+    detected_on: date
+    detected_at: datetime = Field(default_factory=utcnow)
+    reviewed_in: int | None = Field(default=None, foreign_key="credit_assessment.id")
 
 
 class RequestKind(StrEnum):
@@ -157,6 +216,9 @@ class CreditRequest(SQLModel, table=True):
     requested_limit: Decimal | None = _money(nullable=True, default=None)
     recommended_limit: Decimal = _money()
     proposed_limit: Decimal = _money()
+    base_amount: Decimal | None = _money(
+        nullable=True, default=None
+    )  # proposed limit in base currency
     current_limit: Decimal | None = _money(nullable=True, default=None)
     currency: str = Field(max_length=3)
     terms_days: int

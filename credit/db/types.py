@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Numeric
+from sqlalchemy import BigInteger, Numeric, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -48,3 +48,28 @@ class Money(TypeDecorator):
         if dialect.name == "sqlite":
             return (Decimal(int(value)) / _FACTOR).quantize(Decimal(1).scaleb(-SCALE))
         return Decimal(value).quantize(Decimal(1).scaleb(-SCALE))
+
+
+class Rate(TypeDecorator):
+    """An exact exchange rate: NUMERIC(24,10) on PostgreSQL, the decimal text on SQLite."""
+
+    impl = Numeric(24, 10, asdecimal=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(24, 10, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("rates must be a Decimal, never a float")
+        value = Decimal(value)
+        if value.as_tuple().exponent < -10:  # type: ignore[operator]
+            raise ValueError(f"rate {value} has more than 10 decimal places")
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(str(value)).normalize()

@@ -68,8 +68,8 @@ def next_dunning_level(
     if position.overdue_total <= policy.dunning.tolerance:
         return None
     target = due_level(position.oldest_days_overdue, policy)
-    if target <= current_level:
-        return None
+    if target <= current_level or current_level >= len(policy.dunning.levels):
+        return None  # nothing due yet, or already at the last level (even of a shorter schedule)
     return policy.dunning_level(current_level + 1)
 
 

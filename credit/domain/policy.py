@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
@@ -33,6 +34,7 @@ class Band(_Strict):
 METRICS = (
     "on_time_payment_ratio",
     "avg_days_beyond_terms",
+    "dso",
     "current_ratio",
     "debt_ratio",
     "net_margin",
@@ -59,10 +61,43 @@ class Factor(_Strict):
         return self
 
 
+class QualitativeFactor(_Strict):
+    """A matter of expert judgement the analyst rates 0-100 (e.g. market position)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str
+    question: str
+    weight: Decimal = Field(gt=0, le=1)
+
+
+class Qualitative(_Strict):
+    """The human step of research: who is asked, by when, and how long a rating stays usable."""
+
+    weight: Decimal = Field(default=Decimal(0), ge=0, le=1)
+    factors: list[QualitativeFactor] = []
+    due_hours: int = Field(default=48, ge=1)
+    reuse_months: int = Field(default=0, ge=0)  # scheduled re-reviews reuse a rating this recent
+
+    @model_validator(mode="after")
+    def _factors_when_weighted(self) -> Qualitative:
+        if self.weight > 0:
+            total = sum((f.weight for f in self.factors), Decimal(0))
+            if not self.factors or total != 1:
+                raise ValueError(f"qualitative factor weights add up to {total}, not 1")
+        names = [f.name for f in self.factors]
+        if len(set(names)) != len(names):
+            raise ValueError("qualitative factor names repeat")
+        return self
+
+
 class Scorecard(_Strict):
+    """Quantitative factors (banded, weighted) and the qualitative part, combined by weight."""
+
     neutral_points: Decimal = Field(default=Decimal(50), ge=0, le=100)
     penalty_points: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    quantitative_weight: Decimal = Field(default=Decimal(1), ge=0, le=1)
     factors: list[Factor] = Field(min_length=1)
+    qualitative: Qualitative = Qualitative()
 
     @model_validator(mode="after")
     def _weights_sum_to_one(self) -> Scorecard:
@@ -72,6 +107,12 @@ class Scorecard(_Strict):
         names = [f.name for f in self.factors]
         if len(set(names)) != len(names):
             raise ValueError("scorecard factor names repeat")
+        parts = self.quantitative_weight + self.qualitative.weight
+        if parts != 1:
+            raise ValueError(
+                f"quantitative_weight {self.quantitative_weight} + qualitative.weight "
+                f"{self.qualitative.weight} = {parts}, not 1"
+            )
         return self
 
 
@@ -166,6 +207,50 @@ class Dunning(_Strict):
         return self
 
 
+class RiskRules(_Strict):
+    """When a warning sign in a customer's profile or ledger becomes a risk signal, and how severe.
+
+    A high-severity signal alerts the credit team and flags the customer for re-review.
+    """
+
+    required_fields: list[
+        Literal["email", "country", "tax_id", "registered_on", "sales_owner_email"]
+    ] = [
+        "email",
+        "country",
+        "tax_id",
+    ]
+    tax_id_patterns: dict[str, str] = {
+        "DE": r"^DE[0-9]{9}$",
+        "AT": r"^ATU[0-9]{8}$",
+        "FR": r"^FR[0-9A-Z]{2}[0-9]{9}$",
+        "NL": r"^NL[0-9]{9}B[0-9]{2}$",
+        "IT": r"^IT[0-9]{11}$",
+        "GB": r"^GB([0-9]{9}|[0-9]{12})$",
+        "CH": r"^CHE[0-9]{9}$",
+    }
+    late_trend_window: int = Field(default=3, ge=1)  # invoices compared: last N vs the N before
+    late_trend_days: Decimal = Field(default=Decimal(7), gt=0)
+    late_trend_high_days: Decimal = Field(default=Decimal(20), gt=0)
+    utilisation_threshold: Decimal = Field(default=Decimal("0.9"), gt=0)
+    utilisation_high: Decimal = Field(default=Decimal("1.0"), gt=0)
+    bounced_lookback_days: int = Field(default=180, ge=1)
+    method_change_severity: Literal["low", "medium", "high"] = "medium"
+    stale_statement_severity: Literal["low", "medium", "high"] = "medium"
+
+    @field_validator("tax_id_patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: dict[str, str]) -> dict[str, str]:
+        for country, pattern in patterns.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(
+                    f"tax id pattern for {country} is not a regular expression: {exc}"
+                ) from None
+        return patterns
+
+
 class PolicyBody(_Strict):
     """A whole credit policy version as written in ``config/policy.yaml``."""
 
@@ -178,6 +263,7 @@ class PolicyBody(_Strict):
     authority: Authority
     policy_change: PolicyChange
     dunning: Dunning
+    risk: RiskRules = RiskRules()
 
     @field_validator("ratings")
     @classmethod

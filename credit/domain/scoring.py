@@ -35,6 +35,7 @@ class DocumentFacts:
     due_date: date
     amount: Decimal
     paid_on: date | None = None
+    open_amount: Decimal = ZERO  # what is still unpaid as of the research date
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,13 @@ def compute_metrics(facts: CustomerFacts, as_of: date) -> dict[str, Decimal | No
     on_time = [d for d in paid if d.paid_on is not None and d.paid_on <= d.due_date]
     days_late = [max(0, ((d.paid_on or as_of) - d.due_date).days) for d in settled_or_due]
 
+    recent = [d for d in invoices if (as_of - d.issue_date).days < 365]
+    sales = sum((d.amount for d in recent), ZERO)
+    receivables = sum((d.open_amount for d in facts.documents if d.issue_date <= as_of), ZERO)
+    dso = None
+    if sales > 0:
+        dso = (max(ZERO, receivables) / sales * 365).quantize(Decimal("0.1"))
+
     st = latest_statement(facts, as_of)
     years = None
     if facts.registered_on is not None and facts.registered_on <= as_of:
@@ -92,6 +100,7 @@ def compute_metrics(facts: CustomerFacts, as_of: date) -> dict[str, Decimal | No
         "avg_days_beyond_terms": ratio(Decimal(sum(days_late)), Decimal(len(days_late)))
         if days_late
         else None,
+        "dso": dso,
         "current_ratio": ratio(st.current_assets, st.current_liabilities) if st else None,
         "debt_ratio": ratio(st.total_liabilities, st.total_assets) if st else None,
         "net_margin": ratio(st.net_income, st.revenue) if st else None,
@@ -164,6 +173,60 @@ def score_customer(facts: CustomerFacts, as_of: date, policy: PolicyBody) -> Sco
 
 
 @dataclass(frozen=True)
+class QualitativeScore:
+    name: str
+    label: str
+    score: Decimal
+    weight: Decimal
+    weighted: Decimal
+
+
+def score_qualitative(
+    scores: dict[str, Decimal], policy: PolicyBody
+) -> tuple[Decimal, list[QualitativeScore]]:
+    """Weighted total of the analyst's 0-100 ratings; every policy factor must be rated."""
+    factors = policy.scorecard.qualitative.factors
+    missing = [f.name for f in factors if f.name not in scores]
+    unknown = sorted(set(scores) - {f.name for f in factors})
+    if missing or unknown:
+        problems = []
+        if missing:
+            problems.append(f"missing {', '.join(missing)}")
+        if unknown:
+            problems.append(f"unknown {', '.join(unknown)}")
+        raise ValueError(f"qualitative ratings: {'; '.join(problems)}")
+    rows = []
+    for f in factors:
+        value = Decimal(scores[f.name])
+        if not 0 <= value <= 100:
+            raise ValueError(f"qualitative rating {f.name}={value}: must be between 0 and 100")
+        rows.append(
+            QualitativeScore(
+                f.name, f.label, value, f.weight, (value * f.weight).quantize(Decimal("0.01"))
+            )
+        )
+    return sum((r.weighted for r in rows), ZERO).quantize(Decimal("0.01")), rows
+
+
+def combined_score(
+    quantitative: Decimal, qualitative: Decimal | None, policy: PolicyBody
+) -> Decimal:
+    """quantitative x its weight + qualitative x its weight (the policy's split; they add up to 1)."""
+    card = policy.scorecard
+    total = quantitative * card.quantitative_weight
+    if card.qualitative.weight > 0:
+        if qualitative is None:
+            raise ValueError("the policy weighs a qualitative assessment, and none was given")
+        total += qualitative * card.qualitative.weight
+    return total.quantize(Decimal("0.01"))
+
+
+def rate_combined(result: ScoreResult, total: Decimal, policy: PolicyBody) -> str:
+    """The grade of a combined total; a missing 'cannot rate' factor still means unrated."""
+    return policy.unrated.grade if result.cannot_rate else rate(total, policy)
+
+
+@dataclass(frozen=True)
 class Recommendation:
     rating: str
     limit: Decimal
@@ -196,11 +259,9 @@ def limit_from_rule(rule: LimitRule, statement: StatementFacts | None) -> tuple[
     return Decimal(rounded).quantize(Decimal("0.01")), basis
 
 
-def recommend(
-    score: ScoreResult, facts: CustomerFacts, as_of: date, policy: PolicyBody
-) -> Recommendation:
-    """The policy's limit, terms, conditions and review frequency for the score's rating."""
-    rating: Rating = policy.rating(score.rating)
+def recommend(grade: str, facts: CustomerFacts, as_of: date, policy: PolicyBody) -> Recommendation:
+    """The policy's limit, terms, conditions and review frequency for a rating."""
+    rating: Rating = policy.rating(grade)
     limit, basis = limit_from_rule(rating.limit, latest_statement(facts, as_of))
     return Recommendation(
         rating=rating.grade,

@@ -1,54 +1,87 @@
 """Use cases. Each owns its transaction: a credit decision is saved whole (with its audit events and
 its outbox notices) or not at all. Services take an :class:`~credit.app.App` and keyword arguments."""
 
-from credit.services._common import (  # noqa: F401
+from credit.services._common import (
     SUBJECT_POLICY,
     SUBJECT_REQUEST,
     DecisionRefused,
     ServiceError,
-    _assessment_view,
-    _customer_view,
-    _line_view,
-    _request_view,
-    _step_view,
     add_months,
     get_customer,
     person_email,
 )
-from credit.services.approvals import (  # noqa: F401
-    Progress,
-    _assign,
-    _audit_refusal,
-    _create_steps,
-    _steps,
-    advance_request,
-    decide,
-    pending_approvals,
-)
-from credit.services.collections import (  # noqa: F401
+from credit.services.approvals import Progress, advance_request, decide, pending_approvals
+from credit.services.collections import (
     DunningOutcome,
-    _apply_dunning,
-    _clear_episode,
     collection_candidates,
     dun_customer,
     dun_customers,
 )
-from credit.services.ledger import _dunning_state, exposure, load_facts, open_items  # noqa: F401
-from credit.services.policy import advance_policy, policy_changes, policy_view, propose_policy  # noqa: F401
-from credit.services.publish import publish_request  # noqa: F401
-from credit.services.queries import (  # noqa: F401
+from credit.services.draft import draft_request
+from credit.services.ledger import exposure, load_raw, open_items
+from credit.services.policy import advance_policy, policy_changes, policy_view, propose_policy
+from credit.services.publish import publish_request
+from credit.services.queries import (
     audit_events,
     customer_list,
     customer_overview,
     deliver,
     list_notices,
 )
-from credit.services.research import (  # noqa: F401
-    assess_customer,
+from credit.services.research import (
     check_review_can_start,
-    draft_request,
-    due_reviews,
-    notify_reviews_started,
-    review_customers,
+    collect_customer_data,
+    record_qualitative,
+    rescore,
+    score_assessment,
+    send_research_reminders,
+    waiting_assessments,
 )
-from credit.services.setup import _new_policy_row, init_database  # noqa: F401
+from credit.services.reviews import due_reviews, notify_reviews_started, review_customers
+from credit.services.risk import list_signals, scan_risk
+from credit.services.setup import init_database
+
+__all__ = [
+    "SUBJECT_POLICY",
+    "SUBJECT_REQUEST",
+    "DecisionRefused",
+    "DunningOutcome",
+    "Progress",
+    "ServiceError",
+    "add_months",
+    "advance_policy",
+    "advance_request",
+    "audit_events",
+    "check_review_can_start",
+    "collect_customer_data",
+    "collection_candidates",
+    "customer_list",
+    "customer_overview",
+    "decide",
+    "deliver",
+    "draft_request",
+    "due_reviews",
+    "dun_customer",
+    "dun_customers",
+    "exposure",
+    "get_customer",
+    "init_database",
+    "list_notices",
+    "list_signals",
+    "load_raw",
+    "notify_reviews_started",
+    "open_items",
+    "pending_approvals",
+    "person_email",
+    "policy_changes",
+    "policy_view",
+    "propose_policy",
+    "publish_request",
+    "record_qualitative",
+    "rescore",
+    "review_customers",
+    "scan_risk",
+    "score_assessment",
+    "send_research_reminders",
+    "waiting_assessments",
+]

@@ -84,21 +84,42 @@ def _customer_view(c: Customer) -> dict[str, Any]:
     }
 
 
+def _q2(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(Decimal("0.01"))
+
+
 def _assessment_view(a: CreditAssessment) -> dict[str, Any]:
+    """What notices and the CLI show of an assessment (complete or awaiting the analyst)."""
+    qualitative = a.qualitative or {}
+    report = a.cleaning_report or {}
     return {
         "id": a.id,
+        "status": a.status,
         "as_of": a.as_of.isoformat(),
-        "score": a.total_score.quantize(Decimal("0.01")),
+        "analyst": a.analyst or "",
+        "quantitative_score": _q2(a.quantitative_score),
+        "qualitative_score": _q2(a.qualitative_score),
+        "score": _q2(a.total_score),
         "rating": a.rating,
         "recommended_limit": a.recommended_limit,
         "terms_days": a.terms_days,
         "conditions": list(a.conditions),
         "review_months": a.review_months,
-        "limit_basis": a.limit_basis,
+        "limit_basis": a.limit_basis or "",
         "policy_version": a.policy_version,
         "factors": [
             {**f, "value": f["value"] if f["value"] is not None else "missing"} for f in a.factors
         ],
+        "qualitative": {
+            "factors": list(qualitative.get("factors", [])),
+            "comment": qualitative.get("comment", ""),
+            "by": qualitative.get("by", ""),
+            "carried_over_from": qualitative.get("carried_over_from"),
+        },
+        "cleaning": {k: list(report.get(k, [])) for k in ("fixes", "rejected", "flags")},
+        "signals": list((a.inputs or {}).get("signals", [])),
+        "requested_limit": a.requested_limit,
+        "override_reason": a.override_reason or "",
     }
 
 

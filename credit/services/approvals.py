@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from credit import audit, notices
@@ -106,131 +107,194 @@ def _assign(
     return step.approver
 
 
+def lock_subject(s: Session, subject: str, subject_id: int) -> None:
+    """Take the write lock on a request or policy row first, so that two decisions on the same
+    chain are applied one after the other (a row lock on PostgreSQL, the write lock on SQLite)."""
+    if subject == SUBJECT_REQUEST:
+        s.execute(
+            update(CreditRequest)
+            .where(col(CreditRequest.id) == subject_id)
+            .values(id=CreditRequest.id)
+        )
+    else:
+        s.execute(
+            update(CreditPolicy)
+            .where(col(CreditPolicy.version) == subject_id)
+            .values(version=CreditPolicy.version)
+        )
+
+
+def request_amount(r: CreditRequest) -> Decimal:
+    """The amount the authority matrix compares: in the base currency when a rate was known."""
+    return r.base_amount if r.base_amount is not None else r.proposed_limit
+
+
 def advance_request(app: App, *, request_id: int, as_of: date) -> Progress:
     """Move a credit request along its chain from what the database says: create the steps the
     authority matrix requires, ask the next approver, or report rejection. Safe to repeat."""
     with app.uow() as uow:
         s = uow.session
+        lock_subject(s, SUBJECT_REQUEST, request_id)
         r = s.get(CreditRequest, request_id)
         if r is None:
             raise ServiceError(f"no credit request {request_id}")
-        customer = s.get(Customer, r.customer_id)
-        assert customer is not None
-        policy_row = s.exec(
-            select(CreditPolicy).where(CreditPolicy.version == r.policy_version)
-        ).one()
-        policy = app.policy_body(policy_row)
-        amount = r.proposed_limit
-        steps = _steps(s, SUBJECT_REQUEST, request_id)
-        now = utcnow()
-        if not steps and r.status == RequestStatus.IN_APPROVAL:
-            chain = authority.required_steps(
-                amount=amount,
-                rating=r.rating,
-                above_recommendation=r.proposed_limit > r.recommended_limit,
-                policy=policy,
-                unconverted_currency=None if r.currency == policy.base_currency else r.currency,
-            )
-            steps = _create_steps(
-                app,
-                s,
-                subject=SUBJECT_REQUEST,
-                subject_id=request_id,
-                chain=[(c.level, c.role, c.cap, c.reason) for c in chain],
-                requester=r.requested_by,
-                amount=amount,
-                due_hours=policy.authority.step_due_hours,
-                now=now,
-            )
-            audit.record(
-                s,
-                actor="system",
-                action="request.route",
-                entity_type="credit_request",
-                entity_id=request_id,
-                after={"levels": [(c.level, c.role) for c in chain]},
-                reason="; ".join(c.reason for c in chain),
-                policy_version=r.policy_version,
-            )
-        progress = Progress(SUBJECT_REQUEST, request_id, r.status)
-        rejected = next((st for st in steps if st.decision == Decision.REJECTED), None)
-        assessment = s.get(CreditAssessment, r.assessment_id)
-        assert assessment is not None
-        ctx = {
-            "customer": _customer_view(customer),
-            "request": _request_view(r),
-            "assessment": _assessment_view(assessment),
-            "exposure": {k: v for k, v in exposure(s, customer.id, as_of).items()},  # type: ignore[arg-type]
-            "steps": [_step_view(st) for st in steps],
-        }
-        if rejected is not None:
-            if r.status != RequestStatus.REJECTED:
-                r.status, r.decided_at = RequestStatus.REJECTED, now
-                s.add(r)
-                ctx["request"] = _request_view(r)
-            n, _ = notices.enqueue(
-                s,
-                app.renderer,
-                key=f"request-rejected:{r.id}",
-                kind="request_rejected",
-                locale="en",
-                recipients=[person_email(app, r.requested_by)],
-                customer_id=customer.id,
-                context={**ctx, "rejection": _step_view(rejected)},
-            )
-            progress.status, progress.notices = RequestStatus.REJECTED, [n.id]  # type: ignore[list-item]
-        elif all(st.decision == Decision.APPROVED for st in steps):
-            if r.status == RequestStatus.IN_APPROVAL:
-                r.status, r.decided_at = RequestStatus.APPROVED, now
-                s.add(r)
-            progress.status = r.status
-        else:
-            step = next(st for st in steps if st.decision == Decision.PENDING)
-            deciders = {st.decided_by for st in steps if st.decided_by}
-            who = _assign(app, step, amount=amount, requester=r.requested_by, excluded=deciders)
-            s.add(step)
-            progress.waiting_for = f"level {step.level} ({step.role})"
-            if who is None:
-                recipients, key = [app.directory.teams.credit], f"approval-unassignable:{step.id}"
-            else:
-                recipients, key = [person_email(app, who)], f"approval-needed:{step.id}:{who}"
-                progress.waiting_for += f": {who}"
-            n, _ = notices.enqueue(
-                s,
-                app.renderer,
-                key=key,
-                kind="approval_needed",
-                locale="en",
-                recipients=recipients,
-                customer_id=customer.id,
-                context={
-                    **ctx,
-                    "step": _step_view(step),
-                    "approver": who or "",
-                    "command_approve": f"credit approve {r.id} --as {who or 'USER'}",
-                    "command_reject": f'credit reject {r.id} --as {who or "USER"} --comment "..."',
-                },
-            )
-            progress.notices = [n.id]  # type: ignore[list-item]
+        progress = _advance_request_in(app, s, r, as_of)
         uow.commit()
         return progress
 
 
+def _advance_request_in(app: App, s: Session, r: CreditRequest, as_of: date) -> Progress:
+    """The chain's next step, inside the caller's transaction."""
+    request_id = r.id
+    customer = s.get(Customer, r.customer_id)
+    assert customer is not None
+    policy_row = s.exec(select(CreditPolicy).where(CreditPolicy.version == r.policy_version)).one()
+    policy = app.policy_body(policy_row)
+    amount = request_amount(r)
+    steps = _steps(s, SUBJECT_REQUEST, request_id)
+    now = utcnow()
+    if not steps and r.status == RequestStatus.IN_APPROVAL:
+        chain = authority.required_steps(
+            amount=amount,
+            rating=r.rating,
+            above_recommendation=r.proposed_limit > r.recommended_limit,
+            policy=policy,
+            unconverted_currency=None
+            if r.currency == policy.base_currency or r.base_amount is not None
+            else r.currency,
+        )
+        steps = _create_steps(
+            app,
+            s,
+            subject=SUBJECT_REQUEST,
+            subject_id=request_id,
+            chain=[(c.level, c.role, c.cap, c.reason) for c in chain],
+            requester=r.requested_by,
+            amount=amount,
+            due_hours=policy.authority.step_due_hours,
+            now=now,
+        )
+        audit.record(
+            s,
+            actor="system",
+            action="request.route",
+            entity_type="credit_request",
+            entity_id=request_id,
+            after={"levels": [(c.level, c.role) for c in chain]},
+            reason="; ".join(c.reason for c in chain),
+            policy_version=r.policy_version,
+        )
+    progress = Progress(SUBJECT_REQUEST, request_id, r.status)
+    rejected = next((st for st in steps if st.decision == Decision.REJECTED), None)
+    assessment = s.get(CreditAssessment, r.assessment_id)
+    assert assessment is not None
+    ctx = {
+        "customer": _customer_view(customer),
+        "request": _request_view(r),
+        "assessment": _assessment_view(assessment),
+        "exposure": {k: v for k, v in exposure(s, customer.id, as_of).items()},  # type: ignore[arg-type]
+        "steps": [_step_view(st) for st in steps],
+    }
+    if rejected is not None:
+        if r.status != RequestStatus.REJECTED:
+            r.status, r.decided_at = RequestStatus.REJECTED, now
+            s.add(r)
+            ctx["request"] = _request_view(r)
+            audit.record(
+                s,
+                actor=rejected.decided_by or "system",
+                action="request.reject",
+                entity_type="credit_request",
+                entity_id=request_id,
+                before={"status": RequestStatus.IN_APPROVAL},
+                after={"status": RequestStatus.REJECTED},
+                reason=rejected.comment or "",
+                policy_version=r.policy_version,
+            )
+        n, _ = notices.enqueue(
+            s,
+            app.renderer,
+            key=f"request-rejected:{r.id}",
+            kind="request_rejected",
+            locale="en",
+            recipients=[person_email(app, r.requested_by)],
+            customer_id=customer.id,
+            context={**ctx, "rejection": _step_view(rejected)},
+        )
+        progress.status, progress.notices = RequestStatus.REJECTED, [n.id]  # type: ignore[list-item]
+    elif all(st.decision == Decision.APPROVED for st in steps):
+        if r.status == RequestStatus.IN_APPROVAL:
+            r.status, r.decided_at = RequestStatus.APPROVED, now
+            s.add(r)
+            audit.record(
+                s,
+                actor="system",
+                action="request.approve",
+                entity_type="credit_request",
+                entity_id=request_id,
+                before={"status": RequestStatus.IN_APPROVAL},
+                after={"status": RequestStatus.APPROVED},
+                reason="approved at every level by "
+                + ", ".join(st.decided_by or "" for st in steps),
+                policy_version=r.policy_version,
+            )
+        progress.status = r.status
+    else:
+        step = next(st for st in steps if st.decision == Decision.PENDING)
+        deciders = {st.decided_by for st in steps if st.decided_by}
+        who = _assign(app, step, amount=amount, requester=r.requested_by, excluded=deciders)
+        s.add(step)
+        progress.waiting_for = f"level {step.level} ({step.role})"
+        if who is None:
+            recipients, key = [app.directory.teams.credit], f"approval-unassignable:{step.id}"
+        else:
+            recipients, key = [person_email(app, who)], f"approval-needed:{step.id}:{who}"
+            progress.waiting_for += f": {who}"
+        n, _ = notices.enqueue(
+            s,
+            app.renderer,
+            key=key,
+            kind="approval_needed",
+            locale="en",
+            recipients=recipients,
+            customer_id=customer.id,
+            context={
+                **ctx,
+                "step": _step_view(step),
+                "approver": who or "",
+                "command_approve": f"credit approve {r.id} --as {who or 'USER'}",
+                "command_reject": f'credit reject {r.id} --as {who or "USER"} --comment "..."',
+            },
+        )
+        progress.notices = [n.id]  # type: ignore[list-item]
+    return progress
+
+
 def decide(
-    app: App, *, subject: str, subject_id: int, username: str, approve: bool, comment: str | None
+    app: App,
+    *,
+    subject: str,
+    subject_id: int,
+    username: str,
+    approve: bool,
+    comment: str | None,
+    as_of: date,
 ) -> ApprovalStep:
-    """Record one approver's decision on the pending step, after checking the authority matrix and
-    segregation of duties. A refusal raises :class:`DecisionRefused` and is itself audited."""
+    """Record one approver's decision on the pending step after checking the authority matrix and
+    segregation of duties, and apply what follows (next approver asked, rejection sent, request
+    approved, policy published) in the same transaction. A refusal raises :class:`DecisionRefused`
+    and is itself audited; a step someone else decided meanwhile is refused too."""
     if not approve and not (comment and comment.strip()):
         raise ServiceError("a rejection needs a --comment saying why")
     with app.uow() as uow:
         s = uow.session
+        lock_subject(s, subject, subject_id)
         if subject == SUBJECT_REQUEST:
             r = s.get(CreditRequest, subject_id)
             if r is None:
                 raise ServiceError(f"no credit request {subject_id}")
             status, requester, policy_version = r.status, r.requested_by, r.policy_version
-            amount = r.proposed_limit
+            amount = request_amount(r)
             open_status = RequestStatus.IN_APPROVAL
         else:
             p = s.exec(select(CreditPolicy).where(CreditPolicy.version == subject_id)).first()
@@ -238,50 +302,52 @@ def decide(
                 raise ServiceError(f"no policy version {subject_id}")
             status, requester, policy_version = p.status, p.proposed_by, p.version
             amount, open_status = ZERO, PolicyStatus.IN_APPROVAL
+        label = subject.replace("_", " ")
         if status != open_status:
-            raise ServiceError(
-                f"{subject.replace('_', ' ')} {subject_id} is {status}, not awaiting approval"
-            )
+            raise ServiceError(f"{label} {subject_id} is {status}, not awaiting approval")
         steps = _steps(s, subject, subject_id)
         pending = [st for st in steps if st.decision == Decision.PENDING]
         if not pending:
-            raise ServiceError(
-                f"{subject.replace('_', ' ')} {subject_id} has no step awaiting a decision"
-            )
+            raise ServiceError(f"{label} {subject_id} has no step awaiting a decision")
         deciders = {st.decided_by for st in steps if st.decided_by}
         if subject == SUBJECT_REQUEST:
             step = pending[0]  # levels are decided in order
-            refusals = authority.decision_refusals(
-                username=username,
-                directory=app.directory,
-                step_role=step.role,
-                step_cap=step.cap,
-                amount=amount,
-                requester=requester,
-                deciders_of_other_steps=deciders,
-            )
+            cap = step.cap
         else:
             # A policy committee decides in any order; the person takes the step of a role they hold.
             person = app.directory.get(username)
             mine = [st for st in pending if person and st.role in person.roles]
-            step = mine[0] if mine else pending[0]
-            refusals = authority.decision_refusals(
-                username=username,
-                directory=app.directory,
-                step_role=step.role,
-                step_cap=ZERO,
-                amount=ZERO,
-                requester=requester,
-                deciders_of_other_steps=deciders,
-            )
+            step, cap = (mine[0] if mine else pending[0]), ZERO
+        refusals = authority.decision_refusals(
+            username=username,
+            directory=app.directory,
+            step_role=step.role,
+            step_cap=cap,
+            amount=amount,
+            requester=requester,
+            deciders_of_other_steps=deciders,
+        )
         if refusals:
             uow.rollback()
             _audit_refusal(app, subject, subject_id, username, refusals, policy_version)
             raise DecisionRefused(refusals)
         before = _step_view(step)
-        step.decision = Decision.APPROVED if approve else Decision.REJECTED
-        step.decided_by, step.decided_at, step.comment = username, utcnow(), comment
-        s.add(step)
+        decided_at = utcnow()
+        result = s.execute(
+            update(ApprovalStep)
+            .where(col(ApprovalStep.id) == step.id, col(ApprovalStep.decision) == Decision.PENDING)
+            .values(
+                decision=Decision.APPROVED if approve else Decision.REJECTED,
+                decided_by=username,
+                decided_at=decided_at,
+                comment=comment,
+            )
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ServiceError(
+                f"level {step.level} of {label} {subject_id} was decided by someone else just now"
+            )
+        s.refresh(step)
         audit.record(
             s,
             actor=username,
@@ -293,6 +359,12 @@ def decide(
             reason=comment or "",
             policy_version=policy_version,
         )
+        if subject == SUBJECT_REQUEST:
+            _advance_request_in(app, s, r, as_of)
+        else:
+            from credit.services.policy import _advance_policy_in
+
+            _advance_policy_in(app, s, p)
         uow.commit()
         return step
 

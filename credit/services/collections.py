@@ -185,7 +185,7 @@ def _apply_dunning(
         before = _line_view(line)
         line.status, line.hold_reason, line.updated_at = (
             LineStatus.ON_HOLD,
-            f"dunning:{step.name}",
+            f"dunning:{step.name}:{currency}",
             utcnow(),
         )
         s.add(line)
@@ -252,6 +252,23 @@ def _apply_dunning(
         )
 
 
+def _held_in_other_currency(app: App, s: Session, customer: Customer, cleared: str) -> bool:
+    """Whether another currency of the customer is still at or past the hold level: paying the
+    euro invoices does not lift a hold the dollar invoices caused."""
+    _, policy = app.published_policy(s)
+    hold_levels = [
+        lv.level for lv in policy.dunning.levels if lv.action == DunningActionKind.CREDIT_HOLD
+    ]
+    if not hold_levels:
+        return False
+    others = {
+        a.currency
+        for a in s.exec(select(DunningAction).where(DunningAction.customer_id == customer.id))
+        if a.currency != cleared
+    }
+    return any(_dunning_state(s, customer.id, cur)[1] >= min(hold_levels) for cur in others)  # type: ignore[arg-type]
+
+
 def _clear_episode(
     app: App, s: Session, customer: Customer, currency: str, episode: int, as_of: date, version: int
 ) -> None:
@@ -284,6 +301,7 @@ def _clear_episode(
         line is not None
         and line.status == LineStatus.ON_HOLD
         and (line.hold_reason or "").startswith("dunning:")
+        and not _held_in_other_currency(app, s, customer, currency)
     ):
         before = _line_view(line)
         line.status, line.hold_reason, line.updated_at = LineStatus.ACTIVE, None, utcnow()

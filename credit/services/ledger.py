@@ -1,4 +1,4 @@
-"""Ledger views: a customer's facts for scoring, open items, exposure and dunning state."""
+"""Ledger views: a customer's stored data for research, open items, exposure and dunning state."""
 
 from __future__ import annotations
 
@@ -12,18 +12,35 @@ from credit.db.models import (
     Customer,
     DunningAction,
     FinancialStatement,
+    FxRate,
     Invoice,
     Payment,
 )
-from credit.domain import dunning, scoring
+from credit.domain import dunning
+from credit.domain.cleaning import RateTable, RawDocument, RawPayment, RawStatement
 from credit.domain.money import ZERO
 
 
-def load_facts(session: Session, customer: Customer, as_of: date) -> scoring.CustomerFacts:
-    """The customer's statements and documents (with the date each invoice was fully paid)."""
+def rate_table(session: Session, base_currency: str) -> RateTable:
+    """Every stored exchange rate to the base currency."""
+    table: dict[str, list[tuple[date, Decimal]]] = {}
+    for r in session.exec(select(FxRate)):
+        table.setdefault(r.currency, []).append((r.rate_date, r.rate_to_base))
+    return RateTable(base_currency, table)
+
+
+def load_raw(
+    session: Session, customer: Customer, as_of: date
+) -> tuple[list[RawStatement], list[RawDocument], list[RawPayment]]:
+    """Everything stored about a customer up to a date, as plain values for cleaning and signals.
+
+    Each invoice carries the date it was fully paid and what was still open on ``as_of``;
+    bounced payments are listed but pay nothing.
+    """
     statements = [
-        scoring.StatementFacts(
+        RawStatement(
             period_end=s.period_end,
+            currency=customer.currency,
             revenue=s.revenue,
             net_income=s.net_income,
             total_assets=s.total_assets,
@@ -33,10 +50,7 @@ def load_facts(session: Session, customer: Customer, as_of: date) -> scoring.Cus
             operating_cash_flow=s.operating_cash_flow,
         )
         for s in session.exec(
-            select(FinancialStatement).where(
-                FinancialStatement.customer_id == customer.id,
-                FinancialStatement.period_end <= as_of,
-            )
+            select(FinancialStatement).where(FinancialStatement.customer_id == customer.id)
         )
     ]
     invoices = list(
@@ -55,7 +69,7 @@ def load_facts(session: Session, customer: Customer, as_of: date) -> scoring.Cus
     paid_on: dict[int, date] = {}
     by_id = {i.id: i for i in invoices}
     for p in payments:
-        if p.invoice_id in by_id:
+        if p.invoice_id in by_id and p.status == "received":
             allocated[p.invoice_id] += p.amount
             if (
                 p.invoice_id not in paid_on
@@ -63,18 +77,31 @@ def load_facts(session: Session, customer: Customer, as_of: date) -> scoring.Cus
             ):
                 paid_on[p.invoice_id] = p.paid_on
     documents = [
-        scoring.DocumentFacts(
+        RawDocument(
             number=i.number,
             issue_date=i.issue_date,
             due_date=i.due_date,
             amount=i.amount,
-            paid_on=paid_on.get(i.id),
-        )  # type: ignore[arg-type]
+            currency=i.currency,
+            paid_on=paid_on.get(i.id),  # type: ignore[arg-type]
+            open_amount=i.amount - allocated.get(i.id, ZERO) if i.amount > 0 else i.amount,  # type: ignore[arg-type]
+        )
         for i in invoices
     ]
-    return scoring.CustomerFacts(
-        registered_on=customer.registered_on, statements=statements, documents=documents
-    )
+    numbers = {i.id: i.number for i in invoices}
+    raw_payments = [
+        RawPayment(
+            reference=p.reference,
+            paid_on=p.paid_on,
+            amount=p.amount,
+            currency=p.currency,
+            method=p.method,
+            status=p.status,
+            invoice_number=numbers.get(p.invoice_id) if p.invoice_id else None,
+        )
+        for p in payments
+    ]
+    return statements, documents, raw_payments
 
 
 def open_items(
@@ -89,7 +116,11 @@ def open_items(
     )
     payments = list(
         session.exec(
-            select(Payment).where(Payment.customer_id == customer_id, Payment.paid_on <= as_of)
+            select(Payment).where(
+                Payment.customer_id == customer_id,
+                Payment.paid_on <= as_of,
+                Payment.status == "received",
+            )
         )
     )
     allocated: dict[int, Decimal] = defaultdict(Decimal)

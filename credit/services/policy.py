@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from credit import audit, notices
 from credit.app import App
@@ -20,7 +20,7 @@ from credit.db.models import (
 from credit.domain.money import ZERO
 from credit.domain.policy import PolicyBody
 from credit.services._common import SUBJECT_POLICY, ServiceError, _step_view, person_email
-from credit.services.approvals import Progress, _assign, _create_steps, _steps
+from credit.services.approvals import Progress, _assign, _create_steps, _steps, lock_subject
 from credit.services.setup import _new_policy_row
 
 
@@ -28,10 +28,24 @@ def propose_policy(app: App, *, path: Path, by: str, reason: str) -> int:
     """Store a new policy version as a draft (validated first: an invalid file changes nothing)."""
     person_email(app, by)
     body = load_policy_file(path)
+    missing = [
+        f"dunning level {lv.level} ({lv.name}): template {lv.template!r}"
+        for lv in body.dunning.levels
+        if not app.renderer.has_template(lv.template)
+    ]
+    if missing:
+        raise ServiceError(f"{path}: no notice template for " + "; ".join(missing))
+    if body.base_currency != app.settings.base_currency:
+        raise ServiceError(
+            f"{path}: base_currency {body.base_currency} differs from CREDIT_BASE_CURRENCY="
+            f"{app.settings.base_currency}"
+        )
     with app.uow() as uow:
         s = uow.session
         latest = s.exec(select(func.max(CreditPolicy.version))).one() or 0
+        current_version, _ = app.published_policy(s)
         row = _new_policy_row(body, version=latest + 1, proposed_by=by, reason=reason)
+        row.based_on_version = current_version
         s.add(row)
         s.flush()
         audit.record(
@@ -48,6 +62,7 @@ def propose_policy(app: App, *, path: Path, by: str, reason: str) -> int:
             },
             reason=reason,
         )
+        _advance_policy_in(app, s, row)  # routed to the committee in the same transaction
         uow.commit()
         return row.version
 
@@ -57,154 +72,202 @@ def advance_policy(app: App, *, version: int) -> Progress:
     member approved (retiring the previous version); report a rejection. Safe to repeat."""
     with app.uow() as uow:
         s = uow.session
+        lock_subject(s, SUBJECT_POLICY, version)
         row = s.exec(select(CreditPolicy).where(CreditPolicy.version == version)).first()
         if row is None:
             raise ServiceError(f"no policy version {version}")
-        current_version, current = app.published_policy(s)
-        now = utcnow()
-        steps = _steps(s, SUBJECT_POLICY, version)
-        if row.status == PolicyStatus.DRAFT:
-            chain = [
-                (i + 1, role, None, f"policy change needs {role}")
-                for i, role in enumerate(current.policy_change.approver_roles)
-            ]
-            steps = _create_steps(
-                app,
+        progress = _advance_policy_in(app, s, row)
+        uow.commit()
+        return progress
+
+
+def _advance_policy_in(app: App, s: Session, row: CreditPolicy) -> Progress:
+    """The committee chain's next step for a policy version, inside the caller's transaction."""
+    version = row.version
+    current_version, current = app.published_policy(s)
+    now = utcnow()
+    steps = _steps(s, SUBJECT_POLICY, version)
+    if row.status == PolicyStatus.DRAFT:
+        chain = [
+            (i + 1, role, None, f"policy change needs {role}")
+            for i, role in enumerate(current.policy_change.approver_roles)
+        ]
+        steps = _create_steps(
+            app,
+            s,
+            subject=SUBJECT_POLICY,
+            subject_id=version,
+            chain=chain,
+            requester=row.proposed_by,
+            amount=ZERO,
+            due_hours=current.authority.step_due_hours,
+            now=now,
+        )
+        row.status = PolicyStatus.IN_APPROVAL
+        s.add(row)
+        audit.record(
+            s,
+            actor="system",
+            action="policy.route",
+            entity_type="credit_policy",
+            entity_id=version,
+            before={"status": "draft"},
+            after={"status": "in_approval", "roles": [c[1] for c in chain]},
+            policy_version=current_version,
+        )
+    progress = Progress(SUBJECT_POLICY, version, row.status)
+    ctx = {
+        "policy": {
+            "version": row.version,
+            "name": row.name,
+            "proposed_by": row.proposed_by,
+            "reason": row.reason,
+            "sha256": row.body_sha256,
+        },
+        "current_version": current_version,
+        "changes": policy_changes(current, app.policy_body(row)),
+        "steps": [_step_view(st) for st in steps],
+    }
+    if row.status == PolicyStatus.IN_APPROVAL:
+        rejected = next((st for st in steps if st.decision == Decision.REJECTED), None)
+        if rejected is not None:
+            row.status = PolicyStatus.REJECTED
+            s.add(row)
+            audit.record(
                 s,
-                subject=SUBJECT_POLICY,
-                subject_id=version,
-                chain=chain,
-                requester=row.proposed_by,
-                amount=ZERO,
-                due_hours=current.authority.step_due_hours,
-                now=now,
+                actor=rejected.decided_by or "system",
+                action="policy.reject",
+                entity_type="credit_policy",
+                entity_id=version,
+                before={"status": "in_approval"},
+                after={"status": "rejected"},
+                reason=rejected.comment or "",
+                policy_version=current_version,
             )
-            row.status = PolicyStatus.IN_APPROVAL
+            notices.enqueue(
+                s,
+                app.renderer,
+                key=f"policy-rejected:{version}",
+                kind="policy_rejected",
+                locale="en",
+                recipients=[person_email(app, row.proposed_by)],
+                context={**ctx, "rejection": _step_view(rejected)},
+            )
+        elif all(st.decision == Decision.APPROVED for st in steps) and (
+            row.based_on_version not in (None, current_version)
+        ):
+            # Another version was published since this one was proposed: publishing it now
+            # would silently undo that version's changes.
+            row.status = PolicyStatus.REJECTED
             s.add(row)
             audit.record(
                 s,
                 actor="system",
-                action="policy.route",
+                action="policy.reject",
                 entity_type="credit_policy",
                 entity_id=version,
-                before={"status": "draft"},
-                after={"status": "in_approval", "roles": [c[1] for c in chain]},
+                before={"status": "in_approval", "based_on_version": row.based_on_version},
+                after={"status": "rejected"},
+                reason=f"version {current_version} was published after this proposal; propose "
+                "the change again against it",
                 policy_version=current_version,
             )
-        progress = Progress(SUBJECT_POLICY, version, row.status)
-        ctx = {
-            "policy": {
-                "version": row.version,
-                "name": row.name,
-                "proposed_by": row.proposed_by,
-                "reason": row.reason,
-                "sha256": row.body_sha256,
-            },
-            "current_version": current_version,
-            "changes": policy_changes(current, app.policy_body(row)),
-            "steps": [_step_view(st) for st in steps],
-        }
-        if row.status == PolicyStatus.IN_APPROVAL:
-            rejected = next((st for st in steps if st.decision == Decision.REJECTED), None)
-            if rejected is not None:
-                row.status = PolicyStatus.REJECTED
-                s.add(row)
-                audit.record(
-                    s,
-                    actor=rejected.decided_by or "system",
-                    action="policy.reject",
-                    entity_type="credit_policy",
-                    entity_id=version,
-                    before={"status": "in_approval"},
-                    after={"status": "rejected"},
-                    reason=rejected.comment or "",
-                    policy_version=current_version,
-                )
-                notices.enqueue(
-                    s,
-                    app.renderer,
-                    key=f"policy-rejected:{version}",
-                    kind="policy_rejected",
-                    locale="en",
-                    recipients=[person_email(app, row.proposed_by)],
-                    context={**ctx, "rejection": _step_view(rejected)},
-                )
-            elif all(st.decision == Decision.APPROVED for st in steps):
-                old = s.exec(
-                    select(CreditPolicy).where(CreditPolicy.version == current_version)
-                ).one()
-                old.status, old.retired_at = PolicyStatus.RETIRED, now
-                row.status, row.published_at = PolicyStatus.PUBLISHED, now
-                s.add(old)
-                s.add(row)
-                audit.record(
-                    s,
-                    actor="system",
-                    action="policy.publish",
-                    entity_type="credit_policy",
-                    entity_id=version,
-                    before={"published_version": current_version},
-                    after={"published_version": version, "sha256": row.body_sha256},
-                    reason="approved by " + ", ".join(st.decided_by or "" for st in steps),
-                    policy_version=version,
-                )
-                notices.enqueue(
-                    s,
-                    app.renderer,
-                    key=f"policy-published:{version}",
-                    kind="policy_published",
-                    locale="en",
-                    recipients=[app.directory.teams.credit, app.directory.teams.collections],
-                    context={**ctx, "approvers": [st.decided_by for st in steps]},
-                )
-            else:
-                deciders = {st.decided_by for st in steps if st.decided_by}
-                for st in steps:
-                    if st.decision != Decision.PENDING:
-                        continue
-                    who = _assign(
-                        app, st, amount=ZERO, requester=row.proposed_by, excluded=deciders
+            notices.enqueue(
+                s,
+                app.renderer,
+                key=f"policy-rejected:{version}",
+                kind="policy_rejected",
+                locale="en",
+                recipients=[person_email(app, row.proposed_by)],
+                context={
+                    **ctx,
+                    "rejection": {
+                        "level": 0,
+                        "role": "system",
+                        "approver": None,
+                        "decided_by": "system",
+                        "decision": "rejected",
+                        "comment": f"version {current_version} was published after this proposal "
+                        f"(based on version {row.based_on_version}); propose the change again "
+                        "against the published version",
+                        "reason": "superseded",
+                        "due_at": "",
+                        "decided_at": "",
+                        "id": 0,
+                    },
+                },
+            )
+        elif all(st.decision == Decision.APPROVED for st in steps):
+            old = s.exec(select(CreditPolicy).where(CreditPolicy.version == current_version)).one()
+            old.status, old.retired_at = PolicyStatus.RETIRED, now
+            row.status, row.published_at = PolicyStatus.PUBLISHED, now
+            s.add(old)
+            s.add(row)
+            audit.record(
+                s,
+                actor="system",
+                action="policy.publish",
+                entity_type="credit_policy",
+                entity_id=version,
+                before={"published_version": current_version},
+                after={"published_version": version, "sha256": row.body_sha256},
+                reason="approved by " + ", ".join(st.decided_by or "" for st in steps),
+                policy_version=version,
+            )
+            notices.enqueue(
+                s,
+                app.renderer,
+                key=f"policy-published:{version}",
+                kind="policy_published",
+                locale="en",
+                recipients=[app.directory.teams.credit, app.directory.teams.collections],
+                context={**ctx, "approvers": [st.decided_by for st in steps]},
+            )
+        else:
+            deciders = {st.decided_by for st in steps if st.decided_by}
+            for st in steps:
+                if st.decision != Decision.PENDING:
+                    continue
+                who = _assign(app, st, amount=ZERO, requester=row.proposed_by, excluded=deciders)
+                s.add(st)
+                if who is None:
+                    notices.enqueue(
+                        s,
+                        app.renderer,
+                        key=f"policy-approval-unassignable:{st.id}",
+                        kind="policy_approval_needed",
+                        locale="en",
+                        recipients=[app.directory.teams.credit],
+                        context={
+                            **ctx,
+                            "step": _step_view(st),
+                            "approver": "",
+                            "command_approve": f"credit policy approve {version} --as USER",
+                            "command_reject": f'credit policy reject {version} --as USER --comment "..."',
+                        },
                     )
-                    s.add(st)
-                    if who is None:
-                        notices.enqueue(
-                            s,
-                            app.renderer,
-                            key=f"policy-approval-unassignable:{st.id}",
-                            kind="policy_approval_needed",
-                            locale="en",
-                            recipients=[app.directory.teams.credit],
-                            context={
-                                **ctx,
-                                "step": _step_view(st),
-                                "approver": "",
-                                "command_approve": f"credit policy approve {version} --as USER",
-                                "command_reject": f'credit policy reject {version} --as USER --comment "..."',
-                            },
-                        )
-                    else:
-                        deciders.add(who)
-                        notices.enqueue(
-                            s,
-                            app.renderer,
-                            key=f"policy-approval-needed:{st.id}:{who}",
-                            kind="policy_approval_needed",
-                            locale="en",
-                            recipients=[person_email(app, who)],
-                            context={
-                                **ctx,
-                                "step": _step_view(st),
-                                "approver": who,
-                                "command_approve": f"credit policy approve {version} --as {who}",
-                                "command_reject": f'credit policy reject {version} --as {who} --comment "..."',
-                            },
-                        )
-                progress.waiting_for = ", ".join(
-                    f"{st.role}: {st.approver}" for st in steps if st.decision == Decision.PENDING
-                )
-        progress.status = row.status
-        uow.commit()
-        return progress
+                else:
+                    deciders.add(who)
+                    notices.enqueue(
+                        s,
+                        app.renderer,
+                        key=f"policy-approval-needed:{st.id}:{who}",
+                        kind="policy_approval_needed",
+                        locale="en",
+                        recipients=[person_email(app, who)],
+                        context={
+                            **ctx,
+                            "step": _step_view(st),
+                            "approver": who,
+                            "command_approve": f"credit policy approve {version} --as {who}",
+                            "command_reject": f'credit policy reject {version} --as {who} --comment "..."',
+                        },
+                    )
+            progress.waiting_for = ", ".join(
+                f"{st.role}: {st.approver}" for st in steps if st.decision == Decision.PENDING
+            )
+    progress.status = row.status
+    return progress
 
 
 def policy_changes(old: PolicyBody, new: PolicyBody) -> list[str]:

@@ -1,10 +1,11 @@
-"""Research and draft: score, rate and propose; scheduled re-reviews."""
+"""Research: collect and clean a customer's data, score it, ask the analyst for the qualitative
+part, combine, rate and recommend. Each step is its own transaction and safe to repeat."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import asdict
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,108 +14,35 @@ from sqlmodel import Session, col, select
 from credit import audit, notices
 from credit.app import App
 from credit.db.models import (
+    AssessmentStatus,
     CreditAssessment,
     CreditLine,
     CreditRequest,
     Customer,
-    LineStatus,
-    RequestKind,
     RequestStatus,
+    utcnow,
 )
-from credit.domain import scoring
-from credit.domain.money import money
+from credit.domain import cleaning, scoring, signals
+from credit.domain.money import ZERO, money
+from credit.domain.policy import PolicyBody
+from credit.domain.snapshot import facts_from_snapshot, make_snapshot
 from credit.services._common import (
     ServiceError,
     _assessment_view,
     _customer_view,
-    _request_view,
     get_customer,
     person_email,
 )
-from credit.services.approvals import advance_request
-from credit.services.ledger import load_facts
+from credit.services.ledger import load_raw, rate_table
+from credit.services.risk import record_signals
 
 log = logging.getLogger(__name__)
+COLLECTED = "collected"
 
 
-def assess_customer(
-    app: App, *, customer_code: str, as_of: date, requested_by: str, review_key: str
-) -> int:
-    """Score and rate a customer under the published policy; notify whoever asked. Idempotent per
-    ``review_key``: a rerun returns the assessment already made."""
-    requester_email = person_email(app, requested_by)
-    with app.uow() as uow:
-        s = uow.session
-        done = s.exec(
-            select(CreditAssessment).where(CreditAssessment.review_key == review_key)
-        ).first()
-        if done is not None:
-            return done.id  # type: ignore[return-value]
-        customer = get_customer(s, customer_code)
-        version, policy = app.published_policy(s)
-        facts = load_facts(s, customer, as_of)
-        result = scoring.score_customer(facts, as_of, policy)
-        rec = scoring.recommend(result, facts, as_of, policy)
-        latest = scoring.latest_statement(facts, as_of)
-        assessment = CreditAssessment(
-            review_key=review_key,
-            customer_id=customer.id,
-            as_of=as_of,  # type: ignore[arg-type]
-            policy_version=version,
-            requested_by=requested_by,
-            inputs=audit.jsonable(
-                {
-                    "statement": asdict(latest) if latest else None,
-                    "documents": len(facts.documents),
-                    "registered_on": customer.registered_on,
-                }
-            ),
-            metrics=audit.jsonable(result.metrics),
-            factors=audit.jsonable([asdict(f) for f in result.factors]),
-            total_score=result.total,
-            rating=result.rating,
-            recommended_limit=rec.limit,
-            terms_days=rec.terms_days,
-            conditions=rec.conditions,
-            review_months=rec.review_months,
-            limit_basis=rec.basis,
-        )
-        s.add(assessment)
-        s.flush()
-        audit.record(
-            s,
-            actor=requested_by,
-            action="assessment.create",
-            entity_type="customer",
-            entity_id=customer.code,
-            after={
-                "assessment_id": assessment.id,
-                "score": result.total,
-                "rating": result.rating,
-                "recommended_limit": rec.limit,
-            },
-            reason=review_key,
-            policy_version=version,
-        )
-        notices.enqueue(
-            s,
-            app.renderer,
-            key=f"assessment-ready:{assessment.id}",
-            kind="assessment_ready",
-            locale="en",
-            recipients=[requester_email],
-            customer_id=customer.id,
-            context={
-                "customer": _customer_view(customer),
-                "assessment": _assessment_view(assessment),
-                "requested_by": requested_by,
-            },
-        )
-        uow.commit()
-        return assessment.id  # type: ignore[return-value]
-
-
-def _refuse_if_request_open(s: Session, customer: Customer) -> None:
+def _refuse_if_review_open(
+    s: Session, customer: Customer, ignore_assessment: int | None = None
+) -> None:
     open_request = s.exec(
         select(CreditRequest).where(
             CreditRequest.customer_id == customer.id,
@@ -126,171 +54,538 @@ def _refuse_if_request_open(s: Session, customer: Customer) -> None:
             f"customer {customer.code} already has credit request {open_request.id} "
             f"({open_request.status}); it must be decided before a new review starts"
         )
+    waiting = s.exec(
+        select(CreditAssessment).where(
+            CreditAssessment.customer_id == customer.id,
+            col(CreditAssessment.status).in_([COLLECTED, AssessmentStatus.AWAITING_QUALITATIVE]),
+            CreditAssessment.id != (ignore_assessment or 0),
+        )
+    ).first()
+    if waiting is not None:
+        raise ServiceError(
+            f"customer {customer.code} already has assessment {waiting.id} waiting for "
+            f"{waiting.analyst or 'scoring'}; finish it with `credit assess {customer.code}` first"
+        )
 
 
-def check_review_can_start(app: App, *, customer_code: str, requested_by: str) -> None:
-    """Fail fast, before any flow runs, when a review cannot start (unknown customer or person,
-    no published policy, a request still in approval)."""
+def check_review_can_start(
+    app: App,
+    *,
+    customer_code: str,
+    requested_by: str,
+    analyst: str | None = None,
+    requested_limit: Decimal | None = None,
+    override_reason: str | None = None,
+) -> None:
+    """Fail fast, before any flow runs, when a review cannot start."""
     person_email(app, requested_by)
+    if analyst:
+        person_email(app, analyst)
+    if requested_limit is not None and not (override_reason and override_reason.strip()):
+        raise ServiceError(
+            "a requested limit overrides the policy's recommendation: give the reason with --reason"
+        )
     with app.uow() as uow:
         customer = get_customer(uow.session, customer_code)
         app.published_policy(uow.session)
-        _refuse_if_request_open(uow.session, customer)
+        _refuse_if_review_open(uow.session, customer)
 
 
-def draft_request(
-    app: App, *, assessment_id: int, requested_limit: Decimal | None, kind: str | None = None
-) -> int:
-    """Turn an assessment into a credit request (limit, terms, conditions from the rating)."""
+def collect_customer_data(
+    app: App,
+    *,
+    customer_code: str,
+    as_of: date,
+    requested_by: str,
+    review_key: str,
+    analyst: str | None = None,
+    requested_limit: Decimal | None = None,
+    override_reason: str | None = None,
+) -> dict[str, Any]:
+    """Collect and clean everything known about a customer into a new assessment's snapshot.
+
+    Idempotent per ``review_key``: a rerun returns the assessment already started.
+    """
+    person_email(app, requested_by)
+    with app.uow() as uow:
+        s = uow.session
+        done = s.exec(
+            select(CreditAssessment).where(CreditAssessment.review_key == review_key)
+        ).first()
+        if done is not None:
+            return {"assessment_id": done.id, "cleaning": done.cleaning_report}
+        customer = get_customer(s, customer_code)
+        version, policy = app.published_policy(s)
+        raw_statements, raw_documents, raw_payments = load_raw(s, customer, as_of)
+        facts, report = cleaning.clean(
+            registered_on=customer.registered_on,
+            statements=raw_statements,
+            documents=raw_documents,
+            payments=raw_payments,
+            rates=rate_table(s, policy.base_currency),
+            as_of=as_of,
+            max_statement_age_months=policy.max_statement_age_months,
+        )
+        line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
+        open_total = sum(
+            (d.open_amount for d in facts.documents if d.open_amount > 0), ZERO
+        )  # in the base currency
+        snapshot = make_snapshot(
+            facts,
+            raw_payments,
+            {
+                "as_of": as_of,
+                "base_currency": policy.base_currency,
+                "profile": {
+                    "email": customer.email,
+                    "country": customer.country,
+                    "tax_id": customer.tax_id,
+                    "registered_on": customer.registered_on.isoformat()
+                    if customer.registered_on
+                    else None,
+                    "sales_owner_email": customer.sales_owner_email,
+                },
+                "exposure": open_total,
+                "limit": line.limit if line else None,
+                "line_currency": line.currency if line else None,
+            },
+        )
+        assessment = CreditAssessment(
+            review_key=review_key,
+            customer_id=customer.id,  # type: ignore[arg-type]
+            as_of=as_of,
+            policy_version=version,
+            requested_by=requested_by,
+            status=COLLECTED,
+            analyst=analyst or requested_by,
+            requested_limit=money(requested_limit) if requested_limit is not None else None,
+            override_reason=override_reason,
+            inputs=snapshot,
+            cleaning_report=report.to_dict(),
+        )
+        s.add(assessment)
+        s.flush()
+        if customer.review_flagged_on is not None:
+            _close_flag(s, customer, assessment, requested_by, version)
+        audit.record(
+            s,
+            actor=requested_by,
+            action="assessment.collect",
+            entity_type="customer",
+            entity_id=customer.code,
+            after={
+                "assessment_id": assessment.id,
+                "statements": len(facts.statements),
+                "documents": len(facts.documents),
+                "fixes": len(report.fixes),
+                "rejected": len(report.rejected),
+                "flags": len(report.flags),
+            },
+            reason=review_key,
+            policy_version=version,
+        )
+        uow.commit()
+        return {"assessment_id": assessment.id, "cleaning": report.to_dict()}
+
+
+def _close_flag(
+    s: Session, customer: Customer, a: CreditAssessment, actor: str, version: int
+) -> None:
+    """A review has started: the risk flag it answers is closed and its signals point to it."""
+    from credit.db.models import RiskSignal
+
+    before = {
+        "review_flagged_on": customer.review_flagged_on,
+        "reason": customer.review_flag_reason,
+    }
+    for sig in s.exec(
+        select(RiskSignal).where(
+            RiskSignal.customer_id == customer.id, col(RiskSignal.reviewed_in).is_(None)
+        )
+    ):
+        sig.reviewed_in = a.id
+        s.add(sig)
+    customer.review_flagged_on, customer.review_flag_reason = None, None
+    s.add(customer)
+    audit.record(
+        s,
+        actor=actor,
+        action="customer.flag_closed",
+        entity_type="customer",
+        entity_id=customer.code,
+        before=before,
+        after={"review_flagged_on": None, "assessment_id": a.id},
+        reason="re-review started",
+        policy_version=version,
+    )
+
+
+def _policy_of(app: App, s: Session, version: int) -> PolicyBody:
+    from credit.db.models import CreditPolicy
+
+    row = s.exec(select(CreditPolicy).where(CreditPolicy.version == version)).one()
+    return app.policy_body(row)
+
+
+def rescore(assessment: CreditAssessment, policy: PolicyBody) -> scoring.ScoreResult:
+    """Score a stored assessment's snapshot again under its own policy version."""
+    return scoring.score_customer(facts_from_snapshot(assessment.inputs), assessment.as_of, policy)
+
+
+def score_assessment(
+    app: App, *, assessment_id: int, reuse_qualitative: bool = False, now: datetime | None = None
+) -> dict[str, Any]:
+    """Quantitative scorecard and risk signals from the snapshot; then either complete the
+    assessment (no qualitative part, or a recent one may be carried over) or ask the analyst."""
+    now = now or utcnow()
     with app.uow() as uow:
         s = uow.session
         a = s.get(CreditAssessment, assessment_id)
         if a is None:
             raise ServiceError(f"no assessment {assessment_id}")
-        done = s.exec(select(CreditRequest).where(CreditRequest.review_key == a.review_key)).first()
-        if done is not None:
-            return done.id  # type: ignore[return-value]
         customer = s.get(Customer, a.customer_id)
         assert customer is not None
-        _refuse_if_request_open(s, customer)
-        line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
-        proposed = money(requested_limit) if requested_limit is not None else a.recommended_limit
-        if kind is None:
-            if line is None:
-                kind = RequestKind.NEW
-            elif proposed > line.limit:
-                kind = RequestKind.INCREASE
-            elif proposed < line.limit:
-                kind = RequestKind.DECREASE
-            else:
-                kind = RequestKind.REVIEW
-        request = CreditRequest(
-            review_key=a.review_key,
-            customer_id=customer.id,
-            assessment_id=a.id,  # type: ignore[arg-type]
-            kind=kind,
-            requested_by=a.requested_by,
-            requested_limit=requested_limit,
-            recommended_limit=a.recommended_limit,
-            proposed_limit=proposed,
-            current_limit=line.limit if line else None,
-            currency=customer.currency,
-            terms_days=a.terms_days,
-            conditions=list(a.conditions),
-            rating=a.rating,
-            review_months=a.review_months,
-            policy_version=a.policy_version,
+        policy = _policy_of(app, s, a.policy_version)
+        if a.status != COLLECTED:
+            return _scored_summary(a)
+        result = rescore(a, policy)
+        a.metrics = audit.jsonable(result.metrics)
+        a.factors = audit.jsonable([asdict(f) for f in result.factors])
+        a.quantitative_score = result.total
+        snapshot = dict(a.inputs)
+        profile = snapshot["profile"]
+        stale = next(
+            (f["reason"] for f in a.cleaning_report.get("flags", []) if "stale" in f["reason"]),
+            None,
         )
-        s.add(request)
-        s.flush()
-        audit.record(
-            s,
-            actor=a.requested_by,
-            action="request.create",
-            entity_type="credit_request",
-            entity_id=request.id,
-            after=_request_view(request),
-            reason=f"{kind} from assessment {a.id}",
-            policy_version=a.policy_version,
+        found = signals.scan(
+            profile=signals.Profile(
+                email=profile["email"],
+                country=profile["country"],
+                tax_id=profile["tax_id"],
+                registered_on=date.fromisoformat(profile["registered_on"])
+                if profile["registered_on"]
+                else None,
+                sales_owner_email=profile["sales_owner_email"],
+            ),
+            documents=_raw_documents(snapshot),
+            payments=_raw_payments(snapshot),
+            exposure=Decimal(snapshot["exposure"]),
+            limit=Decimal(snapshot["limit"]) if snapshot.get("limit") else None,
+            stale_statement=stale,
+            rules=policy.risk,
+            as_of=a.as_of,
         )
-        notices.enqueue(
-            s,
-            app.renderer,
-            key=f"request-drafted:{request.id}",
-            kind="request_drafted",
-            locale="en",
-            recipients=[person_email(app, a.requested_by)],
-            customer_id=customer.id,
-            context={
-                "customer": _customer_view(customer),
-                "request": _request_view(request),
-                "assessment": _assessment_view(a),
-            },
+        snapshot["signals"] = [asdict(x) for x in found]
+        a.inputs = snapshot
+        record_signals(
+            app, s, customer=customer, found=found, as_of=a.as_of, policy_version=a.policy_version
         )
+        qual = policy.scorecard.qualitative
+        carried = _recent_qualitative(s, a, qual.reuse_months) if reuse_qualitative else None
+        if qual.weight == 0:
+            _complete(
+                app,
+                s,
+                a,
+                customer,
+                policy,
+                result,
+                scores=None,
+                comment="",
+                by="",
+                carried_from=None,
+            )
+        elif carried is not None:
+            scores = {f["name"]: Decimal(f["score"]) for f in carried.qualitative["factors"]}
+            _complete(
+                app,
+                s,
+                a,
+                customer,
+                policy,
+                result,
+                scores=scores,
+                comment=carried.qualitative.get("comment", ""),
+                by=carried.qualitative.get("by", ""),
+                carried_from=carried,
+            )
+        else:
+            a.status = AssessmentStatus.AWAITING_QUALITATIVE
+            a.qualitative_due_at = now + timedelta(hours=qual.due_hours)
+            s.add(a)
+            notices.enqueue(
+                s,
+                app.renderer,
+                key=f"qualitative-needed:{a.id}",
+                kind="qualitative_needed",
+                locale="en",
+                recipients=[person_email(app, a.analyst or a.requested_by)],
+                customer_id=customer.id,
+                context=_qualitative_context(a, customer, policy, reminder=False),
+            )
+        s.add(a)
         uow.commit()
-        return request.id  # type: ignore[return-value]
+        return _scored_summary(a)
 
 
-def due_reviews(app: App, *, as_of: date) -> list[dict[str, Any]]:
-    """Credit lines whose review date has come and that have no request in progress."""
+def _raw_documents(snapshot: dict[str, Any]) -> list[cleaning.RawDocument]:
+    base = snapshot["base_currency"]
+    return [
+        cleaning.RawDocument(
+            number=d["number"],
+            issue_date=date.fromisoformat(d["issue_date"]),
+            due_date=date.fromisoformat(d["due_date"]),
+            amount=Decimal(d["amount"]),
+            currency=base,
+            paid_on=date.fromisoformat(d["paid_on"]) if d["paid_on"] else None,
+            open_amount=Decimal(d["open_amount"]),
+        )
+        for d in snapshot["documents"]
+    ]
+
+
+def _raw_payments(snapshot: dict[str, Any]) -> list[cleaning.RawPayment]:
+    from credit.domain.snapshot import payments_from_snapshot
+
+    return payments_from_snapshot(snapshot)
+
+
+def _scored_summary(a: CreditAssessment) -> dict[str, Any]:
+    return {
+        "assessment_id": a.id,
+        "status": a.status,
+        "analyst": a.analyst,
+        "quantitative_score": str(a.quantitative_score)
+        if a.quantitative_score is not None
+        else None,
+        "score": str(a.total_score) if a.total_score is not None else None,
+        "rating": a.rating,
+        "factors": list(a.factors),
+        "signals": list((a.inputs or {}).get("signals", [])),
+    }
+
+
+def _recent_qualitative(s: Session, a: CreditAssessment, months: int) -> CreditAssessment | None:
+    if months <= 0:
+        return None
+    from credit.services._common import add_months
+
+    earliest = add_months(a.as_of, -months)
+    return s.exec(
+        select(CreditAssessment)
+        .where(
+            CreditAssessment.customer_id == a.customer_id,
+            CreditAssessment.status == AssessmentStatus.COMPLETE,
+            CreditAssessment.as_of >= earliest,
+            CreditAssessment.id != a.id,
+            CreditAssessment.qualitative_score.is_not(None),  # type: ignore[union-attr]
+        )
+        .order_by(col(CreditAssessment.as_of).desc(), col(CreditAssessment.id).desc())
+    ).first()
+
+
+def _qualitative_context(
+    a: CreditAssessment, customer: Customer, policy: PolicyBody, *, reminder: bool
+) -> dict[str, Any]:
+    qual = policy.scorecard.qualitative
+    factor_args = " ".join(f"--factor {f.name}=SCORE" for f in qual.factors)
+    return {
+        "customer": _customer_view(customer),
+        "assessment": _assessment_view(a),
+        "questions": [
+            {"name": f.name, "label": f.label, "question": f.question, "weight": f.weight}
+            for f in qual.factors
+        ],
+        "weights": {
+            "quantitative": policy.scorecard.quantitative_weight,
+            "qualitative": qual.weight,
+        },
+        "due_at": a.qualitative_due_at.strftime("%Y-%m-%d %H:%M UTC")
+        if a.qualitative_due_at
+        else "",
+        "command": f'credit assess {customer.code} --as {a.analyst} {factor_args} --comment "..."',
+        "reminder": reminder,
+    }
+
+
+def _complete(
+    app: App,
+    s: Session,
+    a: CreditAssessment,
+    customer: Customer,
+    policy: PolicyBody,
+    result: scoring.ScoreResult,
+    *,
+    scores: dict[str, Decimal] | None,
+    comment: str,
+    by: str,
+    carried_from: CreditAssessment | None,
+) -> None:
+    """Combine, rate and recommend; tell the requester."""
+    qual_total = None
+    if scores is not None:
+        qual_total, rows = scoring.score_qualitative(scores, policy)
+        a.qualitative = audit.jsonable(
+            {
+                "factors": [asdict(r) for r in rows],
+                "comment": comment,
+                "by": by,
+                "carried_over_from": carried_from.id if carried_from else None,
+            }
+        )
+        a.qualitative_score = qual_total
+    total = scoring.combined_score(result.total, qual_total, policy)
+    grade = scoring.rate_combined(result, total, policy)
+    rec = scoring.recommend(grade, facts_from_snapshot(a.inputs), a.as_of, policy)
+    a.total_score, a.rating = total, grade
+    a.recommended_limit, a.terms_days, a.conditions = rec.limit, rec.terms_days, rec.conditions
+    a.review_months, a.limit_basis = rec.review_months, rec.basis
+    a.status, a.completed_at = AssessmentStatus.COMPLETE, utcnow()
+    s.add(a)
+    s.flush()
+    audit.record(
+        s,
+        actor=by or a.requested_by,
+        action="assessment.complete",
+        entity_type="customer",
+        entity_id=customer.code,
+        after={
+            "assessment_id": a.id,
+            "quantitative": result.total,
+            "qualitative": qual_total,
+            "score": total,
+            "rating": grade,
+            "recommended_limit": rec.limit,
+        },
+        reason=comment or ("qualitative carried over" if carried_from else ""),
+        policy_version=a.policy_version,
+    )
+    notices.enqueue(
+        s,
+        app.renderer,
+        key=f"assessment-ready:{a.id}",
+        kind="assessment_ready",
+        locale="en",
+        recipients=[person_email(app, a.requested_by)],
+        customer_id=customer.id,
+        context={
+            "customer": _customer_view(customer),
+            "assessment": _assessment_view(a),
+            "requested_by": a.requested_by,
+        },
+    )
+
+
+def record_qualitative(
+    app: App, *, customer_code: str, username: str, scores: dict[str, Decimal], comment: str
+) -> dict[str, Any]:
+    """The analyst's answer to the qualitative step: validated, combined, rated, audited."""
+    if not comment.strip():
+        raise ServiceError("a qualitative assessment needs a --comment explaining the ratings")
     with app.uow() as uow:
         s = uow.session
-        busy = select(CreditRequest.customer_id).where(
-            col(CreditRequest.status).in_([RequestStatus.IN_APPROVAL, RequestStatus.APPROVED])
+        customer = get_customer(s, customer_code)
+        a = s.exec(
+            select(CreditAssessment).where(
+                CreditAssessment.customer_id == customer.id,
+                CreditAssessment.status == AssessmentStatus.AWAITING_QUALITATIVE,
+            )
+        ).first()
+        if a is None:
+            raise ServiceError(
+                f"customer {customer_code} has no assessment waiting for a qualitative rating"
+            )
+        if username != a.analyst:
+            raise ServiceError(f"assessment {a.id} is assigned to {a.analyst}, not {username}")
+        policy = _policy_of(app, s, a.policy_version)
+        try:
+            scoring.score_qualitative(scores, policy)
+        except ValueError as exc:
+            names = ", ".join(f.name for f in policy.scorecard.qualitative.factors)
+            raise ServiceError(
+                f"{exc} (the policy's qualitative factors: {names}; scores 0-100)"
+            ) from None
+        result = rescore(a, policy)
+        _complete(
+            app,
+            s,
+            a,
+            customer,
+            policy,
+            result,
+            scores=scores,
+            comment=comment,
+            by=username,
+            carried_from=None,
         )
-        rows = s.exec(
-            select(CreditLine, Customer)
-            .join(Customer, col(Customer.id) == col(CreditLine.customer_id))
-            .where(CreditLine.next_review_on <= as_of)
-            .where(col(CreditLine.status).in_([LineStatus.ACTIVE, LineStatus.ON_HOLD]))
-            .where(col(CreditLine.customer_id).not_in(busy))
-            .order_by(col(CreditLine.next_review_on), col(Customer.code))
+        uow.commit()
+        return {**_scored_summary(a), "recommended_limit": str(a.recommended_limit)}
+
+
+def send_research_reminders(app: App, *, now: datetime | None = None) -> dict[str, int]:
+    """Remind analysts whose qualitative rating is overdue; tell the credit team when it is twice
+    overdue. Each reminder is sent once (idempotency keys per assessment)."""
+    now = now or utcnow()
+    sent = {"reminders": 0, "escalations": 0}
+    with app.uow() as uow:
+        s = uow.session
+        waiting = s.exec(
+            select(CreditAssessment).where(
+                CreditAssessment.status == AssessmentStatus.AWAITING_QUALITATIVE,
+                col(CreditAssessment.qualitative_due_at) < now,
+            )
+        ).all()
+        for a in waiting:
+            customer = s.get(Customer, a.customer_id)
+            assert customer is not None and a.qualitative_due_at is not None
+            policy = _policy_of(app, s, a.policy_version)
+            ctx = _qualitative_context(a, customer, policy, reminder=True)
+            _, created = notices.enqueue(
+                s,
+                app.renderer,
+                key=f"qualitative-reminder:{a.id}",
+                kind="qualitative_needed",
+                locale="en",
+                recipients=[person_email(app, a.analyst or a.requested_by)],
+                customer_id=customer.id,
+                context=ctx,
+            )
+            sent["reminders"] += created
+            overdue_by = now - a.qualitative_due_at
+            if overdue_by >= timedelta(hours=policy.scorecard.qualitative.due_hours):
+                _, created = notices.enqueue(
+                    s,
+                    app.renderer,
+                    key=f"qualitative-escalation:{a.id}",
+                    kind="qualitative_needed",
+                    locale="en",
+                    recipients=[app.directory.teams.credit, person_email(app, a.requested_by)],
+                    customer_id=customer.id,
+                    context={**ctx, "reminder": True},
+                )
+                sent["escalations"] += created
+        uow.commit()
+    return sent
+
+
+def waiting_assessments(app: App) -> list[dict[str, Any]]:
+    """Assessments waiting for an analyst's qualitative rating."""
+    with app.uow() as uow:
+        rows = uow.session.exec(
+            select(CreditAssessment, Customer)
+            .join(Customer, col(Customer.id) == col(CreditAssessment.customer_id))
+            .where(CreditAssessment.status == AssessmentStatus.AWAITING_QUALITATIVE)
+            .order_by(col(CreditAssessment.qualitative_due_at))
         ).all()
         return [
             {
+                "assessment_id": a.id,
                 "customer": c.code,
-                "name": c.name,
-                "next_review_on": line.next_review_on.isoformat(),
-                "limit": str(line.limit),
-                "currency": line.currency,
-                "rating": line.rating,
-                "status": line.status,
+                "analyst": a.analyst,
+                "requested_by": a.requested_by,
+                "quantitative_score": str(a.quantitative_score),
+                "due_at": a.qualitative_due_at.isoformat() if a.qualitative_due_at else "",
             }
-            for line, c in rows
+            for a, c in rows
         ]
-
-
-def notify_reviews_started(app: App, *, as_of: date, reviews: list[dict[str, Any]]) -> int | None:
-    """One notice to the credit team listing the reviews started for a date."""
-    if not reviews:
-        return None
-    with app.uow() as uow:
-        n, _ = notices.enqueue(
-            uow.session,
-            app.renderer,
-            key=f"reviews-due:{as_of.isoformat()}",
-            kind="reviews_due",
-            locale="en",
-            recipients=[app.directory.teams.credit],
-            context={"as_of": as_of.isoformat(), "reviews": reviews},
-        )
-        uow.commit()
-        return n.id
-
-
-def review_customers(
-    app: App, *, customer_codes: list[str], as_of: date, requested_by: str
-) -> list[dict[str, Any]]:
-    """Scheduled re-review of a batch: research, draft and route each customer (one transaction
-    per step, idempotent per customer and review date)."""
-    results = []
-    for code in customer_codes:
-        with app.uow() as uow:
-            c = get_customer(uow.session, code)
-            line = uow.session.exec(
-                select(CreditLine).where(CreditLine.customer_id == c.id)
-            ).first()
-            due_on = line.next_review_on.isoformat() if line else as_of.isoformat()
-        key = f"periodic:{code}:{due_on}"
-        try:
-            assessment_id = assess_customer(
-                app, customer_code=code, as_of=as_of, requested_by=requested_by, review_key=key
-            )
-            request_id = draft_request(
-                app, assessment_id=assessment_id, requested_limit=None, kind=RequestKind.REVIEW
-            )
-            progress = advance_request(app, request_id=request_id, as_of=as_of)
-        except ServiceError as exc:
-            log.warning("review of %s not started: %s", code, exc)
-            results.append({"customer": code, "error": str(exc)})
-            continue
-        results.append(
-            {
-                "customer": code,
-                "assessment_id": assessment_id,
-                "request_id": request_id,
-                "status": progress.status,
-                "waiting_for": progress.waiting_for,
-            }
-        )
-    return results

@@ -51,6 +51,7 @@ def test_review_approval_publish_collections_and_periodic_review_flows(ledger):
         username="carla.manager",
         approve=True,
         comment="fine",
+        as_of=DAY,
     )
     progress = approval(request_id=result["request_id"], as_of=DAY)
     assert progress["status"] == "published"
@@ -89,6 +90,7 @@ def test_policy_flow_routes_to_the_committee_and_publishes(ledger):
             username=user,
             approve=True,
             comment=None,
+            as_of=DAY,
         )
         progress = policy(version=version)
     assert progress["status"] == "published"

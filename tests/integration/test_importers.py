@@ -63,7 +63,10 @@ def test_one_bad_row_writes_nothing_and_every_error_is_located(app, tmp_path):
         line.startswith(f"{f}:3: column registered_on: value '01/02/2010': not an ISO date")
         for line in lines
     )
-    assert f"{f}:4: column code: value 'C1': duplicate key; also on row 2" in lines
+    assert (
+        f"{f}:4: column name: value 'Dup Co': customer C1 also on row 2 with name 'Good Co'; rows disagree"
+        in lines
+    )
     assert count(app, Customer) == 0
     assert count(app, AuditEvent) == 1  # only the policy publication from init
 

@@ -15,13 +15,31 @@ from credit.db.models import AuditEvent, CreditLine, DunningAction, Notice
 DAY = date(2026, 10, 1)
 
 
+QUALITATIVE = {
+    "market_position": Decimal(70),
+    "management": Decimal(70),
+    "industry_outlook": Decimal(60),
+    "reputation": Decimal(70),
+}
+
+
 def review(app, code: str, limit: str | None, by: str = "ben.manager") -> int:
-    aid = services.assess_customer(
-        app, customer_code=code, as_of=DAY, requested_by=by, review_key=f"t:{code}"
+    """Research (with the analyst's rating), draft and route; returns the request id."""
+    collected = services.collect_customer_data(
+        app,
+        customer_code=code,
+        as_of=DAY,
+        requested_by=by,
+        review_key=f"t:{code}",
+        requested_limit=Decimal(limit) if limit else None,
+        override_reason="sales asked for it" if limit else None,
     )
-    rid = services.draft_request(
-        app, assessment_id=aid, requested_limit=Decimal(limit) if limit else None
+    scored = services.score_assessment(app, assessment_id=collected["assessment_id"])
+    assert scored["status"] == "awaiting_qualitative"
+    services.record_qualitative(
+        app, customer_code=code, username=by, scores=QUALITATIVE, comment="known customer"
     )
+    rid = services.draft_request(app, assessment_id=collected["assessment_id"])
     services.advance_request(app, request_id=rid, as_of=DAY)
     return rid
 
@@ -34,6 +52,7 @@ def decide(app, rid: int, user: str, ok: bool = True, comment: str | None = "ok"
         username=user,
         approve=ok,
         comment=comment,
+        as_of=DAY,
     )
     return services.advance_request(app, request_id=rid, as_of=DAY)
 
@@ -132,7 +151,7 @@ def test_collections_escalate_one_level_per_run_hold_the_line_and_release_it_whe
     assert "C-1010" not in str(runs)  # 8.40 overdue: below the tolerance
     with ledger.uow() as uow:
         line = uow.session.exec(select(CreditLine)).one()
-    assert line.status == "on_hold" and line.hold_reason == "dunning:credit_hold"
+    assert line.status == "on_hold" and line.hold_reason == "dunning:credit_hold:EUR"
     assert len(notices_of(ledger, "credit_hold_sales")) == 4  # C-1003, C-1005, C-1007, C-1009
 
     rerun = collect(ledger, date(2026, 11, 15))
@@ -204,6 +223,7 @@ def test_policy_version_is_approved_by_the_committee_and_published(ledger):
             username="carla.manager",
             approve=True,
             comment=None,
+            as_of=DAY,
         )
     for user in ("fiona.director", "victor.cfo"):
         services.decide(
@@ -213,15 +233,16 @@ def test_policy_version_is_approved_by_the_committee_and_published(ledger):
             username=user,
             approve=True,
             comment=None,
+            as_of=DAY,
         )
     assert services.advance_policy(ledger, version=v).status == "published"
     assert services.policy_view(ledger, version=None)["version"] == v
     assert services.policy_view(ledger, version=1)["status"] == "retired"
     [published] = notices_of(ledger, "policy_published")
     assert "tolerance" in published.text
-    aid = services.assess_customer(
+    aid = services.collect_customer_data(
         ledger, customer_code="C-1002", as_of=DAY, requested_by="ben.manager", review_key="after-v2"
-    )
+    )["assessment_id"]
     with ledger.uow() as uow:
         from credit.db.models import CreditAssessment
 

@@ -41,6 +41,33 @@ CTX = {
         ],
     },
 }
+CTX["assessment"].update(
+    {
+        "id": 7,
+        "status": "complete",
+        "analyst": "ben",
+        "quantitative_score": "72.00",
+        "qualitative_score": "64.00",
+        "qualitative": {
+            "factors": [
+                {
+                    "name": "management",
+                    "label": "Management quality",
+                    "score": "64",
+                    "weight": "1",
+                    "weighted": "64.00",
+                }
+            ],
+            "comment": "solid <team>",
+            "by": "ben",
+            "carried_over_from": None,
+        },
+        "cleaning": {"fixes": [], "rejected": [], "flags": []},
+        "signals": [],
+        "requested_limit": None,
+        "override_reason": "",
+    }
+)
 
 
 def queue(app, key: str, ctx=CTX, kind: str = "assessment_ready") -> tuple[Notice, bool]:

@@ -26,7 +26,7 @@ def test_policy_with_weights_not_adding_to_one_is_refused_naming_file_and_field(
     text = (
         (resource_dir("config") / "policy.yaml")
         .read_text()
-        .replace('weight: "0.25"', 'weight: "0.35"', 1)
+        .replace('weight: "0.20"', 'weight: "0.30"', 1)
     )
     bad = tmp_path / "policy.yaml"
     bad.write_text(text)

@@ -72,17 +72,22 @@ def test_customer_without_registration_date_cannot_be_rated(policy):
 
 
 def test_worked_example_scores_as_computed_by_hand(policy):
-    """A customer with 10 settled invoices, 9 on time and 1 paid 20 days late:
+    """A customer with 10 settled invoices (1,000 each), 9 on time and 1 paid 20 days late, nothing
+    open, and an analyst's ratings of 60 / 80 / 50 / 70:
 
-    on-time ratio 0.9 -> band [0.85, 0.95) = 75 pts x 0.25 = 18.75
+    on-time ratio 0.9 -> band [0.85, 0.95) = 75 pts x 0.20 = 15.00
     avg days beyond terms 20/10 = 2 -> band [, 3) = 100 pts x 0.15 = 15.00
-    current ratio 3.0 -> 100 x 0.15 = 15.00
+    DSO: nothing open / 10,000 sales in the last year -> 0 days -> [, 30) = 100 x 0.10 = 10.00
+    current ratio 3.0 -> 100 x 0.10 = 10.00
     debt ratio 2/6 = 0.3333 -> 100 x 0.15 = 15.00
     net margin 0.05 -> [0.03, 0.08) = 70 x 0.10 = 7.00
     OCF / current liabilities 0.45 -> 100 x 0.10 = 10.00
     revenue 10,000,000 -> [10M, 50M) = 80 x 0.05 = 4.00
     registered 2019-10-01 -> 7.00 years -> [5, 10) = 75 x 0.05 = 3.75
-    total = 88.50 -> rating A (>= 80)
+    quantitative total = 89.75
+    qualitative: market position 60 x 0.30 = 18.00, management 80 x 0.25 = 20.00,
+                 industry outlook 50 x 0.20 = 10.00, reputation 70 x 0.25 = 17.50 -> 65.50
+    combined = 89.75 x 0.75 + 65.50 x 0.25 = 67.3125 + 16.375 = 83.6875 -> 83.69 -> rating A (>= 80)
     """
     docs = [doc(i, date(2026, i, 15), date(2026, i, 14)) for i in range(1, 10)]
     docs.append(doc(10, date(2025, 12, 15), date(2026, 1, 4)))
@@ -92,8 +97,54 @@ def test_worked_example_scores_as_computed_by_hand(policy):
     result = scoring.score_customer(facts, AS_OF, policy)
     assert result.metrics["on_time_payment_ratio"] == Decimal("0.9")
     assert result.metrics["avg_days_beyond_terms"] == Decimal("2")
-    assert result.total == Decimal("88.50")
-    assert result.rating == "A"
+    assert result.metrics["dso"] == Decimal("0")
+    assert result.total == Decimal("89.75")
+    ratings = {
+        "market_position": Decimal(60),
+        "management": Decimal(80),
+        "industry_outlook": Decimal(50),
+        "reputation": Decimal(70),
+    }
+    qualitative, rows = scoring.score_qualitative(ratings, policy)
+    assert qualitative == Decimal("65.50")
+    assert [r.weighted for r in rows] == [
+        Decimal("18.00"),
+        Decimal("20.00"),
+        Decimal("10.00"),
+        Decimal("17.50"),
+    ]
+    combined = scoring.combined_score(result.total, qualitative, policy)
+    assert combined == Decimal("83.69")
+    assert scoring.rate_combined(result, combined, policy) == "A"
+
+
+def test_dso_counts_open_receivables_against_the_last_years_sales(policy):
+    docs = [
+        scoring.DocumentFacts(
+            "a", date(2026, 7, 1), date(2026, 8, 1), Decimal("3650"), None, Decimal("1000")
+        )
+    ]
+    assert scoring.compute_metrics(scoring.CustomerFacts(None, [], docs), AS_OF)["dso"] == Decimal(
+        "100.0"
+    )
+    old = [
+        scoring.DocumentFacts(
+            "b", date(2025, 1, 1), date(2025, 2, 1), Decimal("100"), None, Decimal("100")
+        )
+    ]
+    assert scoring.compute_metrics(scoring.CustomerFacts(None, [], old), AS_OF)["dso"] is None
+
+
+def test_qualitative_ratings_must_cover_every_factor_and_stay_within_0_to_100(policy):
+    with pytest.raises(ValueError, match="missing management, industry_outlook, reputation"):
+        scoring.score_qualitative({"market_position": Decimal(50)}, policy)
+    full = {f.name: Decimal(50) for f in policy.scorecard.qualitative.factors}
+    with pytest.raises(ValueError, match="unknown charisma"):
+        scoring.score_qualitative({**full, "charisma": Decimal(1)}, policy)
+    with pytest.raises(ValueError, match="between 0 and 100"):
+        scoring.score_qualitative({**full, "management": Decimal(101)}, policy)
+    with pytest.raises(ValueError, match="none was given"):
+        scoring.combined_score(Decimal(80), None, policy)
 
 
 def test_bad_ledger_with_good_balance_sheet_rates_lower_than_clean_ledger(policy):
@@ -108,6 +159,34 @@ def test_bad_ledger_with_good_balance_sheet_rates_lower_than_clean_ledger(policy
     assert clean.total > late.total
     payment = {f.name: f for f in late.factors}["payment_record"]
     assert payment.points == Decimal("10")
+
+
+def test_good_ledger_bad_balance_sheet_and_the_reverse_rate_differently_for_the_reasons_shown(
+    policy,
+):
+    on_time = [doc(i, date(2026, i, 15), date(2026, i, 10)) for i in range(1, 9)]
+    late = [doc(i, date(2026, i, 15), date(2026, i + 1, 28)) for i in range(1, 9)]
+    weak = statement(
+        net_income=Decimal("-300000"),
+        total_liabilities=Decimal("5600000"),
+        current_liabilities=Decimal("3500000"),
+        operating_cash_flow=Decimal("-100000"),
+    )
+    good_ledger_bad_books = scoring.score_customer(
+        scoring.CustomerFacts(date(2010, 1, 1), [weak], on_time), AS_OF, policy
+    )
+    strong = statement(net_income=Decimal("1000000"))
+    bad_ledger_good_books = scoring.score_customer(
+        scoring.CustomerFacts(date(2010, 1, 1), [strong], late), AS_OF, policy
+    )
+    a = {f.name: f.points for f in good_ledger_bad_books.factors}
+    b = {f.name: f.points for f in bad_ledger_good_books.factors}
+    assert a["payment_record"] == 100 and b["payment_record"] == 10
+    assert a["leverage"] == 0 and b["leverage"] == 100
+    # 20 + 15 + 10 from the ledger, 1 + 0 + 0 + 0 from the books, 4 + 5 scale and age = 55 -> C
+    assert (good_ledger_bad_books.total, good_ledger_bad_books.rating) == (Decimal("55.00"), "C")
+    # 2 + 0 + 10 from the ledger, 10 + 15 + 10 + 10 from the books, 4 + 5 = 66 -> B
+    assert (bad_ledger_good_books.total, bad_ledger_good_books.rating) == (Decimal("66.00"), "B")
 
 
 def test_open_overdue_invoice_counts_as_late_until_paid(policy):

@@ -1,0 +1,267 @@
+"""Data collection and cleaning: turn a customer's stored data into base-currency facts the
+scorecard can trust, with a report of every fix, every rejected value and every flag."""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from credit.domain.money import ZERO
+from credit.domain.scoring import CustomerFacts, DocumentFacts, StatementFacts
+
+STATEMENT_AMOUNTS = (
+    "revenue",
+    "net_income",
+    "total_assets",
+    "total_liabilities",
+    "current_assets",
+    "current_liabilities",
+    "operating_cash_flow",
+)
+
+
+@dataclass(frozen=True)
+class RawStatement:
+    period_end: date
+    currency: str
+    revenue: Decimal
+    net_income: Decimal
+    total_assets: Decimal
+    total_liabilities: Decimal
+    current_assets: Decimal
+    current_liabilities: Decimal
+    operating_cash_flow: Decimal
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    number: str
+    issue_date: date
+    due_date: date
+    amount: Decimal
+    currency: str
+    paid_on: date | None
+    open_amount: Decimal
+
+
+@dataclass(frozen=True)
+class RawPayment:
+    reference: str
+    paid_on: date
+    amount: Decimal
+    currency: str
+    method: str
+    status: str
+    invoice_number: str | None
+
+
+@dataclass(frozen=True)
+class Entry:
+    item: str
+    field: str
+    value: str
+    reason: str
+
+
+@dataclass
+class CleaningReport:
+    fixes: list[Entry] = field(default_factory=list)
+    rejected: list[Entry] = field(default_factory=list)
+    flags: list[Entry] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, list[dict[str, str]]]:
+        return {k: [asdict(e) for e in getattr(self, k)] for k in ("fixes", "rejected", "flags")}
+
+    @property
+    def stale(self) -> bool:
+        return any(e.field == "period_end" and "older than" in e.reason for e in self.flags)
+
+
+class RateTable:
+    """Exchange rates to the base currency; a date takes the latest rate on or before it."""
+
+    def __init__(self, base_currency: str, rates: dict[str, list[tuple[date, Decimal]]]) -> None:
+        self.base = base_currency
+        self._rates = {cur: sorted(rows) for cur, rows in rates.items()}
+
+    def lookup(self, currency: str, on: date) -> tuple[Decimal, date] | None:
+        if currency == self.base:
+            return Decimal(1), on
+        rows = self._rates.get(currency, [])
+        i = bisect.bisect_right(rows, (on, Decimal("Infinity")))
+        return (rows[i - 1][1], rows[i - 1][0]) if i else None
+
+
+def _convert(amount: Decimal, rate: Decimal) -> Decimal:
+    return (amount * rate).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)
+
+
+def months_between(earlier: date, later: date) -> int:
+    months = (later.year - earlier.year) * 12 + later.month - earlier.month
+    return months - (1 if later.day < earlier.day else 0)
+
+
+def clean(
+    *,
+    registered_on: date | None,
+    statements: list[RawStatement],
+    documents: list[RawDocument],
+    payments: list[RawPayment],
+    rates: RateTable,
+    as_of: date,
+    max_statement_age_months: int,
+) -> tuple[CustomerFacts, CleaningReport]:
+    """Check, convert and select the data the scorecard may use, saying why for everything left out."""
+    report = CleaningReport()
+    if registered_on is not None and registered_on > as_of:
+        report.rejected.append(
+            Entry(
+                "profile",
+                "registered_on",
+                registered_on.isoformat(),
+                "registration date after the research date",
+            )
+        )
+        registered_on = None
+
+    good_statements: list[StatementFacts] = []
+    for st in sorted(statements, key=lambda s: s.period_end):
+        item = f"statement {st.period_end.isoformat()}"
+        problems = []
+        if st.period_end > as_of:
+            problems.append(
+                ("period_end", st.period_end.isoformat(), "period ends after the research date")
+            )
+        for name in ("total_assets", "total_liabilities", "current_assets", "current_liabilities"):
+            if getattr(st, name) < 0:
+                problems.append((name, str(getattr(st, name)), "must not be negative"))
+        if st.current_assets > st.total_assets:
+            problems.append(
+                (
+                    "current_assets",
+                    str(st.current_assets),
+                    f"larger than total_assets {st.total_assets}",
+                )
+            )
+        if st.current_liabilities > st.total_liabilities:
+            problems.append(
+                (
+                    "current_liabilities",
+                    str(st.current_liabilities),
+                    f"larger than total_liabilities {st.total_liabilities}",
+                )
+            )
+        found = rates.lookup(st.currency, st.period_end)
+        if found is None:
+            problems.append(
+                (
+                    "currency",
+                    st.currency,
+                    f"no {st.currency} rate to {rates.base} on or before "
+                    f"{st.period_end.isoformat()}",
+                )
+            )
+        if problems:
+            report.rejected += [
+                Entry(item, f, v, r + "; statement left out") for f, v, r in problems
+            ]
+            continue
+        rate, rate_date = found  # type: ignore[misc]
+        if st.currency != rates.base:
+            report.fixes.append(
+                Entry(
+                    item,
+                    "currency",
+                    st.currency,
+                    f"converted to {rates.base} at {rate} (rate of {rate_date.isoformat()})",
+                )
+            )
+        good_statements.append(
+            StatementFacts(
+                period_end=st.period_end,
+                **{k: _convert(getattr(st, k), rate) for k in STATEMENT_AMOUNTS},
+            )
+        )
+    if good_statements:
+        latest = good_statements[-1].period_end
+        age = months_between(latest, as_of)
+        if age > max_statement_age_months:
+            report.flags.append(
+                Entry(
+                    f"statement {latest.isoformat()}",
+                    "period_end",
+                    latest.isoformat(),
+                    f"stale: {age} months old, older than the policy's "
+                    f"{max_statement_age_months} months",
+                )
+            )
+    elif statements:
+        report.flags.append(
+            Entry("statements", "-", str(len(statements)), "no usable financial statement")
+        )
+    else:
+        report.flags.append(Entry("statements", "-", "0", "no financial statement on file"))
+
+    good_documents: list[DocumentFacts] = []
+    converted: Counter[str] = Counter()
+    for d in documents:
+        found = rates.lookup(d.currency, d.issue_date)
+        if found is None:
+            report.rejected.append(
+                Entry(
+                    f"document {d.number}",
+                    "currency",
+                    d.currency,
+                    f"no {d.currency} rate to {rates.base} on or before "
+                    f"{d.issue_date.isoformat()}; left out of the payment record",
+                )
+            )
+            continue
+        rate, _ = found
+        if d.currency != rates.base:
+            converted[d.currency] += 1
+        good_documents.append(
+            DocumentFacts(
+                number=d.number,
+                issue_date=d.issue_date,
+                due_date=d.due_date,
+                amount=_convert(d.amount, rate),
+                paid_on=d.paid_on,
+                open_amount=_convert(d.open_amount, rate),
+            )
+        )
+    for cur, n in sorted(converted.items()):
+        report.fixes.append(
+            Entry(
+                f"{n} document(s)",
+                "currency",
+                cur,
+                f"converted to {rates.base} at the rate of each issue date",
+            )
+        )
+
+    seen: dict[tuple, str] = {}
+    for p in sorted(payments, key=lambda p: (p.paid_on, p.reference)):
+        key = (p.paid_on, p.amount, p.currency, p.method, p.invoice_number)
+        if key in seen:
+            report.flags.append(
+                Entry(
+                    f"payment {p.reference}",
+                    "reference",
+                    p.reference,
+                    f"possible duplicate of payment {seen[key]} (same date, amount, method "
+                    "and invoice): check the bank import",
+                )
+            )
+        else:
+            seen[key] = p.reference
+    return CustomerFacts(
+        registered_on=registered_on, statements=good_statements, documents=good_documents
+    ), report
+
+
+def zero_if_none(value: Decimal | None) -> Decimal:
+    return ZERO if value is None else value

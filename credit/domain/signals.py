@@ -1,0 +1,178 @@
+"""Risk signals: warning signs in a customer's profile and ledger, each with a severity."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from credit.domain.cleaning import RawDocument, RawPayment
+from credit.domain.directory import EMAIL_PATTERN
+from credit.domain.policy import RiskRules
+
+SEVERITY_ORDER = {"low": 0, "medium": 1, "high": 2}
+
+
+@dataclass(frozen=True)
+class Profile:
+    email: str | None
+    country: str | None
+    tax_id: str | None
+    registered_on: date | None
+    sales_owner_email: str | None
+
+
+@dataclass(frozen=True)
+class Signal:
+    kind: str
+    severity: str
+    detail: str
+    key: str  # what makes this occurrence the same signal on a later scan
+
+    @property
+    def high(self) -> bool:
+        return self.severity == "high"
+
+
+def identity_signals(profile: Profile, rules: RiskRules) -> list[Signal]:
+    """Required fields present and well formed (email, country, tax id by country)."""
+    problems = []
+    for name in rules.required_fields:
+        if getattr(profile, name) in (None, ""):
+            problems.append(f"{name} missing")
+    if profile.email and not re.fullmatch(EMAIL_PATTERN, profile.email):
+        problems.append(f"email {profile.email!r} malformed")
+    if profile.country and not re.fullmatch(r"[A-Z]{2}", profile.country):
+        problems.append(f"country {profile.country!r} is not an ISO code")
+    if profile.tax_id and profile.country in rules.tax_id_patterns:
+        compact = profile.tax_id.replace(" ", "").upper()
+        if not re.fullmatch(rules.tax_id_patterns[profile.country], compact):
+            problems.append(
+                f"tax id {profile.tax_id!r} does not match the {profile.country} format"
+            )
+    if not problems:
+        return []
+    detail = "identity check failed: " + "; ".join(problems)
+    return [Signal("identity", "high", detail, "identity:" + "|".join(sorted(problems)))]
+
+
+def _days_late(d: RawDocument) -> int:
+    return max(0, ((d.paid_on or d.due_date) - d.due_date).days)
+
+
+def late_trend_signal(documents: list[RawDocument], rules: RiskRules, as_of: date) -> Signal | None:
+    """Average days late of the last N settled invoices against the N before them."""
+    settled = sorted(
+        (d for d in documents if d.amount > 0 and d.paid_on and d.paid_on <= as_of),
+        key=lambda d: d.paid_on,
+    )  # type: ignore[arg-type, return-value]
+    n = rules.late_trend_window
+    if len(settled) < 2 * n:
+        return None
+    before = Decimal(sum(_days_late(d) for d in settled[-2 * n : -n])) / n
+    recent = Decimal(sum(_days_late(d) for d in settled[-n:])) / n
+    rise = recent - before
+    if rise < rules.late_trend_days:
+        return None
+    severity = "high" if rise >= rules.late_trend_high_days else "medium"
+    last = settled[-1]
+    return Signal(
+        "late_trend",
+        severity,
+        f"days late rising: last {n} invoices average {recent:.1f} days late, the {n} before "
+        f"{before:.1f}",
+        f"late_trend:{last.number}",
+    )
+
+
+def method_change_signal(
+    payments: list[RawPayment], rules: RiskRules, as_of: date
+) -> Signal | None:
+    """The latest payment came by another method than the customer's usual one."""
+    received = sorted(
+        (p for p in payments if p.paid_on <= as_of and p.status == "received"),
+        key=lambda p: (p.paid_on, p.reference),
+    )
+    if len(received) < 3:
+        return None
+    usual, _ = Counter(p.method for p in received[:-1]).most_common(1)[0]
+    last = received[-1]
+    if last.method == usual:
+        return None
+    return Signal(
+        "payment_method_change",
+        rules.method_change_severity,
+        f"payment {last.reference} on {last.paid_on.isoformat()} by {last.method}; usually {usual}",
+        f"payment_method_change:{last.reference}",
+    )
+
+
+def bounced_signal(payments: list[RawPayment], rules: RiskRules, as_of: date) -> Signal | None:
+    since = as_of - timedelta(days=rules.bounced_lookback_days)
+    bounced = sorted(
+        (p for p in payments if p.status == "bounced" and since <= p.paid_on <= as_of),
+        key=lambda p: p.paid_on,
+    )
+    if not bounced:
+        return None
+    refs = ", ".join(p.reference for p in bounced)
+    return Signal(
+        "bounced_payment",
+        "high",
+        f"{len(bounced)} bounced payment(s) since {since.isoformat()}: {refs}",
+        f"bounced_payment:{bounced[-1].reference}",
+    )
+
+
+def utilisation_signal(
+    exposure: Decimal, limit: Decimal | None, rules: RiskRules, as_of: date
+) -> Signal | None:
+    """Open receivables against the credit limit."""
+    if limit is None or limit <= 0 or exposure <= 0:
+        return None
+    used = exposure / limit
+    if used < rules.utilisation_threshold:
+        return None
+    severity = "high" if used >= rules.utilisation_high else "medium"
+    band = "over" if used >= 1 else "near"
+    return Signal(
+        "limit_utilisation",
+        severity,
+        f"{used:.0%} of the credit limit used ({exposure:,.2f} of {limit:,.2f})",
+        f"limit_utilisation:{band}:{as_of.strftime('%Y-%m')}",
+    )
+
+
+def scan(
+    *,
+    profile: Profile,
+    documents: list[RawDocument],
+    payments: list[RawPayment],
+    exposure: Decimal,
+    limit: Decimal | None,
+    stale_statement: str | None,
+    rules: RiskRules,
+    as_of: date,
+) -> list[Signal]:
+    """Every risk signal for a customer as of a date (broken promises arrive with promises to pay)."""
+    found = identity_signals(profile, rules)
+    for signal in (
+        late_trend_signal(documents, rules, as_of),
+        method_change_signal(payments, rules, as_of),
+        bounced_signal(payments, rules, as_of),
+        utilisation_signal(exposure, limit, rules, as_of),
+    ):
+        if signal is not None:
+            found.append(signal)
+    if stale_statement:
+        found.append(
+            Signal(
+                "stale_financials",
+                rules.stale_statement_severity,
+                stale_statement,
+                f"stale_financials:{stale_statement[:40]}",
+            )
+        )
+    return sorted(found, key=lambda s: -SEVERITY_ORDER[s.severity])

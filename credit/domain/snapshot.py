@@ -1,0 +1,64 @@
+"""The inputs snapshot stored with every assessment: enough to re-score it exactly, later."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from credit.domain.cleaning import RawPayment
+from credit.domain.scoring import CustomerFacts, DocumentFacts, StatementFacts
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _row(obj: Any) -> dict[str, Any]:
+    return {k: _plain(v) for k, v in asdict(obj).items()}
+
+
+def _typed(cls: type, row: dict[str, Any]) -> Any:
+    values = {}
+    for f in fields(cls):
+        raw = row.get(f.name)
+        kind = str(f.type)
+        if raw is None:
+            values[f.name] = None
+        elif "Decimal" in kind:
+            values[f.name] = Decimal(raw)
+        elif "date" in kind:
+            values[f.name] = date.fromisoformat(raw)
+        else:
+            values[f.name] = raw
+    return cls(**values)
+
+
+def make_snapshot(
+    facts: CustomerFacts, payments: list[RawPayment], extra: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "registered_on": _plain(facts.registered_on),
+        "statements": [_row(s) for s in facts.statements],
+        "documents": [_row(d) for d in facts.documents],
+        "payments": [_row(p) for p in payments],
+        **{k: _plain(v) for k, v in extra.items()},
+    }
+
+
+def facts_from_snapshot(snapshot: dict[str, Any]) -> CustomerFacts:
+    registered = snapshot.get("registered_on")
+    return CustomerFacts(
+        registered_on=date.fromisoformat(registered) if registered else None,
+        statements=[_typed(StatementFacts, r) for r in snapshot.get("statements", [])],
+        documents=[_typed(DocumentFacts, r) for r in snapshot.get("documents", [])],
+    )
+
+
+def payments_from_snapshot(snapshot: dict[str, Any]) -> list[RawPayment]:
+    return [_typed(RawPayment, r) for r in snapshot.get("payments", [])]

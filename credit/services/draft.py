@@ -1,0 +1,120 @@
+"""Draft: turn a complete assessment into a credit request from the policy's rating table."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlmodel import select
+
+from credit import audit, notices
+from credit.app import App
+from credit.db.models import (
+    AssessmentStatus,
+    CreditAssessment,
+    CreditLine,
+    CreditRequest,
+    Customer,
+    RequestKind,
+)
+from credit.services._common import (
+    ServiceError,
+    _assessment_view,
+    _customer_view,
+    _request_view,
+    person_email,
+)
+from credit.services.ledger import rate_table
+from credit.services.research import _refuse_if_review_open
+
+
+def draft_request(app: App, *, assessment_id: int, kind: str | None = None) -> int:
+    """The request carries the recommendation; a requested limit overrides it only with the
+    reason recorded at the start of the review (audited as an override)."""
+    with app.uow() as uow:
+        s = uow.session
+        a = s.get(CreditAssessment, assessment_id)
+        if a is None:
+            raise ServiceError(f"no assessment {assessment_id}")
+        done = s.exec(select(CreditRequest).where(CreditRequest.review_key == a.review_key)).first()
+        if done is not None:
+            return done.id  # type: ignore[return-value]
+        if a.status != AssessmentStatus.COMPLETE:
+            raise ServiceError(f"assessment {a.id} is {a.status}; it cannot be drafted yet")
+        customer = s.get(Customer, a.customer_id)
+        assert customer is not None and a.recommended_limit is not None
+        _refuse_if_review_open(s, customer, ignore_assessment=a.id)
+        line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
+        proposed = a.requested_limit if a.requested_limit is not None else a.recommended_limit
+        if proposed != a.recommended_limit and not (a.override_reason or "").strip():
+            raise ServiceError(
+                "the requested limit differs from the recommendation and no reason was given"
+            )
+        if kind is None:
+            if line is None:
+                kind = RequestKind.NEW
+            elif proposed > line.limit:
+                kind = RequestKind.INCREASE
+            elif proposed < line.limit:
+                kind = RequestKind.DECREASE
+            else:
+                kind = RequestKind.REVIEW
+        found = rate_table(s, app.settings.base_currency).lookup(customer.currency, a.as_of)
+        base_amount = (proposed * found[0]).quantize(Decimal("0.01")) if found else None
+        request = CreditRequest(
+            review_key=a.review_key,
+            customer_id=customer.id,  # type: ignore[arg-type]
+            assessment_id=a.id,  # type: ignore[arg-type]
+            kind=kind,
+            requested_by=a.requested_by,
+            requested_limit=a.requested_limit,
+            recommended_limit=a.recommended_limit,
+            proposed_limit=proposed,
+            base_amount=base_amount,
+            current_limit=line.limit if line else None,
+            currency=customer.currency,
+            terms_days=a.terms_days,  # type: ignore[arg-type]
+            conditions=list(a.conditions),
+            rating=a.rating,  # type: ignore[arg-type]
+            review_months=a.review_months,  # type: ignore[arg-type]
+            policy_version=a.policy_version,
+        )
+        s.add(request)
+        s.flush()
+        audit.record(
+            s,
+            actor=a.requested_by,
+            action="request.create",
+            entity_type="credit_request",
+            entity_id=request.id,
+            after=_request_view(request),
+            reason=f"{kind} from assessment {a.id}",
+            policy_version=a.policy_version,
+        )
+        if proposed != a.recommended_limit:
+            audit.record(
+                s,
+                actor=a.requested_by,
+                action="request.override",
+                entity_type="credit_request",
+                entity_id=request.id,
+                before={"recommended_limit": a.recommended_limit},
+                after={"proposed_limit": proposed},
+                reason=a.override_reason or "",
+                policy_version=a.policy_version,
+            )
+        notices.enqueue(
+            s,
+            app.renderer,
+            key=f"request-drafted:{request.id}",
+            kind="request_drafted",
+            locale="en",
+            recipients=[person_email(app, a.requested_by)],
+            customer_id=customer.id,
+            context={
+                "customer": _customer_view(customer),
+                "request": _request_view(request),
+                "assessment": _assessment_view(a),
+            },
+        )
+        uow.commit()
+        return request.id  # type: ignore[return-value]

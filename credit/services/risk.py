@@ -1,0 +1,204 @@
+"""Risk signals: record what a scan finds, alert on high severity and flag for re-review."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from credit import audit, notices
+from credit.app import App
+from credit.db.models import CreditLine, Customer, LineStatus, RiskSignal
+from credit.domain import cleaning, signals
+from credit.domain.money import ZERO
+from credit.services._common import _customer_view
+from credit.services.ledger import load_raw, rate_table
+
+
+def record_signals(
+    app: App,
+    s: Session,
+    *,
+    customer: Customer,
+    found: list[signals.Signal],
+    as_of: date,
+    policy_version: int,
+) -> list[RiskSignal]:
+    """Store the signals not seen before (by fingerprint); a new high one alerts the credit team
+    and flags the customer for re-review. Runs inside the caller's transaction."""
+    new: list[RiskSignal] = []
+    for sig in found:
+        fingerprint = f"{customer.code}:{sig.key}"
+        if s.exec(select(RiskSignal.id).where(RiskSignal.fingerprint == fingerprint)).first():
+            continue
+        row = RiskSignal(
+            fingerprint=fingerprint,
+            customer_id=customer.id,  # type: ignore[arg-type]
+            kind=sig.kind,
+            severity=sig.severity,
+            detail=sig.detail,
+            detected_on=as_of,
+        )
+        try:
+            with s.begin_nested():
+                s.add(row)
+                s.flush()
+        except IntegrityError:
+            continue  # another run recorded it first
+        new.append(row)
+        audit.record(
+            s,
+            actor="risk",
+            action="risk.signal",
+            entity_type="customer",
+            entity_id=customer.code,
+            after={"kind": sig.kind, "severity": sig.severity, "detail": sig.detail},
+            reason=sig.key,
+            policy_version=policy_version,
+        )
+    high = [r for r in new if r.severity == "high"]
+    if high:
+        before = {"review_flagged_on": customer.review_flagged_on}
+        if customer.review_flagged_on is None:
+            customer.review_flagged_on = as_of
+            customer.review_flag_reason = "; ".join(f"{r.kind}: {r.detail}" for r in high)[:300]
+            s.add(customer)
+            audit.record(
+                s,
+                actor="risk",
+                action="customer.flag_for_review",
+                entity_type="customer",
+                entity_id=customer.code,
+                before=before,
+                after={"review_flagged_on": as_of, "reason": customer.review_flag_reason},
+                reason="high-severity risk signal",
+                policy_version=policy_version,
+            )
+        line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
+        notices.enqueue(
+            s,
+            app.renderer,
+            key=f"risk-alert:{customer.code}:{min(r.id for r in high)}",  # type: ignore[type-var]
+            kind="risk_alert",
+            locale="en",
+            recipients=[app.directory.teams.credit],
+            customer_id=customer.id,
+            context={
+                "customer": _customer_view(customer),
+                "as_of": as_of.isoformat(),
+                "signals": [
+                    {"kind": r.kind, "severity": r.severity, "detail": r.detail} for r in new
+                ],
+                "line": {"limit": line.limit, "currency": line.currency, "status": line.status}
+                if line
+                else None,
+                "flagged_on": customer.review_flagged_on.isoformat()
+                if customer.review_flagged_on
+                else "",
+            },
+        )
+    return new
+
+
+def scan_customer(app: App, s: Session, customer: Customer, as_of: date) -> list[signals.Signal]:
+    """Every signal for one customer as of a date, from the ledger and profile."""
+    _, policy = app.published_policy(s)
+    raw_statements, raw_documents, raw_payments = load_raw(s, customer, as_of)
+    facts, report = cleaning.clean(
+        registered_on=customer.registered_on,
+        statements=raw_statements,
+        documents=raw_documents,
+        payments=raw_payments,
+        rates=rate_table(s, policy.base_currency),
+        as_of=as_of,
+        max_statement_age_months=policy.max_statement_age_months,
+    )
+    line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
+    stale = next((f.reason for f in report.flags if "stale" in f.reason), None)
+    base_docs = [
+        cleaning.RawDocument(
+            d.number,
+            d.issue_date,
+            d.due_date,
+            d.amount,
+            policy.base_currency,
+            d.paid_on,
+            d.open_amount,
+        )
+        for d in facts.documents
+    ]
+    return signals.scan(
+        profile=signals.Profile(
+            email=customer.email,
+            country=customer.country,
+            tax_id=customer.tax_id,
+            registered_on=customer.registered_on,
+            sales_owner_email=customer.sales_owner_email,
+        ),
+        documents=base_docs,
+        payments=raw_payments,
+        exposure=sum((d.open_amount for d in facts.documents if d.open_amount > 0), ZERO),
+        limit=line.limit if line else None,
+        stale_statement=stale,
+        rules=policy.risk,
+        as_of=as_of,
+    )
+
+
+def scan_risk(app: App, *, as_of: date, customer_ids: list[int] | None = None) -> dict[str, Any]:
+    """Scan customers with an active or held credit line (or the given ones) for risk signals;
+    one transaction per customer."""
+    with app.uow() as uow:
+        if customer_ids is None:
+            customer_ids = list(
+                uow.session.exec(
+                    select(CreditLine.customer_id).where(
+                        col(CreditLine.status).in_([LineStatus.ACTIVE, LineStatus.ON_HOLD])
+                    )
+                )
+            )
+    summary: dict[str, Any] = {"customers": len(customer_ids), "new": 0, "high": 0, "flagged": []}
+    for cid in customer_ids:
+        with app.uow() as uow:
+            s = uow.session
+            customer = s.get(Customer, cid)
+            assert customer is not None
+            version, _ = app.published_policy(s)
+            new = record_signals(
+                app,
+                s,
+                customer=customer,
+                found=scan_customer(app, s, customer, as_of),
+                as_of=as_of,
+                policy_version=version,
+            )
+            uow.commit()
+            summary["new"] += len(new)
+            if any(r.severity == "high" for r in new):
+                summary["high"] += 1
+                summary["flagged"].append(customer.code)
+    return summary
+
+
+def list_signals(app: App, *, customer_code: str | None = None) -> list[dict[str, Any]]:
+    with app.uow() as uow:
+        q = select(RiskSignal, Customer).join(
+            Customer, col(Customer.id) == col(RiskSignal.customer_id)
+        )
+        if customer_code:
+            q = q.where(Customer.code == customer_code)
+        rows = uow.session.exec(q.order_by(col(RiskSignal.id))).all()
+        return [
+            {
+                "id": r.id,
+                "customer": c.code,
+                "kind": r.kind,
+                "severity": r.severity,
+                "detail": r.detail,
+                "detected_on": r.detected_on.isoformat(),
+                "reviewed_in": r.reviewed_in,
+            }
+            for r, c in rows
+        ]
