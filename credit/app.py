@@ -52,6 +52,10 @@ class App:
             self._policies[row.version] = PolicyBody.model_validate(row.body)
         return self._policies[row.version]
 
+    def policy_body_for(self, session: Session, version: int) -> PolicyBody:
+        row = session.exec(select(CreditPolicy).where(CreditPolicy.version == version)).one()
+        return self.policy_body(row)
+
     def published_policy(self, session: Session) -> tuple[int, PolicyBody]:
         row = session.exec(
             select(CreditPolicy).where(CreditPolicy.status == PolicyStatus.PUBLISHED)

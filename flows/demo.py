@@ -20,7 +20,7 @@ from flows.approval import approval
 from flows.collections import collections
 from flows.periodic_review import periodic_review
 from flows.policy import policy
-from flows.review import credit_review
+from flows.review import complete_review, credit_review
 from tasks._runtime import app
 
 REVIEW_DAY = date(2026, 10, 1)
@@ -42,34 +42,81 @@ def run_demo(directory: Path, console: Console) -> None:
 
     say("[bold]1. Set-up[/]: migrate the database and publish config/policy.yaml as version 1")
     services.init_database(a, actor="demo")
-    for kind in ("customers", "financials", "invoices", "payments"):
+    for kind, name in (
+        ("customers", "customers"),
+        ("financials", "financials"),
+        ("invoices", "invoices"),
+        ("payments", "payments"),
+        ("fx-rates", "fx_rates"),
+    ):
         with a.uow() as uow:
             plan = import_file(
-                uow.session, kind=kind, path=data / f"{kind}.csv", actor="demo", dry_run=False
+                uow.session,
+                kind=kind,
+                path=data / f"{name}.csv",
+                actor="demo",
+                dry_run=False,
+                base_currency=a.settings.base_currency,
             )
             uow.commit()
         say(f"   imported {kind}: {len(plan.created)} new rows")
 
-    say("[bold]2. Research, draft and approval routing[/] for three customers (as of 2026-10-01)")
-    reviews = {}
-    for code, limit in (("C-1001", "120000"), ("C-1003", "30000"), ("C-1004", "20000")):
+    say(
+        "[bold]2. Research[/] of three customers as of 2026-10-01: collect, clean, score, ask the analyst"
+    )
+    reviews, assessments = {}, {}
+    for code, limit, why in (
+        ("C-1001", "120000", "Sales plan for the 2027 logistics contract"),
+        ("C-1003", "30000", "Seasonal peak orders"),
+        ("C-1004", "20000", "New customer, first orders"),
+    ):
         r = credit_review(
             customer_code=code,
             requested_by="ben.manager",
             as_of=REVIEW_DAY,
             review_key=f"demo:{code}",
             requested_limit=limit,
+            override_reason=why,
+            analyst="junior.analyst",
         )
+        assessments[code] = r["assessment_id"]
+        say(
+            f"   {code}: assessment {r['assessment_id']} {r['status']}, waiting for {r['waiting_for']}"
+        )
+
+    say("[bold]2b. Qualitative ratings[/] by the analyst (`credit assess`), then draft and routing")
+    ratings = {
+        "C-1001": (
+            (85, 80, 70, 85),
+            "Market leader in northern freight; long-standing, transparent management.",
+        ),
+        "C-1003": ((55, 60, 45, 60), "Regional retailer under pressure from online competitors."),
+        "C-1004": (
+            (30, 40, 50, 35),
+            "Start-up without a track record; founders unknown to the trade.",
+        ),
+    }
+    with a.uow() as uow:
+        names = [f.name for f in a.published_policy(uow.session)[1].scorecard.qualitative.factors]
+    for code, (scores, comment) in ratings.items():
+        done = services.record_qualitative(
+            a,
+            customer_code=code,
+            username="junior.analyst",
+            scores={n: Decimal(v) for n, v in zip(names, scores, strict=True)},
+            comment=comment,
+        )
+        r = complete_review(assessment_id=assessments[code], as_of=REVIEW_DAY)
         reviews[code] = r["request_id"]
         say(
-            f"   {code}: requested {limit}, request {r['request_id']} {r['status']}, waiting for "
-            f"{r['waiting_for']}"
+            f"   {code}: quantitative {done['quantitative_score']}, combined {done['score']}, rating "
+            f"{done['rating']}; request {r['request_id']} {r['status']}, waiting for {r['waiting_for']}"
         )
 
     say("[bold]3. Decisions[/] (each one starts a short approval flow run)")
     for user, code, why in (
         ("ben.manager", "C-1001", "self-approval"),
-        ("junior.analyst", "C-1003", "beyond authority"),
+        ("junior.analyst", "C-1003", "the analyst approving what they rated"),
     ):
         try:
             services.decide(
@@ -79,6 +126,7 @@ def run_demo(directory: Path, console: Console) -> None:
                 username=user,
                 approve=True,
                 comment=None,
+                as_of=REVIEW_DAY,
             )
             raise AssertionError(f"{why} was accepted")
         except services.DecisionRefused as exc:
@@ -97,6 +145,7 @@ def run_demo(directory: Path, console: Console) -> None:
             username=user,
             approve=ok,
             comment=comment,
+            as_of=REVIEW_DAY,
         )
         progress = approval(request_id=reviews[code], as_of=REVIEW_DAY)
         say(
@@ -121,6 +170,7 @@ def run_demo(directory: Path, console: Console) -> None:
             username=user,
             approve=True,
             comment="Agreed in the credit committee.",
+            as_of=REVIEW_DAY,
         )
         progress = policy(version=version)
     say(f"   version {version} is {progress['status']}")

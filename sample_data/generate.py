@@ -292,6 +292,10 @@ def main() -> None:
             "INV-1003-OPEN2",
         ]
     )
+    # A direct debit that bounces: a high-severity risk signal that flags C-1001 for re-review.
+    payments.append(
+        ["C-1001", "PAY-1001-BOUNCE", "2026-12-01", "9600.00", "EUR", "direct_debit", "INV-1001-OPEN2", "bounced"]
+    )
     with open(HERE / "invoices.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(COLUMNS["invoices"])

@@ -66,14 +66,20 @@ def decision_refusals(
     amount: Decimal,
     requester: str,
     deciders_of_other_steps: set[str],
+    analyst: str | None = None,
 ) -> list[str]:
-    """Every reason ``username`` may not decide this step; an empty list means they may."""
+    """Every reason ``username`` may not decide this step; an empty list means they may.
+
+    Four eyes: neither the requester nor the analyst who rated the customer decides.
+    """
     approver: Approver | None = directory.get(username)
     if approver is None:
         return [f"{username!r} is not in the approver directory"]
     reasons = []
     if username == requester:
         reasons.append(f"{username} requested this and may not approve their own request")
+    if analyst and username == analyst and username != requester:
+        reasons.append(f"{username} rated this customer in the assessment and may not approve it")
     if username in deciders_of_other_steps:
         reasons.append(f"{username} already decided another level of this request")
     if step_role not in approver.roles:
@@ -95,6 +101,7 @@ def pick_approver(
     amount: Decimal,
     requester: str,
     excluded: set[str],
+    analyst: str | None = None,
 ) -> Approver | None:
     """The first eligible holder of ``role`` (directory order) to ask for a decision."""
     for a in directory.holders(role):
@@ -106,6 +113,7 @@ def pick_approver(
             amount=amount,
             requester=requester,
             deciders_of_other_steps=excluded,
+            analyst=analyst,
         ):
             return a
     return None

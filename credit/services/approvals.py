@@ -92,7 +92,13 @@ def _create_steps(
 
 
 def _assign(
-    app: App, step: ApprovalStep, *, amount: Decimal, requester: str, excluded: set[str]
+    app: App,
+    step: ApprovalStep,
+    *,
+    amount: Decimal,
+    requester: str,
+    excluded: set[str],
+    analyst: str | None = None,
 ) -> str | None:
     if step.approver is None:
         person = authority.pick_approver(
@@ -102,9 +108,18 @@ def _assign(
             amount=amount,
             requester=requester,
             excluded=excluded,
+            analyst=analyst,
         )
         step.approver = person.username if person else None
     return step.approver
+
+
+def _analyst_of(s: Session, r: CreditRequest) -> str | None:
+    """Who gave the qualitative rating behind a request (they do not approve it)."""
+    a = s.get(CreditAssessment, r.assessment_id)
+    if a is None or not a.qualitative:
+        return None
+    return a.qualitative.get("by") or None
 
 
 def lock_subject(s: Session, subject: str, subject_id: int) -> None:
@@ -242,7 +257,14 @@ def _advance_request_in(app: App, s: Session, r: CreditRequest, as_of: date) -> 
     else:
         step = next(st for st in steps if st.decision == Decision.PENDING)
         deciders = {st.decided_by for st in steps if st.decided_by}
-        who = _assign(app, step, amount=amount, requester=r.requested_by, excluded=deciders)
+        who = _assign(
+            app,
+            step,
+            amount=amount,
+            requester=r.requested_by,
+            excluded=deciders,
+            analyst=_analyst_of(s, r),
+        )
         s.add(step)
         progress.waiting_for = f"level {step.level} ({step.role})"
         if who is None:
@@ -296,12 +318,13 @@ def decide(
             status, requester, policy_version = r.status, r.requested_by, r.policy_version
             amount = request_amount(r)
             open_status = RequestStatus.IN_APPROVAL
+            analyst = _analyst_of(s, r)
         else:
             p = s.exec(select(CreditPolicy).where(CreditPolicy.version == subject_id)).first()
             if p is None:
                 raise ServiceError(f"no policy version {subject_id}")
             status, requester, policy_version = p.status, p.proposed_by, p.version
-            amount, open_status = ZERO, PolicyStatus.IN_APPROVAL
+            amount, open_status, analyst = ZERO, PolicyStatus.IN_APPROVAL, None
         label = subject.replace("_", " ")
         if status != open_status:
             raise ServiceError(f"{label} {subject_id} is {status}, not awaiting approval")
@@ -326,6 +349,7 @@ def decide(
             amount=amount,
             requester=requester,
             deciders_of_other_steps=deciders,
+            analyst=analyst,
         )
         if refusals:
             uow.rollback()

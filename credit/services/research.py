@@ -220,13 +220,6 @@ def _close_flag(
     )
 
 
-def _policy_of(app: App, s: Session, version: int) -> PolicyBody:
-    from credit.db.models import CreditPolicy
-
-    row = s.exec(select(CreditPolicy).where(CreditPolicy.version == version)).one()
-    return app.policy_body(row)
-
-
 def rescore(assessment: CreditAssessment, policy: PolicyBody) -> scoring.ScoreResult:
     """Score a stored assessment's snapshot again under its own policy version."""
     return scoring.score_customer(facts_from_snapshot(assessment.inputs), assessment.as_of, policy)
@@ -245,7 +238,7 @@ def score_assessment(
             raise ServiceError(f"no assessment {assessment_id}")
         customer = s.get(Customer, a.customer_id)
         assert customer is not None
-        policy = _policy_of(app, s, a.policy_version)
+        policy = app.policy_body_for(s, a.policy_version)
         if a.status != COLLECTED:
             return _scored_summary(a)
         result = rescore(a, policy)
@@ -498,7 +491,7 @@ def record_qualitative(
             )
         if username != a.analyst:
             raise ServiceError(f"assessment {a.id} is assigned to {a.analyst}, not {username}")
-        policy = _policy_of(app, s, a.policy_version)
+        policy = app.policy_body_for(s, a.policy_version)
         try:
             scoring.score_qualitative(scores, policy)
         except ValueError as exc:
@@ -539,7 +532,7 @@ def send_research_reminders(app: App, *, now: datetime | None = None) -> dict[st
         for a in waiting:
             customer = s.get(Customer, a.customer_id)
             assert customer is not None and a.qualitative_due_at is not None
-            policy = _policy_of(app, s, a.policy_version)
+            policy = app.policy_body_for(s, a.policy_version)
             ctx = _qualitative_context(a, customer, policy, reminder=True)
             _, created = notices.enqueue(
                 s,

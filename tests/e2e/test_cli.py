@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -103,16 +104,71 @@ def test_the_lifecycle_end_to_end_from_the_command_line(cli):
     again = cli.json("import", "invoices", str(SAMPLE / "invoices.csv"))
     assert (again["created"], again["updated"]) == (0, 0)
 
-    review = cli.json(
+    refused = cli(
+        "review", "start", "C-1003", "--by", "ben.manager", "--requested-limit", "60000", expect=2
+    )
+    assert "give the reason with --reason" in refused.stderr
+    started = cli.json(
         "review",
         "start",
-        "C-1003",
+        "c-1003 ",
         "--by",
         "ben.manager",
         "--requested-limit",
         "60000",
+        "--reason",
+        "seasonal peak orders",
+        "--analyst",
+        "junior.analyst",
         "--as-of",
         "2026-10-01",
+    )
+    assert started["status"] == "awaiting_qualitative"
+    assert [w["customer"] for w in cli.json("research", "waiting")] == ["C-1003"]
+    refused = cli(
+        "assess",
+        "C-1003",
+        "--as",
+        "carla.manager",
+        "--factor",
+        "market_position=60",
+        "--comment",
+        "x",
+        expect=2,
+    )
+    assert "is assigned to junior.analyst, not carla.manager" in refused.stderr
+    refused = cli(
+        "assess",
+        "C-1003",
+        "--as",
+        "junior.analyst",
+        "--factor",
+        "market_position=60",
+        "--comment",
+        "x",
+        expect=2,
+    )
+    assert "missing management, industry_outlook, reputation" in refused.stderr
+    review = cli.json(
+        "assess",
+        "C-1003",
+        "--as",
+        "junior.analyst",
+        "--factor",
+        "market_position=55",
+        "--factor",
+        "management=60",
+        "--factor",
+        "industry_outlook=45",
+        "--factor",
+        "reputation=60",
+        "--comment",
+        "Regional retailer under pressure from online competitors",
+        "--as-of",
+        "2026-10-01",
+    )
+    assert review["rating"] == "C" and Decimal(review["score"]) < Decimal(
+        review["quantitative_score"]
     )
     rid = str(review["request_id"])
     assert review["waiting_for"] == "level 1 (credit_manager): carla.manager"
@@ -123,6 +179,10 @@ def test_the_lifecycle_end_to_end_from_the_command_line(cli):
     refused = cli("approve", rid, "--as", "ben.manager", expect=2)
     assert "ben.manager requested this and may not approve their own request" in refused.stderr
     refused = cli("approve", rid, "--as", "junior.analyst", expect=2)
+    assert (
+        "junior.analyst rated this customer in the assessment and may not approve it"
+        in refused.stderr
+    )
     assert (
         "authority limit 10,000.00 is below the 50,000.00 this level answers for" in refused.stderr
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from sqlmodel import select
@@ -28,21 +29,49 @@ def test_review_approval_publish_collections_and_periodic_review_flows(ledger):
     from flows.approval import approval
     from flows.collections import collections
     from flows.periodic_review import periodic_review
-    from flows.review import credit_review
+    from flows.research import research_reminders
+    from flows.review import complete_review, credit_review
 
-    result = credit_review(
+    started = credit_review(
         customer_code="C-1003",
         requested_by="ben.manager",
         as_of=DAY,
         review_key="flow-test",
         requested_limit="30000",
+        override_reason="seasonal peak",
+        analyst="junior.analyst",
     )
+    assert started["status"] == "awaiting_qualitative"
+    assert started["waiting_for"] == "qualitative rating by junior.analyst"
+    [asked] = all_notices(ledger)
+    assert asked.kind == "qualitative_needed" and asked.recipients == ["jun.park@example.com"]
+    assert "credit assess C-1003 --as junior.analyst --factor market_position=SCORE" in asked.text
+    assert research_reminders() == {"reminders": 0, "escalations": 0}  # not overdue yet
+
+    services.record_qualitative(
+        ledger,
+        customer_code="C-1003",
+        username="junior.analyst",
+        scores={
+            "market_position": Decimal(60),
+            "management": Decimal(60),
+            "industry_outlook": Decimal(50),
+            "reputation": Decimal(60),
+        },
+        comment="regional retailer",
+    )
+    result = complete_review(assessment_id=started["assessment_id"], as_of=DAY)
     assert result["status"] == "in_approval"
     assert result["waiting_for"] == "level 1 (credit_manager): carla.manager"
     sent = all_notices(ledger)
-    assert {n.kind for n in sent} == {"assessment_ready", "request_drafted", "approval_needed"}
+    assert [n.kind for n in sent] == [
+        "qualitative_needed",
+        "assessment_ready",
+        "request_drafted",
+        "approval_needed",
+    ]
     assert all(n.status == NoticeStatus.SENT for n in sent)
-    assert len(list(ledger.settings.outbox_dir.glob("*.eml"))) == 3
+    assert len(list(ledger.settings.outbox_dir.glob("*.eml"))) == 4
 
     services.decide(
         ledger,
@@ -68,6 +97,7 @@ def test_review_approval_publish_collections_and_periodic_review_flows(ledger):
 
     due = periodic_review(as_of=date(2027, 1, 5))  # rating C: quarterly review
     assert [r["customer"] for r in due["reviews"]] == ["C-1003"]
+    # the analyst's rating of October is recent enough to carry over: no human step this time
     assert due["reviews"][0]["status"] == "in_approval"
     assert {n.status for n in all_notices(ledger)} == {NoticeStatus.SENT}
 

@@ -1,0 +1,338 @@
+"""Research as a credit analyst trusts it: cleaning, explainable and reproducible scores, the
+qualitative step with reminders, and risk signals that trigger a re-review."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from credit import services
+from credit.db.models import CreditAssessment, Customer, Notice, Payment, utcnow
+from credit.importers import ImportFailed, import_file
+from tests.conftest import SAMPLE
+
+DAY = date(2026, 10, 1)
+RATINGS = {
+    "market_position": Decimal(70),
+    "management": Decimal(65),
+    "industry_outlook": Decimal(55),
+    "reputation": Decimal(75),
+}
+
+
+def start(app, code: str, key: str = "k", as_of: date = DAY) -> dict:
+    collected = services.collect_customer_data(
+        app,
+        customer_code=code,
+        as_of=as_of,
+        requested_by="ben.manager",
+        review_key=f"{key}:{code}",
+        analyst="junior.analyst",
+    )
+    return services.score_assessment(app, assessment_id=collected["assessment_id"])
+
+
+def notices(app, kind: str) -> list[Notice]:
+    with app.uow() as uow:
+        return list(uow.session.exec(select(Notice).where(Notice.kind == kind)))
+
+
+def test_rescoring_a_stored_assessment_with_its_policy_version_gives_the_same_result(ledger):
+    scored = start(ledger, "C-1002")
+    services.record_qualitative(
+        ledger,
+        customer_code="C-1002",
+        username="junior.analyst",
+        scores=RATINGS,
+        comment="steady distributor",
+    )
+    # New data after the assessment must not change how it is re-scored: the snapshot is what counts.
+    with ledger.uow() as uow:
+        c = uow.session.exec(select(Customer).where(Customer.code == "C-1002")).one()
+        uow.session.add(
+            Payment(
+                customer_id=c.id,
+                reference="LATE-X",
+                paid_on=DAY - timedelta(days=1),
+                amount=Decimal("1"),
+                currency="EUR",
+                method="cheque",
+            )
+        )
+        uow.commit()
+    with ledger.uow() as uow:
+        a = uow.session.get(CreditAssessment, scored["assessment_id"])
+        again = services.rescore(a, ledger.policy_body_for(uow.session, a.policy_version))
+    assert again.total == a.quantitative_score
+    assert [f.points for f in again.factors] == [Decimal(f["points"]) for f in a.factors]
+    assert {k: (str(v) if v is not None else None) for k, v in again.metrics.items()} == a.metrics
+
+
+def test_the_breakdown_stores_every_factors_value_band_points_and_weight(ledger):
+    scored = start(ledger, "C-1006")
+    factors = {f["name"]: f for f in scored["factors"]}
+    assert set(factors) >= {
+        "payment_record",
+        "days_beyond_terms",
+        "dso",
+        "liquidity",
+        "leverage",
+        "profitability",
+        "cash_flow",
+        "scale",
+        "track_record",
+    }
+    assert factors["leverage"]["band"] == "[, 0.4)" and factors["leverage"]["points"] == "100"
+    assert Decimal(factors["leverage"]["value"]) == Decimal("0.3125")  # 15,000,000 / 48,000,000
+
+
+def test_qualitative_step_waits_in_the_database_and_reminds_once_when_overdue(ledger):
+    scored = start(ledger, "C-1002")
+    assert scored["status"] == "awaiting_qualitative"
+    assert services.send_research_reminders(ledger) == {"reminders": 0, "escalations": 0}
+    later = utcnow() + timedelta(hours=49)
+    assert services.send_research_reminders(ledger, now=later) == {"reminders": 1, "escalations": 0}
+    assert services.send_research_reminders(ledger, now=later) == {"reminders": 0, "escalations": 0}
+    much_later = utcnow() + timedelta(hours=97)
+    assert services.send_research_reminders(ledger, now=much_later) == {
+        "reminders": 0,
+        "escalations": 1,
+    }
+    [first, reminder, escalation] = notices(ledger, "qualitative_needed")
+    assert reminder.subject.startswith("Reminder:") and reminder.recipients == [
+        "jun.park@example.com"
+    ]
+    assert "credit-team@example.com" in escalation.recipients
+    with pytest.raises(
+        services.ServiceError, match="assigned to junior.analyst, not carla.manager"
+    ):
+        services.record_qualitative(
+            ledger, customer_code="C-1002", username="carla.manager", scores=RATINGS, comment="x"
+        )
+    done = services.record_qualitative(
+        ledger,
+        customer_code="C-1002",
+        username="junior.analyst",
+        scores=RATINGS,
+        comment="steady distributor",
+    )
+    assert done["status"] == "complete" and done["rating"] in {"A", "B", "C"}
+    assert services.send_research_reminders(ledger, now=much_later) == {
+        "reminders": 0,
+        "escalations": 0,
+    }
+
+
+def test_override_of_the_recommended_limit_needs_a_reason_and_is_audited(ledger):
+    with pytest.raises(services.ServiceError, match="give the reason with --reason"):
+        services.check_review_can_start(
+            ledger,
+            customer_code="C-1002",
+            requested_by="ben.manager",
+            requested_limit=Decimal("99000"),
+        )
+    collected = services.collect_customer_data(
+        ledger,
+        customer_code="C-1002",
+        as_of=DAY,
+        requested_by="ben.manager",
+        review_key="o",
+        requested_limit=Decimal("99000"),
+        override_reason="strategic account",
+    )
+    services.score_assessment(ledger, assessment_id=collected["assessment_id"])
+    services.record_qualitative(
+        ledger, customer_code="C-1002", username="ben.manager", scores=RATINGS, comment="ok"
+    )
+    rid = services.draft_request(ledger, assessment_id=collected["assessment_id"])
+    events = services.audit_events(ledger, entity=str(rid), limit=10)
+    override = next(e for e in events if e["action"] == "request.override")
+    assert override["reason"] == "strategic account" and override["after"] == {
+        "proposed_limit": "99000.0000"
+    }
+
+
+def test_stale_statements_are_flagged_in_the_cleaning_report(ledger):
+    later = date(2027, 9, 1)  # the latest statement (2025-12-31) is 20 months old by then
+    collected = services.collect_customer_data(
+        ledger, customer_code="C-1002", as_of=later, requested_by="ben.manager", review_key="stale"
+    )
+    [flag] = [f for f in collected["cleaning"]["flags"] if f["field"] == "period_end"]
+    assert "stale: 20 months old, older than the policy's 18 months" in flag["reason"]
+    scored = services.score_assessment(ledger, assessment_id=collected["assessment_id"])
+    assert any(s["kind"] == "stale_financials" for s in scored["signals"])
+
+
+def test_foreign_currency_ledger_is_converted_with_the_rates_table(ledger):
+    with ledger.uow() as uow:
+        import_file(
+            uow.session,
+            kind="fx-rates",
+            path=SAMPLE / "fx_rates.csv",
+            actor="t",
+            dry_run=False,
+            base_currency="EUR",
+        )
+        uow.commit()
+    collected = services.collect_customer_data(
+        ledger, customer_code="C-1009", as_of=DAY, requested_by="ben.manager", review_key="usd"
+    )
+    fixes = collected["cleaning"]["fixes"]
+    assert any(
+        f["item"] == "statement 2025-12-31" and "converted to EUR at" in f["reason"] for f in fixes
+    )
+    assert any("document(s)" in f["item"] and f["value"] == "USD" for f in fixes)
+    assert collected["cleaning"]["rejected"] == []
+
+
+def test_ledger_without_rates_rejects_foreign_values_instead_of_scoring_zero(ledger):
+    collected = services.collect_customer_data(
+        ledger, customer_code="C-1009", as_of=DAY, requested_by="ben.manager", review_key="no-rates"
+    )
+    rejected = collected["cleaning"]["rejected"]
+    assert any(r["field"] == "currency" and "no USD rate to EUR" in r["reason"] for r in rejected)
+    scored = services.score_assessment(ledger, assessment_id=collected["assessment_id"])
+    liquidity = next(f for f in scored["factors"] if f["name"] == "liquidity")
+    assert liquidity["band"] == "missing: penalty"
+
+
+def _publish_line(app, code: str) -> None:
+    collected = services.collect_customer_data(
+        app, customer_code=code, as_of=DAY, requested_by="ben.manager", review_key=f"line:{code}"
+    )
+    services.score_assessment(app, assessment_id=collected["assessment_id"])
+    services.record_qualitative(
+        app, customer_code=code, username="ben.manager", scores=RATINGS, comment="ok"
+    )
+    rid = services.draft_request(app, assessment_id=collected["assessment_id"])
+    services.advance_request(app, request_id=rid, as_of=DAY)
+    progress = services.advance_request(app, request_id=rid, as_of=DAY)
+    while progress.status == "in_approval":
+        approver = progress.waiting_for.split(": ")[1]
+        services.decide(
+            app,
+            subject=services.SUBJECT_REQUEST,
+            subject_id=rid,
+            username=approver,
+            approve=True,
+            comment="ok",
+            as_of=DAY,
+        )
+        progress = services.advance_request(app, request_id=rid, as_of=DAY)
+    services.publish_request(app, request_id=rid, as_of=DAY)
+
+
+def test_high_severity_signal_alerts_and_brings_the_re_review_forward(ledger):
+    _publish_line(ledger, "C-1001")  # rating A: next scheduled review a year later
+    day = date(2026, 12, 10)
+    assert services.due_reviews(ledger, as_of=day) == []
+    scan = services.scan_risk(ledger, as_of=day)  # the direct debit of 2026-12-01 bounced
+    assert scan["flagged"] == ["C-1001"]
+    [alert] = notices(ledger, "risk_alert")
+    assert alert.recipients == ["credit-team@example.com"] and "PAY-1001-BOUNCE" in alert.text
+    assert services.scan_risk(ledger, as_of=day)["new"] == 0  # the same signal is not raised twice
+    [due] = services.due_reviews(ledger, as_of=day)
+    assert due["customer"] == "C-1001" and due["reason"].startswith("risk signal: bounced_payment")
+    [started] = services.review_customers(
+        ledger, due=[due], as_of=day, requested_by="carla.manager"
+    )
+    assert started["status"] == "in_approval"  # October's qualitative rating is carried over
+    signals = services.list_signals(ledger, customer_code="C-1001")
+    assert all(s["reviewed_in"] == started["assessment_id"] for s in signals)
+    assert services.due_reviews(ledger, as_of=day) == []
+
+
+def test_identity_check_failure_is_a_high_signal(ledger, tmp_path):
+    f = tmp_path / "c.csv"
+    f.write_text(
+        "code,name,email,country,currency,sales_owner_email,tax_id\n"
+        "C-2001,Shady Ltd,ap@shady.example,DE,EUR,s@x.example,DE12\n"
+    )
+    with ledger.uow() as uow:
+        import_file(uow.session, kind="customers", path=f, actor="t", dry_run=False)
+        uow.commit()
+    scored = start(ledger, "C-2001")
+    [identity] = [s for s in scored["signals"] if s["kind"] == "identity"]
+    assert identity["severity"] == "high" and "does not match the DE format" in identity["detail"]
+
+
+def test_bad_financial_data_is_refused_by_the_import_with_a_located_error(app, tmp_path):
+    with app.uow() as uow:
+        import_file(
+            uow.session, kind="customers", path=SAMPLE / "customers.csv", actor="t", dry_run=False
+        )
+        uow.commit()
+    f = tmp_path / "fin.csv"
+    header = (
+        "customer_code,period_end,revenue,net_income,total_assets,total_liabilities,current_assets,"
+        "current_liabilities,operating_cash_flow\n"
+    )
+    f.write_text(
+        header + "C-1001,2025-12-31,100,5,80,-40,30,20,6\nC-1002,2027-06-30,100,5,80,40,30,20,6\n"
+    )
+    with app.uow() as uow, pytest.raises(ImportFailed) as exc:
+        import_file(
+            uow.session,
+            kind="financials",
+            path=f,
+            actor="t",
+            dry_run=False,
+            today=date(2026, 11, 28),
+        )
+    text = str(exc.value)
+    assert f"{f}:2: column total_liabilities: value '-40': must not be negative" in text
+    assert (
+        f"{f}:3: column period_end: value '2027-06-30': the period ends in the future (today is 2026-11-28)"
+        in text
+    )
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (
+            "EUR,2026-01-01,1",
+            "column currency: value 'EUR': EUR is the base currency; it needs no rate",
+        ),
+        ("USD,2026-01-01,-0.9", "column rate_to_base: value '-0.9': must be a positive number"),
+        (
+            'USD,2026-01-01,"0,9"',
+            "column rate_to_base: value '0,9': use '.' as the decimal separator",
+        ),
+        ("USD,2030-01-01,0.9", "column rate_date: value '2030-01-01': in the future"),
+    ],
+)
+def test_bad_fx_rates_are_refused(app, tmp_path, row, expected):
+    f = tmp_path / "fx.csv"
+    f.write_text("currency,rate_date,rate_to_base\n" + row + "\n")
+    with (
+        app.uow() as uow,
+        pytest.raises(ImportFailed, match=expected.replace("(", r"\(").replace(")", r"\)")),
+    ):
+        import_file(
+            uow.session,
+            kind="fx-rates",
+            path=f,
+            actor="t",
+            dry_run=False,
+            today=date(2026, 11, 28),
+            base_currency="EUR",
+        )
+
+
+def test_rates_keep_every_decimal(app, tmp_path):
+    f = Path(tmp_path / "fx.csv")
+    f.write_text("currency,rate_date,rate_to_base\nJPY,2026-01-01,0.0061234567\n")
+    with app.uow() as uow:
+        import_file(
+            uow.session, kind="fx-rates", path=f, actor="t", dry_run=False, base_currency="EUR"
+        )
+        uow.commit()
+    with app.uow() as uow:
+        from credit.db.models import FxRate
+
+        assert uow.session.exec(select(FxRate)).one().rate_to_base == Decimal("0.0061234567")
