@@ -763,20 +763,62 @@ def customers_show(
         f"sales: {c['sales_owner_email']}"
     )
     asm = view["assessment"]
-    if asm:
+    if asm and asm["status"] != "complete":
         console.print(
-            f"Rating {asm['rating']} (score {asm['score']}, policy v{asm['policy_version']}, "
-            f"as of {asm['as_of']}); recommended limit {c['currency']} {Decimal(asm['recommended_limit']):,.2f}"
+            f"Assessment {asm['id']} as of {asm['as_of']} is {asm['status'].replace('_', ' ')} "
+            f"(analyst {asm['analyst']}); quantitative score {asm['quantitative_score']}"
         )
+    elif asm:
+        console.print(
+            f"Rating {asm['rating']} (combined score {asm['score']} = quantitative "
+            f"{asm['quantitative_score']} and qualitative {asm['qualitative_score'] or '-'}; policy "
+            f"v{asm['policy_version']}, as of {asm['as_of']}); recommended limit {c['currency']} "
+            f"{Decimal(asm['recommended_limit']):,.2f} ({asm['limit_basis']})"
+        )
+    if asm:
         table(
-            "Score breakdown",
+            "Quantitative scorecard",
             ["factor", "value", "band", "points", "weight", "weighted"],
             [
                 [f["label"], f["value"], f["band"], f["points"], f["weight"], f["weighted"]]
                 for f in asm["factors"]
             ],
         )
-    else:
+        q = asm["qualitative"]
+        if q["factors"]:
+            source = (
+                f"carried over from assessment {q['carried_over_from']}"
+                if q["carried_over_from"]
+                else f"by {q['by']}"
+            )
+            table(
+                f"Qualitative assessment ({source}): {q['comment']}",
+                ["factor", "score", "weight", "weighted"],
+                [[f["label"], f["score"], f["weight"], f["weighted"]] for f in q["factors"]],
+            )
+        cleaning = asm["cleaning"]
+        console.print(
+            f"Cleaning: {len(cleaning['fixes'])} fix(es), {len(cleaning['rejected'])} rejected value(s), "
+            f"{len(cleaning['flags'])} flag(s)"
+        )
+        for kind in ("rejected", "flags"):
+            for e in cleaning[kind]:
+                console.print(
+                    f"  {kind[:-1] if kind == 'flags' else kind}: {e['item']} {e['field']} "
+                    f"'{e['value']}': {e['reason']}",
+                    highlight=False,
+                )
+        for sig in asm["signals"]:
+            console.print(
+                f"  risk signal ({sig['severity']}): {sig['kind']}: {sig['detail']}",
+                highlight=False,
+            )
+        if asm["override_reason"]:
+            console.print(
+                f"Requested limit {asm['requested_limit']} overrides the recommendation: "
+                f"{asm['override_reason']}"
+            )
+    if not asm:
         console.print("Not assessed yet.")
     line = view["credit_line"]
     if line:

@@ -9,11 +9,12 @@ from flows.approval import approval
 from flows.collections import collections
 from flows.periodic_review import periodic_review
 from flows.policy import policy
-from flows.review import credit_review
+from flows.research import research_reminders
+from flows.review import complete_review, credit_review
 
 
 def serve_all(timezone: str = "UTC") -> None:
-    """Collections and periodic review daily (as in prefect.yaml); the rest on demand."""
+    """Collections and periodic review daily, reminders hourly (as in prefect.yaml); the rest on demand."""
     serve(
         collections.to_deployment(
             name="daily", schedule=Cron("0 6 * * *", timezone=timezone), concurrency_limit=1
@@ -21,7 +22,11 @@ def serve_all(timezone: str = "UTC") -> None:
         periodic_review.to_deployment(
             name="daily", schedule=Cron("0 5 * * *", timezone=timezone), concurrency_limit=1
         ),
+        research_reminders.to_deployment(
+            name="hourly", schedule=Cron("15 * * * *", timezone=timezone), concurrency_limit=1
+        ),
         credit_review.to_deployment(name="on-demand"),
+        complete_review.to_deployment(name="on-demand"),
         approval.to_deployment(name="on-demand"),
         policy.to_deployment(name="on-demand"),
     )

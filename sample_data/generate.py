@@ -294,7 +294,16 @@ def main() -> None:
     )
     # A direct debit that bounces: a high-severity risk signal that flags C-1001 for re-review.
     payments.append(
-        ["C-1001", "PAY-1001-BOUNCE", "2026-12-01", "9600.00", "EUR", "direct_debit", "INV-1001-OPEN2", "bounced"]
+        [
+            "C-1001",
+            "PAY-1001-BOUNCE",
+            "2026-12-01",
+            "9600.00",
+            "EUR",
+            "direct_debit",
+            "INV-1001-OPEN2",
+            "bounced",
+        ]
     )
     with open(HERE / "invoices.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -310,7 +319,9 @@ def main() -> None:
         # Monthly USD rates to EUR (illustrative values).
         for i in range(23):
             year, month = 2025 + i // 12, i % 12 + 1
-            w.writerow(["USD", f"{year}-{month:02d}-01", f"0.{9180 - 37 * (i % 7) + 11 * (i // 7)}"])
+            w.writerow(
+                ["USD", f"{year}-{month:02d}-01", f"0.{9180 - 37 * (i % 7) + 11 * (i // 7)}"]
+            )
 
 
 if __name__ == "__main__":

@@ -43,6 +43,14 @@ def test_credit_serve_builds_the_same_scheduled_deployments(monkeypatch):
     monkeypatch.setattr(serve_module, "serve", lambda *deployments: captured.extend(deployments))
     serve_module.serve_all(timezone="Europe/Berlin")
     by_name = {d.flow_name: d for d in captured}
-    assert {"collections", "periodic-review", "credit-review", "approval", "policy"} <= set(by_name)
+    assert {
+        "collections",
+        "periodic-review",
+        "credit-review",
+        "complete-review",
+        "approval",
+        "policy",
+        "research-reminders",
+    } <= set(by_name)
     assert by_name["collections"].schedules[0].schedule.cron == "0 6 * * *"
     assert by_name["collections"].concurrency_limit == 1
