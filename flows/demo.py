@@ -192,10 +192,15 @@ def run_demo(directory: Path, console: Console) -> None:
 
     say(f"[bold]6. Periodic review[/] as of {PERIODIC_DAY}")
     result = periodic_review(as_of=PERIODIC_DAY)
+    risk = result["risk"]
+    say(
+        f"   risk scan of {risk['customers']} credit line(s): {risk['new']} new signal(s), flagged for "
+        f"re-review: {', '.join(risk['flagged']) or 'none'}"
+    )
     for r in result["reviews"]:
         say(
-            f"   {r['customer']}: request {r.get('request_id')} {r.get('status')}, waiting for "
-            f"{r.get('waiting_for')}"
+            f"   {r['customer']} ({r.get('reason', '')[:70]}): request {r.get('request_id')} "
+            f"{r.get('status')}, waiting for {r.get('waiting_for')}"
         )
 
     _summary(a, directory, console)
