@@ -8,7 +8,12 @@ from datetime import date
 from prefect import flow, get_run_logger
 
 from tasks.notices import deliver_notices
-from tasks.research import collect_customer_data, score_assessment, send_research_reminders
+from tasks.research import (
+    collect_customer_data,
+    score_assessment,
+    score_interrupted,
+    send_research_reminders,
+)
 
 
 @flow(name="research", flow_run_name="research-{customer_code}-{as_of}")
@@ -35,7 +40,8 @@ def research(
 
 @flow(name="research-reminders")
 def research_reminders() -> dict:
-    """Remind analysts of overdue qualitative ratings (scheduled hourly)."""
-    sent = send_research_reminders()
+    """Finish interrupted research and remind analysts of overdue qualitative ratings (hourly)."""
+    resumed = score_interrupted()
+    sent = {**send_research_reminders(), "resumed": len(resumed)}
     deliver_notices()
     return sent

@@ -62,6 +62,12 @@ def score_assessment(
     return scored
 
 
+@task(name="score-interrupted-research")
+def score_interrupted() -> list[int]:
+    """Finish research runs that stopped after collecting the data."""
+    return services.score_interrupted(app())
+
+
 @task(name="send-research-reminders")
 def send_research_reminders() -> dict:
     return services.send_research_reminders(app())

@@ -34,6 +34,7 @@ from credit.services.research import (
     record_qualitative,
     rescore,
     score_assessment,
+    score_interrupted,
     send_research_reminders,
     waiting_assessments,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "review_customers",
     "scan_risk",
     "score_assessment",
+    "score_interrupted",
     "send_research_reminders",
     "waiting_assessments",
 ]

@@ -582,3 +582,20 @@ def waiting_assessments(app: App) -> list[dict[str, Any]]:
             }
             for a, c in rows
         ]
+
+
+def score_interrupted(app: App, *, older_than: timedelta = timedelta(minutes=10)) -> list[int]:
+    """Score assessments whose research run stopped after collecting (a crash or an outage), so
+    they do not block the customer's next review. Returns the assessment ids scored."""
+    cutoff = utcnow() - older_than
+    with app.uow() as uow:
+        ids = list(
+            uow.session.exec(
+                select(CreditAssessment.id).where(
+                    CreditAssessment.status == COLLECTED, col(CreditAssessment.created_at) < cutoff
+                )
+            )
+        )
+    for assessment_id in ids:
+        score_assessment(app, assessment_id=assessment_id)  # type: ignore[arg-type]
+    return ids  # type: ignore[return-value]

@@ -37,7 +37,10 @@ def test_demo_runs_the_whole_lifecycle_in_local_mode_and_leaves_readable_notices
     ):
         assert f":{level}" in out
     assert "0 new notice(s) (a rerun sends nothing twice)" in out
-    assert "refused (self-approval)" in out and "refused (the analyst approving what they rated)" in out
+    assert (
+        "refused (self-approval)" in out
+        and "refused (the analyst approving what they rated)" in out
+    )
     files = sorted((demo / "outbox").glob("*.eml"))
     assert f"the .eml files are in {demo / 'outbox'} ({len(files)} files)" in out.replace("\n", "")
     kinds = set()

@@ -46,7 +46,16 @@ def test_review_approval_publish_collections_and_periodic_review_flows(ledger):
     [asked] = all_notices(ledger)
     assert asked.kind == "qualitative_needed" and asked.recipients == ["jun.park@example.com"]
     assert "credit assess C-1003 --as junior.analyst --factor market_position=SCORE" in asked.text
-    assert research_reminders() == {"reminders": 0, "escalations": 0}  # not overdue yet
+    assert research_reminders() == {
+        "reminders": 0,
+        "escalations": 0,
+        "resumed": 0,
+    }  # not overdue yet
+    from prefect.artifacts import Artifact
+
+    artifact = Artifact.get("scorecard-c-1003")
+    assert artifact is not None and artifact.type == "table"
+    assert "Days sales outstanding" in str(artifact.data) and "Debt ratio" in str(artifact.data)
 
     services.record_qualitative(
         ledger,

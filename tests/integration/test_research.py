@@ -336,3 +336,14 @@ def test_rates_keep_every_decimal(app, tmp_path):
         from credit.db.models import FxRate
 
         assert uow.session.exec(select(FxRate)).one().rate_to_base == Decimal("0.0061234567")
+
+
+def test_research_interrupted_after_collecting_is_finished_by_the_hourly_sweep(ledger):
+    collected = services.collect_customer_data(
+        ledger, customer_code="C-1002", as_of=DAY, requested_by="ben.manager", review_key="crashed"
+    )
+    assert services.score_interrupted(ledger) == []  # too recent: the run may still be going
+    assert services.score_interrupted(ledger, older_than=timedelta(0)) == [
+        collected["assessment_id"]
+    ]
+    assert services.waiting_assessments(ledger)[0]["assessment_id"] == collected["assessment_id"]

@@ -219,3 +219,42 @@ def test_no_statement_means_no_unsecured_limit(policy):
     limit, basis = scoring.limit_from_rule(policy.rating("A").limit, None)
     assert limit == Decimal("0")
     assert "no financial statement" in basis
+
+
+def _edges(policy):
+    from credit.config import load_policy_file
+    from credit.resources import resource_dir
+
+    shipped = load_policy_file(resource_dir("config") / "policy.yaml")
+    for factor in shipped.scorecard.factors:
+        for band in factor.bands:
+            if band.min is not None:
+                yield pytest.param(
+                    factor.name, band.min, band.points, id=f"{factor.name}@{band.min}"
+                )
+            if band.max is not None:
+                yield pytest.param(
+                    factor.name,
+                    band.max - Decimal("0.0001"),
+                    band.points,
+                    id=f"{factor.name}<{band.max}",
+                )
+
+
+@pytest.mark.parametrize(("name", "value", "points"), list(_edges(None)))
+def test_every_band_edge_of_every_factor_scores_its_own_band(policy, name, value, points):
+    """A value at a band's minimum, and just under its maximum, earns exactly that band's points."""
+    factor = next(f for f in policy.scorecard.factors if f.name == name)
+    assert scoring.score_factor(factor, value, policy).points == points
+
+
+@pytest.mark.parametrize("rule", ["neutral", "penalty", "cannot_rate"])
+def test_each_missing_data_rule_of_the_policy_is_applied(policy, rule):
+    factor = next(f for f in policy.scorecard.factors if f.missing.value == rule)
+    scored = scoring.score_factor(factor, None, policy)
+    expected = {
+        "neutral": policy.scorecard.neutral_points,
+        "penalty": policy.scorecard.penalty_points,
+        "cannot_rate": Decimal(0),
+    }[rule]
+    assert scored.points == expected and scored.band == f"missing: {rule.replace('_', ' ')}"
