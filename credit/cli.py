@@ -134,7 +134,7 @@ def parse_money(value: str | None, option: str) -> Decimal | None:
     if amount < 0:
         fail(f"{option}: value {value!r}: must not be negative")
     if money(amount) > MAX_AMOUNT:
-        fail(f"{option}: value {value!r}: larger than the maximum amount {MAX_AMOUNT}")
+        fail(f"{option}: value {value!r}: rounds to {money(amount)}, above the maximum amount {MAX_AMOUNT}")
     return amount
 
 
