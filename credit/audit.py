@@ -1,15 +1,20 @@
-"""The append-only audit trail: who, when, why, before and after."""
+"""The append-only, hash-chained audit trail: who, when, why, before and after."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import select as sa_select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
-from credit.db.models import AuditEvent
+from credit.db.models import AuditEvent, AuditHead, utcnow
 
 
 def jsonable(value: Any) -> Any:
@@ -27,6 +32,37 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def event_hash(event: AuditEvent) -> str:
+    """SHA-256 over the event's content, its id and the previous event's hash."""
+    at = event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC)
+    content = {
+        "id": event.id,
+        "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor": event.actor,
+        "action": event.action,
+        "entity_type": event.entity_type,
+        "entity_id": event.entity_id,
+        "before": event.before,
+        "after": event.after,
+        "reason": event.reason,
+        "policy_version": event.policy_version,
+        "prev_hash": event.prev_hash,
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _lock_head(session: Session) -> tuple[int, str | None]:
+    """Take the chain's write lock and read its end (the last event actually in this transaction)."""
+    session.execute(
+        update(AuditHead).where(col(AuditHead.id) == 1).values(last_id=AuditHead.last_id)
+    )
+    last = session.execute(
+        sa_select(AuditEvent.id, AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
+    ).first()
+    return (last[0], last[1]) if last else (0, None)
+
+
 def record(
     session: Session,
     *,
@@ -39,8 +75,12 @@ def record(
     reason: str = "",
     policy_version: int | None = None,
 ) -> AuditEvent:
-    """Add an audit event to the caller's transaction (it is committed with the change it describes)."""
+    """Append an event to the chain in the caller's transaction (committed with the change it
+    describes; rolled back with it)."""
+    last_id, last_hash = _lock_head(session)
     event = AuditEvent(
+        id=last_id + 1,
+        at=utcnow(),
         actor=actor,
         action=action,
         entity_type=entity_type,
@@ -49,6 +89,59 @@ def record(
         after=jsonable(after) if after is not None else None,
         reason=reason,
         policy_version=policy_version,
+        prev_hash=last_hash,
     )
+    event.hash = event_hash(event)
     session.add(event)
+    session.flush()
+    session.execute(
+        update(AuditHead)
+        .where(col(AuditHead.id) == 1)
+        .values(last_id=event.id, last_hash=event.hash)
+    )
     return event
+
+
+@dataclass(frozen=True)
+class Verification:
+    events: int
+    broken_at: int | None
+    reason: str
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None
+
+
+def verify(session: Session) -> Verification:
+    """Walk the chain in id order; name the first event whose link or content does not hold."""
+    expected_prev: str | None = None
+    expected_id = 1
+    count = 0
+    for event in session.exec(select(AuditEvent).order_by(col(AuditEvent.id))):
+        count += 1
+        if event.id != expected_id:
+            return Verification(
+                count, event.id, f"event {expected_id} is missing (the chain jumps to {event.id})"
+            )
+        if event.prev_hash != expected_prev:
+            return Verification(
+                count,
+                event.id,
+                "its link to the previous event does not match: an event "
+                "before it was deleted, inserted or reordered",
+            )
+        if event_hash(event) != event.hash:
+            return Verification(
+                count, event.id, "its content does not match its hash: it was edited"
+            )
+        expected_prev, expected_id = event.hash, expected_id + 1
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.last_id, head.last_hash) != (expected_id - 1, expected_prev):
+        return Verification(
+            count,
+            expected_id,
+            f"event {expected_id} and later are missing: the chain "
+            f"should end at event {head.last_id}",
+        )
+    return Verification(count, None, "intact")

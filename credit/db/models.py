@@ -256,6 +256,9 @@ class ApprovalStep(SQLModel, table=True):
     comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     due_at: datetime
     decided_at: datetime | None = None
+    # What the approver saw when deciding (amount, terms, assessment, exposure) and its hash.
+    evidence: dict | None = _json()
+    evidence_hash: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -337,7 +340,9 @@ class Notice(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """Append-only (database triggers refuse UPDATE and DELETE)."""
+    """Append-only (database triggers refuse UPDATE and DELETE) and hash-chained: each event
+    carries the hash of the one before, so an edit, a deletion, an insertion or a reordering made
+    behind the product's back is detected by `credit audit verify`."""
 
     __tablename__ = "audit_event"
 
@@ -351,3 +356,16 @@ class AuditEvent(SQLModel, table=True):
     after: dict | None = _json()
     reason: str = Field(default="", sa_column=Column(Text, nullable=False))
     policy_version: int | None = None
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str = Field(default="", max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """The end of the audit hash chain (one row). Updating it first serialises writers of the
+    chain, and it lets `credit audit verify` notice events deleted from the end."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_id: int = 0
+    last_hash: str | None = Field(default=None, max_length=64)

@@ -26,7 +26,9 @@ from credit.services.queries import (
     customer_list,
     customer_overview,
     deliver,
+    limit_changes,
     list_notices,
+    verify_audit,
 )
 from credit.services.research import (
     check_review_can_start,
@@ -67,7 +69,9 @@ __all__ = [
     "exposure",
     "get_customer",
     "init_database",
+    "limit_changes",
     "list_notices",
+    "verify_audit",
     "list_signals",
     "load_raw",
     "notify_reviews_started",

@@ -154,6 +154,7 @@ def _step_view(st: ApprovalStep) -> dict[str, Any]:
         "reason": st.reason,
         "due_at": st.due_at.strftime("%Y-%m-%d %H:%M UTC"),
         "decided_at": st.decided_at.strftime("%Y-%m-%d %H:%M UTC") if st.decided_at else "",
+        "evidence_hash": st.evidence_hash or "",
     }
 
 

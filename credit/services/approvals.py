@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -112,6 +114,30 @@ def _assign(
         )
         step.approver = person.username if person else None
     return step.approver
+
+
+def _hash(data: dict[str, Any]) -> str:
+    return hashlib.sha256(
+        json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+
+
+def _evidence(s: Session, r: CreditRequest, as_of: date) -> dict[str, Any]:
+    """What an approver decides on: the proposal, the assessment behind it and the exposure."""
+    return audit.jsonable(
+        {
+            "request_id": r.id,
+            "amount": r.proposed_limit,
+            "currency": r.currency,
+            "base_amount": r.base_amount,
+            "terms_days": r.terms_days,
+            "conditions": list(r.conditions),
+            "rating": r.rating,
+            "assessment_id": r.assessment_id,
+            "exposure": {k: v for k, v in sorted(exposure(s, r.customer_id, as_of).items())},
+            "as_of": as_of,
+        }
+    )
 
 
 def _analyst_of(s: Session, r: CreditRequest) -> str | None:
@@ -357,6 +383,11 @@ def decide(
             raise DecisionRefused(refusals)
         before = _step_view(step)
         decided_at = utcnow()
+        evidence = (
+            _evidence(s, r, as_of)
+            if subject == SUBJECT_REQUEST
+            else {"policy_version": p.version, "sha256": p.body_sha256}
+        )
         result = s.execute(
             update(ApprovalStep)
             .where(col(ApprovalStep.id) == step.id, col(ApprovalStep.decision) == Decision.PENDING)
@@ -365,6 +396,8 @@ def decide(
                 decided_by=username,
                 decided_at=decided_at,
                 comment=comment,
+                evidence=evidence,
+                evidence_hash=_hash(evidence),
             )
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]

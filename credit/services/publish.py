@@ -81,7 +81,7 @@ def publish_request(app: App, *, request_id: int, as_of: date) -> dict[str, Any]
                 entity_type="credit_line",
                 entity_id=customer.code,
                 before=before,
-                after=_line_view(line),
+                after={**_line_view(line), "request_id": r.id},
                 reason=f"request {r.id} approved by {', '.join(a for a in approvers if a)}",
                 policy_version=r.policy_version,
             )

@@ -173,3 +173,80 @@ def audit_events(app: App, *, entity: str | None, limit: int) -> list[dict[str, 
             }
             for e in reversed(rows)
         ]
+
+
+def verify_audit(app: App) -> dict[str, Any]:
+    """Check the audit hash chain from the first event to the last."""
+    with app.uow() as uow:
+        result = audit.verify(uow.session)
+    return {
+        "events": result.events,
+        "ok": result.ok,
+        "broken_at": result.broken_at,
+        "reason": result.reason,
+    }
+
+
+def limit_changes(app: App, *, start: date, end: date) -> list[dict[str, Any]]:
+    """Every credit-limit change recorded between two dates (inclusive, by the audit clock), with
+    its approval evidence: who decided each level, when, and the hash of what they saw."""
+    from datetime import UTC, datetime, time, timedelta
+
+    from credit.db.models import ApprovalStep, AuditEvent
+
+    lo = datetime.combine(start, time(0), tzinfo=UTC)
+    hi = datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC)
+    rows = []
+    with app.uow() as uow:
+        s = uow.session
+        events = s.exec(
+            select(AuditEvent)
+            .where(
+                AuditEvent.action == "credit_line.publish", AuditEvent.at >= lo, AuditEvent.at < hi
+            )
+            .order_by(col(AuditEvent.id))
+        ).all()
+        for e in events:
+            after, before = e.after or {}, e.before or {}
+            request_id = after.get("request_id")
+            steps = (
+                s.exec(
+                    select(ApprovalStep)
+                    .where(
+                        ApprovalStep.subject == "credit_request",
+                        ApprovalStep.subject_id == request_id,
+                    )
+                    .order_by(col(ApprovalStep.level))
+                ).all()
+                if request_id
+                else []
+            )
+            rows.append(
+                {
+                    "event_id": e.id,
+                    "at": e.at.isoformat(timespec="seconds"),
+                    "customer": e.entity_id,
+                    "currency": after.get("currency"),
+                    "old_limit": before.get("limit"),
+                    "new_limit": after.get("limit"),
+                    "terms_days": after.get("terms_days"),
+                    "rating": after.get("rating"),
+                    "policy_version": e.policy_version,
+                    "request_id": request_id,
+                    "approvals": [
+                        {
+                            "level": st.level,
+                            "role": st.role,
+                            "by": st.decided_by,
+                            "at": st.decided_at.isoformat(timespec="seconds")
+                            if st.decided_at
+                            else None,
+                            "decision": st.decision,
+                            "saw": st.evidence,
+                            "evidence_hash": st.evidence_hash,
+                        }
+                        for st in steps
+                    ],
+                }
+            )
+    return rows
