@@ -612,6 +612,23 @@ def approvals_list(
     )
 
 
+@approvals_app.command("sweep")
+def approvals_sweep(as_of: AsOpt = None) -> None:
+    """Send reminders for overdue approval steps and escalate those past their second deadline
+    (the approval-sweeper flow; hourly when served)."""
+    day = parse_date(as_of)
+    get_app()
+
+    def call() -> Any:
+        from flows.approval import approval_sweeper
+
+        return approval_sweeper(as_of=day)
+
+    with clear_errors():
+        counts = run_flow("Sweeping approvals", call)
+    console.print(f"{counts['reminders']} reminder(s), {counts['escalations']} escalation(s) sent.")
+
+
 @approvals_app.command("resume")
 def approvals_resume(
     request_id: Annotated[int, typer.Argument(help="Credit request id.")],

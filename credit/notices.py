@@ -117,6 +117,11 @@ class NoticeRenderer:
         return Rendered(subject=subject, text=str(text_module), html=html)
 
 
+def exists(session: Session, key: str) -> bool:
+    """Whether a notice with this idempotency key is already in the outbox."""
+    return session.exec(select(Notice.id).where(Notice.idempotency_key == key)).first() is not None
+
+
 def enqueue(
     session: Session,
     renderer: NoticeRenderer,

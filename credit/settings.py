@@ -34,6 +34,9 @@ class Settings:
     policy_file: Path | None = None
     approvers_file: Path | None = None
     company_name: str = "Example Trading GmbH"
+    web_base_url: str = "http://127.0.0.1:8765"
+    web_secret: str | None = field(default=None, repr=False)
+    link_valid_hours: int = 72
 
     @property
     def delivery(self) -> str:
@@ -92,4 +95,7 @@ class Settings:
             policy_file=get_path("POLICY_FILE"),
             approvers_file=get_path("APPROVERS_FILE"),
             company_name=get("COMPANY_NAME") or cls.company_name,
+            web_base_url=(get("WEB_BASE_URL") or cls.web_base_url).rstrip("/"),
+            web_secret=get("WEB_SECRET"),
+            link_valid_hours=get_int("LINK_VALID_HOURS", 72),
         )

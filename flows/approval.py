@@ -11,7 +11,7 @@ from datetime import date
 from prefect import flow, get_run_logger
 
 from flows.publish import publish
-from tasks.approval import advance_request
+from tasks.approval import advance_request, sweep_approvals
 from tasks.notices import deliver_notices
 
 
@@ -28,3 +28,12 @@ def approval(request_id: int, as_of: date) -> dict:
     else:
         log.info("request %s: %s %s", request_id, progress["status"], progress["waiting_for"] or "")
     return progress
+
+
+@flow(name="approval-sweeper")
+def approval_sweeper(as_of: date | None = None) -> dict:
+    """Hourly: remind approvers at the first deadline, escalate at the second (each notice once)."""
+    as_of = as_of or date.today()  # the edge: a scheduled run sweeps as of its own day
+    counts = sweep_approvals(as_of)
+    deliver_notices()
+    return counts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import serve
 from prefect.schedules import Cron
 
-from flows.approval import approval
+from flows.approval import approval, approval_sweeper
 from flows.collections import collections
 from flows.periodic_review import periodic_review
 from flows.policy import policy
@@ -21,6 +21,9 @@ def serve_all(timezone: str = "UTC") -> None:
         ),
         periodic_review.to_deployment(
             name="daily", schedule=Cron("0 5 * * *", timezone=timezone), concurrency_limit=1
+        ),
+        approval_sweeper.to_deployment(
+            name="hourly", schedule=Cron("5 * * * *", timezone=timezone), concurrency_limit=1
         ),
         research_reminders.to_deployment(
             name="hourly", schedule=Cron("15 * * * *", timezone=timezone), concurrency_limit=1

@@ -19,3 +19,9 @@ def advance_request(request_id: int, as_of: date) -> dict:
 def advance_policy(version: int) -> dict:
     """Route, publish or reject a policy version from the database state."""
     return asdict(services.advance_policy(app(), version=version))
+
+
+@task(name="sweep-approvals")
+def sweep_approvals(as_of: date) -> dict:
+    """Reminders and escalations for overdue approval steps (each sent once)."""
+    return services.sweep_approvals(app(), as_of=as_of)

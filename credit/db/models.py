@@ -259,6 +259,29 @@ class ApprovalStep(SQLModel, table=True):
     # What the approver saw when deciding (amount, terms, assessment, exposure) and its hash.
     evidence: dict | None = _json()
     evidence_hash: str | None = Field(default=None, max_length=64)
+    round: int = 1  # raised when a change of the request voids earlier approvals
+    delegated_from: str | None = Field(default=None, max_length=60)  # approver stands in for them
+    escalated_role: str | None = Field(
+        default=None, max_length=40
+    )  # may also decide after escalation
+    reminded_at: datetime | None = None
+    escalated_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ApprovalLink(SQLModel, table=True):
+    """A signed, expiring, single-use link to the approval page for one approver and one step."""
+
+    __tablename__ = "approval_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    nonce: str = Field(unique=True, max_length=64)
+    step_id: int = Field(foreign_key="approval_step.id", index=True)
+    request_id: int = Field(foreign_key="credit_request.id")
+    approver: str = Field(max_length=60)
+    round: int
+    expires_at: datetime
+    used_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from credit.domain.directory import Approver, Directory
@@ -67,27 +68,52 @@ def decision_refusals(
     requester: str,
     deciders_of_other_steps: set[str],
     analyst: str | None = None,
+    acting_for: str | None = None,
+    escalated_role: str | None = None,
 ) -> list[str]:
     """Every reason ``username`` may not decide this step; an empty list means they may.
 
-    Four eyes: neither the requester nor the analyst who rated the customer decides.
+    Four eyes: neither the requester nor the analyst who rated the customer decides, and nobody
+    decides two levels. A delegate (``acting_for``) decides with the delegator's role and authority,
+    never more, and the four-eyes rules hold for both of them. After an escalation to a higher role,
+    a holder of that role may decide with their own authority.
     """
-    approver: Approver | None = directory.get(username)
-    if approver is None:
+    person: Approver | None = directory.get(username)
+    if person is None:
         return [f"{username!r} is not in the approver directory"]
+    authority_of = person
     reasons = []
-    if username == requester:
-        reasons.append(f"{username} requested this and may not approve their own request")
-    if analyst and username == analyst and username != requester:
-        reasons.append(f"{username} rated this customer in the assessment and may not approve it")
-    if username in deciders_of_other_steps:
-        reasons.append(f"{username} already decided another level of this request")
-    if step_role not in approver.roles:
-        reasons.append(f"{username} does not hold the role {step_role!r} this level requires")
-    needed = amount if step_cap is None else min(amount, step_cap)
-    if approver.authority_limit < needed:
+    deciders = [username]
+    if acting_for is not None:
+        delegator = directory.get(acting_for)
+        if delegator is None or delegator.delegate != username:
+            return [f"{username} is not the delegate of {acting_for}"]
+        authority_of = delegator
+        deciders.append(acting_for)
+    for who in deciders:
+        label = who if who == username else f"{who} (whom {username} stands in for)"
+        if who == requester:
+            reasons.append(f"{label} requested this and may not approve their own request")
+        elif analyst and who == analyst:
+            reasons.append(f"{label} rated this customer in the assessment and may not approve it")
+        if who in deciders_of_other_steps:
+            reasons.append(f"{label} already decided another level of this request")
+    roles_ok = step_role in authority_of.roles or (
+        acting_for is None and escalated_role is not None and escalated_role in person.roles
+    )
+    if not roles_ok:
         reasons.append(
-            f"{username}'s authority limit {approver.authority_limit:,.2f} is below the "
+            f"{authority_of.username} does not hold the role {step_role!r} this level requires"
+        )
+    needed = amount if step_cap is None else min(amount, step_cap)
+    if authority_of.authority_limit < needed:
+        whose = (
+            f"{authority_of.username}'s"
+            if acting_for is None
+            else f"the delegated authority of {acting_for}"
+        )
+        reasons.append(
+            f"{whose} authority limit {authority_of.authority_limit:,.2f} is below the "
             f"{needed:,.2f} this level answers for"
         )
     return reasons
@@ -102,10 +128,14 @@ def pick_approver(
     requester: str,
     excluded: set[str],
     analyst: str | None = None,
-) -> Approver | None:
-    """The first eligible holder of ``role`` (directory order) to ask for a decision."""
-    for a in directory.holders(role):
-        if not decision_refusals(
+    on: date | None = None,
+) -> tuple[Approver, str | None] | None:
+    """Whom to ask for a level: the first eligible holder of ``role`` (directory order) who is in
+    the office; if the holders are away, an eligible delegate standing in for one of them.
+    Returns (person, whom they stand in for or None)."""
+
+    def ok(a: Approver, acting_for: str | None = None) -> bool:
+        return not decision_refusals(
             username=a.username,
             directory=directory,
             step_role=role,
@@ -114,6 +144,18 @@ def pick_approver(
             requester=requester,
             deciders_of_other_steps=excluded,
             analyst=analyst,
-        ):
-            return a
+            acting_for=acting_for,
+        )
+
+    holders = directory.holders(role)
+    for a in holders:
+        if ok(a) and not (on and a.away(on)):
+            return a, None
+    for a in holders:
+        stand_in = directory.get(a.delegate) if a.delegate else None
+        if stand_in is not None and not (on and stand_in.away(on)) and ok(stand_in, a.username):
+            return stand_in, a.username
+    for a in holders:  # everyone away and no stand-in: ask the holder; the sweeper escalates
+        if ok(a):
+            return a, None
     return None

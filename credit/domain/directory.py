@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
@@ -9,6 +10,21 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 EMAIL_PATTERN = r"^[^@\s<>]+@[^@\s<>]+\.[A-Za-z]{2,}$"
 Email = Annotated[str, Field(pattern=EMAIL_PATTERN)]
+
+
+class Absence(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Absence:
+        if self.end < self.start:
+            raise ValueError(
+                f"out-of-office period ends ({self.end}) before it starts ({self.start})"
+            )
+        return self
 
 
 class Approver(BaseModel):
@@ -19,6 +35,11 @@ class Approver(BaseModel):
     email: Email
     roles: list[str] = Field(min_length=1)
     authority_limit: Decimal = Field(ge=0)
+    delegate: str | None = None  # acts with this person's authority when they are away or late
+    out_of_office: list[Absence] = []
+
+    def away(self, on: date) -> bool:
+        return any(a.start <= on <= a.end for a in self.out_of_office)
 
 
 class Teams(BaseModel):
@@ -41,6 +62,11 @@ class Directory(BaseModel):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"usernames appear more than once: {', '.join(dupes)}")
+        for a in self.approvers:
+            if a.delegate is not None and (a.delegate not in names or a.delegate == a.username):
+                raise ValueError(
+                    f"{a.username}: delegate {a.delegate!r} is not another listed approver"
+                )
         if self.teams.review_requester not in names:
             raise ValueError(
                 f"teams.review_requester {self.teams.review_requester!r} is not listed"

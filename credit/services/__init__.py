@@ -10,7 +10,14 @@ from credit.services._common import (
     get_customer,
     person_email,
 )
-from credit.services.approvals import Progress, advance_request, decide, pending_approvals
+from credit.services.approvals import (
+    ChainRestarted,
+    Progress,
+    advance_request,
+    decide,
+    pending_approvals,
+    sweep_approvals,
+)
 from credit.services.collections import (
     DunningOutcome,
     collection_candidates,
@@ -47,6 +54,7 @@ from credit.services.setup import init_database
 __all__ = [
     "SUBJECT_POLICY",
     "SUBJECT_REQUEST",
+    "ChainRestarted",
     "DecisionRefused",
     "DunningOutcome",
     "Progress",
@@ -89,5 +97,6 @@ __all__ = [
     "score_assessment",
     "score_interrupted",
     "send_research_reminders",
+    "sweep_approvals",
     "waiting_assessments",
 ]

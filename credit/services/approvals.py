@@ -39,6 +39,7 @@ from credit.services._common import (
     person_email,
 )
 from credit.services.ledger import exposure
+from credit.services.links import new_link
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +102,11 @@ def _assign(
     requester: str,
     excluded: set[str],
     analyst: str | None = None,
+    on: date | None = None,
 ) -> str | None:
+    """Ask the first eligible holder of the level's role who is in; or a delegate standing in."""
     if step.approver is None:
-        person = authority.pick_approver(
+        picked = authority.pick_approver(
             directory=app.directory,
             role=step.role,
             cap=step.cap,
@@ -111,8 +114,10 @@ def _assign(
             requester=requester,
             excluded=excluded,
             analyst=analyst,
+            on=on,
         )
-        step.approver = person.username if person else None
+        if picked is not None:
+            step.approver, step.delegated_from = picked[0].username, picked[1]
     return step.approver
 
 
@@ -120,6 +125,77 @@ def _hash(data: dict[str, Any]) -> str:
     return hashlib.sha256(
         json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     ).hexdigest()
+
+
+def _hash_of(evidence: dict[str, Any]) -> str:
+    """The hash of what was seen, leaving out the day it was seen on."""
+    return _hash({k: v for k, v in evidence.items() if k != "as_of"})
+
+
+def _what_changed(before: dict[str, Any], after: dict[str, Any]) -> str:
+    keys = [
+        k
+        for k in sorted(set(before) | set(after))
+        if k != "as_of" and before.get(k) != after.get(k)
+    ]
+    return ", ".join(f"{k}: {before.get(k)} -> {after.get(k)}" for k in keys) or "evidence differs"
+
+
+class ChainRestarted(ServiceError):
+    """The request changed after earlier levels approved it; they were voided and routing restarted."""
+
+
+def _void_and_restart(
+    app: App,
+    s: Session,
+    r: CreditRequest,
+    steps: list[ApprovalStep],
+    changed: list[ApprovalStep],
+    evidence: dict[str, Any],
+    as_of: date,
+) -> None:
+    """Void every approval of the chain, tell the approvers, and ask level 1 again (new round)."""
+    policy = app.policy_body_for(s, r.policy_version)
+    now = utcnow()
+    voided = [st for st in steps if st.decision == Decision.APPROVED]
+    audit.record(
+        s,
+        actor="system",
+        action="approval.void",
+        entity_type=SUBJECT_REQUEST,
+        entity_id=r.id,  # type: ignore[arg-type]
+        before={"approvals": [_step_view(st) for st in voided]},
+        after={"round": steps[0].round + 1, "evidence": evidence},
+        reason=f"the request changed since approval: {_what_changed(changed[0].evidence or {}, evidence)}",
+        policy_version=r.policy_version,
+    )
+    customer = s.get(Customer, r.customer_id)
+    for st in voided:
+        if st.decided_by:
+            notices.enqueue(
+                s,
+                app.renderer,
+                key=f"approval-voided:{st.id}:r{st.round}",
+                kind="approval_voided",
+                locale="en",
+                recipients=[person_email(app, st.decided_by)],
+                customer_id=r.customer_id,
+                context={
+                    "customer": _customer_view(customer),  # type: ignore[arg-type]
+                    "request": _request_view(r),
+                    "step": _step_view(st),
+                    "changes": _what_changed(st.evidence or {}, evidence),
+                },
+            )
+    for st in steps:
+        st.decision, st.decided_by, st.decided_at, st.comment = Decision.PENDING, None, None, None
+        st.evidence, st.evidence_hash, st.approver, st.delegated_from = None, None, None, None
+        st.escalated_role, st.reminded_at, st.escalated_at = None, None, None
+        st.round += 1
+        st.due_at = now + timedelta(hours=policy.authority.step_due_hours)
+        s.add(st)
+    s.flush()
+    _advance_request_in(app, s, r, as_of)
 
 
 def _evidence(s: Session, r: CreditRequest, as_of: date) -> dict[str, Any]:
@@ -290,31 +366,45 @@ def _advance_request_in(app: App, s: Session, r: CreditRequest, as_of: date) -> 
             requester=r.requested_by,
             excluded=deciders,
             analyst=_analyst_of(s, r),
+            on=as_of,
         )
         s.add(step)
+        s.flush()
         progress.waiting_for = f"level {step.level} ({step.role})"
         if who is None:
-            recipients, key = [app.directory.teams.credit], f"approval-unassignable:{step.id}"
+            recipients, key = (
+                [app.directory.teams.credit],
+                f"approval-unassignable:{step.id}:r{step.round}",
+            )
         else:
-            recipients, key = [person_email(app, who)], f"approval-needed:{step.id}:{who}"
+            recipients, key = (
+                [person_email(app, who)],
+                f"approval-needed:{step.id}:r{step.round}:{who}",
+            )
             progress.waiting_for += f": {who}"
-        n, _ = notices.enqueue(
-            s,
-            app.renderer,
-            key=key,
-            kind="approval_needed",
-            locale="en",
-            recipients=recipients,
-            customer_id=customer.id,
-            context={
-                **ctx,
-                "step": _step_view(step),
-                "approver": who or "",
-                "command_approve": f"credit approve {r.id} --as {who or 'USER'}",
-                "command_reject": f'credit reject {r.id} --as {who or "USER"} --comment "..."',
-            },
-        )
-        progress.notices = [n.id]  # type: ignore[list-item]
+            if step.delegated_from:
+                progress.waiting_for += f" (standing in for {step.delegated_from})"
+        if not notices.exists(s, key):
+            link = new_link(app, s, step=step, request_id=r.id, approver=who) if who else ""  # type: ignore[arg-type]
+            n, _ = notices.enqueue(
+                s,
+                app.renderer,
+                key=key,
+                kind="approval_needed",
+                locale="en",
+                recipients=recipients,
+                customer_id=customer.id,
+                context={
+                    **ctx,
+                    "step": _step_view(step),
+                    "approver": who or "",
+                    "acting_for": step.delegated_from or "",
+                    "link": link,
+                    "command_approve": f"credit approve {r.id} --as {who or 'USER'}",
+                    "command_reject": f'credit reject {r.id} --as {who or "USER"} --comment "..."',
+                },
+            )
+            progress.notices = [n.id]  # type: ignore[list-item]
     return progress
 
 
@@ -358,10 +448,26 @@ def decide(
         pending = [st for st in steps if st.decision == Decision.PENDING]
         if not pending:
             raise ServiceError(f"{label} {subject_id} has no step awaiting a decision")
-        deciders = {st.decided_by for st in steps if st.decided_by}
+        deciders = {st.decided_by for st in steps if st.decided_by} | {
+            st.delegated_from for st in steps if st.decided_by and st.delegated_from
+        }
         if subject == SUBJECT_REQUEST:
             step = pending[0]  # levels are decided in order
             cap = step.cap
+            evidence = _evidence(s, r, as_of)
+            changed = [
+                st
+                for st in steps
+                if st.decision == Decision.APPROVED and st.evidence_hash != _hash_of(evidence)
+            ]
+            if changed:
+                _void_and_restart(app, s, r, steps, changed, evidence, as_of)
+                uow.commit()
+                raise ChainRestarted(
+                    f"request {subject_id} changed since level {changed[0].level} approved it "
+                    f"({_what_changed(changed[0].evidence or {}, evidence)}): the earlier approvals are void "
+                    "and routing restarted at level 1; your decision was not recorded"
+                )
         else:
             # A policy committee decides in any order; the person takes the step of a role they hold.
             person = app.directory.get(username)
@@ -376,6 +482,10 @@ def decide(
             requester=requester,
             deciders_of_other_steps=deciders,
             analyst=analyst,
+            acting_for=step.delegated_from
+            if step.delegated_from and username == step.approver
+            else None,
+            escalated_role=step.escalated_role,
         )
         if refusals:
             uow.rollback()
@@ -383,11 +493,8 @@ def decide(
             raise DecisionRefused(refusals)
         before = _step_view(step)
         decided_at = utcnow()
-        evidence = (
-            _evidence(s, r, as_of)
-            if subject == SUBJECT_REQUEST
-            else {"policy_version": p.version, "sha256": p.body_sha256}
-        )
+        if subject != SUBJECT_REQUEST:
+            evidence = {"policy_version": p.version, "sha256": p.body_sha256}
         result = s.execute(
             update(ApprovalStep)
             .where(col(ApprovalStep.id) == step.id, col(ApprovalStep.decision) == Decision.PENDING)
@@ -397,7 +504,7 @@ def decide(
                 decided_at=decided_at,
                 comment=comment,
                 evidence=evidence,
-                evidence_hash=_hash(evidence),
+                evidence_hash=_hash_of(evidence),
             )
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -504,3 +611,186 @@ def pending_approvals(app: App, *, username: str | None = None) -> list[dict[str
                     continue
             out.append(item)
         return out
+
+
+def sweep_approvals(app: App, *, as_of: date, now: datetime | None = None) -> dict[str, int]:
+    """Remind the approver when a step passes its due time; at the second deadline (as long again)
+    escalate to their delegate, or else to the next-higher role. Each notice is sent once."""
+    now = now or utcnow()
+    counts = {"reminders": 0, "escalations": 0}
+    with app.uow() as uow:
+        s = uow.session
+        open_requests = list(
+            s.exec(
+                select(CreditRequest.id).where(CreditRequest.status == RequestStatus.IN_APPROVAL)
+            )
+        )
+    for request_id in open_requests:
+        with app.uow() as uow:
+            s = uow.session
+            lock_subject(s, SUBJECT_REQUEST, request_id)  # type: ignore[arg-type]
+            r = s.get(CreditRequest, request_id)
+            if r is None or r.status != RequestStatus.IN_APPROVAL:
+                continue
+            steps = _steps(s, SUBJECT_REQUEST, request_id)  # type: ignore[arg-type]
+            step = next((st for st in steps if st.decision == Decision.PENDING), None)
+            if step is None or now < step.due_at:
+                continue
+            policy = app.policy_body_for(s, r.policy_version)
+            window = timedelta(hours=policy.authority.step_due_hours)
+            ctx = _approval_context(app, s, r, steps, as_of)
+            if step.reminded_at is None:
+                counts["reminders"] += _notify_overdue(
+                    app, s, r, step, ctx, escalation=False, now=now
+                )
+                step.reminded_at = now
+            if step.escalated_at is None and now >= step.due_at + window:
+                counts["escalations"] += _escalate(
+                    app, s, r, steps, step, ctx, policy, now=now, as_of=as_of
+                )
+                step.escalated_at = now
+            s.add(step)
+            uow.commit()
+    return counts
+
+
+def _approval_context(
+    app: App, s: Session, r: CreditRequest, steps: list[ApprovalStep], as_of: date
+) -> dict[str, Any]:
+    customer = s.get(Customer, r.customer_id)
+    assessment = s.get(CreditAssessment, r.assessment_id)
+    assert customer is not None and assessment is not None
+    return {
+        "customer": _customer_view(customer),
+        "request": _request_view(r),
+        "assessment": _assessment_view(assessment),
+        "exposure": dict(exposure(s, customer.id, as_of)),  # type: ignore[arg-type]
+        "steps": [_step_view(st) for st in steps],
+    }
+
+
+def _notify_overdue(
+    app: App,
+    s: Session,
+    r: CreditRequest,
+    step: ApprovalStep,
+    ctx: dict[str, Any],
+    *,
+    escalation: bool,
+    now: datetime,
+    recipients: list[str] | None = None,
+    escalated_to: str = "",
+    original: str = "",
+) -> int:
+    who = step.approver
+    kind = "escalation" if escalation else "reminder"
+    key = f"approval-{kind}:{step.id}:r{step.round}"
+    if recipients is None:
+        recipients = [person_email(app, who)] if who else [app.directory.teams.credit]
+    link = (
+        new_link(app, s, step=step, request_id=r.id, approver=who)
+        if who and not notices.exists(s, key)
+        else ""
+    )  # type: ignore[arg-type]
+    _, created = notices.enqueue(
+        s,
+        app.renderer,
+        key=key,
+        kind="approval_reminder",
+        locale="en",
+        recipients=recipients,
+        customer_id=r.customer_id,
+        context={
+            **ctx,
+            "step": _step_view(step),
+            "approver": who or "",
+            "acting_for": step.delegated_from or "",
+            "link": link,
+            "command_approve": f"credit approve {r.id} --as {who or 'USER'}",
+            "command_reject": f'credit reject {r.id} --as {who or "USER"} --comment "..."',
+            "escalation": escalation,
+            "overdue_hours": int((now - step.due_at).total_seconds() // 3600),
+            "escalated_to": escalated_to,
+            "original_approver": original,
+        },
+    )
+    return int(created)
+
+
+def _escalate(
+    app: App,
+    s: Session,
+    r: CreditRequest,
+    steps: list[ApprovalStep],
+    step: ApprovalStep,
+    ctx: dict[str, Any],
+    policy: Any,
+    *,
+    now: datetime,
+    as_of: date,
+) -> int:
+    """To the approver's delegate when one may decide; otherwise to the next-higher role."""
+    original = step.approver or ""
+    person = app.directory.get(original) if original else None
+    deciders = {st.decided_by for st in steps if st.decided_by}
+    analyst = _analyst_of(s, r)
+    delegate = app.directory.get(person.delegate) if person and person.delegate else None
+    if (
+        delegate is not None
+        and not delegate.away(as_of)
+        and not authority.decision_refusals(
+            username=delegate.username,
+            directory=app.directory,
+            step_role=step.role,
+            step_cap=step.cap,
+            amount=request_amount(r),
+            requester=r.requested_by,
+            deciders_of_other_steps=deciders,
+            analyst=analyst,
+            acting_for=original,
+        )
+    ):
+        step.approver, step.delegated_from = delegate.username, original
+        target, recipients = f"{delegate.username} (delegate of {original})", [delegate.email]
+    else:
+        higher = next((lv for lv in policy.authority.levels if lv.level > step.level), None)
+        if higher is None:
+            target, recipients = "the credit team", [app.directory.teams.credit]
+        else:
+            step.escalated_role = higher.role
+            holders = [
+                a
+                for a in app.directory.holders(higher.role)
+                if a.username not in deciders and a.username not in (r.requested_by, analyst)
+            ]
+            target = f"holders of the role {higher.role}"
+            recipients = [a.email for a in holders] or [app.directory.teams.credit]
+    audit.record(
+        s,
+        actor="system",
+        action="approval.escalate",
+        entity_type=SUBJECT_REQUEST,
+        entity_id=r.id,  # type: ignore[arg-type]
+        before={"level": step.level, "approver": original},
+        after={
+            "approver": step.approver,
+            "delegated_from": step.delegated_from,
+            "escalated_role": step.escalated_role,
+        },
+        reason=f"level {step.level} not decided by its second deadline",
+        policy_version=r.policy_version,
+    )
+    s.add(step)
+    s.flush()
+    return _notify_overdue(
+        app,
+        s,
+        r,
+        step,
+        ctx,
+        escalation=True,
+        now=now,
+        recipients=recipients,
+        escalated_to=target,
+        original=original,
+    )
