@@ -10,8 +10,8 @@ from prefect import flow, get_run_logger
 from tasks.notices import deliver_notices
 from tasks.research import (
     collect_customer_data,
+    resume_research,
     score_assessment,
-    score_interrupted,
     send_research_reminders,
 )
 
@@ -39,9 +39,13 @@ def research(
 
 
 @flow(name="research-reminders")
-def research_reminders() -> dict:
+def research_reminders(as_of: date | None = None) -> dict:
     """Finish interrupted research and remind analysts of overdue qualitative ratings (hourly)."""
-    resumed = score_interrupted()
-    sent = {**send_research_reminders(), "resumed": len(resumed)}
+    as_of = as_of or date.today()  # the edge: a scheduled run works as of its own day
+    resumed = resume_research(as_of)
+    sent = {
+        **send_research_reminders(),
+        "resumed": len(resumed["scored"]) + len(resumed["drafted"]),
+    }
     deliver_notices()
     return sent

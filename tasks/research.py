@@ -62,10 +62,10 @@ def score_assessment(
     return scored
 
 
-@task(name="score-interrupted-research")
-def score_interrupted() -> list[int]:
-    """Finish research runs that stopped after collecting the data."""
-    return services.score_interrupted(app())
+@task(name="resume-research")
+def resume_research(as_of: date) -> dict:
+    """Finish research runs that stopped half way (scored, drafted and routed)."""
+    return services.resume_research(app(), as_of=as_of)
 
 
 @task(name="send-research-reminders")

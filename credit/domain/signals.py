@@ -58,32 +58,38 @@ def identity_signals(profile: Profile, rules: RiskRules) -> list[Signal]:
     return [Signal("identity", "high", detail, "identity:" + "|".join(sorted(problems)))]
 
 
-def _days_late(d: RawDocument) -> int:
-    return max(0, ((d.paid_on or d.due_date) - d.due_date).days)
-
-
 def late_trend_signal(documents: list[RawDocument], rules: RiskRules, as_of: date) -> Signal | None:
-    """Average days late of the last N settled invoices against the N before them."""
-    settled = sorted(
-        (d for d in documents if d.amount > 0 and d.paid_on and d.paid_on <= as_of),
-        key=lambda d: d.paid_on,
-    )  # type: ignore[arg-type, return-value]
+    """Average days late of the last N invoices that were paid or are overdue, against the N before
+    them (ordered by due date; an unpaid overdue invoice counts its days overdue so far)."""
+    relevant = sorted(
+        (
+            d
+            for d in documents
+            if d.amount > 0
+            and ((d.paid_on and d.paid_on <= as_of) or (not d.paid_on and d.due_date < as_of))
+        ),
+        key=lambda d: (d.due_date, d.number),
+    )
     n = rules.late_trend_window
-    if len(settled) < 2 * n:
+    if len(relevant) < 2 * n:
         return None
-    before = Decimal(sum(_days_late(d) for d in settled[-2 * n : -n])) / n
-    recent = Decimal(sum(_days_late(d) for d in settled[-n:])) / n
+
+    def late(d: RawDocument) -> int:
+        paid = d.paid_on if d.paid_on and d.paid_on <= as_of else as_of
+        return max(0, (paid - d.due_date).days)
+
+    before = Decimal(sum(late(d) for d in relevant[-2 * n : -n])) / n
+    recent = Decimal(sum(late(d) for d in relevant[-n:])) / n
     rise = recent - before
     if rise < rules.late_trend_days:
         return None
     severity = "high" if rise >= rules.late_trend_high_days else "medium"
-    last = settled[-1]
     return Signal(
         "late_trend",
         severity,
         f"days late rising: last {n} invoices average {recent:.1f} days late, the {n} before "
         f"{before:.1f}",
-        f"late_trend:{last.number}",
+        f"late_trend:{relevant[-1].number}",
     )
 
 
@@ -127,7 +133,7 @@ def bounced_signal(payments: list[RawPayment], rules: RiskRules, as_of: date) ->
 
 
 def utilisation_signal(
-    exposure: Decimal, limit: Decimal | None, rules: RiskRules, as_of: date
+    exposure: Decimal, limit: Decimal | None, rules: RiskRules, as_of: date, line_ref: str = ""
 ) -> Signal | None:
     """Open receivables against the credit limit."""
     if limit is None or limit <= 0 or exposure <= 0:
@@ -141,7 +147,7 @@ def utilisation_signal(
         "limit_utilisation",
         severity,
         f"{used:.0%} of the credit limit used ({exposure:,.2f} of {limit:,.2f})",
-        f"limit_utilisation:{band}:{as_of.strftime('%Y-%m')}",
+        f"limit_utilisation:{band}:{line_ref}",
     )
 
 
@@ -155,6 +161,8 @@ def scan(
     stale_statement: str | None,
     rules: RiskRules,
     as_of: date,
+    stale_key: str = "",
+    line_ref: str = "",
 ) -> list[Signal]:
     """Every risk signal for a customer as of a date (broken promises arrive with promises to pay)."""
     found = identity_signals(profile, rules)
@@ -162,7 +170,7 @@ def scan(
         late_trend_signal(documents, rules, as_of),
         method_change_signal(payments, rules, as_of),
         bounced_signal(payments, rules, as_of),
-        utilisation_signal(exposure, limit, rules, as_of),
+        utilisation_signal(exposure, limit, rules, as_of, line_ref),
     ):
         if signal is not None:
             found.append(signal)
@@ -172,7 +180,7 @@ def scan(
                 "stale_financials",
                 rules.stale_statement_severity,
                 stale_statement,
-                f"stale_financials:{stale_statement[:40]}",
+                f"stale_financials:{stale_key or stale_statement[:40]}",
             )
         )
     return sorted(found, key=lambda s: -SEVERITY_ORDER[s.severity])

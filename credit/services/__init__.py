@@ -43,11 +43,15 @@ from credit.services.research import (
     record_qualitative,
     rescore,
     score_assessment,
-    score_interrupted,
     send_research_reminders,
     waiting_assessments,
 )
-from credit.services.reviews import due_reviews, notify_reviews_started, review_customers
+from credit.services.reviews import (
+    due_reviews,
+    notify_reviews_started,
+    resume_research,
+    review_customers,
+)
 from credit.services.risk import list_signals, scan_risk
 from credit.services.setup import init_database
 
@@ -95,7 +99,7 @@ __all__ = [
     "review_customers",
     "scan_risk",
     "score_assessment",
-    "score_interrupted",
+    "resume_research",
     "send_research_reminders",
     "sweep_approvals",
     "waiting_assessments",

@@ -23,7 +23,6 @@ from credit.services._common import (
     _request_view,
     person_email,
 )
-from credit.services.ledger import rate_table
 from credit.services.research import _refuse_if_review_open
 
 
@@ -58,8 +57,12 @@ def draft_request(app: App, *, assessment_id: int, kind: str | None = None) -> i
                 kind = RequestKind.DECREASE
             else:
                 kind = RequestKind.REVIEW
-        found = rate_table(s, app.settings.base_currency).lookup(customer.currency, a.as_of)
-        base_amount = (proposed * found[0]).quantize(Decimal("0.01")) if found else None
+        # In the base currency at the rate the assessment used (reproducible), for the authority matrix.
+        rate = a.inputs.get("customer_rate")
+        if customer.currency == app.settings.base_currency:
+            base_amount = proposed
+        else:
+            base_amount = (proposed * Decimal(rate)).quantize(Decimal("0.01")) if rate else None
         request = CreditRequest(
             review_key=a.review_key,
             customer_id=customer.id,  # type: ignore[arg-type]

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from credit.db.models import (
+    CreditLine,
     Customer,
     DunningAction,
     FinancialStatement,
@@ -17,7 +19,14 @@ from credit.db.models import (
     Payment,
 )
 from credit.domain import dunning
-from credit.domain.cleaning import RateTable, RawDocument, RawPayment, RawStatement
+from credit.domain.cleaning import (
+    CleaningReport,
+    Entry,
+    RateTable,
+    RawDocument,
+    RawPayment,
+    RawStatement,
+)
 from credit.domain.money import ZERO
 
 
@@ -162,3 +171,42 @@ def _dunning_state(
     if last.level == 0:
         return last.episode + 1, 0, last.as_of
     return last.episode, last.level, last.as_of
+
+
+def base_view(
+    s: Session,
+    customer: Customer,
+    line: CreditLine | None,
+    rates: RateTable,
+    as_of: date,
+    report: CleaningReport | None = None,
+) -> dict[str, Any]:
+    """Exposure and limit in the base currency at the research date's rates, and the rate of the
+    customer's currency, so that limits, utilisation and authority compare like with like."""
+    exposure_base = ZERO
+    for currency, amount in exposure(s, customer.id, as_of).items():  # type: ignore[arg-type]
+        found = rates.lookup(currency, as_of)
+        if found is None:
+            if report is not None:
+                report.rejected.append(
+                    Entry(
+                        f"exposure in {currency}",
+                        "currency",
+                        currency,
+                        f"no {currency} rate to {rates.base}; left out of the exposure",
+                    )
+                )
+            continue
+        exposure_base += amount * found[0]
+    customer_rate = rates.lookup(customer.currency, as_of)
+    limit_base = None
+    if line is not None:
+        line_rate = rates.lookup(line.currency, as_of)
+        limit_base = line.limit * line_rate[0] if line_rate else None
+    return {
+        "exposure": exposure_base.quantize(Decimal("0.01")),
+        "limit": limit_base.quantize(Decimal("0.01")) if limit_base is not None else None,
+        "customer_currency": customer.currency,
+        "customer_rate": customer_rate[0] if customer_rate else None,
+        "customer_rate_date": customer_rate[1].isoformat() if customer_rate else None,
+    }

@@ -63,6 +63,8 @@ def customer_overview(app: App, *, code: str, as_of: date) -> dict[str, Any]:
                     "locale": c.locale,
                     "tax_id": c.tax_id,
                     "registered_on": c.registered_on,
+                    "review_flagged_on": c.review_flagged_on,
+                    "review_flag_reason": c.review_flag_reason,
                 },
                 "as_of": as_of,
                 "assessment": _assessment_view(a) if a else None,

@@ -4,7 +4,7 @@ part, combine, rate and recommend. Each step is its own transaction and safe to 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -33,7 +33,7 @@ from credit.services._common import (
     get_customer,
     person_email,
 )
-from credit.services.ledger import load_raw, rate_table
+from credit.services.ledger import base_view, load_raw, rate_table
 from credit.services.risk import record_signals
 
 log = logging.getLogger(__name__)
@@ -127,9 +127,7 @@ def collect_customer_data(
             max_statement_age_months=policy.max_statement_age_months,
         )
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
-        open_total = sum(
-            (d.open_amount for d in facts.documents if d.open_amount > 0), ZERO
-        )  # in the base currency
+        base = base_view(s, customer, line, rate_table(s, policy.base_currency), as_of, report)
         snapshot = make_snapshot(
             facts,
             raw_payments,
@@ -145,9 +143,7 @@ def collect_customer_data(
                     else None,
                     "sales_owner_email": customer.sales_owner_email,
                 },
-                "exposure": open_total,
-                "limit": line.limit if line else None,
-                "line_currency": line.currency if line else None,
+                **base,
             },
         )
         assessment = CreditAssessment(
@@ -165,8 +161,6 @@ def collect_customer_data(
         )
         s.add(assessment)
         s.flush()
-        if customer.review_flagged_on is not None:
-            _close_flag(s, customer, assessment, requested_by, version)
         audit.record(
             s,
             actor=requested_by,
@@ -191,7 +185,7 @@ def collect_customer_data(
 def _close_flag(
     s: Session, customer: Customer, a: CreditAssessment, actor: str, version: int
 ) -> None:
-    """A review has started: the risk flag it answers is closed and its signals point to it."""
+    """A review has assessed the customer: the risk flag is closed and its signals point to it."""
     from credit.db.models import RiskSignal
 
     before = {
@@ -215,7 +209,7 @@ def _close_flag(
         entity_id=customer.code,
         before=before,
         after={"review_flagged_on": None, "assessment_id": a.id},
-        reason="re-review started",
+        reason="re-review completed its assessment",
         policy_version=version,
     )
 
@@ -251,6 +245,11 @@ def score_assessment(
             (f["reason"] for f in a.cleaning_report.get("flags", []) if "stale" in f["reason"]),
             None,
         )
+        stale_key = next(
+            (f["item"] for f in a.cleaning_report.get("flags", []) if "stale" in f["reason"]), ""
+        )
+        line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
+
         found = signals.scan(
             profile=signals.Profile(
                 email=profile["email"],
@@ -268,14 +267,24 @@ def score_assessment(
             stale_statement=stale,
             rules=policy.risk,
             as_of=a.as_of,
+            stale_key=stale_key,
+            line_ref=f"request-{line.request_id}" if line else "",
         )
         snapshot["signals"] = [asdict(x) for x in found]
         a.inputs = snapshot
         record_signals(
-            app, s, customer=customer, found=found, as_of=a.as_of, policy_version=a.policy_version
+            app,
+            s,
+            customer=customer,
+            found=found,
+            as_of=a.as_of,
+            policy_version=a.policy_version,
+            reviewed_in=a.id,
         )
         qual = policy.scorecard.qualitative
-        carried = _recent_qualitative(s, a, qual.reuse_months) if reuse_qualitative else None
+        carried = (
+            _recent_qualitative(s, a, qual.reuse_months, policy) if reuse_qualitative else None
+        )
         if qual.weight == 0:
             _complete(
                 app,
@@ -359,13 +368,18 @@ def _scored_summary(a: CreditAssessment) -> dict[str, Any]:
     }
 
 
-def _recent_qualitative(s: Session, a: CreditAssessment, months: int) -> CreditAssessment | None:
+def _recent_qualitative(
+    s: Session, a: CreditAssessment, months: int, policy: PolicyBody
+) -> CreditAssessment | None:
+    """The latest rating an analyst actually gave (not itself carried over) within ``months``,
+    for the same qualitative factors as the policy now has."""
     if months <= 0:
         return None
     from credit.services._common import add_months
 
     earliest = add_months(a.as_of, -months)
-    return s.exec(
+    names = {f.name for f in policy.scorecard.qualitative.factors}
+    for candidate in s.exec(
         select(CreditAssessment)
         .where(
             CreditAssessment.customer_id == a.customer_id,
@@ -375,7 +389,14 @@ def _recent_qualitative(s: Session, a: CreditAssessment, months: int) -> CreditA
             CreditAssessment.qualitative_score.is_not(None),  # type: ignore[union-attr]
         )
         .order_by(col(CreditAssessment.as_of).desc(), col(CreditAssessment.id).desc())
-    ).first()
+    ):
+        q = candidate.qualitative or {}
+        if (
+            q.get("carried_over_from") is None
+            and {f["name"] for f in q.get("factors", [])} == names
+        ):
+            return candidate
+    return None
 
 
 def _qualitative_context(
@@ -431,15 +452,18 @@ def _complete(
     total = scoring.combined_score(result.total, qual_total, policy)
     grade = scoring.rate_combined(result, total, policy)
     rec = scoring.recommend(grade, facts_from_snapshot(a.inputs), a.as_of, policy)
+    rec = _in_customer_currency(rec, a.inputs, policy.base_currency)
     a.total_score, a.rating = total, grade
     a.recommended_limit, a.terms_days, a.conditions = rec.limit, rec.terms_days, rec.conditions
     a.review_months, a.limit_basis = rec.review_months, rec.basis
     a.status, a.completed_at = AssessmentStatus.COMPLETE, utcnow()
     s.add(a)
     s.flush()
+    if customer.review_flagged_on is not None:
+        _close_flag(s, customer, a, by or a.requested_by, a.policy_version)
     audit.record(
         s,
-        actor=by or a.requested_by,
+        actor="system" if carried_from else (by or a.requested_by),
         action="assessment.complete",
         entity_type="customer",
         entity_id=customer.code,
@@ -467,6 +491,26 @@ def _complete(
             "assessment": _assessment_view(a),
             "requested_by": a.requested_by,
         },
+    )
+
+
+def _in_customer_currency(
+    rec: scoring.Recommendation, snapshot: dict[str, Any], base: str
+) -> scoring.Recommendation:
+    """The policy sets limits in the base currency; the line is in the customer's currency,
+    converted at the research date's rate (rounded down to hundreds)."""
+    currency = snapshot.get("customer_currency") or base
+    if currency == base or rec.limit == 0:
+        return rec
+    rate = snapshot.get("customer_rate")
+    if not rate:
+        return replace(rec, limit=ZERO, basis=f"no {currency} rate to {base}: no unsecured limit")
+    converted = (rec.limit / Decimal(rate) // 100) * 100
+    return replace(
+        rec,
+        limit=Decimal(converted).quantize(Decimal("0.01")),
+        basis=f"{rec.basis}: {base} {rec.limit:,.2f} at {rate} {base}/{currency} "
+        f"(rate of {snapshot.get('customer_rate_date')})",
     )
 
 
@@ -582,20 +626,3 @@ def waiting_assessments(app: App) -> list[dict[str, Any]]:
             }
             for a, c in rows
         ]
-
-
-def score_interrupted(app: App, *, older_than: timedelta = timedelta(minutes=10)) -> list[int]:
-    """Score assessments whose research run stopped after collecting (a crash or an outage), so
-    they do not block the customer's next review. Returns the assessment ids scored."""
-    cutoff = utcnow() - older_than
-    with app.uow() as uow:
-        ids = list(
-            uow.session.exec(
-                select(CreditAssessment.id).where(
-                    CreditAssessment.status == COLLECTED, col(CreditAssessment.created_at) < cutoff
-                )
-            )
-        )
-    for assessment_id in ids:
-        score_assessment(app, assessment_id=assessment_id)  # type: ignore[arg-type]
-    return ids  # type: ignore[return-value]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import or_
@@ -21,6 +21,8 @@ from credit.db.models import (
     LineStatus,
     RequestKind,
     RequestStatus,
+    RiskSignal,
+    utcnow,
 )
 from credit.services._common import ServiceError
 from credit.services.approvals import advance_request
@@ -56,9 +58,18 @@ def due_reviews(app: App, *, as_of: date) -> list[dict[str, Any]]:
             .order_by(col(CreditLine.next_review_on), col(Customer.code))
         ).all()
 
+        open_signals: dict[int, int] = {}
+        for cid, sid in s.exec(
+            select(RiskSignal.customer_id, RiskSignal.id).where(
+                col(RiskSignal.reviewed_in).is_(None)
+            )
+        ):
+            open_signals[cid] = max(sid, open_signals.get(cid, 0))
+
         def key(c: Customer, line: CreditLine) -> str:
-            if c.review_flagged_on is not None:
-                return f"periodic:{c.code}:flag:{c.review_flagged_on.isoformat()}"
+            """A scheduled review when its date has come; otherwise one per flagging signal."""
+            if line.next_review_on > as_of and c.review_flagged_on is not None:
+                return f"periodic:{c.code}:signal:{open_signals.get(c.id, 0)}"  # type: ignore[arg-type]
             return f"periodic:{c.code}:{line.next_review_on.isoformat()}"
 
         keys = {key(c, line) for line, c in rows}
@@ -82,7 +93,7 @@ def due_reviews(app: App, *, as_of: date) -> list[dict[str, Any]]:
                 "name": c.name,
                 "next_review_on": line.next_review_on.isoformat(),
                 "reason": f"risk signal: {c.review_flag_reason}"
-                if c.review_flagged_on is not None
+                if c.review_flagged_on is not None and line.next_review_on > as_of
                 else "scheduled",
                 "flagged_on": c.review_flagged_on.isoformat() if c.review_flagged_on else None,
                 "limit": str(line.limit),
@@ -130,7 +141,10 @@ def review_customers(
                 app, customer_code=code, as_of=as_of, requested_by=requested_by, review_key=key
             )
             scored = score_assessment(
-                app, assessment_id=collected["assessment_id"], reuse_qualitative=True
+                app,
+                assessment_id=collected["assessment_id"],
+                # a rating may be carried over into a scheduled review, not into one a risk signal asked for
+                reuse_qualitative=item["reason"] == "scheduled",
             )
             result = {
                 "customer": code,
@@ -159,3 +173,52 @@ def review_customers(
             }
         )
     return results
+
+
+def resume_research(
+    app: App, *, as_of: date, older_than: timedelta = timedelta(minutes=10)
+) -> dict[str, list[int]]:
+    """Finish what an interrupted run left half done: score assessments stopped after collecting,
+    and draft and route complete assessments that never became a request (the latest one of each
+    customer, completed in the last week). Returns the assessment ids scored and drafted."""
+    cutoff = utcnow() - older_than
+    done: dict[str, list[int]] = {"scored": [], "drafted": []}
+    with app.uow() as uow:
+        s = uow.session
+        collected = list(
+            s.exec(
+                select(CreditAssessment.id).where(
+                    CreditAssessment.status == COLLECTED, col(CreditAssessment.created_at) < cutoff
+                )
+            )
+        )
+        drafted_keys = select(CreditRequest.review_key)
+        complete = list(
+            s.exec(
+                select(CreditAssessment)
+                .where(
+                    CreditAssessment.status == AssessmentStatus.COMPLETE,
+                    col(CreditAssessment.completed_at) < cutoff,
+                    col(CreditAssessment.completed_at) >= cutoff - timedelta(days=7),
+                    col(CreditAssessment.review_key).not_in(drafted_keys),
+                )
+                .order_by(col(CreditAssessment.id))
+            )
+        )
+        latest: dict[int, int] = {}
+        for a_id, c_id in s.exec(select(CreditAssessment.id, CreditAssessment.customer_id)):
+            latest[c_id] = max(a_id, latest.get(c_id, 0))  # type: ignore[arg-type]
+    for assessment_id in collected:
+        score_assessment(app, assessment_id=assessment_id)  # type: ignore[arg-type]
+        done["scored"].append(assessment_id)  # type: ignore[arg-type]
+    for a in complete:
+        if latest.get(a.customer_id) != a.id:
+            continue  # a newer review of the customer took its place
+        try:
+            request_id = draft_request(app, assessment_id=a.id)  # type: ignore[arg-type]
+            advance_request(app, request_id=request_id, as_of=as_of)
+        except ServiceError as exc:
+            log.warning("assessment %s not drafted: %s", a.id, exc)
+            continue
+        done["drafted"].append(a.id)  # type: ignore[arg-type]
+    return done

@@ -12,9 +12,8 @@ from credit import audit, notices
 from credit.app import App
 from credit.db.models import CreditLine, Customer, LineStatus, RiskSignal
 from credit.domain import cleaning, signals
-from credit.domain.money import ZERO
 from credit.services._common import _customer_view
-from credit.services.ledger import load_raw, rate_table
+from credit.services.ledger import base_view, load_raw, rate_table
 
 
 def record_signals(
@@ -25,14 +24,26 @@ def record_signals(
     found: list[signals.Signal],
     as_of: date,
     policy_version: int,
+    reviewed_in: int | None = None,
 ) -> list[RiskSignal]:
-    """Store the signals not seen before (by fingerprint); a new high one alerts the credit team
-    and flags the customer for re-review. Runs inside the caller's transaction."""
+    """Store the signals not seen before (by fingerprint); a kind that already has an unanswered
+    signal is not raised again. A new high one alerts the credit team and, unless a review is
+    assessing it right now (``reviewed_in``), flags the customer for re-review. Runs inside the
+    caller's transaction."""
     new: list[RiskSignal] = []
     for sig in found:
         fingerprint = f"{customer.code}:{sig.key}"
         if s.exec(select(RiskSignal.id).where(RiskSignal.fingerprint == fingerprint)).first():
             continue
+        open_same_kind = s.exec(
+            select(RiskSignal.id).where(
+                RiskSignal.customer_id == customer.id,
+                RiskSignal.kind == sig.kind,
+                col(RiskSignal.reviewed_in).is_(None),
+            )
+        ).first()
+        if open_same_kind is not None:
+            continue  # still waiting for the review that answers the earlier one
         row = RiskSignal(
             fingerprint=fingerprint,
             customer_id=customer.id,  # type: ignore[arg-type]
@@ -40,6 +51,7 @@ def record_signals(
             severity=sig.severity,
             detail=sig.detail,
             detected_on=as_of,
+            reviewed_in=reviewed_in,
         )
         try:
             with s.begin_nested():
@@ -61,7 +73,7 @@ def record_signals(
     high = [r for r in new if r.severity == "high"]
     if high:
         before = {"review_flagged_on": customer.review_flagged_on}
-        if customer.review_flagged_on is None:
+        if customer.review_flagged_on is None and reviewed_in is None:
             customer.review_flagged_on = as_of
             customer.review_flag_reason = "; ".join(f"{r.kind}: {r.detail}" for r in high)[:300]
             s.add(customer)
@@ -117,6 +129,8 @@ def scan_customer(app: App, s: Session, customer: Customer, as_of: date) -> list
     )
     line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
     stale = next((f.reason for f in report.flags if "stale" in f.reason), None)
+    view = base_view(s, customer, line, rate_table(s, policy.base_currency), as_of)
+    stale_key = next((f.item for f in report.flags if "stale" in f.reason), "")
     base_docs = [
         cleaning.RawDocument(
             d.number,
@@ -139,11 +153,13 @@ def scan_customer(app: App, s: Session, customer: Customer, as_of: date) -> list
         ),
         documents=base_docs,
         payments=raw_payments,
-        exposure=sum((d.open_amount for d in facts.documents if d.open_amount > 0), ZERO),
-        limit=line.limit if line else None,
+        exposure=view["exposure"],
+        limit=view["limit"],
         stale_statement=stale,
         rules=policy.risk,
         as_of=as_of,
+        stale_key=stale_key,
+        line_ref=f"request-{line.request_id}" if line else "",
     )
 
 

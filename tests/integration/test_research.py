@@ -240,10 +240,25 @@ def test_high_severity_signal_alerts_and_brings_the_re_review_forward(ledger):
     [started] = services.review_customers(
         ledger, due=[due], as_of=day, requested_by="carla.manager"
     )
-    assert started["status"] == "in_approval"  # October's qualitative rating is carried over
+    # a review a risk signal asked for gets a fresh qualitative rating, not October's
+    assert started["status"] == "awaiting_qualitative"
+    assert services.due_reviews(ledger, as_of=day) == []  # in progress: not started twice
+    assert services.scan_risk(ledger, as_of=day)["new"] == 0  # the same signal is not raised again
+    services.record_qualitative(
+        ledger,
+        customer_code="C-1001",
+        username="carla.manager",
+        scores=RATINGS,
+        comment="bounce explained: bank error",
+    )
     signals = services.list_signals(ledger, customer_code="C-1001")
-    assert all(s["reviewed_in"] == started["assessment_id"] for s in signals)
-    assert services.due_reviews(ledger, as_of=day) == []
+    assert signals and all(s["reviewed_in"] == started["assessment_id"] for s in signals)
+    assert (
+        services.customer_overview(ledger, code="C-1001", as_of=day)["customer"][
+            "review_flagged_on"
+        ]
+        is None
+    )
 
 
 def test_identity_check_failure_is_a_high_signal(ledger, tmp_path):
@@ -338,12 +353,31 @@ def test_rates_keep_every_decimal(app, tmp_path):
         assert uow.session.exec(select(FxRate)).one().rate_to_base == Decimal("0.0061234567")
 
 
-def test_research_interrupted_after_collecting_is_finished_by_the_hourly_sweep(ledger):
+def test_research_interrupted_half_way_is_finished_by_the_hourly_sweep(ledger):
     collected = services.collect_customer_data(
         ledger, customer_code="C-1002", as_of=DAY, requested_by="ben.manager", review_key="crashed"
     )
-    assert services.score_interrupted(ledger) == []  # too recent: the run may still be going
-    assert services.score_interrupted(ledger, older_than=timedelta(0)) == [
+    assert services.resume_research(ledger, as_of=DAY) == {
+        "scored": [],
+        "drafted": [],
+    }  # may still run
+    now = timedelta(0)
+    assert services.resume_research(ledger, as_of=DAY, older_than=now)["scored"] == [
         collected["assessment_id"]
     ]
     assert services.waiting_assessments(ledger)[0]["assessment_id"] == collected["assessment_id"]
+    # the analyst answers, but the run that should draft the request dies: the sweep drafts it
+    services.record_qualitative(
+        ledger,
+        customer_code="C-1002",
+        username="ben.manager",
+        scores=RATINGS,
+        comment="steady",
+    )
+    resumed = services.resume_research(ledger, as_of=DAY, older_than=now)
+    assert resumed["drafted"] == [collected["assessment_id"]]
+    assert services.pending_approvals(ledger)[0]["customer"] == "C-1002"
+    assert services.resume_research(ledger, as_of=DAY, older_than=now) == {
+        "scored": [],
+        "drafted": [],
+    }
