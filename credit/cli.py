@@ -349,10 +349,20 @@ def assess(
     comment: Annotated[
         str, typer.Option("--comment", help="Why these ratings (required, audited).")
     ],
+    limit: Annotated[
+        str | None,
+        typer.Option(
+            "--limit", help="Propose this limit instead of the recommendation (needs --reason)."
+        ),
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why the limit differs (audited).")
+    ] = None,
     as_of: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Give the qualitative rating a review waits for; the review then drafts and routes the request."""
+    """Give the qualitative rating a review waits for; the review then drafts and routes the request.
+    The analyst may propose another limit than the recommendation, with a reason."""
     from credit import services
 
     day = parse_date(as_of)
@@ -370,6 +380,9 @@ def assess(
         if name.strip() in scores:
             fail(f"--factor {name}: given twice")
         scores[name.strip()] = score
+    override = parse_money(limit, "--limit")
+    if override is not None and not (reason and reason.strip()):
+        fail("--limit overrides the recommendation: give the reason with --reason")
     a = get_app()
     with clear_errors():
         done = services.record_qualitative(
@@ -378,6 +391,8 @@ def assess(
             username=user,
             scores=scores,
             comment=comment,
+            override_limit=override,
+            override_reason=reason,
         )
     if not as_json:
         console.print(
@@ -430,6 +445,61 @@ def research_waiting(as_json: JsonOpt = False) -> None:
     )
 
 
+@research_app.command("reassign")
+def research_reassign(
+    customer_code: Annotated[str, typer.Argument(help="Customer whose assessment waits.")],
+    to: Annotated[str, typer.Option("--to", help="The analyst who rates instead.")],
+    by: Annotated[str, typer.Option("--by", help="Who reassigns (audited).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why.")],
+) -> None:
+    """Give a waiting qualitative rating to another analyst (they are asked at once)."""
+    from credit import services
+
+    a = get_app()
+    with clear_errors():
+        assessment_id = services.reassign_analyst(
+            a, customer_code=customer_code.strip().upper(), to=to, by=by, reason=reason
+        )
+        services.deliver(a)
+    console.print(f"Assessment {assessment_id} now waits for {to}.")
+
+
+@research_app.command("cancel")
+def research_cancel(
+    customer_code: Annotated[str, typer.Argument(help="Customer whose assessment waits.")],
+    by: Annotated[str, typer.Option("--by", help="Who cancels (audited).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why.")],
+) -> None:
+    """Abandon a review waiting for its qualitative rating, so that a new review can start."""
+    from credit import services
+
+    a = get_app()
+    with clear_errors():
+        assessment_id = services.cancel_research(
+            a, customer_code=customer_code.strip().upper(), by=by, reason=reason
+        )
+    console.print(f"Assessment {assessment_id} cancelled.")
+
+
+@risk_app.command("scan")
+def risk_scan(as_of: AsOpt = None, as_json: JsonOpt = False) -> None:
+    """Scan every customer with a credit line for risk signals now; high ones alert and flag."""
+    from credit import services
+
+    day = parse_date(as_of)
+    a = get_app()
+    with clear_errors():
+        result = services.scan_risk(a, as_of=day)
+        services.deliver(a)
+    if as_json:
+        print_json(result)
+        return
+    console.print(
+        f"{result['customers']} customer(s) scanned: {result['new']} new signal(s); flagged for "
+        f"re-review: {', '.join(result['flagged']) or 'none'}."
+    )
+
+
 @research_app.command("remind")
 def research_remind() -> None:
     """Send reminders for overdue qualitative ratings (the research-reminders flow; hourly when served)."""
@@ -457,7 +527,9 @@ def risk_signals(
 
     a = get_app()
     with clear_errors():
-        rows = services.list_signals(a, customer_code=customer)
+        rows = services.list_signals(
+            a, customer_code=customer.strip().upper() if customer else None
+        )
     if as_json:
         print_json(rows)
         return
@@ -666,7 +738,7 @@ def reviews_due(
     a = get_app()
     with clear_errors():
         due = services.due_reviews(a, as_of=day)
-    if run and due:
+    if run:
 
         def call() -> Any:
             from flows.periodic_review import periodic_review
@@ -772,7 +844,7 @@ def customers_show(
     day = parse_date(as_of)
     a = get_app()
     with clear_errors():
-        view = services.customer_overview(a, code=customer_code, as_of=day)
+        view = services.customer_overview(a, code=customer_code.strip().upper(), as_of=day)
     if as_json:
         print_json(view)
         return

@@ -484,6 +484,9 @@ def _plan_payments(
                 v["invoice_id"] = inv.id
         out.append((r, v))
     _dupe_check([(r, v["reference"]) for r, v in out], "reference")
+    if rows and "status" not in rows[0].values:
+        for _, v in out:
+            v.pop("status", None)  # a file without the column leaves a stored status alone
     return [(v["reference"], v, r) for r, v in out]
 
 
@@ -507,6 +510,8 @@ def _plan_fx_rates(
                     raise ValueError("must be a positive number")
                 if rate.as_tuple().exponent < -10:  # type: ignore[operator]
                     raise ValueError("more than 10 decimal places")
+                if rate >= Decimal("1000000000000"):
+                    raise ValueError("implausibly large (at most 999,999,999,999.9999999999)")
                 v["rate_to_base"] = rate
             except (ArithmeticError, ValueError) as exc:
                 reason = str(exc) if isinstance(exc, ValueError) else "not a number"
@@ -639,6 +644,10 @@ def import_file(
         diffs = _differences(obj, values)
         if not diffs:
             plan.unchanged.append(key)
+        elif not spec.editable and set(diffs) == {"status"} and kind == "payments":
+            # A payment's status may change (a direct debit bounces); its amount and date may not.
+            plan.updated.append(key)
+            changes.append((key, values, obj, diffs))
         elif not spec.editable:
             col, (old, new) = next(iter(diffs.items()))
             by_key_row[key].fail(

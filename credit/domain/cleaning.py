@@ -99,6 +99,17 @@ def _convert(amount: Decimal, rate: Decimal) -> Decimal:
     return (amount * rate).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)
 
 
+def add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise ValueError(day)  # pragma: no cover
+
+
 def months_between(earlier: date, later: date) -> int:
     months = (later.year - earlier.year) * 12 + later.month - earlier.month
     return months - (1 if later.day < earlier.day else 0)
@@ -188,7 +199,7 @@ def clean(
     if good_statements:
         latest = good_statements[-1].period_end
         age = months_between(latest, as_of)
-        if age > max_statement_age_months:
+        if add_months(latest, max_statement_age_months) < as_of:
             report.flags.append(
                 Entry(
                     f"statement {latest.isoformat()}",

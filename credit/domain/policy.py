@@ -53,11 +53,21 @@ class Factor(_Strict):
     bands: list[Band] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _bands_do_not_overlap(self) -> Factor:
+    def _bands_cover_every_value_once(self) -> Factor:
+        """Bands run from an open lowest band to an open highest band without gaps or overlaps,
+        so every value has exactly one band."""
         ordered = sorted(self.bands, key=lambda b: (b.min is not None, b.min or 0))
+        if ordered[0].min is not None or ordered[-1].max is not None:
+            raise ValueError(
+                f"factor {self.name}: the lowest band needs no min and the highest no max"
+            )
         for lower, upper in zip(ordered, ordered[1:], strict=False):
             if lower.max is None or upper.min is None or lower.max > upper.min:
                 raise ValueError(f"factor {self.name}: bands overlap around {upper.min}")
+            if lower.max < upper.min:
+                raise ValueError(
+                    f"factor {self.name}: no band covers values from {lower.max} to {upper.min}"
+                )
         return self
 
 

@@ -71,6 +71,19 @@ def latest_statement(facts: CustomerFacts, as_of: date) -> StatementFacts | None
     return max(known, key=lambda s: s.period_end) if known else None
 
 
+UNBOUNDED = Decimal("999")
+
+
+def cover_ratio(numerator: Decimal, liabilities: Decimal) -> Decimal | None:
+    """A ratio over liabilities; with no liabilities at all, something positive covers them
+    without bound (the best band), not 'missing data'."""
+    if liabilities == 0:
+        if numerator == 0:
+            return None
+        return UNBOUNDED if numerator > 0 else -UNBOUNDED
+    return ratio(numerator, liabilities)
+
+
 def compute_metrics(facts: CustomerFacts, as_of: date) -> dict[str, Decimal | None]:
     """Every metric the policy's factors can use; None where the data is missing."""
     invoices = [d for d in facts.documents if d.amount > 0 and d.issue_date <= as_of]
@@ -101,10 +114,10 @@ def compute_metrics(facts: CustomerFacts, as_of: date) -> dict[str, Decimal | No
         if days_late
         else None,
         "dso": dso,
-        "current_ratio": ratio(st.current_assets, st.current_liabilities) if st else None,
+        "current_ratio": cover_ratio(st.current_assets, st.current_liabilities) if st else None,
         "debt_ratio": ratio(st.total_liabilities, st.total_assets) if st else None,
         "net_margin": ratio(st.net_income, st.revenue) if st else None,
-        "operating_cash_flow_ratio": ratio(st.operating_cash_flow, st.current_liabilities)
+        "operating_cash_flow_ratio": cover_ratio(st.operating_cash_flow, st.current_liabilities)
         if st
         else None,
         "revenue": st.revenue if st else None,

@@ -38,8 +38,10 @@ from credit.services.queries import (
     verify_audit,
 )
 from credit.services.research import (
+    cancel_research,
     check_review_can_start,
     collect_customer_data,
+    reassign_analyst,
     record_qualitative,
     rescore,
     score_assessment,
@@ -67,6 +69,7 @@ __all__ = [
     "advance_policy",
     "advance_request",
     "audit_events",
+    "cancel_research",
     "check_review_can_start",
     "collect_customer_data",
     "collection_candidates",
@@ -94,6 +97,7 @@ __all__ = [
     "policy_view",
     "propose_policy",
     "publish_request",
+    "reassign_analyst",
     "record_qualitative",
     "rescore",
     "review_customers",

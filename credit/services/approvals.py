@@ -18,11 +18,13 @@ from credit.app import App
 from credit.db.models import (
     ApprovalStep,
     CreditAssessment,
+    CreditLine,
     CreditPolicy,
     CreditRequest,
     Customer,
     Decision,
     PolicyStatus,
+    RequestKind,
     RequestStatus,
     utcnow,
 )
@@ -36,6 +38,7 @@ from credit.services._common import (
     _customer_view,
     _request_view,
     _step_view,
+    add_months,
     person_email,
 )
 from credit.services.ledger import exposure
@@ -260,6 +263,28 @@ def advance_request(app: App, *, request_id: int, as_of: date) -> Progress:
         return progress
 
 
+def _reschedule_after_rejected_review(s: Session, r: CreditRequest, as_of: date) -> None:
+    """A rejected re-review leaves the line as it is; it is looked at again in a month rather
+    than never (its due date would otherwise stay in the past, already reviewed)."""
+    line = s.exec(select(CreditLine).where(CreditLine.customer_id == r.customer_id)).first()
+    if r.kind != RequestKind.REVIEW or line is None or line.next_review_on > as_of:
+        return
+    before = {"next_review_on": line.next_review_on}
+    line.next_review_on = add_months(as_of, 1)
+    s.add(line)
+    audit.record(
+        s,
+        actor="system",
+        action="credit_line.reschedule_review",
+        entity_type="credit_line",
+        entity_id=str(r.customer_id),
+        before=before,
+        after={"next_review_on": line.next_review_on},
+        reason=f"re-review request {r.id} was rejected; the line stays as it is until then",
+        policy_version=r.policy_version,
+    )
+
+
 def _advance_request_in(app: App, s: Session, r: CreditRequest, as_of: date) -> Progress:
     """The chain's next step, inside the caller's transaction."""
     request_id = r.id
@@ -328,6 +353,7 @@ def _advance_request_in(app: App, s: Session, r: CreditRequest, as_of: date) -> 
                 reason=rejected.comment or "",
                 policy_version=r.policy_version,
             )
+            _reschedule_after_rejected_review(s, r, as_of)
         n, _ = notices.enqueue(
             s,
             app.renderer,

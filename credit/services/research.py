@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from credit import audit, notices
@@ -316,6 +317,21 @@ def score_assessment(
             a.status = AssessmentStatus.AWAITING_QUALITATIVE
             a.qualitative_due_at = now + timedelta(hours=qual.due_hours)
             s.add(a)
+            audit.record(
+                s,
+                actor="system",
+                action="assessment.await_qualitative",
+                entity_type="customer",
+                entity_id=customer.code,
+                before={"status": COLLECTED},
+                after={
+                    "status": a.status,
+                    "analyst": a.analyst,
+                    "quantitative_score": result.total,
+                    "due_at": a.qualitative_due_at,
+                },
+                policy_version=a.policy_version,
+            )
             notices.enqueue(
                 s,
                 app.renderer,
@@ -515,7 +531,14 @@ def _in_customer_currency(
 
 
 def record_qualitative(
-    app: App, *, customer_code: str, username: str, scores: dict[str, Decimal], comment: str
+    app: App,
+    *,
+    customer_code: str,
+    username: str,
+    scores: dict[str, Decimal],
+    comment: str,
+    override_limit: Decimal | None = None,
+    override_reason: str | None = None,
 ) -> dict[str, Any]:
     """The analyst's answer to the qualitative step: validated, combined, rated, audited."""
     if not comment.strip():
@@ -543,6 +566,34 @@ def record_qualitative(
             raise ServiceError(
                 f"{exc} (the policy's qualitative factors: {names}; scores 0-100)"
             ) from None
+        claimed = s.execute(
+            update(CreditAssessment)
+            .where(
+                col(CreditAssessment.id) == a.id,
+                col(CreditAssessment.status) == AssessmentStatus.AWAITING_QUALITATIVE,
+            )
+            .values(status=AssessmentStatus.AWAITING_QUALITATIVE)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            raise ServiceError(f"assessment {a.id} was answered by someone else just now")
+        if override_limit is not None:
+            if not (override_reason and override_reason.strip()):
+                raise ServiceError("a limit other than the recommendation needs a reason")
+            audit.record(
+                s,
+                actor=username,
+                action="assessment.override",
+                entity_type="customer",
+                entity_id=customer.code,
+                before={"requested_limit": a.requested_limit, "override_reason": a.override_reason},
+                after={
+                    "requested_limit": money(override_limit),
+                    "override_reason": override_reason,
+                },
+                reason=override_reason,
+                policy_version=a.policy_version,
+            )
+            a.requested_limit, a.override_reason = money(override_limit), override_reason
         result = rescore(a, policy)
         _complete(
             app,
@@ -560,50 +611,152 @@ def record_qualitative(
         return {**_scored_summary(a), "recommended_limit": str(a.recommended_limit)}
 
 
+def _email_or_team(app: App, username: str | None) -> str:
+    person = app.directory.get(username) if username else None
+    return person.email if person else app.directory.teams.credit
+
+
 def send_research_reminders(app: App, *, now: datetime | None = None) -> dict[str, int]:
     """Remind analysts whose qualitative rating is overdue; tell the credit team when it is twice
-    overdue. Each reminder is sent once (idempotency keys per assessment)."""
+    overdue. Each reminder is sent once (idempotency keys per assessment); one assessment that
+    cannot be reminded (say, its analyst left the directory) does not stop the others."""
     now = now or utcnow()
     sent = {"reminders": 0, "escalations": 0}
     with app.uow() as uow:
-        s = uow.session
-        waiting = s.exec(
-            select(CreditAssessment).where(
-                CreditAssessment.status == AssessmentStatus.AWAITING_QUALITATIVE,
-                col(CreditAssessment.qualitative_due_at) < now,
+        ids = list(
+            uow.session.exec(
+                select(CreditAssessment.id).where(
+                    CreditAssessment.status == AssessmentStatus.AWAITING_QUALITATIVE,
+                    col(CreditAssessment.qualitative_due_at) < now,
+                )
             )
-        ).all()
-        for a in waiting:
-            customer = s.get(Customer, a.customer_id)
-            assert customer is not None and a.qualitative_due_at is not None
-            policy = app.policy_body_for(s, a.policy_version)
-            ctx = _qualitative_context(a, customer, policy, reminder=True)
-            _, created = notices.enqueue(
-                s,
-                app.renderer,
-                key=f"qualitative-reminder:{a.id}",
-                kind="qualitative_needed",
-                locale="en",
-                recipients=[person_email(app, a.analyst or a.requested_by)],
-                customer_id=customer.id,
-                context=ctx,
-            )
-            sent["reminders"] += created
-            overdue_by = now - a.qualitative_due_at
-            if overdue_by >= timedelta(hours=policy.scorecard.qualitative.due_hours):
+        )
+    for assessment_id in ids:
+        try:
+            with app.uow() as uow:
+                s = uow.session
+                a = s.get(CreditAssessment, assessment_id)
+                if a is None or a.status != AssessmentStatus.AWAITING_QUALITATIVE:
+                    continue
+                customer = s.get(Customer, a.customer_id)
+                assert customer is not None and a.qualitative_due_at is not None
+                policy = app.policy_body_for(s, a.policy_version)
+                ctx = _qualitative_context(a, customer, policy, reminder=True)
                 _, created = notices.enqueue(
                     s,
                     app.renderer,
-                    key=f"qualitative-escalation:{a.id}",
+                    key=f"qualitative-reminder:{a.id}",
                     kind="qualitative_needed",
                     locale="en",
-                    recipients=[app.directory.teams.credit, person_email(app, a.requested_by)],
+                    recipients=[_email_or_team(app, a.analyst or a.requested_by)],
                     customer_id=customer.id,
-                    context={**ctx, "reminder": True},
+                    context=ctx,
                 )
-                sent["escalations"] += created
-        uow.commit()
+                sent["reminders"] += created
+                if now - a.qualitative_due_at >= timedelta(
+                    hours=policy.scorecard.qualitative.due_hours
+                ):
+                    _, created = notices.enqueue(
+                        s,
+                        app.renderer,
+                        key=f"qualitative-escalation:{a.id}",
+                        kind="qualitative_needed",
+                        locale="en",
+                        recipients=[
+                            app.directory.teams.credit,
+                            _email_or_team(app, a.requested_by),
+                        ],
+                        customer_id=customer.id,
+                        context=ctx,
+                    )
+                    sent["escalations"] += created
+                uow.commit()
+        except (ServiceError, notices.NoticeError) as exc:
+            log.error("reminder for assessment %s not sent: %s", assessment_id, exc)
     return sent
+
+
+def reassign_analyst(app: App, *, customer_code: str, to: str, by: str, reason: str) -> int:
+    """Give a waiting qualitative rating to another analyst (audited); they are asked at once."""
+    person_email(app, to)
+    person_email(app, by)
+    if not reason.strip():
+        raise ServiceError("say why with --reason")
+    with app.uow() as uow:
+        s = uow.session
+        customer = get_customer(s, customer_code)
+        a = _waiting(s, customer)
+        before = {"analyst": a.analyst}
+        a.analyst = to
+        a.qualitative_due_at = utcnow() + timedelta(
+            hours=app.policy_body_for(s, a.policy_version).scorecard.qualitative.due_hours
+        )
+        s.add(a)
+        audit.record(
+            s,
+            actor=by,
+            action="assessment.reassign",
+            entity_type="customer",
+            entity_id=customer.code,
+            before=before,
+            after={"analyst": to, "assessment_id": a.id},
+            reason=reason,
+            policy_version=a.policy_version,
+        )
+        notices.enqueue(
+            s,
+            app.renderer,
+            key=f"qualitative-needed:{a.id}:{to}",
+            kind="qualitative_needed",
+            locale="en",
+            recipients=[person_email(app, to)],
+            customer_id=customer.id,
+            context=_qualitative_context(
+                a, customer, app.policy_body_for(s, a.policy_version), reminder=False
+            ),
+        )
+        uow.commit()
+        return a.id  # type: ignore[return-value]
+
+
+def cancel_research(app: App, *, customer_code: str, by: str, reason: str) -> int:
+    """Abandon a review waiting for its qualitative rating (audited), so a new one can start."""
+    person_email(app, by)
+    if not reason.strip():
+        raise ServiceError("say why with --reason")
+    with app.uow() as uow:
+        s = uow.session
+        customer = get_customer(s, customer_code)
+        a = _waiting(s, customer)
+        a.status = "cancelled"
+        s.add(a)
+        audit.record(
+            s,
+            actor=by,
+            action="assessment.cancel",
+            entity_type="customer",
+            entity_id=customer.code,
+            before={"status": AssessmentStatus.AWAITING_QUALITATIVE, "assessment_id": a.id},
+            after={"status": "cancelled"},
+            reason=reason,
+            policy_version=a.policy_version,
+        )
+        uow.commit()
+        return a.id  # type: ignore[return-value]
+
+
+def _waiting(s: Session, customer: Customer) -> CreditAssessment:
+    a = s.exec(
+        select(CreditAssessment).where(
+            CreditAssessment.customer_id == customer.id,
+            col(CreditAssessment.status).in_([AssessmentStatus.AWAITING_QUALITATIVE, COLLECTED]),
+        )
+    ).first()
+    if a is None:
+        raise ServiceError(
+            f"customer {customer.code} has no assessment waiting for a qualitative rating"
+        )
+    return a
 
 
 def waiting_assessments(app: App) -> list[dict[str, Any]]:

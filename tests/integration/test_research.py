@@ -381,3 +381,145 @@ def test_research_interrupted_half_way_is_finished_by_the_hourly_sweep(ledger):
         "scored": [],
         "drafted": [],
     }
+
+
+def test_a_usd_customers_limit_is_the_policy_cap_converted_at_the_research_dates_rate(ledger):
+    with ledger.uow() as uow:
+        import_file(
+            uow.session,
+            kind="fx-rates",
+            path=SAMPLE / "fx_rates.csv",
+            actor="t",
+            dry_run=False,
+            base_currency="EUR",
+        )
+        uow.commit()
+    start(ledger, "C-1009")
+    done = services.record_qualitative(
+        ledger, customer_code="C-1009", username="junior.analyst", scores=RATINGS, comment="ok"
+    )
+    rate = Decimal("0.9213")  # USD -> EUR on 2026-10-01 (fx_rates.csv)
+    with ledger.uow() as uow:
+        a = uow.session.get(CreditAssessment, done["assessment_id"])
+    policy_cap = ledger.policy_body_for(uow.session, 1).rating(a.rating).limit.cap
+    assert (
+        a.recommended_limit == (policy_cap / rate // 100) * 100
+    )  # USD 108,500 for the EUR 100,000 cap
+    assert f"at {rate} EUR/USD" in a.limit_basis
+    rid = services.draft_request(ledger, assessment_id=a.id)
+    request = services.customer_overview(ledger, code="C-1009", as_of=DAY)["requests"][0]
+    assert request["id"] == rid and request["currency"] == "USD"
+
+
+def test_the_analyst_may_override_the_limit_with_a_reason(ledger):
+    start(ledger, "C-1002")
+    with pytest.raises(services.ServiceError, match="needs a reason"):
+        services.record_qualitative(
+            ledger,
+            customer_code="C-1002",
+            username="junior.analyst",
+            scores=RATINGS,
+            comment="ok",
+            override_limit=Decimal("5000"),
+        )
+    done = services.record_qualitative(
+        ledger,
+        customer_code="C-1002",
+        username="junior.analyst",
+        scores=RATINGS,
+        comment="ok",
+        override_limit=Decimal("5000"),
+        override_reason="new in town",
+    )
+    rid = services.draft_request(ledger, assessment_id=done["assessment_id"])
+    [req] = services.customer_overview(ledger, code="C-1002", as_of=DAY)["requests"]
+    assert (req["id"], req["proposed_limit"]) == (rid, "5000.0000")
+
+
+def test_a_waiting_rating_can_be_reassigned_or_cancelled(ledger):
+    start(ledger, "C-1002")
+    services.reassign_analyst(
+        ledger,
+        customer_code="C-1002",
+        to="carla.manager",
+        by="ben.manager",
+        reason="Jun is on leave",
+    )
+    assert services.waiting_assessments(ledger)[0]["analyst"] == "carla.manager"
+    services.cancel_research(
+        ledger, customer_code="C-1002", by="ben.manager", reason="customer withdrew"
+    )
+    assert services.waiting_assessments(ledger) == []
+    services.check_review_can_start(ledger, customer_code="C-1002", requested_by="ben.manager")
+
+
+def test_reminders_carry_on_when_one_analyst_left_the_directory(ledger):
+    start(ledger, "C-1002")
+    start(ledger, "C-1006")
+    with ledger.uow() as uow:
+        a = uow.session.exec(select(CreditAssessment).where(CreditAssessment.id == 1)).one()
+        a.analyst = "gone.person"
+        uow.session.add(a)
+        uow.commit()
+    sent = services.send_research_reminders(ledger, now=utcnow() + timedelta(hours=49))
+    assert sent["reminders"] == 2
+    recipients = sorted(
+        n.recipients[0] for n in notices(ledger, "qualitative_needed") if "Reminder" in n.subject
+    )
+    assert recipients == ["credit-team@example.com", "jun.park@example.com"]
+
+
+def test_a_payment_that_bounces_later_can_be_reimported_with_its_new_status(ledger, tmp_path):
+    f = tmp_path / "p.csv"
+    f.write_text(
+        "customer_code,reference,paid_on,amount,currency,method,invoice_number,status\n"
+        "C-1002,PAY-1002-001,2025-11-06,1106.00,EUR,bank_transfer,INV-1002-001,bounced\n"
+    )
+    with ledger.uow() as uow:
+        plan = import_file(uow.session, kind="payments", path=f, actor="t", dry_run=False)
+        uow.commit()
+    assert plan.updated == ["PAY-1002-001"]
+    f.write_text(
+        "customer_code,reference,paid_on,amount,currency,method,invoice_number\n"
+        "C-1002,PAY-1002-001,2025-11-06,1106.00,EUR,bank_transfer,INV-1002-001\n"
+    )
+    with ledger.uow() as uow:
+        plan = import_file(uow.session, kind="payments", path=f, actor="t", dry_run=False)
+    assert plan.unchanged == ["PAY-1002-001"]  # no status column: the bounce stays recorded
+
+
+def test_zero_current_liabilities_are_the_best_liquidity_not_missing_data(policy):
+    from credit.domain import scoring
+
+    st = scoring.StatementFacts(
+        date(2025, 12, 31),
+        Decimal(100),
+        Decimal(5),
+        Decimal(80),
+        Decimal(0),
+        Decimal(30),
+        Decimal(0),
+        Decimal(6),
+    )
+    metrics = scoring.compute_metrics(scoring.CustomerFacts(date(2000, 1, 1), [st]), DAY)
+    assert (
+        metrics["current_ratio"] == scoring.UNBOUNDED
+        and metrics["operating_cash_flow_ratio"] == scoring.UNBOUNDED
+    )
+
+
+def test_bands_with_a_gap_are_refused(tmp_path):
+    from credit.config import ConfigError, load_policy_file
+    from credit.resources import resource_dir
+
+    bad = tmp_path / "p.yaml"
+    bad.write_text(
+        (resource_dir("config") / "policy.yaml")
+        .read_text()
+        .replace(
+            '- {min: "0.85", max: "0.95", points: "75"}',
+            '- {min: "0.86", max: "0.95", points: "75"}',
+        )
+    )
+    with pytest.raises(ConfigError, match="no band covers values from 0.85 to 0.86"):
+        load_policy_file(bad)
