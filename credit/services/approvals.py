@@ -779,18 +779,18 @@ def _escalate(
         step.approver, step.delegated_from = delegate.username, original
         target, recipients = f"{delegate.username} (delegate of {original})", [delegate.email]
     else:
-        higher = next((lv for lv in policy.authority.levels if lv.level > step.level), None)
-        if higher is None:
-            target, recipients = "the credit team", [app.directory.teams.credit]
-        else:
-            step.escalated_role = higher.role
+        target, recipients = "the credit team", [app.directory.teams.credit]
+        for higher in (lv for lv in policy.authority.levels if lv.level > step.level):
             holders = [
                 a
                 for a in app.directory.holders(higher.role)
                 if a.username not in deciders and a.username not in (r.requested_by, analyst)
             ]
-            target = f"holders of the role {higher.role}"
-            recipients = [a.email for a in holders] or [app.directory.teams.credit]
+            if holders:  # the next role up that has someone who may decide
+                step.escalated_role = higher.role
+                target = f"holders of the role {higher.role}"
+                recipients = [a.email for a in holders]
+                break
     audit.record(
         s,
         actor="system",

@@ -1,0 +1,198 @@
+"""Approvals as a control: delegation and absence, reminders and escalation sent once, evidence
+binding that voids approvals when the request's data changes."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+import yaml
+from sqlmodel import select
+
+from credit import services
+from credit.app import App
+from credit.db.models import ApprovalStep, Customer, Invoice, Notice
+from credit.resources import resource_dir
+from credit.settings import Settings
+from tests.integration.test_lifecycle_services import DAY, decide, review
+
+
+def kinds(app, kind: str) -> list[Notice]:
+    with app.uow() as uow:
+        return list(uow.session.exec(select(Notice).where(Notice.kind == kind).order_by(Notice.id)))
+
+
+def with_directory(app: App, tmp_path, change) -> App:
+    data = yaml.safe_load((resource_dir("config") / "approvers.yaml").read_text())
+    change({a["username"]: a for a in data["approvers"]})
+    path = tmp_path / "approvers.yaml"
+    path.write_text(yaml.safe_dump(data))
+    settings = Settings(**{**app.settings.__dict__, "approvers_file": path})
+    return App(settings)
+
+
+def test_an_absent_approver_is_replaced_by_their_delegate_with_the_delegators_authority(
+    ledger, tmp_path
+):
+    def change(people):
+        people["carla.manager"]["delegate"] = "junior.analyst"
+        people["carla.manager"]["out_of_office"] = [{"from": "2026-09-28", "to": "2026-10-09"}]
+        people["ben.manager"]["out_of_office"] = [{"from": "2026-09-28", "to": "2026-10-09"}]
+
+    app = with_directory(ledger, tmp_path, change)
+    rid = review(app, "C-1006", "40000", by="fiona.director")  # both credit managers are away
+    [asked] = kinds(app, "approval_needed")
+    assert (
+        asked.recipients == ["jun.park@example.com"] and "delegate of carla.manager" in asked.text
+    )
+    # Jun's own limit is 10,000; standing in for Carla he decides with her 50,000, never more
+    step = decide(app, rid, "junior.analyst")
+    assert step.status == "approved"
+    with app.uow() as uow:
+        [level1] = uow.session.exec(select(ApprovalStep)).all()
+    assert (level1.decided_by, level1.delegated_from) == ("junior.analyst", "carla.manager")
+
+
+def test_a_delegate_never_exceeds_the_delegators_authority(ledger, tmp_path):
+    def change(people):
+        people["junior.analyst"]["delegate"] = "carla.manager"  # Carla stands in for Jun
+        people["carla.manager"]["roles"] = ["auditor"]  # without a credit role of her own
+
+    app = with_directory(ledger, tmp_path, change)
+    from credit.domain.authority import decision_refusals
+
+    reasons = decision_refusals(
+        username="carla.manager",
+        directory=app.directory,
+        step_role="credit_manager",
+        step_cap=Decimal("50000"),
+        amount=Decimal("30000"),
+        requester="ben.manager",
+        deciders_of_other_steps=set(),
+        acting_for="junior.analyst",
+    )
+    assert reasons == [
+        "the delegated authority of junior.analyst authority limit 10,000.00 is below the "
+        "30,000.00 this level answers for"
+    ]
+
+
+def test_reminder_then_escalation_each_sent_exactly_once_over_repeated_sweeps(ledger, tmp_path):
+    def change(people):
+        people["carla.manager"]["delegate"] = "ben.manager"
+
+    app = with_directory(ledger, tmp_path, change)
+    rid = review(app, "C-1003", "30000", by="fiona.director")
+    with app.uow() as uow:
+        [step] = uow.session.exec(select(ApprovalStep)).all()
+    assert step.approver == "carla.manager"
+    runs = [
+        step.due_at - timedelta(hours=1),
+        step.due_at + timedelta(minutes=1),
+        step.due_at + timedelta(hours=2),
+        step.due_at + timedelta(hours=49),
+        step.due_at + timedelta(hours=50),
+        step.due_at + timedelta(days=9),
+    ]
+    counts = [services.sweep_approvals(app, as_of=DAY, now=now) for now in runs]
+    assert counts == [
+        {"reminders": 0, "escalations": 0},
+        {"reminders": 1, "escalations": 0},
+        {"reminders": 0, "escalations": 0},
+        {"reminders": 0, "escalations": 1},
+        {"reminders": 0, "escalations": 0},
+        {"reminders": 0, "escalations": 0},
+    ]
+    reminder, escalation = kinds(app, "approval_reminder")
+    assert reminder.recipients == ["carla.jansen@example.com"] and reminder.subject.startswith(
+        "Reminder"
+    )
+    assert escalation.recipients == ["ben.okafor@example.com"] and escalation.subject.startswith(
+        "Escalated"
+    )
+    decide(
+        app, rid, "ben.manager"
+    )  # the delegate decides the escalated level with Carla's authority
+    print(f"sweeps run: {len(runs)}; reminders sent: 1; escalations sent: 1")
+
+
+def test_without_a_delegate_the_escalation_goes_to_the_next_higher_role_which_may_then_decide(
+    ledger,
+):
+    rid = review(ledger, "C-1003", "30000", by="fiona.director")
+    with ledger.uow() as uow:
+        [step] = uow.session.exec(select(ApprovalStep)).all()
+    services.sweep_approvals(ledger, as_of=DAY, now=step.due_at + timedelta(hours=49))
+    reminder, escalation = kinds(ledger, "approval_reminder")
+    assert reminder.recipients == ["carla.jansen@example.com"]
+    assert escalation.recipients == ["victor.lindqvist@example.com"]  # the finance director asked
+    decide(ledger, rid, "victor.cfo")
+    assert (
+        services.customer_overview(ledger, code="C-1003", as_of=DAY)["requests"][0]["status"]
+        == "approved"
+    )
+
+
+def test_a_change_of_exposure_after_level_one_voids_its_approval_and_restarts_routing(ledger):
+    rid = review(ledger, "C-1001", "120000")
+    decide(ledger, rid, "carla.manager")
+    with ledger.uow() as uow:
+        c = uow.session.exec(select(Customer).where(Customer.code == "C-1001")).one()
+        uow.session.add(
+            Invoice(
+                customer_id=c.id,
+                number="NEW-1",
+                issue_date=DAY,
+                due_date=DAY + timedelta(30),
+                amount=Decimal("50000"),
+                currency="EUR",
+            )
+        )
+        uow.commit()
+    with pytest.raises(
+        services.ChainRestarted, match="changed since level 1 approved it .*exposure"
+    ):
+        decide(ledger, rid, "fiona.director")
+    with ledger.uow() as uow:
+        steps = uow.session.exec(select(ApprovalStep).order_by(ApprovalStep.level)).all()
+    assert [(st.decision, st.round) for st in steps] == [("pending", 2), ("pending", 2)]
+    [voided] = kinds(ledger, "approval_voided")
+    assert voided.recipients == ["carla.jansen@example.com"]
+    assert [n.recipients for n in kinds(ledger, "approval_needed")][-1] == [
+        "carla.jansen@example.com"
+    ]
+    decide(ledger, rid, "carla.manager")
+    decide(ledger, rid, "fiona.director")
+    assert (
+        services.customer_overview(ledger, code="C-1001", as_of=DAY)["requests"][0]["status"]
+        == "approved"
+    )
+
+
+def test_a_rejected_re_review_is_looked_at_again_in_a_month(ledger):
+    rid = review(ledger, "C-1003", "30000", by="fiona.director")
+    decide(ledger, rid, "carla.manager")
+    services.publish_request(ledger, request_id=rid, as_of=DAY)
+    day = date(2027, 1, 5)
+    [due] = services.due_reviews(ledger, as_of=day)
+    [started] = services.review_customers(
+        ledger, due=[due], as_of=day, requested_by="carla.manager"
+    )
+    assert started["status"] == "in_approval"  # October's rating carried over: no human step
+    assert started["waiting_for"] == "level 1 (credit_manager): ben.manager"
+    services.decide(
+        ledger,
+        subject=services.SUBJECT_REQUEST,
+        subject_id=started["request_id"],
+        username="ben.manager",
+        approve=False,
+        comment="not now",
+        as_of=day,
+    )
+    assert services.due_reviews(ledger, as_of=day) == []
+    line = services.customer_overview(ledger, code="C-1003", as_of=day)["credit_line"]
+    assert line["next_review_on"] == "2027-02-05"
+    assert [d["customer"] for d in services.due_reviews(ledger, as_of=date(2027, 2, 5))] == [
+        "C-1003"
+    ]
