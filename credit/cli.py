@@ -1319,6 +1319,46 @@ def serve(
 
 
 @app.command()
+def web(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", help="Port (CREDIT_WEB_BASE_URL must point here).")
+    ] = 8765,
+) -> None:
+    """Serve the approval page that the signed links in approvers' notices open."""
+    import threading
+
+    import uvicorn
+
+    from credit.web import create_app
+
+    a = get_app()
+
+    def continue_request(request_id: int, as_of: date) -> None:
+        def run() -> None:
+            os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+            from flows.approval import approval
+
+            try:
+                approval(request_id=request_id, as_of=as_of)
+            except (
+                Exception
+            ):  # the decision is recorded; `credit approvals resume` finishes the rest
+                err.print(
+                    f"continuing request {request_id} failed; run `credit approvals resume {request_id}`"
+                )
+
+        threading.Thread(target=run, daemon=True).start()
+
+    console.print(
+        f"Approval page on http://{host}:{port} (links point to {a.settings.web_base_url})"
+    )
+    uvicorn.run(
+        create_app(a, on_decided=continue_request), host=host, port=port, log_level="warning"
+    )
+
+
+@app.command()
 def demo(
     directory: Annotated[
         Path,

@@ -155,3 +155,63 @@ def test_picked_approver_is_eligible_and_never_the_requester(directory):
         excluded=set(),
     )
     assert nobody is None
+
+
+def test_exhaustive_delegation_never_allows_self_approval_or_more_than_the_delegators_authority(
+    policy, directory
+):
+    """Role x amount x requester x delegation (each person standing in for each other person, or
+    for nobody): 0 self-approvals (by the person or the one they stand in for), 0 approvals beyond
+    the authority used, and delegated authority never above the delegator's."""
+    from credit.domain.directory import Directory
+
+    delegates = {
+        "carla.manager": "ben.manager",
+        "ben.manager": "junior.analyst",
+        "junior.analyst": "carla.manager",
+        "fiona.director": "victor.cfo",
+        "victor.cfo": "fiona.director",
+    }
+    data = directory.model_dump(by_alias=True)
+    for a in data["approvers"]:
+        a["delegate"] = delegates.get(a["username"])
+    with_delegates = Directory.model_validate(data)
+    amounts = [
+        Decimal(a) for a in ("5000", "10000.01", "50000", "50000.01", "250000.01", "5000000.01")
+    ]
+    people = [a.username for a in with_delegates.approvers]
+    checked = allowed_total = self_allowed = beyond = above_delegator = 0
+    for amount, requester, user, acting_for in itertools.product(
+        amounts, people, people, [None, *people]
+    ):
+        for step in required_steps(
+            amount=amount, rating="C", above_recommendation=False, policy=policy
+        ):
+            allowed = not decision_refusals(
+                username=user,
+                directory=with_delegates,
+                step_role=step.role,
+                step_cap=step.cap,
+                amount=amount,
+                requester=requester,
+                deciders_of_other_steps=set(),
+                acting_for=acting_for,
+            )
+            checked += 1
+            allowed_total += allowed
+            if not allowed:
+                continue
+            needed = amount if step.cap is None else min(amount, step.cap)
+            authority = with_delegates.get(acting_for or user)
+            if requester in (user, acting_for):
+                self_allowed += 1
+            if step.role not in authority.roles or authority.authority_limit < needed:
+                beyond += 1
+            if acting_for and needed > with_delegates.get(acting_for).authority_limit:
+                above_delegator += 1
+    print(
+        f"checked {checked} delegated and direct decisions ({allowed_total} allowed): {self_allowed} "
+        f"self-approvals, {beyond} beyond authority, {above_delegator} above the delegator's authority"
+    )
+    assert checked > 1500 and allowed_total > 100
+    assert (self_allowed, beyond, above_delegator) == (0, 0, 0)

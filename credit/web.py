@@ -1,0 +1,187 @@
+"""The approval page behind the signed link in an approver's notice (FastAPI + Jinja).
+
+GET shows the proposal and changes nothing (a link scanner may open it). The decision is a POST
+that carries a CSRF token bound to the link (form field and SameSite cookie). The link is signed,
+expires, names the request, the step, the approver and the round, and works once. Every refused
+link is answered with a clear page and recorded in the audit trail.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import update
+from sqlmodel import col
+
+from credit import audit, services
+from credit.app import App
+from credit.db.models import ApprovalLink, CreditRequest, utcnow
+from credit.notices import _money_filter
+from credit.resources import resource_dir
+from credit.services import links
+from credit.services.approvals import _approval_context, _steps
+
+log = logging.getLogger(__name__)
+CSRF_COOKIE = "credit_csrf"
+
+
+def create_app(
+    app: App,
+    *,
+    on_decided: Callable[[int, date], None] | None = None,
+    today: Callable[[], date] = date.today,
+) -> FastAPI:
+    """The web app; ``on_decided(request_id, as_of)`` continues the lifecycle after a decision."""
+    env = Environment(
+        loader=FileSystemLoader(str(resource_dir("templates"))),
+        autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=True),
+        undefined=StrictUndefined,
+    )
+    env.filters["money"] = _money_filter
+    env.globals["company_name"] = app.settings.company_name
+    web = FastAPI(title="Credit approvals", docs_url=None, redoc_url=None, openapi_url=None)
+
+    def page(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        response = HTMLResponse(
+            env.get_template(f"web/{name}").render(company_name=app.settings.company_name, **ctx),
+            status_code=status,
+        )
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    def message(
+        title: str, text: str, *, ok: bool, status: int, details: list[str] | None = None
+    ) -> HTMLResponse:
+        return page(
+            "message.html.j2", status, title=title, message=text, ok=ok, details=details or []
+        )
+
+    def refused(exc: links.LinkRefused, request: Request, method: str) -> HTMLResponse:
+        with app.uow() as uow:
+            audit.record(
+                uow.session,
+                actor=str(exc.payload.get("a") or "unknown"),
+                action="approval_link.refused",
+                entity_type="credit_request",
+                entity_id=str(exc.payload.get("r") or "-"),
+                after={
+                    "method": method,
+                    "status": exc.status,
+                    "step": exc.payload.get("s"),
+                    "client": request.client.host if request.client else None,
+                },
+                reason=exc.reason,
+            )
+            uow.commit()
+        return message("This link cannot be used", exc.reason, ok=False, status=exc.status)
+
+    @web.get("/healthz", response_class=PlainTextResponse)
+    def healthz() -> str:
+        return "ok"
+
+    @web.get("/approve/{token}", response_class=HTMLResponse)
+    def show(token: str, request: Request) -> HTMLResponse:
+        with app.uow() as uow:
+            s = uow.session
+            try:
+                valid = links.check(app, s, token)
+            except links.LinkRefused as exc:
+                uow.rollback()
+                return refused(exc, request, "GET")
+            r = s.get(CreditRequest, valid.link.request_id)
+            assert r is not None
+            ctx = _approval_context(app, s, r, _steps(s, services.SUBJECT_REQUEST, r.id), today())  # type: ignore[arg-type]
+            csrf = links.csrf_token(links.web_secret(app), valid.link.nonce)
+            from credit.services._common import _step_view
+
+            response = page(
+                "approval.html.j2",
+                **ctx,
+                step=_step_view(valid.step),
+                approver=valid.link.approver,
+                acting_for=valid.step.delegated_from or "",
+                csrf=csrf,
+                action=f"/approve/{token}",
+            )
+        response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", path="/approve")
+        return response
+
+    @web.post("/approve/{token}", response_class=HTMLResponse)
+    def decide(
+        token: str,
+        request: Request,
+        decision: str = Form(""),
+        comment: str = Form(""),
+        csrf: str = Form(""),
+    ) -> HTMLResponse:
+        with app.uow() as uow:
+            try:
+                valid = links.check(app, uow.session, token)
+            except links.LinkRefused as exc:
+                uow.rollback()
+                return refused(exc, request, "POST")
+            link = valid.link
+        expected = links.csrf_token(links.web_secret(app), link.nonce)
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        if not (hmac.compare_digest(csrf, expected) and hmac.compare_digest(cookie, expected)):
+            return refused(
+                links.LinkRefused(
+                    403,
+                    "The form could not be verified (missing or wrong security "
+                    "token). Open the link from your notice again.",
+                    valid.payload,
+                ),
+                request,
+                "POST",
+            )
+        if decision not in ("approve", "reject"):
+            return message("Nothing was decided", "Choose Approve or Reject.", ok=False, status=400)
+        as_of = today()
+        try:
+            step = services.decide(
+                app,
+                subject=services.SUBJECT_REQUEST,
+                subject_id=link.request_id,
+                username=link.approver,
+                approve=decision == "approve",
+                comment=comment.strip() or None,
+                as_of=as_of,
+            )
+        except services.DecisionRefused as exc:
+            return message(
+                "Your decision was refused",
+                "The approval rules do not allow it:",
+                ok=False,
+                status=403,
+                details=exc.reasons,
+            )
+        except services.ServiceError as exc:
+            return message("Nothing was decided", str(exc), ok=False, status=409)
+        with app.uow() as uow:
+            uow.session.execute(
+                update(ApprovalLink)
+                .where(col(ApprovalLink.id) == link.id, col(ApprovalLink.used_at).is_(None))
+                .values(used_at=utcnow())
+            )
+            uow.commit()
+        if on_decided is not None:
+            on_decided(link.request_id, as_of)
+        verb = "approved" if step.decision == "approved" else "rejected"
+        return message(
+            f"Request {link.request_id}: level {step.level} {verb}",
+            f"Thank you, {link.approver}. Your decision is recorded in the audit trail and the "
+            "request moves on; everyone concerned is told.",
+            ok=True,
+            status=200,
+        )
+
+    return web

@@ -1,0 +1,232 @@
+"""Link attacks against the running approval page (a real HTTP server on loopback): tampered,
+expired, replayed, used for another request or step, a link scanner's GET, a forged form.
+None of them changes state; each refusal is audited."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from datetime import timedelta
+
+import httpx
+import pytest
+import uvicorn
+from sqlmodel import select
+
+from credit import services
+from credit.db.models import ApprovalLink, ApprovalStep, AuditEvent, Notice, utcnow
+from credit.services import links
+from credit.web import create_app
+from tests.integration.test_lifecycle_services import DAY, review
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def site(ledger):
+    port = free_port()
+    continued: list[int] = []
+    web = create_app(ledger, on_decided=lambda rid, as_of: continued.append(rid), today=lambda: DAY)
+    server = uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    yield ledger, base, continued
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+def link_of(app, rid: int) -> str:
+    with app.uow() as uow:
+        [n] = [
+            n
+            for n in uow.session.exec(select(Notice).where(Notice.kind == "approval_needed"))
+            if f"#{rid}" in n.subject or str(rid) in n.subject
+        ]
+    return re.search(r"(https?://\S+/approve/[A-Za-z0-9_\-.]+)", n.text).group(1)
+
+
+def path(url: str) -> str:
+    return "/approve/" + url.rsplit("/approve/", 1)[1]
+
+
+def state(app) -> tuple:
+    with app.uow() as uow:
+        steps = [(s.decision, s.decided_by) for s in uow.session.exec(select(ApprovalStep))]
+        used = [link.used_at for link in uow.session.exec(select(ApprovalLink))]
+    return steps, used
+
+
+def refusals(app) -> list[AuditEvent]:
+    with app.uow() as uow:
+        return list(
+            uow.session.exec(select(AuditEvent).where(AuditEvent.action == "approval_link.refused"))
+        )
+
+
+def open_and_decide(client: httpx.Client, url: str, decision: str = "approve") -> httpx.Response:
+    page = client.get(path(url))
+    assert page.status_code == 200, page.text
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+    return client.post(path(url), data={"csrf": csrf, "decision": decision, "comment": "fine"})
+
+
+def test_a_link_scanners_get_shows_the_page_and_changes_nothing(site):
+    app, base, continued = site
+    rid = review(app, "C-1003", "30000")
+    url = link_of(app, rid)
+    before = state(app)
+    with httpx.Client(base_url=base) as client:
+        for _ in range(3):
+            page = client.get(path(url))
+            assert (
+                page.status_code == 200
+                and 'id="proposal"' in page.text
+                and "Brightline" in page.text
+            )
+    assert state(app) == before and continued == []
+
+
+def test_the_approver_opens_the_link_approves_and_the_flow_continues_once(site):
+    app, base, continued = site
+    rid = review(app, "C-1003", "30000")
+    url = link_of(app, rid)
+    with httpx.Client(base_url=base) as client:
+        done = open_and_decide(client, url)
+        assert done.status_code == 200 and 'id="result"' in done.text and "approved" in done.text
+        replay = client.post(path(url), data={"csrf": "x", "decision": "approve"})
+        assert replay.status_code == 409
+    assert continued == [rid]
+    assert (
+        services.customer_overview(app, code="C-1003", as_of=DAY)["requests"][0]["status"]
+        == "approved"
+    )
+    assert len(refusals(app)) == 1
+
+
+def test_a_tampered_token_is_refused_and_audited(site):
+    app, base, _ = site
+    rid = review(app, "C-1003", "30000")
+    url = link_of(app, rid)
+    body, sig = path(url).split("/approve/")[1].split(".")
+    flipped = body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1]
+    before = state(app)
+    with httpx.Client(base_url=base) as client:
+        for token in (f"{flipped}.{sig}", f"{body}.{sig[:-3]}", body, "garbage"):
+            r = client.get(f"/approve/{token}")
+            assert r.status_code == 400 and "not valid" in r.text
+            assert client.post(f"/approve/{token}", data={"decision": "approve"}).status_code == 400
+    assert state(app) == before
+    assert len(refusals(app)) == 8
+
+
+def test_an_expired_link_is_refused(site):
+    app, base, _ = site
+    rid = review(app, "C-1003", "30000")
+    with app.uow() as uow:
+        step = uow.session.exec(select(ApprovalStep)).first()
+        link = uow.session.exec(select(ApprovalLink)).first()
+        token = links.sign(
+            links.web_secret(app),
+            {
+                "n": link.nonce,
+                "r": rid,
+                "s": step.id,
+                "a": link.approver,
+                "rd": 1,
+                "x": int((utcnow() - timedelta(minutes=1)).timestamp()),
+            },
+        )
+    before = state(app)
+    with httpx.Client(base_url=base) as client:
+        assert client.get(f"/approve/{token}").status_code == 410
+        assert client.post(f"/approve/{token}", data={"decision": "approve"}).status_code == 410
+    assert state(app) == before
+
+
+def test_a_link_for_another_request_or_step_is_refused(site):
+    app, base, _ = site
+    first = review(app, "C-1003", "30000")
+    second = review(app, "C-1002", "20000")
+    with app.uow() as uow:
+        link = uow.session.exec(select(ApprovalLink).where(ApprovalLink.request_id == first)).one()
+        other_step = uow.session.exec(
+            select(ApprovalStep).where(ApprovalStep.subject_id == second)
+        ).one()
+    secret = links.web_secret(app)
+    exp = int((utcnow() + timedelta(hours=1)).timestamp())
+    forged = [
+        links.sign(
+            secret,
+            {
+                "n": link.nonce,
+                "r": second,
+                "s": link.step_id,
+                "a": link.approver,
+                "rd": 1,
+                "x": exp,
+            },
+        ),
+        links.sign(
+            secret,
+            {
+                "n": link.nonce,
+                "r": first,
+                "s": other_step.id,
+                "a": link.approver,
+                "rd": 1,
+                "x": exp,
+            },
+        ),
+        links.sign(
+            secret,
+            {"n": link.nonce, "r": first, "s": link.step_id, "a": "ben.manager", "rd": 1, "x": exp},
+        ),
+    ]
+    before = state(app)
+    with httpx.Client(base_url=base) as client:
+        for token in forged:
+            assert client.get(f"/approve/{token}").status_code == 400
+            assert client.post(f"/approve/{token}", data={"decision": "approve"}).status_code == 400
+    assert state(app) == before
+
+
+def test_a_post_without_the_pages_csrf_token_changes_nothing(site):
+    app, base, _ = site
+    rid = review(app, "C-1003", "30000")
+    url = link_of(app, rid)
+    before = state(app)
+    with httpx.Client(base_url=base) as client:
+        assert client.post(path(url), data={"decision": "approve"}).status_code == 403
+        page = client.get(path(url))
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+        client.cookies.clear()  # a cross-site form post carries no SameSite=Strict cookie
+        assert client.post(path(url), data={"decision": "approve", "csrf": csrf}).status_code == 403
+    assert state(app) == before
+
+
+def test_a_link_goes_stale_once_the_step_was_decided_elsewhere(site):
+    app, base, _ = site
+    rid = review(app, "C-1003", "30000")
+    url = link_of(app, rid)
+    services.decide(
+        app,
+        subject=services.SUBJECT_REQUEST,
+        subject_id=rid,
+        username="carla.manager",
+        approve=True,
+        comment="from the CLI",
+        as_of=DAY,
+    )
+    with httpx.Client(base_url=base) as client:
+        r = client.get(path(url))
+    assert r.status_code == 409 and "decided already" in r.text
