@@ -240,6 +240,12 @@ def _summary(a, directory: Path, console: Console) -> None:  # type: ignore[no-u
         f"{actions['approval.refused']} refused attempt(s), {actions['credit_line.hold']} hold(s) placed, "
         f"{actions['credit_line.release']} released, {actions['dunning.level']} dunning steps."
     )
+    verified = services.verify_audit(a)
+    console.print(
+        f"Audit chain: {verified['events']} events, {'intact' if verified['ok'] else 'BROKEN: ' + verified['reason']}"
+        f" (credit audit verify); credit-limit changes with their approval evidence: credit audit limits "
+        f"--from 2026-01-01 --to 2030-12-31"
+    )
     status = Counter(n["status"] for n in notices)
     outbox = Path(a.settings.outbox_dir).resolve()
     console.print(
@@ -249,4 +255,8 @@ def _summary(a, directory: Path, console: Console) -> None:  # type: ignore[no-u
     console.print(
         f"Database: {a.settings.database_url}. Try: CREDIT_DATABASE_URL={a.settings.database_url} "
         "credit customers show C-1003"
+    )
+    console.print(
+        f"Approval page: CREDIT_DATABASE_URL={a.settings.database_url} credit web, then open the link in an "
+        "open approval_needed notice (what is waiting: credit approvals list)."
     )

@@ -25,11 +25,13 @@ def required_steps(
     above_recommendation: bool,
     policy: PolicyBody,
     unconverted_currency: str | None = None,
+    current_limit: Decimal | None = None,
 ) -> list[RequiredStep]:
     """The approval chain for an amount: every level up to the first whose bound covers it.
 
-    A rating listed in ``extra_level_for_ratings`` or an amount above the policy's
-    recommendation adds the next level up (when there is one): riskier credit needs more seniority.
+    A rating listed in ``extra_level_for_ratings``, an amount above the policy's recommendation, or
+    an increase beyond ``extra_level_for_increase_over`` of the current limit adds the next level up
+    (when there is one): riskier credit needs more seniority.
     An amount in a currency other than the policy's base currency (no rates table yet) needs every
     level: the matrix never under-approves.
     """
@@ -52,6 +54,16 @@ def required_steps(
         extra.append(f"rating {rating}")
     if above_recommendation and policy.authority.extra_level_above_recommendation:
         extra.append("amount above the policy's recommendation")
+    increase = policy.authority.extra_level_for_increase_over
+    if (
+        increase is not None
+        and current_limit is not None
+        and current_limit > 0
+        and amount > current_limit * (1 + increase)
+    ):
+        extra.append(
+            f"an increase of more than {increase:.0%} over the current limit {current_limit:,.2f}"
+        )
     if extra and len(chain) < len(levels):
         lv = levels[len(chain)]
         chain.append(RequiredStep(lv.level, lv.role, lv.up_to, "risk: " + " and ".join(extra)))

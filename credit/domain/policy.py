@@ -166,6 +166,7 @@ class Authority(_Strict):
     levels: list[AuthorityLevel] = Field(min_length=1)
     extra_level_for_ratings: list[str] = []
     extra_level_above_recommendation: bool = True
+    extra_level_for_increase_over: Decimal | None = Field(default=None, gt=0)  # e.g. 0.5 = +50%
     step_due_hours: int = Field(default=48, ge=1)
 
     @model_validator(mode="after")

@@ -304,6 +304,9 @@ def _advance_request_in(app: App, s: Session, r: CreditRequest, as_of: date) -> 
             unconverted_currency=None
             if r.currency == policy.base_currency or r.base_amount is not None
             else r.currency,
+            current_limit=(r.current_limit * (amount / r.proposed_limit))
+            if r.current_limit and r.proposed_limit
+            else None,
         )
         steps = _create_steps(
             app,

@@ -118,8 +118,12 @@ def test_reminder_then_escalation_each_sent_exactly_once_over_repeated_sweeps(le
 
 
 def test_without_a_delegate_the_escalation_goes_to_the_next_higher_role_which_may_then_decide(
-    ledger,
+    ledger, tmp_path
 ):
+    def change(people):
+        people["carla.manager"].pop("delegate", None)
+
+    ledger = with_directory(ledger, tmp_path, change)
     rid = review(ledger, "C-1003", "30000", by="fiona.director")
     with ledger.uow() as uow:
         [step] = uow.session.exec(select(ApprovalStep)).all()

@@ -215,3 +215,23 @@ def test_exhaustive_delegation_never_allows_self_approval_or_more_than_the_deleg
     )
     assert checked > 1500 and allowed_total > 100
     assert (self_allowed, beyond, above_delegator) == (0, 0, 0)
+
+
+def test_a_large_increase_adds_a_level(policy):
+    small = required_steps(
+        amount=Decimal("30000"),
+        rating="B",
+        above_recommendation=False,
+        policy=policy,
+        current_limit=Decimal("25000"),
+    )
+    large = required_steps(
+        amount=Decimal("30000"),
+        rating="B",
+        above_recommendation=False,
+        policy=policy,
+        current_limit=Decimal("10000"),
+    )
+    assert [s.role for s in small] == ["credit_manager"]
+    assert [s.role for s in large] == ["credit_manager", "finance_director"]
+    assert "increase of more than 50%" in large[-1].reason
