@@ -484,19 +484,6 @@ def decide(
             step = pending[0]  # levels are decided in order
             cap = step.cap
             evidence = _evidence(s, r, as_of)
-            changed = [
-                st
-                for st in steps
-                if st.decision == Decision.APPROVED and st.evidence_hash != _hash_of(evidence)
-            ]
-            if changed:
-                _void_and_restart(app, s, r, steps, changed, evidence, as_of)
-                uow.commit()
-                raise ChainRestarted(
-                    f"request {subject_id} changed since level {changed[0].level} approved it "
-                    f"({_what_changed(changed[0].evidence or {}, evidence)}): the earlier approvals are void "
-                    "and routing restarted at level 1; your decision was not recorded"
-                )
         else:
             # A policy committee decides in any order; the person takes the step of a role they hold.
             person = app.directory.get(username)
@@ -520,6 +507,21 @@ def decide(
             uow.rollback()
             _audit_refusal(app, subject, subject_id, username, refusals, policy_version)
             raise DecisionRefused(refusals)
+        if subject == SUBJECT_REQUEST:
+            # Only someone who may decide can find that the request changed under earlier approvals.
+            changed = [
+                st
+                for st in steps
+                if st.decision == Decision.APPROVED and st.evidence_hash != _hash_of(evidence)
+            ]
+            if changed:
+                _void_and_restart(app, s, r, steps, changed, evidence, as_of)
+                uow.commit()
+                raise ChainRestarted(
+                    f"request {subject_id} changed since level {changed[0].level} approved it "
+                    f"({_what_changed(changed[0].evidence or {}, evidence)}): the earlier approvals are void "
+                    "and routing restarted at level 1; your decision was not recorded"
+                )
         before = _step_view(step)
         decided_at = utcnow()
         if subject != SUBJECT_REQUEST:
