@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date
 from decimal import Decimal
@@ -43,6 +44,7 @@ def score_assessment(
         app(), assessment_id=assessment_id, reuse_qualitative=reuse_qualitative
     )
     slug = re.sub(r"[^a-z0-9-]+", "-", customer_code.lower()).strip("-")
+    slug += "-" + hashlib.sha1(customer_code.encode()).hexdigest()[:6]  # C.1 and C-1 stay apart
     create_table_artifact(
         key=f"scorecard-{slug}",
         table=[

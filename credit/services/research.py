@@ -116,6 +116,7 @@ def collect_customer_data(
         if done is not None:
             return {"assessment_id": done.id, "cleaning": done.cleaning_report}
         customer = get_customer(s, customer_code)
+        _refuse_if_review_open(s, customer)  # two review starts at once: the second one stops here
         version, policy = app.published_policy(s)
         raw_statements, raw_documents, raw_payments = load_raw(s, customer, as_of)
         facts, report = cleaning.clean(
