@@ -198,10 +198,29 @@ def run_demo(directory: Path, console: Console) -> None:
         f"re-review: {', '.join(risk['flagged']) or 'none'}"
     )
     for r in result["reviews"]:
-        say(
-            f"   {r['customer']} ({r.get('reason', '')[:70]}): request {r.get('request_id')} "
-            f"{r.get('status')}, waiting for {r.get('waiting_for')}"
+        what = (
+            f"request {r['request_id']} {r['status']}"
+            if r.get("request_id")
+            else f"assessment {r.get('assessment_id')} {r.get('status', '').replace('_', ' ')}"
         )
+        say(
+            f"   {r['customer']} ({r.get('reason', '')[:60]}): {what}, waiting for {r.get('waiting_for')}"
+        )
+    for r in result["reviews"]:
+        if r.get("status") == "awaiting_qualitative":
+            analyst = r["waiting_for"]
+            services.record_qualitative(
+                a,
+                customer_code=r["customer"],
+                username=analyst,
+                scores={n: Decimal(v) for n, v in zip(names, (80, 75, 70, 70), strict=True)},
+                comment="The bank confirmed a technical error on the bounced direct debit.",
+            )
+            done = complete_review(assessment_id=r["assessment_id"], as_of=PERIODIC_DAY)
+            say(
+                f"   {analyst} rated {r['customer']} again (`credit assess`): request {done['request_id']} "
+                f"{done['status']}, waiting for {done['waiting_for']}"
+            )
 
     _summary(a, directory, console)
 
