@@ -39,9 +39,12 @@ def rate_table(session: Session, base_currency: str) -> RateTable:
 
 
 def load_raw(
-    session: Session, customer: Customer, as_of: date
+    session: Session, customer: Customer, as_of: date, tolerance: Decimal = ZERO
 ) -> tuple[list[RawStatement], list[RawDocument], list[RawPayment]]:
     """Everything stored about a customer up to a date, as plain values for cleaning and signals.
+
+    An invoice counts as paid on the day what is still open falls within ``tolerance`` (the policy's
+    dunning tolerance): a short payment of a few cents does not make it late forever.
 
     Each invoice carries the date it was fully paid and what was still open on ``as_of``;
     bounced payments are listed but pay nothing.
@@ -82,7 +85,7 @@ def load_raw(
             allocated[p.invoice_id] += p.amount
             if (
                 p.invoice_id not in paid_on
-                and allocated[p.invoice_id] >= by_id[p.invoice_id].amount
+                and allocated[p.invoice_id] >= by_id[p.invoice_id].amount - tolerance
             ):
                 paid_on[p.invoice_id] = p.paid_on
     documents = [

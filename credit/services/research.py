@@ -118,7 +118,9 @@ def collect_customer_data(
         customer = get_customer(s, customer_code)
         _refuse_if_review_open(s, customer)  # two review starts at once: the second one stops here
         version, policy = app.published_policy(s)
-        raw_statements, raw_documents, raw_payments = load_raw(s, customer, as_of)
+        raw_statements, raw_documents, raw_payments = load_raw(
+            s, customer, as_of, policy.dunning.tolerance
+        )
         facts, report = cleaning.clean(
             registered_on=customer.registered_on,
             statements=raw_statements,

@@ -117,7 +117,9 @@ def record_signals(
 def scan_customer(app: App, s: Session, customer: Customer, as_of: date) -> list[signals.Signal]:
     """Every signal for one customer as of a date, from the ledger and profile."""
     _, policy = app.published_policy(s)
-    raw_statements, raw_documents, raw_payments = load_raw(s, customer, as_of)
+    raw_statements, raw_documents, raw_payments = load_raw(
+        s, customer, as_of, policy.dunning.tolerance
+    )
     facts, report = cleaning.clean(
         registered_on=customer.registered_on,
         statements=raw_statements,

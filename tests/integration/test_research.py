@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 
 from credit import services
-from credit.db.models import CreditAssessment, Customer, Notice, Payment, utcnow
+from credit.db.models import CreditAssessment, Customer, Invoice, Notice, Payment, utcnow
 from credit.importers import ImportFailed, import_file
 from tests.conftest import SAMPLE
 
@@ -523,3 +523,36 @@ def test_bands_with_a_gap_are_refused(tmp_path):
     )
     with pytest.raises(ConfigError, match="no band covers values from 0.85 to 0.86"):
         load_policy_file(bad)
+
+
+def test_a_short_payment_within_the_tolerance_settles_the_invoice_for_the_payment_record(ledger):
+    from credit.services.ledger import load_raw
+
+    with ledger.uow() as uow:
+        c = uow.session.exec(select(Customer).where(Customer.code == "C-1011")).one()
+        inv = Invoice(
+            customer_id=c.id,
+            number="SHORT-1",
+            issue_date=date(2026, 8, 1),
+            due_date=date(2026, 8, 31),
+            amount=Decimal("1000"),
+            currency="EUR",
+        )
+        uow.session.add(inv)
+        uow.session.flush()
+        uow.session.add(
+            Payment(
+                customer_id=c.id,
+                reference="SHORT-P",
+                paid_on=date(2026, 8, 30),
+                amount=Decimal("995.50"),
+                currency="EUR",
+                method="bank_transfer",
+                invoice_id=inv.id,
+            )
+        )
+        uow.commit()
+        _, strict, _ = load_raw(uow.session, c, DAY)
+        _, tolerant, _ = load_raw(uow.session, c, DAY, Decimal("10"))
+    assert next(d for d in strict if d.number == "SHORT-1").paid_on is None
+    assert next(d for d in tolerant if d.number == "SHORT-1").paid_on == date(2026, 8, 30)
