@@ -331,15 +331,7 @@ def _advance_request_in(app: App, s: Session, r: CreditRequest, as_of: date) -> 
         )
     progress = Progress(SUBJECT_REQUEST, request_id, r.status)
     rejected = next((st for st in steps if st.decision == Decision.REJECTED), None)
-    assessment = s.get(CreditAssessment, r.assessment_id)
-    assert assessment is not None
-    ctx = {
-        "customer": _customer_view(customer),
-        "request": _request_view(r),
-        "assessment": _assessment_view(assessment),
-        "exposure": {k: v for k, v in exposure(s, customer.id, as_of).items()},  # type: ignore[arg-type]
-        "steps": [_step_view(st) for st in steps],
-    }
+    ctx = _approval_context(app, s, r, steps, as_of)
     if rejected is not None:
         if r.status != RequestStatus.REJECTED:
             r.status, r.decided_at = RequestStatus.REJECTED, now
@@ -414,7 +406,6 @@ def _advance_request_in(app: App, s: Session, r: CreditRequest, as_of: date) -> 
             if step.delegated_from:
                 progress.waiting_for += f" (standing in for {step.delegated_from})"
         if not notices.exists(s, key):
-            link = new_link(app, s, step=step, request_id=r.id, approver=who) if who else ""  # type: ignore[arg-type]
             n, _ = notices.enqueue(
                 s,
                 app.renderer,
@@ -423,15 +414,7 @@ def _advance_request_in(app: App, s: Session, r: CreditRequest, as_of: date) -> 
                 locale="en",
                 recipients=recipients,
                 customer_id=customer.id,
-                context={
-                    **ctx,
-                    "step": _step_view(step),
-                    "approver": who or "",
-                    "acting_for": step.delegated_from or "",
-                    "link": link,
-                    "command_approve": f"credit approve {r.id} --as {who or 'USER'}",
-                    "command_reject": f'credit reject {r.id} --as {who or "USER"} --comment "..."',
-                },
+                context={**ctx, **_decision_context(app, s, r, step, link=True)},
             )
             progress.notices = [n.id]  # type: ignore[list-item]
     return progress
@@ -700,6 +683,21 @@ def _approval_context(
     }
 
 
+def _decision_context(
+    app: App, s: Session, r: CreditRequest, step: ApprovalStep, *, link: bool
+) -> dict[str, Any]:
+    """What an approver's notice needs to act on a step: who, for whom, the link and the commands."""
+    who = step.approver
+    return {
+        "step": _step_view(step),
+        "approver": who or "",
+        "acting_for": step.delegated_from or "",
+        "link": new_link(app, s, step=step, request_id=r.id, approver=who) if who and link else "",  # type: ignore[arg-type]
+        "command_approve": f"credit approve {r.id} --as {who or 'USER'}",
+        "command_reject": f'credit reject {r.id} --as {who or "USER"} --comment "..."',
+    }
+
+
 def _notify_overdue(
     app: App,
     s: Session,
@@ -718,11 +716,6 @@ def _notify_overdue(
     key = f"approval-{kind}:{step.id}:r{step.round}"
     if recipients is None:
         recipients = [person_email(app, who)] if who else [app.directory.teams.credit]
-    link = (
-        new_link(app, s, step=step, request_id=r.id, approver=who)
-        if who and not notices.exists(s, key)
-        else ""
-    )  # type: ignore[arg-type]
     _, created = notices.enqueue(
         s,
         app.renderer,
@@ -733,12 +726,7 @@ def _notify_overdue(
         customer_id=r.customer_id,
         context={
             **ctx,
-            "step": _step_view(step),
-            "approver": who or "",
-            "acting_for": step.delegated_from or "",
-            "link": link,
-            "command_approve": f"credit approve {r.id} --as {who or 'USER'}",
-            "command_reject": f'credit reject {r.id} --as {who or "USER"} --comment "..."',
+            **_decision_context(app, s, r, step, link=not notices.exists(s, key)),
             "escalation": escalation,
             "overdue_hours": int((now - step.due_at).total_seconds() // 3600),
             "escalated_to": escalated_to,

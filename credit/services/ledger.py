@@ -213,3 +213,25 @@ def base_view(
         "customer_rate": customer_rate[0] if customer_rate else None,
         "customer_rate_date": customer_rate[1].isoformat() if customer_rate else None,
     }
+
+
+def collect_clean(
+    session: Session, customer: Customer, as_of: date, policy: Any
+) -> tuple[Any, CleaningReport, list[RawDocument], list[RawPayment]]:
+    """The customer's data as the scorecard and the signals see it: cleaned base-currency facts,
+    the cleaning report, and the raw documents and payments."""
+    from credit.domain.cleaning import clean
+
+    raw_statements, raw_documents, raw_payments = load_raw(
+        session, customer, as_of, policy.dunning.tolerance
+    )
+    facts, report = clean(
+        registered_on=customer.registered_on,
+        statements=raw_statements,
+        documents=raw_documents,
+        payments=raw_payments,
+        rates=rate_table(session, policy.base_currency),
+        as_of=as_of,
+        max_statement_age_months=policy.max_statement_age_months,
+    )
+    return facts, report, raw_documents, raw_payments

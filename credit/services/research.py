@@ -34,7 +34,7 @@ from credit.services._common import (
     get_customer,
     person_email,
 )
-from credit.services.ledger import base_view, load_raw, rate_table
+from credit.services.ledger import base_view, collect_clean, rate_table
 from credit.services.risk import record_signals
 
 log = logging.getLogger(__name__)
@@ -118,18 +118,7 @@ def collect_customer_data(
         customer = get_customer(s, customer_code)
         _refuse_if_review_open(s, customer)  # two review starts at once: the second one stops here
         version, policy = app.published_policy(s)
-        raw_statements, raw_documents, raw_payments = load_raw(
-            s, customer, as_of, policy.dunning.tolerance
-        )
-        facts, report = cleaning.clean(
-            registered_on=customer.registered_on,
-            statements=raw_statements,
-            documents=raw_documents,
-            payments=raw_payments,
-            rates=rate_table(s, policy.base_currency),
-            as_of=as_of,
-            max_statement_age_months=policy.max_statement_age_months,
-        )
+        facts, report, raw_documents, raw_payments = collect_clean(s, customer, as_of, policy)
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
         base = base_view(s, customer, line, rate_table(s, policy.base_currency), as_of, report)
         snapshot = make_snapshot(

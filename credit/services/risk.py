@@ -13,7 +13,7 @@ from credit.app import App
 from credit.db.models import CreditLine, Customer, LineStatus, RiskSignal
 from credit.domain import cleaning, signals
 from credit.services._common import _customer_view
-from credit.services.ledger import base_view, load_raw, rate_table
+from credit.services.ledger import base_view, collect_clean, rate_table
 
 
 def record_signals(
@@ -117,18 +117,7 @@ def record_signals(
 def scan_customer(app: App, s: Session, customer: Customer, as_of: date) -> list[signals.Signal]:
     """Every signal for one customer as of a date, from the ledger and profile."""
     _, policy = app.published_policy(s)
-    raw_statements, raw_documents, raw_payments = load_raw(
-        s, customer, as_of, policy.dunning.tolerance
-    )
-    facts, report = cleaning.clean(
-        registered_on=customer.registered_on,
-        statements=raw_statements,
-        documents=raw_documents,
-        payments=raw_payments,
-        rates=rate_table(s, policy.base_currency),
-        as_of=as_of,
-        max_statement_age_months=policy.max_statement_age_months,
-    )
+    facts, report, raw_documents, raw_payments = collect_clean(s, customer, as_of, policy)
     line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
     stale = next((f.reason for f in report.flags if "stale" in f.reason), None)
     view = base_view(s, customer, line, rate_table(s, policy.base_currency), as_of)
