@@ -112,7 +112,10 @@ def create_app(
                 csrf=csrf,
                 action=f"/approve/{token}",
             )
-        response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict", path="/approve")
+        # One cookie per link (its own path): two approval pages open side by side do not clash.
+        response.set_cookie(
+            CSRF_COOKIE, csrf, httponly=True, samesite="strict", path=f"/approve/{token}"
+        )
         return response
 
     @web.post("/approve/{token}", response_class=HTMLResponse)
@@ -132,7 +135,10 @@ def create_app(
             link = valid.link
         expected = links.csrf_token(links.web_secret(app), link.nonce)
         cookie = request.cookies.get(CSRF_COOKIE, "")
-        if not (hmac.compare_digest(csrf, expected) and hmac.compare_digest(cookie, expected)):
+        if not (
+            hmac.compare_digest(csrf.encode(), expected.encode())
+            and hmac.compare_digest(cookie.encode(), expected.encode())
+        ):
             return refused(
                 links.LinkRefused(
                     403,

@@ -124,6 +124,13 @@ def _assign(
     return step.approver
 
 
+def _deciders(steps: list[ApprovalStep]) -> set[str]:
+    """Everyone who already decided a level, including whom a delegate stood in for."""
+    return {st.decided_by for st in steps if st.decided_by} | {
+        st.delegated_from for st in steps if st.decided_by and st.delegated_from
+    }
+
+
 def _hash(data: dict[str, Any]) -> str:
     return hashlib.sha256(
         json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
@@ -201,6 +208,12 @@ def _void_and_restart(
     _advance_request_in(app, s, r, as_of)
 
 
+def _research_date(s: Session, r: CreditRequest) -> date:
+    a = s.get(CreditAssessment, r.assessment_id)
+    assert a is not None
+    return a.as_of
+
+
 def _evidence(s: Session, r: CreditRequest, as_of: date) -> dict[str, Any]:
     """What an approver decides on: the proposal, the assessment behind it and the exposure."""
     return audit.jsonable(
@@ -213,7 +226,10 @@ def _evidence(s: Session, r: CreditRequest, as_of: date) -> dict[str, Any]:
             "conditions": list(r.conditions),
             "rating": r.rating,
             "assessment_id": r.assessment_id,
-            "exposure": {k: v for k, v in sorted(exposure(s, r.customer_id, as_of).items())},
+            # as of the research date: only a real change of the ledger moves it, not the calendar
+            "exposure": {
+                k: v for k, v in sorted(exposure(s, r.customer_id, _research_date(s, r)).items())
+            },
             "as_of": as_of,
         }
     )
@@ -379,7 +395,13 @@ def _advance_request_in(app: App, s: Session, r: CreditRequest, as_of: date) -> 
         progress.status = r.status
     else:
         step = next(st for st in steps if st.decision == Decision.PENDING)
-        deciders = {st.decided_by for st in steps if st.decided_by}
+        if (
+            step.approver is None
+        ):  # this level has just become the one waiting: its clock starts now
+            policy_hours = app.policy_body_for(s, r.policy_version).authority.step_due_hours
+            step.due_at = now + timedelta(hours=policy_hours)
+            step.reminded_at = step.escalated_at = None
+        deciders = _deciders(steps)
         who = _assign(
             app,
             step,
@@ -460,9 +482,7 @@ def decide(
         pending = [st for st in steps if st.decision == Decision.PENDING]
         if not pending:
             raise ServiceError(f"{label} {subject_id} has no step awaiting a decision")
-        deciders = {st.decided_by for st in steps if st.decided_by} | {
-            st.delegated_from for st in steps if st.decided_by and st.delegated_from
-        }
+        deciders = _deciders(steps)
         if subject == SUBJECT_REQUEST:
             step = pending[0]  # levels are decided in order
             cap = step.cap
@@ -490,8 +510,9 @@ def decide(
             uow.rollback()
             _audit_refusal(app, subject, subject_id, username, refusals, policy_version)
             raise DecisionRefused(refusals)
-        if subject == SUBJECT_REQUEST:
-            # Only someone who may decide can find that the request changed under earlier approvals.
+        if subject == SUBJECT_REQUEST and approve:
+            # Only someone who may approve can find that the request changed under earlier
+            # approvals; a rejection stands whatever the data.
             changed = [
                 st
                 for st in steps
@@ -710,6 +731,7 @@ def _notify_overdue(
     recipients: list[str] | None = None,
     escalated_to: str = "",
     original: str = "",
+    to_role: bool = False,
 ) -> int:
     who = step.approver
     kind = "escalation" if escalation else "reminder"
@@ -726,7 +748,17 @@ def _notify_overdue(
         customer_id=r.customer_id,
         context={
             **ctx,
-            **_decision_context(app, s, r, step, link=not notices.exists(s, key)),
+            **_decision_context(app, s, r, step, link=not to_role and not notices.exists(s, key)),
+            # several people of a higher role: no personal link, and the command names no one
+            **(
+                {
+                    "approver": "",
+                    "command_approve": f"credit approve {r.id} --as USER",
+                    "command_reject": f'credit reject {r.id} --as USER --comment "..."',
+                }
+                if to_role
+                else {}
+            ),
             "escalation": escalation,
             "overdue_hours": int((now - step.due_at).total_seconds() // 3600),
             "escalated_to": escalated_to,
@@ -751,7 +783,7 @@ def _escalate(
     """To the approver's delegate when one may decide; otherwise to the next-higher role."""
     original = step.approver or ""
     person = app.directory.get(original) if original else None
-    deciders = {st.decided_by for st in steps if st.decided_by}
+    deciders = _deciders(steps)
     analyst = _analyst_of(s, r)
     delegate = app.directory.get(person.delegate) if person and person.delegate else None
     if (
@@ -770,9 +802,13 @@ def _escalate(
         )
     ):
         step.approver, step.delegated_from = delegate.username, original
-        target, recipients = f"{delegate.username} (delegate of {original})", [delegate.email]
+        target, recipients, to_role = (
+            f"{delegate.username} (delegate of {original})",
+            [delegate.email],
+            False,
+        )
     else:
-        target, recipients = "the credit team", [app.directory.teams.credit]
+        target, recipients, to_role = "the credit team", [app.directory.teams.credit], True
         for higher in (lv for lv in policy.authority.levels if lv.level > step.level):
             holders = [
                 a
@@ -783,6 +819,7 @@ def _escalate(
                 step.escalated_role = higher.role
                 target = f"holders of the role {higher.role}"
                 recipients = [a.email for a in holders]
+                to_role = True
                 break
     audit.record(
         s,
@@ -812,4 +849,5 @@ def _escalate(
         recipients=recipients,
         escalated_to=target,
         original=original,
+        to_role=to_role,
     )

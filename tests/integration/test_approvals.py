@@ -200,3 +200,57 @@ def test_a_rejected_re_review_is_looked_at_again_in_a_month(ledger):
     assert [d["customer"] for d in services.due_reviews(ledger, as_of=date(2027, 2, 5))] == [
         "C-1003"
     ]
+
+
+def test_an_escalation_to_a_role_carries_no_link_in_someone_elses_name(ledger, tmp_path):
+    def change(people):
+        people["carla.manager"].pop("delegate", None)
+
+    app = with_directory(ledger, tmp_path, change)
+    review(app, "C-1003", "30000", by="fiona.director")
+    with app.uow() as uow:
+        [step] = uow.session.exec(select(ApprovalStep)).all()
+    services.sweep_approvals(app, as_of=DAY, now=step.due_at + timedelta(hours=49))
+    _, escalation = kinds(app, "approval_reminder")
+    assert "/approve/" not in escalation.text and "--as carla.manager" not in escalation.text
+    assert "credit approve 1 --as USER" in escalation.text
+
+
+def test_a_later_levels_clock_starts_when_it_becomes_the_one_waiting(ledger):
+    from credit.db.models import utcnow
+
+    rid = review(ledger, "C-1001", "120000")
+    with ledger.uow() as uow:  # the request was routed three days ago; level 1 took its time
+        for st in uow.session.exec(select(ApprovalStep)):
+            st.due_at = utcnow() - timedelta(hours=24)
+            uow.session.add(st)
+        uow.commit()
+    decide(ledger, rid, "carla.manager")
+    counts = services.sweep_approvals(ledger, as_of=DAY, now=utcnow() + timedelta(minutes=5))
+    assert counts == {"reminders": 0, "escalations": 0}  # level 2 just started: 48 hours for Fiona
+    with ledger.uow() as uow:
+        second = uow.session.exec(select(ApprovalStep).where(ApprovalStep.level == 2)).one()
+    assert second.due_at > utcnow() + timedelta(hours=47)
+
+
+def test_a_rejection_stands_even_when_the_data_changed(ledger):
+    rid = review(ledger, "C-1001", "120000")
+    decide(ledger, rid, "carla.manager")
+    with ledger.uow() as uow:
+        c = uow.session.exec(select(Customer).where(Customer.code == "C-1001")).one()
+        uow.session.add(
+            Invoice(
+                customer_id=c.id,
+                number="NEW-2",
+                issue_date=date(2026, 9, 1),
+                due_date=date(2026, 10, 1),
+                amount=Decimal("9000"),
+                currency="EUR",
+            )
+        )
+        uow.commit()
+    decide(ledger, rid, "fiona.director", ok=False, comment="exposure grew")
+    assert (
+        services.customer_overview(ledger, code="C-1001", as_of=DAY)["requests"][0]["status"]
+        == "rejected"
+    )

@@ -50,7 +50,7 @@ def link_of(app, rid: int) -> str:
         [n] = [
             n
             for n in uow.session.exec(select(Notice).where(Notice.kind == "approval_needed"))
-            if f"#{rid}" in n.subject or str(rid) in n.subject
+            if re.search(rf"#{rid}\b", n.subject)
         ]
     return re.search(r"(https?://\S+/approve/[A-Za-z0-9_\-.]+)", n.text).group(1)
 
@@ -230,3 +230,23 @@ def test_a_link_goes_stale_once_the_step_was_decided_elsewhere(site):
     with httpx.Client(base_url=base) as client:
         r = client.get(path(url))
     assert r.status_code == 409 and "decided already" in r.text
+
+
+def test_two_approval_pages_open_side_by_side_both_work_and_odd_input_gets_a_clear_page(site):
+    app, base, _ = site
+    first = link_of(app, review(app, "C-1003", "30000"))
+    second = link_of(app, review(app, "C-1002", "20000"))
+    with httpx.Client(base_url=base) as client:
+        page1, page2 = client.get(path(first)), client.get(path(second))
+        csrf1 = re.search(r'name="csrf" value="([0-9a-f]+)"', page1.text).group(1)
+        assert (
+            client.post(path(first), data={"csrf": "é", "decision": "approve"}).status_code == 403
+        )
+        assert (
+            client.post(path(first), data={"csrf": csrf1, "decision": "approve"}).status_code == 200
+        )
+        csrf2 = re.search(r'name="csrf" value="([0-9a-f]+)"', page2.text).group(1)
+        assert (
+            client.post(path(second), data={"csrf": csrf2, "decision": "approve"}).status_code
+            == 200
+        )
