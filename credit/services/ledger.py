@@ -38,42 +38,20 @@ def rate_table(session: Session, base_currency: str) -> RateTable:
     return RateTable(base_currency, table)
 
 
-def load_raw(
-    session: Session, customer: Customer, as_of: date, tolerance: Decimal = ZERO
-) -> tuple[list[RawStatement], list[RawDocument], list[RawPayment]]:
-    """Everything stored about a customer up to a date, as plain values for cleaning and signals.
-
-    An invoice counts as paid on the day what is still open falls within ``tolerance`` (the policy's
-    dunning tolerance): a short payment of a few cents does not make it late forever.
-
-    Each invoice carries the date it was fully paid and what was still open on ``as_of``;
-    bounced payments are listed but pay nothing.
-    """
-    statements = [
-        RawStatement(
-            period_end=s.period_end,
-            currency=customer.currency,
-            revenue=s.revenue,
-            net_income=s.net_income,
-            total_assets=s.total_assets,
-            total_liabilities=s.total_liabilities,
-            current_assets=s.current_assets,
-            current_liabilities=s.current_liabilities,
-            operating_cash_flow=s.operating_cash_flow,
-        )
-        for s in session.exec(
-            select(FinancialStatement).where(FinancialStatement.customer_id == customer.id)
-        )
-    ]
+def ledger_documents(
+    session: Session, customer_id: int, as_of: date, tolerance: Decimal = ZERO
+) -> tuple[list[RawDocument], list[RawPayment]]:
+    """A customer's invoices and credit notes (with the date each invoice was settled and what is
+    still open on ``as_of``) and payments; the one place payments are allocated to invoices."""
     invoices = list(
         session.exec(
-            select(Invoice).where(Invoice.customer_id == customer.id, Invoice.issue_date <= as_of)
+            select(Invoice).where(Invoice.customer_id == customer_id, Invoice.issue_date <= as_of)
         )
     )
     payments = list(
         session.exec(
             select(Payment)
-            .where(Payment.customer_id == customer.id, Payment.paid_on <= as_of)
+            .where(Payment.customer_id == customer_id, Payment.paid_on <= as_of)
             .order_by(col(Payment.paid_on), col(Payment.id))
         )
     )
@@ -101,6 +79,11 @@ def load_raw(
         for i in invoices
     ]
     numbers = {i.id: i.number for i in invoices}
+    later = {p.invoice_id for p in payments if p.invoice_id and p.invoice_id not in numbers}
+    if later:  # paid ahead of an invoice issued after as_of: still allocated, never "on account"
+        numbers.update(
+            session.exec(select(Invoice.id, Invoice.number).where(col(Invoice.id).in_(later))).all()
+        )
     raw_payments = [
         RawPayment(
             reference=p.reference,
@@ -113,6 +96,37 @@ def load_raw(
         )
         for p in payments
     ]
+    return documents, raw_payments
+
+
+def load_raw(
+    session: Session, customer: Customer, as_of: date, tolerance: Decimal = ZERO
+) -> tuple[list[RawStatement], list[RawDocument], list[RawPayment]]:
+    """Everything stored about a customer up to a date, as plain values for cleaning and signals.
+
+    An invoice counts as paid on the day what is still open falls within ``tolerance`` (the policy's
+    dunning tolerance): a short payment of a few cents does not make it late forever.
+
+    Each invoice carries the date it was fully paid and what was still open on ``as_of``;
+    bounced payments are listed but pay nothing.
+    """
+    statements = [
+        RawStatement(
+            period_end=s.period_end,
+            currency=customer.currency,
+            revenue=s.revenue,
+            net_income=s.net_income,
+            total_assets=s.total_assets,
+            total_liabilities=s.total_liabilities,
+            current_assets=s.current_assets,
+            current_liabilities=s.current_liabilities,
+            operating_cash_flow=s.operating_cash_flow,
+        )
+        for s in session.exec(
+            select(FinancialStatement).where(FinancialStatement.customer_id == customer.id)
+        )
+    ]
+    documents, raw_payments = ledger_documents(session, customer.id, as_of, tolerance)  # type: ignore[arg-type]
     return statements, documents, raw_payments
 
 
@@ -121,33 +135,16 @@ def open_items(
 ) -> dict[str, list[dunning.OpenItem]]:
     """Open balances per currency: invoices after allocated payments, credit notes and unallocated
     payments as negative items."""
-    invoices = list(
-        session.exec(
-            select(Invoice).where(Invoice.customer_id == customer_id, Invoice.issue_date <= as_of)
-        )
-    )
-    payments = list(
-        session.exec(
-            select(Payment).where(
-                Payment.customer_id == customer_id,
-                Payment.paid_on <= as_of,
-                Payment.status == "received",
-            )
-        )
-    )
-    allocated: dict[int, Decimal] = defaultdict(Decimal)
+    documents, payments = ledger_documents(session, customer_id, as_of)
     items: dict[str, list[dunning.OpenItem]] = defaultdict(list)
     for p in payments:
-        if p.invoice_id is not None:
-            allocated[p.invoice_id] += p.amount
-        else:
+        if p.invoice_number is None and p.status == "received":
             items[p.currency].append(
                 dunning.OpenItem(f"payment {p.reference}", p.paid_on, -p.amount)
             )
-    for inv in invoices:
-        balance = inv.amount - allocated.get(inv.id, ZERO)  # type: ignore[arg-type]
-        if balance != 0:
-            items[inv.currency].append(dunning.OpenItem(inv.number, inv.due_date, balance))
+    for d in documents:
+        if d.open_amount != 0:
+            items[d.currency].append(dunning.OpenItem(d.number, d.due_date, d.open_amount))
     return dict(items)
 
 

@@ -36,6 +36,19 @@ def start(app, code: str, key: str = "k", as_of: date = DAY) -> dict:
     return services.score_assessment(app, assessment_id=collected["assessment_id"])
 
 
+def import_rates(app) -> None:
+    with app.uow() as uow:
+        import_file(
+            uow.session,
+            kind="fx-rates",
+            path=SAMPLE / "fx_rates.csv",
+            actor="t",
+            dry_run=False,
+            base_currency="EUR",
+        )
+        uow.commit()
+
+
 def notices(app, kind: str) -> list[Notice]:
     with app.uow() as uow:
         return list(uow.session.exec(select(Notice).where(Notice.kind == kind)))
@@ -168,16 +181,7 @@ def test_stale_statements_are_flagged_in_the_cleaning_report(ledger):
 
 
 def test_foreign_currency_ledger_is_converted_with_the_rates_table(ledger):
-    with ledger.uow() as uow:
-        import_file(
-            uow.session,
-            kind="fx-rates",
-            path=SAMPLE / "fx_rates.csv",
-            actor="t",
-            dry_run=False,
-            base_currency="EUR",
-        )
-        uow.commit()
+    import_rates(ledger)
     collected = services.collect_customer_data(
         ledger, customer_code="C-1009", as_of=DAY, requested_by="ben.manager", review_key="usd"
     )
@@ -384,16 +388,7 @@ def test_research_interrupted_half_way_is_finished_by_the_hourly_sweep(ledger):
 
 
 def test_a_usd_customers_limit_is_the_policy_cap_converted_at_the_research_dates_rate(ledger):
-    with ledger.uow() as uow:
-        import_file(
-            uow.session,
-            kind="fx-rates",
-            path=SAMPLE / "fx_rates.csv",
-            actor="t",
-            dry_run=False,
-            base_currency="EUR",
-        )
-        uow.commit()
+    import_rates(ledger)
     start(ledger, "C-1009")
     done = services.record_qualitative(
         ledger, customer_code="C-1009", username="junior.analyst", scores=RATINGS, comment="ok"
