@@ -43,6 +43,14 @@ research_app = typer.Typer(
     help="The research step: qualitative ratings waiting and reminders.", no_args_is_help=True
 )
 risk_app = typer.Typer(help="Risk signals found in profiles and ledgers.", no_args_is_help=True)
+dispute_app = typer.Typer(
+    help="Disputed invoices: they leave dunning until resolved.", no_args_is_help=True
+)
+orders_app = typer.Typer(help="May a new order ship on credit?", no_args_is_help=True)
+worklist_app = typer.Typer(
+    help="The collections team's worklist: handovers and call tasks.",
+    invoke_without_command=True,
+)
 import_app = typer.Typer(
     help="Import CSV files (all-or-nothing; --dry-run shows what would change).",
     no_args_is_help=True,
@@ -59,6 +67,9 @@ for sub, name in [
     (research_app, "research"),
     (risk_app, "risk"),
     (import_app, "import"),
+    (dispute_app, "dispute"),
+    (orders_app, "orders"),
+    (worklist_app, "worklist"),
 ]:
     app.add_typer(sub, name=name)
 
@@ -115,7 +126,10 @@ def get_app() -> Any:
 
 def parse_date(value: str | None, option: str = "--as-of") -> date:
     if value is None:
-        return date.today()  # the edge: the person's today
+        try:
+            return Settings.load().today()  # the edge: today in the company's time zone
+        except SettingsError as exc:
+            fail(str(exc))
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -216,7 +230,7 @@ def _import(kind: str, file: Path, dry_run: bool, actor: str, as_json: bool) -> 
             path=file,
             actor=actor,
             dry_run=dry_run,
-            today=date.today(),  # the edge: statements and rates may not be dated in the future
+            today=a.settings.today(),  # the edge: statements and rates may not be dated later
             base_currency=a.settings.base_currency,
         )
         if not dry_run:
@@ -254,7 +268,7 @@ def _make_import_command(kind: str) -> None:
     import_app.command(kind)(command)
 
 
-for _kind in ("customers", "financials", "invoices", "payments", "fx-rates"):
+for _kind in ("customers", "financials", "invoices", "payments", "fx-rates", "orders"):
     _make_import_command(_kind)
 
 
@@ -787,6 +801,208 @@ def reviews_due(
 # --------------------------------------------------------------------------- collections
 
 
+UserOpt = Annotated[str, typer.Option("--as", help="Who does this (audited).")]
+
+
+@dispute_app.command("open")
+def dispute_open(
+    invoice: Annotated[str, typer.Argument(help="Invoice number.")],
+    reason: Annotated[str, typer.Option("--reason", help="What the customer disputes.")],
+    by: Annotated[str, typer.Option("--by", help="Who records the dispute (audited).")],
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record that the customer disputes an invoice: it leaves dunning until resolved."""
+    from credit import services
+
+    day = parse_date(as_of)
+    a = get_app()
+    with clear_errors():
+        result = services.open_dispute(a, invoice_number=invoice, reason=reason, by=by, as_of=day)
+    if as_json:
+        print_json(result)
+        return
+    console.print(
+        f"{result['invoice']} ({result['customer']}) is disputed: it is left out of dunning "
+        "until `credit dispute resolve`."
+    )
+
+
+@dispute_app.command("resolve")
+def dispute_resolve(
+    invoice: Annotated[str, typer.Argument(help="Invoice number.")],
+    by: Annotated[str, typer.Option("--by", help="Who resolves it (audited).")],
+    note: Annotated[
+        str, typer.Option("--note", help="The outcome (e.g. credit note CN-12 issued).")
+    ] = "resolved",
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Close an invoice's dispute: what is still open on it is dunned again."""
+    from credit import services
+
+    day = parse_date(as_of)
+    a = get_app()
+    with clear_errors():
+        result = services.resolve_dispute(a, invoice_number=invoice, by=by, note=note, as_of=day)
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"{result['invoice']} ({result['customer']}): dispute resolved.")
+
+
+@app.command("promise")
+def promise(
+    customer: Annotated[str, typer.Argument(help="Customer code.")],
+    amount: Annotated[str, typer.Option("--amount", help="Amount promised.")],
+    by_date: Annotated[str, typer.Option("--by", help="Date promised, YYYY-MM-DD.")],
+    actor: UserOpt,
+    currency: Annotated[
+        str | None, typer.Option("--currency", help="Default: the customer's currency.")
+    ] = None,
+    note: Annotated[str, typer.Option("--note", help="What was agreed.")] = "",
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a promise to pay: escalation pauses until the date; a broken promise resumes it one
+    level up and raises a risk signal."""
+    from credit import services
+
+    day = parse_date(as_of)
+    promised = parse_date(by_date, "--by")
+    value = parse_money(amount, "--amount")
+    a = get_app()
+    with clear_errors():
+        result = services.record_promise(
+            a,
+            customer_code=customer.strip().upper(),
+            amount=value,  # type: ignore[arg-type]
+            promised_for=promised,
+            by=actor,
+            as_of=day,
+            currency=currency,
+            note=note,
+        )
+    if as_json:
+        print_json(result)
+        return
+    console.print(
+        f"{result['customer']} promised {result['amount']} {result['currency']} by "
+        f"{result['promised_for']}: escalation paused until then"
+        + (
+            f" (replaces promise {', '.join(map(str, result['replaced']))})"
+            if result["replaced"]
+            else ""
+        )
+        + "."
+    )
+
+
+@orders_app.command("check")
+def orders_check(
+    customer: Annotated[str, typer.Argument(help="Customer code.")],
+    amount: Annotated[str, typer.Option("--amount", help="Order amount.")],
+    currency: Annotated[
+        str | None, typer.Option("--currency", help="Default: the credit line's currency.")
+    ] = None,
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Allow or hold a new order: exposure (open receivables + open orders + this order) against
+    the limit, a line on hold, invoices overdue beyond policy. Exit code 0 allow, 1 hold."""
+    from credit import services
+
+    day = parse_date(as_of)
+    value = parse_money(amount, "--amount")
+    a = get_app()
+    with clear_errors():
+        result = services.check_order(
+            a,
+            customer_code=customer.strip().upper(),
+            amount=value,
+            as_of=day,
+            currency=currency,  # type: ignore[arg-type]
+        )
+    if as_json:
+        print_json(result)
+    else:
+        colour = "green" if result["decision"] == "allow" else "red"
+        console.print(
+            f"[bold {colour}]{result['decision'].upper()}[/] {result['customer']}: order "
+            f"{result['order_amount']} {result['currency']}; exposure {result['exposure']} of "
+            f"limit {result['limit'] or '-'} (headroom {result['headroom'] or '-'})",
+            highlight=False,
+        )
+        for r in result["reasons"]:
+            console.print(f"  - {r}", highlight=False)
+    raise typer.Exit(0 if result["decision"] == "allow" else 1)
+
+
+@worklist_app.callback()
+def worklist_show(
+    ctx: typer.Context,
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Open handovers and call tasks: amount, oldest overdue, last action, promise, next step."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from credit import services
+
+    day = parse_date(as_of)
+    a = get_app()
+    with clear_errors():
+        rows = services.worklist(a, as_of=day)
+    if as_json:
+        print_json(rows)
+        return
+    table(
+        f"Collections worklist as of {day}",
+        ["customer", "task", "amount", "oldest overdue", "last action", "promised", "next step"],
+        [
+            [
+                f"{r['customer']} {r['name']}",
+                r["task"],
+                f"{r['amount']} {r['currency']}",
+                f"{r['oldest_overdue_days']} days ({r['oldest_due_date'] or '-'})",
+                r["last_action"],
+                r["promised_date"] or "",
+                r["next_step"],
+            ]
+            for r in rows
+        ],
+    )
+    if not rows:
+        console.print("Nothing on the worklist.")
+
+
+@worklist_app.command("log")
+def worklist_log(
+    customer: Annotated[str, typer.Argument(help="Customer code.")],
+    note: Annotated[str, typer.Option("--note", help="What was said or done.")],
+    actor: UserOpt,
+    kind: Annotated[
+        str, typer.Option("--kind", help="call (closes the open call task) or note.")
+    ] = "note",
+    as_of: AsOpt = None,
+) -> None:
+    """Log a call or a note against a customer."""
+    from credit import services
+
+    day = parse_date(as_of)
+    a = get_app()
+    with clear_errors():
+        result = services.log_note(
+            a, customer_code=customer.strip().upper(), note=note, by=actor, as_of=day, kind=kind
+        )
+    closed = result["call_tasks_closed"]
+    console.print(
+        f"{result['kind']} logged for {result['customer']}"
+        + (f"; call task closed ({', '.join(closed)})" if closed else "")
+        + "."
+    )
+
+
 @collections_app.command("run")
 def collections_run(
     as_of: AsOpt = None,
@@ -812,16 +1028,17 @@ def collections_run(
         return
     table(
         f"Collections as of {day}" + (" (dry run)" if dry_run else ""),
-        ["customer", "currency", "level", "overdue", "invoices", "action", "result"],
+        ["customer", "currency", "level", "channel", "overdue", "invoices", "action", "result"],
         [
             [
                 o["customer"],
                 o["currency"],
                 f"{o['level']} {o['level_name']}",
+                o.get("channel", ""),
                 o["overdue_total"],
                 ", ".join(o["invoices"]),
                 o["action"],
-                o["status"],
+                o["status"] + (f": {o['reason']}" if o.get("reason") else ""),
             ]
             for o in result["actions"]
         ],

@@ -15,11 +15,20 @@ from typing import Any
 from sqlmodel import Session, select
 
 from credit import audit
-from credit.db.models import Customer, FinancialStatement, FxRate, Invoice, Payment, utcnow
+from credit.db.locks import lock_customers
+from credit.db.models import (
+    Customer,
+    FinancialStatement,
+    FxRate,
+    Invoice,
+    Payment,
+    SalesOrder,
+    utcnow,
+)
 from credit.domain.directory import EMAIL_PATTERN
 from credit.domain.money import parse_amount
 
-KINDS = ("customers", "financials", "invoices", "payments", "fx-rates")
+KINDS = ("customers", "financials", "invoices", "payments", "fx-rates", "orders")
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "customers": (
@@ -32,6 +41,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "sales_owner_email",
         "registered_on",
         "tax_id",
+        "postal_address",
     ),
     "financials": (
         "customer_code",
@@ -46,6 +56,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "invoices": ("customer_code", "number", "issue_date", "due_date", "amount", "currency"),
     "fx-rates": ("currency", "rate_date", "rate_to_base"),
+    "orders": ("customer_code", "number", "order_date", "amount", "currency", "status"),
     "payments": (
         "customer_code",
         "reference",
@@ -57,7 +68,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "status",
     ),
 }
-OPTIONAL = {"registered_on", "tax_id", "locale", "invoice_number", "status"}
+OPTIONAL = {"registered_on", "tax_id", "locale", "invoice_number", "status", "postal_address"}
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
 
@@ -341,7 +352,9 @@ def _plan_customers(
                 "currency", pattern=CURRENCY, reason="not an ISO 4217 currency code (e.g. EUR)"
             ),
             "locale": r.text(
-                "locale", pattern=r"[a-z]{2}([_-][A-Z]{2})?", reason="not a locale (e.g. en, de_DE)"
+                "locale",
+                pattern=r"[a-z]{2}([_-]([A-Z]{2}|[A-Z][a-z]{3}))?",
+                reason="not a locale (e.g. en, de_DE, zh-Hant)",
             )
             or "en",
             "sales_owner_email": r.text(
@@ -349,12 +362,17 @@ def _plan_customers(
             ),
             "registered_on": r.day("registered_on"),
             "tax_id": r.text("tax_id", max_len=40),
+            # One line per address line, separated by " | " (CSV cells stay on one line).
+            "postal_address": "\n".join(
+                part.strip() for part in (r.text("postal_address", max_len=500) or "").split("|")
+            )
+            or None,
         }
         out.append((r, v))
     # A re-import from a file without an optional column leaves that field as it is.
     present = set(rows[0].values) if rows else set()
     for _, v in out:
-        for optional in ("locale", "registered_on", "tax_id"):
+        for optional in ("locale", "registered_on", "tax_id", "postal_address"):
             if optional not in present:
                 v.pop(optional, None)
     return _merge_identical(out, "code", ctx)
@@ -427,6 +445,31 @@ def _plan_invoices(
         }
         if v["issue_date"] and v["due_date"] and v["due_date"] < v["issue_date"]:
             r.fail("due_date", f"before the issue date {v['issue_date']}")
+        out.append((r, v))
+    _dupe_check([(r, v["number"]) for r, v in out], "number")
+    return [(v["number"], v, r) for r, v in out]
+
+
+def _plan_orders(session: Session, rows: list[_Row], ctx: Values) -> list[tuple[str, Values, _Row]]:
+    known = _customers_by_code(
+        session, {r.values.get("customer_code", "").strip().upper() for r in rows}
+    )
+    out = []
+    for r in rows:
+        customer = _customer_ref(r, known)
+        status = (r.text("status") or "open").lower()
+        if status not in ("open", "invoiced", "cancelled"):
+            r.fail("status", "not one of open, invoiced, cancelled", value=status)
+        v: Values = {
+            "customer_id": customer.id if customer else None,
+            "number": r.text("number", pattern=CODE, max_len=60, reason="not an order number"),
+            "order_date": r.day("order_date"),
+            "amount": r.amount("amount", positive=True),
+            "currency": r.text(
+                "currency", pattern=CURRENCY, reason="not an ISO 4217 currency code"
+            ),
+            "status": status,
+        }
         out.append((r, v))
     _dupe_check([(r, v["number"]) for r, v in out], "number")
     return [(v["number"], v, r) for r, v in out]
@@ -581,6 +624,9 @@ SPECS: dict[str, _Spec] = {
     "invoices": _Spec(
         Invoice, _plan_invoices, lambda o: o.number, _lookup(Invoice, "number"), False, "number"
     ),
+    "orders": _Spec(
+        SalesOrder, _plan_orders, lambda o: o.number, _lookup(SalesOrder, "number"), False, "number"
+    ),
     "payments": _Spec(
         Payment,
         _plan_payments,
@@ -644,8 +690,9 @@ def import_file(
         diffs = _differences(obj, values)
         if not diffs:
             plan.unchanged.append(key)
-        elif not spec.editable and set(diffs) == {"status"} and kind == "payments":
-            # A payment's status may change (a direct debit bounces); its amount and date may not.
+        elif not spec.editable and set(diffs) == {"status"} and kind in ("payments", "orders"):
+            # A payment's status may change (a direct debit bounces), an order's too (invoiced,
+            # cancelled); amounts and dates may not.
             plan.updated.append(key)
             changes.append((key, values, obj, diffs))
         elif not spec.editable:
@@ -663,6 +710,11 @@ def import_file(
         raise ImportFailed(sorted(errors, key=lambda e: e.row))
     if dry_run:
         return plan
+    # Receivables change: take the customers' locks first, so a dunning run either sees these
+    # rows or commits before them (never a notice about an invoice paid a moment earlier).
+    lock_customers(
+        session, {v["customer_id"] for _, v, _, _ in changes if v.get("customer_id") is not None}
+    )
     for key, values, obj, diffs in changes:
         if obj is None:
             session.add(spec.model(**values))

@@ -15,18 +15,22 @@ import random
 import smtplib
 import ssl
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
 from typing import Any, Protocol
 
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal
 from jinja2 import (
     Environment,
     FileSystemLoader,
     StrictUndefined,
     TemplateNotFound,
+    pass_context,
     select_autoescape,
 )
 from sqlalchemy import or_, update
@@ -35,7 +39,7 @@ from sqlmodel import Session, select
 
 from credit.audit import jsonable
 from credit.db.models import Notice, NoticeStatus, utcnow
-from credit.domain.money import fmt_money
+from credit.domain.money import money
 from credit.resources import resource_dir
 
 log = logging.getLogger(__name__)
@@ -55,11 +59,33 @@ class Rendered:
     html: str
 
 
-def _money_filter(value: Decimal | str | None, currency: str = "") -> str:
+def babel_locale(locale: str) -> Locale:
+    """``en``, ``de_DE``, ``zh-Hant`` -> a Babel locale (unknown ones fall back to English)."""
+    try:
+        return Locale.parse(locale.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return Locale.parse("en")
+
+
+@pass_context
+def _money_filter(ctx: Any, value: Decimal | str | None, currency: str = "") -> str:
+    """An amount as the notice's locale writes it (Babel), exact from the Decimal."""
     if value is None:
         return "-"
-    formatted = fmt_money(Decimal(value), currency) if currency else f"{Decimal(value):,.2f}"
-    return formatted
+    loc = babel_locale(ctx.get("locale", "en"))
+    amount = money(Decimal(value))
+    if not currency:
+        return format_decimal(amount, format="#,##0.00", locale=loc)
+    return format_currency(amount, currency, locale=loc)
+
+
+@pass_context
+def _date_filter(ctx: Any, value: date | str | None, fmt: str = "medium") -> str:
+    """A date as the notice's locale writes it (Babel): 30 Nov 2026, 2026年11月30日."""
+    if value is None or value == "":
+        return "-"
+    day = date.fromisoformat(value[:10]) if isinstance(value, str) else value
+    return format_date(day, format=fmt, locale=babel_locale(ctx.get("locale", "en")))
 
 
 class NoticeRenderer:
@@ -75,6 +101,7 @@ class NoticeRenderer:
             keep_trailing_newline=True,
         )
         self.env.filters["money"] = _money_filter
+        self.env.filters["date"] = _date_filter
         self.env.globals["company_name"] = company_name
 
     @classmethod
@@ -102,7 +129,10 @@ class NoticeRenderer:
         return True
 
     def render(self, kind: str, locale: str, context: dict[str, Any]) -> Rendered:
-        """Render subject, text and HTML; any missing variable raises :class:`NoticeError`."""
+        """Render subject, text and HTML; any missing variable raises :class:`NoticeError`.
+
+        ``locale`` is in the context, so money and dates are formatted for it."""
+        context = {**context, "locale": locale}
         try:
             text_module = self._template(kind, locale, "txt").make_module(context)
             html = self._template(kind, locale, "html").render(context)
@@ -132,6 +162,7 @@ def enqueue(
     recipients: list[str],
     context: dict[str, Any],
     customer_id: int | None = None,
+    channel: str = "email",
 ) -> tuple[Notice, bool]:
     """Put a notice in the outbox within the caller's transaction; (notice, created).
 
@@ -146,6 +177,7 @@ def enqueue(
     notice = Notice(
         idempotency_key=key,
         kind=kind,
+        channel=channel,
         locale=locale,
         customer_id=customer_id,
         recipients=sorted(dict.fromkeys(recipients)),
@@ -208,6 +240,24 @@ class FileTransport:
 
     def close(self) -> None:
         pass
+
+
+class LetterWriter:
+    """Writes a letter's HTML (A4, print-ready: open it and print or save as PDF)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path_for(self, notice: Notice) -> Path:
+        return self.directory / f"{notice.id:07d}-{notice.kind}.html"
+
+    def write(self, notice: Notice) -> str:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        target = self.path_for(notice)
+        tmp = target.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(notice.html, encoding="utf-8")
+        os.replace(tmp, target)
+        return str(target)
 
 
 class SmtpTransport:
@@ -287,8 +337,13 @@ def deliver_pending(
     mail_from: str,
     limit: int | None = None,
     notice_ids: list[int] | None = None,
+    letters_dir: Path | None = None,
 ) -> DeliveryReport:
-    """Send what the outbox holds (or just ``notice_ids``); each row is claimed, sent, marked."""
+    """Send what the outbox holds (or just ``notice_ids``); each row is claimed, sent, marked.
+
+    Letters (channel ``letter``) are written as printable HTML files to ``letters_dir`` for the
+    post room, whatever the e-mail transport."""
+    letters = LetterWriter(letters_dir or Path("var/outbox/letters"))
     report = DeliveryReport()
     with Session(engine, expire_on_commit=False) as session:
         now = utcnow()
@@ -326,7 +381,10 @@ def deliver_pending(
                     session.commit()
                     continue
                 try:
-                    where = transport.send(notice, message)
+                    if notice.channel == "letter":
+                        where = letters.write(notice)
+                    else:
+                        where = transport.send(notice, message)
                 except (smtplib.SMTPException, OSError) as exc:
                     notice.last_error = f"{type(exc).__name__}: {exc}"[:2000]
                     permanent = isinstance(exc, smtplib.SMTPRecipientsRefused) or (

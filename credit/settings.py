@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
@@ -37,6 +39,19 @@ class Settings:
     web_base_url: str = "http://127.0.0.1:8765"
     web_secret: str | None = field(default=None, repr=False)
     link_valid_hours: int = 72
+    timezone: str = "Europe/Berlin"  # the company's: "today" and days overdue are counted in it
+    letters_dir: Path | None = None
+
+    @property
+    def letters_path(self) -> Path:
+        """Where printable dunning letters go (default: the outbox's ``letters`` folder)."""
+        return self.letters_dir or self.outbox_dir / "letters"
+
+    def today(self) -> date:
+        """Today in the company's time zone: the default business date of every command."""
+        from credit.domain.calendar import today_in
+
+        return today_in(self.timezone)
 
     @property
     def delivery(self) -> str:
@@ -81,7 +96,16 @@ class Settings:
         currency = (get("BASE_CURRENCY") or cls.base_currency).upper()
         if len(currency) != 3 or not currency.isalpha():
             raise SettingsError(f"CREDIT_BASE_CURRENCY: value {currency!r} is not an ISO 4217 code")
+        timezone = get("TIMEZONE") or cls.timezone
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"CREDIT_TIMEZONE: value {timezone!r} is not an IANA time zone (e.g. Europe/Berlin)"
+            ) from None
         return cls(
+            timezone=timezone,
+            letters_dir=get_path("LETTERS_DIR"),
             database_url=get("DATABASE_URL") or cls.database_url,
             outbox_dir=get_path("OUTBOX_DIR") or cls.outbox_dir,
             smtp_host=get("SMTP_HOST"),

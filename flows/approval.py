@@ -10,6 +10,7 @@ from datetime import date
 
 from prefect import flow, get_run_logger
 
+from credit.settings import Settings
 from flows.publish import publish
 from tasks.approval import advance_request, sweep_approvals
 from tasks.notices import deliver_notices
@@ -33,7 +34,7 @@ def approval(request_id: int, as_of: date) -> dict:
 @flow(name="approval-sweeper")
 def approval_sweeper(as_of: date | None = None) -> dict:
     """Hourly: remind approvers at the first deadline, escalate at the second (each notice once)."""
-    as_of = as_of or date.today()  # the edge: a scheduled run sweeps as of its own day
+    as_of = as_of or Settings.load().today()  # the edge: a scheduled run sweeps as of its own day in the company's time zone
     counts = sweep_approvals(as_of)
     deliver_notices()
     return counts

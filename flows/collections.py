@@ -7,6 +7,7 @@ from datetime import date
 
 from prefect import flow, get_run_logger
 
+from credit.settings import Settings
 from tasks.collections import dun_customers, find_collection_candidates
 from tasks.notices import deliver_notices
 
@@ -16,7 +17,7 @@ BATCH = 500
 @flow(name="collections", flow_run_name="collections-{as_of}")
 def collections(as_of: date | None = None, dry_run: bool = False) -> dict:
     """One notice per customer and currency per level; hold and handover as the policy says."""
-    as_of = as_of or date.today()  # the edge: a scheduled run collects as of its own day
+    as_of = as_of or Settings.load().today()  # the edge: a scheduled run collects as of its own day in the company's time zone
     ids = find_collection_candidates(as_of)
     outcomes: list[dict] = []
     for i in range(0, len(ids), BATCH):

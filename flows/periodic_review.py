@@ -7,6 +7,7 @@ from datetime import date
 
 from prefect import flow, get_run_logger
 
+from credit.settings import Settings
 from tasks._runtime import app
 from tasks.notices import deliver_notices
 from tasks.research import find_due_reviews, notify_reviews_started, review_customers, scan_risk
@@ -17,7 +18,7 @@ BATCH = 200
 @flow(name="periodic-review", flow_run_name="periodic-review-{as_of}")
 def periodic_review(as_of: date | None = None) -> dict:
     """Risk scan, then research -> draft -> approval for each due or flagged line, in batches."""
-    as_of = as_of or date.today()  # the edge: a scheduled run reviews as of its own day
+    as_of = as_of or Settings.load().today()  # the edge: a scheduled run reviews as of its own day in the company's time zone
     risk = scan_risk(as_of)
     due = find_due_reviews(as_of)
     requester = app().directory.teams.review_requester

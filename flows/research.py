@@ -7,6 +7,7 @@ from datetime import date
 
 from prefect import flow, get_run_logger
 
+from credit.settings import Settings
 from tasks.notices import deliver_notices
 from tasks.research import (
     collect_customer_data,
@@ -41,7 +42,7 @@ def research(
 @flow(name="research-reminders")
 def research_reminders(as_of: date | None = None) -> dict:
     """Finish interrupted research and remind analysts of overdue qualitative ratings (hourly)."""
-    as_of = as_of or date.today()  # the edge: a scheduled run works as of its own day
+    as_of = as_of or Settings.load().today()  # the edge: a scheduled run works as of its own day in the company's time zone
     resumed = resume_research(as_of)
     sent = {
         **send_research_reminders(),

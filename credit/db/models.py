@@ -39,6 +39,7 @@ class Customer(SQLModel, table=True):
     sales_owner_email: str = Field(max_length=200)
     registered_on: date | None = None
     tax_id: str | None = Field(default=None, max_length=40)
+    postal_address: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # Set when a high-severity risk signal asks for a re-review before the scheduled date.
     review_flagged_on: date | None = None
     review_flag_reason: str | None = Field(default=None, max_length=300)
@@ -73,6 +74,8 @@ class Invoice(SQLModel, table=True):
     due_date: date = Field(index=True)
     amount: Decimal = _money()
     currency: str = Field(max_length=3)
+    # invoice (a negative amount is a credit note) | fee | interest (charged by dunning)
+    kind: str = Field(default="invoice", max_length=20)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -330,6 +333,8 @@ class DunningAction(SQLModel, table=True):
     invoice_numbers: list = _json(list)
     overdue_total: Decimal = _money()
     policy_version: int
+    channel: str = Field(default="email", max_length=10)
+    details: dict | None = _json()  # charges, interest lines, promise that was broken
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -346,6 +351,7 @@ class Notice(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(unique=True, max_length=200)
     kind: str = Field(max_length=60, index=True)
+    channel: str = Field(default="email", max_length=10)  # email | letter
     locale: str = Field(max_length=10)
     customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
     recipients: list = _json(list)
@@ -392,3 +398,90 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     last_id: int = 0
     last_hash: str | None = Field(default=None, max_length=64)
+
+
+class Dispute(SQLModel, table=True):
+    """A customer disputes an invoice: while open, the invoice leaves dunning."""
+
+    __tablename__ = "dispute"
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    opened_by: str = Field(max_length=60)
+    opened_on: date
+    resolved_by: str | None = Field(default=None, max_length=60)
+    resolved_on: date | None = None
+    resolution: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PaymentPromise(SQLModel, table=True):
+    """A promise to pay ``amount`` by ``promised_for``: it pauses the customer's escalation in that
+    currency until then; kept or broken is decided by the first collections run after it."""
+
+    __tablename__ = "payment_promise"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    currency: str = Field(max_length=3)
+    amount: Decimal = _money()
+    promised_for: date
+    recorded_on: date
+    recorded_by: str = Field(max_length=60)
+    note: str = Field(default="", sa_column=Column(Text, nullable=False))
+    status: str = Field(default="open", max_length=20, index=True)  # open|kept|broken|replaced
+    settled_on: date | None = None
+    paid: Decimal | None = _money(nullable=True, default=None)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CollectionCase(SQLModel, table=True):
+    """An entry on the collections team's worklist: a handover or a call task."""
+
+    __tablename__ = "collection_case"
+
+    __table_args__ = (UniqueConstraint("customer_id", "currency", "episode", "reason"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    currency: str = Field(max_length=3)
+    episode: int
+    reason: str = Field(max_length=20)  # handover | call
+    level: int
+    opened_on: date
+    status: str = Field(default="open", max_length=20, index=True)  # open | closed
+    closed_on: date | None = None
+    closed_by: str | None = Field(default=None, max_length=60)
+    closed_reason: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CollectionNote(SQLModel, table=True):
+    """A call or note the collections team logged against a customer."""
+
+    __tablename__ = "collection_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    kind: str = Field(max_length=20)  # call | note
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    logged_by: str = Field(max_length=60)
+    logged_on: date
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SalesOrder(SQLModel, table=True):
+    """An order not yet invoiced: it counts towards the exposure ``credit orders check`` sees."""
+
+    __tablename__ = "sales_order"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    number: str = Field(unique=True, index=True, max_length=60)
+    order_date: date
+    amount: Decimal = _money()
+    currency: str = Field(max_length=3)
+    status: str = Field(default="open", max_length=20)  # open | invoiced | cancelled
+    created_at: datetime = Field(default_factory=utcnow)

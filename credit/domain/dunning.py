@@ -1,13 +1,14 @@
-"""Receivables aging and the dunning schedule."""
+"""Receivables aging, the dunning schedule and late charges: pure rules, no I/O."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
-from credit.domain.money import ZERO
-from credit.domain.policy import DunningLevel, PolicyBody
+from credit.domain.money import CENT, ZERO
+from credit.domain.policy import DunningLevel, DunningTrigger, PolicyBody
 
 AGING_BUCKETS = (
     ("current", None, 0),
@@ -17,14 +18,21 @@ AGING_BUCKETS = (
     ("90+", 91, None),
 )
 
+# What an open item is: an invoice, a late fee or interest charged by dunning, or a credit
+# (credit note or payment not allocated to an invoice), which is negative.
+INVOICE, FEE, INTEREST, CREDIT = "invoice", "fee", "interest", "credit"
+
 
 @dataclass(frozen=True)
 class OpenItem:
-    """An invoice's open balance (after allocated payments) or an unallocated credit (negative)."""
+    """An invoice's or charge's open balance (after allocated payments) or an unallocated credit
+    (negative)."""
 
     number: str
     due_date: date
     open_amount: Decimal
+    kind: str = INVOICE
+    disputed: bool = False
 
     def days_overdue(self, as_of: date) -> int:
         return max(0, (as_of - self.due_date).days)
@@ -32,45 +40,126 @@ class OpenItem:
 
 @dataclass(frozen=True)
 class DunningPosition:
-    overdue_items: list[OpenItem]
-    overdue_total: Decimal  # overdue invoices less unallocated credits, never below zero
+    overdue_items: list[OpenItem]  # undisputed, positive, past due; oldest first
+    credits: list[OpenItem]  # unallocated credits (negative), which reduce what is owed
+    overdue_total: Decimal  # overdue items plus credits, never below zero
     oldest_days_overdue: int
+    disputed_items: list[OpenItem] = field(default_factory=list)  # overdue but disputed
+
+    @property
+    def oldest_due_date(self) -> date | None:
+        return self.overdue_items[0].due_date if self.overdue_items else None
 
 
 def dunning_position(items: list[OpenItem], as_of: date) -> DunningPosition:
-    """What a customer owes past due as of a date, net of credits not yet allocated."""
-    overdue = sorted(
-        (i for i in items if i.open_amount > 0 and i.due_date < as_of), key=lambda i: i.due_date
+    """What a customer owes past due in one currency as of a date, net of unallocated credits.
+
+    Disputed invoices leave dunning: they are neither listed nor counted."""
+    past_due = sorted(
+        (i for i in items if i.open_amount > 0 and i.due_date < as_of),
+        key=lambda i: (i.due_date, i.number),
     )
-    credits = sum((i.open_amount for i in items if i.open_amount < 0), ZERO)
-    total = max(ZERO, sum((i.open_amount for i in overdue), ZERO) + credits)
+    overdue = [i for i in past_due if not i.disputed]
+    credits = sorted((i for i in items if i.open_amount < 0), key=lambda i: (i.due_date, i.number))
+    total = max(
+        ZERO,
+        sum((i.open_amount for i in overdue), ZERO) + sum((c.open_amount for c in credits), ZERO),
+    )
     oldest = overdue[0].days_overdue(as_of) if overdue else 0
-    return DunningPosition(overdue, total, oldest)
+    return DunningPosition(overdue, credits, total, oldest, [i for i in past_due if i.disputed])
+
+
+def end_of_month(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def trigger_date(
+    level: DunningLevel, *, oldest_due_date: date, previous_sent_on: date | None
+) -> date:
+    """The first day ``level`` may be sent."""
+    if level.trigger == DunningTrigger.AFTER_PREVIOUS:
+        # The first level has no previous one: it counts from the due date.
+        start = previous_sent_on or oldest_due_date
+        return start + timedelta(days=level.days)
+    if level.trigger == DunningTrigger.END_OF_MONTH:
+        return end_of_month(oldest_due_date + timedelta(days=level.days))
+    return oldest_due_date + timedelta(days=level.days)
 
 
 def due_level(oldest_days_overdue: int, policy: PolicyBody) -> int:
-    """The highest level whose trigger the oldest overdue invoice has reached (0: none)."""
+    """The highest after_due level whose trigger the oldest overdue invoice has reached."""
     level = 0
     for lv in policy.dunning.levels:
-        if oldest_days_overdue >= lv.days_overdue:
+        if lv.trigger == DunningTrigger.AFTER_DUE and oldest_days_overdue >= lv.days:
             level = lv.level
     return level
 
 
 def next_dunning_level(
-    *, current_level: int, position: DunningPosition, policy: PolicyBody
+    *,
+    current_level: int,
+    position: DunningPosition,
+    policy: PolicyBody,
+    as_of: date | None = None,
+    previous_sent_on: date | None = None,
+    force: bool = False,
 ) -> DunningLevel | None:
     """The level to send now, or None.
 
     A customer moves at most one level per run and never skips one, even after days without
-    runs; nothing is sent while the overdue total is within the policy's tolerance.
+    runs: after downtime the next level is sent once, and the one after it waits for its own
+    trigger (counted from that new send for ``after_previous``). Nothing is sent while the
+    overdue total is within the policy's tolerance. ``force`` (a broken promise to pay) sends the
+    next level without waiting for its trigger.
     """
-    if position.overdue_total <= policy.dunning.tolerance:
+    if position.overdue_total <= policy.dunning.tolerance or position.oldest_due_date is None:
         return None
-    target = due_level(position.oldest_days_overdue, policy)
-    if target <= current_level or current_level >= len(policy.dunning.levels):
-        return None  # nothing due yet, or already at the last level (even of a shorter schedule)
-    return policy.dunning_level(current_level + 1)
+    if current_level >= len(policy.dunning.levels):
+        return None  # already at the last level (even of a shorter schedule)
+    step = policy.dunning_level(current_level + 1)
+    if force:
+        return step
+    day = as_of or (position.oldest_due_date + timedelta(days=position.oldest_days_overdue))
+    when = trigger_date(
+        step, oldest_due_date=position.oldest_due_date, previous_sent_on=previous_sent_on
+    )
+    return step if day >= when else None
+
+
+@dataclass(frozen=True)
+class InterestLine:
+    number: str
+    start: date  # interest runs from the day after ``start`` ...
+    end: date  # ... up to and including ``end``
+    days: int
+    open_amount: Decimal
+    amount: Decimal
+
+
+def interest_lines(
+    items: list[OpenItem],
+    *,
+    as_of: date,
+    annual_rate: Decimal,
+    charged_until: dict[str, date],
+) -> list[InterestLine]:
+    """Late interest per overdue invoice: open balance x rate / 365 x days, rounded half up to the
+    cent, for the days since the due date or since the interest already charged on it. Charges
+    themselves bear no interest."""
+    lines = []
+    for item in items:
+        if item.kind != INVOICE or item.open_amount <= 0 or item.disputed:
+            continue
+        start = max(item.due_date, charged_until.get(item.number, item.due_date))
+        days = (as_of - start).days
+        if days <= 0:
+            continue
+        amount = (item.open_amount * annual_rate * days / Decimal(365)).quantize(
+            CENT, rounding=ROUND_HALF_UP
+        )
+        if amount > 0:
+            lines.append(InterestLine(item.number, start, as_of, days, item.open_amount, amount))
+    return lines
 
 
 def aging(items: list[OpenItem], as_of: date) -> dict[str, Decimal]:

@@ -191,30 +191,91 @@ class PolicyChange(_Strict):
 
 class DunningAction(StrEnum):
     NONE = "none"
+    CHARGE = "charge"  # add the level's late fee and/or interest as separate charges
     CREDIT_HOLD = "credit_hold"
     HANDOVER = "handover"
 
 
+class DunningTrigger(StrEnum):
+    AFTER_DUE = "after_due"  # ``days`` after the oldest overdue invoice's due date
+    AFTER_PREVIOUS = "after_previous"  # ``days`` after the previous level was sent
+    END_OF_MONTH = "end_of_month"  # the last day of the month ``days`` after the due date
+
+
+class DunningChannel(StrEnum):
+    EMAIL = "email"
+    LETTER = "letter"  # a printable (PDF-ready) HTML letter for the post room
+    CALL = "call"  # a call task on the collections team's worklist
+
+
 class DunningLevel(_Strict):
     level: int = Field(ge=1)
-    name: str
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     label: str
-    days_overdue: int = Field(ge=0)
+    trigger: DunningTrigger = DunningTrigger.AFTER_DUE
+    days: int = Field(ge=0)
+    channel: DunningChannel = DunningChannel.EMAIL
     template: str
     action: DunningAction = DunningAction.NONE
+    # A flat late fee per currency (currencies not listed get none) and whether to charge
+    # interest at the policy's annual rate; only with action "charge".
+    fee: dict[str, Decimal] = {}
+    interest: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _days_overdue_is_after_due(cls, data: object) -> object:
+        """Policies written before triggers existed say ``days_overdue: N``."""
+        if isinstance(data, dict) and "days_overdue" in data:
+            data = dict(data)
+            if "days" in data:
+                raise ValueError("give either days_overdue or trigger and days, not both")
+            data["days"] = data.pop("days_overdue")
+            data.setdefault("trigger", DunningTrigger.AFTER_DUE)
+        return data
+
+    @field_validator("fee")
+    @classmethod
+    def _fees(cls, fee: dict[str, Decimal]) -> dict[str, Decimal]:
+        for cur, amount in fee.items():
+            if not re.fullmatch(r"[A-Z]{3}", cur):
+                raise ValueError(f"fee currency {cur!r} is not an ISO 4217 code")
+            if amount <= 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+                raise ValueError(f"fee {amount} {cur} must be positive with at most 2 decimals")
+        return fee
+
+    @model_validator(mode="after")
+    def _charge_says_what(self) -> DunningLevel:
+        charges = bool(self.fee) or self.interest
+        if self.action == DunningAction.CHARGE and not charges:
+            raise ValueError(f"level {self.level}: action charge needs a fee or interest: true")
+        if self.action != DunningAction.CHARGE and charges:
+            raise ValueError(f"level {self.level}: fee and interest need action: charge")
+        return self
+
+
+class Orders(_Strict):
+    """When ``credit orders check`` holds a new order besides the limit and an on-hold line."""
+
+    max_days_overdue: int = Field(default=30, ge=0)  # oldest undisputed overdue invoice
 
 
 class Dunning(_Strict):
     tolerance: Decimal = Field(ge=0)
+    interest_annual_rate: Decimal | None = Field(default=None, gt=0, le=1)
     levels: list[DunningLevel] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _levels_ascend(self) -> Dunning:
         if [lv.level for lv in self.levels] != list(range(1, len(self.levels) + 1)):
             raise ValueError("dunning levels must be numbered 1, 2, 3, ... in order")
-        days = [lv.days_overdue for lv in self.levels]
-        if days != sorted(days) or len(set(days)) != len(days):
-            raise ValueError("dunning levels' days_overdue must strictly ascend")
+        if len({lv.name for lv in self.levels}) != len(self.levels):
+            raise ValueError("dunning level names must be unique")
+        after_due = [lv.days for lv in self.levels if lv.trigger == DunningTrigger.AFTER_DUE]
+        if after_due != sorted(after_due) or len(set(after_due)) != len(after_due):
+            raise ValueError("the days of the after_due dunning levels must strictly ascend")
+        if self.interest_annual_rate is None and any(lv.interest for lv in self.levels):
+            raise ValueError("a level charges interest but dunning.interest_annual_rate is not set")
         return self
 
 
@@ -274,6 +335,7 @@ class PolicyBody(_Strict):
     authority: Authority
     policy_change: PolicyChange
     dunning: Dunning
+    orders: Orders = Orders()
     risk: RiskRules = RiskRules()
 
     @field_validator("ratings")

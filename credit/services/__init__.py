@@ -37,6 +37,14 @@ from credit.services.queries import (
     list_notices,
     verify_audit,
 )
+from credit.services.receivables import (
+    check_order,
+    log_note,
+    open_dispute,
+    record_promise,
+    resolve_dispute,
+    worklist,
+)
 from credit.services.research import (
     cancel_research,
     check_review_can_start,
@@ -58,6 +66,12 @@ from credit.services.risk import list_signals, scan_risk
 from credit.services.setup import init_database
 
 __all__ = [
+    "check_order",
+    "log_note",
+    "open_dispute",
+    "record_promise",
+    "resolve_dispute",
+    "worklist",
     "SUBJECT_POLICY",
     "SUBJECT_REQUEST",
     "ChainRestarted",

@@ -81,6 +81,8 @@ def _customer_view(c: Customer) -> dict[str, Any]:
         "country": c.country,
         "currency": c.currency,
         "sales_owner_email": c.sales_owner_email,
+        "locale": c.locale,
+        "postal_address": c.postal_address.splitlines() if c.postal_address else [],
     }
 
 

@@ -1,33 +1,53 @@
-"""Collections: the next dunning step per customer and currency, holds and handovers."""
+"""Collections: the next dunning step per customer and currency, charges, holds and handovers.
+
+Each customer is dunned in one transaction that first takes the customer's row lock, then re-reads
+the balance, disputes, promises and holds, decides, and commits the action, the audit events and
+the notices together. A payment, dispute or promise recorded after the run selected the customer
+(those writers take the same lock) is therefore always seen before a notice is committed.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from credit import audit, notices
 from credit.app import App
+from credit.db.locks import lock_customers
 from credit.db.models import (
+    CollectionCase,
     CreditLine,
     Customer,
     DunningAction,
     Invoice,
     LineStatus,
+    Payment,
+    PaymentPromise,
     utcnow,
 )
-from credit.domain import dunning
+from credit.domain import calendar, dunning
 from credit.domain.money import ZERO
 from credit.domain.policy import DunningAction as DunningActionKind
+from credit.domain.policy import DunningChannel, DunningLevel, PolicyBody
+from credit.domain.signals import Signal
 from credit.services._common import _customer_view, _line_view
 from credit.services.ledger import _dunning_state, open_items
 
 
+def lock_customer(s: Session, customer_id: int) -> None:
+    """Take the customer's write lock (see :func:`credit.db.locks.lock_customers`)."""
+    lock_customers(s, [customer_id])
+
+
 def collection_candidates(app: App, *, as_of: date) -> list[int]:
-    """Customers with something past due, or in a dunning episode that may now close."""
+    """Customers with something past due, in a dunning episode that may now close, or with a
+    promise to pay to settle."""
     with app.uow() as uow:
         s = uow.session
         overdue = (
@@ -36,7 +56,8 @@ def collection_candidates(app: App, *, as_of: date) -> list[int]:
             .distinct()
         )
         in_dunning = select(DunningAction.customer_id).distinct()
-        ids = set(s.exec(overdue)) | set(s.exec(in_dunning))
+        promised = select(PaymentPromise.customer_id).where(PaymentPromise.status == "open")
+        ids = set(s.exec(overdue)) | set(s.exec(in_dunning)) | set(s.exec(promised))
         return sorted(ids)
 
 
@@ -49,91 +70,451 @@ class DunningOutcome:
     overdue_total: str
     invoices: list[str]
     action: str
-    status: str  # sent | would_send | already_done | cleared | nothing_due
+    # sent | would_send | cleared | would_clear | already_done | nothing_due | deferred | promised
+    # | paused | skipped (the state changed after the run selected the customer)
+    status: str
+    channel: str = ""
+    reason: str = ""
+    notices: list[str] = field(default_factory=list)
 
 
-def dun_customer(app: App, *, customer_id: int, as_of: date, dry_run: bool) -> list[DunningOutcome]:
+def _open_promise(s: Session, customer_id: int, currency: str) -> PaymentPromise | None:
+    return s.exec(
+        select(PaymentPromise)
+        .where(
+            PaymentPromise.customer_id == customer_id,
+            PaymentPromise.currency == currency,
+            PaymentPromise.status == "open",
+        )
+        .order_by(col(PaymentPromise.id).desc())
+    ).first()
+
+
+def _broken_since(s: Session, customer_id: int, currency: str, last_day: date | None) -> bool:
+    """Whether a promise was broken after the last dunning step: the next level is then due at
+    once, whatever its trigger says."""
+    query = select(PaymentPromise.id).where(
+        PaymentPromise.customer_id == customer_id,
+        PaymentPromise.currency == currency,
+        PaymentPromise.status == "broken",
+    )
+    if last_day is not None:
+        query = query.where(col(PaymentPromise.settled_on) > last_day)
+    return s.exec(query).first() is not None
+
+
+def paid_between(s: Session, customer_id: int, currency: str, start: date, end: date) -> Decimal:
+    total = s.exec(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(
+            Payment.customer_id == customer_id,
+            Payment.currency == currency,
+            Payment.status == "received",
+            Payment.paid_on >= start,
+            Payment.paid_on <= end,
+        )
+    ).one()
+    return Decimal(total)
+
+
+def _settle_promise(
+    app: App,
+    s: Session,
+    customer: Customer,
+    promise: PaymentPromise,
+    position: dunning.DunningPosition,
+    policy: PolicyBody,
+    as_of: date,
+    version: int,
+    *,
+    write: bool,
+) -> bool:
+    """Decide whether an expired promise was kept; a broken one raises a risk signal. Nothing is
+    written on a dry run."""
+    paid = paid_between(
+        s,
+        customer.id,
+        promise.currency,
+        promise.recorded_on,
+        promise.promised_for,  # type: ignore[arg-type]
+    )
+    kept = (
+        paid >= promise.amount - policy.dunning.tolerance
+        or position.overdue_total <= policy.dunning.tolerance
+    )
+    if not write:
+        return kept
+    before = {"status": promise.status}
+    promise.status, promise.settled_on, promise.paid = ("kept" if kept else "broken"), as_of, paid
+    s.add(promise)
+    audit.record(
+        s,
+        actor="collections",
+        action=f"promise.{promise.status}",
+        entity_type="customer",
+        entity_id=customer.code,
+        before=before,
+        after={
+            "status": promise.status,
+            "amount": promise.amount,
+            "currency": promise.currency,
+            "promised_for": promise.promised_for,
+            "paid": paid,
+        },
+        reason=f"paid {paid} {promise.currency} of {promise.amount} promised by "
+        f"{promise.promised_for.isoformat()}",
+        policy_version=version,
+    )
+    if not kept:
+        from credit.services.risk import record_signals
+
+        record_signals(
+            app,
+            s,
+            customer=customer,
+            found=[
+                Signal(
+                    kind="broken_promise",
+                    severity="high",
+                    detail=(
+                        f"promised {promise.amount} {promise.currency} by "
+                        f"{promise.promised_for.isoformat()} ({promise.recorded_by}); "
+                        f"paid {paid}"
+                    ),
+                    key=f"broken_promise:{promise.id}",
+                )
+            ],
+            as_of=as_of,
+            policy_version=version,
+        )
+    return kept
+
+
+def dun_customer(
+    app: App,
+    *,
+    customer_id: int,
+    as_of: date,
+    dry_run: bool,
+    expected: dict[str, int] | None = None,
+) -> list[DunningOutcome]:
     """Age one customer's open items and take the next dunning step per currency, in one
-    transaction: the action, the hold, the audit events and the notices land together or not at
-    all. A concurrent run that got there first makes this one a no-op (unique constraint)."""
+    transaction: the action, charges, hold, audit events and notices land together or not at all.
+
+    ``expected`` is what the run planned when it selected the customer (currency -> level); when
+    the fresh state says otherwise (paid, disputed, promised meanwhile), the outcome says so.
+    A concurrent run that got there first makes this one a no-op.
+    """
     outcomes: list[DunningOutcome] = []
     with app.uow() as uow:
         s = uow.session
+        if not dry_run:
+            lock_customer(s, customer_id)
         customer = s.get(Customer, customer_id)
         assert customer is not None
         version, policy = app.published_policy(s)
         items_by_cur = open_items(s, customer_id, as_of)
-        currencies = set(items_by_cur) | {
-            a.currency
-            for a in s.exec(select(DunningAction).where(DunningAction.customer_id == customer_id))
-        }
+        currencies = (
+            set(items_by_cur)
+            | {
+                c
+                for c in s.exec(
+                    select(DunningAction.currency).where(DunningAction.customer_id == customer_id)
+                )
+            }
+            | {
+                c
+                for c in s.exec(
+                    select(PaymentPromise.currency).where(
+                        PaymentPromise.customer_id == customer_id, PaymentPromise.status == "open"
+                    )
+                )
+            }
+        )
+        day_off = calendar.non_business_reason(as_of, customer.country)
         for currency in sorted(currencies):
-            position = dunning.dunning_position(items_by_cur.get(currency, []), as_of)
-            episode, level, last_day = _dunning_state(s, customer_id, currency)
-            base = dict(
-                customer=customer.code,
-                currency=currency,
-                overdue_total=str(position.overdue_total),
-                invoices=[i.number for i in position.overdue_items],
+            outcome = _dun_currency(
+                app,
+                s,
+                customer,
+                currency,
+                items_by_cur.get(currency, []),
+                policy,
+                version,
+                as_of,
+                dry_run,
+                day_off,
             )
-            if last_day is not None and last_day >= as_of:
-                # One step per customer and business day: a rerun for the same date (or a late run
-                # for an earlier date) changes nothing.
-                outcomes.append(
-                    DunningOutcome(
-                        **base, level=level, level_name="", action="none", status="nothing_due"
-                    )
+            planned = (expected or {}).get(currency)
+            if (
+                planned is not None
+                and outcome.status not in ("sent", "would_send", "already_done")
+                and planned != outcome.level
+            ):
+                outcome.status = "skipped"
+                outcome.reason = f"changed since selection (level {planned} was planned): " + (
+                    outcome.reason or outcome.status
                 )
-                continue
-            if position.overdue_total <= policy.dunning.tolerance:
-                if level > 0:
-                    cleared = DunningOutcome(
-                        **base,
-                        level=0,
-                        level_name="cleared",
-                        action="release",
-                        status="would_clear" if dry_run else "cleared",
-                    )
-                    outcomes.append(cleared)
-                    if not dry_run:
-                        try:
-                            with s.begin_nested():
-                                _clear_episode(app, s, customer, currency, episode, as_of, version)
-                        except IntegrityError:
-                            cleared.status = "already_done"
-                continue
-            step = dunning.next_dunning_level(current_level=level, position=position, policy=policy)
-            if step is None:
-                outcomes.append(
-                    DunningOutcome(
-                        **base,
-                        level=level,
-                        level_name="" if level == 0 else policy.dunning_level(level).name,
-                        action="none",
-                        status="nothing_due",
-                    )
-                )
-                continue
-            outcome = DunningOutcome(
-                **base,
-                level=step.level,
-                level_name=step.name,
-                action=step.action,
-                status="would_send" if dry_run else "sent",
-            )
             outcomes.append(outcome)
-            if dry_run:
-                continue
-            try:
-                with s.begin_nested():
-                    _apply_dunning(
-                        app, s, customer, currency, episode, step, position, as_of, version
-                    )
-            except IntegrityError:
-                outcome.status = "already_done"
         if not dry_run:
             uow.commit()
     return outcomes
+
+
+def _dun_currency(
+    app: App,
+    s: Session,
+    customer: Customer,
+    currency: str,
+    items: list[dunning.OpenItem],
+    policy: PolicyBody,
+    version: int,
+    as_of: date,
+    dry_run: bool,
+    day_off: str | None,
+) -> DunningOutcome:
+    position = dunning.dunning_position(items, as_of)
+    episode, level, last_day = _dunning_state(s, customer.id, currency)  # type: ignore[arg-type]
+    name = "" if level == 0 else policy.dunning_level(min(level, len(policy.dunning.levels))).name
+
+    def outcome(status: str, reason: str = "", **kw: Any) -> DunningOutcome:
+        values: dict[str, Any] = dict(level=level, level_name=name, action="none")
+        values.update(kw)
+        return DunningOutcome(
+            customer=customer.code,
+            currency=currency,
+            overdue_total=str(position.overdue_total),
+            invoices=[i.number for i in position.overdue_items],
+            status=status,
+            reason=reason,
+            **values,
+        )
+
+    if last_day is not None and last_day >= as_of:
+        # One step per customer and business day: a rerun for the same date (or a late run for
+        # an earlier date) changes nothing.
+        if last_day == as_of:
+            return outcome("already_done", f"level {level} already taken on {as_of.isoformat()}")
+        return outcome("nothing_due", f"a later run ({last_day.isoformat()}) already acted")
+
+    promise = _open_promise(s, customer.id, currency)  # type: ignore[arg-type]
+    promise_note, broken_now = "", False
+    if promise is not None and promise.promised_for < as_of:
+        kept = _settle_promise(
+            app, s, customer, promise, position, policy, as_of, version, write=not dry_run
+        )
+        promise_note, broken_now = f"promise {'kept' if kept else 'broken'}; ", not kept
+        promise = None
+
+    if position.overdue_total <= policy.dunning.tolerance:
+        if level == 0:
+            return outcome("nothing_due", promise_note + "nothing overdue beyond the tolerance")
+        if position.disputed_items:
+            return outcome(
+                "paused",
+                "only disputed invoices are overdue: "
+                + ", ".join(i.number for i in position.disputed_items),
+            )
+        result = outcome(
+            "would_clear" if dry_run else "cleared",
+            promise_note + "overdue balance paid",
+            level=0,
+            level_name="cleared",
+            action="release",
+        )
+        if not dry_run:
+            try:
+                with s.begin_nested():
+                    result.notices = _clear_episode(
+                        app, s, customer, currency, episode, as_of, version
+                    )
+            except IntegrityError:
+                result.status = "already_done"
+        return result
+
+    if promise is not None:
+        return outcome(
+            "promised",
+            f"{promise.recorded_by} recorded a promise to pay {promise.amount} {currency} by "
+            f"{promise.promised_for.isoformat()}",
+        )
+
+    forced = broken_now or _broken_since(s, customer.id, currency, last_day)  # type: ignore[arg-type]
+    step = dunning.next_dunning_level(
+        current_level=level,
+        position=position,
+        policy=policy,
+        as_of=as_of,
+        previous_sent_on=last_day if level > 0 else None,
+        force=forced,
+    )
+    if step is None:
+        return outcome("nothing_due", promise_note + _not_yet(level, position, policy, last_day))
+    if day_off is not None:
+        return outcome(
+            "deferred",
+            f"level {step.level} ({step.name}) is due but {as_of.isoformat()} is a {day_off} "
+            f"for {customer.country}: it goes out on the next business day",
+        )
+    result = outcome(
+        "would_send" if dry_run else "sent",
+        promise_note + ("broken promise: one level up at once" if forced else ""),
+        level=step.level,
+        level_name=step.name,
+        action=step.action.value,
+        channel=step.channel.value,
+    )
+    if dry_run:
+        return result
+    try:
+        with s.begin_nested():
+            result.notices = _apply_dunning(
+                app, s, customer, currency, episode, step, position, as_of, version, policy, forced
+            )
+    except IntegrityError:
+        result.status = "already_done"
+        result.reason = f"level {step.level} was taken by another run"
+    return result
+
+
+def _not_yet(
+    level: int, position: dunning.DunningPosition, policy: PolicyBody, last_day: date | None
+) -> str:
+    if level >= len(policy.dunning.levels):
+        return "at the last level"
+    if position.oldest_due_date is None:
+        return "nothing overdue"
+    step = policy.dunning_level(level + 1)
+    when = dunning.trigger_date(
+        step,
+        oldest_due_date=position.oldest_due_date,
+        previous_sent_on=last_day if level > 0 else None,
+    )
+    return f"level {step.level} ({step.name}) is due on {when.isoformat()}"
+
+
+def _charges(
+    s: Session,
+    customer: Customer,
+    currency: str,
+    episode: int,
+    step: DunningLevel,
+    position: dunning.DunningPosition,
+    as_of: date,
+    policy: PolicyBody,
+) -> tuple[list[dunning.OpenItem], dict[str, Any]]:
+    """The late fee and interest a charge level adds, stored as separate receivables (kind fee and
+    interest) so that paying only the principal never drops them."""
+    new: list[dunning.OpenItem] = []
+    details: dict[str, Any] = {}
+    fee = step.fee.get(currency)
+    if fee:
+        number = f"FEE-{customer.code}-{currency}-E{episode}-L{step.level}"
+        s.add(
+            Invoice(
+                customer_id=customer.id,  # type: ignore[arg-type]
+                number=number,
+                issue_date=as_of,
+                due_date=as_of,
+                amount=fee,
+                currency=currency,
+                kind=dunning.FEE,
+            )
+        )
+        new.append(dunning.OpenItem(number, as_of, fee, dunning.FEE))
+        details["fee"] = {"number": number, "amount": str(fee)}
+    if step.interest and policy.dunning.interest_annual_rate is not None:
+        charged_until: dict[str, date] = {}
+        for d in s.exec(
+            select(DunningAction.details).where(
+                DunningAction.customer_id == customer.id,
+                DunningAction.currency == currency,
+                col(DunningAction.details).is_not(None),
+            )
+        ):
+            for line in (d or {}).get("interest", {}).get("lines", []):
+                end = date.fromisoformat(line["end"])
+                charged_until[line["invoice"]] = max(end, charged_until.get(line["invoice"], end))
+        lines = dunning.interest_lines(
+            position.overdue_items,
+            as_of=as_of,
+            annual_rate=policy.dunning.interest_annual_rate,
+            charged_until=charged_until,
+        )
+        total = sum((ln.amount for ln in lines), ZERO)
+        if total > 0:
+            number = f"INT-{customer.code}-{currency}-E{episode}-L{step.level}"
+            s.add(
+                Invoice(
+                    customer_id=customer.id,  # type: ignore[arg-type]
+                    number=number,
+                    issue_date=as_of,
+                    due_date=as_of,
+                    amount=total,
+                    currency=currency,
+                    kind=dunning.INTEREST,
+                )
+            )
+            new.append(dunning.OpenItem(number, as_of, total, dunning.INTEREST))
+            details["interest"] = {
+                "number": number,
+                "rate": str(policy.dunning.interest_annual_rate),
+                "amount": str(total),
+                "lines": [
+                    {
+                        "invoice": ln.number,
+                        "start": ln.start.isoformat(),
+                        "end": ln.end.isoformat(),
+                        "days": ln.days,
+                        "open_amount": str(ln.open_amount),
+                        "amount": str(ln.amount),
+                    }
+                    for ln in lines
+                ],
+            }
+    return new, details
+
+
+def notice_context(
+    customer: Customer,
+    currency: str,
+    step: DunningLevel,
+    listed: list[dunning.OpenItem],
+    credits: list[dunning.OpenItem],
+    as_of: date,
+    line: CreditLine | None,
+    details: dict[str, Any],
+) -> dict[str, Any]:
+    """What a dunning notice shows: every overdue invoice and charge with its open balance and days
+    overdue, the credits that reduce it, and a total that is exactly their sum."""
+    total = sum((i.open_amount for i in listed), ZERO) + sum((c.open_amount for c in credits), ZERO)
+    return {
+        "customer": _customer_view(customer),
+        "as_of": as_of,
+        "currency": currency,
+        "level": {
+            "number": step.level,
+            "name": step.name,
+            "label": step.label,
+            "channel": step.channel.value,
+        },
+        "overdue_total": total,
+        "invoices": [
+            {
+                "number": i.number,
+                "kind": i.kind,
+                "due_date": i.due_date,
+                "open_amount": i.open_amount,
+                "days_overdue": i.days_overdue(as_of),
+            }
+            for i in listed
+        ],
+        "credits": [
+            {"number": c.number, "date": c.due_date, "amount": c.open_amount} for c in credits
+        ],
+        "interest": details.get("interest"),
+        "fee": details.get("fee"),
+        "line": _line_view(line) if line else None,
+    }
 
 
 def _apply_dunning(
@@ -142,21 +523,37 @@ def _apply_dunning(
     customer: Customer,
     currency: str,
     episode: int,
-    step: Any,
+    step: DunningLevel,
     position: dunning.DunningPosition,
     as_of: date,
     version: int,
-) -> None:
+    policy: PolicyBody,
+    forced: bool,
+) -> list[str]:
+    new_charges: list[dunning.OpenItem] = []
+    details: dict[str, Any] = {}
+    if step.action == DunningActionKind.CHARGE:
+        new_charges, details = _charges(
+            s, customer, currency, episode, step, position, as_of, policy
+        )
+    listed = [*position.overdue_items, *new_charges]
+    total = sum((i.open_amount for i in listed), ZERO) + sum(
+        (c.open_amount for c in position.credits), ZERO
+    )
+    if forced:
+        details["broken_promise"] = True
     action = DunningAction(
-        customer_id=customer.id,
+        customer_id=customer.id,  # type: ignore[arg-type]
         currency=currency,
         episode=episode,
-        level=step.level,  # type: ignore[arg-type]
+        level=step.level,
         level_name=step.name,
         as_of=as_of,
-        invoice_numbers=[i.number for i in position.overdue_items],
-        overdue_total=position.overdue_total,
+        invoice_numbers=[i.number for i in listed],
+        overdue_total=total,
         policy_version=version,
+        channel=step.channel.value,
+        details=details or None,
     )
     s.add(action)
     s.flush()  # the unique (customer, currency, episode, level) guard fires here
@@ -170,12 +567,28 @@ def _apply_dunning(
         after={
             "level": step.level,
             "name": step.name,
-            "overdue_total": position.overdue_total,
+            "channel": step.channel.value,
+            "overdue_total": total,
             "currency": currency,
         },
-        reason=f"oldest invoice {position.oldest_days_overdue} days overdue",
+        reason=(
+            "promise to pay broken"
+            if forced
+            else f"oldest invoice {position.oldest_days_overdue} days overdue"
+        ),
         policy_version=version,
     )
+    if new_charges:
+        audit.record(
+            s,
+            actor="collections",
+            action="dunning.charge",
+            entity_type="customer",
+            entity_id=customer.code,
+            after={c.number: c.open_amount for c in new_charges},
+            reason=f"{step.label}: late fee and interest per policy",
+            policy_version=version,
+        )
     line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
     if (
         step.action == DunningActionKind.CREDIT_HOLD
@@ -197,59 +610,127 @@ def _apply_dunning(
             entity_id=customer.code,
             before=before,
             after=_line_view(line),
-            reason=f"{step.label}: {position.overdue_total} {currency} overdue",
+            reason=f"{step.label}: {total} {currency} overdue",
             policy_version=version,
         )
-    ctx = {
-        "customer": _customer_view(customer),
-        "as_of": as_of.isoformat(),
-        "currency": currency,
-        "level": {"number": step.level, "name": step.name, "label": step.label},
-        "overdue_total": position.overdue_total,
-        "invoices": [
-            {
-                "number": i.number,
-                "due_date": i.due_date.isoformat(),
-                "open_amount": i.open_amount,
-                "days_overdue": i.days_overdue(as_of),
-            }
-            for i in position.overdue_items
-        ],
-        "line": _line_view(line) if line else None,
-    }
+    ctx = notice_context(customer, currency, step, listed, position.credits, as_of, line, details)
+    queued: list[str] = []
+    prefix = f"{customer.code}:{currency}:e{episode}"
+    if step.channel == DunningChannel.CALL:
+        _open_case(s, customer, currency, episode, "call", step.level, as_of, version)
+        queued.append(
+            _enqueue(
+                app,
+                s,
+                f"call-task:{prefix}:l{step.level}",
+                "call_task",
+                "en",
+                [app.directory.teams.collections],
+                customer,
+                ctx,
+            )
+        )
+    else:
+        queued.append(
+            _enqueue(
+                app,
+                s,
+                f"dunning:{prefix}:l{step.level}",
+                step.template,
+                customer.locale,
+                [customer.email],
+                customer,
+                ctx,
+                channel=step.channel.value,
+            )
+        )
+    if step.action == DunningActionKind.CREDIT_HOLD:
+        # Sales hears of the hold level even without a credit line: no new orders on credit.
+        queued.append(
+            _enqueue(
+                app,
+                s,
+                f"credit-hold:{prefix}",
+                "credit_hold_sales",
+                "en",
+                [customer.sales_owner_email, app.directory.teams.credit],
+                customer,
+                ctx,
+            )
+        )
+    if step.action == DunningActionKind.HANDOVER:
+        _open_case(s, customer, currency, episode, "handover", step.level, as_of, version)
+        queued.append(
+            _enqueue(
+                app,
+                s,
+                f"handover:{prefix}",
+                "handover_collections",
+                "en",
+                [app.directory.teams.collections],
+                customer,
+                ctx,
+            )
+        )
+    return queued
+
+
+def _enqueue(
+    app: App,
+    s: Session,
+    key: str,
+    kind: str,
+    locale: str,
+    recipients: list[str],
+    customer: Customer,
+    ctx: dict[str, Any],
+    channel: str = "email",
+) -> str:
     notices.enqueue(
         s,
         app.renderer,
-        key=f"dunning:{customer.code}:{currency}:e{episode}:l{step.level}",
-        kind=step.template,
-        locale=customer.locale,
-        recipients=[customer.email],
+        key=key,
+        kind=kind,
+        locale=locale,
+        recipients=recipients,
         customer_id=customer.id,
         context=ctx,
+        channel=channel,
     )
-    if step.action == DunningActionKind.CREDIT_HOLD:
-        # Sales hears of the hold level even without a credit line: no new orders on credit.
-        notices.enqueue(
-            s,
-            app.renderer,
-            key=f"credit-hold:{customer.code}:{currency}:e{episode}",
-            kind="credit_hold_sales",
-            locale="en",
-            recipients=[customer.sales_owner_email, app.directory.teams.credit],
-            customer_id=customer.id,
-            context=ctx,
+    return kind
+
+
+def _open_case(
+    s: Session,
+    customer: Customer,
+    currency: str,
+    episode: int,
+    reason: str,
+    level: int,
+    as_of: date,
+    version: int,
+) -> None:
+    s.add(
+        CollectionCase(
+            customer_id=customer.id,  # type: ignore[arg-type]
+            currency=currency,
+            episode=episode,
+            reason=reason,
+            level=level,
+            opened_on=as_of,
         )
-    if step.action == DunningActionKind.HANDOVER:
-        notices.enqueue(
-            s,
-            app.renderer,
-            key=f"handover:{customer.code}:{currency}:e{episode}",
-            kind="handover_collections",
-            locale="en",
-            recipients=[app.directory.teams.collections],
-            customer_id=customer.id,
-            context=ctx,
-        )
+    )
+    s.flush()
+    audit.record(
+        s,
+        actor="collections",
+        action=f"worklist.{reason}",
+        entity_type="customer",
+        entity_id=customer.code,
+        after={"currency": currency, "level": level, "status": "open"},
+        reason="handed over to the collections team" if reason == "handover" else "call task",
+        policy_version=version,
+    )
 
 
 def _held_in_other_currency(app: App, s: Session, customer: Customer, cleared: str) -> bool:
@@ -271,13 +752,13 @@ def _held_in_other_currency(app: App, s: Session, customer: Customer, cleared: s
 
 def _clear_episode(
     app: App, s: Session, customer: Customer, currency: str, episode: int, as_of: date, version: int
-) -> None:
+) -> list[str]:
     s.add(
         DunningAction(
-            customer_id=customer.id,
+            customer_id=customer.id,  # type: ignore[arg-type]
             currency=currency,
             episode=episode,
-            level=0,  # type: ignore[arg-type]
+            level=0,
             level_name="cleared",
             as_of=as_of,
             invoice_numbers=[],
@@ -296,6 +777,32 @@ def _clear_episode(
         reason="overdue balance paid",
         policy_version=version,
     )
+    for case in s.exec(
+        select(CollectionCase).where(
+            CollectionCase.customer_id == customer.id,
+            CollectionCase.currency == currency,
+            CollectionCase.status == "open",
+        )
+    ):
+        case.status, case.closed_on, case.closed_by, case.closed_reason = (
+            "closed",
+            as_of,
+            "collections",
+            "overdue balance paid",
+        )
+        s.add(case)
+        audit.record(
+            s,
+            actor="collections",
+            action="worklist.closed",
+            entity_type="customer",
+            entity_id=customer.code,
+            before={"status": "open", "reason": case.reason},
+            after={"status": "closed"},
+            reason="overdue balance paid",
+            policy_version=version,
+        )
+    queued: list[str] = []
     line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
     if (
         line is not None
@@ -320,39 +827,66 @@ def _clear_episode(
         ctx = {
             "customer": _customer_view(customer),
             "line": _line_view(line),
-            "as_of": as_of.isoformat(),
+            "as_of": as_of,
             "currency": currency,
         }
         # The customer and the internal teams get separate messages: no internal addresses leak.
-        notices.enqueue(
-            s,
-            app.renderer,
-            key=f"hold-released:{customer.code}:{currency}:e{episode}:customer",
-            kind="credit_hold_released",
-            locale=customer.locale,
-            recipients=[customer.email],
-            customer_id=customer.id,
-            context=ctx,
+        prefix = f"hold-released:{customer.code}:{currency}:e{episode}"
+        queued.append(
+            _enqueue(
+                app,
+                s,
+                f"{prefix}:customer",
+                "credit_hold_released",
+                customer.locale,
+                [customer.email],
+                customer,
+                ctx,
+            )
         )
-        notices.enqueue(
-            s,
-            app.renderer,
-            key=f"hold-released:{customer.code}:{currency}:e{episode}:internal",
-            kind="credit_hold_released",
-            locale="en",
-            recipients=[customer.sales_owner_email, app.directory.teams.credit],
-            customer_id=customer.id,
-            context=ctx,
+        queued.append(
+            _enqueue(
+                app,
+                s,
+                f"{prefix}:internal",
+                "credit_hold_released",
+                "en",
+                [customer.sales_owner_email, app.directory.teams.credit],
+                customer,
+                ctx,
+            )
         )
+    return queued
 
 
 def dun_customers(
-    app: App, *, customer_ids: list[int], as_of: date, dry_run: bool
+    app: App,
+    *,
+    customer_ids: list[int],
+    as_of: date,
+    dry_run: bool,
+    expected: dict[str, dict[str, int]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Collections for a batch of customers: one transaction per customer."""
+    """Collections for a batch of customers: one transaction per customer. ``expected`` maps a
+    customer code to the levels planned at selection."""
     out = []
+    codes: dict[int, str] = {}
+    if expected:
+        with app.uow() as uow:
+            codes = dict(
+                uow.session.exec(
+                    select(Customer.id, Customer.code).where(col(Customer.id).in_(customer_ids))
+                ).all()  # type: ignore[arg-type]
+            )
     for cid in customer_ids:
         out.extend(
-            asdict(o) for o in dun_customer(app, customer_id=cid, as_of=as_of, dry_run=dry_run)
+            asdict(o)
+            for o in dun_customer(
+                app,
+                customer_id=cid,
+                as_of=as_of,
+                dry_run=dry_run,
+                expected=(expected or {}).get(codes.get(cid, "")),
+            )
         )
     return out

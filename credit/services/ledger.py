@@ -7,11 +7,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from credit.db.models import (
     CreditLine,
     Customer,
+    Dispute,
     DunningAction,
     FinancialStatement,
     FxRate,
@@ -39,15 +41,22 @@ def rate_table(session: Session, base_currency: str) -> RateTable:
 
 
 def ledger_documents(
-    session: Session, customer_id: int, as_of: date, tolerance: Decimal = ZERO
+    session: Session,
+    customer_id: int,
+    as_of: date,
+    tolerance: Decimal = ZERO,
+    *,
+    charges: bool = False,
 ) -> tuple[list[RawDocument], list[RawPayment]]:
     """A customer's invoices and credit notes (with the date each invoice was settled and what is
-    still open on ``as_of``) and payments; the one place payments are allocated to invoices."""
-    invoices = list(
-        session.exec(
-            select(Invoice).where(Invoice.customer_id == customer_id, Invoice.issue_date <= as_of)
-        )
-    )
+    still open on ``as_of``) and payments; the one place payments are allocated to invoices.
+
+    Late fees and interest charged by dunning are receivables too (``charges=True``) but not
+    trade: research leaves them out of payment behaviour."""
+    query = select(Invoice).where(Invoice.customer_id == customer_id, Invoice.issue_date <= as_of)
+    if not charges:
+        query = query.where(Invoice.kind == "invoice")
+    invoices = list(session.exec(query))
     payments = list(
         session.exec(
             select(Payment)
@@ -80,6 +89,8 @@ def ledger_documents(
     ]
     numbers = {i.id: i.number for i in invoices}
     later = {p.invoice_id for p in payments if p.invoice_id and p.invoice_id not in numbers}
+    # (a payment of a charge is allocated to it; research, which leaves charges out, still
+    # sees it as allocated: never "on account")
     if later:  # paid ahead of an invoice issued after as_of: still allocated, never "on account"
         numbers.update(
             session.exec(select(Invoice.id, Invoice.number).where(col(Invoice.id).in_(later))).all()
@@ -130,21 +141,48 @@ def load_raw(
     return statements, documents, raw_payments
 
 
+def open_disputes(session: Session, customer_id: int, as_of: date) -> dict[str, Dispute]:
+    """Invoice number -> the dispute open on ``as_of``."""
+    rows = session.exec(
+        select(Invoice.number, Dispute)
+        .join(Dispute, col(Dispute.invoice_id) == col(Invoice.id))
+        .where(
+            Dispute.customer_id == customer_id,
+            Dispute.opened_on <= as_of,
+            or_(col(Dispute.resolved_on).is_(None), col(Dispute.resolved_on) > as_of),
+        )
+    ).all()
+    return {number: d for number, d in rows}
+
+
 def open_items(
     session: Session, customer_id: int, as_of: date
 ) -> dict[str, list[dunning.OpenItem]]:
-    """Open balances per currency: invoices after allocated payments, credit notes and unallocated
-    payments as negative items."""
-    documents, payments = ledger_documents(session, customer_id, as_of)
+    """Open balances per currency: invoices and charges after allocated payments (marked when
+    disputed), credit notes and unallocated payments as negative items."""
+    documents, payments = ledger_documents(session, customer_id, as_of, charges=True)
+    kinds = dict(
+        session.exec(
+            select(Invoice.number, Invoice.kind).where(
+                Invoice.customer_id == customer_id, Invoice.kind != "invoice"
+            )
+        ).all()
+    )
+    disputed = open_disputes(session, customer_id, as_of)
     items: dict[str, list[dunning.OpenItem]] = defaultdict(list)
     for p in payments:
         if p.invoice_number is None and p.status == "received":
             items[p.currency].append(
-                dunning.OpenItem(f"payment {p.reference}", p.paid_on, -p.amount)
+                dunning.OpenItem(f"payment {p.reference}", p.paid_on, -p.amount, dunning.CREDIT)
             )
     for d in documents:
         if d.open_amount != 0:
-            items[d.currency].append(dunning.OpenItem(d.number, d.due_date, d.open_amount))
+            kind = kinds.get(d.number, dunning.INVOICE if d.amount > 0 else dunning.CREDIT)
+            items[d.currency].append(
+                dunning.OpenItem(
+                    d.number, d.due_date, d.open_amount, kind, disputed=d.number in disputed
+                )
+            )
     return dict(items)
 
 

@@ -122,6 +122,7 @@ def deliver(
         mail_from=app.settings.mail_from,
         limit=limit,
         notice_ids=notice_ids,
+        letters_dir=app.settings.letters_path,
     )
     return asdict(report)
 

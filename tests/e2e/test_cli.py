@@ -194,16 +194,16 @@ def test_the_lifecycle_end_to_end_from_the_command_line(cli):
     second = cli.json("approve", rid, "--as", "fiona.director", "--as-of", "2026-10-01")
     assert second["status"] == "published" and second["published"]["limit"] == "60000.0000"
 
-    for day, level in (("2026-10-01", 1), ("2026-10-15", 2), ("2026-10-31", 3), ("2026-11-15", 4)):
+    for day, level in (("2026-10-01", 1), ("2026-10-15", 2), ("2026-11-02", 3), ("2026-11-16", 4)):
         run = cli.json("collections", "run", "--as-of", day)
         mine = [a for a in run["actions"] if a["customer"] == "C-1003"]
         assert [(a["level"], a["status"]) for a in mine] == [(level, "sent")]
-    customer = cli.json("customers", "show", "C-1003", "--as-of", "2026-11-15")
+    customer = cli.json("customers", "show", "C-1003", "--as-of", "2026-11-16")
     assert customer["credit_line"]["status"] == "on_hold"
     assert customer["dunning_level"] == {"EUR": 4}
 
     notices_before = cli.json("notices", "list")
-    rerun = cli.json("collections", "run", "--as-of", "2026-11-15")
+    rerun = cli.json("collections", "run", "--as-of", "2026-11-16")
     assert rerun["counts"].get("sent", 0) == 0
     assert len(cli.json("notices", "list")) == len(notices_before)
     assert {n["status"] for n in notices_before} == {"sent"}

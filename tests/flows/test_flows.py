@@ -97,7 +97,7 @@ def test_review_approval_publish_collections_and_periodic_review_flows(ledger):
     assert progress["status"] == "published"
     assert progress["published"]["limit"] == "30000.0000"
 
-    days = [date(2026, 10, 1), date(2026, 10, 15), date(2026, 10, 31), date(2026, 11, 15)]
+    days = [date(2026, 10, 1), date(2026, 10, 15), date(2026, 11, 2), date(2026, 11, 16)]
     levels = [collections(as_of=d)["levels"] for d in days]
     assert levels[0]["reminder"] >= 1 and levels[3]["credit_hold"] >= 1
     before = len(all_notices(ledger))

@@ -82,7 +82,7 @@ def test_paying_one_currency_does_not_release_a_hold_another_currency_caused(led
             )
         )
         uow.commit()
-    for day in (date(2026, 10, 1), date(2026, 10, 15), date(2026, 10, 31), date(2026, 11, 15)):
+    for day in (date(2026, 10, 1), date(2026, 10, 15), date(2026, 11, 2), date(2026, 11, 16)):
         collect(ledger, day)
     with ledger.uow() as uow:
         line = uow.session.exec(select(CreditLine)).one()

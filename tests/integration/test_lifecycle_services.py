@@ -134,7 +134,7 @@ def test_collections_escalate_one_level_per_run_hold_the_line_and_release_it_whe
     services.publish_request(ledger, request_id=rid, as_of=DAY)
     runs = {
         d: collect(ledger, d)
-        for d in (date(2026, 10, 1), date(2026, 10, 15), date(2026, 10, 31), date(2026, 11, 15))
+        for d in (date(2026, 10, 1), date(2026, 10, 15), date(2026, 11, 2), date(2026, 11, 16))
     }
     assert [runs[d].get("C-1003") for d in runs] == [
         (1, "sent"),
@@ -154,7 +154,7 @@ def test_collections_escalate_one_level_per_run_hold_the_line_and_release_it_whe
     assert line.status == "on_hold" and line.hold_reason == "dunning:credit_hold:EUR"
     assert len(notices_of(ledger, "credit_hold_sales")) == 4  # C-1003, C-1005, C-1007, C-1009
 
-    rerun = collect(ledger, date(2026, 11, 15))
+    rerun = collect(ledger, date(2026, 11, 16))
     assert rerun == {}
     handover = collect(ledger, date(2026, 11, 30))
     assert handover["C-1007"] == (5, "sent") and handover["C-1003"] == (0, "cleared")
@@ -201,7 +201,7 @@ def test_dunning_notice_lists_every_overdue_invoice_with_its_open_balance(ledger
     collect(ledger, date(2026, 10, 15))
     [n] = [n for n in notices_of(ledger, "dunning_reminder") if "Helios" in n.text]
     # 9,400.00 invoice less a 4,000.00 payment on account = 5,400.00 overdue
-    assert "INV-1005-OPEN1" in n.text and "EUR 5,400.00" in n.text
+    assert "INV-1005-OPEN1" in n.text and "€5,400.00" in n.text
 
 
 def test_policy_version_is_approved_by_the_committee_and_published(ledger):

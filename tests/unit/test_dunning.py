@@ -12,32 +12,126 @@ def item(days_overdue: int, amount: str, number: str = "I1") -> OpenItem:
     return OpenItem(number, AS_OF - timedelta(days=days_overdue), Decimal(amount))
 
 
-def test_due_level_follows_the_policy_thresholds(policy):
+def test_due_level_follows_the_policy_after_due_thresholds(policy):
+    # Levels 1-4 count from the due date; level 5 (handover) counts from the hold, not here.
     assert [due_level(d, policy) for d in (0, 1, 14, 15, 29, 30, 44, 45, 59, 60, 400)] == [
-        0,
-        1,
-        1,
-        2,
-        2,
-        3,
-        3,
-        4,
-        4,
-        5,
-        5,
-    ]
+        0, 1, 1, 2, 2, 3, 3, 4, 4, 4, 4,
+    ]  # fmt: skip
 
 
 def test_customer_moves_at_most_one_level_per_run_even_after_downtime(policy):
+    # 90 days overdue and never dunned: one level per run, never two at once.
     position = dunning_position([item(90, "500")], AS_OF)
-    levels, current = [], 0
+    levels, current, last = [], 0, None
+    day = AS_OF
     for _ in range(7):
-        step = next_dunning_level(current_level=current, position=position, policy=policy)
+        step = next_dunning_level(
+            current_level=current, position=position, policy=policy, as_of=day,
+            previous_sent_on=last,
+        )  # fmt: skip
         if step is None:
             break
         levels.append(step.level)
-        current = step.level
-    assert levels == [1, 2, 3, 4, 5]
+        current, last = step.level, day
+    assert levels == [1, 2, 3, 4]  # the handover waits 14 days after the hold
+    later = day + timedelta(days=14)
+    position = dunning_position([item(104, "500")], later)
+    handover = next_dunning_level(
+        current_level=4, position=position, policy=policy, as_of=later, previous_sent_on=day
+    )
+    assert handover.level == 5
+    assert (
+        next_dunning_level(
+            current_level=4,
+            position=position,
+            policy=policy,
+            as_of=later - timedelta(days=1),
+            previous_sent_on=day,
+        )
+        is None
+    )
+
+
+def test_triggers_after_due_after_previous_and_end_of_month(policy):
+    from credit.domain.dunning import trigger_date
+    from credit.domain.policy import DunningLevel
+
+    due = date(2026, 1, 20)
+    after_due = DunningLevel(level=1, name="a", label="A", trigger="after_due", days=10, template="t")
+    after_prev = DunningLevel(
+        level=2, name="b", label="B", trigger="after_previous", days=7, template="t"
+    )
+    eom = DunningLevel(level=3, name="c", label="C", trigger="end_of_month", days=15, template="t")
+    assert trigger_date(after_due, oldest_due_date=due, previous_sent_on=None) == date(2026, 1, 30)
+    assert trigger_date(after_prev, oldest_due_date=due, previous_sent_on=date(2026, 2, 3)) == date(
+        2026, 2, 10
+    )
+    # 15 days after 20 January is 4 February: the level is due on the last day of February.
+    assert trigger_date(eom, oldest_due_date=due, previous_sent_on=None) == date(2026, 2, 28)
+
+
+def test_a_broken_promise_forces_the_next_level_without_waiting(policy):
+    position = dunning_position([item(20, "500")], AS_OF)
+    assert next_dunning_level(current_level=2, position=position, policy=policy, as_of=AS_OF) is None
+    forced = next_dunning_level(
+        current_level=2, position=position, policy=policy, as_of=AS_OF, force=True
+    )
+    assert forced.level == 3
+
+
+def test_disputed_invoices_are_neither_listed_nor_counted(policy):
+    items = [item(40, "300"), OpenItem("D1", AS_OF - timedelta(days=50), Decimal("900"), disputed=True)]
+    position = dunning_position(items, AS_OF)
+    assert [i.number for i in position.overdue_items] == ["I1"]
+    assert position.overdue_total == Decimal("300") and position.oldest_days_overdue == 40
+    assert [i.number for i in position.disputed_items] == ["D1"]
+
+
+def test_interest_is_rate_over_365_times_days_from_due_or_last_charge():
+    from credit.domain.dunning import FEE, interest_lines
+
+    items = [
+        item(30, "1000.00", "A"),
+        item(10, "365.00", "B"),
+        OpenItem("FEE-1", AS_OF - timedelta(days=5), Decimal("40"), FEE),
+    ]
+    lines = interest_lines(
+        items,
+        as_of=AS_OF,
+        annual_rate=Decimal("0.08"),
+        charged_until={"A": AS_OF - timedelta(days=12)},
+    )
+    # A: 1000 x 0.08 / 365 x 12 = 2.630... -> 2.63; B: 365 x 0.08 / 365 x 10 = 0.80; no interest
+    # on the fee.
+    assert [(ln.number, ln.days, ln.amount) for ln in lines] == [
+        ("A", 12, Decimal("2.63")),
+        ("B", 10, Decimal("0.80")),
+    ]
+
+
+def test_a_charge_level_must_say_what_it_charges():
+    import pytest
+    from pydantic import ValidationError
+
+    from credit.domain.policy import DunningLevel
+
+    with pytest.raises(ValidationError, match="needs a fee or interest"):
+        DunningLevel(level=1, name="a", label="A", days=1, template="t", action="charge")
+    with pytest.raises(ValidationError, match="need action: charge"):
+        DunningLevel(level=1, name="a", label="A", days=1, template="t", fee={"EUR": "40"})
+
+
+def test_business_days_skip_weekends_and_the_customers_public_holidays():
+    from credit.domain.calendar import is_business_day, next_business_day, non_business_reason
+
+    assert next_business_day(date(2026, 10, 31), "DE") == date(2026, 11, 2)  # Sat -> Mon
+    assert non_business_reason(date(2026, 12, 25), "DE").startswith("public holiday in DE")
+    assert next_business_day(date(2026, 12, 25), "DE") == date(2026, 12, 28)
+    # Chinese New Year in Taiwan: Monday 16 to Friday 20 February 2026, then the weekend.
+    assert next_business_day(date(2026, 2, 16), "TW") == date(2026, 2, 23)
+    assert is_business_day(date(2026, 2, 16), "DE")
+    assert is_business_day(date(2026, 12, 24), "US")
+    assert next_business_day(date(2026, 7, 4), "ZZ") == date(2026, 7, 6)  # unknown: weekends only
 
 
 def test_nothing_is_sent_at_or_below_the_tolerance(policy):

@@ -1,0 +1,51 @@
+"""Business days: weekends and public holidays of a customer's country (the ``holidays`` package)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays as _holidays
+
+DEFAULT_WEEKEND = frozenset({5, 6})  # Saturday, Sunday
+
+
+def today_in(timezone: str, now: datetime | None = None) -> date:
+    """The calendar day it is in ``timezone`` (the company's), not on the server's clock."""
+    moment = now or datetime.now(tz=ZoneInfo("UTC"))
+    return moment.astimezone(ZoneInfo(timezone)).date()
+
+
+@lru_cache(maxsize=512)
+def _country_calendar(country: str, year: int) -> tuple[frozenset[date], frozenset[int], dict]:
+    try:
+        cal = _holidays.country_holidays(country.upper(), years=year)
+    except (NotImplementedError, KeyError):
+        # A country the package does not know: weekends only.
+        return frozenset(), DEFAULT_WEEKEND, {}
+    weekend = frozenset(getattr(cal, "weekend", DEFAULT_WEEKEND) or DEFAULT_WEEKEND)
+    return frozenset(cal.keys()), weekend, dict(cal.items())
+
+
+def non_business_reason(day: date, country: str) -> str | None:
+    """Why ``day`` is not a business day in ``country`` (weekend or the holiday's name), or None."""
+    holidays_, weekend, names = _country_calendar(country or "", day.year)
+    if day in holidays_:
+        return f"public holiday in {country.upper()} ({names.get(day, 'holiday')})"
+    if day.weekday() in weekend:
+        return f"weekend ({day.strftime('%A')})"
+    return None
+
+
+def is_business_day(day: date, country: str) -> bool:
+    return non_business_reason(day, country) is None
+
+
+def next_business_day(day: date, country: str) -> date:
+    """``day`` itself when it is a business day, else the first business day after it."""
+    for _ in range(60):
+        if is_business_day(day, country):
+            return day
+        day += timedelta(days=1)
+    return day  # a calendar with 60 days off in a row is not one we can honour

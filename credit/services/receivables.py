@@ -1,0 +1,452 @@
+"""The collections desk: disputes, promises to pay, the worklist and its call log, order checks."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from credit import audit
+from credit.app import App
+from credit.db.models import (
+    CollectionCase,
+    CollectionNote,
+    CreditLine,
+    Customer,
+    Dispute,
+    DunningAction,
+    Invoice,
+    LineStatus,
+    PaymentPromise,
+    SalesOrder,
+)
+from credit.domain import dunning
+from credit.domain.money import ZERO, money
+from credit.services._common import ServiceError, get_customer
+from credit.services.collections import lock_customer
+from credit.services.ledger import _dunning_state, open_items, rate_table
+
+USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,59}$")
+
+
+def _user(name: str, option: str) -> str:
+    name = (name or "").strip()
+    if not USER.match(name):
+        raise ServiceError(
+            f"{option}: value {name!r} is not a user name (letters, digits, . _ - @)"
+        )
+    return name
+
+
+def _text(value: str, option: str, limit: int = 2000) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ServiceError(f"{option}: a text is required")
+    if len(value) > limit:
+        raise ServiceError(f"{option}: longer than {limit} characters")
+    return value
+
+
+def _invoice(s: Session, number: str) -> Invoice:
+    inv = s.exec(select(Invoice).where(Invoice.number == number.strip())).first()
+    if inv is None:
+        raise ServiceError(f"no invoice with number {number!r}")
+    return inv
+
+
+def _policy_version(app: App, s: Session) -> int:
+    return app.published_policy(s)[0]
+
+
+# --------------------------------------------------------------------------- disputes
+
+
+def open_dispute(app: App, *, invoice_number: str, reason: str, by: str, as_of: date) -> dict:
+    """The customer disputes an invoice: it leaves dunning until the dispute is resolved."""
+    by, reason = _user(by, "--by"), _text(reason, "--reason")
+    with app.uow() as uow:
+        s = uow.session
+        inv = _invoice(s, invoice_number)
+        if inv.amount <= 0:
+            raise ServiceError(f"{inv.number} is a credit note: only invoices can be disputed")
+        lock_customer(s, inv.customer_id)
+        existing = s.exec(
+            select(Dispute).where(Dispute.invoice_id == inv.id, col(Dispute.resolved_on).is_(None))
+        ).first()
+        if existing is not None:
+            raise ServiceError(
+                f"{inv.number} is already disputed since {existing.opened_on.isoformat()} "
+                f"({existing.opened_by}: {existing.reason})"
+            )
+        customer = s.get(Customer, inv.customer_id)
+        assert customer is not None
+        d = Dispute(
+            invoice_id=inv.id,  # type: ignore[arg-type]
+            customer_id=inv.customer_id,
+            reason=reason,
+            opened_by=by,
+            opened_on=as_of,
+        )
+        s.add(d)
+        s.flush()
+        audit.record(
+            s,
+            actor=by,
+            action="dispute.opened",
+            entity_type="invoice",
+            entity_id=inv.number,
+            before={"disputed": False},
+            after={"disputed": True, "customer": customer.code, "amount": inv.amount},
+            reason=reason,
+            policy_version=_policy_version(app, s),
+        )
+        uow.commit()
+        return {"invoice": inv.number, "customer": customer.code, "status": "disputed"}
+
+
+def resolve_dispute(app: App, *, invoice_number: str, by: str, note: str, as_of: date) -> dict:
+    """The dispute is settled: what is still open on the invoice is dunned again (a credit note
+    issued for it is imported as usual and reduces it)."""
+    by, note = _user(by, "--by"), _text(note, "--note")
+    with app.uow() as uow:
+        s = uow.session
+        inv = _invoice(s, invoice_number)
+        lock_customer(s, inv.customer_id)
+        d = s.exec(
+            select(Dispute).where(Dispute.invoice_id == inv.id, col(Dispute.resolved_on).is_(None))
+        ).first()
+        if d is None:
+            raise ServiceError(f"{inv.number} has no open dispute")
+        if as_of < d.opened_on:
+            raise ServiceError(
+                f"--as-of {as_of.isoformat()} is before the dispute was opened "
+                f"({d.opened_on.isoformat()})"
+            )
+        d.resolved_on, d.resolved_by, d.resolution = as_of, by, note
+        s.add(d)
+        customer = s.get(Customer, inv.customer_id)
+        assert customer is not None
+        audit.record(
+            s,
+            actor=by,
+            action="dispute.resolved",
+            entity_type="invoice",
+            entity_id=inv.number,
+            before={"disputed": True, "reason": d.reason},
+            after={"disputed": False, "customer": customer.code},
+            reason=note,
+            policy_version=_policy_version(app, s),
+        )
+        uow.commit()
+        return {"invoice": inv.number, "customer": customer.code, "status": "resolved"}
+
+
+# --------------------------------------------------------------------------- promises
+
+
+def record_promise(
+    app: App,
+    *,
+    customer_code: str,
+    amount: Decimal,
+    promised_for: date,
+    by: str,
+    as_of: date,
+    currency: str | None = None,
+    note: str = "",
+) -> dict:
+    """A promise to pay: the customer's escalation in that currency pauses until ``promised_for``.
+    A newer promise replaces an open one."""
+    by = _user(by, "--as")
+    if amount <= 0:
+        raise ServiceError(f"--amount: value {amount} must be positive")
+    if promised_for < as_of:
+        raise ServiceError(
+            f"--by: value {promised_for.isoformat()} is before today ({as_of.isoformat()})"
+        )
+    with app.uow() as uow:
+        s = uow.session
+        customer = get_customer(s, customer_code)
+        lock_customer(s, customer.id)  # type: ignore[arg-type]
+        cur = (currency or customer.currency).upper()
+        replaced = []
+        for old in s.exec(
+            select(PaymentPromise).where(
+                PaymentPromise.customer_id == customer.id,
+                PaymentPromise.currency == cur,
+                PaymentPromise.status == "open",
+            )
+        ):
+            old.status, old.settled_on = "replaced", as_of
+            s.add(old)
+            replaced.append(old.id)
+        p = PaymentPromise(
+            customer_id=customer.id,  # type: ignore[arg-type]
+            currency=cur,
+            amount=money(amount),
+            promised_for=promised_for,
+            recorded_on=as_of,
+            recorded_by=by,
+            note=note.strip(),
+        )
+        s.add(p)
+        s.flush()
+        audit.record(
+            s,
+            actor=by,
+            action="promise.recorded",
+            entity_type="customer",
+            entity_id=customer.code,
+            before={"replaced_promises": replaced} if replaced else None,
+            after={"amount": p.amount, "currency": cur, "promised_for": promised_for},
+            reason=note.strip() or "promise to pay",
+            policy_version=_policy_version(app, s),
+        )
+        uow.commit()
+        return {
+            "customer": customer.code,
+            "amount": str(p.amount),
+            "currency": cur,
+            "promised_for": promised_for.isoformat(),
+            "replaced": replaced,
+        }
+
+
+# --------------------------------------------------------------------------- worklist
+
+
+def log_note(
+    app: App, *, customer_code: str, note: str, by: str, as_of: date, kind: str = "note"
+) -> dict:
+    """Log a call or a note; logging a call closes the customer's open call tasks."""
+    by, note = _user(by, "--as"), _text(note, "--note")
+    if kind not in ("call", "note"):
+        raise ServiceError(f"--kind: value {kind!r} is not one of call, note")
+    with app.uow() as uow:
+        s = uow.session
+        customer = get_customer(s, customer_code)
+        s.add(
+            CollectionNote(
+                customer_id=customer.id,  # type: ignore[arg-type]
+                kind=kind,
+                note=note,
+                logged_by=by,
+                logged_on=as_of,
+            )
+        )
+        closed = []
+        if kind == "call":
+            for case in s.exec(
+                select(CollectionCase).where(
+                    CollectionCase.customer_id == customer.id,
+                    CollectionCase.reason == "call",
+                    CollectionCase.status == "open",
+                )
+            ):
+                case.status, case.closed_on, case.closed_by, case.closed_reason = (
+                    "closed",
+                    as_of,
+                    by,
+                    "called",
+                )
+                s.add(case)
+                closed.append(case.currency)
+        audit.record(
+            s,
+            actor=by,
+            action=f"worklist.{kind}",
+            entity_type="customer",
+            entity_id=customer.code,
+            after={"call_tasks_closed": closed} if closed else None,
+            reason=note,
+            policy_version=_policy_version(app, s),
+        )
+        uow.commit()
+        return {"customer": customer.code, "kind": kind, "call_tasks_closed": closed}
+
+
+def worklist(app: App, *, as_of: date) -> list[dict[str, Any]]:
+    """The collections team's worklist: every open handover and call task, with the amount owed,
+    the oldest overdue invoice, the last action, any promised date and the next step."""
+    with app.uow() as uow:
+        s = uow.session
+        _, policy = app.published_policy(s)
+        cases = list(
+            s.exec(
+                select(CollectionCase, Customer)
+                .join(Customer, col(Customer.id) == col(CollectionCase.customer_id))
+                .where(CollectionCase.status == "open")
+                .order_by(col(CollectionCase.opened_on), col(Customer.code))
+            )
+        )
+        rows = []
+        for case, customer in cases:
+            items = open_items(s, customer.id, as_of).get(case.currency, [])  # type: ignore[arg-type]
+            position = dunning.dunning_position(items, as_of)
+            _, level, last_day = _dunning_state(s, customer.id, case.currency)  # type: ignore[arg-type]
+            last_note = s.exec(
+                select(CollectionNote)
+                .where(CollectionNote.customer_id == customer.id)
+                .order_by(col(CollectionNote.id).desc())
+            ).first()
+            promise = s.exec(
+                select(PaymentPromise)
+                .where(
+                    PaymentPromise.customer_id == customer.id,
+                    PaymentPromise.currency == case.currency,
+                    PaymentPromise.status == "open",
+                )
+                .order_by(col(PaymentPromise.id).desc())
+            ).first()
+            last_action = (
+                f"{policy.dunning_level(level).name} on {last_day.isoformat()}"
+                if level > 0 and last_day and level <= len(policy.dunning.levels)
+                else ""
+            )
+            if last_note is not None and (last_day is None or last_note.logged_on >= last_day):
+                last_action = f"{last_note.kind} by {last_note.logged_by} on " + (
+                    f"{last_note.logged_on.isoformat()}: {last_note.note[:60]}"
+                )
+            if promise is not None:
+                next_step = (
+                    f"wait for {promise.amount} promised by {promise.promised_for.isoformat()}; "
+                    "escalation resumes one level up if it is broken"
+                )
+            elif case.reason == "call":
+                next_step = "call the customer and log it: credit worklist log --kind call"
+            else:
+                next_step = (
+                    "contact the customer: agree a payment plan (credit promise) or "
+                    "pass to the collection agency"
+                )
+            rows.append(
+                {
+                    "customer": customer.code,
+                    "name": customer.name,
+                    "task": case.reason,
+                    "currency": case.currency,
+                    "amount": str(position.overdue_total),
+                    "oldest_overdue_days": position.oldest_days_overdue,
+                    "oldest_due_date": (
+                        position.oldest_due_date.isoformat() if position.oldest_due_date else None
+                    ),
+                    "disputed": [i.number for i in position.disputed_items],
+                    "opened_on": case.opened_on.isoformat(),
+                    "last_action": last_action,
+                    "promised_date": promise.promised_for.isoformat() if promise else None,
+                    "next_step": next_step,
+                }
+            )
+        return rows
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def check_order(
+    app: App, *, customer_code: str, amount: Decimal, as_of: date, currency: str | None = None
+) -> dict[str, Any]:
+    """Whether a new order may ship on credit: ``allow`` or ``hold`` with every reason.
+
+    Exposure = open receivables (undisputed and disputed alike, net of credits) + open orders +
+    this order, in the credit line's currency at the latest rates; a line on hold, no line, or an
+    invoice overdue beyond the policy's ``orders.max_days_overdue`` also hold the order.
+    """
+    if amount <= 0:
+        raise ServiceError(f"--amount: value {amount} must be positive")
+    with app.uow() as uow:
+        s = uow.session
+        customer = get_customer(s, customer_code)
+        _, policy = app.published_policy(s)
+        line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
+        cur = (currency or (line.currency if line else customer.currency)).upper()
+        reasons: list[str] = []
+        rates = rate_table(s, policy.base_currency)
+        target = line.currency if line else cur
+
+        def convert(value: Decimal, from_cur: str) -> Decimal | None:
+            if from_cur == target:
+                return value
+            a, b = rates.lookup(from_cur, as_of), rates.lookup(target, as_of)
+            if a is None or b is None:
+                return None
+            return value * a[0] / b[0]
+
+        receivables = ZERO
+        oldest = 0
+        oldest_invoice = ""
+        for item_cur, items in open_items(s, customer.id, as_of).items():  # type: ignore[arg-type]
+            subtotal = sum((i.open_amount for i in items), ZERO)
+            converted = convert(subtotal, item_cur)
+            if converted is None:
+                reasons.append(f"no exchange rate {item_cur}->{target} on {as_of}: cannot value")
+                continue
+            receivables += converted
+            position = dunning.dunning_position(items, as_of)
+            if position.overdue_total > policy.dunning.tolerance and (
+                position.oldest_days_overdue > oldest
+            ):
+                oldest, oldest_invoice = (
+                    position.oldest_days_overdue,
+                    position.overdue_items[0].number,
+                )
+        orders = ZERO
+        for o in s.exec(
+            select(SalesOrder).where(
+                SalesOrder.customer_id == customer.id, SalesOrder.status == "open"
+            )
+        ):
+            converted = convert(o.amount, o.currency)
+            if converted is None:
+                reasons.append(f"no exchange rate {o.currency}->{target}: order {o.number}")
+                continue
+            orders += converted
+        this = convert(amount, cur)
+        if this is None:
+            reasons.append(f"no exchange rate {cur}->{target}: cannot value this order")
+            this = ZERO
+        exposure = money(receivables + orders + this)
+        limit = line.limit if line else None
+        if line is None:
+            reasons.append("no credit line: prepayment or cash in advance only")
+        elif line.status != LineStatus.ACTIVE:
+            reasons.append(f"credit line is {line.status} ({line.hold_reason or 'no reason'})")
+        if limit is not None and exposure > limit:
+            reasons.append(
+                f"exposure {exposure} {target} (receivables {money(receivables)} + open orders "
+                f"{money(orders)} + this order {money(this)}) exceeds the limit {money(limit)} "
+                f"by {money(exposure - limit)}"
+            )
+        if oldest > policy.orders.max_days_overdue:
+            reasons.append(
+                f"invoice {oldest_invoice} is {oldest} days overdue "
+                f"(policy allows {policy.orders.max_days_overdue})"
+            )
+        in_dunning = [
+            c
+            for c in {
+                a.currency
+                for a in s.exec(
+                    select(DunningAction).where(DunningAction.customer_id == customer.id)
+                )
+            }
+            if _dunning_state(s, customer.id, c)[1] > 0  # type: ignore[arg-type]
+        ]
+        return {
+            "customer": customer.code,
+            "decision": "hold" if reasons else "allow",
+            "reasons": reasons,
+            "currency": target,
+            "order_amount": str(money(this)),
+            "receivables": str(money(receivables)),
+            "open_orders": str(money(orders)),
+            "exposure": str(exposure),
+            "limit": str(money(limit)) if limit is not None else None,
+            "headroom": str(money(limit - exposure)) if limit is not None else None,
+            "line_status": line.status if line else None,
+            "oldest_overdue_days": oldest,
+            "in_dunning": sorted(in_dunning),
+        }
