@@ -1143,6 +1143,26 @@ def customers_show(
             f"Exposure {cur} {Decimal(amount):,.2f} ({aging}); dunning level "
             f"{view['dunning_level'].get(cur, 0)}"
         )
+    rows = [
+        [
+            cur,
+            i["number"],
+            i["kind"] + (" (disputed)" if i["disputed"] else ""),
+            i["due_date"],
+            i["days_overdue"],
+            f"{Decimal(i['open_amount']):,.2f}",
+        ]
+        for cur, items in view["open_items"].items()
+        for i in items
+    ]
+    if rows:
+        table("Open items", ["currency", "document", "kind", "due", "days overdue", "open"], rows)
+    for p in view["promises"]:
+        console.print(
+            f"Promise: {Decimal(p['amount']):,.2f} {p['currency']} by {p['promised_for']} "
+            f"({p['recorded_by']}): {p['status']}",
+            highlight=False,
+        )
 
 
 @customers_app.command("list")
@@ -1207,9 +1227,9 @@ def notices_list(
         [
             [
                 r["id"],
-                r["kind"],
+                r["kind"] + (" (letter)" if r["channel"] == "letter" else ""),
                 r["status"],
-                ", ".join(r["recipients"]),
+                r["delivered_to"] if r["channel"] == "letter" else ", ".join(r["recipients"]),
                 r["subject"],
                 r["created_at"],
             ]
@@ -1487,7 +1507,7 @@ def _policy_decide(version: int, user: str, approve: bool, comment: str | None) 
             username=user,
             approve=approve,
             comment=comment,
-            as_of=date.today(),  # the edge
+            as_of=a.settings.today(),  # the edge: today in the company's time zone
         )
         console.print(f"Policy version {version} ({step.role}): {step.decision} by {user}.")
         progress = _continue_policy(version)
@@ -1523,16 +1543,18 @@ def policy_reject(
 @app.command()
 def serve(
     timezone: Annotated[
-        str,
-        typer.Option("--timezone", help="Time zone of the cron schedules (as in prefect.yaml)."),
-    ] = "Europe/Berlin",
+        str | None,
+        typer.Option(
+            "--timezone", help="Time zone of the cron schedules (default: CREDIT_TIMEZONE)."
+        ),
+    ] = None,
 ) -> None:
     """Run all deployments on this machine (collections and periodic review daily) with Prefect's serve()."""
-    get_app()
+    a = get_app()
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.serve import serve_all
 
-    serve_all(timezone=timezone)
+    serve_all(timezone=timezone or a.settings.timezone)
 
 
 @app.command()

@@ -12,7 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from credit import audit
 from credit.db.locks import lock_customers
@@ -54,7 +55,15 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "current_liabilities",
         "operating_cash_flow",
     ),
-    "invoices": ("customer_code", "number", "issue_date", "due_date", "amount", "currency"),
+    "invoices": (
+        "customer_code",
+        "number",
+        "issue_date",
+        "due_date",
+        "amount",
+        "currency",
+        "applies_to",
+    ),
     "fx-rates": ("currency", "rate_date", "rate_to_base"),
     "orders": ("customer_code", "number", "order_date", "amount", "currency", "status"),
     "payments": (
@@ -68,7 +77,15 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "status",
     ),
 }
-OPTIONAL = {"registered_on", "tax_id", "locale", "invoice_number", "status", "postal_address"}
+OPTIONAL = {
+    "registered_on",
+    "tax_id",
+    "locale",
+    "invoice_number",
+    "status",
+    "postal_address",
+    "applies_to",
+}
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
 
@@ -392,14 +409,14 @@ def _plan_financials(
             "customer_id": customer.id if customer else None,
             "period_end": r.day("period_end"),
         }
-        for col in money_cols:
-            non_negative = col in {
+        for column in money_cols:
+            non_negative = column in {
                 "total_assets",
                 "total_liabilities",
                 "current_assets",
                 "current_liabilities",
             }
-            v[col] = r.amount(col, non_negative=non_negative)
+            v[column] = r.amount(column, non_negative=non_negative)
         if (
             v["current_assets"] is not None
             and v["total_assets"] is not None
@@ -447,6 +464,39 @@ def _plan_invoices(
             r.fail("due_date", f"before the issue date {v['issue_date']}")
         out.append((r, v))
     _dupe_check([(r, v["number"]) for r, v in out], "number")
+    # A credit note may name the invoice it reduces (applies_to): already imported or earlier in
+    # this file, same customer and currency. Without it, it is a credit on account.
+    in_file = {v["number"]: v for _, v in out if v["number"]}
+    targets = {r.values.get("applies_to", "").strip() for r, _ in out} - {""}
+    stored = {
+        i.number: i
+        for i in session.exec(select(Invoice).where(col(Invoice.number).in_(list(targets))))
+    }
+    for r, v in out:
+        ref = r.text("applies_to", pattern=CODE, max_len=60, reason="not a document number")
+        if not ref:
+            continue
+        target: Any = stored.get(ref) or in_file.get(ref)
+        if v["amount"] is not None and v["amount"] > 0:
+            r.fail("applies_to", "only a credit note (negative amount) applies to an invoice", ref)
+        elif target is None:
+            r.fail("applies_to", "no such invoice (import it first or earlier in this file)", ref)
+        else:
+            t_customer = (
+                target.customer_id if hasattr(target, "customer_id") else target["customer_id"]
+            )
+            t_currency = target.currency if hasattr(target, "currency") else target["currency"]
+            t_amount = target.amount if hasattr(target, "amount") else target["amount"]
+            if t_customer != v["customer_id"]:
+                r.fail("applies_to", "belongs to another customer", ref)
+            elif t_currency != v["currency"]:
+                r.fail(
+                    "applies_to", f"invoice is in {t_currency}, credit note in {v['currency']}", ref
+                )
+            elif t_amount is not None and t_amount < 0:
+                r.fail("applies_to", "is itself a credit note", ref)
+            else:
+                v["applies_to_number"] = ref
     return [(v["number"], v, r) for r, v in out]
 
 
@@ -641,6 +691,8 @@ SPECS: dict[str, _Spec] = {
 def _differences(obj: Any, values: Values) -> dict[str, tuple[Any, Any]]:
     diffs = {}
     for k, new in values.items():
+        if k == "applies_to_number":  # posted documents do not change; the number is not a column
+            continue
         old = getattr(obj, k)
         if isinstance(old, Decimal) and new is not None:
             same = old == Decimal(new)
@@ -715,8 +767,13 @@ def import_file(
     lock_customers(
         session, {v["customer_id"] for _, v, _, _ in changes if v.get("customer_id") is not None}
     )
+    links: dict[str, str] = {}  # credit note -> the invoice it applies to
     for key, values, obj, diffs in changes:
         if obj is None:
+            values = dict(values)
+            target = values.pop("applies_to_number", None)
+            if target:
+                links[key] = target
             session.add(spec.model(**values))
         else:
             for k, (_, new) in diffs.items():
@@ -733,6 +790,21 @@ def import_file(
                 before={k: o for k, (o, _) in diffs.items()},
                 after={k: n for k, (_, n) in diffs.items()},
                 reason=f"import of {path.name}",
+            )
+    if links:
+        session.flush()
+        ids = dict(
+            session.exec(
+                select(Invoice.number, Invoice.id).where(
+                    col(Invoice.number).in_(list(set(links.values())))
+                )
+            ).all()
+        )
+        for number, target in links.items():
+            session.execute(
+                update(Invoice)
+                .where(col(Invoice.number) == number)
+                .values(applies_to_id=ids[target])
             )
     if plan.created:
         audit.record(

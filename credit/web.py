@@ -36,9 +36,11 @@ def create_app(
     app: App,
     *,
     on_decided: Callable[[int, date], None] | None = None,
-    today: Callable[[], date] = date.today,
+    today: Callable[[], date] | None = None,
 ) -> FastAPI:
-    """The web app; ``on_decided(request_id, as_of)`` continues the lifecycle after a decision."""
+    """The web app; ``on_decided(request_id, as_of)`` continues the lifecycle after a decision.
+    ``today`` is the business date of a decision (default: today in the company's time zone)."""
+    today = today or app.settings.today
     env = Environment(
         loader=FileSystemLoader(str(resource_dir("templates"))),
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=True),

@@ -34,7 +34,9 @@ def approval(request_id: int, as_of: date) -> dict:
 @flow(name="approval-sweeper")
 def approval_sweeper(as_of: date | None = None) -> dict:
     """Hourly: remind approvers at the first deadline, escalate at the second (each notice once)."""
-    as_of = as_of or Settings.load().today()  # the edge: a scheduled run sweeps as of its own day in the company's time zone
+    as_of = (
+        as_of or Settings.load().today()
+    )  # the edge: a scheduled run sweeps as of its own day in the company's time zone
     counts = sweep_approvals(as_of)
     deliver_notices()
     return counts

@@ -17,7 +17,9 @@ BATCH = 500
 @flow(name="collections", flow_run_name="collections-{as_of}")
 def collections(as_of: date | None = None, dry_run: bool = False) -> dict:
     """One notice per customer and currency per level; hold and handover as the policy says."""
-    as_of = as_of or Settings.load().today()  # the edge: a scheduled run collects as of its own day in the company's time zone
+    as_of = (
+        as_of or Settings.load().today()
+    )  # the edge: a scheduled run collects as of its own day in the company's time zone
     ids = find_collection_candidates(as_of)
     outcomes: list[dict] = []
     for i in range(0, len(ids), BATCH):

@@ -175,15 +175,58 @@ def run_demo(directory: Path, console: Console) -> None:
         progress = policy(version=version)
     say(f"   version {version} is {progress['status']}")
 
-    say("[bold]5. Collections[/] over simulated weeks (one level per run, never skipping)")
+    say(
+        "[bold]5. Collections[/] over simulated weeks (one level per run, never skipping; final "
+        "demand as a letter with fee and interest; weekends and holidays wait)"
+    )
+
+    def check_order(day: date) -> None:
+        o = services.check_order(a, customer_code="C-1003", amount=Decimal("25000"), as_of=day)
+        say(
+            f"   credit orders check C-1003 --amount 25000 --as-of {day}: "
+            f"[bold]{o['decision'].upper()}[/] (exposure {o['exposure']} of limit {o['limit']})"
+            + "".join(f"\n      - {r}" for r in o["reasons"])
+        )
+
     for day in COLLECTION_DAYS:
+        if day == date(2026, 12, 15):
+            say(
+                "   2026-12-01: cora.collector calls C-1007 (credit worklist log) and records a promise"
+            )
+            services.log_note(
+                a, customer_code="C-1007", note="Spoke to the CFO: full payment by 10 December",
+                by="cora.collector", as_of=date(2026, 12, 1), kind="call",
+            )  # fmt: skip
+            services.record_promise(
+                a, customer_code="C-1007", amount=Decimal("10250.50"),
+                promised_for=date(2026, 12, 10), by="cora.collector", as_of=date(2026, 12, 1),
+            )  # fmt: skip
+            services.open_dispute(
+                a, invoice_number="INV-1009-OPEN1", reason="Quantity short-shipped",
+                by="cora.collector", as_of=date(2026, 12, 1),
+            )  # fmt: skip
+            say(
+                "   2026-12-01: C-1009 disputes INV-1009-OPEN1 (credit dispute open): out of dunning"
+            )
         result = collections(as_of=day)
         moves = [
             f"{o['customer']}:{o['level_name']}"
+            + (f" ({o['channel']})" if o["channel"] == "letter" else "")
             for o in result["actions"]
             if o["status"] in ("sent", "cleared")
         ]
         say(f"   {day}: {', '.join(moves) or 'nothing due'}")
+        for o in result["actions"]:
+            if o["status"] in ("deferred", "paused", "promised") or "promise" in o["reason"]:
+                say(f"      {o['customer']}: {o['status']}: {o['reason']}")
+        if day in (date(2026, 11, 16), date(2026, 11, 30)):
+            check_order(day)
+        if day == date(2026, 11, 30):
+            for w in services.worklist(a, as_of=day):
+                say(
+                    f"   worklist: {w['customer']} {w['amount']} {w['currency']}, oldest "
+                    f"{w['oldest_overdue_days']} days overdue; next: {w['next_step']}"
+                )
     again = collections(as_of=COLLECTION_DAYS[-1])
     sent_again = [o for o in again["actions"] if o["status"] == "sent"]
     say(
@@ -267,9 +310,11 @@ def _summary(a, directory: Path, console: Console) -> None:  # type: ignore[no-u
     )
     status = Counter(n["status"] for n in notices)
     outbox = Path(a.settings.outbox_dir).resolve()
+    letters = Path(a.settings.letters_path).resolve()
     console.print(
         f"[bold green]{len(notices)} notices[/] ({dict(status)}); the .eml files are in "
-        f"[bold]{outbox}[/] ({len(list(outbox.glob('*.eml')))} files)."
+        f"[bold]{outbox}[/] ({len(list(outbox.glob('*.eml')))} files), printable letters in "
+        f"[bold]{letters}[/] ({len(list(letters.glob('*.html')))} files)."
     )
     console.print(
         f"Database: {a.settings.database_url}. Try: CREDIT_DATABASE_URL={a.settings.database_url} "

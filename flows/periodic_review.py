@@ -18,7 +18,9 @@ BATCH = 200
 @flow(name="periodic-review", flow_run_name="periodic-review-{as_of}")
 def periodic_review(as_of: date | None = None) -> dict:
     """Risk scan, then research -> draft -> approval for each due or flagged line, in batches."""
-    as_of = as_of or Settings.load().today()  # the edge: a scheduled run reviews as of its own day in the company's time zone
+    as_of = (
+        as_of or Settings.load().today()
+    )  # the edge: a scheduled run reviews as of its own day in the company's time zone
     risk = scan_risk(as_of)
     due = find_due_reviews(as_of)
     requester = app().directory.teams.review_requester

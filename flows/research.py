@@ -42,7 +42,9 @@ def research(
 @flow(name="research-reminders")
 def research_reminders(as_of: date | None = None) -> dict:
     """Finish interrupted research and remind analysts of overdue qualitative ratings (hourly)."""
-    as_of = as_of or Settings.load().today()  # the edge: a scheduled run works as of its own day in the company's time zone
+    as_of = (
+        as_of or Settings.load().today()
+    )  # the edge: a scheduled run works as of its own day in the company's time zone
     resumed = resume_research(as_of)
     sent = {
         **send_research_reminders(),

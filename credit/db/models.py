@@ -76,6 +76,8 @@ class Invoice(SQLModel, table=True):
     currency: str = Field(max_length=3)
     # invoice (a negative amount is a credit note) | fee | interest (charged by dunning)
     kind: str = Field(default="invoice", max_length=20)
+    # A credit note (negative amount) may reduce one invoice; otherwise it is a credit on account.
+    applies_to_id: int | None = Field(default=None, foreign_key="invoice.id")
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -32,7 +32,7 @@ from credit.db.models import (
     utcnow,
 )
 from credit.domain import calendar, dunning
-from credit.domain.money import ZERO
+from credit.domain.money import ZERO, money
 from credit.domain.policy import DunningAction as DunningActionKind
 from credit.domain.policy import DunningChannel, DunningLevel, PolicyBody
 from credit.domain.signals import Signal
@@ -160,7 +160,7 @@ def _settle_promise(
             "promised_for": promise.promised_for,
             "paid": paid,
         },
-        reason=f"paid {paid} {promise.currency} of {promise.amount} promised by "
+        reason=f"paid {money(paid)} {promise.currency} of {money(promise.amount)} promised by "
         f"{promise.promised_for.isoformat()}",
         policy_version=version,
     )
@@ -176,9 +176,9 @@ def _settle_promise(
                     kind="broken_promise",
                     severity="high",
                     detail=(
-                        f"promised {promise.amount} {promise.currency} by "
+                        f"promised {money(promise.amount)} {promise.currency} by "
                         f"{promise.promised_for.isoformat()} ({promise.recorded_by}); "
-                        f"paid {paid}"
+                        f"paid {money(paid)}"
                     ),
                     key=f"broken_promise:{promise.id}",
                 )
@@ -230,6 +230,7 @@ def dun_customer(
                 )
             }
         )
+        currencies |= set(expected or {})  # a currency planned at selection gets an outcome
         day_off = calendar.non_business_reason(as_of, customer.country)
         for currency in sorted(currencies):
             outcome = _dun_currency(
@@ -282,7 +283,7 @@ def _dun_currency(
         return DunningOutcome(
             customer=customer.code,
             currency=currency,
-            overdue_total=str(position.overdue_total),
+            overdue_total=str(money(position.overdue_total)),
             invoices=[i.number for i in position.overdue_items],
             status=status,
             reason=reason,
@@ -334,7 +335,7 @@ def _dun_currency(
     if promise is not None:
         return outcome(
             "promised",
-            f"{promise.recorded_by} recorded a promise to pay {promise.amount} {currency} by "
+            f"{promise.recorded_by} recorded a promise to pay {money(promise.amount)} {currency} by "
             f"{promise.promised_for.isoformat()}",
         )
 
@@ -610,7 +611,7 @@ def _apply_dunning(
             entity_id=customer.code,
             before=before,
             after=_line_view(line),
-            reason=f"{step.label}: {total} {currency} overdue",
+            reason=f"{step.label}: {money(total)} {currency} overdue",
             policy_version=version,
         )
     ctx = notice_context(customer, currency, step, listed, position.credits, as_of, line, details)

@@ -67,14 +67,33 @@ def ledger_documents(
     allocated: dict[int, Decimal] = defaultdict(Decimal)
     paid_on: dict[int, date] = {}
     by_id = {i.id: i for i in invoices}
-    for p in payments:
-        if p.invoice_id in by_id and p.status == "received":
-            allocated[p.invoice_id] += p.amount
-            if (
-                p.invoice_id not in paid_on
-                and allocated[p.invoice_id] >= by_id[p.invoice_id].amount - tolerance
-            ):
-                paid_on[p.invoice_id] = p.paid_on
+    # What settles an invoice, in date order: payments made for it and credit notes applied to it.
+    settlements = sorted(
+        [
+            (p.paid_on, 0, p.invoice_id, p.amount)
+            for p in payments
+            if p.invoice_id in by_id and p.status == "received"
+        ]
+        + [
+            (i.issue_date, 1, i.applies_to_id, -i.amount)
+            for i in invoices
+            if i.amount < 0 and i.applies_to_id in by_id
+        ],
+        key=lambda t: (t[0], t[1]),
+    )
+    for day, _, invoice_id, amount in settlements:
+        allocated[invoice_id] += amount  # type: ignore[index]
+        if (
+            invoice_id not in paid_on
+            and allocated[invoice_id] >= by_id[invoice_id].amount - tolerance  # type: ignore[index]
+        ):
+            paid_on[invoice_id] = day  # type: ignore[index]
+
+    def still_open(i: Invoice) -> Decimal:
+        if i.amount > 0:
+            return i.amount - allocated.get(i.id, ZERO)  # type: ignore[arg-type]
+        return ZERO if i.applies_to_id in by_id else i.amount  # applied, or a credit on account
+
     documents = [
         RawDocument(
             number=i.number,
@@ -83,7 +102,7 @@ def ledger_documents(
             amount=i.amount,
             currency=i.currency,
             paid_on=paid_on.get(i.id),  # type: ignore[arg-type]
-            open_amount=i.amount - allocated.get(i.id, ZERO) if i.amount > 0 else i.amount,  # type: ignore[arg-type]
+            open_amount=still_open(i),
         )
         for i in invoices
     ]

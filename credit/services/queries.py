@@ -17,6 +17,7 @@ from credit.db.models import (
     Customer,
     DunningAction,
     Notice,
+    PaymentPromise,
 )
 from credit.domain import dunning
 from credit.domain.money import ZERO
@@ -74,6 +75,35 @@ def customer_overview(app: App, *, code: str, as_of: date) -> dict[str, Any]:
                 },
                 "aging": {cur: dunning.aging(its, as_of) for cur, its in items.items()},
                 "dunning_level": levels,
+                "open_items": {
+                    cur: [
+                        {
+                            "number": i.number,
+                            "kind": i.kind,
+                            "due_date": i.due_date,
+                            "open_amount": i.open_amount,
+                            "days_overdue": i.days_overdue(as_of),
+                            "disputed": i.disputed,
+                        }
+                        for i in sorted(its, key=lambda i: (i.due_date, i.number))
+                    ]
+                    for cur, its in items.items()
+                },
+                "promises": [
+                    {
+                        "amount": p.amount,
+                        "currency": p.currency,
+                        "promised_for": p.promised_for,
+                        "recorded_by": p.recorded_by,
+                        "status": p.status,
+                        "paid": p.paid,
+                    }
+                    for p in s.exec(
+                        select(PaymentPromise)
+                        .where(PaymentPromise.customer_id == c.id)
+                        .order_by(col(PaymentPromise.id))
+                    )
+                ],
                 "requests": [_request_view(r) for r in requests],
             }
         )
@@ -103,6 +133,7 @@ def list_notices(
                 "kind": n.kind,
                 "status": n.status,
                 "subject": n.subject,
+                "channel": n.channel,
                 "recipients": list(n.recipients),
                 "created_at": n.created_at.isoformat(timespec="seconds"),
                 "attempts": n.attempts,

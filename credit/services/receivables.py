@@ -312,7 +312,8 @@ def worklist(app: App, *, as_of: date) -> list[dict[str, Any]]:
                 )
             if promise is not None:
                 next_step = (
-                    f"wait for {promise.amount} promised by {promise.promised_for.isoformat()}; "
+                    f"wait for {money(promise.amount)} promised by "
+                    f"{promise.promised_for.isoformat()}; "
                     "escalation resumes one level up if it is broken"
                 )
             elif case.reason == "call":

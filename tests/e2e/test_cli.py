@@ -7,41 +7,8 @@ import os
 import subprocess
 import sys
 from decimal import Decimal
-from pathlib import Path
-
-import pytest
 
 from tests.conftest import SAMPLE
-
-CREDIT = str(Path(sys.executable).with_name("credit"))
-
-
-@pytest.fixture
-def cli(tmp_path, prefect_api_url):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
-    env.update(
-        CREDIT_DATABASE_URL=f"sqlite:///{tmp_path / 'credit.db'}",
-        CREDIT_OUTBOX_DIR=str(tmp_path / "outbox"),
-        PREFECT_API_URL=prefect_api_url,
-        PREFECT_LOGGING_LEVEL="WARNING",
-        COLUMNS="200",
-    )
-
-    def run(*args: str, expect: int = 0) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            [CREDIT, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
-        )
-        assert proc.returncode == expect, (
-            f"credit {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-        )
-        return proc
-
-    def run_json(*args: str):
-        return json.loads(run(*args, "--json").stdout)
-
-    run.json = run_json  # type: ignore[attr-defined]
-    run.path = tmp_path  # type: ignore[attr-defined]
-    return run
 
 
 def test_help_says_what_every_command_does(cli):
@@ -207,9 +174,46 @@ def test_the_lifecycle_end_to_end_from_the_command_line(cli):
     assert rerun["counts"].get("sent", 0) == 0
     assert len(cli.json("notices", "list")) == len(notices_before)
     assert {n["status"] for n in notices_before} == {"sent"}
-    assert len(list((cli.path / "outbox").glob("*.eml"))) == len(notices_before)
+    letters = [n for n in notices_before if n["channel"] == "letter"]
+    assert [n["kind"] for n in letters] == ["dunning_final_demand"] * 4  # the policy's letter level
+    assert len(list((cli.path / "outbox").glob("*.eml"))) == len(notices_before) - len(letters)
+    printable = list((cli.path / "outbox" / "letters").glob("*.html"))
+    assert len(printable) == 4 and "@page" in printable[0].read_text()
     kinds = {n["kind"] for n in cli.json("notices", "list", "--customer", "C-1003")}
     assert {"terms_letter", "dunning_reminder", "dunning_credit_hold", "credit_hold_sales"} <= kinds
+
+    # Orders: one on the held line is refused, with the exposure against the limit.
+    orders = cli.path / "orders.csv"
+    orders.write_text(
+        "customer_code,number,order_date,amount,currency,status\n"
+        "C-1003,SO-1,2026-11-10,20000.00,EUR,open\n"
+    )
+    cli("import", "orders", str(orders))
+    held = cli("orders", "check", "C-1003", "--amount", "25000", "--as-of", "2026-11-16", expect=1)
+    assert "HOLD" in held.stdout and "credit line is on_hold" in held.stdout
+    check = json.loads(
+        cli("orders", "check", "C-1003", "--amount", "25000", "--as-of", "2026-11-16", "--json",
+            expect=1).stdout
+    )  # fmt: skip
+    # 14,800 + 6,200 overdue + the final demand's 40.00 fee and 131.51 interest, + orders.
+    assert check["receivables"] == "21171.51" and check["exposure"] == "66171.51"
+    assert any("exceeds the limit 60000.00 by 6171.51" in r for r in check["reasons"])
+
+    # The customer pays on 20 November (principal and charges): the next run releases the hold and
+    # tells the customer and the same internal people who were told of the hold.
+    released = cli.json("collections", "run", "--as-of", "2026-11-30")
+    mine = [a for a in released["actions"] if a["customer"] == "C-1003"]
+    assert [(a["level_name"], a["status"]) for a in mine] == [("cleared", "cleared")]
+    assert cli.json("customers", "show", "C-1003")["credit_line"]["status"] == "active"
+    by_kind = {}
+    for n in cli.json("notices", "list", "--customer", "C-1003"):
+        by_kind.setdefault(n["kind"], []).append(sorted(n["recipients"]))
+    assert sorted(by_kind["credit_hold_released"]) == sorted(
+        [["compta@brightline.example"], by_kind["credit_hold_sales"][0]]
+    )
+    allowed = cli.json("orders", "check", "C-1003", "--amount", "25000", "--as-of", "2026-11-30")
+    assert allowed["decision"] == "allow" and allowed["exposure"] == "45000.00"
+    assert allowed["headroom"] == "15000.00"
 
 
 def test_read_only_commands_do_not_import_prefect(tmp_path):

@@ -153,6 +153,8 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("kind", sa.String(length=20), nullable=False, server_default="invoice")
         )
+        batch_op.add_column(sa.Column("applies_to_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key("fk_invoice_applies_to", "invoice", ["applies_to_id"], ["id"])
 
     with op.batch_alter_table("notice", schema=None) as batch_op:
         batch_op.add_column(
@@ -165,6 +167,8 @@ def downgrade() -> None:
         batch_op.drop_column("channel")
 
     with op.batch_alter_table("invoice", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_invoice_applies_to", type_="foreignkey")
+        batch_op.drop_column("applies_to_id")
         batch_op.drop_column("kind")
 
     with op.batch_alter_table("dunning_action", schema=None) as batch_op:

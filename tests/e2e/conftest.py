@@ -1,0 +1,44 @@
+"""The ``cli`` fixture: real `credit` processes on a real SQLite file and the session's Prefect server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CREDIT = str(Path(sys.executable).with_name("credit"))
+
+
+@pytest.fixture
+def cli(tmp_path, prefect_api_url):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
+    env.update(
+        CREDIT_DATABASE_URL=f"sqlite:///{tmp_path / 'credit.db'}",
+        CREDIT_OUTBOX_DIR=str(tmp_path / "outbox"),
+        PREFECT_API_URL=prefect_api_url,
+        PREFECT_LOGGING_LEVEL="WARNING",
+        COLUMNS="200",
+    )
+
+    def run(*args: str, expect: int = 0) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [CREDIT, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert proc.returncode == expect, (
+            f"credit {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        )
+        return proc
+
+    def run_json(*args: str):
+        return json.loads(run(*args, "--json").stdout)
+
+    run.json = run_json  # type: ignore[attr-defined]
+    run.path = tmp_path  # type: ignore[attr-defined]
+    run.env = env  # type: ignore[attr-defined]
+    return run
+
+

@@ -1,0 +1,128 @@
+"""Customer-facing notices in the customer's locale: English and Traditional Chinese (zh-Hant, with
+German kept), with amounts and dates formatted for the locale by Babel.
+
+The contexts are the real ones: the lifecycle runs through the services (review, approval,
+publication, collections up to hold, release and handover) with a renderer that records what it
+was asked to render; then every recorded notice is rendered again in every locale.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlmodel import select
+
+from credit import services
+from credit.db.models import Customer, Notice
+from credit.notices import NoticeRenderer
+from tests.integration.test_lifecycle_services import DAY, decide, review
+
+LOCALES = ("en", "de", "zh-Hant")
+CUSTOMER_FACING = (
+    "dunning_reminder",
+    "dunning_second_notice",
+    "dunning_final_demand",
+    "dunning_credit_hold",
+    "dunning_handover",
+    "credit_hold_released",
+    "terms_letter",
+)
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+class RecordingRenderer(NoticeRenderer):
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.seen: dict[str, dict] = {}
+
+    def render(self, kind, locale, context):
+        self.seen.setdefault(kind, context)
+        return super().render(kind, locale, context)
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    import os
+
+    from credit.app import App
+    from credit.settings import Settings
+    from tests.conftest import import_sample
+
+    tmp = tmp_path_factory.mktemp("locales")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
+    env["CREDIT_DATABASE_URL"] = f"sqlite:///{tmp / 'credit.db'}"
+    env["CREDIT_OUTBOX_DIR"] = str(tmp / "outbox")
+    a = App(Settings.load(env_file=None, environ=env))
+    recorder = RecordingRenderer.default(company_name="Example Trading GmbH")
+    recorder.seen = {}
+    a.__dict__["renderer"] = recorder  # the App's cached renderer
+    services.init_database(a, actor="test")
+    import_sample(a)
+    with a.uow() as uow:  # Helios (C-1005) reads its notices in Traditional Chinese
+        c = uow.session.exec(select(Customer).where(Customer.code == "C-1005")).one()
+        c.locale = "zh-Hant"
+        uow.session.add(c)
+        uow.commit()
+    rid = review(a, "C-1003", "30000")
+    decide(a, rid, "carla.manager")
+    services.publish_request(a, request_id=rid, as_of=DAY)
+    for day in (
+        DAY,
+        date(2026, 10, 15),
+        date(2026, 11, 2),
+        date(2026, 11, 16),
+        date(2026, 11, 30),
+    ):
+        for cid in services.collection_candidates(a, as_of=day):
+            services.dun_customer(a, customer_id=cid, as_of=day, dry_run=False)
+    yield a, recorder
+    a.engine.dispose()
+
+
+def test_the_lifecycle_produced_every_customer_facing_kind(recorded):
+    _, recorder = recorded
+    assert set(CUSTOMER_FACING) <= set(recorder.seen)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_recorded_notice_renders_in_every_locale(recorded, locale):
+    _, recorder = recorded
+    for kind, context in recorder.seen.items():
+        rendered = recorder.render(kind, locale, context)
+        assert rendered.subject and rendered.text.strip() and "<html" in rendered.html.lower()
+        if locale == "zh-Hant" and kind in CUSTOMER_FACING:
+            # its own template, not the English fallback
+            assert CJK.search(rendered.subject) and CJK.search(rendered.text), kind
+
+
+def test_zh_hant_notice_formats_money_and_dates_for_the_locale(recorded):
+    _, recorder = recorded
+    ctx = recorder.seen["dunning_final_demand"]
+    zh = recorder.render("dunning_final_demand", "zh-Hant", ctx)
+    en = recorder.render("dunning_final_demand", "en", ctx)
+    total = ctx["overdue_total"]
+    assert isinstance(total, Decimal)
+    # Babel's zh_Hant writes the euro amount as €21,171.51 and the date as 2026年11月2日.
+    assert f"€{total:,.2f}" in zh.text
+    assert "2026年11月2日" in zh.text
+    assert "Nov 2, 2026" in en.text or "November 2, 2026" in en.text
+    de = recorder.render("dunning_reminder", "de", recorder.seen["dunning_reminder"])
+    assert re.search(r"\d{1,3}(\.\d{3})*,\d{2}\s€", de.text)  # 14.800,00 €
+
+
+def test_a_zh_hant_customer_gets_zh_hant_notices(recorded):
+    a, _ = recorded
+    with a.uow() as uow:
+        c = uow.session.exec(select(Customer).where(Customer.code == "C-1005")).one()
+        mine = [
+            n
+            for n in uow.session.exec(select(Notice).where(Notice.customer_id == c.id))
+            if c.email in n.recipients
+        ]
+    assert {n.kind for n in mine} >= {"dunning_reminder", "dunning_handover"}
+    for n in mine:
+        assert n.locale == "zh-Hant" and CJK.search(n.subject), (n.kind, n.subject)
+        assert "€" in n.text and "年" in n.text  # amounts and dates in the zh-Hant style
