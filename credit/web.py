@@ -23,7 +23,7 @@ from sqlmodel import col
 from credit import audit, services
 from credit.app import App
 from credit.db.models import ApprovalLink, CreditRequest, utcnow
-from credit.notices import _money_filter
+from credit.notices import _date_filter, _money_filter
 from credit.resources import resource_dir
 from credit.services import links
 from credit.services.approvals import _approval_context, _steps
@@ -47,6 +47,7 @@ def create_app(
         undefined=StrictUndefined,
     )
     env.filters["money"] = _money_filter
+    env.filters["date"] = _date_filter
     env.globals["company_name"] = app.settings.company_name
     web = FastAPI(title="Credit approvals", docs_url=None, redoc_url=None, openapi_url=None)
 

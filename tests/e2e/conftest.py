@@ -40,5 +40,3 @@ def cli(tmp_path, prefect_api_url):
     run.path = tmp_path  # type: ignore[attr-defined]
     run.env = env  # type: ignore[attr-defined]
     return run
-
-

@@ -28,7 +28,11 @@ def test_two_runs_for_the_same_date_started_together_send_one_set_of_notices(cli
     runs = [
         subprocess.Popen(
             [CREDIT, "collections", "run", "--as-of", "2026-10-15", "--json"],
-            cwd=cli.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=cli.path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )  # fmt: skip
         for _ in range(2)
     ]

@@ -9,15 +9,16 @@ was asked to render; then every recorded notice is rendered again in every local
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlmodel import select
 
 from credit import services
-from credit.db.models import Customer, Notice
+from credit.db.models import Customer, Invoice, Notice
 from credit.notices import NoticeRenderer
+from credit.resources import resource_dir
 from tests.integration.test_lifecycle_services import DAY, decide, review
 
 LOCALES = ("en", "de", "zh-Hant")
@@ -78,13 +79,73 @@ def recorded(tmp_path_factory):
     ):
         for cid in services.collection_candidates(a, as_of=day):
             services.dun_customer(a, customer_id=cid, as_of=day, dry_run=False)
+    _the_rest_of_the_lifecycle(a)
     yield a, recorder
     a.engine.dispose()
 
 
-def test_the_lifecycle_produced_every_customer_facing_kind(recorded):
+def _decide(a, subject, sid, user, approve=True, comment="ok", day=DAY):
+    services.decide(
+        a, subject=subject, subject_id=sid, username=user, approve=approve, comment=comment,
+        as_of=day,
+    )  # fmt: skip
+
+
+def _the_rest_of_the_lifecycle(a) -> None:
+    """Rejection, voided approval, reminders, policy committee, periodic reviews, broken promise."""
+    rejected = review(a, "C-1004", None)
+    _decide(a, services.SUBJECT_REQUEST, rejected, "carla.manager", approve=False, comment="no")
+    services.advance_request(a, request_id=rejected, as_of=DAY)
+    rid = review(a, "C-1001", "120000")
+    decide(a, rid, "carla.manager")
+    with a.uow() as uow:  # the exposure changes after level 1 approved: its approval is voided
+        c = uow.session.exec(select(Customer).where(Customer.code == "C-1001")).one()
+        uow.session.add(
+            Invoice(customer_id=c.id, number="NEW-1", issue_date=DAY, due_date=date(2026, 11, 1),
+                    amount=Decimal("50000"), currency="EUR")
+        )  # fmt: skip
+        uow.commit()
+    with pytest.raises(services.ChainRestarted):
+        decide(a, rid, "fiona.director")
+    # Steps are due 48 hours after they were created (wall clock): three days on, a reminder.
+    services.sweep_approvals(a, as_of=DAY, now=datetime.now(UTC) + timedelta(days=3))
+    path = resource_dir("sample_data") / "policy_v2.yaml"
+    v = services.propose_policy(a, path=path, by="carla.manager", reason="test")
+    services.advance_policy(a, version=v)
+    _decide(a, services.SUBJECT_POLICY, v, "fiona.director", approve=False, comment="not yet")
+    services.advance_policy(a, version=v)
+    v = services.propose_policy(a, path=path, by="carla.manager", reason="again")
+    services.advance_policy(a, version=v)
+    for user in ("fiona.director", "victor.cfo"):
+        _decide(a, services.SUBJECT_POLICY, v, user)
+    services.advance_policy(a, version=v)
+    day = date(2027, 1, 5)
+    due = services.due_reviews(a, as_of=day)
+    started = services.review_customers(a, due=due, as_of=day, requested_by="carla.manager")
+    by_code = {d["customer"]: d for d in due}
+    services.notify_reviews_started(
+        a, as_of=day, reviews=[{**by_code[r["customer"]], "review": r} for r in started]
+    )
+    services.record_promise(
+        a, customer_code="C-1007", amount=Decimal("100"), promised_for=date(2026, 12, 1),
+        by="cora.collector", as_of=date(2026, 12, 1),
+    )  # fmt: skip
+    with a.uow() as uow:
+        cid = uow.session.exec(select(Customer.id).where(Customer.code == "C-1007")).one()
+    services.dun_customer(a, customer_id=cid, as_of=date(2026, 12, 2), dry_run=False)
+
+
+def test_the_lifecycle_produced_every_kind_of_notice(recorded):
     _, recorder = recorded
+    on_disk = {
+        p.name.split(".")[0]
+        for p in (resource_dir("templates") / "notices").glob("*.j2")
+        if not p.name.startswith(("_", "base"))
+    }
+    # A call task has the context of every dunning level (the shipped policy calls no one).
+    recorder.seen.setdefault("call_task", recorder.seen["dunning_handover"])
     assert set(CUSTOMER_FACING) <= set(recorder.seen)
+    assert on_disk == set(recorder.seen), on_disk ^ set(recorder.seen)
 
 
 @pytest.mark.parametrize("locale", LOCALES)

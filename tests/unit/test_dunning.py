@@ -57,7 +57,9 @@ def test_triggers_after_due_after_previous_and_end_of_month(policy):
     from credit.domain.policy import DunningLevel
 
     due = date(2026, 1, 20)
-    after_due = DunningLevel(level=1, name="a", label="A", trigger="after_due", days=10, template="t")
+    after_due = DunningLevel(
+        level=1, name="a", label="A", trigger="after_due", days=10, template="t"
+    )
     after_prev = DunningLevel(
         level=2, name="b", label="B", trigger="after_previous", days=7, template="t"
     )
@@ -72,7 +74,9 @@ def test_triggers_after_due_after_previous_and_end_of_month(policy):
 
 def test_a_broken_promise_forces_the_next_level_without_waiting(policy):
     position = dunning_position([item(20, "500")], AS_OF)
-    assert next_dunning_level(current_level=2, position=position, policy=policy, as_of=AS_OF) is None
+    assert (
+        next_dunning_level(current_level=2, position=position, policy=policy, as_of=AS_OF) is None
+    )
     forced = next_dunning_level(
         current_level=2, position=position, policy=policy, as_of=AS_OF, force=True
     )
@@ -80,7 +84,10 @@ def test_a_broken_promise_forces_the_next_level_without_waiting(policy):
 
 
 def test_disputed_invoices_are_neither_listed_nor_counted(policy):
-    items = [item(40, "300"), OpenItem("D1", AS_OF - timedelta(days=50), Decimal("900"), disputed=True)]
+    items = [
+        item(40, "300"),
+        OpenItem("D1", AS_OF - timedelta(days=50), Decimal("900"), disputed=True),
+    ]
     position = dunning_position(items, AS_OF)
     assert [i.number for i in position.overdue_items] == ["I1"]
     assert position.overdue_total == Decimal("300") and position.oldest_days_overdue == 40
