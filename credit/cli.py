@@ -804,6 +804,15 @@ def reviews_due(
 UserOpt = Annotated[str, typer.Option("--as", help="Who does this (audited).")]
 
 
+def _login() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        fail("--by: cannot tell who you are; give --by USER")
+
+
 @dispute_app.command("open")
 def dispute_open(
     invoice: Annotated[str, typer.Argument(help="Invoice number.")],
@@ -831,7 +840,9 @@ def dispute_open(
 @dispute_app.command("resolve")
 def dispute_resolve(
     invoice: Annotated[str, typer.Argument(help="Invoice number.")],
-    by: Annotated[str, typer.Option("--by", help="Who resolves it (audited).")],
+    by: Annotated[
+        str | None, typer.Option("--by", help="Who resolves it (audited; default: your login).")
+    ] = None,
     note: Annotated[
         str, typer.Option("--note", help="The outcome (e.g. credit note CN-12 issued).")
     ] = "resolved",
@@ -844,7 +855,9 @@ def dispute_resolve(
     day = parse_date(as_of)
     a = get_app()
     with clear_errors():
-        result = services.resolve_dispute(a, invoice_number=invoice, by=by, note=note, as_of=day)
+        result = services.resolve_dispute(
+            a, invoice_number=invoice, by=by or _login(), note=note, as_of=day
+        )
     if as_json:
         print_json(result)
         return

@@ -48,6 +48,7 @@ def run_demo(directory: Path, console: Console) -> None:
         ("invoices", "invoices"),
         ("payments", "payments"),
         ("fx-rates", "fx_rates"),
+        ("orders", "orders"),
     ):
         with a.uow() as uow:
             plan = import_file(
@@ -181,9 +182,9 @@ def run_demo(directory: Path, console: Console) -> None:
     )
 
     def check_order(day: date) -> None:
-        o = services.check_order(a, customer_code="C-1003", amount=Decimal("25000"), as_of=day)
+        o = services.check_order(a, customer_code="C-1003", amount=Decimal("8000"), as_of=day)
         say(
-            f"   credit orders check C-1003 --amount 25000 --as-of {day}: "
+            f"   credit orders check C-1003 --amount 8000 --as-of {day}: "
             f"[bold]{o['decision'].upper()}[/] (exposure {o['exposure']} of limit {o['limit']})"
             + "".join(f"\n      - {r}" for r in o["reasons"])
         )
@@ -217,7 +218,7 @@ def run_demo(directory: Path, console: Console) -> None:
         ]
         say(f"   {day}: {', '.join(moves) or 'nothing due'}")
         for o in result["actions"]:
-            if o["status"] in ("deferred", "paused", "promised") or "promise" in o["reason"]:
+            if o["status"] in ("deferred", "paused", "promised", "promise_broken"):
                 say(f"      {o['customer']}: {o['status']}: {o['reason']}")
         if day in (date(2026, 11, 16), date(2026, 11, 30)):
             check_order(day)

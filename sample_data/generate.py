@@ -106,11 +106,11 @@ CUSTOMERS = [
     ),
     (
         "C-1009",
-        "Pioneer Tools Inc",
+        "Pioneer Tools Taiwan Ltd",
         "ap@pioneer.example",
-        "US",
+        "TW",
         "USD",
-        "en",
+        "zh-Hant",
         "sales.west@example.com",
         "2001-07-04",
         "US-12-3456789",
@@ -202,11 +202,21 @@ OPEN = {
 }
 
 
+# Postal addresses for dunning letters: address lines separated by " | ".
+ADDRESSES = {
+    "C-1001": "Nordwind Logistik GmbH | Buchhaltung | Am Sandtorkai 12 | 20457 Hamburg | Germany",
+    "C-1003": "Brightline Retail SARL | Service comptabilite | 18 rue de la Republique | 69002 Lyon | France",
+    "C-1005": "Helios Solar SpA | Amministrazione | Via Torino 44 | 20123 Milano | Italy",
+    "C-1007": "Crumbling Bricks Ltd | Accounts Payable | 7 Canal Street | Manchester M1 3HE | United Kingdom",
+    "C-1009": "Pioneer Tools Taiwan Ltd | 110 Taipei City, Xinyi District | Songren Road 100 | Taiwan",
+}
+
+
 def main() -> None:
     with open(HERE / "customers.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(COLUMNS["customers"])
-        w.writerows(CUSTOMERS)
+        w.writerows([*c, ADDRESSES.get(c[0], "")] for c in CUSTOMERS)
     with open(HERE / "financials.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(COLUMNS["financials"])
@@ -292,6 +302,10 @@ def main() -> None:
             "INV-1003-OPEN2",
         ]
     )
+    # Brightline also pays the final demand's late fee and interest (40.00 + 131.51), on account.
+    payments.append(
+        ["C-1003", "PAY-1003-LATE3", "2026-11-20", "171.51", "EUR", "bank_transfer", ""]
+    )
     # A direct debit that bounces: a high-severity risk signal that flags C-1001 for re-review.
     payments.append(
         [
@@ -308,11 +322,18 @@ def main() -> None:
     with open(HERE / "invoices.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(COLUMNS["invoices"])
-        w.writerows(invoices)
+        w.writerows(i if len(i) == 7 else [*i, ""] for i in invoices)
     with open(HERE / "payments.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(COLUMNS["payments"])
         w.writerows(p if len(p) == 8 else [*p, "received"] for p in payments)
+    with open(HERE / "orders.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(COLUMNS["orders"])
+        # Orders taken but not yet invoiced: they count towards the exposure `orders check` sees.
+        w.writerow(["C-1003", "SO-1003-101", "2026-11-10", "20000.00", "EUR", "open"])
+        w.writerow(["C-1001", "SO-1001-077", "2026-11-25", "15000.00", "EUR", "open"])
+        w.writerow(["C-1001", "SO-1001-071", "2026-10-02", "8000.00", "EUR", "invoiced"])
     with open(HERE / "fx_rates.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(COLUMNS["fx-rates"])

@@ -71,7 +71,7 @@ class DunningOutcome:
     invoices: list[str]
     action: str
     # sent | would_send | cleared | would_clear | already_done | nothing_due | deferred | promised
-    # | paused | skipped (the state changed after the run selected the customer)
+    # | paused | promise_broken | skipped (the state changed after the run selected the customer)
     status: str
     channel: str = ""
     reason: str = ""
@@ -303,7 +303,10 @@ def _dun_currency(
         kept = _settle_promise(
             app, s, customer, promise, position, policy, as_of, version, write=not dry_run
         )
-        promise_note, broken_now = f"promise {'kept' if kept else 'broken'}; ", not kept
+        promise_note = (
+            "promise kept; " if kept else "promise broken (a high risk signal is raised); "
+        )
+        broken_now = not kept
         promise = None
 
     if position.overdue_total <= policy.dunning.tolerance:
@@ -349,7 +352,11 @@ def _dun_currency(
         force=forced,
     )
     if step is None:
-        return outcome("nothing_due", promise_note + _not_yet(level, position, policy, last_day))
+        # A broken promise is news even when there is no level left to send.
+        return outcome(
+            "promise_broken" if broken_now else "nothing_due",
+            promise_note + _not_yet(level, position, policy, last_day),
+        )
     if day_off is not None:
         return outcome(
             "deferred",

@@ -329,7 +329,7 @@ def worklist(app: App, *, as_of: date) -> list[dict[str, Any]]:
                     "name": customer.name,
                     "task": case.reason,
                     "currency": case.currency,
-                    "amount": str(position.overdue_total),
+                    "amount": str(money(position.overdue_total)),
                     "oldest_overdue_days": position.oldest_days_overdue,
                     "oldest_due_date": (
                         position.oldest_due_date.isoformat() if position.oldest_due_date else None
