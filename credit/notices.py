@@ -110,7 +110,8 @@ class NoticeRenderer:
 
     def _template(self, kind: str, locale: str, fmt: str) -> Any:
         tried = []
-        for loc in dict.fromkeys([locale, locale.split("_")[0].split("-")[0], "en"]):
+        language = locale.split("_")[0].split("-")[0]
+        for loc in dict.fromkeys([locale, locale.replace("_", "-"), language, "en"]):
             name = f"notices/{kind}.{loc}.{fmt}.j2"
             tried.append(name)
             try:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import uuid
 
-from tests.conftest import SAMPLE
+from sqlalchemy import text
+
+from credit.db.engine import make_engine
+from tests.conftest import SAMPLE, postgres_url
 from tests.e2e.conftest import CREDIT
 
 
@@ -16,45 +20,67 @@ def _setup(cli) -> None:
         cli("import", kind, str(SAMPLE / f"{kind}.csv"))
 
 
-def test_two_runs_for_the_same_date_started_together_send_one_set_of_notices(cli):
-    _setup(cli)
+def _race(cli, database_url: str) -> None:
+    """Two `credit collections run` for the same date, started together, on one database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
     env.update(
-        CREDIT_DATABASE_URL=f"sqlite:///{cli.path / 'credit.db'}",
+        CREDIT_DATABASE_URL=database_url,
         CREDIT_OUTBOX_DIR=str(cli.path / "outbox"),
         PREFECT_API_URL=cli.env["PREFECT_API_URL"],
         PREFECT_LOGGING_LEVEL="WARNING",
     )
-    runs = [
-        subprocess.Popen(
-            [CREDIT, "collections", "run", "--as-of", "2026-10-15", "--json"],
-            cwd=cli.path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+
+    def credit(*args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [CREDIT, *args], cwd=cli.path, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        for _ in range(2)
-    ]
-    results = []
-    for proc in runs:
+
+    def done(proc: subprocess.Popen) -> str:
         out, errors = proc.communicate(timeout=300)
         assert proc.returncode == 0, errors
-        results.append(json.loads(out))
+        return out
+
+    done(credit("init"))
+    for kind in ("customers", "invoices", "payments"):
+        done(credit("import", kind, str(SAMPLE / f"{kind}.csv")))
+    runs = [credit("collections", "run", "--as-of", "2026-10-15", "--json") for _ in range(2)]
+    results = [json.loads(done(proc)) for proc in runs]
     statuses: dict[tuple[str, str], list[str]] = {}
+    reasons = []
     for result in results:
         for a in result["actions"]:
             statuses.setdefault((a["customer"], a["currency"]), []).append(a["status"])
+            if a["status"] == "already_done":
+                reasons.append(a["reason"])
     sent = [k for k, v in statuses.items() if "sent" in v]
-    print(f"{len(sent)} customer(s) dunned; statuses per customer: {statuses}")
+    print(f"{database_url.split(':')[0]}: {len(sent)} customer(s) dunned once; {statuses}")
     assert len(sent) >= 5
     for key in sent:  # one run sent it, the other saw it done and says so
         assert sorted(statuses[key]) == ["already_done", "sent"], (key, statuses[key])
-    notices = cli.json("notices", "list")
+    assert all("already taken on 2026-10-15" in r or "taken by another run" in r for r in reasons)
+    notices = json.loads(done(credit("notices", "list", "--json")))
     keys = [n["key"] for n in notices if n["kind"].startswith("dunning_")]
     assert len(keys) == len(set(keys)) == len(sent)
     assert len(list((cli.path / "outbox").glob("*.eml"))) == len(notices)  # all e-mail on day 15
     assert {n["status"] for n in notices} == {"sent"}
+
+
+def test_two_runs_for_the_same_date_started_together_send_one_set_of_notices(cli):
+    _race(cli, f"sqlite:///{cli.path / 'credit.db'}")
+
+
+def test_two_runs_started_together_on_postgresql_send_one_set_of_notices(cli):
+    base = make_engine(postgres_url(), isolation_level="AUTOCOMMIT")
+    name = f"credit_test_{uuid.uuid4().hex[:10]}"
+    with base.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        _race(cli, base.url.set(database=name).render_as_string(hide_password=False))
+    finally:
+        with base.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        base.dispose()
 
 
 def test_disputes_promises_and_the_worklist_from_the_command_line(cli):

@@ -10,6 +10,7 @@ Good Friday (26 March 2027) and Easter Monday (29 March 2027) are not business d
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -19,10 +20,12 @@ from pathlib import Path
 import pytest
 import yaml
 from babel.numbers import format_currency
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from credit import services
 from credit.app import App
+from credit.db.engine import make_engine
 from credit.db.models import (
     Customer,
     DunningAction,
@@ -34,6 +37,7 @@ from credit.db.models import (
 )
 from credit.resources import resource_dir
 from credit.settings import Settings
+from tests.conftest import postgres_url
 
 DUNNING = {
     "tolerance": "10.00",
@@ -63,17 +67,29 @@ def days(first: int, last: int) -> list[date]:
     return [day(d) for d in range(first, last + 1)]
 
 
-@pytest.fixture
-def desk(credit_env: Path, monkeypatch: pytest.MonkeyPatch):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def desk(request, credit_env: Path, monkeypatch: pytest.MonkeyPatch):
     body = yaml.safe_load((resource_dir("config") / "policy.yaml").read_text())
     body["dunning"] = DUNNING
     path = credit_env / "policy.yaml"
     path.write_text(yaml.safe_dump(body))
     monkeypatch.setenv("CREDIT_POLICY_FILE", str(path))
+    scratch = None
+    if request.param == "postgresql":
+        base = make_engine(postgres_url(), isolation_level="AUTOCOMMIT")
+        scratch = f"credit_test_{uuid.uuid4().hex[:10]}"
+        with base.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{scratch}"'))
+        url = base.url.set(database=scratch).render_as_string(hide_password=False)
+        monkeypatch.setenv("CREDIT_DATABASE_URL", url)
     a = App(Settings.load())
     services.init_database(a, actor="test")
     yield a
     a.engine.dispose()
+    if scratch:
+        with base.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{scratch}" WITH (FORCE)'))
+        base.dispose()
 
 
 # --------------------------------------------------------------------------- ledger builders

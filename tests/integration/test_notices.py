@@ -6,6 +6,7 @@ import email
 import socket
 import threading
 import time
+from decimal import Decimal
 from email import policy as email_policy
 
 import pytest
@@ -104,6 +105,16 @@ def test_locale_falls_back_to_language_then_english(app):
     assert app.renderer.render("assessment_ready", "pt_BR", CTX).subject.startswith(
         "Credit assessment ready"
     )
+    # zh_Hant (underscore, as some systems write it) finds the zh-Hant templates.
+    line = {"limit": Decimal("1000"), "currency": "EUR", "terms_days": 30, "conditions": [],
+            "rating": "B", "status": "active", "hold_reason": "", "activated_on": "2026-10-01",
+            "next_review_on": "2027-10-01", "policy_version": 1}  # fmt: skip
+    customer = {"code": "C-1", "name": "N", "email": "a@b.example", "country": "TW",
+                "currency": "EUR", "sales_owner_email": "s@b.example", "locale": "zh_Hant",
+                "postal_address": []}  # fmt: skip
+    ctx = {"customer": customer, "line": line, "as_of": "2026-10-01", "currency": "EUR"}
+    zh = app.renderer.render("credit_hold_released", "zh_Hant", ctx)
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in zh.subject)
 
 
 def test_the_same_key_is_queued_once(app):
