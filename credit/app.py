@@ -41,7 +41,9 @@ class App:
 
     @cached_property
     def renderer(self) -> NoticeRenderer:
-        return NoticeRenderer.default(company_name=self.settings.company_name)
+        return NoticeRenderer.default(
+            company_name=self.settings.company_name, company=self.settings.company
+        )
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.engine)

@@ -91,7 +91,9 @@ def _date_filter(ctx: Any, value: date | str | None, fmt: str = "medium") -> str
 class NoticeRenderer:
     """Renders ``notices/<kind>.<locale>.{txt,html}.j2``; locale falls back to its language, then en."""
 
-    def __init__(self, templates_dir: Path, *, company_name: str) -> None:
+    def __init__(
+        self, templates_dir: Path, *, company_name: str, company: dict[str, Any] | None = None
+    ) -> None:
         self.env = Environment(
             loader=FileSystemLoader(str(templates_dir)),
             autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
@@ -103,15 +105,24 @@ class NoticeRenderer:
         self.env.filters["money"] = _money_filter
         self.env.filters["date"] = _date_filter
         self.env.globals["company_name"] = company_name
+        self.env.globals["company"] = company or {
+            "name": company_name,
+            "address": [company_name],
+            "contact": [],
+            "payment": [],
+        }
 
     @classmethod
-    def default(cls, *, company_name: str) -> NoticeRenderer:
-        return cls(resource_dir("templates"), company_name=company_name)
+    def default(cls, *, company_name: str, company: dict[str, Any] | None = None) -> NoticeRenderer:
+        return cls(resource_dir("templates"), company_name=company_name, company=company)
 
     def _template(self, kind: str, locale: str, fmt: str) -> Any:
         tried = []
         language = locale.split("_")[0].split("-")[0]
-        for loc in dict.fromkeys([locale, locale.replace("_", "-"), language, "en"]):
+        parts = set(locale.replace("_", "-").split("-")[1:])
+        # Traditional Chinese by script or by region (Taiwan, Hong Kong, Macao).
+        script = ["zh-Hant"] if language == "zh" and parts & {"Hant", "TW", "HK", "MO"} else []
+        for loc in dict.fromkeys([locale, locale.replace("_", "-"), *script, language, "en"]):
             name = f"notices/{kind}.{loc}.{fmt}.j2"
             tried.append(name)
             try:

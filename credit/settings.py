@@ -36,11 +36,29 @@ class Settings:
     policy_file: Path | None = None
     approvers_file: Path | None = None
     company_name: str = "Example Trading GmbH"
+    # What letters and customer notices show for reaching and paying the company (lines with " | ").
+    company_address: str = "Example Trading GmbH | Hafenstrasse 1 | 20457 Hamburg | Germany"
+    company_contact: str = "credit@example.com | +49 40 1234 5670"
+    company_payment_details: str = "IBAN DE89 3704 0044 0532 0130 00 | BIC COBADEFFXXX"
     web_base_url: str = "http://127.0.0.1:8765"
     web_secret: str | None = field(default=None, repr=False)
     link_valid_hours: int = 72
     timezone: str = "Europe/Berlin"  # the company's: "today" and days overdue are counted in it
     letters_dir: Path | None = None
+
+    @property
+    def company(self) -> dict[str, object]:
+        """The company as notices show it: name, address lines, contact lines, payment lines."""
+
+        def lines(text: str) -> list[str]:
+            return [part.strip() for part in text.split("|") if part.strip()]
+
+        return {
+            "name": self.company_name,
+            "address": lines(self.company_address),
+            "contact": lines(self.company_contact),
+            "payment": lines(self.company_payment_details),
+        }
 
     @property
     def letters_path(self) -> Path:
@@ -119,6 +137,9 @@ class Settings:
             policy_file=get_path("POLICY_FILE"),
             approvers_file=get_path("APPROVERS_FILE"),
             company_name=get("COMPANY_NAME") or cls.company_name,
+            company_address=get("COMPANY_ADDRESS") or cls.company_address,
+            company_contact=get("COMPANY_CONTACT") or cls.company_contact,
+            company_payment_details=get("COMPANY_PAYMENT_DETAILS") or cls.company_payment_details,
             web_base_url=(get("WEB_BASE_URL") or cls.web_base_url).rstrip("/"),
             web_secret=get("WEB_SECRET"),
             link_valid_hours=get_int("LINK_VALID_HOURS", 72),

@@ -221,6 +221,7 @@ class DunningLevel(_Strict):
     # interest at the policy's annual rate; only with action "charge".
     fee: dict[str, Decimal] = {}
     interest: bool = False
+    pay_within_days: int = Field(default=7, ge=0, le=90)  # the notice asks for payment by then
 
     @model_validator(mode="before")
     @classmethod

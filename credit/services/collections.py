@@ -9,7 +9,7 @@ the notices together. A payment, dispute or promise recorded after the run selec
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -517,11 +517,21 @@ def notice_context(
             for i in listed
         ],
         "credits": [
-            {"number": c.number, "date": c.due_date, "amount": c.open_amount} for c in credits
+            {
+                "number": c.number.removeprefix("payment "),
+                "kind": "payment" if c.number.startswith("payment ") else "credit_note",
+                "date": c.due_date,
+                "amount": c.open_amount,
+            }
+            for c in credits
         ],
         "interest": details.get("interest"),
         "fee": details.get("fee"),
         "line": _line_view(line) if line else None,
+        # The date payment is asked for: the policy's days to pay, on a business day there.
+        "pay_by": calendar.next_business_day(
+            as_of + timedelta(days=step.pay_within_days), customer.country
+        ),
     }
 
 
@@ -837,6 +847,7 @@ def _clear_episode(
             "line": _line_view(line),
             "as_of": as_of,
             "currency": currency,
+            "audience": "customer",
         }
         # The customer and the internal teams get separate messages: no internal addresses leak.
         prefix = f"hold-released:{customer.code}:{currency}:e{episode}"
