@@ -444,7 +444,7 @@ class CollectionCase(SQLModel, table=True):
 
     __tablename__ = "collection_case"
 
-    __table_args__ = (UniqueConstraint("customer_id", "currency", "episode", "reason"),)
+    __table_args__ = (UniqueConstraint("customer_id", "currency", "episode", "reason", "level"),)
 
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id", index=True)

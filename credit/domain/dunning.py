@@ -45,16 +45,26 @@ class DunningPosition:
     overdue_total: Decimal  # overdue items plus credits, never below zero
     oldest_days_overdue: int
     disputed_items: list[OpenItem] = field(default_factory=list)  # overdue but disputed
+    # What is still owed on each overdue item once the unallocated credits are applied to the
+    # oldest first: interest runs on these, and the schedule counts from the first item whose
+    # balance takes the total past the tolerance.
+    net_open: dict[str, Decimal] = field(default_factory=dict)
+    reference_due_date: date | None = None
 
     @property
     def oldest_due_date(self) -> date | None:
         return self.overdue_items[0].due_date if self.overdue_items else None
 
 
-def dunning_position(items: list[OpenItem], as_of: date) -> DunningPosition:
+def dunning_position(
+    items: list[OpenItem], as_of: date, tolerance: Decimal = ZERO
+) -> DunningPosition:
     """What a customer owes past due in one currency as of a date, net of unallocated credits.
 
-    Disputed invoices leave dunning: they are neither listed nor counted."""
+    Disputed invoices leave dunning: they are neither listed nor counted. Unallocated credits are
+    applied to the oldest overdue items first (``net_open``); the schedule's reference date is the
+    due date of the item that takes the running balance past the ``tolerance``, so a few cents left
+    on an old invoice do not make a new debt look months late."""
     past_due = sorted(
         (i for i in items if i.open_amount > 0 and i.due_date < as_of),
         key=lambda i: (i.due_date, i.number),
@@ -66,7 +76,25 @@ def dunning_position(items: list[OpenItem], as_of: date) -> DunningPosition:
         sum((i.open_amount for i in overdue), ZERO) + sum((c.open_amount for c in credits), ZERO),
     )
     oldest = overdue[0].days_overdue(as_of) if overdue else 0
-    return DunningPosition(overdue, credits, total, oldest, [i for i in past_due if i.disputed])
+    available = -sum((c.open_amount for c in credits), ZERO)
+    net_open: dict[str, Decimal] = {}
+    running, reference = ZERO, None
+    for item in overdue:
+        used = min(available, item.open_amount)
+        available -= used
+        net_open[item.number] = item.open_amount - used
+        running += item.open_amount - used
+        if reference is None and running > tolerance:
+            reference = item.due_date
+    return DunningPosition(
+        overdue,
+        credits,
+        total,
+        oldest,
+        [i for i in past_due if i.disputed],
+        net_open,
+        reference,
+    )
 
 
 def end_of_month(day: date) -> date:
@@ -74,16 +102,25 @@ def end_of_month(day: date) -> date:
 
 
 def trigger_date(
-    level: DunningLevel, *, oldest_due_date: date, previous_sent_on: date | None
+    level: DunningLevel,
+    *,
+    oldest_due_date: date,
+    previous_sent_on: date | None,
+    min_gap: int = 0,
 ) -> date:
-    """The first day ``level`` may be sent."""
+    """The first day ``level`` may be sent: its trigger, and at least ``min_gap`` days after the
+    previous level (so catching up after downtime does not fire levels on consecutive days)."""
     if level.trigger == DunningTrigger.AFTER_PREVIOUS:
         # The first level has no previous one: it counts from the due date.
         start = previous_sent_on or oldest_due_date
-        return start + timedelta(days=level.days)
-    if level.trigger == DunningTrigger.END_OF_MONTH:
-        return end_of_month(oldest_due_date + timedelta(days=level.days))
-    return oldest_due_date + timedelta(days=level.days)
+        when = start + timedelta(days=level.days)
+    elif level.trigger == DunningTrigger.END_OF_MONTH:
+        when = end_of_month(oldest_due_date + timedelta(days=level.days))
+    else:
+        when = oldest_due_date + timedelta(days=level.days)
+    if previous_sent_on is not None:
+        when = max(when, previous_sent_on + timedelta(days=min_gap))
+    return when
 
 
 def due_level(oldest_days_overdue: int, policy: PolicyBody) -> int:
@@ -112,16 +149,20 @@ def next_dunning_level(
     overdue total is within the policy's tolerance. ``force`` (a broken promise to pay) sends the
     next level without waiting for its trigger.
     """
-    if position.overdue_total <= policy.dunning.tolerance or position.oldest_due_date is None:
+    reference = position.reference_due_date or position.oldest_due_date
+    if position.overdue_total <= policy.dunning.tolerance or reference is None:
         return None
     if current_level >= len(policy.dunning.levels):
         return None  # already at the last level (even of a shorter schedule)
     step = policy.dunning_level(current_level + 1)
     if force:
         return step
-    day = as_of or (position.oldest_due_date + timedelta(days=position.oldest_days_overdue))
+    day = as_of or (position.oldest_due_date + timedelta(days=position.oldest_days_overdue))  # type: ignore[operator]
     when = trigger_date(
-        step, oldest_due_date=position.oldest_due_date, previous_sent_on=previous_sent_on
+        step,
+        oldest_due_date=reference,
+        previous_sent_on=previous_sent_on,
+        min_gap=policy.dunning.min_days_between_levels,
     )
     return step if day >= when else None
 
@@ -142,12 +183,17 @@ def interest_lines(
     as_of: date,
     annual_rate: Decimal,
     charged_until: dict[str, date],
+    net_open: dict[str, Decimal] | None = None,
 ) -> list[InterestLine]:
     """Late interest per overdue invoice: open balance x rate / 365 x days, rounded half up to the
-    cent, for the days since the due date or since the interest already charged on it. Charges
-    themselves bear no interest."""
+    cent, for the days since the due date or since the interest already charged on it. The balance
+    is net of unallocated credits (``net_open``, oldest first); charges bear no interest."""
     lines = []
-    for item in items:
+    for original in items:
+        amount_open = (net_open or {}).get(original.number, original.open_amount)
+        item = OpenItem(
+            original.number, original.due_date, amount_open, original.kind, original.disputed
+        )
         if item.kind != INVOICE or item.open_amount <= 0 or item.disputed:
             continue
         start = max(item.due_date, charged_until.get(item.number, item.due_date))

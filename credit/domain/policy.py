@@ -264,6 +264,12 @@ class Orders(_Strict):
 class Dunning(_Strict):
     tolerance: Decimal = Field(ge=0)
     interest_annual_rate: Decimal | None = Field(default=None, gt=0, le=1)
+    # However late a run catches up, two levels are at least this many days apart.
+    min_days_between_levels: int = Field(default=0, ge=0, le=90)
+    # A promise is judged this many days after its date (payments are imported with a lag);
+    # promises may reach at most max_promise_days ahead.
+    promise_grace_days: int = Field(default=0, ge=0, le=30)
+    max_promise_days: int = Field(default=90, ge=1, le=366)
     levels: list[DunningLevel] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ the notices together. A payment, dispute or promise recorded after the run selec
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -38,6 +39,23 @@ from credit.domain.policy import DunningChannel, DunningLevel, PolicyBody
 from credit.domain.signals import Signal
 from credit.services._common import _customer_view, _line_view
 from credit.services.ledger import _dunning_state, open_items
+
+log = logging.getLogger(__name__)
+
+
+class AlreadyTaken(Exception):
+    """Another run recorded this step (customer, currency, episode, level) first."""
+
+
+def _insert_step(s: Session, action: DunningAction) -> None:
+    """Insert a dunning step; the unique (customer, currency, episode, level) key makes a second
+    run for the same step a no-op. Any other integrity error is a bug and propagates."""
+    try:
+        with s.begin_nested():
+            s.add(action)
+            s.flush()
+    except IntegrityError as exc:
+        raise AlreadyTaken from exc
 
 
 def lock_customer(s: Session, customer_id: int) -> None:
@@ -91,16 +109,22 @@ def _open_promise(s: Session, customer_id: int, currency: str) -> PaymentPromise
 
 
 def _broken_since(s: Session, customer_id: int, currency: str, last_day: date | None) -> bool:
-    """Whether a promise was broken after the last dunning step: the next level is then due at
-    once, whatever its trigger says."""
-    query = select(PaymentPromise.id).where(
-        PaymentPromise.customer_id == customer_id,
-        PaymentPromise.currency == currency,
-        PaymentPromise.status == "broken",
+    """Whether the latest settled promise was broken after the last dunning step: the next level
+    is then due at once, whatever its trigger says (a newer promise, kept or open, lifts that)."""
+    latest = s.exec(
+        select(PaymentPromise)
+        .where(
+            PaymentPromise.customer_id == customer_id,
+            PaymentPromise.currency == currency,
+            col(PaymentPromise.status).in_(["kept", "broken", "open"]),
+        )
+        .order_by(col(PaymentPromise.id).desc())
+    ).first()
+    return (
+        latest is not None
+        and latest.status == "broken"
+        and (last_day is None or latest.settled_on > last_day)  # type: ignore[operator]
     )
-    if last_day is not None:
-        query = query.where(col(PaymentPromise.settled_on) > last_day)
-    return s.exec(query).first() is not None
 
 
 def paid_between(s: Session, customer_id: int, currency: str, start: date, end: date) -> Decimal:
@@ -130,12 +154,14 @@ def _settle_promise(
 ) -> bool:
     """Decide whether an expired promise was kept; a broken one raises a risk signal. Nothing is
     written on a dry run."""
+    # Payments made by the promised date (and within the grace days the policy allows for
+    # bank imports) count.
     paid = paid_between(
         s,
-        customer.id,
+        customer.id,  # type: ignore[arg-type]
         promise.currency,
         promise.recorded_on,
-        promise.promised_for,  # type: ignore[arg-type]
+        promise.promised_for + timedelta(days=policy.dunning.promise_grace_days),
     )
     kept = (
         paid >= promise.amount - policy.dunning.tolerance
@@ -248,7 +274,7 @@ def dun_customer(
             planned = (expected or {}).get(currency)
             if (
                 planned is not None
-                and outcome.status not in ("sent", "would_send", "already_done")
+                and outcome.status in ("nothing_due", "paused", "promised", "deferred")
                 and planned != outcome.level
             ):
                 outcome.status = "skipped"
@@ -273,7 +299,7 @@ def _dun_currency(
     dry_run: bool,
     day_off: str | None,
 ) -> DunningOutcome:
-    position = dunning.dunning_position(items, as_of)
+    position = dunning.dunning_position(items, as_of, policy.dunning.tolerance)
     episode, level, last_day = _dunning_state(s, customer.id, currency)  # type: ignore[arg-type]
     name = "" if level == 0 else policy.dunning_level(min(level, len(policy.dunning.levels))).name
 
@@ -299,7 +325,8 @@ def _dun_currency(
 
     promise = _open_promise(s, customer.id, currency)  # type: ignore[arg-type]
     promise_note, broken_now = "", False
-    if promise is not None and promise.promised_for < as_of:
+    grace = timedelta(days=policy.dunning.promise_grace_days)
+    if promise is not None and promise.promised_for + grace < as_of:
         kept = _settle_promise(
             app, s, customer, promise, position, policy, as_of, version, write=not dry_run
         )
@@ -329,9 +356,9 @@ def _dun_currency(
             try:
                 with s.begin_nested():
                     result.notices = _clear_episode(
-                        app, s, customer, currency, episode, as_of, version
+                        app, s, customer, currency, episode, level, as_of, version
                     )
-            except IntegrityError:
+            except AlreadyTaken:
                 result.status = "already_done"
         return result
 
@@ -375,10 +402,12 @@ def _dun_currency(
         return result
     try:
         with s.begin_nested():
-            result.notices = _apply_dunning(
+            result.notices, result.channel, note = _apply_dunning(
                 app, s, customer, currency, episode, step, position, as_of, version, policy, forced
             )
-    except IntegrityError:
+            if note:
+                result.reason = "; ".join(r for r in (result.reason, note) if r)
+    except AlreadyTaken:
         result.status = "already_done"
         result.reason = f"level {step.level} was taken by another run"
     return result
@@ -389,13 +418,15 @@ def _not_yet(
 ) -> str:
     if level >= len(policy.dunning.levels):
         return "at the last level"
-    if position.oldest_due_date is None:
+    reference = position.reference_due_date or position.oldest_due_date
+    if reference is None:
         return "nothing overdue"
     step = policy.dunning_level(level + 1)
     when = dunning.trigger_date(
         step,
-        oldest_due_date=position.oldest_due_date,
+        oldest_due_date=reference,
         previous_sent_on=last_day if level > 0 else None,
+        min_gap=policy.dunning.min_days_between_levels,
     )
     return f"level {step.level} ({step.name}) is due on {when.isoformat()}"
 
@@ -447,6 +478,7 @@ def _charges(
             as_of=as_of,
             annual_rate=policy.dunning.interest_annual_rate,
             charged_until=charged_until,
+            net_open=position.net_open,
         )
         total = sum((ln.amount for ln in lines), ZERO)
         if total > 0:
@@ -547,7 +579,9 @@ def _apply_dunning(
     version: int,
     policy: PolicyBody,
     forced: bool,
-) -> list[str]:
+) -> tuple[list[str], str, str]:
+    """Record the step, its charges and hold, and queue its notices; (notice kinds, channel,
+    note for the run's report)."""
     new_charges: list[dunning.OpenItem] = []
     details: dict[str, Any] = {}
     if step.action == DunningActionKind.CHARGE:
@@ -573,8 +607,7 @@ def _apply_dunning(
         channel=step.channel.value,
         details=details or None,
     )
-    s.add(action)
-    s.flush()  # the unique (customer, currency, episode, level) guard fires here
+    _insert_step(s, action)
     audit.record(
         s,
         actor="collections",
@@ -631,10 +664,17 @@ def _apply_dunning(
             reason=f"{step.label}: {money(total)} {currency} overdue",
             policy_version=version,
         )
+    channel, note = step.channel, ""
+    if channel == DunningChannel.LETTER and not (customer.postal_address or "").strip():
+        # A letter nobody can post is not sent: it goes by e-mail and the run says why.
+        channel, note = DunningChannel.EMAIL, "no postal address on file: the letter went by e-mail"
+        action.channel = channel.value
+        s.add(action)
     ctx = notice_context(customer, currency, step, listed, position.credits, as_of, line, details)
+    ctx["level"]["channel"] = channel.value
     queued: list[str] = []
     prefix = f"{customer.code}:{currency}:e{episode}"
-    if step.channel == DunningChannel.CALL:
+    if channel == DunningChannel.CALL:
         _open_case(s, customer, currency, episode, "call", step.level, as_of, version)
         queued.append(
             _enqueue(
@@ -659,7 +699,7 @@ def _apply_dunning(
                 [customer.email],
                 customer,
                 ctx,
-                channel=step.channel.value,
+                channel=channel.value,
             )
         )
     if step.action == DunningActionKind.CREDIT_HOLD:
@@ -668,7 +708,7 @@ def _apply_dunning(
             _enqueue(
                 app,
                 s,
-                f"credit-hold:{prefix}",
+                f"credit-hold:{prefix}:l{step.level}",
                 "credit_hold_sales",
                 "en",
                 [customer.sales_owner_email, app.directory.teams.credit],
@@ -682,7 +722,7 @@ def _apply_dunning(
             _enqueue(
                 app,
                 s,
-                f"handover:{prefix}",
+                f"handover:{prefix}:l{step.level}",
                 "handover_collections",
                 "en",
                 [app.directory.teams.collections],
@@ -690,7 +730,7 @@ def _apply_dunning(
                 ctx,
             )
         )
-    return queued
+    return queued, channel.value, note
 
 
 def _enqueue(
@@ -769,9 +809,17 @@ def _held_in_other_currency(app: App, s: Session, customer: Customer, cleared: s
 
 
 def _clear_episode(
-    app: App, s: Session, customer: Customer, currency: str, episode: int, as_of: date, version: int
+    app: App,
+    s: Session,
+    customer: Customer,
+    currency: str,
+    episode: int,
+    level: int,
+    as_of: date,
+    version: int,
 ) -> list[str]:
-    s.add(
+    _insert_step(
+        s,
         DunningAction(
             customer_id=customer.id,  # type: ignore[arg-type]
             currency=currency,
@@ -782,15 +830,15 @@ def _clear_episode(
             invoice_numbers=[],
             overdue_total=ZERO,
             policy_version=version,
-        )
+        ),
     )
-    s.flush()  # the unique (customer, currency, episode, 0) guard fires here
     audit.record(
         s,
         actor="collections",
         action="dunning.cleared",
         entity_type="customer",
         entity_id=customer.code,
+        before={"level": level, "currency": currency, "episode": episode},
         after={"level": 0, "currency": currency},
         reason="overdue balance paid",
         policy_version=version,
@@ -890,7 +938,7 @@ def dun_customers(
     customer code to the levels planned at selection."""
     out = []
     codes: dict[int, str] = {}
-    if expected:
+    if customer_ids:
         with app.uow() as uow:
             codes = dict(
                 uow.session.exec(
@@ -898,14 +946,28 @@ def dun_customers(
                 ).all()  # type: ignore[arg-type]
             )
     for cid in customer_ids:
-        out.extend(
-            asdict(o)
-            for o in dun_customer(
+        try:
+            outcomes = dun_customer(
                 app,
                 customer_id=cid,
                 as_of=as_of,
                 dry_run=dry_run,
                 expected=(expected or {}).get(codes.get(cid, "")),
             )
-        )
+        except Exception as exc:  # one customer's failure does not stop the others
+            log.exception("collections failed for customer id %s", cid)
+            outcomes = [
+                DunningOutcome(
+                    customer=codes.get(cid) or f"id {cid}",
+                    currency="",
+                    level=0,
+                    level_name="",
+                    overdue_total="",
+                    invoices=[],
+                    action="none",
+                    status="error",
+                    reason=f"{type(exc).__name__}: {exc}"[:500],
+                )
+            ]
+        out.extend(asdict(o) for o in outcomes)
     return out

@@ -170,8 +170,25 @@ def record_promise(
     with app.uow() as uow:
         s = uow.session
         customer = get_customer(s, customer_code)
+        _, policy = app.published_policy(s)
+        horizon = policy.dunning.max_promise_days
+        if (promised_for - as_of).days > horizon:
+            raise ServiceError(
+                f"--by: value {promised_for.isoformat()} is more than {horizon} days ahead "
+                "(the policy's dunning.max_promise_days); agree a payment plan in steps"
+            )
         lock_customer(s, customer.id)  # type: ignore[arg-type]
-        cur = (currency or customer.currency).upper()
+        cur = (currency or customer.currency).strip().upper()
+        owed = {
+            c
+            for c, items in open_items(s, customer.id, as_of).items()
+            if any(i.open_amount > 0 for i in items)  # type: ignore[arg-type]
+        }
+        if not re.fullmatch(r"[A-Z]{3}", cur) or cur not in owed:
+            raise ServiceError(
+                f"--currency: value {cur!r}: {customer.code} owes nothing in that currency"
+                + (f" (open items in {', '.join(sorted(owed))})" if owed else "")
+            )
         replaced = []
         for old in s.exec(
             select(PaymentPromise).where(

@@ -95,7 +95,7 @@ def desk(request, credit_env: Path, monkeypatch: pytest.MonkeyPatch):
 # --------------------------------------------------------------------------- ledger builders
 
 
-def add_customer(s, code: str, currency: str = "EUR") -> Customer:
+def add_customer(s, code: str, currency: str = "EUR", address: bool = True) -> Customer:
     c = Customer(
         code=code,
         name=f"{code.title()} GmbH",
@@ -103,6 +103,7 @@ def add_customer(s, code: str, currency: str = "EUR") -> Customer:
         country="DE",
         currency=currency,
         sales_owner_email="sales@example.com",
+        postal_address=f"{code.title()} GmbH\nHauptstrasse 1\n20095 Hamburg" if address else None,
     )
     s.add(c)
     s.flush()
@@ -447,3 +448,75 @@ def test_ledger_gets_exactly_the_expected_notices_day_by_day(desk: App, scenario
             key = f"{prefix}:{code}:{a.currency}:e{a.episode}:l{a.level}"
             notice = s.exec(select(Notice).where(Notice.idempotency_key == key)).one()
             assert format_currency(a.overdue_total, a.currency, locale="en") in notice.text
+
+
+def test_a_letter_without_a_postal_address_goes_by_email_and_the_run_says_so(desk: App):
+    with desk.uow() as uow:
+        c = add_customer(uow.session, "NOADDR", address=False)
+        add_invoice(uow.session, c, "NOADDR-1", day(26, 2), "1000.00")
+        uow.commit()
+    outcomes = {}
+    for d in (day(1), day(8), day(15)):
+        outcomes[d] = run_day(desk, d, None)
+    [final] = outcomes[day(15)]
+    assert (final.level_name, final.channel) == ("final_demand", "email")
+    assert "no postal address on file" in final.reason
+    with desk.uow() as uow:
+        n = uow.session.exec(select(Notice).where(Notice.kind == "dunning_final_demand")).one()
+        action = uow.session.exec(select(DunningAction).where(DunningAction.level == 3)).one()
+    assert n.channel == "email" and action.channel == "email" and "@page" not in n.html
+
+
+def test_two_call_levels_and_a_failing_customer_do_not_block_the_others(desk: App, monkeypatch):
+    """A policy may call twice (two cases, two notices); an error on one customer is reported and
+    the rest of the batch still runs."""
+    with desk.uow() as uow:
+        a = add_customer(uow.session, "CALLS")
+        add_invoice(uow.session, a, "CALLS-1", day(26, 2), "1000.00")
+        b = add_customer(uow.session, "BROKEN")
+        add_invoice(uow.session, b, "BROKEN-1", day(26, 2), "1000.00")
+        uow.commit()
+    from credit.domain.policy import PolicyBody
+
+    with desk.uow() as uow:
+        _, policy = desk.published_policy(uow.session)
+    levels = [lv.model_dump() for lv in policy.dunning.levels]
+    levels[1]["channel"] = "call"  # second notice: a call, and the handover: a call too
+    twice = PolicyBody.model_validate(
+        {**policy.model_dump(), "dunning": {**policy.dunning.model_dump(), "levels": levels}}
+    )
+    monkeypatch.setattr(desk, "published_policy", lambda s: (1, twice))
+    with desk.uow() as uow:
+        broken_id = uow.session.exec(select(Customer.id).where(Customer.code == "BROKEN")).one()
+    real = services.collections.open_items
+
+    def failing(s, cid, as_of):
+        if cid == broken_id and as_of >= day(8):
+            raise RuntimeError("ledger unreadable")
+        return real(s, cid, as_of)
+
+    monkeypatch.setattr(services.collections, "open_items", failing)
+    by_day = {}
+    for d in days(1, 31):
+        ids = services.collection_candidates(desk, as_of=d)
+        by_day[d] = services.dun_customers(desk, customer_ids=ids, as_of=d, dry_run=False)
+    calls = [
+        o
+        for d, out in by_day.items()
+        for o in out
+        if o["customer"] == "CALLS" and o["status"] == "sent"
+    ]
+    assert [o["level_name"] for o in calls] == [
+        "reminder", "second_notice", "final_demand", "credit_hold", "handover"
+    ]  # fmt: skip
+    errors = [o for o in by_day[day(8)] if o["status"] == "error"]
+    assert [(o["customer"], o["reason"]) for o in errors] == [
+        ("BROKEN", "RuntimeError: ledger unreadable")
+    ]
+    with desk.uow() as uow:
+        keys = [
+            n.idempotency_key
+            for n in uow.session.exec(select(Notice))
+            if "CALLS" in n.idempotency_key
+        ]
+    assert sum(k.startswith("call-task:") for k in keys) == 2

@@ -20,36 +20,45 @@ def test_due_level_follows_the_policy_after_due_thresholds(policy):
 
 
 def test_customer_moves_at_most_one_level_per_run_even_after_downtime(policy):
-    # 90 days overdue and never dunned: one level per run, never two at once.
-    position = dunning_position([item(90, "500")], AS_OF)
-    levels, current, last = [], 0, None
-    day = AS_OF
-    for _ in range(7):
+    # 90 days overdue and never dunned, then a run every day: one level per run, never two at
+    # once, and never two levels within the policy's 7 days; the handover 14 days after the hold.
+    assert policy.dunning.min_days_between_levels == 7
+    sent, current, last = [], 0, None
+    for offset in range(60):
+        day = AS_OF + timedelta(days=offset)
+        position = dunning_position([item(90 + offset, "500")], day)
         step = next_dunning_level(
             current_level=current, position=position, policy=policy, as_of=day,
             previous_sent_on=last,
         )  # fmt: skip
-        if step is None:
-            break
-        levels.append(step.level)
-        current, last = step.level, day
-    assert levels == [1, 2, 3, 4]  # the handover waits 14 days after the hold
-    later = day + timedelta(days=14)
-    position = dunning_position([item(104, "500")], later)
-    handover = next_dunning_level(
-        current_level=4, position=position, policy=policy, as_of=later, previous_sent_on=day
-    )
-    assert handover.level == 5
-    assert (
-        next_dunning_level(
-            current_level=4,
-            position=position,
-            policy=policy,
-            as_of=later - timedelta(days=1),
-            previous_sent_on=day,
-        )
-        is None
-    )
+        if step is not None:
+            sent.append((offset, step.level))
+            current, last = step.level, day
+    assert sent == [(0, 1), (7, 2), (14, 3), (21, 4), (35, 5)]
+
+
+def test_a_leftover_within_the_tolerance_does_not_age_a_new_debt(policy):
+    # 5.00 left on a January invoice (tolerated) and a new invoice due 4 days ago: the schedule
+    # counts from the new invoice, so only the reminder is due, not the final demand.
+    items = [
+        OpenItem("OLD", AS_OF - timedelta(days=200), Decimal("5.00")),
+        OpenItem("NEW", AS_OF - timedelta(days=4), Decimal("2000.00")),
+    ]
+    position = dunning_position(items, AS_OF, policy.dunning.tolerance)
+    assert position.reference_due_date == AS_OF - timedelta(days=4)
+    assert position.oldest_days_overdue == 200  # still listed, and shown as the oldest
+    step = next_dunning_level(current_level=1, position=position, policy=policy, as_of=AS_OF,
+                              previous_sent_on=AS_OF - timedelta(days=3))  # fmt: skip
+    assert step is None  # the second notice waits for day 15 of the new debt
+    # Payments on account settle the oldest first: 995.00 on account against 1000.00 old.
+    items = [
+        OpenItem("OLD", AS_OF - timedelta(days=60), Decimal("1000.00")),
+        OpenItem("NEW", AS_OF - timedelta(days=2), Decimal("300.00")),
+        OpenItem("payment P1", AS_OF - timedelta(days=50), Decimal("-995.00"), "credit"),
+    ]
+    position = dunning_position(items, AS_OF, policy.dunning.tolerance)
+    assert position.net_open == {"OLD": Decimal("5.00"), "NEW": Decimal("300.00")}
+    assert position.reference_due_date == AS_OF - timedelta(days=2)
 
 
 def test_triggers_after_due_after_previous_and_end_of_month(policy):
@@ -92,6 +101,22 @@ def test_disputed_invoices_are_neither_listed_nor_counted(policy):
     assert [i.number for i in position.overdue_items] == ["I1"]
     assert position.overdue_total == Decimal("300") and position.oldest_days_overdue == 40
     assert [i.number for i in position.disputed_items] == ["D1"]
+
+
+def test_interest_runs_on_what_is_owed_after_payments_on_account():
+    from credit.domain.dunning import interest_lines
+
+    items = [item(30, "10000.00", "A")]
+    position = dunning_position(
+        [*items, OpenItem("payment P", AS_OF - timedelta(days=29), Decimal("-9900.00"), "credit")],
+        AS_OF,
+    )
+    lines = interest_lines(
+        position.overdue_items, as_of=AS_OF, annual_rate=Decimal("0.08"), charged_until={},
+        net_open=position.net_open,
+    )  # fmt: skip
+    # 100.00 x 0.08 / 365 x 30 = 0.657... -> 0.66, not 65.75 on the gross 10,000.00
+    assert [(ln.open_amount, ln.amount) for ln in lines] == [(Decimal("100.00"), Decimal("0.66"))]
 
 
 def test_interest_is_rate_over_365_times_days_from_due_or_last_charge():

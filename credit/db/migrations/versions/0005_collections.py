@@ -38,7 +38,7 @@ def upgrade() -> None:
             ["customer.id"],
         ),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("customer_id", "currency", "episode", "reason"),
+        sa.UniqueConstraint("customer_id", "currency", "episode", "reason", "level"),
     )
     with op.batch_alter_table("collection_case", schema=None) as batch_op:
         batch_op.create_index(
