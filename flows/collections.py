@@ -27,6 +27,13 @@ def collections(as_of: date | None = None, dry_run: bool = False) -> dict:
     if not dry_run:
         deliver_notices()
     counts = Counter(o["status"] for o in outcomes)
+    failed = [o for o in outcomes if o["status"] == "error"]
+    if failed:
+        # Everyone else was dunned and told; the run still fails so the operator sees it.
+        raise RuntimeError(
+            f"collections {as_of}: {len(failed)} customer(s) failed and were left as they were: "
+            + "; ".join(f"{o['customer']}: {o['reason']}" for o in failed[:20])
+        )
     levels = Counter(o["level_name"] for o in outcomes if o["status"] in ("sent", "would_send"))
     get_run_logger().info("collections %s: %s; levels %s", as_of, dict(counts), dict(levels))
     return {

@@ -520,3 +520,36 @@ def test_two_call_levels_and_a_failing_customer_do_not_block_the_others(desk: Ap
             if "CALLS" in n.idempotency_key
         ]
     assert sum(k.startswith("call-task:") for k in keys) == 2
+
+
+def test_promises_are_checked_and_a_kept_one_lifts_an_earlier_broken_one(desk: App):
+    with desk.uow() as uow:
+        c = add_customer(uow.session, "PROMISES")
+        inv = add_invoice(uow.session, c, "PROMISES-1", day(26, 2), "1000.00")
+        add_payment(uow.session, c, "P-PROMISES", day(10), "500.00", inv)
+        uow.commit()
+    with pytest.raises(services.ServiceError, match="owes nothing in that currency"):
+        services.record_promise(desk, customer_code="PROMISES", amount=Decimal(1), currency="EURO",
+                                promised_for=day(5), by="cora", as_of=day(1))  # fmt: skip
+    with pytest.raises(services.ServiceError, match="more than 90 days ahead"):
+        services.record_promise(desk, customer_code="PROMISES", amount=Decimal(1),
+                                promised_for=date(2027, 12, 1), by="cora", as_of=day(1))  # fmt: skip
+    run_day(desk, day(1), None)  # reminder
+    services.record_promise(desk, customer_code="PROMISES", amount=Decimal("1000"),
+                            promised_for=day(3), by="cora", as_of=day(2))  # fmt: skip
+    # Thursday 4 March: broken; the next level is forced (it goes out at once).
+    [o] = run_day(desk, day(4), None)
+    assert (o.status, o.level_name) == ("sent", "second_notice")
+    services.record_promise(desk, customer_code="PROMISES", amount=Decimal("500"),
+                            promised_for=day(10), by="cora", as_of=day(5))  # fmt: skip
+    for d in days(5, 10):
+        assert [o.status for o in run_day(desk, d, None)] in (["promised"], ["deferred"], [])
+    # Kept on the 10th: the earlier broken promise no longer forces anything; the final demand
+    # waits for its own trigger (5 days after the second notice = 9 March, so due now) ...
+    [o] = run_day(desk, day(11), None)
+    assert "promise kept" in o.reason and "broken promise" not in o.reason
+    with desk.uow() as uow:
+        statuses = [
+            p.status for p in uow.session.exec(select(PaymentPromise).order_by(PaymentPromise.id))
+        ]
+    assert statuses == ["broken", "kept"]
