@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,28 @@ def prefect_api_url(tmp_path_factory) -> Iterator[str]:
 
     with prefect_test_harness(server_startup_timeout=90):
         yield str(PREFECT_API_URL.value())
+
+
+@contextmanager
+def scratch_postgres(monkeypatch: pytest.MonkeyPatch | None = None) -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test (dropped afterwards); its URL, also set as
+    CREDIT_DATABASE_URL when ``monkeypatch`` is given. Skips without CREDIT_TEST_POSTGRES_URL."""
+    import uuid
+
+    from sqlalchemy import text
+
+    from credit.db.engine import make_engine
+
+    base = make_engine(postgres_url(), isolation_level="AUTOCOMMIT")
+    name = f"credit_test_{uuid.uuid4().hex[:10]}"
+    with base.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.url.set(database=name).render_as_string(hide_password=False)
+    if monkeypatch is not None:
+        monkeypatch.setenv("CREDIT_DATABASE_URL", url)
+    try:
+        yield url
+    finally:
+        with base.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        base.dispose()

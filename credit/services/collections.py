@@ -445,21 +445,26 @@ def _charges(
     interest) so that paying only the principal never drops them."""
     new: list[dunning.OpenItem] = []
     details: dict[str, Any] = {}
-    fee = step.fee.get(currency)
-    if fee:
-        number = f"FEE-{customer.code}-{currency}-E{episode}-L{step.level}"
+
+    def book(number: str, amount: Decimal, kind: str) -> dunning.OpenItem:
+        """A charge is a receivable of its own, due at once."""
         s.add(
             Invoice(
                 customer_id=customer.id,  # type: ignore[arg-type]
                 number=number,
                 issue_date=as_of,
                 due_date=as_of,
-                amount=fee,
+                amount=amount,
                 currency=currency,
-                kind=dunning.FEE,
+                kind=kind,
             )
         )
-        new.append(dunning.OpenItem(number, as_of, fee, dunning.FEE))
+        return dunning.OpenItem(number, as_of, amount, kind)
+
+    fee = step.fee.get(currency)
+    if fee:
+        number = f"FEE-{customer.code}-{currency}-E{episode}-L{step.level}"
+        new.append(book(number, fee, dunning.FEE))
         details["fee"] = {"number": number, "amount": str(fee)}
     if step.interest and policy.dunning.interest_annual_rate is not None:
         charged_until: dict[str, date] = {}
@@ -483,18 +488,7 @@ def _charges(
         total = sum((ln.amount for ln in lines), ZERO)
         if total > 0:
             number = f"INT-{customer.code}-{currency}-E{episode}-L{step.level}"
-            s.add(
-                Invoice(
-                    customer_id=customer.id,  # type: ignore[arg-type]
-                    number=number,
-                    issue_date=as_of,
-                    due_date=as_of,
-                    amount=total,
-                    currency=currency,
-                    kind=dunning.INTEREST,
-                )
-            )
-            new.append(dunning.OpenItem(number, as_of, total, dunning.INTEREST))
+            new.append(book(number, total, dunning.INTEREST))
             details["interest"] = {
                 "number": number,
                 "rate": str(policy.dunning.interest_annual_rate),

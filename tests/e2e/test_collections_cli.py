@@ -5,12 +5,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import uuid
 
-from sqlalchemy import text
-
-from credit.db.engine import make_engine
-from tests.conftest import SAMPLE, postgres_url
+from tests.conftest import SAMPLE, scratch_postgres
 from tests.e2e.conftest import CREDIT
 
 
@@ -71,16 +67,8 @@ def test_two_runs_for_the_same_date_started_together_send_one_set_of_notices(cli
 
 
 def test_two_runs_started_together_on_postgresql_send_one_set_of_notices(cli):
-    base = make_engine(postgres_url(), isolation_level="AUTOCOMMIT")
-    name = f"credit_test_{uuid.uuid4().hex[:10]}"
-    with base.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        _race(cli, base.url.set(database=name).render_as_string(hide_password=False))
-    finally:
-        with base.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        base.dispose()
+    with scratch_postgres() as url:
+        _race(cli, url)
 
 
 def test_disputes_promises_and_the_worklist_from_the_command_line(cli):

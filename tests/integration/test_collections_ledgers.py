@@ -10,7 +10,7 @@ Good Friday (26 March 2027) and Easter Monday (29 March 2027) are not business d
 
 from __future__ import annotations
 
-import uuid
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -20,12 +20,10 @@ from pathlib import Path
 import pytest
 import yaml
 from babel.numbers import format_currency
-from sqlalchemy import text
 from sqlmodel import col, select
 
 from credit import services
 from credit.app import App
-from credit.db.engine import make_engine
 from credit.db.models import (
     Customer,
     DunningAction,
@@ -37,7 +35,7 @@ from credit.db.models import (
 )
 from credit.resources import resource_dir
 from credit.settings import Settings
-from tests.conftest import postgres_url
+from tests.conftest import scratch_postgres
 
 DUNNING = {
     "tolerance": "10.00",
@@ -74,22 +72,13 @@ def desk(request, credit_env: Path, monkeypatch: pytest.MonkeyPatch):
     path = credit_env / "policy.yaml"
     path.write_text(yaml.safe_dump(body))
     monkeypatch.setenv("CREDIT_POLICY_FILE", str(path))
-    scratch = None
-    if request.param == "postgresql":
-        base = make_engine(postgres_url(), isolation_level="AUTOCOMMIT")
-        scratch = f"credit_test_{uuid.uuid4().hex[:10]}"
-        with base.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{scratch}"'))
-        url = base.url.set(database=scratch).render_as_string(hide_password=False)
-        monkeypatch.setenv("CREDIT_DATABASE_URL", url)
-    a = App(Settings.load())
-    services.init_database(a, actor="test")
-    yield a
-    a.engine.dispose()
-    if scratch:
-        with base.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{scratch}" WITH (FORCE)'))
-        base.dispose()
+    with contextlib.ExitStack() as stack:
+        if request.param == "postgresql":
+            stack.enter_context(scratch_postgres(monkeypatch))
+        a = App(Settings.load())
+        services.init_database(a, actor="test")
+        yield a
+        a.engine.dispose()
 
 
 # --------------------------------------------------------------------------- ledger builders

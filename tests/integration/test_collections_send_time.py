@@ -4,46 +4,34 @@ balance and sends nothing. On SQLite and PostgreSQL, with real threads and conne
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-import uuid
 from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import select
 
 from credit import services
 from credit.app import App
-from credit.db.engine import make_engine
 from credit.db.locks import lock_customers
 from credit.db.models import Customer, DunningAction, Invoice, Notice, Payment
 from credit.settings import Settings
-from tests.conftest import postgres_url
+from tests.conftest import scratch_postgres
 
 DAY = date(2027, 3, 2)  # a Tuesday
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def desk(request, credit_env, monkeypatch):
-    scratch = None
-    if request.param == "postgresql":
-        base = make_engine(postgres_url(), isolation_level="AUTOCOMMIT")
-        scratch = f"credit_test_{uuid.uuid4().hex[:10]}"
-        with base.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{scratch}"'))
-        monkeypatch.setenv(
-            "CREDIT_DATABASE_URL", base.url.set(database=scratch).render_as_string(False)
-        )
-    a = App(Settings.load())
-    services.init_database(a, actor="test")
-    yield a
-    a.engine.dispose()
-    if scratch:
-        with base.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{scratch}" WITH (FORCE)'))
-        base.dispose()
+    with contextlib.ExitStack() as stack:
+        if request.param == "postgresql":
+            stack.enter_context(scratch_postgres(monkeypatch))
+        a = App(Settings.load())
+        services.init_database(a, actor="test")
+        yield a
+        a.engine.dispose()
 
 
 def test_a_payment_committed_while_the_run_waits_means_no_notice(desk: App):
