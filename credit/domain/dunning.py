@@ -18,9 +18,10 @@ AGING_BUCKETS = (
     ("90+", 91, None),
 )
 
-# What an open item is: an invoice, a late fee or interest charged by dunning, or a credit
-# (credit note or payment not allocated to an invoice), which is negative.
-INVOICE, FEE, INTEREST, CREDIT = "invoice", "fee", "interest", "credit"
+# What an open item is: an invoice, a late fee or interest charged by dunning, or a credit, which
+# is negative: a credit note or a payment not allocated to an invoice.
+INVOICE, FEE, INTEREST = "invoice", "fee", "interest"
+CREDIT_NOTE, PAYMENT = "credit_note", "payment"
 
 
 @dataclass(frozen=True)

@@ -544,8 +544,8 @@ def notice_context(
         ],
         "credits": [
             {
-                "number": c.number.removeprefix("payment "),
-                "kind": "payment" if c.number.startswith("payment ") else "credit_note",
+                "number": c.number,
+                "kind": c.kind,
                 "date": c.due_date,
                 "amount": c.open_amount,
             }
@@ -914,7 +914,7 @@ def _clear_episode(
                 "en",
                 [customer.sales_owner_email, app.directory.teams.credit],
                 customer,
-                ctx,
+                {**ctx, "audience": "internal"},
             )
         )
     return queued

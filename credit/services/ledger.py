@@ -192,11 +192,11 @@ def open_items(
     for p in payments:
         if p.invoice_number is None and p.status == "received":
             items[p.currency].append(
-                dunning.OpenItem(f"payment {p.reference}", p.paid_on, -p.amount, dunning.CREDIT)
+                dunning.OpenItem(p.reference, p.paid_on, -p.amount, dunning.PAYMENT)
             )
     for d in documents:
         if d.open_amount != 0:
-            kind = kinds.get(d.number, dunning.INVOICE if d.amount > 0 else dunning.CREDIT)
+            kind = kinds.get(d.number, dunning.INVOICE if d.amount > 0 else dunning.CREDIT_NOTE)
             items[d.currency].append(
                 dunning.OpenItem(
                     d.number, d.due_date, d.open_amount, kind, disputed=d.number in disputed

@@ -211,6 +211,13 @@ def test_the_lifecycle_end_to_end_from_the_command_line(cli):
     assert sorted(by_kind["credit_hold_released"]) == sorted(
         [["compta@brightline.example"], by_kind["credit_hold_sales"][0]]
     )
+    released_texts = {
+        n["recipients"][0]: n["subject"]
+        for n in cli.json(
+            "notices", "list", "--customer", "C-1003", "--kind", "credit_hold_released"
+        )
+    }
+    assert len(set(released_texts.values())) == 2  # the customer's letter and the internal note
     allowed = cli.json("orders", "check", "C-1003", "--amount", "25000", "--as-of", "2026-11-30")
     assert allowed["decision"] == "allow" and allowed["exposure"] == "45000.00"
     assert allowed["headroom"] == "15000.00"

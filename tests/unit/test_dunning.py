@@ -54,7 +54,7 @@ def test_a_leftover_within_the_tolerance_does_not_age_a_new_debt(policy):
     items = [
         OpenItem("OLD", AS_OF - timedelta(days=60), Decimal("1000.00")),
         OpenItem("NEW", AS_OF - timedelta(days=2), Decimal("300.00")),
-        OpenItem("payment P1", AS_OF - timedelta(days=50), Decimal("-995.00"), "credit"),
+        OpenItem("payment P1", AS_OF - timedelta(days=50), Decimal("-995.00"), "payment"),
     ]
     position = dunning_position(items, AS_OF, policy.dunning.tolerance)
     assert position.net_open == {"OLD": Decimal("5.00"), "NEW": Decimal("300.00")}
@@ -108,7 +108,7 @@ def test_interest_runs_on_what_is_owed_after_payments_on_account():
 
     items = [item(30, "10000.00", "A")]
     position = dunning_position(
-        [*items, OpenItem("payment P", AS_OF - timedelta(days=29), Decimal("-9900.00"), "credit")],
+        [*items, OpenItem("payment P", AS_OF - timedelta(days=29), Decimal("-9900.00"), "payment")],
         AS_OF,
     )
     lines = interest_lines(
