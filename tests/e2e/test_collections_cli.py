@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from tests.conftest import SAMPLE, scratch_postgres
 from tests.e2e.conftest import CREDIT
 
@@ -62,10 +64,12 @@ def _race(cli, database_url: str) -> None:
     assert {n["status"] for n in notices} == {"sent"}
 
 
+@pytest.mark.slow
 def test_two_runs_for_the_same_date_started_together_send_one_set_of_notices(cli):
     _race(cli, f"sqlite:///{cli.path / 'credit.db'}")
 
 
+@pytest.mark.slow
 def test_two_runs_started_together_on_postgresql_send_one_set_of_notices(cli):
     with scratch_postgres() as url:
         _race(cli, url)
