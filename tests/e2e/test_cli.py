@@ -231,7 +231,7 @@ def test_read_only_commands_do_not_import_prefect(tmp_path):
         "runner = CliRunner()\n"
         "for args in (['init'], ['customers', 'list', '--json'], ['approvals', 'list', '--json'],\n"
         "             ['notices', 'list', '--json'], ['policy', 'show', '--json'], ['reviews', 'due', '--json'],\n"
-        "             ['audit', 'list', '--json']):\n"
+        "             ['audit', 'list', '--json'], ['worklist', '--json']):\n"
         "    result = runner.invoke(app, args)\n"
         "    assert result.exit_code == 0, (args, result.output)\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('prefect', 'flows', 'tasks')))\n"
