@@ -1490,6 +1490,35 @@ def _continue_policy(version: int) -> dict[str, Any]:
     return run_flow(f"Policy version {version}", call)
 
 
+@policy_app.command("diff")
+def policy_diff(
+    from_version: Annotated[
+        int | None, typer.Option("--from", help="Version to compare from (default: published).")
+    ] = None,
+    to_version: Annotated[
+        int | None, typer.Option("--to", help="Version to compare to (default: the newest).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What a policy version changes: bands, weights, ratings and limits, terms, the authority
+    matrix, the dunning schedule, order checks and risk rules."""
+    from credit import services
+
+    a = get_app()
+    with clear_errors():
+        result = services.policy_diff(a, from_version=from_version, to_version=to_version)
+    if as_json:
+        print_json(result)
+        return
+    f, t = result["from"], result["to"]
+    table(
+        f"Policy version {f['version']} ({f['status']}) → {t['version']} ({t['status']}): "
+        f"{len(result['changes'])} change(s)",
+        ["section", "change"],
+        [[c["section"], c["text"]] for c in result["changes"]],
+    )
+
+
 @policy_app.command("propose")
 def policy_propose(
     file: Annotated[Path, typer.Argument(help="Policy YAML (same schema as config/policy.yaml).")],

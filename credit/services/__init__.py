@@ -26,7 +26,13 @@ from credit.services.collections import (
 )
 from credit.services.draft import draft_request
 from credit.services.ledger import exposure, load_raw, open_items
-from credit.services.policy import advance_policy, policy_changes, policy_view, propose_policy
+from credit.services.policy import (
+    advance_policy,
+    policy_changes,
+    policy_diff,
+    policy_view,
+    propose_policy,
+)
 from credit.services.publish import publish_request
 from credit.services.queries import (
     audit_events,
@@ -108,6 +114,7 @@ __all__ = [
     "pending_approvals",
     "person_email",
     "policy_changes",
+    "policy_diff",
     "policy_view",
     "propose_policy",
     "publish_request",

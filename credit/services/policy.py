@@ -19,6 +19,7 @@ from credit.db.models import (
 )
 from credit.domain.money import ZERO
 from credit.domain.policy import PolicyBody
+from credit.domain.policy_diff import diff_policies
 from credit.services._common import SUBJECT_POLICY, ServiceError, _step_view, person_email
 from credit.services.approvals import Progress, _assign, _create_steps, _steps, lock_subject
 from credit.services.setup import _new_policy_row
@@ -271,27 +272,37 @@ def _advance_policy_in(app: App, s: Session, row: CreditPolicy) -> Progress:
 
 
 def policy_changes(old: PolicyBody, new: PolicyBody) -> list[str]:
-    """What a new version changes, in readable lines (a fuller diff arrives with issue 6)."""
-    a, b = old.model_dump(mode="json"), new.model_dump(mode="json")
-    out: list[str] = []
+    """What a new version changes, in readable lines, section by section."""
+    return [str(c) for c in diff_policies(old, new)]
 
-    def walk(x: Any, y: Any, path: str) -> None:
-        if isinstance(x, dict) and isinstance(y, dict):
-            for k in sorted(set(x) | set(y)):
-                walk(x.get(k), y.get(k), f"{path}.{k}" if path else k)
-        elif isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
-            for i, (xi, yi) in enumerate(zip(x, y, strict=True)):
-                label = (
-                    xi.get("name") or xi.get("grade") or xi.get("level")
-                    if isinstance(xi, dict)
-                    else i
+
+def policy_diff(
+    app: App, *, from_version: int | None = None, to_version: int | None = None
+) -> dict[str, Any]:
+    """The changes between two stored versions: by default from the published one to the newest
+    (usually the draft in approval)."""
+    with app.uow() as uow:
+        s = uow.session
+        versions = {r.version: r for r in s.exec(select(CreditPolicy))}
+        published, _ = app.published_policy(s)
+        start = published if from_version is None else from_version
+        end = max(versions) if to_version is None else to_version
+        for option, v in (("--from", start), ("--to", end)):
+            if v not in versions:
+                raise ServiceError(
+                    f"{option}: no policy version {v} (versions: {', '.join(map(str, sorted(versions)))})"
                 )
-                walk(xi, yi, f"{path}[{label}]")
-        elif x != y:
-            out.append(f"{path}: {x} -> {y}")
-
-    walk(a, b, "")
-    return out
+        if start == end:
+            raise ServiceError(
+                f"--from and --to are both version {start}: nothing to compare "
+                "(propose a new version first, or name two versions)"
+            )
+        changes = diff_policies(app.policy_body(versions[start]), app.policy_body(versions[end]))
+        return {
+            "from": {"version": start, "status": versions[start].status},
+            "to": {"version": end, "status": versions[end].status},
+            "changes": [{"section": c.section, "text": c.text} for c in changes],
+        }
 
 
 def policy_view(app: App, *, version: int | None) -> dict[str, Any]:

@@ -259,3 +259,21 @@ def test_a_second_review_cannot_start_while_a_request_is_in_approval(ledger):
         services.check_review_can_start(ledger, customer_code="NOPE", requested_by="ben.manager")
     with pytest.raises(services.ServiceError, match="'mallory' is not in the approver directory"):
         services.check_review_can_start(ledger, customer_code="C-1001", requested_by="mallory")
+
+
+def test_policy_diff_compares_the_published_version_with_the_draft(ledger):
+    from credit.resources import resource_dir
+
+    with pytest.raises(services.ServiceError, match="nothing to compare"):
+        services.policy_diff(ledger)
+    v = services.propose_policy(
+        ledger, path=resource_dir("sample_data") / "policy_v2.yaml", by="carla.manager", reason="t"
+    )
+    result = services.policy_diff(ledger)
+    assert (result["from"]["version"], result["to"]["version"]) == (1, v)
+    assert [c["text"] for c in result["changes"] if c["section"] != "policy"] == [
+        "rating A: limit cap 500,000 → 600,000",
+        "tolerance 10 → 15",
+    ]
+    with pytest.raises(services.ServiceError, match="--to: no policy version 9"):
+        services.policy_diff(ledger, to_version=9)
