@@ -1519,6 +1519,46 @@ def policy_diff(
     )
 
 
+@policy_app.command("research")
+def policy_research_command(
+    as_of: AsOpt = None,
+    months: Annotated[
+        int, typer.Option("--months", help="How many months back.", min=1, max=36)
+    ] = 12,
+    review: Annotated[
+        bool, typer.Option("--review", help="Also tell the committee the policy is due for review.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Portfolio analytics as of a date (aging, DSO, collection rate and CEI per month, late payment
+    and bad debt by rating, utilisation, concentration, what the policy did), written as a report
+    with charts under the reports folder and sent to the policy committee."""
+    day = parse_date(as_of)
+    get_app()
+
+    def call() -> Any:
+        from flows.policy_research import policy_research
+
+        return policy_research(as_of=day, months=months, review_due=review)
+
+    with clear_errors():
+        result = run_flow(f"Policy research as of {day}", call)
+    if as_json:
+        print_json(result)
+        return
+    figures = result["figures"]
+    last = figures["monthly"][-1]
+    console.print(
+        f"Receivables {figures['receivables']} {figures['base_currency']}; {last['month']}: DSO "
+        f"{last['dso'] or '-'} days, collection rate {last['collection_rate'] or '-'}%, CEI "
+        f"{last['cei'] or '-'}%; top 5 customers {figures['concentration']['top_share_pct'] or '-'}%"
+        f" of the exposure."
+    )
+    for w in figures["warnings"]:
+        console.print(f"[yellow]warning:[/] {w}")
+    console.print(f"Report: [bold]{result['report']}[/] (sent to the policy committee).")
+
+
 @policy_app.command("propose")
 def policy_propose(
     file: Annotated[Path, typer.Argument(help="Policy YAML (same schema as config/policy.yaml).")],

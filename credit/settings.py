@@ -45,6 +45,7 @@ class Settings:
     link_valid_hours: int = 72
     timezone: str = "Europe/Berlin"  # the company's: "today" and days overdue are counted in it
     letters_dir: Path | None = None
+    reports_dir: Path = Path("var/reports")
 
     @property
     def company(self) -> dict[str, object]:
@@ -124,6 +125,7 @@ class Settings:
         return cls(
             timezone=timezone,
             letters_dir=get_path("LETTERS_DIR"),
+            reports_dir=get_path("REPORTS_DIR") or cls.reports_dir,
             database_url=get("DATABASE_URL") or cls.database_url,
             outbox_dir=get_path("OUTBOX_DIR") or cls.outbox_dir,
             smtp_host=get("SMTP_HOST"),

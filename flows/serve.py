@@ -9,12 +9,14 @@ from flows.approval import approval, approval_sweeper
 from flows.collections import collections
 from flows.periodic_review import periodic_review
 from flows.policy import policy
+from flows.policy_research import policy_research, policy_review
 from flows.research import research_reminders
 from flows.review import complete_review, credit_review
 
 
 def serve_all(timezone: str = "UTC") -> None:
-    """Collections and periodic review daily, reminders hourly (as in prefect.yaml); the rest on demand."""
+    """Collections and periodic review daily, reminders hourly, the policy review quarterly (as in
+    prefect.yaml); the rest on demand."""
     serve(
         collections.to_deployment(
             name="daily", schedule=Cron("0 6 * * *", timezone=timezone), concurrency_limit=1
@@ -32,4 +34,10 @@ def serve_all(timezone: str = "UTC") -> None:
         complete_review.to_deployment(name="on-demand"),
         approval.to_deployment(name="on-demand"),
         policy.to_deployment(name="on-demand"),
+        policy_review.to_deployment(
+            name="quarterly",
+            schedule=Cron("0 7 1 1,4,7,10 *", timezone=timezone),
+            concurrency_limit=1,
+        ),
+        policy_research.to_deployment(name="on-demand"),
     )

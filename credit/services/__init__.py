@@ -10,6 +10,7 @@ from credit.services._common import (
     get_customer,
     person_email,
 )
+from credit.services.analytics import notify_policy_research, portfolio_report
 from credit.services.approvals import (
     ChainRestarted,
     Progress,
@@ -72,6 +73,8 @@ from credit.services.risk import list_signals, scan_risk
 from credit.services.setup import init_database
 
 __all__ = [
+    "notify_policy_research",
+    "portfolio_report",
     "check_order",
     "log_note",
     "open_dispute",

@@ -29,7 +29,11 @@ def test_every_deployment_entrypoint_is_a_prefect_flow_and_the_daily_ones_are_sc
         "periodic-review",
         "collections",
         "policy",
+        "policy-research",
+        "policy-review",
     } <= set(by_flow)
+    # The policy review is quarterly: the first day of January, April, July and October.
+    assert by_flow["policy-review"]["schedules"][0]["cron"].split()[2:] == ["1", "1,4,7,10", "*"]
     for name in ("collections", "periodic-review"):
         d = by_flow[name]
         assert d["concurrency_limit"] == 1
@@ -51,6 +55,9 @@ def test_credit_serve_builds_the_same_scheduled_deployments(monkeypatch):
         "approval",
         "policy",
         "research-reminders",
+        "policy-review",
+        "policy-research",
     } <= set(by_name)
+    assert by_name["policy-review"].schedules[0].schedule.cron == "0 7 1 1,4,7,10 *"
     assert by_name["collections"].schedules[0].schedule.cron == "0 6 * * *"
     assert by_name["collections"].concurrency_limit == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -137,3 +138,19 @@ def test_policy_flow_routes_to_the_committee_and_publishes(ledger):
     assert progress["status"] == "published"
     kinds = [n.kind for n in all_notices(ledger)]
     assert kinds.count("policy_approval_needed") == 2 and kinds.count("policy_published") == 1
+
+
+def test_policy_research_flow_writes_the_report_makes_an_artifact_and_tells_the_committee(ledger):
+    from prefect.artifacts import Artifact
+
+    from flows.policy_research import policy_review
+
+    result = policy_review(as_of=date(2026, 12, 31))
+    report = result["report"]
+    assert report.endswith("policy-research-2026-12-31/report.md")
+    assert (Path(report).parent / "trend.png").stat().st_size > 1000
+    artifact = Artifact.get("policy-research-2026-12-31")
+    assert artifact is not None and "# Credit policy research as of 2026-12-31" in artifact.data
+    [notice] = [n for n in all_notices(ledger) if n.kind == "policy_research_report"]
+    assert notice.subject.startswith("Credit policy review due")
+    assert notice.status == NoticeStatus.SENT

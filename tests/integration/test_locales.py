@@ -133,6 +133,8 @@ def _the_rest_of_the_lifecycle(a) -> None:
     with a.uow() as uow:
         cid = uow.session.exec(select(Customer.id).where(Customer.code == "C-1007")).one()
     services.dun_customer(a, customer_id=cid, as_of=date(2026, 12, 2), dry_run=False)
+    report = services.portfolio_report(a, as_of=date(2026, 12, 31), months=3)
+    services.notify_policy_research(a, as_of=date(2026, 12, 31), report=report, path="r.md")
 
 
 def test_the_lifecycle_produced_every_kind_of_notice(recorded):

@@ -1,0 +1,250 @@
+"""The policy's research step: portfolio analytics as of a date, from the stored ledger."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import asdict
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from credit.app import App
+from credit.db.models import (
+    ApprovalStep,
+    CollectionCase,
+    CreditAssessment,
+    CreditLine,
+    Customer,
+    DunningAction,
+    Invoice,
+    Payment,
+)
+from credit.domain import analytics
+from credit.domain.money import ZERO, money
+from credit.domain.policy import DunningAction as DunningActionKind
+from credit.services._common import add_months
+from credit.services.ledger import rate_table
+
+
+def _ratings(s: Session, as_of: date) -> dict[int, str]:
+    """Each customer's rating: its credit line's, else its latest completed assessment's."""
+    ratings: dict[int, str] = {}
+    for a in s.exec(
+        select(CreditAssessment)
+        .where(CreditAssessment.as_of <= as_of, col(CreditAssessment.rating).is_not(None))
+        .order_by(col(CreditAssessment.as_of), col(CreditAssessment.id))
+    ):
+        ratings[a.customer_id] = a.rating  # type: ignore[assignment]
+    for line in s.exec(select(CreditLine)):
+        ratings[line.customer_id] = line.rating
+    return ratings
+
+
+def portfolio_ledger(
+    app: App, s: Session, as_of: date
+) -> tuple[analytics.Ledger, dict[str, Decimal], list[str]]:
+    """Every document and payment up to ``as_of`` in the base currency (at the rate of as_of);
+    (ledger, exposure per customer, warnings)."""
+    _, policy = app.published_policy(s)
+    rates = rate_table(s, policy.base_currency)
+    warnings: list[str] = []
+    codes = dict(s.exec(select(Customer.id, Customer.code)).all())
+    ratings = _ratings(s, as_of)
+    factor: dict[str, Decimal | None] = {}
+
+    def to_base(amount: Decimal, currency: str) -> Decimal | None:
+        if currency not in factor:
+            found = rates.lookup(currency, as_of)
+            factor[currency] = found[0] if found else None
+            if found is None:
+                warnings.append(f"no {currency} rate to {policy.base_currency}: left out")
+        f = factor[currency]
+        return None if f is None else amount * f
+
+    settlements: dict[int, list[tuple[date, Decimal, bool]]] = defaultdict(list)
+    on_account: list[tuple[date, Decimal]] = []
+    for p in s.exec(select(Payment).where(Payment.paid_on <= as_of, Payment.status == "received")):
+        amount = to_base(p.amount, p.currency)
+        if amount is None:
+            continue
+        if p.invoice_id is not None:
+            settlements[p.invoice_id].append((p.paid_on, amount, True))
+        else:
+            on_account.append((p.paid_on, amount))
+    invoices = list(s.exec(select(Invoice).where(Invoice.issue_date <= as_of)))
+    for i in invoices:
+        if i.amount < 0 and i.applies_to_id is not None:
+            amount = to_base(-i.amount, i.currency)
+            if amount is not None:
+                settlements[i.applies_to_id].append((i.issue_date, amount, False))
+    documents = []
+    exposure: dict[str, Decimal] = defaultdict(Decimal)
+    for i in invoices:
+        amount = to_base(i.amount, i.currency)
+        if amount is None:
+            continue
+        doc = analytics.Document(
+            number=i.number,
+            customer=codes[i.customer_id],
+            rating=ratings.get(i.customer_id, "unrated"),
+            issue_date=i.issue_date,
+            due_date=i.due_date,
+            amount=amount,
+            settlements=tuple(sorted(settlements.get(i.id, []))),  # type: ignore[arg-type]
+        )
+        documents.append(doc)
+        exposure[doc.customer] += doc.open_on(as_of)
+    for p in s.exec(
+        select(Payment).where(
+            Payment.paid_on <= as_of,
+            Payment.status == "received",
+            col(Payment.invoice_id).is_(None),
+        )
+    ):
+        amount = to_base(p.amount, p.currency)
+        if amount is not None:
+            exposure[codes[p.customer_id]] -= amount
+    return analytics.Ledger(documents, on_account), dict(exposure), warnings
+
+
+def _outcomes(app: App, s: Session, start: date, as_of: date) -> dict[str, Any]:
+    """What the current policy did in the window: holds, handovers, dunning steps, approvals."""
+    _, policy = app.published_policy(s)
+    hold_names = {
+        lv.name for lv in policy.dunning.levels if lv.action == DunningActionKind.CREDIT_HOLD
+    }
+    steps = list(
+        s.exec(
+            select(DunningAction).where(DunningAction.as_of > start, DunningAction.as_of <= as_of)
+        )
+    )
+    by_level: dict[str, int] = defaultdict(int)
+    for a in steps:
+        by_level[a.level_name] += 1
+    handovers = s.exec(
+        select(CollectionCase).where(
+            CollectionCase.reason == "handover",
+            CollectionCase.opened_on > start,
+            CollectionCase.opened_on <= as_of,
+        )
+    ).all()
+    approvals: dict[int, dict[str, Any]] = {}
+    decided = s.exec(
+        select(ApprovalStep).where(
+            col(ApprovalStep.decided_at).is_not(None),
+            col(ApprovalStep.decision).in_(["approved", "rejected"]),
+        )
+    ).all()
+    for step in decided:
+        entry = approvals.setdefault(
+            step.level, {"level": step.level, "approved": 0, "rejected": 0, "hours": []}
+        )
+        entry["approved" if step.decision == "approved" else "rejected"] += 1
+        created = step.created_at
+        hours = (step.decided_at - created).total_seconds() / 3600  # type: ignore[operator]
+        entry["hours"].append(hours)
+    approval_rows = []
+    for level in sorted(approvals):
+        entry = approvals[level]
+        hours = entry.pop("hours")
+        entry["median_hours"] = round(statistics.median(hours), 1) if hours else None
+        approval_rows.append(entry)
+    return {
+        "dunning_steps": dict(sorted(by_level.items())),
+        "holds": sum(n for name, n in by_level.items() if name in hold_names),
+        "cleared": by_level.get("cleared", 0),
+        "handovers": len(handovers),
+        "approvals_by_level": approval_rows,
+    }
+
+
+def portfolio_report(app: App, *, as_of: date, months: int = 12) -> dict[str, Any]:
+    """Every figure of the policy research report as of a date (plain JSON-able values)."""
+    with app.uow() as uow:
+        s = uow.session
+        version, policy = app.published_policy(s)
+        ledger, exposure, warnings = portfolio_ledger(app, s, as_of)
+        start = add_months(as_of, -months)
+        lines = {}
+        for line, code in s.exec(
+            select(CreditLine, Customer.code).join(
+                Customer, col(Customer.id) == col(CreditLine.customer_id)
+            )
+        ):
+            found = rate_table(s, policy.base_currency).lookup(line.currency, as_of)
+            limit = line.limit * found[0] if found else line.limit
+            lines[code] = (exposure.get(code, ZERO), limit)
+        ranked, share = analytics.concentration(exposure)
+        util = analytics.utilisation(lines)
+        outcomes = _outcomes(app, s, start, as_of)
+    monthly = analytics.monthly_figures(ledger, as_of, months)
+    aging = analytics.aging(ledger, as_of)
+    ratings = analytics.by_rating(ledger, as_of, start, policy.dunning.tolerance)
+    return {
+        "as_of": as_of.isoformat(),
+        "months": months,
+        "policy_version": version,
+        "base_currency": policy.base_currency,
+        "receivables": str(money(ledger.receivables(as_of))),
+        "aging": {k: str(money(v)) for k, v in aging.items()},
+        "monthly": [
+            {k: (str(v) if isinstance(v, Decimal) else v) for k, v in asdict(m).items()}
+            for m in monthly
+        ],
+        "by_rating": [
+            {k: (str(v) if isinstance(v, Decimal) else v) for k, v in asdict(r).items()}
+            for r in ratings
+        ],
+        "concentration": {
+            "top": [[c, str(money(v))] for c, v in ranked],
+            "top_share_pct": str(share) if share is not None else None,
+        },
+        "utilisation": {
+            c: {
+                "exposure": str(money(e)),
+                "limit": str(money(lim)),
+                "pct": str(util[c]) if util[c] is not None else None,
+            }
+            for c, (e, lim) in sorted(lines.items())
+        },
+        "outcomes": outcomes,
+        "warnings": warnings,
+    }
+
+
+def notify_policy_research(
+    app: App, *, as_of: date, report: dict[str, Any], path: str, review_due: bool = False
+) -> int:
+    """Send the research report's summary to the policy committee (the roles the published
+    policy names for policy changes) and the credit team; ``review_due`` when the periodic policy
+    review asks them to evaluate the policy."""
+    from credit import notices
+
+    with app.uow() as uow:
+        s = uow.session
+        _, policy = app.published_policy(s)
+        people = [
+            p.email
+            for role in policy.policy_change.approver_roles
+            for p in app.directory.holders(role)
+        ]
+        n, _ = notices.enqueue(
+            s,
+            app.renderer,
+            key=f"policy-research:{as_of.isoformat()}" + (":review" if review_due else ""),
+            kind="policy_research_report",
+            locale="en",
+            recipients=[*people, app.directory.teams.credit],
+            context={
+                "as_of": as_of,
+                "report": report,
+                "path": path,
+                "review_due": review_due,
+                "roles": list(policy.policy_change.approver_roles),
+            },
+        )
+        uow.commit()
+        return n.id  # type: ignore[return-value]
