@@ -1699,6 +1699,7 @@ def demo(
     (directory / "prefect").mkdir(parents=True)
     os.environ["CREDIT_DATABASE_URL"] = f"sqlite:///{directory / 'credit.db'}"
     os.environ["CREDIT_OUTBOX_DIR"] = str(directory / "outbox")
+    os.environ["CREDIT_REPORTS_DIR"] = str(directory / "reports")
     os.environ.setdefault("PREFECT_HOME", str(directory / "prefect"))
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

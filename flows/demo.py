@@ -20,6 +20,7 @@ from flows.approval import approval
 from flows.collections import collections
 from flows.periodic_review import periodic_review
 from flows.policy import policy
+from flows.policy_research import policy_review
 from flows.review import complete_review, credit_review
 from tasks._runtime import app
 
@@ -33,6 +34,7 @@ COLLECTION_DAYS = [
     date(2026, 12, 15),
 ]
 PERIODIC_DAY = date(2027, 1, 4)
+RESEARCH_DAY = date(2026, 12, 31)  # the quarter's figures, month by month
 
 
 def run_demo(directory: Path, console: Console) -> None:
@@ -265,6 +267,17 @@ def run_demo(directory: Path, console: Console) -> None:
                 f"   {analyst} rated {r['customer']} again (`credit assess`): request {done['request_id']} "
                 f"{done['status']}, waiting for {done['waiting_for']}"
             )
+
+    say(f"[bold]7. Policy review[/] (quarterly): research report as of {RESEARCH_DAY}")
+    research = policy_review(as_of=RESEARCH_DAY)
+    figures = research["figures"]
+    last = figures["monthly"][-1]
+    say(
+        f"   receivables {figures['receivables']} {figures['base_currency']}; {last['month']}: DSO "
+        f"{last['dso'] or '-'} days, CEI {last['cei'] or '-'}%; late payment by rating: "
+        + ", ".join(f"{r['rating']} {r['late_rate'] or '-'}%" for r in figures["by_rating"])
+    )
+    say(f"   report with charts: {research['report']} (sent to the policy committee)")
 
     _summary(a, directory, console)
 

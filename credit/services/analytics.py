@@ -161,6 +161,17 @@ def _outcomes(app: App, s: Session, start: date, as_of: date) -> dict[str, Any]:
     }
 
 
+RATES = {"dso", "collection_rate", "cei", "late_rate", "bad_debt_rate"}
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    """Amounts to the cent, rates and days as computed, as strings (None stays None)."""
+    return {
+        k: (str(v if k in RATES else money(v)) if isinstance(v, Decimal) else v)
+        for k, v in values.items()
+    }
+
+
 def portfolio_report(app: App, *, as_of: date, months: int = 12) -> dict[str, Any]:
     """Every figure of the policy research report as of a date (plain JSON-able values)."""
     with app.uow() as uow:
@@ -190,14 +201,8 @@ def portfolio_report(app: App, *, as_of: date, months: int = 12) -> dict[str, An
         "base_currency": policy.base_currency,
         "receivables": str(money(ledger.receivables(as_of))),
         "aging": {k: str(money(v)) for k, v in aging.items()},
-        "monthly": [
-            {k: (str(v) if isinstance(v, Decimal) else v) for k, v in asdict(m).items()}
-            for m in monthly
-        ],
-        "by_rating": [
-            {k: (str(v) if isinstance(v, Decimal) else v) for k, v in asdict(r).items()}
-            for r in ratings
-        ],
+        "monthly": [_plain(asdict(m)) for m in monthly],
+        "by_rating": [_plain(asdict(r)) for r in ratings],
         "concentration": {
             "top": [[c, str(money(v))] for c, v in ranked],
             "top_share_pct": str(share) if share is not None else None,
