@@ -1559,6 +1559,73 @@ def policy_research_command(
     console.print(f"Report: [bold]{result['report']}[/] (sent to the policy committee).")
 
 
+@policy_app.command("backtest")
+def policy_backtest(
+    version: Annotated[int, typer.Argument(help="The draft policy version.")],
+    start: Annotated[
+        str | None, typer.Option("--from", help="First date (default: 90 days before --to).")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last date (default: today).")] = None,
+    every: Annotated[int, typer.Option("--every", help="Days between dates.", min=1)] = 30,
+    as_json: JsonOpt = False,
+) -> None:
+    """Shadow-run a draft policy on the stored history: whose rating, limit, terms, dunning level
+    and hold would differ, and the totals. Nothing is sent or changed."""
+    from datetime import timedelta
+
+    from credit import services
+    from credit.services.backtest import span
+
+    last = parse_date(end, "--to")
+    first = parse_date(start, "--from") if start else last - timedelta(days=90)
+    a = get_app()
+    with clear_errors():
+        result = services.backtest(a, version=version, dates=span(first, last, every))
+    if as_json:
+        print_json(result)
+        return
+    table(
+        f"Policy version {version} against version {result['against']}: decisions that change",
+        ["date", "customer", "rating", "limit", "terms", "conditions"],
+        [
+            [
+                d["date"],
+                d["customer"],
+                f"{d['live']['rating']} → {d['draft']['rating']}",
+                f"{d['live']['limit']} → {d['draft']['limit']}",
+                f"{d['live']['terms_days']} → {d['draft']['terms_days']}",
+                f"{', '.join(d['live']['conditions']) or '-'} → "
+                f"{', '.join(d['draft']['conditions']) or '-'}",
+            ]
+            for d in result["decisions"]
+        ],
+    )
+    if result["dunning"]:
+        table(
+            "Dunning levels that differ",
+            ["date", "customer", "currency", "level", "hold"],
+            [
+                [
+                    d["date"],
+                    d["customer"],
+                    d["currency"],
+                    f"{d['live_level']} → {d['draft_level']}",
+                    f"{d['live_hold']} → {d['draft_hold']}",
+                ]  # fmt: skip
+                for d in result["dunning"]
+            ],
+        )
+    for t in result["totals"]:
+        console.print(
+            f"{t['date']}: in dunning {t['customers_in_dunning']['live']} → "
+            f"{t['customers_in_dunning']['draft']}, holds {t['holds']['live']} → "
+            f"{t['holds']['draft']}, notices to date {t['notices_to_date']['live']} → "
+            f"{t['notices_to_date']['draft']}",
+            highlight=False,
+        )
+    console.print("Nothing was sent or changed (a shadow run).")
+
+
 @policy_app.command("propose")
 def policy_propose(
     file: Annotated[Path, typer.Argument(help="Policy YAML (same schema as config/policy.yaml).")],
@@ -1570,7 +1637,9 @@ def policy_propose(
 
     a = get_app()
     with clear_errors():
-        version = services.propose_policy(a, path=file, by=by, reason=reason)
+        version = services.propose_policy(
+            a, path=file, by=by, reason=reason, as_of=a.settings.today()
+        )
         progress = _continue_policy(version)
     console.print(
         f"Policy version {version} is {progress['status']}, waiting for {progress['waiting_for']}."

@@ -19,6 +19,7 @@ from credit.services.approvals import (
     pending_approvals,
     sweep_approvals,
 )
+from credit.services.backtest import backtest, backtest_summary
 from credit.services.collections import (
     DunningOutcome,
     collection_candidates,
@@ -73,6 +74,8 @@ from credit.services.risk import list_signals, scan_risk
 from credit.services.setup import init_database
 
 __all__ = [
+    "backtest",
+    "backtest_summary",
     "notify_policy_research",
     "portfolio_report",
     "check_order",

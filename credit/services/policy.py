@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,10 @@ from credit.services.approvals import Progress, _assign, _create_steps, _steps, 
 from credit.services.setup import _new_policy_row
 
 
-def propose_policy(app: App, *, path: Path, by: str, reason: str) -> int:
-    """Store a new policy version as a draft (validated first: an invalid file changes nothing)."""
+def propose_policy(app: App, *, path: Path, by: str, reason: str, as_of: date | None = None) -> int:
+    """Store a new policy version as a draft (validated first: an invalid file changes nothing)
+    and route it to the committee. With ``as_of``, the draft is first back-tested on the stored
+    history of the 90 days before (read only) and the approvers' notices carry the result."""
     person_email(app, by)
     body = load_policy_file(path)
     missing = [
@@ -63,26 +66,36 @@ def propose_policy(app: App, *, path: Path, by: str, reason: str) -> int:
             },
             reason=reason,
         )
-        _advance_policy_in(app, s, row)  # routed to the committee in the same transaction
+        summary = None
+        if as_of is not None:
+            from credit.services.backtest import _run, backtest_summary, span
+
+            _, live = app.published_policy(s)
+            result = _run(s, live, body, span(as_of - timedelta(days=90), as_of, 30))
+            summary = backtest_summary({"version": row.version, **result})
+        _advance_policy_in(app, s, row, summary)  # routed to the committee in the same transaction
         uow.commit()
         return row.version
 
 
-def advance_policy(app: App, *, version: int) -> Progress:
+def advance_policy(app: App, *, version: int, backtest: dict[str, Any] | None = None) -> Progress:
     """Route a draft policy to the committee the published policy names; publish it once every
-    member approved (retiring the previous version); report a rejection. Safe to repeat."""
+    member approved (retiring the previous version); report a rejection. Safe to repeat.
+    ``backtest`` (a summary of the shadow run) goes into the approval notices."""
     with app.uow() as uow:
         s = uow.session
         lock_subject(s, SUBJECT_POLICY, version)
         row = s.exec(select(CreditPolicy).where(CreditPolicy.version == version)).first()
         if row is None:
             raise ServiceError(f"no policy version {version}")
-        progress = _advance_policy_in(app, s, row)
+        progress = _advance_policy_in(app, s, row, backtest)
         uow.commit()
         return progress
 
 
-def _advance_policy_in(app: App, s: Session, row: CreditPolicy) -> Progress:
+def _advance_policy_in(
+    app: App, s: Session, row: CreditPolicy, backtest: dict[str, Any] | None = None
+) -> Progress:
     """The committee chain's next step for a policy version, inside the caller's transaction."""
     version = row.version
     current_version, current = app.published_policy(s)
@@ -128,6 +141,7 @@ def _advance_policy_in(app: App, s: Session, row: CreditPolicy) -> Progress:
         "current_version": current_version,
         "changes": policy_changes(current, app.policy_body(row)),
         "steps": [_step_view(st) for st in steps],
+        "backtest": backtest,
     }
     if row.status == PolicyStatus.IN_APPROVAL:
         rejected = next((st for st in steps if st.decision == Decision.REJECTED), None)

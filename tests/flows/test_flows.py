@@ -122,8 +122,15 @@ def test_policy_flow_routes_to_the_committee_and_publishes(ledger):
         path=resource_dir("sample_data") / "policy_v2.yaml",
         by="carla.manager",
         reason="test",
+        as_of=date(2026, 12, 1),
     )
-    assert policy(version=version)["status"] == "in_approval"
+    assert policy(version=version, as_of=date(2026, 12, 1))["status"] == "in_approval"
+    # The draft was back-tested before routing: the approvers see it, and it is an artifact.
+    [asked, _] = [n for n in all_notices(ledger) if n.kind == "policy_approval_needed"]
+    assert "Back-test on the stored history (2026-09-02 to 2026-12-01" in asked.text
+    from prefect.artifacts import Artifact
+
+    assert Artifact.get(f"policy-v{version}-backtest") is not None
     for user in ("fiona.director", "victor.cfo"):
         services.decide(
             ledger,

@@ -1,0 +1,77 @@
+"""Back-testing a stricter draft policy on the sample ledger: exactly the customers whose rating and
+limit would change, with nothing sent and nothing changed in the live tables."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import yaml
+from sqlalchemy import func, inspect
+from sqlmodel import SQLModel, select
+
+from credit import services
+from credit.db.models import CreditAssessment, Customer
+from credit.resources import resource_dir
+from tests.integration.test_lifecycle_services import review
+
+STRICTER = ("90", "78", "60", "45", "0")  # A, B, C, D, E minimum scores (live: 80, 65, 50, 35, 0)
+
+
+def table_counts(app) -> dict[str, int]:
+    with app.engine.connect() as conn:
+        names = inspect(conn).get_table_names()
+        return {
+            t: conn.execute(
+                select(func.count()).select_from(SQLModel.metadata.tables[t])
+            ).scalar_one()
+            for t in names
+            if t in SQLModel.metadata.tables
+        }
+
+
+def test_a_stricter_scorecard_changes_exactly_these_customers_and_nothing_else(ledger, tmp_path):
+    for code, limit in (
+        ("C-1001", "120000"),
+        ("C-1002", None),
+        ("C-1003", "30000"),
+        ("C-1004", None),
+    ):
+        review(ledger, code, limit)
+    body = yaml.safe_load((resource_dir("config") / "policy.yaml").read_text())
+    for rating, minimum in zip(body["ratings"], STRICTER, strict=True):
+        rating["min_score"] = minimum
+    path = tmp_path / "stricter.yaml"
+    path.write_text(yaml.safe_dump(body))
+    version = services.propose_policy(ledger, path=path, by="carla.manager", reason="stricter")
+
+    before = table_counts(ledger)
+    result = services.backtest(
+        ledger, version=version, dates=[date(2026, 10, 1), date(2026, 12, 1)]
+    )
+    assert table_counts(ledger) == before  # nothing written, no notice, no audit event
+
+    # Independently: the scorecard is unchanged, so each stored score keeps its value and the
+    # draft's grade is the first whose minimum the score reaches.
+    with ledger.uow() as uow:
+        stored = {
+            uow.session.get(Customer, a.customer_id).code: (a.total_score, a.rating)
+            for a in uow.session.exec(select(CreditAssessment))
+        }
+    expected = {}
+    for code, (score, grade) in stored.items():
+        new = next(r["grade"] for r in body["ratings"] if score >= Decimal(r["min_score"]))
+        if new != grade:
+            expected[code] = (grade, new)
+    assert expected == {"C-1001": ("B", "C"), "C-1002": ("B", "C"), "C-1003": ("C", "D")}
+
+    on_last = {d["customer"]: d for d in result["decisions"] if d["date"] == "2026-12-01"}
+    assert {c: (d["live"]["rating"], d["draft"]["rating"]) for c, d in on_last.items()} == expected
+    for d in on_last.values():
+        assert "limit" in d["changed"]
+        assert Decimal(d["draft"]["limit"]) < Decimal(d["live"]["limit"])
+    assert on_last["C-1003"]["draft"]["conditions"] == ["guarantee"]  # rating D is secured only
+
+    summary = services.backtest_summary(result)
+    assert [d["customer"] for d in summary["decisions"]] == ["C-1001", "C-1002", "C-1003"]
+    assert summary["last"]["date"] == "2026-12-01"
