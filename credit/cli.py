@@ -47,6 +47,9 @@ dispute_app = typer.Typer(
     help="Disputed invoices: they leave dunning until resolved.", no_args_is_help=True
 )
 orders_app = typer.Typer(help="May a new order ship on credit?", no_args_is_help=True)
+service_app = typer.Typer(
+    help="Customer service's follow-ups after a limit cut or a hold.", no_args_is_help=True
+)
 worklist_app = typer.Typer(
     help="The collections team's worklist: handovers and call tasks.",
     invoke_without_command=True,
@@ -70,6 +73,7 @@ for sub, name in [
     (dispute_app, "dispute"),
     (orders_app, "orders"),
     (worklist_app, "worklist"),
+    (service_app, "service"),
 ]:
     app.add_typer(sub, name=name)
 
@@ -909,6 +913,76 @@ def promise(
         )
         + "."
     )
+
+
+@app.command("feedback")
+def feedback(
+    customer: Annotated[str, typer.Argument(help="Customer code.")],
+    topic: Annotated[
+        str, typer.Option("--topic", help="terms, limit, collection, service or other.")
+    ],
+    text: Annotated[str, typer.Option("--text", help="What the customer said.")],
+    by: Annotated[str, typer.Option("--by", help="Who records it (audited).")],
+    as_of: AsOpt = None,
+) -> None:
+    """Record customer feedback on terms and collection (the policy research report sums it up)."""
+    from credit import services
+
+    day = parse_date(as_of)
+    a = get_app()
+    with clear_errors():
+        result = services.record_feedback(
+            a, customer_code=customer.strip().upper(), topic=topic, text=text, by=by, as_of=day
+        )
+    console.print(f"Feedback {result['id']} recorded for {result['customer']} ({result['topic']}).")
+
+
+@service_app.command("tasks")
+def service_tasks_command(
+    status: Annotated[str, typer.Option("--status", help="open, done or all.")] = "open",
+    as_json: JsonOpt = False,
+) -> None:
+    """Follow-ups for customer service: customers whose limit was cut or who were put on hold."""
+    from credit import services
+
+    a = get_app()
+    with clear_errors():
+        rows = services.service_tasks(a, status=status)
+    if as_json:
+        print_json(rows)
+        return
+    table(
+        f"Service tasks ({status})",
+        ["id", "customer", "reason", "opened", "sales owner", "status"],
+        [
+            [
+                r["id"],
+                f"{r['customer']} {r['name']}",
+                r["reason"],
+                r["opened_on"],
+                r["sales_owner"],
+                r["status"] + (f" ({r['done_by']}: {r['note']})" if r["done_by"] else ""),
+            ]  # fmt: skip
+            for r in rows
+        ],
+    )
+
+
+@service_app.command("done")
+def service_done(
+    task_id: Annotated[int, typer.Argument(help="Service task id.")],
+    note: Annotated[str, typer.Option("--note", help="What was agreed with the customer.")],
+    actor: UserOpt,
+    as_of: AsOpt = None,
+) -> None:
+    """Close a customer service follow-up with a note."""
+    from credit import services
+
+    day = parse_date(as_of)
+    a = get_app()
+    with clear_errors():
+        services.close_service_task(a, task_id=task_id, by=actor, note=note, as_of=day)
+    console.print(f"Service task {task_id} done.")
 
 
 @orders_app.command("check")

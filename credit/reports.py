@@ -162,6 +162,23 @@ def render_markdown(report: dict[str, Any], charts: dict[str, str]) -> str:
             ],  # fmt: skip
         ),
     ]
+    fb = report["feedback"]
+    lines += ["", "## Customer feedback", ""]
+    if fb["count"]:
+        lines += [
+            f"{fb['count']} item(s): "
+            + ", ".join(f"{topic} {n}" for topic, n in fb["by_topic"].items())
+            + ".",
+            "",
+            _table(
+                ["received", "customer", "topic", "what they said"],
+                [[f["on"], f["customer"], f["topic"], f["text"]] for f in fb["latest"]],
+            ),
+        ]
+    else:
+        lines.append(
+            "None recorded in the period (credit feedback CUSTOMER --topic ... --text ...)."
+        )
     if report["warnings"]:
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in report["warnings"]]
     return "\n".join(lines) + "\n"

@@ -487,3 +487,36 @@ class SalesOrder(SQLModel, table=True):
     currency: str = Field(max_length=3)
     status: str = Field(default="open", max_length=20)  # open | invoiced | cancelled
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class CustomerFeedback(SQLModel, table=True):
+    """What a customer said about their terms or about collection (for the policy's research)."""
+
+    __tablename__ = "customer_feedback"
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    topic: str = Field(max_length=40)  # terms | limit | collection | service | other
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    recorded_by: str = Field(max_length=60)
+    received_on: date
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ServiceTask(SQLModel, table=True):
+    """A follow-up for customer service after credit control cut a limit or held a line, so a
+    good customer is not quietly lost."""
+
+    __tablename__ = "service_task"
+    __table_args__ = (UniqueConstraint("key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=120)  # what caused it (idempotency)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    reason: str = Field(max_length=300)
+    opened_on: date
+    status: str = Field(default="open", max_length=20, index=True)  # open | done
+    done_on: date | None = None
+    done_by: str | None = Field(default=None, max_length=60)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)

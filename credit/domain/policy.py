@@ -187,6 +187,9 @@ class PolicyChange(_Strict):
     """Who must approve a new policy version: every listed role, as a committee."""
 
     approver_roles: list[str] = Field(min_length=1)
+    # When this version is published, existing credit lines are re-reviewed at once instead of
+    # keeping their terms until their next review date.
+    rereview_on_publish: bool = False
 
 
 class DunningAction(StrEnum):

@@ -71,9 +71,17 @@ from credit.services.reviews import (
     review_customers,
 )
 from credit.services.risk import list_signals, scan_risk
+from credit.services.service_desk import (
+    close_service_task,
+    record_feedback,
+    service_tasks,
+)
 from credit.services.setup import init_database
 
 __all__ = [
+    "close_service_task",
+    "record_feedback",
+    "service_tasks",
     "backtest",
     "backtest_summary",
     "notify_policy_research",

@@ -191,6 +191,9 @@ def portfolio_report(app: App, *, as_of: date, months: int = 12) -> dict[str, An
         ranked, share = analytics.concentration(exposure)
         util = analytics.utilisation(lines)
         outcomes = _outcomes(app, s, start, as_of)
+        from credit.services.service_desk import feedback_summary
+
+        feedback = feedback_summary(s, start, as_of)
     monthly = analytics.monthly_figures(ledger, as_of, months)
     aging = analytics.aging(ledger, as_of)
     ratings = analytics.by_rating(ledger, as_of, start, policy.dunning.tolerance)
@@ -216,6 +219,7 @@ def portfolio_report(app: App, *, as_of: date, months: int = 12) -> dict[str, An
             for c, (e, lim) in sorted(lines.items())
         },
         "outcomes": outcomes,
+        "feedback": feedback,
         "warnings": warnings,
     }
 

@@ -647,6 +647,18 @@ def _apply_dunning(
             utcnow(),
         )
         s.add(line)
+        from credit.services.service_desk import open_service_task
+
+        # Sales hears of the hold (credit_hold_sales); customer service gets a follow-up.
+        open_service_task(
+            app,
+            s,
+            customer=customer,
+            key=f"hold:{customer.code}:{currency}:e{episode}",
+            reason=f"credit line on hold: {money(total)} {currency} overdue ({step.label})",
+            as_of=as_of,
+            notify=False,
+        )
         audit.record(
             s,
             actor="collections",

@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from credit import audit, notices
 from credit.app import App
 from credit.config import load_policy_file
 from credit.db.models import (
+    CreditLine,
     CreditPolicy,
+    Customer,
     Decision,
     PolicyStatus,
     utcnow,
@@ -91,6 +93,37 @@ def advance_policy(app: App, *, version: int, backtest: dict[str, Any] | None = 
         progress = _advance_policy_in(app, s, row, backtest)
         uow.commit()
         return progress
+
+
+def _rereview_all(app: App, s: Session, row: CreditPolicy) -> list[str]:
+    """The new version says existing lines are re-reviewed at once: flag every line's customer
+    (the next periodic review run re-assesses them under the new version)."""
+    today = app.settings.today()
+    flagged = []
+    for customer, _ in s.exec(
+        select(Customer, CreditLine).join(
+            CreditLine, col(CreditLine.customer_id) == col(Customer.id)
+        )
+    ):
+        if customer.review_flagged_on is None:
+            customer.review_flagged_on = today
+            customer.review_flag_reason = (
+                f"policy version {row.version} published: re-review at once"
+            )
+            s.add(customer)
+            flagged.append(customer.code)
+    if flagged:
+        audit.record(
+            s,
+            actor="system",
+            action="policy.rereview",
+            entity_type="credit_policy",
+            entity_id=row.version,
+            after={"flagged": flagged},
+            reason="the new version asks for every credit line to be re-reviewed at once",
+            policy_version=row.version,
+        )
+    return sorted(flagged)
 
 
 def _advance_policy_in(
@@ -229,14 +262,34 @@ def _advance_policy_in(
                 reason="approved by " + ", ".join(st.decided_by or "" for st in steps),
                 policy_version=version,
             )
+            new_body = app.policy_body(row)
+            rereview = (
+                _rereview_all(app, s, row) if new_body.policy_change.rereview_on_publish else []
+            )
+            # Credit, collections and sales (every sales owner of a customer with a line) hear of
+            # it with the list of changes.
+            sales = sorted(
+                {
+                    c.sales_owner_email
+                    for c, _ in s.exec(
+                        select(Customer, CreditLine).join(
+                            CreditLine, col(CreditLine.customer_id) == col(Customer.id)
+                        )
+                    )
+                }
+            )
             notices.enqueue(
                 s,
                 app.renderer,
                 key=f"policy-published:{version}",
                 kind="policy_published",
                 locale="en",
-                recipients=[app.directory.teams.credit, app.directory.teams.collections],
-                context={**ctx, "approvers": [st.decided_by for st in steps]},
+                recipients=[app.directory.teams.credit, app.directory.teams.collections, *sales],
+                context={
+                    **ctx,
+                    "approvers": [st.decided_by for st in steps],
+                    "rereview": rereview,
+                },
             )
         else:
             deciders = {st.decided_by for st in steps if st.decided_by}

@@ -44,6 +44,7 @@ def publish_request(app: App, *, request_id: int, as_of: date) -> dict[str, Any]
         customer = s.get(Customer, r.customer_id)
         assert customer is not None
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
+        before = None  # the line before this request (only when it is published now)
         if r.status == RequestStatus.APPROVED:
             before = _line_view(line) if line else None
             if line is None:
@@ -86,6 +87,19 @@ def publish_request(app: App, *, request_id: int, as_of: date) -> dict[str, Any]
                 policy_version=r.policy_version,
             )
         assert line is not None
+        if before is not None and before["limit"] > line.limit:
+            from credit.services.service_desk import open_service_task
+
+            open_service_task(
+                app,
+                s,
+                customer=customer,
+                key=f"limit-cut:{r.id}",
+                reason=f"credit limit cut from {before['limit']:,.2f} to {line.limit:,.2f} "
+                f"{line.currency} (request {r.id})",
+                as_of=as_of,  # type: ignore[arg-type]
+                notify=True,
+            )
         ctx = {
             "customer": _customer_view(customer),
             "line": _line_view(line),

@@ -133,6 +133,13 @@ def _the_rest_of_the_lifecycle(a) -> None:
     with a.uow() as uow:
         cid = uow.session.exec(select(Customer.id).where(Customer.code == "C-1007")).one()
     services.dun_customer(a, customer_id=cid, as_of=date(2026, 12, 2), dry_run=False)
+    from credit.services.service_desk import open_service_task
+
+    with a.uow() as uow:  # what publishing a cut limit does (test_policy_lifecycle covers it)
+        c = uow.session.exec(select(Customer).where(Customer.code == "C-1003")).one()
+        open_service_task(a, uow.session, customer=c, key="t", reason="credit limit cut",
+                          as_of=DAY, notify=True)  # fmt: skip
+        uow.commit()
     report = services.portfolio_report(a, as_of=date(2026, 12, 31), months=3)
     services.notify_policy_research(a, as_of=date(2026, 12, 31), report=report, path="r.md")
 

@@ -161,8 +161,48 @@ def upgrade() -> None:
             sa.Column("channel", sa.String(length=10), nullable=False, server_default="email")
         )
 
+    op.create_table(
+        "customer_feedback",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("topic", sa.String(length=40), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("recorded_by", sa.String(length=60), nullable=False),
+        sa.Column("received_on", sa.Date(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["customer_id"], ["customer.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("customer_feedback", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_customer_feedback_customer_id"), ["customer_id"], unique=False
+        )
+    op.create_table(
+        "service_task",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=120), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=300), nullable=False),
+        sa.Column("opened_on", sa.Date(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("done_on", sa.Date(), nullable=True),
+        sa.Column("done_by", sa.String(length=60), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["customer_id"], ["customer.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("key"),
+    )
+    with op.batch_alter_table("service_task", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_service_task_customer_id"), ["customer_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_service_task_status"), ["status"], unique=False)
+
 
 def downgrade() -> None:
+    op.drop_table("service_task")
+    op.drop_table("customer_feedback")
     with op.batch_alter_table("notice", schema=None) as batch_op:
         batch_op.drop_column("channel")
 
