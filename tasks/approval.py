@@ -55,8 +55,8 @@ def backtest_policy(version: int, as_of: date, days: int = 90, every: int = 30) 
         or [{"date": as_of.isoformat(), "customer": "-", "changed": "no decision changes"}],
         description=f"Back-test of policy version {version} against version {result['against']}",
     )
-    # A draft is routed with the summary in its approval notices; one proposed from the command
-    # line was back-tested and routed at once, and gets the artifact here.
+    # A proposal is back-tested and routed at once (the summary is in its approval notices); the
+    # flow adds the full result as an artifact.
     return services.backtest_summary(result) if draft else None
 
 

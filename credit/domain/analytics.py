@@ -5,6 +5,7 @@ limit utilisation and concentration. Pure: plain values in, Decimals out.
 Definitions (month m = the days after ``start`` up to and including ``end``):
 - receivables AR(d): documents issued by d (invoices, charges, credit notes negative) less all
   payments received by d (allocated or on account);
+- sales are invoices less credit notes: late fees and interest are receivables, not sales;
 - current C(d): what is still open on d of invoices not yet due on d;
 - sales S(m): documents issued in m; collections P(m): payments received in m;
 - DSO(m) = AR(end) / S(m) x days in m;
@@ -38,6 +39,7 @@ class Document:
     amount: Decimal
     # What settled it: (date, amount, is_payment). Credit notes applied to it are not payments.
     settlements: tuple[tuple[date, Decimal, bool], ...] = ()
+    kind: str = "invoice"  # invoice (credit notes too) | fee | interest (charged by dunning)
 
     def open_on(self, day: date) -> Decimal:
         return self.amount - sum((a for d, a, _ in self.settlements if d <= day), ZERO)
@@ -71,7 +73,26 @@ class Ledger:
         )
 
     def sales(self, start: date, end: date) -> Decimal:
-        return sum((d.amount for d in self.documents if start < d.issue_date <= end), ZERO)
+        """Credit sales: invoices less credit notes; late fees and interest are not sales."""
+        return sum(
+            (
+                d.amount
+                for d in self.documents
+                if start < d.issue_date <= end and d.kind == "invoice"
+            ),
+            ZERO,
+        )
+
+    def charges(self, start: date, end: date) -> Decimal:
+        """Late fees and interest booked by dunning: receivables, but not sales."""
+        return sum(
+            (
+                d.amount
+                for d in self.documents
+                if start < d.issue_date <= end and d.kind != "invoice"
+            ),
+            ZERO,
+        )
 
     def payments(self, start: date, end: date) -> Decimal:
         allocated = sum(
@@ -103,6 +124,7 @@ class MonthFigures:
     month: str  # YYYY-MM
     receivables_start: Decimal
     sales: Decimal
+    charges: Decimal  # late fees and interest: start + sales + charges - collections = end
     collections: Decimal
     receivables_end: Decimal
     current_end: Decimal
@@ -124,6 +146,7 @@ def monthly_figures(ledger: Ledger, as_of: date, months: int = 12) -> list[Month
                 month=end.strftime("%Y-%m"),
                 receivables_start=ar0,
                 sales=sales,
+                charges=ledger.charges(start, end),
                 collections=paid,
                 receivables_end=ar1,
                 current_end=current,
@@ -171,7 +194,7 @@ def by_rating(
 ) -> list[RatingFigures]:
     groups: dict[str, list[Document]] = defaultdict(list)
     for d in ledger.documents:
-        if d.amount > 0 and d.issue_date <= as_of:
+        if d.amount > 0 and d.issue_date <= as_of and d.kind == "invoice":
             groups[d.rating].append(d)
     out = []
     for rating in sorted(groups):

@@ -102,7 +102,7 @@ def diff_policies(old: PolicyBody, new: PolicyBody) -> list[Change]:
             f"bands {_bands(f.bands)}")  # fmt: skip
     for name in [f.name for f in sc_new.factors if f.name in old_f]:
         a, b = old_f[name], new_f[name]
-        for line in _fields(a, b, ["weight", "metric", "missing"], {"weight": _pct}):
+        for line in _fields(a, b, ["label", "weight", "metric", "missing"], {"weight": _pct}):
             add("scorecard", f"factor '{b.label}': {line}")
         if a.bands != b.bands:
             add("scorecard", f"factor '{b.label}': bands {_bands(a.bands)} → {_bands(b.bands)}")
@@ -118,7 +118,9 @@ def diff_policies(old: PolicyBody, new: PolicyBody) -> list[Change]:
             add("scorecard", f"qualitative factor '{nq[name].label}' added, weight "
                 f"{_pct(nq[name].weight)}")  # fmt: skip
         else:
-            for line in _fields(oq[name], nq[name], ["weight", "question"], {"weight": _pct}):
+            for line in _fields(
+                oq[name], nq[name], ["label", "weight", "question"], {"weight": _pct}
+            ):
                 add("scorecard", f"qualitative factor '{nq[name].label}': {line}")
 
     # Ratings
@@ -158,6 +160,13 @@ def diff_policies(old: PolicyBody, new: PolicyBody) -> list[Change]:
                  "extra_level_for_increase_over", "step_due_hours"],
     ):  # fmt: skip
         add("authority", line)
+    if old.policy_change.rereview_on_publish != new.policy_change.rereview_on_publish:
+        add(
+            "policy",
+            "existing credit lines are re-reviewed at once on publication"
+            if new.policy_change.rereview_on_publish
+            else "existing credit lines keep their terms until their next review",
+        )
     if old.policy_change.approver_roles != new.policy_change.approver_roles:
         add("authority", f"policy committee {_num(old.policy_change.approver_roles)} → "
             f"{_num(new.policy_change.approver_roles)}")  # fmt: skip

@@ -30,16 +30,14 @@ from credit.services.ledger import rate_table
 
 
 def _ratings(s: Session, as_of: date) -> dict[int, str]:
-    """Each customer's rating: its credit line's, else its latest completed assessment's."""
+    """Each customer's rating as of the date: its latest completed assessment's by then."""
     ratings: dict[int, str] = {}
     for a in s.exec(
         select(CreditAssessment)
         .where(CreditAssessment.as_of <= as_of, col(CreditAssessment.rating).is_not(None))
         .order_by(col(CreditAssessment.as_of), col(CreditAssessment.id))
     ):
-        ratings[a.customer_id] = a.rating  # type: ignore[assignment]
-    for line in s.exec(select(CreditLine)):
-        ratings[line.customer_id] = line.rating
+        ratings[a.customer_id] = a.rating  # type: ignore[assignment]  # the latest by the date
     return ratings
 
 
@@ -65,27 +63,33 @@ def portfolio_ledger(
         return None if f is None else amount * f
 
     settlements: dict[int, list[tuple[date, Decimal, bool]]] = defaultdict(list)
-    on_account: list[tuple[date, Decimal]] = []
+    on_account: list[tuple[date, Decimal, str]] = []
+    invoices = list(s.exec(select(Invoice).where(Invoice.issue_date <= as_of)))
+    loaded = {i.id for i in invoices}
     for p in s.exec(select(Payment).where(Payment.paid_on <= as_of, Payment.status == "received")):
         amount = to_base(p.amount, p.currency)
         if amount is None:
             continue
-        if p.invoice_id is not None:
+        if p.invoice_id is not None and p.invoice_id in loaded:
             settlements[p.invoice_id].append((p.paid_on, amount, True))
-        else:
-            on_account.append((p.paid_on, amount))
-    invoices = list(s.exec(select(Invoice).where(Invoice.issue_date <= as_of)))
+        else:  # on account, or paid ahead of an invoice issued after the date
+            on_account.append((p.paid_on, amount, codes[p.customer_id]))
+    applied: set[int] = set()
     for i in invoices:
-        if i.amount < 0 and i.applies_to_id is not None:
+        if i.amount < 0 and i.applies_to_id in loaded:
             amount = to_base(-i.amount, i.currency)
             if amount is not None:
-                settlements[i.applies_to_id].append((i.issue_date, amount, False))
+                settlements[i.applies_to_id].append((i.issue_date, amount, False))  # type: ignore[index]
+                applied.add(i.id)  # type: ignore[arg-type]
     documents = []
     exposure: dict[str, Decimal] = defaultdict(Decimal)
     for i in invoices:
         amount = to_base(i.amount, i.currency)
         if amount is None:
             continue
+        own = sorted(settlements.get(i.id, []))  # type: ignore[arg-type]
+        if i.id in applied:  # a credit note used up on its invoice: nothing left open on it
+            own = [(i.issue_date, amount, False)]
         doc = analytics.Document(
             number=i.number,
             customer=codes[i.customer_id],
@@ -93,21 +97,18 @@ def portfolio_ledger(
             issue_date=i.issue_date,
             due_date=i.due_date,
             amount=amount,
-            settlements=tuple(sorted(settlements.get(i.id, []))),  # type: ignore[arg-type]
+            settlements=tuple(own),
+            kind=i.kind,
         )
         documents.append(doc)
         exposure[doc.customer] += doc.open_on(as_of)
-    for p in s.exec(
-        select(Payment).where(
-            Payment.paid_on <= as_of,
-            Payment.status == "received",
-            col(Payment.invoice_id).is_(None),
-        )
-    ):
-        amount = to_base(p.amount, p.currency)
-        if amount is not None:
-            exposure[codes[p.customer_id]] -= amount
-    return analytics.Ledger(documents, on_account), dict(exposure), warnings
+    for _day, amount, code in on_account:
+        exposure[code] -= amount
+    return (
+        analytics.Ledger(documents, [(d, a) for d, a, _ in on_account]),
+        dict(exposure),
+        warnings,
+    )
 
 
 def _outcomes(app: App, s: Session, start: date, as_of: date) -> dict[str, Any]:
@@ -134,10 +135,13 @@ def _outcomes(app: App, s: Session, start: date, as_of: date) -> dict[str, Any]:
     approvals: dict[int, dict[str, Any]] = {}
     decided = s.exec(
         select(ApprovalStep).where(
+            ApprovalStep.subject == "credit_request",
             col(ApprovalStep.decided_at).is_not(None),
             col(ApprovalStep.decision).in_(["approved", "rejected"]),
         )
     ).all()
+    # decisions are stamped by the wall clock: those on the window's days count
+    decided = [st for st in decided if start < st.decided_at.date() <= as_of]  # type: ignore[union-attr]
     for step in decided:
         entry = approvals.setdefault(
             step.level, {"level": step.level, "approved": 0, "rejected": 0, "hours": []}
@@ -186,7 +190,10 @@ def portfolio_report(app: App, *, as_of: date, months: int = 12) -> dict[str, An
             )
         ):
             found = rate_table(s, policy.base_currency).lookup(line.currency, as_of)
-            limit = line.limit * found[0] if found else line.limit
+            if found is None:
+                warnings.append(f"no {line.currency} rate: {code}'s limit left out of utilisation")
+                continue
+            limit = line.limit * found[0]
             lines[code] = (exposure.get(code, ZERO), limit)
         ranked, share = analytics.concentration(exposure)
         util = analytics.utilisation(lines)

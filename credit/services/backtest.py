@@ -2,8 +2,9 @@
 history, next to what the live policy decided, without sending or changing anything.
 
 - Ratings, limits, terms and conditions: each customer's latest completed assessment as of each
-  date is scored again from its stored snapshot under the draft (the analyst's qualitative
-  ratings are reused; a draft that asks for other qualitative factors cannot rate the customer).
+  date is scored again from its stored snapshot under the live policy and under the draft (the
+  analyst's qualitative ratings are reused; a draft that asks for other qualitative factors
+  cannot rate the customer), so that only the policy differs.
 - Dunning: each customer's position per currency on each date, and the level the draft's schedule
   would have reached by then (its ``after_due`` levels; a level triggered by the previous one is
   counted as reached once its predecessor is), next to the live schedule's; holds follow.
@@ -26,7 +27,7 @@ from credit.domain.policy import DunningAction as DunningActionKind
 from credit.domain.policy import DunningTrigger, PolicyBody
 from credit.domain.snapshot import facts_from_snapshot
 from credit.services._common import ServiceError
-from credit.services.ledger import open_items
+from credit.services.ledger import open_items, rate_table
 
 
 def decision_under(a: CreditAssessment, policy: PolicyBody) -> dict[str, Any]:
@@ -48,7 +49,12 @@ def decision_under(a: CreditAssessment, policy: PolicyBody) -> dict[str, Any]:
     else:
         total = scoring.combined_score(result.total, qualitative, policy)
         grade = scoring.rate_combined(result, total, policy)
-    rec = scoring.recommend(grade, facts, a.as_of, policy)
+    from credit.services.research import _in_customer_currency
+
+    # limits in the customer's currency at the research date's rate, as the live decision had it
+    rec = _in_customer_currency(
+        scoring.recommend(grade, facts, a.as_of, policy), a.inputs, policy.base_currency
+    )
     return {
         "score": str(total.quantize(Decimal("0.01"))),
         "rating": grade,
@@ -102,6 +108,7 @@ def backtest(app: App, *, version: int, dates: list[date]) -> dict[str, Any]:
 
 def _run(s: Session, live: PolicyBody, draft: PolicyBody, dates: list[date]) -> dict[str, Any]:
     customers = list(s.exec(select(Customer).order_by(col(Customer.code))))
+    rates = rate_table(s, live.base_currency)
     decisions: list[dict[str, Any]] = []
     levels: list[dict[str, Any]] = []
     totals: list[dict[str, Any]] = []
@@ -121,13 +128,8 @@ def _run(s: Session, live: PolicyBody, draft: PolicyBody, dates: list[date]) -> 
                 .order_by(col(CreditAssessment.as_of).desc(), col(CreditAssessment.id).desc())
             ).first()
             if a is not None:
-                old = {
-                    "score": str((a.total_score or ZERO).quantize(Decimal("0.01"))),
-                    "rating": a.rating,
-                    "limit": str(money(a.recommended_limit or ZERO)),
-                    "terms_days": a.terms_days,
-                    "conditions": list(a.conditions),
-                }
+                # Both policies score the same stored snapshot: only the policy differs.
+                old = decision_under(a, live)
                 new = decision_under(a, draft)
                 changed = [
                     k for k in ("rating", "limit", "terms_days", "conditions") if old[k] != new[k]
@@ -145,11 +147,9 @@ def _run(s: Session, live: PolicyBody, draft: PolicyBody, dates: list[date]) -> 
                         }  # fmt: skip
                     )
             for currency, items in open_items(s, c.id, day).items():  # type: ignore[arg-type]
-                exposure += (
-                    sum((i.open_amount for i in items), ZERO)
-                    if currency == live.base_currency
-                    else ZERO
-                )
+                found = rates.lookup(currency, day)
+                if found is not None:
+                    exposure += sum((i.open_amount for i in items), ZERO) * found[0]
                 lv = schedule_level(
                     dunning.dunning_position(items, day, live.dunning.tolerance), day, live
                 )

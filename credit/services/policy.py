@@ -30,8 +30,8 @@ from credit.services.setup import _new_policy_row
 
 def propose_policy(app: App, *, path: Path, by: str, reason: str, as_of: date | None = None) -> int:
     """Store a new policy version as a draft (validated first: an invalid file changes nothing)
-    and route it to the committee. With ``as_of``, the draft is first back-tested on the stored
-    history of the 90 days before (read only) and the approvers' notices carry the result."""
+    and route it to the committee. The draft is first back-tested on the stored history of the 90
+    days to ``as_of`` (default: today; read only) and the approvers' notices carry the result."""
     person_email(app, by)
     body = load_policy_file(path)
     missing = [
@@ -68,13 +68,12 @@ def propose_policy(app: App, *, path: Path, by: str, reason: str, as_of: date | 
             },
             reason=reason,
         )
-        summary = None
-        if as_of is not None:
-            from credit.services.backtest import _run, backtest_summary, span
+        from credit.services.backtest import _run, backtest_summary, span
 
-            _, live = app.published_policy(s)
-            result = _run(s, live, body, span(as_of - timedelta(days=90), as_of, 30))
-            summary = backtest_summary({"version": row.version, **result})
+        day = as_of or app.settings.today()
+        _, live = app.published_policy(s)
+        result = _run(s, live, body, span(day - timedelta(days=90), day, 30))
+        summary = backtest_summary({"version": row.version, **result})
         _advance_policy_in(app, s, row, summary)  # routed to the committee in the same transaction
         uow.commit()
         return row.version

@@ -69,7 +69,11 @@ def due_reviews(app: App, *, as_of: date) -> list[dict[str, Any]]:
         def key(c: Customer, line: CreditLine) -> str:
             """A scheduled review when its date has come; otherwise one per flagging signal."""
             if line.next_review_on > as_of and c.review_flagged_on is not None:
-                return f"periodic:{c.code}:signal:{open_signals.get(c.id, 0)}"  # type: ignore[arg-type]
+                signal = open_signals.get(c.id, 0)  # type: ignore[arg-type]
+                if signal:
+                    return f"periodic:{c.code}:signal:{signal}"
+                # flagged without a signal (e.g. a policy asking for re-review): one per flag
+                return f"periodic:{c.code}:flag:{c.review_flagged_on.isoformat()}"
             return f"periodic:{c.code}:{line.next_review_on.isoformat()}"
 
         keys = {key(c, line) for line, c in rows}

@@ -75,3 +75,24 @@ def test_a_stricter_scorecard_changes_exactly_these_customers_and_nothing_else(l
     summary = services.backtest_summary(result)
     assert [d["customer"] for d in summary["decisions"]] == ["C-1001", "C-1002", "C-1003"]
     assert summary["last"]["date"] == "2026-12-01"
+
+
+def test_a_draft_identical_to_the_live_policy_changes_no_decision(ledger, tmp_path):
+    """Old assessments made under another version, limits in another currency: the back-test
+    scores the same snapshot under both policies, so only a policy difference shows."""
+    for code, limit in (("C-1001", "120000"), ("C-1003", "30000")):
+        review(ledger, code, limit)
+    stricter = yaml.safe_load((resource_dir("config") / "policy.yaml").read_text())
+    for rating, minimum in zip(stricter["ratings"], STRICTER, strict=True):
+        rating["min_score"] = minimum
+    path = tmp_path / "v2.yaml"
+    path.write_text(yaml.safe_dump(stricter))
+    v2 = services.propose_policy(ledger, path=path, by="carla.manager", reason="stricter")
+    for user in ("fiona.director", "victor.cfo"):
+        services.decide(ledger, subject=services.SUBJECT_POLICY, subject_id=v2, username=user,
+                        approve=True, comment=None, as_of=date(2026, 10, 1))  # fmt: skip
+    assert services.advance_policy(ledger, version=v2).status == "published"
+    v3 = services.propose_policy(ledger, path=path, by="carla.manager", reason="same again")
+    assert services.policy_diff(ledger, to_version=v3)["changes"] == []
+    result = services.backtest(ledger, version=v3, dates=[date(2026, 12, 1)])
+    assert result["decisions"] == [] and result["dunning"] == []

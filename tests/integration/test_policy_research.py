@@ -34,9 +34,11 @@ def test_report_with_charts_and_the_committee_notice(ledger, tmp_path):
     # The aging buckets add up to the receivables, and each month's figures tie out.
     assert sum(Decimal(v) for v in report["aging"].values()) == Decimal(report["receivables"])
     for m in report["monthly"]:
-        start, sales, paid, end = (Decimal(m[k]) for k in
-                                   ("receivables_start", "sales", "collections", "receivables_end"))  # fmt: skip
-        assert start + sales - paid == end
+        start, sales, charges, paid, end = (
+            Decimal(m[k])
+            for k in ("receivables_start", "sales", "charges", "collections", "receivables_end")
+        )
+        assert start + sales + charges - paid == end
     assert report["outcomes"]["holds"] == 4 and report["outcomes"]["handovers"] == 3
     assert {r["rating"] for r in report["by_rating"]} >= {"C", "unrated"}
     assert report["utilisation"]["C-1003"]["limit"] == "30000.00"

@@ -76,3 +76,20 @@ def test_late_payment_and_bad_debt_by_rating():
 def test_concentration_is_the_top_customers_share_of_positive_exposure():
     ranked, share = concentration({"X": D("500"), "Y": D("300"), "Z": D("200"), "W": D("-50")}, 2)
     assert ranked == [("X", D("500")), ("Y", D("300"))] and share == D("80.0")
+
+
+def test_a_credit_note_applied_to_an_invoice_is_counted_once():
+    day = date(2027, 1, 10)
+    ledger = Ledger(
+        documents=[
+            Document("I1", "X", "B", date(2026, 12, 1), date(2026, 12, 31), D("1000"),
+                     ((date(2026, 12, 20), D("300"), False),)),
+            # the credit note, used up on I1: nothing left open on it
+            Document("CN1", "X", "B", date(2026, 12, 20), date(2026, 12, 20), D("-300"),
+                     ((date(2026, 12, 20), D("-300"), False),)),
+        ]
+    )  # fmt: skip
+    assert ledger.receivables(day) == D("700")
+    assert sum(aging(ledger, day).values()) == D("700")
+    assert aging(ledger, day)["1-30"] == D("700")
+    assert ledger.payments(date(2026, 12, 1), day) == 0  # a credit note is not a collection

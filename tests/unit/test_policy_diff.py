@@ -72,3 +72,40 @@ def test_removed_factor_committee_and_risk_rules_are_named():
         "orders: max days overdue 30 → 45",
         "risk: late trend days 7 → 10",
     ]
+
+
+def test_every_field_that_differs_produces_a_line():
+    """Change each leaf of the policy (one at a time) and expect at least one line naming it."""
+    import json
+
+    def leaves(node, path=()):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                yield from leaves(v, (*path, k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                yield from leaves(v, (*path, i))
+        else:
+            yield path, node
+
+    base = PolicyBody.model_validate(BODY)
+    dumped = json.loads(base.model_dump_json())
+    silent = []
+    for path, value in leaves(dumped):
+        body = copy.deepcopy(dumped)
+        target = body
+        for key in path[:-1]:
+            target = target[key]
+        if isinstance(value, bool):
+            target[path[-1]] = not value
+        elif isinstance(value, str) and path[-1] in ("label", "question", "description", "name"):
+            target[path[-1]] = value + " (revised)"
+        else:
+            continue  # numbers, enums and codes have validity rules; covered by the tests above
+        try:
+            new = PolicyBody.model_validate(body)
+        except Exception:
+            continue
+        if not diff_policies(base, new):
+            silent.append(".".join(map(str, path)))
+    assert silent == []
