@@ -247,6 +247,15 @@ def notify_policy_research(
             for role in policy.policy_change.approver_roles
             for p in app.directory.holders(role)
         ]
+        if review_due:  # the policy owner: who proposed the version in force
+            from credit.db.models import CreditPolicy, PolicyStatus
+
+            row = s.exec(
+                select(CreditPolicy).where(CreditPolicy.status == PolicyStatus.PUBLISHED)
+            ).one()
+            owner = app.directory.get(row.proposed_by)
+            if owner is not None:
+                people.append(owner.email)
         n, _ = notices.enqueue(
             s,
             app.renderer,

@@ -73,7 +73,8 @@ def due_reviews(app: App, *, as_of: date) -> list[dict[str, Any]]:
                 if signal:
                     return f"periodic:{c.code}:signal:{signal}"
                 # flagged without a signal (e.g. a policy asking for re-review): one per flag
-                return f"periodic:{c.code}:flag:{c.review_flagged_on.isoformat()}"
+                why = hashlib.sha256((c.review_flag_reason or "").encode()).hexdigest()[:8]
+                return f"periodic:{c.code}:flag:{c.review_flagged_on.isoformat()}:{why}"
             return f"periodic:{c.code}:{line.next_review_on.isoformat()}"
 
         keys = {key(c, line) for line, c in rows}

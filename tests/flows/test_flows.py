@@ -160,4 +160,6 @@ def test_policy_research_flow_writes_the_report_makes_an_artifact_and_tells_the_
     assert artifact is not None and "# Credit policy research as of 2026-12-31" in artifact.data
     [notice] = [n for n in all_notices(ledger) if n.kind == "policy_research_report"]
     assert notice.subject.startswith("Credit policy review due")
+    # the committee, the credit team and the owner of the policy in force
+    assert {"fiona.meyer@example.com", "victor.lindqvist@example.com"} <= set(notice.recipients)
     assert notice.status == NoticeStatus.SENT

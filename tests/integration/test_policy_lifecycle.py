@@ -14,7 +14,7 @@ from credit import services
 from credit.db.models import CreditAssessment, Customer, Notice, ServiceTask
 from credit.resources import resource_dir
 from credit.services.research import rescore
-from tests.integration.test_lifecycle_services import DAY, decide, review
+from tests.integration.test_lifecycle_services import DAY, QUALITATIVE, decide, review
 
 
 def committee(app, version, *users, approve=True, comment=None):
@@ -139,3 +139,36 @@ def test_feedback_is_summarised_and_cuts_and_holds_get_a_service_follow_up(ledge
     report = services.portfolio_report(ledger, as_of=date(2026, 12, 31), months=6)
     assert report["feedback"]["count"] == 1 and report["feedback"]["by_topic"] == {"terms": 1}
     assert report["feedback"]["latest"][0]["text"] == "30 days is too short for our season"
+
+
+def test_each_policy_that_asks_for_a_re_review_gets_one(ledger, tmp_path):
+    rid = review(ledger, "C-1003", "30000")
+    decide(ledger, rid, "carla.manager")
+    services.publish_request(ledger, request_id=rid, as_of=DAY)
+    started = []
+    for n in (1, 2):
+        v = propose(ledger, tmp_path, lambda b, n=n: (
+            b["policy_change"].update(rereview_on_publish=True),
+            b["dunning"].update(tolerance=f"{10 + n}.00"),
+        ), name=f"v{n}.yaml")  # fmt: skip
+        committee(ledger, v, "fiona.director", "victor.cfo")
+        with ledger.uow() as uow:
+            flagged_on = uow.session.exec(
+                select(Customer.review_flagged_on).where(Customer.code == "C-1003")
+            ).one()
+        due = services.due_reviews(ledger, as_of=flagged_on)
+        assert [d["customer"] for d in due] == ["C-1003"], n
+        [r] = services.review_customers(
+            ledger, due=due, as_of=flagged_on, requested_by="ben.manager"
+        )
+        started.append(r)
+        # the analyst rates it, it is approved and published: the flag is answered
+        services.record_qualitative(ledger, customer_code="C-1003", username=r["waiting_for"],
+                                    scores=QUALITATIVE, comment="re-review")  # fmt: skip
+        rid = services.draft_request(ledger, assessment_id=r["assessment_id"])
+        services.advance_request(ledger, request_id=rid, as_of=flagged_on)
+        for approver in ("carla.manager", "fiona.director", "victor.cfo"):
+            if decide(ledger, rid, approver).status != "in_approval":
+                break
+        services.publish_request(ledger, request_id=rid, as_of=flagged_on)
+    assert len({r["assessment_id"] for r in started}) == 2
