@@ -23,6 +23,7 @@ def _charts(report: dict[str, Any], folder: Path) -> dict[str, str]:
     months = [m["month"] for m in report["monthly"]]
 
     def num(v: Any) -> float:
+        # Only for drawing: the figures themselves stay Decimal in the report and its tables.
         return float(Decimal(v)) if v is not None else float("nan")
 
     fig, ax = plt.subplots(figsize=(8, 3.5))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -67,10 +67,9 @@ class Settings:
         return self.letters_dir or self.outbox_dir / "letters"
 
     def today(self) -> date:
-        """Today in the company's time zone: the default business date of every command."""
-        from credit.domain.calendar import today_in
-
-        return today_in(self.timezone)
+        """Today in the company's time zone: the default business date of every command (the
+        edge: the domain never asks the clock)."""
+        return datetime.now(tz=ZoneInfo(self.timezone)).date()
 
     @property
     def delivery(self) -> str:

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import holidays as _holidays
 
 DEFAULT_WEEKEND = frozenset({5, 6})  # Saturday, Sunday
-
-
-def today_in(timezone: str, now: datetime | None = None) -> date:
-    """The calendar day it is in ``timezone`` (the company's), not on the server's clock."""
-    moment = now or datetime.now(tz=ZoneInfo("UTC"))
-    return moment.astimezone(ZoneInfo(timezone)).date()
 
 
 @lru_cache(maxsize=512)

@@ -98,3 +98,15 @@ def test_pure_domain_imports_no_database_jinja_or_dotenv():
             } or module.startswith("credit.db"):
                 offenders.append(f"{path.name}:{line} imports {module}")
     assert offenders == []
+
+
+def test_today_is_counted_in_the_company_time_zone():
+    import pytest
+
+    from credit.settings import Settings, SettingsError
+
+    east = Settings.load(env_file=None, environ={"CREDIT_TIMEZONE": "Pacific/Kiritimati"})
+    west = Settings.load(env_file=None, environ={"CREDIT_TIMEZONE": "Pacific/Pago_Pago"})
+    assert east.today() > west.today()  # UTC+14 and UTC-11 are never on the same day
+    with pytest.raises(SettingsError, match="CREDIT_TIMEZONE: value 'Mars/Olympus'"):
+        Settings.load(env_file=None, environ={"CREDIT_TIMEZONE": "Mars/Olympus"})
