@@ -271,7 +271,8 @@ def run_demo(directory: Path, console: Console) -> None:
     say(f"[bold]7. Policy review[/] (quarterly): research report as of {RESEARCH_DAY}")
     research = policy_review(as_of=RESEARCH_DAY)
     figures = research["figures"]
-    last = figures["monthly"][-1]
+    # the latest month with sales (the sample ledger invoices nothing in December)
+    last = next((m for m in reversed(figures["monthly"]) if m["dso"]), figures["monthly"][-1])
     say(
         f"   receivables {figures['receivables']} {figures['base_currency']}; {last['month']}: DSO "
         f"{last['dso'] or '-'} days, CEI {last['cei'] or '-'}%; late payment by rating: "
