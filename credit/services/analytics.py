@@ -184,12 +184,13 @@ def portfolio_report(app: App, *, as_of: date, months: int = 12) -> dict[str, An
         ledger, exposure, warnings = portfolio_ledger(app, s, as_of)
         start = add_months(as_of, -months)
         lines = {}
+        rates = rate_table(s, policy.base_currency)
         for line, code in s.exec(
             select(CreditLine, Customer.code).join(
                 Customer, col(Customer.id) == col(CreditLine.customer_id)
             )
         ):
-            found = rate_table(s, policy.base_currency).lookup(line.currency, as_of)
+            found = rates.lookup(line.currency, as_of)
             if found is None:
                 warnings.append(f"no {line.currency} rate: {code}'s limit left out of utilisation")
                 continue

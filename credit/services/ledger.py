@@ -108,9 +108,9 @@ def ledger_documents(
     ]
     numbers = {i.id: i.number for i in invoices}
     later = {p.invoice_id for p in payments if p.invoice_id and p.invoice_id not in numbers}
-    # (a payment of a charge is allocated to it; research, which leaves charges out, still
-    # sees it as allocated: never "on account")
-    if later:  # paid ahead of an invoice issued after as_of: still allocated, never "on account"
+    # A payment of an invoice issued after as_of (paid ahead), or of a charge research leaves
+    # out, is still allocated: never "on account".
+    if later:
         numbers.update(
             session.exec(select(Invoice.id, Invoice.number).where(col(Invoice.id).in_(later))).all()
         )
