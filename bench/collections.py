@@ -15,134 +15,153 @@ produced (they must be equal) and each side's peak RSS.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
-
-def _copy(url: str, workdir: Path) -> str:
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-
-    from credit.db.engine import make_engine
-
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        target = workdir / f"copy-{uuid.uuid4().hex[:6]}.db"
-        shutil.copyfile(parsed.database, target)  # type: ignore[arg-type]
-        return f"sqlite:///{target}"
-    base = make_engine(url, isolation_level="AUTOCOMMIT")
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    with base.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{parsed.database}"'))
-    base.dispose()
-    return parsed.set(database=name).render_as_string(hide_password=False)
+from bench._db import copy_database, drop_copy
 
 
-def bare(url: str, as_of: date) -> int:
-    """The lower bound: one scan, one render per notice, one bulk insert."""
-    from sqlalchemy import and_, func, insert, or_, select
+def bare(url: str, as_of: date) -> tuple[int, str]:
+    """The lower bound: one streamed scan, one render per notice, bulk inserts as it goes.
+
+    It renders exactly what the product renders (the same context builder and templates), so
+    the two sides' notices can be compared byte for byte; it skips everything else the product
+    does (locks, dunning history, audit trail, delivery)."""
+    from sqlalchemy import and_, insert, literal, or_, select, union_all
 
     from credit.app import App
-    from credit.db.models import Customer, Dispute, Invoice, Notice, Payment
+    from credit.db.models import CreditLine, Customer, Dispute, Invoice, Notice, Payment
+    from credit.domain import dunning
+    from credit.services.collections import notice_context
+    from credit.services.ledger import _allocations
     from credit.settings import Settings
 
     app = App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": url}))
     renderer = app.renderer
     with app.uow() as uow:
         _, policy = app.published_policy(uow.session)
-    level = policy.dunning_level(1)
     tolerance = policy.dunning.tolerance
-    paid = (
-        select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
-        .where(
-            Payment.status == "received", Payment.paid_on <= as_of, Payment.invoice_id.is_not(None)
-        )  # type: ignore[union-attr]
-        .group_by(Payment.invoice_id)
+    inv, pay, disp = Invoice.__table__, Payment.__table__, Dispute.__table__
+    target = inv.alias("target")
+    paid, applied = _allocations(as_of)
+    disputed = (
+        select(disp.c.invoice_id)
+        .where(disp.c.opened_on <= as_of,
+               or_(disp.c.resolved_on.is_(None), disp.c.resolved_on > as_of))
+        .distinct()
         .subquery()
-    )
-    note = Invoice.__table__.alias("note")
-    applied = (
-        select(note.c.applies_to_id, func.sum(-note.c.amount).label("applied"))
-        .where(note.c.amount < 0, note.c.applies_to_id.is_not(None), note.c.issue_date <= as_of)
-        .group_by(note.c.applies_to_id)
-        .subquery()
-    )
-    disputed = select(Dispute.invoice_id).where(
-        Dispute.opened_on <= as_of,
-        or_(Dispute.resolved_on.is_(None), Dispute.resolved_on > as_of),  # type: ignore[union-attr]
-    )
-    open_amount = (
-        Invoice.amount - func.coalesce(paid.c.paid, 0) - func.coalesce(applied.c.applied, 0)
-    )
-    items = (
-        select(Invoice.customer_id, Invoice.currency, Invoice.number, Invoice.due_date, open_amount.label("open"))
-        .join(paid, paid.c.invoice_id == Invoice.id, isouter=True)
-        .join(applied, applied.c.applies_to_id == Invoice.id, isouter=True)
-        .where(and_(Invoice.amount > 0, Invoice.issue_date <= as_of, Invoice.due_date < as_of,
-                    Invoice.id.not_in(disputed)))  # type: ignore[union-attr]
-        .order_by(Invoice.customer_id, Invoice.currency, Invoice.due_date, Invoice.number)
     )  # fmt: skip
-    credits_q = (
-        select(Payment.customer_id, Payment.currency, func.sum(Payment.amount))
-        .where(Payment.status == "received", Payment.paid_on <= as_of, Payment.invoice_id.is_(None))  # type: ignore[union-attr]
-        .group_by(Payment.customer_id, Payment.currency)
-    )
-    scale = Decimal(1)  # Money columns (and sums of them) come back as exact Decimals
-    rows = []
+    invoices = (
+        select(inv.c.customer_id, inv.c.currency, inv.c.number, inv.c.due_date, inv.c.amount,
+               paid.c.paid, applied.c.applied, inv.c.kind, target.c.id.label("target"),
+               disputed.c.invoice_id.label("disputed"))
+        .select_from(
+            inv.outerjoin(paid, and_(paid.c.invoice_id == inv.c.id,
+                                     paid.c.customer_id == inv.c.customer_id))
+            .outerjoin(applied, and_(applied.c.applies_to_id == inv.c.id,
+                                     applied.c.customer_id == inv.c.customer_id))
+            .outerjoin(target, and_(target.c.id == inv.c.applies_to_id,
+                                    target.c.customer_id == inv.c.customer_id,
+                                    target.c.issue_date <= as_of))
+            .outerjoin(disputed, disputed.c.invoice_id == inv.c.id))
+        .where(inv.c.issue_date <= as_of)
+    )  # fmt: skip
+    on_account = select(
+        pay.c.customer_id, pay.c.currency, pay.c.reference, pay.c.paid_on, -pay.c.amount,
+        literal(None), literal(None), literal("payment"), literal(None), literal(None),
+    ).where(pay.c.invoice_id.is_(None), pay.c.status == "received", pay.c.paid_on <= as_of)  # fmt: skip
+    scan = union_all(invoices, on_account).subquery()
+    items = select(scan).order_by(scan.c.customer_id, scan.c.currency)
+    total_notices = 0
+    digest = hashlib.sha256()
     with app.engine.connect() as conn:
         customers = {r.id: r for r in conn.execute(select(Customer))}
-        credits = {
-            (cid, cur): Decimal(total) * scale for cid, cur, total in conn.execute(credits_q)
-        }
+        lines = {r.customer_id: r for r in conn.execute(select(CreditLine))}
+        rows: list[dict] = []
         current: tuple[int, str] | None = None
-        listed: list[dict] = []
+        listed: list[dunning.OpenItem] = []
 
         def emit() -> None:
+            nonlocal total_notices
             if current is None:
                 return
             cid, cur = current
-            overdue = [i for i in listed if i["open_amount"] > 0]
-            total = sum((i["open_amount"] for i in overdue), Decimal(0)) - credits.get(current, 0)
-            if not overdue or total <= tolerance:
+            position = dunning.dunning_position(listed, as_of, tolerance)
+            if position.overdue_total <= tolerance:
+                return
+            step = dunning.next_dunning_level(
+                current_level=0, position=position, policy=policy, as_of=as_of,
+                previous_sent_on=None,
+            )  # fmt: skip
+            if step is None:
                 return
             c = customers[cid]
-            view = {"code": c.code, "name": c.name, "email": c.email, "country": c.country,
-                    "currency": c.currency, "sales_owner_email": c.sales_owner_email,
-                    "locale": c.locale, "postal_address": (c.postal_address or "").splitlines()}  # fmt: skip
-            ctx = {"customer": view, "as_of": as_of, "currency": cur,
-                   "level": {"number": 1, "name": level.name, "label": level.label, "channel": "email"},
-                   "overdue_total": total, "invoices": overdue, "credits": [], "interest": None,
-                   "fee": None, "line": None, "pay_by": as_of}  # fmt: skip
-            r = renderer.render(level.template, c.locale, ctx)
-            rows.append({"idempotency_key": f"dunning:{c.code}:{cur}:e1:l1", "kind": level.template,
-                         "channel": "email", "locale": c.locale, "customer_id": cid,
-                         "recipients": [c.email], "subject": r.subject, "text": r.text,
-                         "html": r.html, "status": "pending", "attempts": 0})  # fmt: skip
+            ctx = notice_context(c, cur, step, position.overdue_items, position.credits, as_of,
+                                 lines.get(cid), {})  # type: ignore[arg-type]  # fmt: skip
+            r = renderer.render(step.template, c.locale, ctx)
+            key = f"dunning:{c.code}:{cur}:e1:l{step.level}"
+            digest.update(f"{key}\n{r.subject}\n{r.text}\n{r.html}\n".encode())
+            rows.append({"idempotency_key": key, "kind": step.template, "channel": "email",
+                         "locale": c.locale, "customer_id": cid, "recipients": [c.email],
+                         "subject": r.subject, "text": r.text, "html": r.html,
+                         "status": "pending", "attempts": 0})  # fmt: skip
+            total_notices += 1
 
-        for r in conn.execution_options(stream_results=True, yield_per=10_000).execute(items):
-            key = (r.customer_id, r.currency)
-            if key != current:
-                emit()
-                current, listed = key, []
-            amount = Decimal(r.open) * scale
-            listed.append({"number": r.number, "kind": "invoice", "due_date": r.due_date,
-                           "open_amount": amount, "days_overdue": (as_of - r.due_date).days})  # fmt: skip
-        emit()
-    with app.engine.begin() as conn:
-        for i in range(0, len(rows), 5_000):
-            conn.execute(insert(Notice), rows[i : i + 5_000])
+        with app.engine.begin() as out:
+            for r in conn.execution_options(stream_results=True, yield_per=10_000).execute(items):
+                key = (r.customer_id, r.currency)
+                if key != current:
+                    emit()
+                    current, listed = key, []
+                    if len(rows) >= 2_000:
+                        out.execute(insert(Notice), rows)
+                        rows.clear()
+                amount = r.amount
+                if r.kind == "payment":
+                    listed.append(dunning.OpenItem(r.number, r.due_date, amount, dunning.PAYMENT))
+                elif amount > 0:
+                    still_open = amount - (r.paid or 0) + (r.applied or 0)
+                    if still_open:
+                        kind = r.kind if r.kind != "invoice" else dunning.INVOICE
+                        listed.append(dunning.OpenItem(r.number, r.due_date, still_open, kind,
+                                                       disputed=r.disputed is not None))  # fmt: skip
+                elif r.target is None:
+                    kind = r.kind if r.kind != "invoice" else dunning.CREDIT_NOTE
+                    listed.append(dunning.OpenItem(r.number, r.due_date, amount, kind))
+            emit()
+            if rows:
+                out.execute(insert(Notice), rows)
     app.engine.dispose()
-    return len(rows)
+    return total_notices, digest.hexdigest()
+
+
+def _digest(url: str) -> str:
+    """The same digest over the dunning notices a side wrote, in key order."""
+    from sqlalchemy import select
+
+    from credit.db.engine import make_engine
+    from credit.db.models import Notice
+
+    digest = hashlib.sha256()
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        query = (
+            select(Notice.idempotency_key, Notice.subject, Notice.text, Notice.html)
+            .where(Notice.idempotency_key.startswith("dunning:"))  # type: ignore[attr-defined]
+            .order_by(Notice.idempotency_key)
+        )
+        for key, subject, text, html in conn.execution_options(yield_per=5_000).execute(query):
+            digest.update(f"{key}\n{subject}\n{text}\n{html}\n".encode())
+    engine.dispose()
+    return digest.hexdigest()
 
 
 def flow(url: str, as_of: date, outbox: Path) -> int:
@@ -158,13 +177,16 @@ def flow(url: str, as_of: date, outbox: Path) -> int:
 def _side(args: argparse.Namespace) -> None:
     started = time.monotonic()
     if args.side == "bare":
-        notices = bare(args.database_url, args.as_of)
+        notices, _ = bare(args.database_url, args.as_of)
     else:
         notices = flow(args.database_url, args.as_of, Path(args.outbox))
     seconds = time.monotonic() - started
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    files = len(list(Path(args.outbox).glob("*.eml"))) if args.side == "flow" else None
+    # Not timed: a digest of every dunning notice's key, subject, text and HTML.
     print(json.dumps({"side": args.side, "seconds": round(seconds, 2), "notices": notices,
-                      "rss_mb": round(rss_mb)}))  # fmt: skip
+                      "rss_mb": round(rss_mb), "files": files,
+                      "digest": _digest(args.database_url)}))  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -179,14 +201,19 @@ def main(argv: list[str] | None = None) -> None:
         return
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ}
+        env.setdefault("PREFECT_HOME", str(Path(tmp) / "prefect"))  # not the user's Prefect
         for side in ("bare", "flow"):
-            url = _copy(args.database_url, Path(tmp))
-            proc = subprocess.run(
-                [sys.executable, "-m", "bench.collections", "--database-url", url,
-                 "--as-of", args.as_of.isoformat(), "--side", side,
-                 "--outbox", str(Path(tmp) / f"outbox-{side}")],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
+            url = copy_database(args.database_url, Path(tmp))
+            try:
+                proc = subprocess.run(
+                    [sys.executable, "-m", "bench.collections", "--database-url", url,
+                     "--as-of", args.as_of.isoformat(), "--side", side,
+                     "--outbox", str(Path(tmp) / f"outbox-{side}")],
+                    capture_output=True, text=True, check=False, env=env,
+                )  # fmt: skip
+            finally:
+                drop_copy(url, args.database_url)
             if proc.returncode != 0:
                 raise SystemExit(f"{side} failed:\n{proc.stderr[-3000:]}")
             results[side] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -195,7 +222,8 @@ def main(argv: list[str] | None = None) -> None:
     for r in (b, f):
         print(f"{r['side']:6} {r['seconds']:9.2f} {r['notices']:8d} {r['rss_mb']:12d}")
     print(f"ratio flow / bare: {f['seconds'] / b['seconds']:.2f}x; notices equal: "
-          f"{b['notices'] == f['notices']}")  # fmt: skip
+          f"{b['notices'] == f['notices']}; same text, subject and HTML: "
+          f"{b['digest'] == f['digest']}; .eml files delivered by the flow: {f['files']}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1097,6 +1097,17 @@ def collections_run(
         bool,
         typer.Option("--dry-run", help="Show who would get which level; send and change nothing."),
     ] = False,
+    partitions: Annotated[
+        int,
+        typer.Option(
+            "--partitions",
+            min=0,
+            max=1000,
+            help="Split the customers into N partitions that workers of the Prefect pool claim "
+            "alongside this run (needs PREFECT_API_URL and the collections-partition deployment; "
+            "without them this run does every partition itself).",
+        ),
+    ] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Age open invoices and send each customer's next dunning level (holds and handovers included)."""
@@ -1106,7 +1117,7 @@ def collections_run(
     def call() -> Any:
         from flows.collections import collections
 
-        return collections(as_of=day, dry_run=dry_run)
+        return collections(as_of=day, dry_run=dry_run, partitions=partitions)
 
     with clear_errors():
         result = run_flow(f"Collections as of {day}", call)
@@ -1130,6 +1141,12 @@ def collections_run(
             for o in result["actions"]
         ],
     )
+    shown = len(result["actions"])
+    if result.get("actions_total", shown) > shown:
+        console.print(
+            f"the first {shown} of {result['actions_total']} actions are shown; every one is in "
+            "`credit audit list` and `credit notices list`"
+        )
     console.print(f"{result['customers']} customer(s) checked: {result['counts'] or 'nothing due'}")
 
 

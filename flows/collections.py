@@ -2,45 +2,104 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date
 
 from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
 
+from credit.services.collections import merge_summaries
 from credit.settings import Settings
-from tasks.collections import dun_customers, find_collection_candidates
-from tasks.notices import deliver_notices
+from tasks.collections import (
+    dun_customers,
+    find_collection_candidates,
+    partition_summaries,
+    plan_partitions,
+    start_partition_runs,
+    wait_for_partitions,
+    work_partitions,
+)
+from tasks.notices import finish_delivery, start_delivery
 
-BATCH = 500
+BATCH = 2000  # customers per task: a handful of tasks per run, a transaction per 500 inside
 
 
 @flow(name="collections", flow_run_name="collections-{as_of}")
-def collections(as_of: date | None = None, dry_run: bool = False) -> dict:
-    """One notice per customer and currency per level; hold and handover as the policy says."""
+def collections(as_of: date | None = None, dry_run: bool = False, partitions: int = 0) -> dict:
+    """One notice per customer and currency per level; hold and handover as the policy says.
+
+    With ``partitions`` > 1 the customers are split into that many partitions and as many helper
+    runs of the ``collections-partition`` deployment are asked for: the pool's workers (on any
+    machine) claim the partitions, and this run takes over whatever they leave."""
     as_of = (
         as_of or Settings.load().today()
     )  # the edge: a scheduled run collects as of its own day in the company's time zone
     ids = find_collection_candidates(as_of)
-    outcomes: list[dict] = []
-    for i in range(0, len(ids), BATCH):
-        outcomes += dun_customers(ids[i : i + BATCH], as_of, dry_run)
+    if partitions > 1 and ids:
+        return _partitioned(as_of, dry_run, ids, partitions)
     if not dry_run:
-        deliver_notices()
-    counts = Counter(o["status"] for o in outcomes)
-    failed = [o for o in outcomes if o["status"] == "error"]
+        start_delivery()  # notices go out batch by batch while the run works on the next
+    try:
+        summary = merge_summaries(
+            [dun_customers(ids[i : i + BATCH], as_of, dry_run) for i in range(0, len(ids), BATCH)]
+        )
+    finally:
+        if not dry_run:
+            finish_delivery()
+    return _finish(as_of, dry_run, len(ids), summary)
+
+
+def _partitioned(as_of: date, dry_run: bool, ids: list[int], parts: int) -> dict:
+    run_key = f"collections:{as_of.isoformat()}:{flow_run.id}"
+    plan_partitions(run_key, ids, parts)
+    helpers = start_partition_runs(run_key, as_of, dry_run, parts)
+    if not dry_run:
+        start_delivery()
+    try:
+        if helpers:  # the pool's workers do the partitions; this run waits for them
+            wait_for_partitions(run_key, helpers)
+        # Whatever is left (no helpers, a helper died, or none was picked up) is done here.
+        work_partitions(run_key, as_of, dry_run, take_over=True)
+    finally:
+        if not dry_run:
+            finish_delivery()
+    done = partition_summaries(run_key)
+    result = _finish(as_of, dry_run, len(ids), merge_summaries([p["summary"] for p in done]))
+    result["partitions"] = [{k: p[k] for k in ("part", "worker", "customers")} for p in done]
+    return result
+
+
+@flow(name="collections-partition", flow_run_name="collections-partition-{as_of}")
+def collections_partition(run_key: str, as_of: date, dry_run: bool = False) -> dict:
+    """A helper of a partitioned collections run: claim partitions until none is left, sending
+    their notices as it goes."""
+    if not dry_run:
+        start_delivery()
+    try:
+        done = work_partitions(run_key, as_of, dry_run)
+    finally:
+        if not dry_run:
+            finish_delivery()
+    get_run_logger().info("%s: partitions %s done here", run_key, done)
+    return {"run_key": run_key, "partitions": done}
+
+
+def _finish(as_of: date, dry_run: bool, customers: int, summary: dict) -> dict:
+    failed = summary["errors"]
     if failed:
         # Everyone else was dunned and told; the run still fails so the operator sees it.
         raise RuntimeError(
             f"collections {as_of}: {len(failed)} customer(s) failed and were left as they were: "
             + "; ".join(f"{o['customer']}: {o['reason']}" for o in failed[:20])
         )
-    levels = Counter(o["level_name"] for o in outcomes if o["status"] in ("sent", "would_send"))
-    get_run_logger().info("collections %s: %s; levels %s", as_of, dict(counts), dict(levels))
+    get_run_logger().info(
+        "collections %s: %s; levels %s", as_of, summary["counts"], summary["levels"]
+    )
     return {
         "as_of": as_of.isoformat(),
         "dry_run": dry_run,
-        "customers": len(ids),
-        "counts": dict(counts),
-        "levels": dict(levels),
-        "actions": [o for o in outcomes if o["status"] != "nothing_due"],
+        "customers": customers,
+        "counts": summary["counts"],
+        "levels": summary["levels"],
+        "actions": summary["actions"],
+        "actions_total": summary["actions_total"],
     }

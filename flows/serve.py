@@ -6,7 +6,7 @@ from prefect import serve
 from prefect.schedules import Cron
 
 from flows.approval import approval, approval_sweeper
-from flows.collections import collections
+from flows.collections import collections, collections_partition
 from flows.periodic_review import periodic_review
 from flows.policy import policy
 from flows.policy_research import policy_research, policy_review
@@ -30,6 +30,8 @@ def serve_all(timezone: str = "UTC") -> None:
         research_reminders.to_deployment(
             name="hourly", schedule=Cron("15 * * * *", timezone=timezone), concurrency_limit=1
         ),
+        # Helpers of a partitioned collections run: served here, each runs in its own process.
+        collections_partition.to_deployment(name="on-demand"),
         credit_review.to_deployment(name="on-demand"),
         complete_review.to_deployment(name="on-demand"),
         approval.to_deployment(name="on-demand"),

@@ -5,16 +5,121 @@ from datetime import date
 from prefect import task
 
 from credit import services
+from credit.services import partitions
 from tasks._runtime import app
+from tasks.notices import relay_hand_over
 
 
 @task(name="find-collection-candidates")
 def find_collection_candidates(as_of: date) -> list[int]:
-    """Ids of customers with something past due or an open dunning episode."""
+    """Ids of customers with something past due, an open dunning episode or an open promise."""
     return services.collection_candidates(app(), as_of=as_of)
 
 
 @task(name="dun-customers")
-def dun_customers(customer_ids: list[int], as_of: date, dry_run: bool) -> list[dict]:
-    """Take the next dunning step for a batch of customers."""
-    return services.dun_customers(app(), customer_ids=customer_ids, as_of=as_of, dry_run=dry_run)
+def dun_customers(customer_ids: list[int], as_of: date, dry_run: bool) -> dict:
+    """Take the next dunning step for a batch of customers (a transaction per few hundred, each
+    handed to the run's outbox relay once committed); returns the batch's summary, not one row
+    per customer."""
+    outcomes = services.dun_customers(
+        app(),
+        customer_ids=customer_ids,
+        as_of=as_of,
+        dry_run=dry_run,
+        after_batch=relay_hand_over(),
+    )
+    return services.collections.run_summary(outcomes)
+
+
+@task(name="plan-partitions")
+def plan_partitions(run_key: str, customer_ids: list[int], parts: int) -> int:
+    """Split the run's customers into partitions any worker may claim."""
+    return partitions.plan_partitions(
+        app(), run_key=run_key, customer_ids=customer_ids, parts=parts
+    )
+
+
+@task(name="work-partitions")
+def work_partitions(run_key: str, as_of: date, dry_run: bool, take_over: bool = False) -> list:
+    """Claim partitions of the run (FOR UPDATE SKIP LOCKED) and dun them until none is left."""
+    return partitions.work_partitions(
+        app(),
+        run_key=run_key,
+        as_of=as_of,
+        dry_run=dry_run,
+        take_over=take_over,
+        after_batch=relay_hand_over(),
+    )
+
+
+@task(name="partition-summaries")
+def partition_summaries(run_key: str) -> list[dict]:
+    return partitions.partition_summaries(app(), run_key=run_key)
+
+
+@task(name="start-partition-runs")
+def start_partition_runs(run_key: str, as_of: date, dry_run: bool, workers: int) -> list[str]:
+    """Ask the work pool for ``workers`` runs of the partition deployment (each a helper that
+    claims partitions until none is left). Without a server or deployment, nobody helps: the run
+    does every partition itself, and says so."""
+    from prefect.deployments import run_deployment
+    from prefect.logging import get_run_logger
+
+    started: list[str] = []
+    for n in range(workers):
+        try:
+            child = run_deployment(
+                PARTITION_DEPLOYMENT,
+                parameters={"run_key": run_key, "as_of": as_of.isoformat(), "dry_run": dry_run},
+                timeout=0,
+                idempotency_key=f"{run_key}:helper-{n}",
+            )
+        except Exception as exc:  # no server, no deployment: this run works alone
+            get_run_logger().warning(
+                "cannot start helper runs of %s (%s: %s); this run does every partition itself",
+                PARTITION_DEPLOYMENT,
+                type(exc).__name__,
+                exc,
+            )
+            break
+        started.append(str(child.id))
+    return started
+
+
+@task(name="wait-for-partitions")
+def wait_for_partitions(
+    run_key: str, helper_ids: list[str], poll: float = 2.0, start_grace: float = 300.0
+) -> dict:
+    """Wait while the helpers work: until every partition is done, or no helper is running or
+    about to (they finished, crashed, or no worker picked them up within ``start_grace``
+    seconds). The caller then takes over whatever is left; helpers that never started are
+    cancelled."""
+    import time
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled
+
+    began = time.monotonic()
+    not_started = (StateType.SCHEDULED, StateType.PENDING, StateType.PAUSED)
+    with get_client(sync_client=True) as client:
+        while True:
+            runs = [client.read_flow_run(UUID(i)) for i in helper_ids]
+            parts = partitions.partition_summaries(app(), run_key=run_key)
+            if all(p["status"] == "done" for p in parts):
+                break
+            running = [r for r in runs if r.state_type == StateType.RUNNING]
+            waiting = [r for r in runs if r.state_type in not_started]
+            if not running and (not waiting or time.monotonic() - began > start_grace):
+                break
+            time.sleep(poll)
+        for r in runs:
+            if r.state_type in not_started:
+                client.set_flow_run_state(
+                    r.id, Cancelled(message="no partition left for this helper"), force=True
+                )
+        return {str(r.id): (r.state_type.value if r.state_type else "") for r in runs}
+
+
+PARTITION_DEPLOYMENT = "collections-partition/on-demand"

@@ -520,3 +520,24 @@ class ServiceTask(SQLModel, table=True):
     done_by: str | None = Field(default=None, max_length=60)
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class WorkPartition(SQLModel, table=True):
+    """A share of one run's customers that any worker may claim: several workers on several
+    machines share one collections run. Claimed ``FOR UPDATE SKIP LOCKED`` (on PostgreSQL) with a
+    lease; a partition whose worker died is taken over when the lease ends."""
+
+    __tablename__ = "work_partition"
+    __table_args__ = (UniqueConstraint("run_key", "part"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_key: str = Field(max_length=120, index=True)  # e.g. collections:2027-03-02:<flow run>
+    part: int
+    customer_ids: list = _json(list)
+    status: str = Field(default="pending", max_length=20, index=True)  # pending|running|done
+    claimed_by: str | None = Field(default=None, max_length=120)
+    lease_until: datetime | None = None
+    attempts: int = 0
+    summary: dict | None = _json()
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None

@@ -9,6 +9,8 @@ the notices together. A payment, dispute or promise recorded after the run selec
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -38,7 +40,7 @@ from credit.domain.policy import DunningAction as DunningActionKind
 from credit.domain.policy import DunningChannel, DunningLevel, PolicyBody
 from credit.domain.signals import Signal
 from credit.services._common import _customer_view, _line_view
-from credit.services.ledger import _dunning_state, open_items
+from credit.services.ledger import open_items_many, overdue_customers
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +49,103 @@ class AlreadyTaken(Exception):
     """Another run recorded this step (customer, currency, episode, level) first."""
 
 
-def _insert_step(s: Session, action: DunningAction) -> None:
+def _insert_step(s: Session, action: DunningAction, batch: _Batch) -> None:
     """Insert a dunning step; the unique (customer, currency, episode, level) key makes a second
-    run for the same step a no-op. Any other integrity error is a bug and propagates."""
-    try:
-        with s.begin_nested():
-            s.add(action)
-            s.flush()
-    except IntegrityError as exc:
-        raise AlreadyTaken from exc
+    run for the same step a no-op. Any other integrity error is a bug and propagates.
+
+    In a batch the customers are locked and their state was read after the lock, so no other run
+    can hold the key: the row is simply added (flushed with the batch). Should the key be taken
+    all the same, the batch fails as a whole and is redone customer by customer, carefully."""
+    if batch.careful:
+        try:
+            with s.begin_nested():
+                s.add(action)
+                s.flush()
+        except IntegrityError as exc:
+            raise AlreadyTaken from exc
+    else:
+        s.add(action)
+    batch.state.setdefault(action.customer_id, {})[action.currency] = (
+        (action.episode + 1, 0, action.as_of)
+        if action.level == 0
+        else (action.episode, action.level, action.as_of)
+    )
+
+
+@dataclass
+class _Batch:
+    """What dunning a batch of customers reads, loaded set-based after their locks are taken (a
+    handful of queries per batch, not per customer) and kept current as steps are taken."""
+
+    customers: dict[int, Customer]
+    items: dict[int, dict[str, list[dunning.OpenItem]]]
+    # customer -> currency -> (episode, level, date of the last step); level 0: not in dunning
+    state: dict[int, dict[str, tuple[int, int, date | None]]]
+    promises: dict[int, dict[str, list[PaymentPromise]]]  # newest first
+    lines: dict[int, CreditLine]
+    careful: bool  # one customer, each step in its own savepoint
+
+    @classmethod
+    def load(cls, s: Session, ids: list[int], as_of: date, *, careful: bool) -> _Batch:
+        customers = {c.id: c for c in s.exec(select(Customer).where(col(Customer.id).in_(ids)))}
+        state: dict[int, dict[str, tuple[int, int, date | None]]] = {}
+        for cid, cur, episode, level, day in s.execute(
+            select(
+                DunningAction.customer_id,
+                DunningAction.currency,
+                DunningAction.episode,
+                DunningAction.level,
+                DunningAction.as_of,
+            )
+            .where(col(DunningAction.customer_id).in_(ids))
+            .order_by(col(DunningAction.id))
+        ):
+            state.setdefault(cid, {})[cur] = (
+                (episode + 1, 0, day) if level == 0 else (episode, level, day)
+            )
+        promises: dict[int, dict[str, list[PaymentPromise]]] = {}
+        for p in s.exec(
+            select(PaymentPromise)
+            .where(
+                col(PaymentPromise.customer_id).in_(ids),
+                col(PaymentPromise.status).in_(["open", "kept", "broken"]),
+            )
+            .order_by(col(PaymentPromise.id).desc())
+        ):
+            promises.setdefault(p.customer_id, {}).setdefault(p.currency, []).append(p)
+        lines: dict[int, CreditLine] = {}
+        for line in s.exec(
+            select(CreditLine)
+            .where(col(CreditLine.customer_id).in_(ids))
+            .order_by(col(CreditLine.id))
+        ):
+            lines.setdefault(line.customer_id, line)
+        return cls(
+            customers=customers,  # type: ignore[arg-type]
+            items=open_items_many(s, ids, as_of),
+            state=state,
+            promises=promises,
+            lines=lines,
+            careful=careful,
+        )
+
+    def dunning_state(self, customer_id: int, currency: str) -> tuple[int, int, date | None]:
+        return self.state.get(customer_id, {}).get(currency, (1, 0, None))
+
+    def currencies(self, customer_id: int) -> set[str]:
+        """Currencies with open items, a dunning history or an open promise."""
+        return (
+            set(self.items.get(customer_id, {}))
+            | set(self.state.get(customer_id, {}))
+            | {
+                cur
+                for cur, ps in self.promises.get(customer_id, {}).items()
+                if any(p.status == "open" for p in ps)
+            }
+        )
+
+    def savepoint(self, s: Session) -> Any:
+        return s.begin_nested() if self.careful else nullcontext()
 
 
 def lock_customer(s: Session, customer_id: int) -> None:
@@ -68,14 +158,17 @@ def collection_candidates(app: App, *, as_of: date) -> list[int]:
     promise to pay to settle."""
     with app.uow() as uow:
         s = uow.session
-        overdue = (
-            select(Invoice.customer_id)
-            .where(Invoice.due_date < as_of, Invoice.amount > 0)
-            .distinct()
+        # The last step of each (customer, currency): an episode above level 0 is still open.
+        last = (
+            select(func.max(DunningAction.id))
+            .group_by(col(DunningAction.customer_id), col(DunningAction.currency))
+            .scalar_subquery()
         )
-        in_dunning = select(DunningAction.customer_id).distinct()
+        in_dunning = select(DunningAction.customer_id).where(
+            col(DunningAction.id).in_(last), DunningAction.level > 0
+        )
         promised = select(PaymentPromise.customer_id).where(PaymentPromise.status == "open")
-        ids = set(s.exec(overdue)) | set(s.exec(in_dunning)) | set(s.exec(promised))
+        ids = overdue_customers(s, as_of) | set(s.exec(in_dunning)) | set(s.exec(promised))
         return sorted(ids)
 
 
@@ -96,30 +189,17 @@ class DunningOutcome:
     notices: list[str] = field(default_factory=list)
 
 
-def _open_promise(s: Session, customer_id: int, currency: str) -> PaymentPromise | None:
-    return s.exec(
-        select(PaymentPromise)
-        .where(
-            PaymentPromise.customer_id == customer_id,
-            PaymentPromise.currency == currency,
-            PaymentPromise.status == "open",
-        )
-        .order_by(col(PaymentPromise.id).desc())
-    ).first()
+def _open_promise(batch: _Batch, customer_id: int, currency: str) -> PaymentPromise | None:
+    return next(
+        (p for p in batch.promises.get(customer_id, {}).get(currency, []) if p.status == "open"),
+        None,
+    )
 
 
-def _broken_since(s: Session, customer_id: int, currency: str, last_day: date | None) -> bool:
+def _broken_since(batch: _Batch, customer_id: int, currency: str, last_day: date | None) -> bool:
     """Whether the latest settled promise was broken after the last dunning step: the next level
     is then due at once, whatever its trigger says (a newer promise, kept or open, lifts that)."""
-    latest = s.exec(
-        select(PaymentPromise)
-        .where(
-            PaymentPromise.customer_id == customer_id,
-            PaymentPromise.currency == currency,
-            col(PaymentPromise.status).in_(["kept", "broken", "open"]),
-        )
-        .order_by(col(PaymentPromise.id).desc())
-    ).first()
+    latest = next(iter(batch.promises.get(customer_id, {}).get(currency, [])), None)
     return (
         latest is not None
         and latest.status == "broken"
@@ -230,66 +310,79 @@ def dun_customer(
     the fresh state says otherwise (paid, disputed, promised meanwhile), the outcome says so.
     A concurrent run that got there first makes this one a no-op.
     """
-    outcomes: list[DunningOutcome] = []
+    [(_, outcomes)] = _dun_batch(
+        app,
+        [customer_id],
+        as_of=as_of,
+        dry_run=dry_run,
+        expected={customer_id: expected} if expected is not None else None,
+        careful=True,
+    )
+    return outcomes
+
+
+def _dun_batch(
+    app: App,
+    ids: list[int],
+    *,
+    as_of: date,
+    dry_run: bool,
+    expected: dict[int, dict[str, int]] | None,
+    careful: bool,
+) -> list[tuple[int, list[DunningOutcome]]]:
+    """Dun a batch of customers in one transaction: lock them (in id order), read their state
+    set-based, decide and act per customer, then write the audit events and the notices in bulk.
+    Any error rolls the whole batch back (the caller then redoes it customer by customer)."""
+    results: list[tuple[int, list[DunningOutcome]]] = []
     with app.uow() as uow:
         s = uow.session
         if not dry_run:
-            lock_customer(s, customer_id)
-        customer = s.get(Customer, customer_id)
-        assert customer is not None
+            lock_customers(s, ids)
         version, policy = app.published_policy(s)
-        items_by_cur = open_items(s, customer_id, as_of)
-        currencies = (
-            set(items_by_cur)
-            | {
-                c
-                for c in s.exec(
-                    select(DunningAction.currency).where(DunningAction.customer_id == customer_id)
-                )
-            }
-            | {
-                c
-                for c in s.exec(
-                    select(PaymentPromise.currency).where(
-                        PaymentPromise.customer_id == customer_id, PaymentPromise.status == "open"
+        batch = _Batch.load(s, ids, as_of, careful=careful)
+        with audit.batched(s), notices.batched(s):
+            for cid in ids:
+                customer = batch.customers[cid]
+                planned_levels = (expected or {}).get(cid) or {}
+                currencies = batch.currencies(cid) | set(planned_levels)
+                day_off = calendar.non_business_reason(as_of, customer.country)
+                outcomes: list[DunningOutcome] = []
+                for currency in sorted(currencies):
+                    outcome = _dun_currency(
+                        app,
+                        s,
+                        batch,
+                        customer,
+                        currency,
+                        batch.items.get(cid, {}).get(currency, []),
+                        policy,
+                        version,
+                        as_of,
+                        dry_run,
+                        day_off,
                     )
-                )
-            }
-        )
-        currencies |= set(expected or {})  # a currency planned at selection gets an outcome
-        day_off = calendar.non_business_reason(as_of, customer.country)
-        for currency in sorted(currencies):
-            outcome = _dun_currency(
-                app,
-                s,
-                customer,
-                currency,
-                items_by_cur.get(currency, []),
-                policy,
-                version,
-                as_of,
-                dry_run,
-                day_off,
-            )
-            planned = (expected or {}).get(currency)
-            if (
-                planned is not None
-                and outcome.status in ("nothing_due", "paused", "promised", "deferred")
-                and planned != outcome.level
-            ):
-                outcome.status = "skipped"
-                outcome.reason = f"changed since selection (level {planned} was planned): " + (
-                    outcome.reason or outcome.status
-                )
-            outcomes.append(outcome)
+                    planned = planned_levels.get(currency)
+                    if (
+                        planned is not None
+                        and outcome.status in ("nothing_due", "paused", "promised", "deferred")
+                        and planned != outcome.level
+                    ):
+                        outcome.status = "skipped"
+                        outcome.reason = (
+                            f"changed since selection (level {planned} was planned): "
+                            + (outcome.reason or outcome.status)
+                        )
+                    outcomes.append(outcome)
+                results.append((cid, outcomes))
         if not dry_run:
             uow.commit()
-    return outcomes
+    return results
 
 
 def _dun_currency(
     app: App,
     s: Session,
+    batch: _Batch,
     customer: Customer,
     currency: str,
     items: list[dunning.OpenItem],
@@ -300,7 +393,7 @@ def _dun_currency(
     day_off: str | None,
 ) -> DunningOutcome:
     position = dunning.dunning_position(items, as_of, policy.dunning.tolerance)
-    episode, level, last_day = _dunning_state(s, customer.id, currency)  # type: ignore[arg-type]
+    episode, level, last_day = batch.dunning_state(customer.id, currency)  # type: ignore[arg-type]
     name = "" if level == 0 else policy.dunning_level(min(level, len(policy.dunning.levels))).name
 
     def outcome(status: str, reason: str = "", **kw: Any) -> DunningOutcome:
@@ -323,7 +416,7 @@ def _dun_currency(
             return outcome("already_done", f"level {level} already taken on {as_of.isoformat()}")
         return outcome("nothing_due", f"a later run ({last_day.isoformat()}) already acted")
 
-    promise = _open_promise(s, customer.id, currency)  # type: ignore[arg-type]
+    promise = _open_promise(batch, customer.id, currency)  # type: ignore[arg-type]
     promise_note, broken_now = "", False
     grace = timedelta(days=policy.dunning.promise_grace_days)
     if promise is not None and promise.promised_for + grace < as_of:
@@ -354,9 +447,9 @@ def _dun_currency(
         )
         if not dry_run:
             try:
-                with s.begin_nested():
+                with batch.savepoint(s):
                     result.notices = _clear_episode(
-                        app, s, customer, currency, episode, level, as_of, version
+                        app, s, batch, customer, currency, episode, level, as_of, version
                     )
             except AlreadyTaken:
                 result.status = "already_done"
@@ -369,7 +462,7 @@ def _dun_currency(
             f"{promise.promised_for.isoformat()}",
         )
 
-    forced = broken_now or _broken_since(s, customer.id, currency, last_day)  # type: ignore[arg-type]
+    forced = broken_now or _broken_since(batch, customer.id, currency, last_day)  # type: ignore[arg-type]
     step = dunning.next_dunning_level(
         current_level=level,
         position=position,
@@ -401,9 +494,20 @@ def _dun_currency(
     if dry_run:
         return result
     try:
-        with s.begin_nested():
+        with batch.savepoint(s):
             result.notices, result.channel, note = _apply_dunning(
-                app, s, customer, currency, episode, step, position, as_of, version, policy, forced
+                app,
+                s,
+                batch,
+                customer,
+                currency,
+                episode,
+                step,
+                position,
+                as_of,
+                version,
+                policy,
+                forced,
             )
             if note:
                 result.reason = "; ".join(r for r in (result.reason, note) if r)
@@ -564,6 +668,7 @@ def notice_context(
 def _apply_dunning(
     app: App,
     s: Session,
+    batch: _Batch,
     customer: Customer,
     currency: str,
     episode: int,
@@ -601,7 +706,7 @@ def _apply_dunning(
         channel=step.channel.value,
         details=details or None,
     )
-    _insert_step(s, action)
+    _insert_step(s, action, batch)
     audit.record(
         s,
         actor="collections",
@@ -634,7 +739,7 @@ def _apply_dunning(
             reason=f"{step.label}: late fee and interest per policy",
             policy_version=version,
         )
-    line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
+    line = batch.lines.get(customer.id)  # type: ignore[arg-type]
     if (
         step.action == DunningActionKind.CREDIT_HOLD
         and line is not None
@@ -797,7 +902,9 @@ def _open_case(
     )
 
 
-def _held_in_other_currency(app: App, s: Session, customer: Customer, cleared: str) -> bool:
+def _held_in_other_currency(
+    app: App, s: Session, batch: _Batch, customer: Customer, cleared: str
+) -> bool:
     """Whether another currency of the customer is still at or past the hold level: paying the
     euro invoices does not lift a hold the dollar invoices caused."""
     _, policy = app.published_policy(s)
@@ -806,17 +913,17 @@ def _held_in_other_currency(app: App, s: Session, customer: Customer, cleared: s
     ]
     if not hold_levels:
         return False
-    others = {
-        a.currency
-        for a in s.exec(select(DunningAction).where(DunningAction.customer_id == customer.id))
-        if a.currency != cleared
-    }
-    return any(_dunning_state(s, customer.id, cur)[1] >= min(hold_levels) for cur in others)  # type: ignore[arg-type]
+    return any(
+        level >= min(hold_levels)
+        for cur, (_, level, _) in batch.state.get(customer.id, {}).items()  # type: ignore[arg-type]
+        if cur != cleared
+    )
 
 
 def _clear_episode(
     app: App,
     s: Session,
+    batch: _Batch,
     customer: Customer,
     currency: str,
     episode: int,
@@ -837,6 +944,7 @@ def _clear_episode(
             overdue_total=ZERO,
             policy_version=version,
         ),
+        batch,
     )
     audit.record(
         s,
@@ -875,12 +983,12 @@ def _clear_episode(
             policy_version=version,
         )
     queued: list[str] = []
-    line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
+    line = batch.lines.get(customer.id)  # type: ignore[arg-type]
     if (
         line is not None
         and line.status == LineStatus.ON_HOLD
         and (line.hold_reason or "").startswith("dunning:")
-        and not _held_in_other_currency(app, s, customer, currency)
+        and not _held_in_other_currency(app, s, batch, customer, currency)
     ):
         before = _line_view(line)
         line.status, line.hold_reason, line.updated_at = LineStatus.ACTIVE, None, utcnow()
@@ -932,6 +1040,9 @@ def _clear_episode(
     return queued
 
 
+BATCH = 500
+
+
 def dun_customers(
     app: App,
     *,
@@ -939,41 +1050,108 @@ def dun_customers(
     as_of: date,
     dry_run: bool,
     expected: dict[str, dict[str, int]] | None = None,
+    batch_size: int = BATCH,
+    after_batch: Callable[[], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Collections for a batch of customers: one transaction per customer. ``expected`` maps a
-    customer code to the levels planned at selection."""
-    out = []
-    codes: dict[int, str] = {}
-    if customer_ids:
+    """Collections for a list of customers, a batch per transaction. ``expected`` maps a customer
+    code to the levels planned at selection. If a batch fails, it is rolled back and redone one
+    customer at a time, so that one customer's failure does not stop the others: that customer
+    gets an ``error`` outcome and is left as it was."""
+    out: list[dict[str, Any]] = []
+    by_id: dict[int, dict[str, int]] | None = None
+    if expected:
         with app.uow() as uow:
             codes = dict(
                 uow.session.exec(
-                    select(Customer.id, Customer.code).where(col(Customer.id).in_(customer_ids))
+                    select(Customer.code, Customer.id).where(col(Customer.code).in_(expected))
                 ).all()  # type: ignore[arg-type]
             )
-    for cid in customer_ids:
+        by_id = {codes[code]: levels for code, levels in expected.items() if code in codes}
+    for i in range(0, len(customer_ids), batch_size):
+        chunk = customer_ids[i : i + batch_size]
         try:
-            outcomes = dun_customer(
-                app,
-                customer_id=cid,
-                as_of=as_of,
-                dry_run=dry_run,
-                expected=(expected or {}).get(codes.get(cid, "")),
+            results = _dun_batch(
+                app, chunk, as_of=as_of, dry_run=dry_run, expected=by_id, careful=False
             )
-        except Exception as exc:  # one customer's failure does not stop the others
-            log.exception("collections failed for customer id %s", cid)
-            outcomes = [
-                DunningOutcome(
-                    customer=codes.get(cid) or f"id {cid}",
-                    currency="",
-                    level=0,
-                    level_name="",
-                    overdue_total="",
-                    invoices=[],
-                    action="none",
-                    status="error",
-                    reason=f"{type(exc).__name__}: {exc}"[:500],
-                )
-            ]
-        out.extend(asdict(o) for o in outcomes)
+        except Exception:
+            log.warning(
+                "collections: a batch of %d customer(s) failed; redoing it one by one",
+                len(chunk),
+                exc_info=True,
+            )
+            results = [_dun_one_carefully(app, cid, as_of, dry_run, by_id) for cid in chunk]
+        out.extend(asdict(o) for _, outcomes in results for o in outcomes)
+        if after_batch is not None and not dry_run:
+            after_batch()  # e.g. the outbox relay: this batch's notices may go now
+    return out
+
+
+def _dun_one_carefully(
+    app: App,
+    cid: int,
+    as_of: date,
+    dry_run: bool,
+    expected: dict[int, dict[str, int]] | None,
+) -> tuple[int, list[DunningOutcome]]:
+    try:
+        [result] = _dun_batch(
+            app, [cid], as_of=as_of, dry_run=dry_run, expected=expected, careful=True
+        )
+        return result
+    except Exception as exc:  # one customer's failure does not stop the others
+        log.exception("collections failed for customer id %s", cid)
+        with app.uow() as uow:
+            code = uow.session.exec(select(Customer.code).where(Customer.id == cid)).first()
+        return cid, [
+            DunningOutcome(
+                customer=code or f"id {cid}",
+                currency="",
+                level=0,
+                level_name="",
+                overdue_total="",
+                invoices=[],
+                action="none",
+                status="error",
+                reason=f"{type(exc).__name__}: {exc}"[:500],
+            )
+        ]
+
+
+ACTIONS_SHOWN = 1000  # actions a run reports one by one; the rest are counted (all are stored)
+
+
+def run_summary(
+    outcomes: list[dict[str, Any]], into: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Fold a batch's outcomes into a run's summary: counts per status and per level sent, every
+    error, and the first :data:`ACTIONS_SHOWN` actions (a run over 100,000 customers reports its
+    figures, not 100,000 rows: each action is in the dunning history, the outbox and the audit)."""
+    summary = into if into is not None else {
+        "counts": {}, "levels": {}, "errors": [], "actions": [], "actions_total": 0
+    }  # fmt: skip
+    for o in outcomes:
+        summary["counts"][o["status"]] = summary["counts"].get(o["status"], 0) + 1
+        if o["status"] in ("sent", "would_send"):
+            summary["levels"][o["level_name"]] = summary["levels"].get(o["level_name"], 0) + 1
+        if o["status"] == "error":
+            summary["errors"].append(o)
+        if o["status"] != "nothing_due":
+            summary["actions_total"] += 1
+            if len(summary["actions"]) < ACTIONS_SHOWN:
+                summary["actions"].append(o)
+    return summary
+
+
+def merge_summaries(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One summary from several (batches, or partitions run by other workers)."""
+    out: dict[str, Any] = {
+        "counts": {}, "levels": {}, "errors": [], "actions": [], "actions_total": 0
+    }  # fmt: skip
+    for part in parts:
+        for key in ("counts", "levels"):
+            for k, v in part[key].items():
+                out[key][k] = out[key].get(k, 0) + v
+        out["errors"] += part["errors"]
+        out["actions"] += part["actions"][: ACTIONS_SHOWN - len(out["actions"])]
+        out["actions_total"] += part["actions_total"]
     return out

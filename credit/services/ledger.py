@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
 from credit.db.models import (
@@ -174,35 +174,160 @@ def open_disputes(session: Session, customer_id: int, as_of: date) -> dict[str, 
     return {number: d for number, d in rows}
 
 
+def _allocations(as_of: date, customer_ids: list[int] | None = None) -> tuple[Any, Any]:
+    """Subqueries: what payments (``paid``) and applied credit notes (``applied``, negative) took
+    off each invoice by ``as_of``, per (invoice, customer): only a customer's own payments and
+    notes settle its invoices."""
+    pay, note = Payment.__table__, Invoice.__table__.alias("note")
+    paid = (
+        select(pay.c.invoice_id, pay.c.customer_id, func.sum(pay.c.amount).label("paid"))
+        .where(
+            pay.c.invoice_id.is_not(None),
+            pay.c.status == "received",
+            pay.c.paid_on <= as_of,
+        )
+        .group_by(pay.c.invoice_id, pay.c.customer_id)
+    )
+    applied = (
+        select(note.c.applies_to_id, note.c.customer_id, func.sum(note.c.amount).label("applied"))
+        .where(note.c.amount < 0, note.c.applies_to_id.is_not(None), note.c.issue_date <= as_of)
+        .group_by(note.c.applies_to_id, note.c.customer_id)
+    )
+    if customer_ids is not None:
+        paid = paid.where(pay.c.customer_id.in_(customer_ids))
+        applied = applied.where(note.c.customer_id.in_(customer_ids))
+    return paid.subquery("paid"), applied.subquery("applied")
+
+
+def overdue_customers(session: Session, as_of: date) -> set[int]:
+    """Customers with an invoice or charge past due and not fully settled on ``as_of`` (one
+    query over the whole ledger)."""
+    inv = Invoice.__table__
+    paid, applied = _allocations(as_of)
+    still_open = inv.c.amount - func.coalesce(paid.c.paid, 0) + func.coalesce(applied.c.applied, 0)
+    query = (
+        select(inv.c.customer_id)
+        .select_from(
+            inv.outerjoin(
+                paid, and_(paid.c.invoice_id == inv.c.id, paid.c.customer_id == inv.c.customer_id)
+            ).outerjoin(
+                applied,
+                and_(
+                    applied.c.applies_to_id == inv.c.id,
+                    applied.c.customer_id == inv.c.customer_id,
+                ),
+            )
+        )
+        .where(
+            inv.c.amount > 0,
+            inv.c.due_date < as_of,
+            inv.c.issue_date <= as_of,
+            still_open > 0,
+        )
+        .distinct()
+    )
+    return set(session.execute(query).scalars())
+
+
+def open_items_many(
+    session: Session, customer_ids: list[int], as_of: date
+) -> dict[int, dict[str, list[dunning.OpenItem]]]:
+    """Open balances per customer and currency, set-based (a handful of queries for a whole batch):
+    invoices and charges after the payments made for them and the credit notes applied to them
+    (marked when disputed), credit notes not applied and payments on account as negative items.
+
+    An invoice counts from its issue date; a payment or a credit note from its own date; a credit
+    note applied to an invoice not yet issued on ``as_of`` is a credit on account until then."""
+    ids = sorted(set(customer_ids))
+    out: dict[int, dict[str, list[dunning.OpenItem]]] = {}
+    if not ids:
+        return out
+    inv, pay, disp = Invoice.__table__, Payment.__table__, Dispute.__table__
+    target = inv.alias("target")
+    paid, applied = _allocations(as_of, ids)
+    disputed = (
+        select(disp.c.invoice_id)
+        .where(
+            disp.c.customer_id.in_(ids),
+            disp.c.opened_on <= as_of,
+            or_(disp.c.resolved_on.is_(None), disp.c.resolved_on > as_of),
+        )
+        .distinct()
+        .subquery("disputed")
+    )
+    query = (
+        select(
+            inv.c.customer_id,
+            inv.c.number,
+            inv.c.due_date,
+            inv.c.amount,
+            inv.c.currency,
+            inv.c.kind,
+            paid.c.paid,
+            applied.c.applied,
+            target.c.id.label("target_id"),
+            disputed.c.invoice_id.label("disputed_id"),
+        )
+        .select_from(
+            inv.outerjoin(
+                paid, and_(paid.c.invoice_id == inv.c.id, paid.c.customer_id == inv.c.customer_id)
+            )
+            .outerjoin(
+                applied,
+                and_(
+                    applied.c.applies_to_id == inv.c.id,
+                    applied.c.customer_id == inv.c.customer_id,
+                ),
+            )
+            .outerjoin(
+                target,
+                and_(
+                    target.c.id == inv.c.applies_to_id,
+                    target.c.customer_id == inv.c.customer_id,
+                    target.c.issue_date <= as_of,
+                ),
+            )
+            .outerjoin(disputed, disputed.c.invoice_id == inv.c.id)
+        )
+        .where(inv.c.customer_id.in_(ids), inv.c.issue_date <= as_of)
+    )
+    for r in session.execute(query):
+        if r.amount > 0:
+            still_open = r.amount - (r.paid or ZERO) + (r.applied or ZERO)
+        else:  # a credit note: used up where it is applied, otherwise a credit on account
+            still_open = ZERO if r.target_id is not None else r.amount
+        if still_open == 0:
+            continue
+        kind = (
+            r.kind
+            if r.kind != "invoice"
+            else (dunning.INVOICE if r.amount > 0 else dunning.CREDIT_NOTE)
+        )
+        out.setdefault(r.customer_id, {}).setdefault(r.currency, []).append(
+            dunning.OpenItem(
+                r.number, r.due_date, still_open, kind, disputed=r.disputed_id is not None
+            )
+        )
+    on_account = select(
+        pay.c.customer_id, pay.c.reference, pay.c.paid_on, pay.c.amount, pay.c.currency
+    ).where(
+        pay.c.customer_id.in_(ids),
+        pay.c.invoice_id.is_(None),
+        pay.c.status == "received",
+        pay.c.paid_on <= as_of,
+    )
+    for r in session.execute(on_account):
+        out.setdefault(r.customer_id, {}).setdefault(r.currency, []).append(
+            dunning.OpenItem(r.reference, r.paid_on, -r.amount, dunning.PAYMENT)
+        )
+    return out
+
+
 def open_items(
     session: Session, customer_id: int, as_of: date
 ) -> dict[str, list[dunning.OpenItem]]:
-    """Open balances per currency: invoices and charges after allocated payments (marked when
-    disputed), credit notes and unallocated payments as negative items."""
-    documents, payments = ledger_documents(session, customer_id, as_of, charges=True)
-    kinds = dict(
-        session.exec(
-            select(Invoice.number, Invoice.kind).where(
-                Invoice.customer_id == customer_id, Invoice.kind != "invoice"
-            )
-        ).all()
-    )
-    disputed = open_disputes(session, customer_id, as_of)
-    items: dict[str, list[dunning.OpenItem]] = defaultdict(list)
-    for p in payments:
-        if p.invoice_number is None and p.status == "received":
-            items[p.currency].append(
-                dunning.OpenItem(p.reference, p.paid_on, -p.amount, dunning.PAYMENT)
-            )
-    for d in documents:
-        if d.open_amount != 0:
-            kind = kinds.get(d.number, dunning.INVOICE if d.amount > 0 else dunning.CREDIT_NOTE)
-            items[d.currency].append(
-                dunning.OpenItem(
-                    d.number, d.due_date, d.open_amount, kind, disputed=d.number in disputed
-                )
-            )
-    return dict(items)
+    """One customer's open balances per currency (see :func:`open_items_many`)."""
+    return open_items_many(session, [customer_id], as_of).get(customer_id, {})
 
 
 def exposure(session: Session, customer_id: int, as_of: date) -> dict[str, Decimal]:

@@ -1,0 +1,611 @@
+"""Periodic review's research step against its bare lower bound, on copies of one portfolio.
+
+    python -m bench.portfolio --customers 100000 --invoices 1000000 --lines-share 1 \\
+        --due-share 1 --database-url sqlite:///var/r.db
+    python -m bench.review --database-url sqlite:///var/r.db [--as-of 2027-03-01] \\
+        [--real flow|services]
+
+The research step, as measured here, is what `periodic_review` does for every line due on
+``--as-of`` before any person is involved: the due list (``services.due_reviews``), then per
+customer ``collect_customer_data`` (load, clean and snapshot the ledger and statements, exposure
+and limit in the base currency) and ``score_assessment`` with the scheduled review's
+``reuse_qualitative`` (scorecard, risk signals, the analyst's qualitative rating carried over,
+combined score, rating and recommendation: a complete assessment). It stops where
+``services.review_customers`` goes on to ``draft_request`` and ``advance_request`` (the request
+and the approval routing that waits for people), and it leaves out the risk scan of the whole
+portfolio and the "reviews started" notice. Output: one complete assessment per due customer.
+
+No human step: the shipped policy weighs an analyst's qualitative rating (25%) and lets a
+scheduled re-review reuse one made within ``reuse_months`` (12). `bench.portfolio` writes, for
+every line, the research that opened it (with an analyst's rating) on the day the line was
+activated, one review period before its review date; so a line due on ``--as-of`` finds a rating
+at most 12 months old and completes without an analyst. (A run on a later day than the
+portfolio's ``--as-of`` finds the yearly lines' ratings too old and leaves those assessments
+waiting: the awaiting count below says so.)
+
+(a) bare: one process, streamed SQL scans (ordered by customer) of the due lines, statements,
+    invoices and credit notes, payments and the earlier qualitative ratings, merged per customer;
+    the same domain functions (cleaning, snapshot, scorecard, signals, qualitative, combine, rate,
+    recommend); bulk inserts of the assessments in one transaction. No Prefect, no ORM objects,
+    no audit events, no risk-signal rows and no notices (the real step writes those too).
+(b) real: ``--real flow`` (default) a Prefect flow shaped like `periodic_review` (the real
+    ``find-due-reviews`` task, then one task per batch of ``flows.periodic_review.BATCH``
+    customers calling the services above); ``--real services`` the same calls without Prefect.
+Each side runs in its own process on its own fresh copy of the database (a file copy on SQLite,
+CREATE DATABASE ... TEMPLATE on PostgreSQL, dropped afterwards). Prints both wall times
+(imports included) and the time of the step itself (without interpreter and Prefect start-up),
+the ratio, the complete assessments each produced (they must be equal), whether their ratings,
+scores and limits agree customer by customer, and each side's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bench._db import copy_database, drop_copy
+
+WRITE_BATCH = 1_000
+BATCH = 200  # customers per research task: flows.periodic_review.BATCH (which imports Prefect)
+
+
+def _app(url: str) -> Any:
+    from credit.app import App
+    from credit.settings import Settings
+
+    return App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": url}))
+
+
+# --- (b) the real research step -------------------------------------------------------------
+
+
+def research_batch(
+    app: Any, *, due: list[dict[str, Any]], as_of: date, requested_by: str
+) -> list[dict[str, Any]]:
+    """``services.review_customers`` up to the draft: collect, then score (carrying a recent
+    qualitative rating over into a scheduled review); idempotent per review key."""
+    from credit import services
+
+    results = []
+    for item in due:
+        try:
+            collected = services.collect_customer_data(
+                app,
+                customer_code=item["customer"],
+                as_of=as_of,
+                requested_by=requested_by,
+                review_key=item["review_key"],
+            )
+            scored = services.score_assessment(
+                app,
+                assessment_id=collected["assessment_id"],
+                reuse_qualitative=item["reason"] == "scheduled",
+            )
+        except services.ServiceError as exc:
+            results.append(
+                {"customer": item["customer"], "status": "not started", "error": str(exc)}
+            )
+            continue
+        results.append(
+            {"customer": item["customer"], "assessment_id": scored["assessment_id"],
+             "status": scored["status"], "rating": scored["rating"]}
+        )  # fmt: skip
+    return results
+
+
+def real_services(url: str, as_of: date) -> dict[str, float]:
+    """The research step through the services, in batches as the flow cuts them, no Prefect."""
+    from credit import services
+
+    app = _app(url)
+    started = time.monotonic()
+    due = services.due_reviews(app, as_of=as_of)
+    requester = app.directory.teams.review_requester
+    for i in range(0, len(due), BATCH):
+        research_batch(app, due=due[i : i + BATCH], as_of=as_of, requested_by=requester)
+    step = time.monotonic() - started
+    app.engine.dispose()
+    return {"step": step}
+
+
+def real_flow(url: str, as_of: date) -> dict[str, float]:
+    """The research step as a Prefect flow shaped like `periodic_review`."""
+    os.environ["CREDIT_DATABASE_URL"] = url
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
+    from prefect import flow, task
+
+    from flows import periodic_review
+    from tasks._runtime import app
+    from tasks.research import find_due_reviews
+
+    inside = {"batches": 0.0, "body": 0.0}
+
+    @task(name="research-batch")
+    def research(due: list[dict], as_of: date, requested_by: str) -> list[dict]:
+        started = time.monotonic()
+        try:
+            return research_batch(app(), due=due, as_of=as_of, requested_by=requested_by)
+        finally:
+            inside["batches"] += time.monotonic() - started
+
+    @flow(name="periodic-review-research", flow_run_name="periodic-review-research-{as_of}")
+    def periodic_review_research(as_of: date) -> int:
+        """`periodic_review` up to the draft: the due list, then research in batches."""
+        started = time.monotonic()
+        due = find_due_reviews(as_of)
+        requester = app().directory.teams.review_requester
+        done = []
+        size = periodic_review.BATCH
+        for i in range(0, len(due), size):
+            done += research(due[i : i + size], as_of, requester)
+        inside["body"] = time.monotonic() - started
+        return len(done)
+
+    started = time.monotonic()
+    periodic_review_research(as_of)
+    return {"step": time.monotonic() - started, "in_body": inside["body"],
+            "in_batches": inside["batches"]}  # fmt: skip
+
+
+# --- (a) the bare lower bound ---------------------------------------------------------------
+
+
+def _groups(rows: Any) -> Iterator[tuple[int, list[Any]]]:
+    """Consecutive rows with the same first column (the customer id), as (id, rows)."""
+    current, bunch = None, []
+    for r in rows:
+        if r[0] != current:
+            if bunch:
+                yield current, bunch  # type: ignore[misc]
+            current, bunch = r[0], []
+        bunch.append(r)
+    if bunch:
+        yield current, bunch  # type: ignore[misc]
+
+
+class _Merge:
+    """The rows of one customer from a stream of groups ordered by customer id."""
+
+    def __init__(self, groups: Iterator[tuple[int, list[Any]]]) -> None:
+        self._groups = groups
+        self._next = next(groups, None)
+
+    def take(self, customer_id: int) -> list[Any]:
+        while self._next is not None and self._next[0] < customer_id:
+            self._next = next(self._groups, None)
+        if self._next is not None and self._next[0] == customer_id:
+            rows = self._next[1]
+            self._next = next(self._groups, None)
+            return rows
+        return []
+
+
+def _settle(invoices: list[Any], payments: list[Any], tolerance: Decimal) -> tuple[dict, dict]:
+    """What each document still has open and the day each invoice was settled: the allocation
+    of ``credit.services.ledger.ledger_documents`` (payments for it and credit notes applied to
+    it, in date order; payments before credit notes on the same day)."""
+    by_id = {i.id: i for i in invoices}
+    settlements = sorted(
+        [(p.paid_on, 0, p.invoice_id, p.amount) for p in payments
+         if p.invoice_id in by_id and p.status == "received"]
+        + [(i.issue_date, 1, i.applies_to_id, -i.amount) for i in invoices
+           if i.amount < 0 and i.applies_to_id in by_id],
+        key=lambda t: (t[0], t[1]),
+    )  # fmt: skip
+    allocated: dict[int, Decimal] = defaultdict(Decimal)
+    paid_on: dict[int, date] = {}
+    for day, _, invoice_id, amount in settlements:
+        allocated[invoice_id] += amount
+        if (
+            invoice_id not in paid_on
+            and allocated[invoice_id] >= by_id[invoice_id].amount - tolerance
+        ):
+            paid_on[invoice_id] = day
+    still_open = {
+        i.id: i.amount - allocated.get(i.id, Decimal(0))
+        if i.amount > 0
+        else (Decimal(0) if i.applies_to_id in by_id else i.amount)
+        for i in invoices
+    }
+    return still_open, paid_on
+
+
+def _plain(obj: Any) -> Any:
+    """A dataclass (or value) as JSON-ready values, as ``audit.jsonable(asdict(obj))`` gives."""
+    if hasattr(obj, "__dataclass_fields__"):
+        return {k: _plain(getattr(obj, k)) for k in obj.__dataclass_fields__}
+    if isinstance(obj, Decimal):
+        return str(obj)
+    if isinstance(obj, date):
+        return obj.isoformat()
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def bare(url: str, as_of: date) -> dict[str, Any]:
+    """The lower bound: streamed scans merged per customer, the domain functions, bulk inserts."""
+    from dataclasses import asdict
+
+    from sqlalchemy import insert, or_, select
+
+    from credit.db.models import (
+        AssessmentStatus,
+        CreditAssessment,
+        CreditLine,
+        CreditPolicy,
+        CreditRequest,
+        Customer,
+        FinancialStatement,
+        FxRate,
+        Invoice,
+        LineStatus,
+        Payment,
+        PolicyStatus,
+        RequestStatus,
+        RiskSignal,
+        utcnow,
+    )
+    from credit.domain import cleaning, scoring, signals
+    from credit.domain.policy import PolicyBody
+    from credit.domain.snapshot import make_snapshot
+    from credit.services._common import add_months
+    from credit.services.research import COLLECTED, _in_customer_currency
+
+    app = _app(url)
+    requester = app.directory.teams.review_requester
+    started = time.monotonic()
+    cent = Decimal("0.01")
+    reader = app.engine.connect()
+    writer = app.engine.connect()
+    wtx = writer.begin()
+    stream = reader.execution_options(stream_results=True, yield_per=10_000)
+    version, body = reader.execute(
+        select(CreditPolicy.version, CreditPolicy.body).where(
+            CreditPolicy.status == PolicyStatus.PUBLISHED
+        )
+    ).one()
+    policy = PolicyBody.model_validate(body)
+    base, tolerance = policy.base_currency, policy.dunning.tolerance
+    table: dict[str, list[tuple[date, Decimal]]] = {}
+    for cur, day, rate in reader.execute(
+        select(FxRate.currency, FxRate.rate_date, FxRate.rate_to_base)
+    ):
+        table.setdefault(cur, []).append((day, rate))
+    rates = cleaning.RateTable(base, table)
+    qual = policy.scorecard.qualitative
+    names = {f.name for f in qual.factors}
+
+    # The due lines, as services.due_reviews finds them (keys included), in customer order.
+    due_where = (
+        or_(CreditLine.next_review_on <= as_of, Customer.review_flagged_on.is_not(None)),  # type: ignore[union-attr]
+        CreditLine.status.in_([LineStatus.ACTIVE, LineStatus.ON_HOLD]),  # type: ignore[attr-defined]
+    )
+    due_ids = (
+        select(CreditLine.customer_id)
+        .join(Customer, Customer.id == CreditLine.customer_id)
+        .where(*due_where)
+    )
+    busy = (
+        select(CreditRequest.customer_id)
+        .where(
+            CreditRequest.status.in_([RequestStatus.IN_APPROVAL, RequestStatus.APPROVED])  # type: ignore[attr-defined]
+        )
+        .union(
+            select(CreditAssessment.customer_id).where(
+                CreditAssessment.status.in_([COLLECTED, AssessmentStatus.AWAITING_QUALITATIVE])  # type: ignore[attr-defined]
+            )
+        )
+    )
+    lines = reader.execute(
+        select(Customer.id, Customer.code, Customer.currency, Customer.email, Customer.country,
+               Customer.tax_id, Customer.registered_on, Customer.sales_owner_email,
+               Customer.review_flagged_on, Customer.review_flag_reason, CreditLine.limit,
+               CreditLine.currency.label("line_currency"), CreditLine.request_id,
+               CreditLine.next_review_on)
+        .join(CreditLine, CreditLine.customer_id == Customer.id)
+        .where(*due_where, Customer.id.not_in(busy))  # type: ignore[union-attr]
+        .order_by(Customer.id)
+    ).all()  # fmt: skip
+    open_signals: dict[int, int] = {}
+    for cid, sid in reader.execute(
+        select(RiskSignal.customer_id, RiskSignal.id).where(RiskSignal.reviewed_in.is_(None))  # type: ignore[union-attr]
+    ):
+        open_signals[cid] = max(sid, open_signals.get(cid, 0))
+
+    def key_of(c: Any) -> str:
+        if c.next_review_on > as_of and c.review_flagged_on is not None:
+            if open_signals.get(c.id):
+                return f"periodic:{c.code}:signal:{open_signals[c.id]}"
+            why = hashlib.sha256((c.review_flag_reason or "").encode()).hexdigest()[:8]
+            return f"periodic:{c.code}:flag:{c.review_flagged_on.isoformat()}:{why}"
+        return f"periodic:{c.code}:{c.next_review_on.isoformat()}"
+
+    done = set(
+        reader.execute(
+            select(CreditAssessment.review_key).where(
+                CreditAssessment.review_key.like("periodic:%")
+            )  # type: ignore[attr-defined]
+        ).scalars()
+    )
+
+    statements = _Merge(_groups(stream.execute(
+        select(FinancialStatement.customer_id, FinancialStatement.period_end,
+               FinancialStatement.revenue, FinancialStatement.net_income,
+               FinancialStatement.total_assets, FinancialStatement.total_liabilities,
+               FinancialStatement.current_assets, FinancialStatement.current_liabilities,
+               FinancialStatement.operating_cash_flow)
+        .where(FinancialStatement.customer_id.in_(due_ids)).order_by(FinancialStatement.customer_id)  # type: ignore[attr-defined]
+    )))  # fmt: skip
+    documents = _Merge(_groups(stream.execute(
+        select(Invoice.customer_id, Invoice.id, Invoice.number, Invoice.issue_date,
+               Invoice.due_date, Invoice.amount, Invoice.currency, Invoice.kind,
+               Invoice.applies_to_id)
+        .where(Invoice.customer_id.in_(due_ids)).order_by(Invoice.customer_id, Invoice.id)  # type: ignore[attr-defined]
+    )))  # fmt: skip
+    payments = _Merge(_groups(stream.execute(
+        select(Payment.customer_id, Payment.id, Payment.reference, Payment.paid_on,
+               Payment.amount, Payment.currency, Payment.method, Payment.status,
+               Payment.invoice_id)
+        .where(Payment.customer_id.in_(due_ids), Payment.paid_on <= as_of)  # type: ignore[attr-defined]
+        .order_by(Payment.customer_id, Payment.paid_on, Payment.id)
+    )))  # fmt: skip
+    earlier = _Merge(_groups(stream.execute(
+        select(CreditAssessment.customer_id, CreditAssessment.id, CreditAssessment.qualitative)
+        .where(CreditAssessment.customer_id.in_(due_ids),  # type: ignore[attr-defined]
+               CreditAssessment.status == AssessmentStatus.COMPLETE,
+               CreditAssessment.as_of >= add_months(as_of, -qual.reuse_months),
+               CreditAssessment.qualitative_score.is_not(None))  # type: ignore[union-attr]
+        .order_by(CreditAssessment.customer_id, CreditAssessment.as_of.desc(),  # type: ignore[attr-defined]
+                  CreditAssessment.id.desc())  # type: ignore[union-attr]
+    )))  # fmt: skip
+
+    rows: list[dict[str, Any]] = []
+    counts = {"complete": 0, "awaiting": 0}
+    for c in lines:
+        key = key_of(c)
+        if key in done:
+            continue  # a review already made for this due date is not started again
+        scheduled = not (c.review_flagged_on is not None and c.next_review_on > as_of)
+        own_statements = statements.take(c.id)
+        own_documents = documents.take(c.id)
+        own_payments = payments.take(c.id)
+        ratings = earlier.take(c.id)
+        # collect_customer_data: the ledger as the scorecard and the signals see it
+        numbers = {d.id: d.number for d in own_documents}
+        known = [d for d in own_documents if d.issue_date <= as_of]
+        trade = [d for d in known if d.kind == "invoice"]
+        open_trade, paid_on = _settle(trade, own_payments, tolerance)
+        raw_documents = [
+            cleaning.RawDocument(d.number, d.issue_date, d.due_date, d.amount, d.currency,
+                                 paid_on.get(d.id), open_trade[d.id])
+            for d in trade
+        ]  # fmt: skip
+        raw_payments = [
+            cleaning.RawPayment(p.reference, p.paid_on, p.amount, p.currency, p.method, p.status,
+                                numbers.get(p.invoice_id) if p.invoice_id else None)
+            for p in own_payments
+        ]  # fmt: skip
+        facts, report = cleaning.clean(
+            registered_on=c.registered_on,
+            statements=[cleaning.RawStatement(s.period_end, c.currency, *s[2:]) for s in own_statements],
+            documents=raw_documents,
+            payments=raw_payments,
+            rates=rates,
+            as_of=as_of,
+            max_statement_age_months=policy.max_statement_age_months,
+        )  # fmt: skip
+        # base_view: exposure (charges included) and limit in the base currency
+        open_all, _ = _settle(known, own_payments, Decimal(0))
+        exposure: dict[str, Decimal] = defaultdict(Decimal)
+        for p in raw_payments:
+            if p.invoice_number is None and p.status == "received":
+                exposure[p.currency] -= p.amount
+        for d in known:
+            if open_all[d.id] != 0:
+                exposure[d.currency] += open_all[d.id]
+        exposure_base = Decimal(0)
+        for currency, amount in exposure.items():
+            found = rates.lookup(currency, as_of)
+            if found is None:
+                report.rejected.append(cleaning.Entry(
+                    f"exposure in {currency}", "currency", currency,
+                    f"no {currency} rate to {base}; left out of the exposure"))  # fmt: skip
+                continue
+            exposure_base += amount * found[0]
+        line_rate = rates.lookup(c.line_currency, as_of)
+        customer_rate = rates.lookup(c.currency, as_of)
+        limit_base = c.limit * line_rate[0] if line_rate else None
+        snapshot = make_snapshot(facts, raw_payments, {
+            "as_of": as_of, "base_currency": base,
+            "profile": {"email": c.email, "country": c.country, "tax_id": c.tax_id,
+                        "registered_on": c.registered_on.isoformat() if c.registered_on else None,
+                        "sales_owner_email": c.sales_owner_email},
+            "exposure": exposure_base.quantize(cent),
+            "limit": limit_base.quantize(cent) if limit_base is not None else None,
+            "customer_currency": c.currency,
+            "customer_rate": customer_rate[0] if customer_rate else None,
+            "customer_rate_date": customer_rate[1].isoformat() if customer_rate else None,
+        })  # fmt: skip
+        # score_assessment: scorecard, signals, the qualitative rating, combine, rate, recommend
+        result = scoring.score_customer(facts, as_of, policy)
+        cleaning_report = report.to_dict()
+        stale = next((f for f in cleaning_report["flags"] if "stale" in f["reason"]), None)
+        found_signals = signals.scan(
+            profile=signals.Profile(c.email, c.country, c.tax_id, c.registered_on, c.sales_owner_email),
+            documents=[cleaning.RawDocument(d.number, d.issue_date, d.due_date, d.amount, base,
+                                            d.paid_on, d.open_amount) for d in facts.documents],
+            payments=raw_payments,
+            exposure=Decimal(snapshot["exposure"]),
+            limit=Decimal(snapshot["limit"]) if snapshot.get("limit") else None,
+            stale_statement=stale["reason"] if stale else None,
+            rules=policy.risk, as_of=as_of, stale_key=stale["item"] if stale else "",
+            line_ref=f"request-{c.request_id}",
+        )  # fmt: skip
+        snapshot["signals"] = [asdict(x) for x in found_signals]
+        carried = None
+        if scheduled and qual.reuse_months > 0:
+            carried = next(
+                (r for r in ratings
+                 if (r.qualitative or {}).get("carried_over_from") is None
+                 and {f["name"] for f in (r.qualitative or {}).get("factors", [])} == names),
+                None,
+            )  # fmt: skip
+        qualitative: dict[str, Any] = {}
+        qual_total = None
+        if qual.weight > 0:
+            if carried is None:
+                counts["awaiting"] += 1  # an analyst would be asked: not the bench's portfolio
+                continue
+            q = carried.qualitative
+            scores = {f["name"]: Decimal(f["score"]) for f in q["factors"]}
+            qual_total, qual_rows = scoring.score_qualitative(scores, policy)
+            qualitative = {"factors": [_plain(r) for r in qual_rows],
+                           "comment": q.get("comment", ""), "by": q.get("by", ""),
+                           "carried_over_from": carried.id}  # fmt: skip
+        total = scoring.combined_score(result.total, qual_total, policy)
+        grade = scoring.rate_combined(result, total, policy)
+        rec = _in_customer_currency(scoring.recommend(grade, facts, as_of, policy), snapshot, base)
+        now = utcnow()
+        rows.append({
+            "review_key": key, "customer_id": c.id, "as_of": as_of, "policy_version": version,
+            "requested_by": requester, "status": AssessmentStatus.COMPLETE.value,
+            "analyst": requester, "requested_limit": None, "override_reason": None,
+            "inputs": snapshot, "cleaning_report": cleaning_report,
+            "metrics": _plain(result.metrics), "factors": [_plain(f) for f in result.factors],
+            "quantitative_score": result.total, "qualitative": qualitative,
+            "qualitative_score": qual_total, "total_score": total, "rating": grade,
+            "recommended_limit": rec.limit, "terms_days": rec.terms_days,
+            "conditions": list(rec.conditions), "review_months": rec.review_months,
+            "limit_basis": rec.basis, "created_at": now, "completed_at": now,
+        })  # fmt: skip
+        counts["complete"] += 1
+        if len(rows) >= WRITE_BATCH:
+            writer.execute(insert(CreditAssessment), rows)
+            rows = []
+    if rows:
+        writer.execute(insert(CreditAssessment), rows)
+    wtx.commit()
+    writer.close()
+    reader.close()
+    step = time.monotonic() - started
+    app.engine.dispose()
+    return {"step": step, **counts}
+
+
+# --- running and comparing ------------------------------------------------------------------
+
+
+def outcome(url: str) -> dict[str, Any]:
+    """What a side left in its copy: periodic assessments by status, ratings, and a digest of
+    each customer's rating, scores, limit and terms (equal digests: equal decisions)."""
+    from sqlalchemy import select
+
+    from credit.db.models import CreditAssessment
+
+    app = _app(url)
+    with app.engine.connect() as conn:
+        rows = conn.execute(
+            select(CreditAssessment.customer_id, CreditAssessment.status, CreditAssessment.rating,
+                   CreditAssessment.quantitative_score, CreditAssessment.total_score,
+                   CreditAssessment.recommended_limit, CreditAssessment.terms_days,
+                   CreditAssessment.review_months)
+            .where(CreditAssessment.review_key.like("periodic:%"))  # type: ignore[attr-defined]
+            .order_by(CreditAssessment.customer_id)
+        ).all()  # fmt: skip
+    app.engine.dispose()
+    complete = [r for r in rows if r.status == "complete"]
+    ratings: dict[str, int] = defaultdict(int)
+    for r in complete:
+        ratings[r.rating] += 1
+    digest = hashlib.sha256("\n".join("|".join(map(str, r)) for r in complete).encode())
+    return {
+        "complete": len(complete),
+        "awaiting": len(rows) - len(complete),
+        "ratings": dict(sorted(ratings.items())),
+        "digest": digest.hexdigest()[:16],
+    }
+
+
+def _side(args: argparse.Namespace) -> None:
+    started = time.monotonic()
+    if args.side == "bare":
+        timing = bare(args.database_url, args.as_of)
+    elif args.side == "services":
+        timing = real_services(args.database_url, args.as_of)
+    else:
+        timing = real_flow(args.database_url, args.as_of)
+    seconds = time.monotonic() - started
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result = outcome(args.database_url)
+    if "awaiting" in timing:  # the bare side writes no assessment that would wait for an analyst
+        result["awaiting"] = timing["awaiting"]
+    print(json.dumps({"side": args.side, "seconds": round(seconds, 2),
+                      "step": round(timing["step"], 2),
+                      "in_body": round(timing.get("in_body", timing["step"]), 2),
+                      "in_batches": round(timing.get("in_batches", timing["step"]), 2),
+                      "rss_mb": round(rss_mb), **result}))  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--as-of", type=date.fromisoformat, default=date(2027, 3, 1))
+    parser.add_argument("--real", choices=["flow", "services"], default="flow")
+    parser.add_argument("--side", choices=["bare", "flow", "services"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.side:
+        _side(args)
+        return
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for side in ("bare", args.real):
+            url = copy_database(args.database_url, Path(tmp))
+            try:
+                proc = subprocess.run(
+                    [sys.executable, "-m", "bench.review", "--database-url", url,
+                     "--as-of", args.as_of.isoformat(), "--side", side],
+                    capture_output=True, text=True, check=False,
+                )  # fmt: skip
+            finally:
+                drop_copy(url, args.database_url)
+            if proc.returncode != 0:
+                raise SystemExit(f"{side} failed:\n{proc.stderr[-3000:]}")
+            results[side] = json.loads(proc.stdout.strip().splitlines()[-1])
+    b, r = results["bare"], results[args.real]
+    print(
+        f"{'side':9} {'seconds':>8} {'step':>8} {'complete':>9} {'awaiting':>9} {'peak RSS MB':>12}"
+    )
+    for x in (b, r):
+        print(f"{x['side']:9} {x['seconds']:8.2f} {x['step']:8.2f} {x['complete']:9d} "
+              f"{x['awaiting']:9d} {x['rss_mb']:12d}")  # fmt: skip
+    if args.real == "flow":
+        print(f"flow: {r['in_body']:.2f} s in the flow's body (the rest of the step is Prefect "
+              f"starting and ending the run), {r['in_batches']:.2f} s of it inside the "
+              "research-batch tasks")  # fmt: skip
+    print(f"ratings: bare {b['ratings']}; {args.real} {r['ratings']}")
+    print(f"ratio {args.real} / bare: {r['seconds'] / b['seconds']:.2f}x (step only "
+          f"{r['step'] / b['step']:.2f}x); per customer: bare "
+          f"{1000 * b['step'] / max(1, b['complete']):.2f} ms, {args.real} "
+          f"{1000 * r['step'] / max(1, r['complete']):.2f} ms; complete equal: "
+          f"{b['complete'] == r['complete']}; same ratings, scores and limits: "
+          f"{b['digest'] == r['digest']}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
