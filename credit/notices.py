@@ -12,11 +12,9 @@ import binascii
 import hashlib
 import logging
 import os
-import queue
 import random
 import smtplib
 import ssl
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -529,82 +527,6 @@ def deliver_pending(
         finally:
             transport.close()
     return report
-
-
-class Relay:
-    """Delivers a run's notices while the run goes on, in a thread of the same process.
-
-    After each batch commits, the run calls :meth:`hand_over`: the relay marks what it sent since
-    the last hand-over and claims what is now due (two short writes, while the run waits for it,
-    so that on SQLite the two never wait on each other's write lock), then the run starts its next
-    batch while the relay sends (writes files, talks SMTP), which mostly waits on I/O. The same
-    claims, leases and marks as :func:`deliver_pending`: a crash leaves claimed notices to the next
-    sender when the lease ends. :meth:`close` waits for the relay to finish."""
-
-    def __init__(
-        self,
-        engine: Any,
-        transport: Transport,
-        *,
-        mail_from: str,
-        letters_dir: Path | None = None,
-    ) -> None:
-        self.engine, self.transport, self.mail_from = engine, transport, mail_from
-        self.letters = LetterWriter(letters_dir or Path("var/outbox/letters"))
-        self.per_chunk = bool(getattr(transport, "idempotent", False))
-        self.report = DeliveryReport()
-        self.error: BaseException | None = None
-        self._turns: queue.Queue[bool] = queue.Queue()
-        self._claimed = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
-        self._thread.start()
-
-    def hand_over(self) -> None:
-        """A batch committed: let the relay mark and claim now, then carry on."""
-        if self.error is None and self._thread.is_alive():
-            self._claimed.clear()
-            self._turns.put(True)
-            self._claimed.wait()
-
-    def close(self) -> DeliveryReport:
-        """Mark the last sends and stop; the report of everything the relay did."""
-        if self._thread.is_alive():
-            self._turns.put(False)
-            self._thread.join()
-        if self.error is not None:
-            log.error("the outbox relay stopped: %s", self.error)
-        return self.report
-
-    def _run(self) -> None:
-        session = Session(self.engine, expire_on_commit=False)
-        try:
-            # The relay sends what runs queue from now on; older backlog is the sweep's.
-            high = session.exec(select(func.max(Notice.id))).one() or 0
-            session.commit()
-            while True:
-                more = self._turns.get()
-                try:
-                    session.commit()  # the marks of the previous turn's sends
-                    ids = _claim(session, utcnow(), 100_000, None, after_id=high) if more else []
-                    high = max([high, *ids])
-                finally:
-                    self._claimed.set()
-                if not more:
-                    return
-                for i in range(0, len(ids), CLAIM):
-                    for notice in session.exec(
-                        select(Notice).where(Notice.id.in_(ids[i : i + CLAIM])).order_by(Notice.id)  # type: ignore[union-attr, arg-type]
-                    ):
-                        _send_one(notice, self.transport, self.letters, self.mail_from, self.report)
-                        session.add(notice)
-                        if not self.per_chunk:
-                            session.commit()
-        except BaseException as exc:  # the run's final sweep delivers what is left
-            self.error = exc
-            self._claimed.set()
-        finally:
-            session.close()
-            self.transport.close()
 
 
 def _done(report: DeliveryReport) -> int:

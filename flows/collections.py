@@ -18,7 +18,7 @@ from tasks.collections import (
     wait_for_partitions,
     work_partitions,
 )
-from tasks.notices import finish_delivery, start_delivery
+from tasks.notices import deliver_notices
 
 BATCH = 2000  # customers per task: a handful of tasks per run, a transaction per 500 inside
 
@@ -36,15 +36,11 @@ def collections(as_of: date | None = None, dry_run: bool = False, partitions: in
     ids = find_collection_candidates(as_of)
     if partitions > 1 and ids:
         return _partitioned(as_of, dry_run, ids, partitions)
+    summary = merge_summaries(
+        [dun_customers(ids[i : i + BATCH], as_of, dry_run) for i in range(0, len(ids), BATCH)]
+    )
     if not dry_run:
-        start_delivery()  # notices go out batch by batch while the run works on the next
-    try:
-        summary = merge_summaries(
-            [dun_customers(ids[i : i + BATCH], as_of, dry_run) for i in range(0, len(ids), BATCH)]
-        )
-    finally:
-        if not dry_run:
-            finish_delivery()
+        deliver_notices()
     return _finish(as_of, dry_run, len(ids), summary)
 
 
@@ -52,16 +48,12 @@ def _partitioned(as_of: date, dry_run: bool, ids: list[int], parts: int) -> dict
     run_key = f"collections:{as_of.isoformat()}:{flow_run.id}"
     plan_partitions(run_key, ids, parts)
     helpers = start_partition_runs(run_key, as_of, dry_run, parts)
+    if helpers:  # the pool's workers do the partitions; this run waits for them
+        wait_for_partitions(run_key, helpers)
+    # Whatever is left (no helpers, a helper died, or none was picked up) is done here.
+    work_partitions(run_key, as_of, dry_run, take_over=True)
     if not dry_run:
-        start_delivery()
-    try:
-        if helpers:  # the pool's workers do the partitions; this run waits for them
-            wait_for_partitions(run_key, helpers)
-        # Whatever is left (no helpers, a helper died, or none was picked up) is done here.
-        work_partitions(run_key, as_of, dry_run, take_over=True)
-    finally:
-        if not dry_run:
-            finish_delivery()
+        deliver_notices()  # whatever a helper queued and could not send
     done = partition_summaries(run_key)
     result = _finish(as_of, dry_run, len(ids), merge_summaries([p["summary"] for p in done]))
     result["partitions"] = [{k: p[k] for k in ("part", "worker", "customers")} for p in done]
@@ -70,15 +62,11 @@ def _partitioned(as_of: date, dry_run: bool, ids: list[int], parts: int) -> dict
 
 @flow(name="collections-partition", flow_run_name="collections-partition-{as_of}")
 def collections_partition(run_key: str, as_of: date, dry_run: bool = False) -> dict:
-    """A helper of a partitioned collections run: claim partitions until none is left, sending
-    their notices as it goes."""
+    """A helper of a partitioned collections run: claim partitions until none is left, then send
+    their notices (claims and leases keep helpers from sending one twice)."""
+    done = work_partitions(run_key, as_of, dry_run)
     if not dry_run:
-        start_delivery()
-    try:
-        done = work_partitions(run_key, as_of, dry_run)
-    finally:
-        if not dry_run:
-            finish_delivery()
+        deliver_notices()
     get_run_logger().info("%s: partitions %s done here", run_key, done)
     return {"run_key": run_key, "partitions": done}
 

@@ -7,7 +7,6 @@ from prefect import task
 from credit import services
 from credit.services import partitions
 from tasks._runtime import app
-from tasks.notices import relay_hand_over
 
 
 @task(name="find-collection-candidates")
@@ -18,15 +17,10 @@ def find_collection_candidates(as_of: date) -> list[int]:
 
 @task(name="dun-customers")
 def dun_customers(customer_ids: list[int], as_of: date, dry_run: bool) -> dict:
-    """Take the next dunning step for a batch of customers (a transaction per few hundred, each
-    handed to the run's outbox relay once committed); returns the batch's summary, not one row
-    per customer."""
+    """Take the next dunning step for a batch of customers (a transaction per few hundred);
+    returns the batch's summary, not one row per customer."""
     outcomes = services.dun_customers(
-        app(),
-        customer_ids=customer_ids,
-        as_of=as_of,
-        dry_run=dry_run,
-        after_batch=relay_hand_over(),
+        app(), customer_ids=customer_ids, as_of=as_of, dry_run=dry_run
     )
     return services.collections.run_summary(outcomes)
 
@@ -48,7 +42,6 @@ def work_partitions(run_key: str, as_of: date, dry_run: bool, take_over: bool = 
         as_of=as_of,
         dry_run=dry_run,
         take_over=take_over,
-        after_batch=relay_hand_over(),
     )
 
 

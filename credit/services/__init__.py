@@ -41,10 +41,8 @@ from credit.services.queries import (
     customer_list,
     customer_overview,
     deliver,
-    finish_delivery,
     limit_changes,
     list_notices,
-    start_relay,
     verify_audit,
 )
 from credit.services.receivables import (
@@ -113,8 +111,6 @@ __all__ = [
     "customer_overview",
     "decide",
     "deliver",
-    "finish_delivery",
-    "start_relay",
     "draft_request",
     "due_reviews",
     "dun_customer",

@@ -1082,7 +1082,7 @@ def dun_customers(
             results = [_dun_one_carefully(app, cid, as_of, dry_run, by_id) for cid in chunk]
         out.extend(asdict(o) for _, outcomes in results for o in outcomes)
         if after_batch is not None and not dry_run:
-            after_batch()  # e.g. the outbox relay: this batch's notices may go now
+            after_batch()  # e.g. renew the lease on a claimed partition
     return out
 
 

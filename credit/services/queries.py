@@ -144,23 +144,6 @@ def list_notices(
         ]
 
 
-def start_relay(app: App) -> notices.Relay:
-    """Deliver notices in the background while a run goes on (see :class:`notices.Relay`)."""
-    return notices.Relay(
-        app.engine,
-        notices.transport_for(app.settings),
-        mail_from=app.settings.mail_from,
-        letters_dir=app.settings.letters_path,
-    )
-
-
-def finish_delivery(app: App, relay: notices.Relay | None) -> dict[str, int]:
-    """Stop the run's relay, then send whatever the outbox still holds; one report for both."""
-    first = asdict(relay.close()) if relay is not None else {}
-    rest = deliver(app)
-    return {k: v + first.get(k, 0) if k != "skipped" else v for k, v in rest.items()}
-
-
 def deliver(
     app: App, *, limit: int | None = None, notice_ids: list[int] | None = None
 ) -> dict[str, int]:
