@@ -8,6 +8,7 @@ but with the same Message-ID, so mail systems drop the copy.
 
 from __future__ import annotations
 
+import base64
 import binascii
 import hashlib
 import logging
@@ -20,7 +21,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from email.header import Header
 from email.utils import formatdate, parseaddr
 from functools import lru_cache
 from pathlib import Path
@@ -291,8 +291,16 @@ def _qp(text: str) -> bytes:
 def _header(name: str, value: str) -> bytes:
     if "\r" in value or "\n" in value:  # never let a value add headers (Bcc: ...)
         raise ValueError(f"header {name} contains a line break: {value!r}")
-    if not value.isascii():  # RFC 2047, folded
-        return Header(value, "utf-8", header_name=name).encode(linesep="\r\n").encode("ascii")
+    if not value.isascii():  # RFC 2047: UTF-8 base64 words, folded under 78 characters
+        words, chunk = [], b""
+        for char in value:
+            encoded = char.encode("utf-8")
+            if len(chunk) + len(encoded) > 39:  # 39 bytes -> 52 base64 characters
+                words.append(chunk)
+                chunk = b""
+            chunk += encoded
+        words.append(chunk)
+        return b"\r\n ".join(b"=?utf-8?b?" + base64.b64encode(w) + b"?=" for w in words)
     return value.encode("ascii")
 
 
@@ -319,7 +327,7 @@ def build_message(notice: Notice, *, mail_from: str) -> bytes:
         (b"X-Credit-Notice-Key", _header("X-Credit-Notice-Key", notice.idempotency_key)),
         (b"X-Credit-Notice-Kind", _header("X-Credit-Notice-Kind", notice.kind)),
         (b"MIME-Version", b"1.0"),
-        (b"Content-Type", f'multipart/alternative; boundary="{boundary}"'.encode()),
+        (b"Content-Type", f'multipart/alternative;\r\n boundary="{boundary}"'.encode()),
     ]
     part = (
         b'--%s\r\nContent-Type: text/%s; charset="utf-8"\r\n'
