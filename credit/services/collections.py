@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -49,7 +49,7 @@ class AlreadyTaken(Exception):
     """Another run recorded this step (customer, currency, episode, level) first."""
 
 
-def _insert_step(s: Session, action: DunningAction, batch: _Batch) -> None:
+def _insert_step(s: Session, row: dict[str, Any], batch: _Batch) -> None:
     """Insert a dunning step; the unique (customer, currency, episode, level) key makes a second
     run for the same step a no-op. Any other integrity error is a bug and propagates.
 
@@ -59,16 +59,16 @@ def _insert_step(s: Session, action: DunningAction, batch: _Batch) -> None:
     if batch.careful:
         try:
             with s.begin_nested():
-                s.add(action)
+                s.add(DunningAction(**row))
                 s.flush()
         except IntegrityError as exc:
             raise AlreadyTaken from exc
     else:
-        s.add(action)
-    batch.state.setdefault(action.customer_id, {})[action.currency] = (
-        (action.episode + 1, 0, action.as_of)
-        if action.level == 0
-        else (action.episode, action.level, action.as_of)
+        batch.steps.append(row)  # inserted with the batch, in one statement
+    batch.state.setdefault(row["customer_id"], {})[row["currency"]] = (
+        (row["episode"] + 1, 0, row["as_of"])
+        if row["level"] == 0
+        else (row["episode"], row["level"], row["as_of"])
     )
 
 
@@ -84,6 +84,7 @@ class _Batch:
     promises: dict[int, dict[str, list[PaymentPromise]]]  # newest first
     lines: dict[int, CreditLine]
     careful: bool  # one customer, each step in its own savepoint
+    steps: list[dict[str, Any]] = field(default_factory=list)  # taken in this batch
 
     @classmethod
     def load(cls, s: Session, ids: list[int], as_of: date, *, careful: bool) -> _Batch:
@@ -374,6 +375,8 @@ def _dun_batch(
                         )
                     outcomes.append(outcome)
                 results.append((cid, outcomes))
+            if batch.steps:
+                s.execute(insert(DunningAction), batch.steps)
         if not dry_run:
             uow.commit()
     return results
@@ -693,20 +696,28 @@ def _apply_dunning(
     )
     if forced:
         details["broken_promise"] = True
-    action = DunningAction(
-        customer_id=customer.id,  # type: ignore[arg-type]
-        currency=currency,
-        episode=episode,
-        level=step.level,
-        level_name=step.name,
-        as_of=as_of,
-        invoice_numbers=[i.number for i in listed],
-        overdue_total=total,
-        policy_version=version,
-        channel=step.channel.value,
-        details=details or None,
+    channel, note = step.channel, ""
+    if channel == DunningChannel.LETTER and not (customer.postal_address or "").strip():
+        # A letter nobody can post is not sent: it goes by e-mail and the run says why.
+        channel, note = DunningChannel.EMAIL, "no postal address on file: the letter went by e-mail"
+    _insert_step(
+        s,
+        {
+            "customer_id": customer.id,
+            "currency": currency,
+            "episode": episode,
+            "level": step.level,
+            "level_name": step.name,
+            "as_of": as_of,
+            "invoice_numbers": [i.number for i in listed],
+            "overdue_total": total,
+            "policy_version": version,
+            "channel": channel.value,
+            "details": details or None,
+            "created_at": utcnow(),
+        },
+        batch,
     )
-    _insert_step(s, action, batch)
     audit.record(
         s,
         actor="collections",
@@ -775,12 +786,6 @@ def _apply_dunning(
             reason=f"{step.label}: {money(total)} {currency} overdue",
             policy_version=version,
         )
-    channel, note = step.channel, ""
-    if channel == DunningChannel.LETTER and not (customer.postal_address or "").strip():
-        # A letter nobody can post is not sent: it goes by e-mail and the run says why.
-        channel, note = DunningChannel.EMAIL, "no postal address on file: the letter went by e-mail"
-        action.channel = channel.value
-        s.add(action)
     ctx = notice_context(customer, currency, step, listed, position.credits, as_of, line, details)
     ctx["level"]["channel"] = channel.value
     queued: list[str] = []
@@ -933,17 +938,20 @@ def _clear_episode(
 ) -> list[str]:
     _insert_step(
         s,
-        DunningAction(
-            customer_id=customer.id,  # type: ignore[arg-type]
-            currency=currency,
-            episode=episode,
-            level=0,
-            level_name="cleared",
-            as_of=as_of,
-            invoice_numbers=[],
-            overdue_total=ZERO,
-            policy_version=version,
-        ),
+        {
+            "customer_id": customer.id,
+            "currency": currency,
+            "episode": episode,
+            "level": 0,
+            "level_name": "cleared",
+            "as_of": as_of,
+            "invoice_numbers": [],
+            "overdue_total": ZERO,
+            "policy_version": version,
+            "channel": "email",
+            "details": None,
+            "created_at": utcnow(),
+        },
         batch,
     )
     audit.record(
