@@ -395,10 +395,15 @@ def base_view(
 
 
 def collect_clean(
-    session: Session, customer: Customer, as_of: date, policy: Any
+    session: Session,
+    customer: Customer,
+    as_of: date,
+    policy: Any,
+    rates: RateTable | None = None,
 ) -> tuple[Any, CleaningReport, list[RawDocument], list[RawPayment]]:
     """The customer's data as the scorecard and the signals see it: cleaned base-currency facts,
-    the cleaning report, and the raw documents and payments."""
+    the cleaning report, and the raw documents and payments (``rates``: the caller's rate table,
+    read once for several uses)."""
     from credit.domain.cleaning import clean
 
     raw_statements, raw_documents, raw_payments = load_raw(
@@ -409,7 +414,7 @@ def collect_clean(
         statements=raw_statements,
         documents=raw_documents,
         payments=raw_payments,
-        rates=rate_table(session, policy.base_currency),
+        rates=rates or rate_table(session, policy.base_currency),
         as_of=as_of,
         max_statement_age_months=policy.max_statement_age_months,
     )

@@ -118,9 +118,12 @@ def collect_customer_data(
         customer = get_customer(s, customer_code)
         _refuse_if_review_open(s, customer)  # two review starts at once: the second one stops here
         version, policy = app.published_policy(s)
-        facts, report, raw_documents, raw_payments = collect_clean(s, customer, as_of, policy)
+        rates = rate_table(s, policy.base_currency)
+        facts, report, raw_documents, raw_payments = collect_clean(
+            s, customer, as_of, policy, rates
+        )
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
-        base = base_view(s, customer, line, rate_table(s, policy.base_currency), as_of, report)
+        base = base_view(s, customer, line, rates, as_of, report)
         snapshot = make_snapshot(
             facts,
             raw_payments,
