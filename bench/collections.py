@@ -203,6 +203,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ}
         env.setdefault("PREFECT_HOME", str(Path(tmp) / "prefect"))  # not the user's Prefect
+        # A busy machine can take longer than Prefect's 20 s to start its local server.
+        env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
         for side in ("bare", "flow"):
             url = copy_database(args.database_url, Path(tmp))
             try:

@@ -574,13 +574,16 @@ def main(argv: list[str] | None = None) -> None:
         return
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ}
+        env.setdefault("PREFECT_HOME", str(Path(tmp) / "prefect"))  # not the user's Prefect
+        env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
         for side in ("bare", args.real):
             url = copy_database(args.database_url, Path(tmp))
             try:
                 proc = subprocess.run(
                     [sys.executable, "-m", "bench.review", "--database-url", url,
                      "--as-of", args.as_of.isoformat(), "--side", side],
-                    capture_output=True, text=True, check=False,
+                    capture_output=True, text=True, check=False, env=env,
                 )  # fmt: skip
             finally:
                 drop_copy(url, args.database_url)

@@ -177,6 +177,8 @@ def run_flow(label: str, call: Callable[[], Any]) -> Any:
     """Run a Prefect flow in this process with a progress display (Prefect is imported here)."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Local mode starts a server in a subprocess; on a busy machine that takes more than 20 s.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(
