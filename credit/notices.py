@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from email.utils import formatdate, parseaddr
+from email.utils import formatdate, getaddresses, parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -289,24 +289,38 @@ def message_id(notice: Any, mail_from: str) -> str:
 
 
 def _qp(text: str) -> bytes:
-    """UTF-8, quoted-printable (C speed), CRLF line ends."""
+    """UTF-8, quoted-printable (C speed), CRLF line ends (whatever the text had)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     return binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
 
 
 def _header(name: str, value: str) -> bytes:
     if "\r" in value or "\n" in value:  # never let a value add headers (Bcc: ...)
         raise ValueError(f"header {name} contains a line break: {value!r}")
-    if not value.isascii():  # RFC 2047: UTF-8 base64 words, folded under 78 characters
-        words, chunk = [], b""
-        for char in value:
-            encoded = char.encode("utf-8")
-            if len(chunk) + len(encoded) > 39:  # 39 bytes -> 52 base64 characters
-                words.append(chunk)
-                chunk = b""
-            chunk += encoded
-        words.append(chunk)
-        return b"\r\n ".join(b"=?utf-8?b?" + base64.b64encode(w) + b"?=" for w in words)
+    if name in ("From", "To") and not value.isascii():
+        # Only display names are encoded; the addresses stay as they are.
+        return b",\r\n ".join(
+            (_encoded_words(n) + b" <" + a.encode("utf-8") + b">") if n else a.encode("utf-8")
+            for n, a in getaddresses([value])
+        )
+    if not value.isascii():
+        return _encoded_words(value)
     return value.encode("ascii")
+
+
+def _encoded_words(value: str) -> bytes:
+    """RFC 2047: UTF-8 base64 words, folded so that no line passes 78 characters."""
+    if value.isascii():
+        return value.encode("ascii")
+    words, chunk = [], b""
+    for char in value:
+        encoded = char.encode("utf-8")
+        if len(chunk) + len(encoded) > 39:  # 39 bytes -> 52 base64 characters
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    words.append(chunk)
+    return b"\r\n ".join(b"=?utf-8?b?" + base64.b64encode(w) + b"?=" for w in words)
 
 
 def _header_value(message: bytes, name: bytes) -> str:
@@ -566,9 +580,11 @@ def deliver_pending(
 ) -> DeliveryReport:
     """Send what the outbox holds (or just ``notice_ids``): claim a chunk, send each, mark each.
 
-    Over SMTP each notice is marked sent in its own commit, right after the server accepted it
-    (a crash in between repeats at most that one message, with the same Message-ID). A transport
-    that writes files (``idempotent``: sending again rewrites the same file) is marked per chunk.
+    Over SMTP each notice is claimed alone (its lease covers one message, not a chunk that a slow
+    server could outlast) and marked sent in its own commit right after the server accepted it:
+    a crash in between repeats at most that one message, with the same Message-ID. A transport
+    that writes files (``idempotent``: sending again rewrites the same file) is claimed and marked
+    200 at a time.
     Letters (channel ``letter``) are written as printable HTML files to ``letters_dir`` for the
     post room, whatever the e-mail transport."""
     letters = LetterWriter(letters_dir or Path("var/outbox/letters"))
@@ -577,7 +593,10 @@ def deliver_pending(
     with Session(engine, expire_on_commit=False) as session:
         try:
             while limit is None or report.sent + report.retried + report.failed < limit:
-                want = CLAIM if limit is None else min(CLAIM, limit - _done(report))
+                # A file is rewritten by a second send, so files are claimed 200 at a time; a
+                # mail cannot be unsent, so each is claimed alone, right before it is sent.
+                size = CLAIM if per_chunk else 1
+                want = size if limit is None else min(size, limit - _done(report))
                 ids = _claim(session, utcnow(), want, notice_ids)
                 if not ids:
                     break

@@ -12,6 +12,7 @@ from credit.settings import Settings
 from tasks.collections import (
     dun_customers,
     find_collection_candidates,
+    finish_partitions,
     partition_summaries,
     plan_partitions,
     start_partition_runs,
@@ -50,8 +51,8 @@ def _partitioned(as_of: date, dry_run: bool, ids: list[int], parts: int) -> dict
     helpers = start_partition_runs(run_key, as_of, dry_run, parts)
     if helpers:  # the pool's workers do the partitions; this run waits for them
         wait_for_partitions(run_key, helpers)
-    # Whatever is left (no helpers, a helper died, or none was picked up) is done here.
-    work_partitions(run_key, as_of, dry_run, take_over=True)
+    # Whatever is left (no helpers, or a helper died: its lease ends) is done here.
+    finish_partitions(run_key, as_of, dry_run)
     if not dry_run:
         deliver_notices()  # whatever a helper queued and could not send
     done = partition_summaries(run_key)

@@ -34,15 +34,16 @@ def plan_partitions(run_key: str, customer_ids: list[int], parts: int) -> int:
 
 
 @task(name="work-partitions")
-def work_partitions(run_key: str, as_of: date, dry_run: bool, take_over: bool = False) -> list:
-    """Claim partitions of the run (FOR UPDATE SKIP LOCKED) and dun them until none is left."""
-    return partitions.work_partitions(
-        app(),
-        run_key=run_key,
-        as_of=as_of,
-        dry_run=dry_run,
-        take_over=take_over,
-    )
+def work_partitions(run_key: str, as_of: date, dry_run: bool) -> list:
+    """Claim partitions of the run (FOR UPDATE SKIP LOCKED) and dun them until none is free."""
+    return partitions.work_partitions(app(), run_key=run_key, as_of=as_of, dry_run=dry_run)
+
+
+@task(name="finish-partitions")
+def finish_partitions(run_key: str, as_of: date, dry_run: bool) -> list:
+    """Do whatever partition is left, waiting for those other workers hold until they are done
+    or their lease ends."""
+    return partitions.finish_run(app(), run_key=run_key, as_of=as_of, dry_run=dry_run)
 
 
 @task(name="partition-summaries")
@@ -81,12 +82,17 @@ def start_partition_runs(run_key: str, as_of: date, dry_run: bool, workers: int)
 
 @task(name="wait-for-partitions")
 def wait_for_partitions(
-    run_key: str, helper_ids: list[str], poll: float = 2.0, start_grace: float = 300.0
+    run_key: str,
+    helper_ids: list[str],
+    poll: float = 2.0,
+    start_grace: float = 300.0,
+    deadline: float = 12 * 3600.0,
 ) -> dict:
     """Wait while the helpers work: until every partition is done, or no helper is running or
     about to (they finished, crashed, or no worker picked them up within ``start_grace``
-    seconds). The caller then takes over whatever is left; helpers that never started are
-    cancelled."""
+    seconds), or a partition's lease has ended (its worker died while Prefect still shows the
+    run as running), or ``deadline``. The caller then does what is left; helpers that never
+    started are cancelled."""
     import time
     from uuid import UUID
 
@@ -104,7 +110,10 @@ def wait_for_partitions(
                 break
             running = [r for r in runs if r.state_type == StateType.RUNNING]
             waiting = [r for r in runs if r.state_type in not_started]
-            if not running and (not waiting or time.monotonic() - began > start_grace):
+            waited = time.monotonic() - began
+            if not running and (not waiting or waited > start_grace):
+                break
+            if partitions.unfinished_with_lease_ended(app(), run_key=run_key) or waited > deadline:
                 break
             time.sleep(poll)
         for r in runs:

@@ -17,8 +17,9 @@ def lock_customers(session: Session, customer_ids: Iterable[int]) -> None:
     database write lock on SQLite. Dunning takes the same lock before it re-reads a customer's
     balance, so a payment, dispute or promise is either seen by the run or committed after it.
 
-    One statement per thousand customers: ``SELECT ... ORDER BY id FOR UPDATE`` locks the rows in
-    id order on PostgreSQL; on SQLite any write takes the (single) database lock."""
+    One statement per thousand customers: ``SELECT ... ORDER BY id FOR NO KEY UPDATE`` locks the
+    rows in id order on PostgreSQL (the strength of the ``UPDATE`` it replaces: rows that merely
+    reference a customer can still be inserted); on SQLite any write takes the database lock."""
     ids = sorted(set(customer_ids))
     if not ids:
         return
@@ -28,7 +29,7 @@ def lock_customers(session: Session, customer_ids: Iterable[int]) -> None:
                 select(Customer.id)
                 .where(col(Customer.id).in_(ids[i : i + CHUNK]))
                 .order_by(col(Customer.id))
-                .with_for_update()
+                .with_for_update(key_share=True)
             ).all()
         return
     session.execute(update(Customer).where(col(Customer.id).in_(ids[:1])).values(id=Customer.id))

@@ -146,6 +146,9 @@ class _Batch:
         )
 
     def savepoint(self, s: Session) -> Any:
+        # Only the careful path uses savepoints, and there a step that rolls back (AlreadyTaken)
+        # raises in _insert_step before any audit event or notice of it is buffered: the
+        # buffers of audit.batched and notices.batched never hold rolled-back work.
         return s.begin_nested() if self.careful else nullcontext()
 
 
@@ -1089,7 +1092,7 @@ def dun_customers(
             )
             results = [_dun_one_carefully(app, cid, as_of, dry_run, by_id) for cid in chunk]
         out.extend(asdict(o) for _, outcomes in results for o in outcomes)
-        if after_batch is not None and not dry_run:
+        if after_batch is not None:
             after_batch()  # e.g. renew the lease on a claimed partition
     return out
 

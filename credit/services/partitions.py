@@ -4,27 +4,36 @@ claims the next partition nobody holds until none is left.
 Claims are ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL (workers on several machines never
 wait for each other and never take the same partition) followed by a conditional update; on
 SQLite the update alone, under the database's write lock. A claim carries a lease, renewed after
-each committed batch: the partition of a worker that died is taken over when its lease ends (or
-at once by the run that started the workers, once they have all finished). Taking a partition
-over is safe: each customer is dunned under its row lock and each step has a unique key.
+each committed batch, and a token (the partition's claim count): a worker whose lease ended and
+whose partition was taken over notices at its next renewal and stops, and its late "done" is
+not recorded over the new owner's. Taking a partition over is safe for the ledger: each customer
+is dunned under its row lock and each step has a unique key.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, or_, update
 from sqlmodel import col, select
 
 from credit.app import App
 from credit.db.models import WorkPartition, utcnow
 from credit.services.collections import dun_customers, run_summary
 
-LEASE = timedelta(minutes=10)
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)  # renewed after every batch of 500 customers (a few seconds each)
+
+
+class LeaseLost(RuntimeError):
+    """Another worker took this partition over (this worker's lease had ended)."""
 
 
 def worker_name() -> str:
@@ -32,15 +41,19 @@ def worker_name() -> str:
 
 
 def plan_partitions(app: App, *, run_key: str, customer_ids: list[int], parts: int) -> int:
-    """Split the run's customers (in id order) into ``parts`` contiguous partitions; a retried run
-    finds its partitions already there and keeps them. The number of partitions."""
+    """Split the run's customers (in id order) into ``parts`` contiguous partitions. A retried
+    run keeps its partitions and reopens those where a customer failed, so that only those are
+    dunned again. The number of partitions."""
     with app.uow() as uow:
         s = uow.session
-        existing = s.exec(
-            select(func.count()).select_from(WorkPartition).where(WorkPartition.run_key == run_key)
-        ).one()
+        existing = s.exec(select(WorkPartition).where(WorkPartition.run_key == run_key)).all()
         if existing:
-            return existing
+            for p in existing:
+                if p.status == "done" and (p.summary or {}).get("errors"):
+                    p.status, p.summary = "pending", None
+                    s.add(p)
+            uow.commit()
+            return len(existing)
         ids = sorted(set(customer_ids))
         parts = max(1, min(parts, len(ids)))
         size = -(-len(ids) // parts) if ids else 0
@@ -52,23 +65,21 @@ def plan_partitions(app: App, *, run_key: str, customer_ids: list[int], parts: i
 
 
 def claim_partition(
-    app: App, *, run_key: str, worker: str, take_over: bool = False, now: datetime | None = None
-) -> tuple[int, int, list[int]] | None:
+    app: App, *, run_key: str, worker: str, now: datetime | None = None
+) -> tuple[int, int, int, list[int]] | None:
     """Take the next partition of the run that nobody holds (pending, or running with its lease
-    ended; with ``take_over`` also one still leased, for a run whose workers have all finished):
-    (partition id, number, customer ids), or None when there is nothing left."""
+    ended): (partition id, number, claim token, customer ids), or None when there is none."""
     now = now or utcnow()
-    free = [WorkPartition.status == "pending"]
-    if take_over:
-        free.append(WorkPartition.status == "running")
-    else:
-        free.append(and_(WorkPartition.status == "running", col(WorkPartition.lease_until) < now))
+    free = or_(
+        WorkPartition.status == "pending",
+        and_(WorkPartition.status == "running", col(WorkPartition.lease_until) < now),
+    )
     while True:
         with app.uow() as uow:
             s = uow.session
             query = (
                 select(WorkPartition.id, WorkPartition.attempts)
-                .where(WorkPartition.run_key == run_key, or_(*free))
+                .where(WorkPartition.run_key == run_key, free)
                 .order_by(col(WorkPartition.part))
                 .limit(1)
             )
@@ -78,55 +89,63 @@ def claim_partition(
             if row is None:
                 return None
             pid, attempts = row
-            # The update re-checks what the select saw (attempts is the claim's version): on
-            # SQLite another worker may have taken the partition in between, so try the next.
+            # The update re-checks what the select saw (attempts is the claim's token): on
+            # SQLite another worker may have taken the partition in between; then try the next.
             taken = s.execute(
                 update(WorkPartition)
-                .where(
-                    col(WorkPartition.id) == pid,
-                    WorkPartition.attempts == attempts,
-                    or_(*free),
-                )
+                .where(col(WorkPartition.id) == pid, WorkPartition.attempts == attempts, free)
                 .values(
                     status="running",
                     claimed_by=worker,
                     lease_until=now + LEASE,
-                    attempts=WorkPartition.attempts + 1,
+                    attempts=attempts + 1,
                 )
             ).rowcount  # type: ignore[attr-defined]
             if taken != 1:
                 continue
             part = s.get(WorkPartition, pid)
             assert part is not None
-            result = (pid, part.part, list(part.customer_ids))
+            result = (pid, part.part, attempts + 1, list(part.customer_ids))
             uow.commit()
             return result
 
 
-def renew_lease(app: App, *, partition_id: int, worker: str) -> None:
+def _mine(partition_id: int, worker: str, token: int) -> Any:
+    return and_(
+        col(WorkPartition.id) == partition_id,
+        WorkPartition.claimed_by == worker,
+        WorkPartition.attempts == token,
+        WorkPartition.status == "running",
+    )
+
+
+def renew_lease(app: App, *, partition_id: int, worker: str, token: int) -> None:
+    """Extend this worker's lease; :class:`LeaseLost` if the partition was taken over."""
     with app.uow() as uow:
-        uow.session.execute(
+        renewed = uow.session.execute(
             update(WorkPartition)
-            .where(col(WorkPartition.id) == partition_id, WorkPartition.claimed_by == worker)
+            .where(_mine(partition_id, worker, token))
             .values(lease_until=utcnow() + LEASE)
-        )
+        ).rowcount  # type: ignore[attr-defined]
         uow.commit()
+    if renewed != 1:
+        raise LeaseLost(f"partition {partition_id} was taken over; {worker} stops")
 
 
-def finish_partition(app: App, *, partition_id: int, worker: str, summary: dict[str, Any]) -> None:
+def finish_partition(
+    app: App, *, partition_id: int, worker: str, token: int, summary: dict[str, Any]
+) -> bool:
+    """Record the partition done with its summary, if this worker still holds it."""
     with app.uow() as uow:
-        uow.session.execute(
+        done = uow.session.execute(
             update(WorkPartition)
-            .where(col(WorkPartition.id) == partition_id)
-            .values(
-                status="done",
-                claimed_by=worker,
-                summary=summary,
-                lease_until=None,
-                finished_at=utcnow(),
-            )
-        )
+            .where(_mine(partition_id, worker, token))
+            .values(status="done", summary=summary, lease_until=None, finished_at=utcnow())
+        ).rowcount  # type: ignore[attr-defined]
         uow.commit()
+    if done != 1:
+        log.warning("partition %s was taken over before %s finished it", partition_id, worker)
+    return done == 1
 
 
 def work_partitions(
@@ -136,30 +155,52 @@ def work_partitions(
     as_of: date,
     dry_run: bool,
     worker: str | None = None,
-    take_over: bool = False,
-    after_batch: Callable[[], None] | None = None,
 ) -> list[int]:
-    """Claim and dun partitions of the run until none is left; the partition numbers done here."""
+    """Claim and dun partitions of the run until none is free; the partition numbers done here.
+    Stops (:class:`LeaseLost`) if a partition it holds was taken over."""
     worker = worker or worker_name()
     done: list[int] = []
-    while claimed := claim_partition(app, run_key=run_key, worker=worker, take_over=take_over):
-        pid, number, ids = claimed
+    while claimed := claim_partition(app, run_key=run_key, worker=worker):
+        pid, number, token, ids = claimed
 
-        def batch_done(pid: int = pid) -> None:
-            renew_lease(app, partition_id=pid, worker=worker)
-            if after_batch is not None:
-                after_batch()
+        def renew(pid: int = pid, token: int = token) -> None:
+            renew_lease(app, partition_id=pid, worker=worker, token=token)
 
         outcomes = dun_customers(
-            app, customer_ids=ids, as_of=as_of, dry_run=dry_run, after_batch=batch_done
+            app, customer_ids=ids, as_of=as_of, dry_run=dry_run, after_batch=renew
         )
-        finish_partition(app, partition_id=pid, worker=worker, summary=run_summary(outcomes))
-        done.append(number)
+        if finish_partition(
+            app, partition_id=pid, worker=worker, token=token, summary=run_summary(outcomes)
+        ):
+            done.append(number)
     return done
 
 
+def finish_run(
+    app: App,
+    *,
+    run_key: str,
+    as_of: date,
+    dry_run: bool,
+    poll: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[int]:
+    """Make sure every partition of the run gets done: work the free ones here, and wait for the
+    ones other workers hold until they are done or their lease ends (the worker died), then take
+    those over. Never takes a partition whose lease is running."""
+    done: list[int] = []
+    while True:
+        done += work_partitions(app, run_key=run_key, as_of=as_of, dry_run=dry_run)
+        held = [p for p in partition_summaries(app, run_key=run_key) if p["status"] != "done"]
+        if not held:
+            return done
+        ends = [p["lease_until"] for p in held if p["lease_until"] is not None]
+        wait = min(ends) - utcnow() if ends else timedelta(seconds=poll)
+        sleep(min(max(wait.total_seconds(), 0.2), poll))
+
+
 def partition_summaries(app: App, *, run_key: str) -> list[dict[str, Any]]:
-    """Each partition's number, status, worker and summary, in partition order."""
+    """Each partition's number, status, worker, lease, claims and summary, in partition order."""
     with app.uow() as uow:
         rows = uow.session.exec(
             select(WorkPartition)
@@ -173,7 +214,38 @@ def partition_summaries(app: App, *, run_key: str) -> list[dict[str, Any]]:
                 "worker": p.claimed_by,
                 "customers": len(p.customer_ids),
                 "attempts": p.attempts,
+                "lease_until": _aware(p.lease_until),
                 "summary": p.summary,
             }
             for p in rows
         ]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; leases are UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    from datetime import UTC
+
+    return value.replace(tzinfo=UTC)
+
+
+def unfinished_with_lease_ended(app: App, *, run_key: str) -> int:
+    """Partitions held by a worker whose lease has ended (it died, or stalls)."""
+    now = utcnow()
+    return sum(
+        1
+        for p in partition_summaries(app, run_key=run_key)
+        if p["status"] == "running" and p["lease_until"] is not None and p["lease_until"] < now
+    )
+
+
+__all__ = [
+    "LeaseLost",
+    "claim_partition",
+    "finish_partition",
+    "finish_run",
+    "plan_partitions",
+    "renew_lease",
+    "work_partitions",
+]

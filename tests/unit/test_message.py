@@ -65,3 +65,22 @@ def test_a_line_break_in_a_header_value_is_refused(field):
     setattr(notice, field, [value] if field == "recipients" else value)
     with pytest.raises(ValueError, match="line break"):
         build_message(notice, mail_from="credit@example.com")
+
+
+def test_only_display_names_are_encoded_in_address_headers():
+    raw = build_message(
+        _notice("x"), mail_from="Müller Forderungsmanagement GmbH <ar@mueller.example>"
+    )
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    [sender] = msg["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (
+        "Müller Forderungsmanagement GmbH",
+        "ar@mueller.example",
+    )
+
+
+def test_text_with_windows_line_ends_keeps_one_line_end_each():
+    raw = build_message(_notice("x", text="eins\r\nzwei\r\n"), mail_from="credit@example.com")
+    assert b"\r\r\n" not in raw
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    assert msg.get_body(("plain",)).get_content().replace("\r\n", "\n") == "eins\nzwei\n"
