@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
+import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -40,3 +46,31 @@ def drop_copy(url: str, source: str) -> None:
     with base.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}"'))
     base.dispose()
+
+
+def run_sides(
+    module: str, source: str, sides: list[str], args: Callable[[str, Path], list[str]]
+) -> dict[str, dict]:
+    """Run ``python -m module --database-url COPY --side SIDE *args(side, tmp)`` for each side,
+    each on its own fresh copy of ``source`` (dropped afterwards), with its own Prefect home;
+    the JSON line each side prints last."""
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ}
+        env.setdefault("PREFECT_HOME", str(Path(tmp) / "prefect"))  # not the user's Prefect
+        # A busy machine can take longer than Prefect's 20 s to start its local server.
+        env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+        for side in sides:
+            url = copy_database(source, Path(tmp))
+            try:
+                proc = subprocess.run(
+                    [sys.executable, "-m", module, "--database-url", url, "--side", side,
+                     *args(side, Path(tmp))],
+                    capture_output=True, text=True, check=False, env=env,
+                )  # fmt: skip
+            finally:
+                drop_copy(url, source)
+            if proc.returncode != 0:
+                raise SystemExit(f"{side} failed:\n{proc.stderr[-3000:]}")
+            results[side] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return results

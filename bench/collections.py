@@ -19,14 +19,11 @@ import hashlib
 import json
 import os
 import resource
-import subprocess
-import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
-from bench._db import copy_database, drop_copy
+from bench._db import run_sides
 
 
 def bare(url: str, as_of: date) -> tuple[int, str]:
@@ -199,26 +196,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.side:
         _side(args)
         return
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ}
-        env.setdefault("PREFECT_HOME", str(Path(tmp) / "prefect"))  # not the user's Prefect
-        # A busy machine can take longer than Prefect's 20 s to start its local server.
-        env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-        for side in ("bare", "flow"):
-            url = copy_database(args.database_url, Path(tmp))
-            try:
-                proc = subprocess.run(
-                    [sys.executable, "-m", "bench.collections", "--database-url", url,
-                     "--as-of", args.as_of.isoformat(), "--side", side,
-                     "--outbox", str(Path(tmp) / f"outbox-{side}")],
-                    capture_output=True, text=True, check=False, env=env,
-                )  # fmt: skip
-            finally:
-                drop_copy(url, args.database_url)
-            if proc.returncode != 0:
-                raise SystemExit(f"{side} failed:\n{proc.stderr[-3000:]}")
-            results[side] = json.loads(proc.stdout.strip().splitlines()[-1])
+    results = run_sides(
+        "bench.collections",
+        args.database_url,
+        ["bare", "flow"],
+        lambda side, tmp: [
+            "--as-of",
+            args.as_of.isoformat(),
+            "--outbox",
+            str(tmp / f"outbox-{side}"),
+        ],
+    )
     b, f = results["bare"], results["flow"]
     print(f"{'side':6} {'seconds':>9} {'notices':>8} {'peak RSS MB':>12}")
     for r in (b, f):

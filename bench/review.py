@@ -45,18 +45,14 @@ import hashlib
 import json
 import os
 import resource
-import subprocess
-import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-from bench._db import copy_database, drop_copy
+from bench._db import run_sides
 
 WRITE_BATCH = 1_000
 BATCH = 200  # customers per research task: flows.periodic_review.BATCH (which imports Prefect)
@@ -572,24 +568,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.side:
         _side(args)
         return
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ}
-        env.setdefault("PREFECT_HOME", str(Path(tmp) / "prefect"))  # not the user's Prefect
-        env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-        for side in ("bare", args.real):
-            url = copy_database(args.database_url, Path(tmp))
-            try:
-                proc = subprocess.run(
-                    [sys.executable, "-m", "bench.review", "--database-url", url,
-                     "--as-of", args.as_of.isoformat(), "--side", side],
-                    capture_output=True, text=True, check=False, env=env,
-                )  # fmt: skip
-            finally:
-                drop_copy(url, args.database_url)
-            if proc.returncode != 0:
-                raise SystemExit(f"{side} failed:\n{proc.stderr[-3000:]}")
-            results[side] = json.loads(proc.stdout.strip().splitlines()[-1])
+    results = run_sides(
+        "bench.review",
+        args.database_url,
+        ["bare", args.real],
+        lambda side, tmp: ["--as-of", args.as_of.isoformat()],
+    )
     b, r = results["bare"], results[args.real]
     print(
         f"{'side':9} {'seconds':>8} {'step':>8} {'complete':>9} {'awaiting':>9} {'peak RSS MB':>12}"
