@@ -35,34 +35,39 @@ def _name(frame):
     return frame.split(" (", 1)[0]
 
 
-total, phases, idle = 0, Counter(), 0
-for line in open(sys.argv[1]):
-    line = line.rstrip()
-    if not line:
-        continue
-    stack, _, n = line.rpartition(" ")
-    n = int(n)
-    total += n
-    frames = stack.split(";")
-    leaf = _name(frames[-1]).lower()
-    if any(w in leaf for w in ("select", "wait", "sleep", "heartbeat", "queue.get", "acquire")):
-        idle += n
-        continue
-    for name, func, path in RULES:
-        if any(
-            path in f and (not func or _name(f) == func or _name(f).endswith("." + func))
-            for f in frames
-        ):
-            phases[name] += n
-            break
-    else:
-        product = [f for f in frames if f.split(" (", 1)[-1].startswith(("credit/", "tasks/"))]
-        if "_digest (bench/" in stack:  # the untimed digest after the run
+def main(path: str) -> None:
+    total, phases, idle = 0, Counter(), 0
+    for line in open(path):
+        line = line.rstrip()
+        if not line:
+            continue
+        stack, _, n = line.rpartition(" ")
+        n = int(n)
+        total += n
+        frames = stack.split(";")
+        leaf = _name(frames[-1]).lower()
+        if any(w in leaf for w in ("select", "wait", "sleep", "heartbeat", "queue.get", "acquire")):
             idle += n
-        elif product:
-            phases["other product code (batch loop, step inserts, commits, calendars)"] += n
+            continue
+        for name, func, path in RULES:
+            if any(
+                path in f and (not func or _name(f) == func or _name(f).endswith("." + func))
+                for f in frames
+            ):
+                phases[name] += n
+                break
         else:
-            phases["Prefect: import, local server, flow and task engine"] += n
-for name, n in phases.most_common():
-    print(f"| {name} | {100 * n / (total - idle):.1f} % |")
-print(f"| (samples) | {total - idle} busy of {total} |")
+            product = [f for f in frames if f.split(" (", 1)[-1].startswith(("credit/", "tasks/"))]
+            if "_digest (bench/" in stack:  # the untimed digest after the run
+                idle += n
+            elif product:
+                phases["other product code (batch loop, step inserts, commits, calendars)"] += n
+            else:
+                phases["Prefect: import, local server, flow and task engine"] += n
+    for name, n in phases.most_common():
+        print(f"| {name} | {100 * n / (total - idle):.1f} % |")
+    print(f"| (samples) | {total - idle} busy of {total} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
