@@ -173,12 +173,18 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     console.print(t)
 
 
-def run_flow(label: str, call: Callable[[], Any]) -> Any:
-    """Run a Prefect flow in this process with a progress display (Prefect is imported here)."""
+def prefect_defaults() -> None:
+    """Quiet logs, no analytics, and time for local mode's server to start (it runs in a
+    subprocess; on a busy machine that takes longer than Prefect's 20 s default). The user's own
+    settings win."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    # Local mode starts a server in a subprocess; on a busy machine that takes more than 20 s.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+
+
+def run_flow(label: str, call: Callable[[], Any]) -> Any:
+    """Run a Prefect flow in this process with a progress display (Prefect is imported here)."""
+    prefect_defaults()
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(
@@ -1795,7 +1801,7 @@ def serve(
 ) -> None:
     """Run all deployments on this machine (collections and periodic review daily) with Prefect's serve()."""
     a = get_app()
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    prefect_defaults()
     from flows.serve import serve_all
 
     serve_all(timezone=timezone or a.settings.timezone)
@@ -1819,7 +1825,7 @@ def web(
 
     def continue_request(request_id: int, as_of: date) -> None:
         def run() -> None:
-            os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+            prefect_defaults()
             from flows.approval import approval
 
             try:
@@ -1863,8 +1869,7 @@ def demo(
     os.environ["CREDIT_OUTBOX_DIR"] = str(directory / "outbox")
     os.environ["CREDIT_REPORTS_DIR"] = str(directory / "reports")
     os.environ.setdefault("PREFECT_HOME", str(directory / "prefect"))
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    prefect_defaults()
     started = time.monotonic()
     console.print(
         f"Demo in {directory} (SQLite + Prefect local mode; the first flow starts Prefect)"
