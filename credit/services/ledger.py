@@ -49,25 +49,94 @@ def ledger_documents(
     charges: bool = False,
 ) -> tuple[list[RawDocument], list[RawPayment]]:
     """A customer's invoices and credit notes (with the date each invoice was settled and what is
-    still open on ``as_of``) and payments; the one place payments are allocated to invoices.
+    still open on ``as_of``) and payments (see :func:`ledger_documents_many`)."""
+    return ledger_documents_many(session, [customer_id], as_of, tolerance, charges=charges).get(
+        customer_id, ([], [])
+    )
+
+
+def ledger_documents_many(
+    session: Session,
+    customer_ids: list[int],
+    as_of: date,
+    tolerance: Decimal = ZERO,
+    *,
+    charges: bool = False,
+) -> dict[int, tuple[list[RawDocument], list[RawPayment]]]:
+    """Each customer's invoices and credit notes (with the date each invoice was settled and what
+    is still open on ``as_of``) and payments, read set-based for a batch (three queries); the one
+    place payments are allocated to invoices.
 
     Late fees and interest charged by dunning are receivables too (``charges=True``) but not
     trade: research leaves them out of payment behaviour."""
-    query = select(Invoice).where(Invoice.customer_id == customer_id, Invoice.issue_date <= as_of)
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return {}
+    inv, pay = Invoice.__table__, Payment.__table__
+    query = select(
+        inv.c.customer_id,
+        inv.c.id,
+        inv.c.number,
+        inv.c.issue_date,
+        inv.c.due_date,
+        inv.c.amount,
+        inv.c.currency,
+        inv.c.applies_to_id,
+    ).where(inv.c.customer_id.in_(ids), inv.c.issue_date <= as_of)
     if not charges:
-        query = query.where(Invoice.kind == "invoice")
-    invoices = list(session.exec(query))
-    payments = list(
-        session.exec(
-            select(Payment)
-            .where(Payment.customer_id == customer_id, Payment.paid_on <= as_of)
-            .order_by(col(Payment.paid_on), col(Payment.id))
+        query = query.where(inv.c.kind == "invoice")
+    invoices: dict[int, list[Any]] = defaultdict(list)
+    for r in session.execute(query.order_by(inv.c.customer_id, inv.c.id)):
+        invoices[r.customer_id].append(r)
+    payments: dict[int, list[Any]] = defaultdict(list)
+    for r in session.execute(
+        select(
+            pay.c.customer_id,
+            pay.c.invoice_id,
+            pay.c.reference,
+            pay.c.paid_on,
+            pay.c.amount,
+            pay.c.currency,
+            pay.c.method,
+            pay.c.status,
         )
-    )
+        .where(pay.c.customer_id.in_(ids), pay.c.paid_on <= as_of)
+        .order_by(pay.c.customer_id, pay.c.paid_on, pay.c.id)
+    ):
+        payments[r.customer_id].append(r)
+    numbers = {i.id: i.number for rows in invoices.values() for i in rows}
+    later = {
+        p.invoice_id
+        for rows in payments.values()
+        for p in rows
+        if p.invoice_id and p.invoice_id not in numbers
+    }
+    # A payment of an invoice issued after as_of (paid ahead), or of a charge research leaves
+    # out, is still allocated: never "on account".
+    for chunk in _chunks(sorted(later)):
+        numbers.update(
+            (r.id, r.number)
+            for r in session.execute(select(inv.c.id, inv.c.number).where(inv.c.id.in_(chunk)))
+        )
+    return {
+        cid: _allocate(invoices.get(cid, []), payments.get(cid, []), numbers, tolerance)
+        for cid in ids
+    }
+
+
+def _chunks(values: list[Any], size: int = 1000) -> list[list[Any]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def _allocate(
+    invoices: list[Any], payments: list[Any], numbers: dict[int, str], tolerance: Decimal
+) -> tuple[list[RawDocument], list[RawPayment]]:
+    """Payments made for an invoice and credit notes applied to it, in date order (payments
+    first on the same day): what each document still has open and the day each invoice was
+    settled (within ``tolerance``)."""
     allocated: dict[int, Decimal] = defaultdict(Decimal)
     paid_on: dict[int, date] = {}
     by_id = {i.id: i for i in invoices}
-    # What settles an invoice, in date order: payments made for it and credit notes applied to it.
     settlements = sorted(
         [
             (p.paid_on, 0, p.invoice_id, p.amount)
@@ -82,16 +151,16 @@ def ledger_documents(
         key=lambda t: (t[0], t[1]),
     )
     for day, _, invoice_id, amount in settlements:
-        allocated[invoice_id] += amount  # type: ignore[index]
+        allocated[invoice_id] += amount
         if (
             invoice_id not in paid_on
-            and allocated[invoice_id] >= by_id[invoice_id].amount - tolerance  # type: ignore[index]
+            and allocated[invoice_id] >= by_id[invoice_id].amount - tolerance
         ):
-            paid_on[invoice_id] = day  # type: ignore[index]
+            paid_on[invoice_id] = day
 
-    def still_open(i: Invoice) -> Decimal:
+    def still_open(i: Any) -> Decimal:
         if i.amount > 0:
-            return i.amount - allocated.get(i.id, ZERO)  # type: ignore[arg-type]
+            return i.amount - allocated.get(i.id, ZERO)
         return ZERO if i.applies_to_id in by_id else i.amount  # applied, or a credit on account
 
     documents = [
@@ -101,19 +170,11 @@ def ledger_documents(
             due_date=i.due_date,
             amount=i.amount,
             currency=i.currency,
-            paid_on=paid_on.get(i.id),  # type: ignore[arg-type]
+            paid_on=paid_on.get(i.id),
             open_amount=still_open(i),
         )
         for i in invoices
     ]
-    numbers = {i.id: i.number for i in invoices}
-    later = {p.invoice_id for p in payments if p.invoice_id and p.invoice_id not in numbers}
-    # A payment of an invoice issued after as_of (paid ahead), or of a charge research leaves
-    # out, is still allocated: never "on account".
-    if later:
-        numbers.update(
-            session.exec(select(Invoice.id, Invoice.number).where(col(Invoice.id).in_(later))).all()
-        )
     raw_payments = [
         RawPayment(
             reference=p.reference,
@@ -132,7 +193,15 @@ def ledger_documents(
 def load_raw(
     session: Session, customer: Customer, as_of: date, tolerance: Decimal = ZERO
 ) -> tuple[list[RawStatement], list[RawDocument], list[RawPayment]]:
-    """Everything stored about a customer up to a date, as plain values for cleaning and signals.
+    """Everything stored about a customer up to a date (see :func:`load_raw_many`)."""
+    return load_raw_many(session, [customer], as_of, tolerance)[customer.id]  # type: ignore[index]
+
+
+def load_raw_many(
+    session: Session, customers: list[Customer], as_of: date, tolerance: Decimal = ZERO
+) -> dict[int, tuple[list[RawStatement], list[RawDocument], list[RawPayment]]]:
+    """Everything stored about each customer up to a date, as plain values for cleaning and
+    signals, read set-based for a batch.
 
     An invoice counts as paid on the day what is still open falls within ``tolerance`` (the policy's
     dunning tolerance): a short payment of a few cents does not make it late forever.
@@ -140,24 +209,29 @@ def load_raw(
     Each invoice carries the date it was fully paid and what was still open on ``as_of``;
     bounced payments are listed but pay nothing.
     """
-    statements = [
-        RawStatement(
-            period_end=s.period_end,
-            currency=customer.currency,
-            revenue=s.revenue,
-            net_income=s.net_income,
-            total_assets=s.total_assets,
-            total_liabilities=s.total_liabilities,
-            current_assets=s.current_assets,
-            current_liabilities=s.current_liabilities,
-            operating_cash_flow=s.operating_cash_flow,
-        )
-        for s in session.exec(
-            select(FinancialStatement).where(FinancialStatement.customer_id == customer.id)
-        )
-    ]
-    documents, raw_payments = ledger_documents(session, customer.id, as_of, tolerance)  # type: ignore[arg-type]
-    return statements, documents, raw_payments
+    currency = {c.id: c.currency for c in customers}
+    ids = sorted(currency)  # type: ignore[type-var]
+    st = FinancialStatement.__table__
+    statements: dict[int, list[RawStatement]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        for s in session.execute(
+            select(st).where(st.c.customer_id.in_(chunk)).order_by(st.c.customer_id, st.c.id)
+        ):
+            statements[s.customer_id].append(
+                RawStatement(
+                    period_end=s.period_end,
+                    currency=currency[s.customer_id],
+                    revenue=s.revenue,
+                    net_income=s.net_income,
+                    total_assets=s.total_assets,
+                    total_liabilities=s.total_liabilities,
+                    current_assets=s.current_assets,
+                    current_liabilities=s.current_liabilities,
+                    operating_cash_flow=s.operating_cash_flow,
+                )
+            )
+    ledger = ledger_documents_many(session, ids, as_of, tolerance)  # type: ignore[arg-type]
+    return {cid: (statements.get(cid, []), *ledger[cid]) for cid in ids}  # type: ignore[misc,index]
 
 
 def open_disputes(session: Session, customer_id: int, as_of: date) -> dict[str, Dispute]:
@@ -331,10 +405,7 @@ def open_items(
 
 
 def exposure(session: Session, customer_id: int, as_of: date) -> dict[str, Decimal]:
-    return {
-        cur: sum((i.open_amount for i in its), ZERO)
-        for cur, its in open_items(session, customer_id, as_of).items()
-    }
+    return exposure_of(open_items(session, customer_id, as_of))
 
 
 def _dunning_state(
@@ -365,8 +436,32 @@ def base_view(
 ) -> dict[str, Any]:
     """Exposure and limit in the base currency at the research date's rates, and the rate of the
     customer's currency, so that limits, utilisation and authority compare like with like."""
+    return base_view_of(
+        exposure(s, customer.id, as_of),  # type: ignore[arg-type]
+        customer,
+        line,
+        rates,
+        as_of,
+        report,
+    )
+
+
+def exposure_of(items: dict[str, list[dunning.OpenItem]]) -> dict[str, Decimal]:
+    """Open balance per currency of :func:`open_items_many`'s items for one customer."""
+    return {cur: sum((i.open_amount for i in its), ZERO) for cur, its in items.items()}
+
+
+def base_view_of(
+    exposure_by_currency: dict[str, Decimal],
+    customer: Customer,
+    line: CreditLine | None,
+    rates: RateTable,
+    as_of: date,
+    report: CleaningReport | None = None,
+) -> dict[str, Any]:
+    """:func:`base_view` from an exposure already read."""
     exposure_base = ZERO
-    for currency, amount in exposure(s, customer.id, as_of).items():  # type: ignore[arg-type]
+    for currency, amount in exposure_by_currency.items():
         found = rates.lookup(currency, as_of)
         if found is None:
             if report is not None:

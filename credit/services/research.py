@@ -4,7 +4,7 @@ part, combine, rate and recommend. Each step is its own transaction and safe to 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,7 +34,7 @@ from credit.services._common import (
     get_customer,
     person_email,
 )
-from credit.services.ledger import base_view, collect_clean, rate_table
+from credit.services.ledger import base_view_of, exposure, load_raw, rate_table
 from credit.services.risk import record_signals
 
 log = logging.getLogger(__name__)
@@ -119,28 +119,15 @@ def collect_customer_data(
         _refuse_if_review_open(s, customer)  # two review starts at once: the second one stops here
         version, policy = app.published_policy(s)
         rates = rate_table(s, policy.base_currency)
-        facts, report, raw_documents, raw_payments = collect_clean(
-            s, customer, as_of, policy, rates
-        )
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
-        base = base_view(s, customer, line, rates, as_of, report)
-        snapshot = make_snapshot(
-            facts,
-            raw_payments,
-            {
-                "as_of": as_of,
-                "base_currency": policy.base_currency,
-                "profile": {
-                    "email": customer.email,
-                    "country": customer.country,
-                    "tax_id": customer.tax_id,
-                    "registered_on": customer.registered_on.isoformat()
-                    if customer.registered_on
-                    else None,
-                    "sales_owner_email": customer.sales_owner_email,
-                },
-                **base,
-            },
+        snapshot, report, facts = collected_snapshot(
+            customer,
+            line,
+            load_raw(s, customer, as_of, policy.dunning.tolerance),
+            exposure(s, customer.id, as_of),  # type: ignore[arg-type]
+            as_of,
+            policy,
+            rates,
         )
         assessment = CreditAssessment(
             review_key=review_key,
@@ -157,25 +144,78 @@ def collect_customer_data(
         )
         s.add(assessment)
         s.flush()
-        audit.record(
-            s,
-            actor=requested_by,
-            action="assessment.collect",
-            entity_type="customer",
-            entity_id=customer.code,
-            after={
-                "assessment_id": assessment.id,
-                "statements": len(facts.statements),
-                "documents": len(facts.documents),
-                "fixes": len(report.fixes),
-                "rejected": len(report.rejected),
-                "flags": len(report.flags),
-            },
-            reason=review_key,
-            policy_version=version,
-        )
+        audit_collected(s, assessment, customer, facts, report)
         uow.commit()
         return {"assessment_id": assessment.id, "cleaning": report.to_dict()}
+
+
+def collected_snapshot(
+    customer: Customer,
+    line: CreditLine | None,
+    raw: tuple[list[cleaning.RawStatement], list[cleaning.RawDocument], list[cleaning.RawPayment]],
+    exposure_by_currency: dict[str, Decimal],
+    as_of: date,
+    policy: PolicyBody,
+    rates: cleaning.RateTable,
+) -> tuple[dict[str, Any], cleaning.CleaningReport, scoring.CustomerFacts]:
+    """The cleaned facts of a customer's stored data as an assessment's snapshot (what the
+    scorecard and the signals see), with exposure and limit in the base currency."""
+    raw_statements, raw_documents, raw_payments = raw
+    facts, report = cleaning.clean(
+        registered_on=customer.registered_on,
+        statements=raw_statements,
+        documents=raw_documents,
+        payments=raw_payments,
+        rates=rates,
+        as_of=as_of,
+        max_statement_age_months=policy.max_statement_age_months,
+    )
+    base = base_view_of(exposure_by_currency, customer, line, rates, as_of, report)
+    snapshot = make_snapshot(
+        facts,
+        raw_payments,
+        {
+            "as_of": as_of,
+            "base_currency": policy.base_currency,
+            "profile": {
+                "email": customer.email,
+                "country": customer.country,
+                "tax_id": customer.tax_id,
+                "registered_on": customer.registered_on.isoformat()
+                if customer.registered_on
+                else None,
+                "sales_owner_email": customer.sales_owner_email,
+            },
+            **base,
+        },
+    )
+    return snapshot, report, facts
+
+
+def audit_collected(
+    s: Session,
+    a: CreditAssessment,
+    customer: Customer,
+    facts: scoring.CustomerFacts,
+    report: cleaning.CleaningReport,
+) -> None:
+    audit.record(
+        s,
+        actor=a.requested_by,
+        action="assessment.collect",
+        entity_type="customer",
+        entity_id=customer.code,
+        after={
+            "assessment_id": a.id,
+            "statements": len(facts.statements),
+            "documents": len(facts.documents),
+            "fixes": len(report.fixes),
+            "rejected": len(report.rejected),
+            "flags": len(report.flags),
+        },
+        reason=a.review_key,
+        policy_version=a.policy_version,
+    )
 
 
 def _close_flag(
@@ -231,43 +271,8 @@ def score_assessment(
         policy = app.policy_body_for(s, a.policy_version)
         if a.status != COLLECTED:
             return _scored_summary(a)
-        result = rescore(a, policy)
-        a.metrics = audit.jsonable(result.metrics)
-        a.factors = audit.jsonable([asdict(f) for f in result.factors])
-        a.quantitative_score = result.total
-        snapshot = dict(a.inputs)
-        profile = snapshot["profile"]
-        stale = next(
-            (f["reason"] for f in a.cleaning_report.get("flags", []) if "stale" in f["reason"]),
-            None,
-        )
-        stale_key = next(
-            (f["item"] for f in a.cleaning_report.get("flags", []) if "stale" in f["reason"]), ""
-        )
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
-
-        found = signals.scan(
-            profile=signals.Profile(
-                email=profile["email"],
-                country=profile["country"],
-                tax_id=profile["tax_id"],
-                registered_on=date.fromisoformat(profile["registered_on"])
-                if profile["registered_on"]
-                else None,
-                sales_owner_email=profile["sales_owner_email"],
-            ),
-            documents=_raw_documents(snapshot),
-            payments=_raw_payments(snapshot),
-            exposure=Decimal(snapshot["exposure"]),
-            limit=Decimal(snapshot["limit"]) if snapshot.get("limit") else None,
-            stale_statement=stale,
-            rules=policy.risk,
-            as_of=a.as_of,
-            stale_key=stale_key,
-            line_ref=f"request-{line.request_id}" if line else "",
-        )
-        snapshot["signals"] = [asdict(x) for x in found]
-        a.inputs = snapshot
+        result, found = scan_assessment(a, line, policy)
         record_signals(
             app,
             s,
@@ -281,65 +286,132 @@ def score_assessment(
         carried = (
             _recent_qualitative(s, a, qual.reuse_months, policy) if reuse_qualitative else None
         )
-        if qual.weight == 0:
-            _complete(
-                app,
-                s,
-                a,
-                customer,
-                policy,
-                result,
-                scores=None,
-                comment="",
-                by="",
-                carried_from=None,
-            )
-        elif carried is not None:
-            scores = {f["name"]: Decimal(f["score"]) for f in carried.qualitative["factors"]}
-            _complete(
-                app,
-                s,
-                a,
-                customer,
-                policy,
-                result,
-                scores=scores,
-                comment=carried.qualitative.get("comment", ""),
-                by=carried.qualitative.get("by", ""),
-                carried_from=carried,
-            )
-        else:
-            a.status = AssessmentStatus.AWAITING_QUALITATIVE
-            a.qualitative_due_at = now + timedelta(hours=qual.due_hours)
-            s.add(a)
-            audit.record(
-                s,
-                actor="system",
-                action="assessment.await_qualitative",
-                entity_type="customer",
-                entity_id=customer.code,
-                before={"status": COLLECTED},
-                after={
-                    "status": a.status,
-                    "analyst": a.analyst,
-                    "quantitative_score": result.total,
-                    "due_at": a.qualitative_due_at,
-                },
-                policy_version=a.policy_version,
-            )
-            notices.enqueue(
-                s,
-                app.renderer,
-                key=f"qualitative-needed:{a.id}",
-                kind="qualitative_needed",
-                locale="en",
-                recipients=[person_email(app, a.analyst or a.requested_by)],
-                customer_id=customer.id,
-                context=_qualitative_context(a, customer, policy, reminder=False),
-            )
+        outcome = decide(a, policy, result, carried, now)
+        s.add(a)
+        s.flush()
+        outcome_effects(app, s, a, customer, policy, outcome)
         s.add(a)
         uow.commit()
         return _scored_summary(a)
+
+
+def scan_assessment(
+    a: CreditAssessment, line: CreditLine | None, policy: PolicyBody
+) -> tuple[scoring.ScoreResult, list[signals.Signal]]:
+    """Score a collected assessment's snapshot and scan it for risk signals (kept in the
+    snapshot); no I/O."""
+    result = rescore(a, policy)
+    a.metrics = audit.jsonable(result.metrics)
+    a.factors = audit.jsonable([asdict(f) for f in result.factors])
+    a.quantitative_score = result.total
+    snapshot = dict(a.inputs)
+    profile = snapshot["profile"]
+    flags = a.cleaning_report.get("flags", [])
+    stale = next((f["reason"] for f in flags if "stale" in f["reason"]), None)
+    stale_key = next((f["item"] for f in flags if "stale" in f["reason"]), "")
+    found = signals.scan(
+        profile=signals.Profile(
+            email=profile["email"],
+            country=profile["country"],
+            tax_id=profile["tax_id"],
+            registered_on=date.fromisoformat(profile["registered_on"])
+            if profile["registered_on"]
+            else None,
+            sales_owner_email=profile["sales_owner_email"],
+        ),
+        documents=_raw_documents(snapshot),
+        payments=_raw_payments(snapshot),
+        exposure=Decimal(snapshot["exposure"]),
+        limit=Decimal(snapshot["limit"]) if snapshot.get("limit") else None,
+        stale_statement=stale,
+        rules=policy.risk,
+        as_of=a.as_of,
+        stale_key=stale_key,
+        line_ref=f"request-{line.request_id}" if line else "",
+    )
+    snapshot["signals"] = [asdict(x) for x in found]
+    a.inputs = snapshot
+    return result, found
+
+
+@dataclass
+class Outcome:
+    """What scoring decided for an assessment, for the audit and the notices that follow."""
+
+    result: scoring.ScoreResult
+    complete: bool
+    qual_total: Decimal | None = None
+    comment: str = ""
+    by: str = ""
+    carried_from: Any = None  # the earlier assessment (id, qualitative) a rating came from
+    notify: bool = True  # tell the requester the assessment is ready
+
+
+def decide(
+    a: CreditAssessment,
+    policy: PolicyBody,
+    result: scoring.ScoreResult,
+    carried: Any,
+    now: datetime,
+    *,
+    notify: bool = True,
+) -> Outcome:
+    """Complete the assessment (no qualitative part, or a recent rating carried over) or set it
+    waiting for the analyst; sets its fields, no I/O."""
+    qual = policy.scorecard.qualitative
+    if qual.weight == 0:
+        return _complete_fields(
+            a, policy, result, scores=None, comment="", by="", carried_from=None, notify=notify
+        )
+    if carried is not None:
+        scores = {f["name"]: Decimal(f["score"]) for f in carried.qualitative["factors"]}
+        return _complete_fields(
+            a,
+            policy,
+            result,
+            scores=scores,
+            comment=carried.qualitative.get("comment", ""),
+            by=carried.qualitative.get("by", ""),
+            carried_from=carried,
+            notify=notify,
+        )
+    a.status = AssessmentStatus.AWAITING_QUALITATIVE
+    a.qualitative_due_at = now + timedelta(hours=qual.due_hours)
+    return Outcome(result=result, complete=False)
+
+
+def outcome_effects(
+    app: App, s: Session, a: CreditAssessment, customer: Customer, policy: PolicyBody, o: Outcome
+) -> None:
+    """The audit events and notices of a decided (and flushed) assessment."""
+    if o.complete:
+        _complete_effects(app, s, a, customer, o)
+        return
+    audit.record(
+        s,
+        actor="system",
+        action="assessment.await_qualitative",
+        entity_type="customer",
+        entity_id=customer.code,
+        before={"status": COLLECTED},
+        after={
+            "status": a.status,
+            "analyst": a.analyst,
+            "quantitative_score": o.result.total,
+            "due_at": a.qualitative_due_at,
+        },
+        policy_version=a.policy_version,
+    )
+    notices.enqueue(
+        s,
+        app.renderer,
+        key=f"qualitative-needed:{a.id}",
+        kind="qualitative_needed",
+        locale="en",
+        recipients=[person_email(app, a.analyst or a.requested_by)],
+        customer_id=customer.id,
+        context=_qualitative_context(a, customer, policy, reminder=False),
+    )
 
 
 def _raw_documents(snapshot: dict[str, Any]) -> list[cleaning.RawDocument]:
@@ -389,18 +461,27 @@ def _recent_qualitative(
     from credit.services._common import add_months
 
     earliest = add_months(a.as_of, -months)
+    return first_own_rating(
+        s.exec(
+            select(CreditAssessment)
+            .where(
+                CreditAssessment.customer_id == a.customer_id,
+                CreditAssessment.status == AssessmentStatus.COMPLETE,
+                CreditAssessment.as_of >= earliest,
+                CreditAssessment.id != a.id,
+                CreditAssessment.qualitative_score.is_not(None),  # type: ignore[union-attr]
+            )
+            .order_by(col(CreditAssessment.as_of).desc(), col(CreditAssessment.id).desc())
+        ),
+        policy,
+    )
+
+
+def first_own_rating(candidates: Any, policy: PolicyBody) -> Any:
+    """The first of ``candidates`` (latest first) whose rating an analyst gave (not carried
+    over), for the qualitative factors the policy has now."""
     names = {f.name for f in policy.scorecard.qualitative.factors}
-    for candidate in s.exec(
-        select(CreditAssessment)
-        .where(
-            CreditAssessment.customer_id == a.customer_id,
-            CreditAssessment.status == AssessmentStatus.COMPLETE,
-            CreditAssessment.as_of >= earliest,
-            CreditAssessment.id != a.id,
-            CreditAssessment.qualitative_score.is_not(None),  # type: ignore[union-attr]
-        )
-        .order_by(col(CreditAssessment.as_of).desc(), col(CreditAssessment.id).desc())
-    ):
+    for candidate in candidates:
         q = candidate.qualitative or {}
         if (
             q.get("carried_over_from") is None
@@ -445,9 +526,29 @@ def _complete(
     scores: dict[str, Decimal] | None,
     comment: str,
     by: str,
-    carried_from: CreditAssessment | None,
+    carried_from: Any,
 ) -> None:
     """Combine, rate and recommend; tell the requester."""
+    outcome = _complete_fields(
+        a, policy, result, scores=scores, comment=comment, by=by, carried_from=carried_from
+    )
+    s.add(a)
+    s.flush()
+    _complete_effects(app, s, a, customer, outcome)
+
+
+def _complete_fields(
+    a: CreditAssessment,
+    policy: PolicyBody,
+    result: scoring.ScoreResult,
+    *,
+    scores: dict[str, Decimal] | None,
+    comment: str,
+    by: str,
+    carried_from: Any,
+    notify: bool = True,
+) -> Outcome:
+    """Combine, rate and recommend: the assessment's fields, no I/O."""
     qual_total = None
     if scores is not None:
         qual_total, rows = scoring.score_qualitative(scores, policy)
@@ -468,27 +569,43 @@ def _complete(
     a.recommended_limit, a.terms_days, a.conditions = rec.limit, rec.terms_days, rec.conditions
     a.review_months, a.limit_basis = rec.review_months, rec.basis
     a.status, a.completed_at = AssessmentStatus.COMPLETE, utcnow()
-    s.add(a)
-    s.flush()
+    return Outcome(
+        result=result,
+        complete=True,
+        qual_total=qual_total,
+        comment=comment,
+        by=by,
+        carried_from=carried_from,
+        notify=notify,
+    )
+
+
+def _complete_effects(
+    app: App, s: Session, a: CreditAssessment, customer: Customer, o: Outcome
+) -> None:
+    """Close the customer's risk flag, audit the completion and (``o.notify``) tell the
+    requester; the assessment has its id."""
     if customer.review_flagged_on is not None:
-        _close_flag(s, customer, a, by or a.requested_by, a.policy_version)
+        _close_flag(s, customer, a, o.by or a.requested_by, a.policy_version)
     audit.record(
         s,
-        actor="system" if carried_from else (by or a.requested_by),
+        actor="system" if o.carried_from else (o.by or a.requested_by),
         action="assessment.complete",
         entity_type="customer",
         entity_id=customer.code,
         after={
             "assessment_id": a.id,
-            "quantitative": result.total,
-            "qualitative": qual_total,
-            "score": total,
-            "rating": grade,
-            "recommended_limit": rec.limit,
+            "quantitative": o.result.total,
+            "qualitative": o.qual_total,
+            "score": a.total_score,
+            "rating": a.rating,
+            "recommended_limit": a.recommended_limit,
         },
-        reason=comment or ("qualitative carried over" if carried_from else ""),
+        reason=o.comment or ("qualitative carried over" if o.carried_from else ""),
         policy_version=a.policy_version,
     )
+    if not o.notify:
+        return
     notices.enqueue(
         s,
         app.renderer,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -16,6 +17,41 @@ from credit.services._common import _customer_view
 from credit.services.ledger import base_view, collect_clean, rate_table
 
 
+@dataclass
+class KnownSignals:
+    """The signals a batch of customers already has: every fingerprint, and the kinds still
+    waiting for a review, per customer."""
+
+    fingerprints: set[str]
+    open_kinds: set[tuple[int, str]]
+
+
+def known_signals(s: Session, customer_ids: list[int], fingerprints: list[str]) -> KnownSignals:
+    """:class:`KnownSignals` for a batch, in two queries."""
+    seen: set[str] = set()
+    for i in range(0, len(fingerprints), 1000):
+        seen.update(
+            s.exec(
+                select(RiskSignal.fingerprint).where(
+                    col(RiskSignal.fingerprint).in_(fingerprints[i : i + 1000])
+                )
+            )
+        )
+    open_kinds = (
+        set(
+            s.exec(
+                select(RiskSignal.customer_id, RiskSignal.kind).where(
+                    col(RiskSignal.customer_id).in_(customer_ids),
+                    col(RiskSignal.reviewed_in).is_(None),
+                )
+            ).all()
+        )
+        if customer_ids
+        else set()
+    )
+    return KnownSignals(seen, open_kinds)  # type: ignore[arg-type]
+
+
 def record_signals(
     app: App,
     s: Session,
@@ -25,25 +61,33 @@ def record_signals(
     as_of: date,
     policy_version: int,
     reviewed_in: int | None = None,
+    known: KnownSignals | None = None,
 ) -> list[RiskSignal]:
     """Store the signals not seen before (by fingerprint); a kind that already has an unanswered
     signal is not raised again. A new high one alerts the credit team and, unless a review is
     assessing it right now (``reviewed_in``), flags the customer for re-review. Runs inside the
-    caller's transaction."""
+    caller's transaction.
+
+    ``known``: what a batch read up front (:func:`known_signals`); the rows are then added
+    without a savepoint each, and a concurrent duplicate fails the caller's batch instead."""
     new: list[RiskSignal] = []
     for sig in found:
         fingerprint = f"{customer.code}:{sig.key}"
-        if s.exec(select(RiskSignal.id).where(RiskSignal.fingerprint == fingerprint)).first():
-            continue
-        open_same_kind = s.exec(
-            select(RiskSignal.id).where(
-                RiskSignal.customer_id == customer.id,
-                RiskSignal.kind == sig.kind,
-                col(RiskSignal.reviewed_in).is_(None),
-            )
-        ).first()
-        if open_same_kind is not None:
-            continue  # still waiting for the review that answers the earlier one
+        if known is not None:
+            if fingerprint in known.fingerprints or (customer.id, sig.kind) in known.open_kinds:
+                continue
+        else:
+            if s.exec(select(RiskSignal.id).where(RiskSignal.fingerprint == fingerprint)).first():
+                continue
+            open_same_kind = s.exec(
+                select(RiskSignal.id).where(
+                    RiskSignal.customer_id == customer.id,
+                    RiskSignal.kind == sig.kind,
+                    col(RiskSignal.reviewed_in).is_(None),
+                )
+            ).first()
+            if open_same_kind is not None:
+                continue  # still waiting for the review that answers the earlier one
         row = RiskSignal(
             fingerprint=fingerprint,
             customer_id=customer.id,  # type: ignore[arg-type]
@@ -53,13 +97,21 @@ def record_signals(
             detected_on=as_of,
             reviewed_in=reviewed_in,
         )
-        try:
-            with s.begin_nested():
-                s.add(row)
-                s.flush()
-        except IntegrityError:
-            continue  # another run recorded it first
+        if known is not None:
+            s.add(row)
+            known.fingerprints.add(fingerprint)
+            if reviewed_in is None:
+                known.open_kinds.add((customer.id, sig.kind))  # type: ignore[arg-type]
+        else:
+            try:
+                with s.begin_nested():
+                    s.add(row)
+                    s.flush()
+            except IntegrityError:
+                continue  # another run recorded it first
         new.append(row)
+    if known is not None and any(r.severity == "high" for r in new):
+        s.flush()  # the alert's key names the first high signal's id
         audit.record(
             s,
             actor="risk",
