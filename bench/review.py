@@ -71,35 +71,15 @@ def _app(url: str) -> Any:
 def research_batch(
     app: Any, *, due: list[dict[str, Any]], as_of: date, requested_by: str
 ) -> list[dict[str, Any]]:
-    """``services.review_customers`` up to the draft: collect, then score (carrying a recent
-    qualitative rating over into a scheduled review); idempotent per review key."""
+    """``services.review_customers`` up to the draft: ``services.research_customers`` (collect,
+    then score, carrying a recent qualitative rating over into a scheduled review; one
+    transaction per batch), without the per-customer "assessment ready" notice, as the periodic
+    review does; idempotent per review key."""
     from credit import services
 
-    results = []
-    for item in due:
-        try:
-            collected = services.collect_customer_data(
-                app,
-                customer_code=item["customer"],
-                as_of=as_of,
-                requested_by=requested_by,
-                review_key=item["review_key"],
-            )
-            scored = services.score_assessment(
-                app,
-                assessment_id=collected["assessment_id"],
-                reuse_qualitative=item["reason"] == "scheduled",
-            )
-        except services.ServiceError as exc:
-            results.append(
-                {"customer": item["customer"], "status": "not started", "error": str(exc)}
-            )
-            continue
-        results.append(
-            {"customer": item["customer"], "assessment_id": scored["assessment_id"],
-             "status": scored["status"], "rating": scored["rating"]}
-        )  # fmt: skip
-    return results
+    return services.research_customers(
+        app, due=due, as_of=as_of, requested_by=requested_by, notify_ready=False, batch_size=BATCH
+    )
 
 
 def real_services(url: str, as_of: date) -> dict[str, float]:

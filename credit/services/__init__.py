@@ -64,6 +64,7 @@ from credit.services.research import (
     send_research_reminders,
     waiting_assessments,
 )
+from credit.services.research_batch import research_customers
 from credit.services.reviews import (
     due_reviews,
     notify_reviews_started,
@@ -138,6 +139,7 @@ __all__ = [
     "review_customers",
     "scan_risk",
     "score_assessment",
+    "research_customers",
     "resume_research",
     "send_research_reminders",
     "sweep_approvals",

@@ -256,10 +256,16 @@ def rescore(assessment: CreditAssessment, policy: PolicyBody) -> scoring.ScoreRe
 
 
 def score_assessment(
-    app: App, *, assessment_id: int, reuse_qualitative: bool = False, now: datetime | None = None
+    app: App,
+    *,
+    assessment_id: int,
+    reuse_qualitative: bool = False,
+    now: datetime | None = None,
+    notify_ready: bool = True,
 ) -> dict[str, Any]:
     """Quantitative scorecard and risk signals from the snapshot; then either complete the
-    assessment (no qualitative part, or a recent one may be carried over) or ask the analyst."""
+    assessment (no qualitative part, or a recent one may be carried over) or ask the analyst.
+    ``notify_ready``: tell the requester when the assessment completes."""
     now = now or utcnow()
     with app.uow() as uow:
         s = uow.session
@@ -286,7 +292,7 @@ def score_assessment(
         carried = (
             _recent_qualitative(s, a, qual.reuse_months, policy) if reuse_qualitative else None
         )
-        outcome = decide(a, policy, result, carried, now)
+        outcome = decide(a, policy, result, carried, now, notify=notify_ready)
         s.add(a)
         s.flush()
         outcome_effects(app, s, a, customer, policy, outcome)

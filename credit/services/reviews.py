@@ -27,7 +27,8 @@ from credit.db.models import (
 from credit.services._common import ServiceError
 from credit.services.approvals import advance_request
 from credit.services.draft import draft_request
-from credit.services.research import COLLECTED, collect_customer_data, score_assessment
+from credit.services.research import COLLECTED, score_assessment
+from credit.services.research_batch import research_customers
 
 log = logging.getLogger(__name__)
 
@@ -138,29 +139,23 @@ def review_customers(
     """Re-review a batch: collect, score (carrying a recent qualitative rating over), then draft
     and route; idempotent per customer and due date (or flag date)."""
     results = []
-    for item in due:
-        code = item["customer"]
-        key = item["review_key"]
+    researched = research_customers(
+        app, due=due, as_of=as_of, requested_by=requested_by, notify_ready=False
+    )
+    for scored in researched:
+        code = scored["customer"]
+        if scored["status"] == "not started":
+            results.append(scored)
+            continue
+        result = {
+            "customer": code,
+            "assessment_id": scored["assessment_id"],
+            "reason": scored["reason"],
+        }
+        if scored["status"] != AssessmentStatus.COMPLETE:
+            results.append({**result, "status": scored["status"], "waiting_for": scored["analyst"]})
+            continue
         try:
-            collected = collect_customer_data(
-                app, customer_code=code, as_of=as_of, requested_by=requested_by, review_key=key
-            )
-            scored = score_assessment(
-                app,
-                assessment_id=collected["assessment_id"],
-                # a rating may be carried over into a scheduled review, not into one a risk signal asked for
-                reuse_qualitative=item["reason"] == "scheduled",
-            )
-            result = {
-                "customer": code,
-                "assessment_id": scored["assessment_id"],
-                "reason": item["reason"],
-            }
-            if scored["status"] != AssessmentStatus.COMPLETE:
-                results.append(
-                    {**result, "status": scored["status"], "waiting_for": scored["analyst"]}
-                )
-                continue
             request_id = draft_request(
                 app, assessment_id=scored["assessment_id"], kind=RequestKind.REVIEW
             )

@@ -1,0 +1,318 @@
+"""Research for many customers at once (the periodic review's research step).
+
+Each batch is one transaction: the customers are locked in id order, everything research reads
+about them is read set-based (a dozen queries for the whole batch instead of a dozen per
+customer), each customer is collected, scored and decided with the same functions as a single
+review, the assessments go in with one multi-row insert, and the audit events and notices are
+appended in bulk. If anything in a batch fails, the batch is rolled back and each of its customers
+is researched on its own (:func:`research_one`), where an error stops only that customer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from credit import audit, notices
+from credit.app import App
+from credit.db.locks import lock_customers
+from credit.db.models import (
+    AssessmentStatus,
+    CreditAssessment,
+    CreditLine,
+    CreditRequest,
+    Customer,
+    RequestStatus,
+    utcnow,
+)
+from credit.domain.policy import PolicyBody
+from credit.services._common import ServiceError, add_months, person_email
+from credit.services.ledger import exposure_of, load_raw_many, open_items_many, rate_table
+from credit.services.research import (
+    COLLECTED,
+    Outcome,
+    _scored_summary,
+    audit_collected,
+    collect_customer_data,
+    collected_snapshot,
+    decide,
+    first_own_rating,
+    outcome_effects,
+    scan_assessment,
+    score_assessment,
+)
+from credit.services.risk import known_signals, record_signals
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+
+
+def research_customers(
+    app: App,
+    *,
+    due: list[dict[str, Any]],
+    as_of: date,
+    requested_by: str,
+    notify_ready: bool = True,
+    batch_size: int = BATCH,
+    now: datetime | None = None,
+    after_batch: Callable[[int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Collect and score each due customer (``customer``, ``review_key`` and ``reason`` as
+    :func:`credit.services.reviews.due_reviews` lists them), carrying a recent qualitative rating
+    over into a scheduled review. Idempotent per review key. One result per item, in order:
+    the scored summary, or ``status: "not started"`` with the reason.
+
+    ``notify_ready``: tell the requester each assessment is ready (a periodic review lists them
+    in its one "reviews started" notice instead)."""
+    now = now or utcnow()
+    try:
+        person_email(app, requested_by)
+    except ServiceError as exc:
+        return [_not_started(item, exc) for item in due]
+    results: list[dict[str, Any]] = []
+    for i in range(0, len(due), batch_size):
+        chunk = due[i : i + batch_size]
+        try:
+            done, alone = _research_batch(app, chunk, as_of, requested_by, now, notify_ready)
+        except Exception as exc:  # noqa: BLE001 - redone one by one, where a real error surfaces
+            log.warning(
+                "research batch of %d customer(s) rolled back (%s: %s); researching each alone",
+                len(chunk),
+                type(exc).__name__,
+                exc,
+            )
+            done, alone = {}, chunk
+        for item in alone:
+            done[item["review_key"]] = research_one(
+                app, item, as_of=as_of, requested_by=requested_by, notify_ready=notify_ready
+            )
+        results += [done[item["review_key"]] for item in chunk]
+        if after_batch is not None:
+            after_batch(len(chunk))
+    return results
+
+
+def research_one(
+    app: App,
+    item: dict[str, Any],
+    *,
+    as_of: date,
+    requested_by: str,
+    notify_ready: bool = True,
+) -> dict[str, Any]:
+    """One due customer on its own: collect, then score (two transactions, each safe to redo)."""
+    try:
+        collected = collect_customer_data(
+            app,
+            customer_code=item["customer"],
+            as_of=as_of,
+            requested_by=requested_by,
+            review_key=item["review_key"],
+        )
+        scored = score_assessment(
+            app,
+            assessment_id=collected["assessment_id"],
+            # a rating may be carried over into a scheduled review, not into one a signal asked for
+            reuse_qualitative=item["reason"] == "scheduled",
+            notify_ready=notify_ready,
+        )
+    except ServiceError as exc:
+        return _not_started(item, exc)
+    return {"customer": item["customer"], "reason": item["reason"], **scored}
+
+
+def _not_started(item: dict[str, Any], exc: Exception) -> dict[str, Any]:
+    log.warning("review of %s not started: %s", item["customer"], exc)
+    return {"customer": item["customer"], "status": "not started", "error": str(exc)}
+
+
+def _research_batch(
+    app: App,
+    items: list[dict[str, Any]],
+    as_of: date,
+    requested_by: str,
+    now: datetime,
+    notify: bool,
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """(results by review key, the items left to :func:`research_one`): those whose review key
+    already has an assessment (a rerun finishes or returns it) and repeated customers."""
+    results: dict[str, dict[str, Any]] = {}
+    alone: list[dict[str, Any]] = []
+    with app.uow() as uow:
+        s = uow.session
+        codes = [item["customer"] for item in items]
+        customers = {
+            c.code: c for c in s.exec(select(Customer).where(col(Customer.code).in_(codes)))
+        }
+        lock_customers(s, [c.id for c in customers.values()])  # type: ignore[misc]
+        version, policy = app.published_policy(s)
+        started = set(
+            s.exec(
+                select(CreditAssessment.review_key).where(
+                    col(CreditAssessment.review_key).in_([item["review_key"] for item in items])
+                )
+            )
+        )
+        todo: list[tuple[dict[str, Any], Customer]] = []
+        seen: set[str] = set()
+        for item in items:
+            customer = customers.get(item["customer"])
+            if item["review_key"] in started or item["customer"] in seen:
+                alone.append(item)
+            elif customer is None:
+                results[item["review_key"]] = _not_started(
+                    item, ServiceError(f"no customer with code {item['customer']!r}")
+                )
+            else:
+                todo.append((item, customer))
+            seen.add(item["customer"])
+        refused = _open_reviews(s, [c.id for _, c in todo])  # type: ignore[misc]
+        for item, customer in todo:
+            if customer.id in refused:
+                results[item["review_key"]] = _not_started(
+                    item,
+                    ServiceError(refused[customer.id].format(code=customer.code)),  # type: ignore[index]
+                )
+        todo = [(item, c) for item, c in todo if c.id not in refused]
+        if todo:
+            results.update(
+                _research(app, s, todo, version, policy, as_of, requested_by, now, notify)
+            )
+        uow.commit()
+    return results, alone
+
+
+def _open_reviews(s: Session, ids: list[int]) -> dict[int, str]:
+    """Customer id -> why a review cannot start (the messages of a single review's check)."""
+    if not ids:
+        return {}
+    why: dict[int, str] = {}
+    for cid, aid, analyst in s.exec(
+        select(CreditAssessment.customer_id, CreditAssessment.id, CreditAssessment.analyst).where(
+            col(CreditAssessment.customer_id).in_(ids),
+            col(CreditAssessment.status).in_([COLLECTED, AssessmentStatus.AWAITING_QUALITATIVE]),
+        )
+    ):
+        why[cid] = (
+            f"customer {{code}} already has assessment {aid} waiting for "
+            f"{analyst or 'scoring'}; finish it with `credit assess {{code}}` first"
+        )
+    for cid, rid, status in s.exec(
+        select(CreditRequest.customer_id, CreditRequest.id, CreditRequest.status).where(
+            col(CreditRequest.customer_id).in_(ids),
+            col(CreditRequest.status).in_([RequestStatus.IN_APPROVAL, RequestStatus.APPROVED]),
+        )
+    ):
+        why[cid] = (
+            f"customer {{code}} already has credit request {rid} ({status}); "
+            "it must be decided before a new review starts"
+        )
+    return why
+
+
+def _research(
+    app: App,
+    s: Session,
+    todo: list[tuple[dict[str, Any], Customer]],
+    version: int,
+    policy: PolicyBody,
+    as_of: date,
+    requested_by: str,
+    now: datetime,
+    notify: bool,
+) -> dict[str, dict[str, Any]]:
+    """Collect, score and decide every customer of the batch, then write it all."""
+    ids: list[int] = [c.id for _, c in todo]  # type: ignore[misc]
+    rates = rate_table(s, policy.base_currency)
+    raw = load_raw_many(s, [c for _, c in todo], as_of, policy.dunning.tolerance)
+    open_items = open_items_many(s, ids, as_of)
+    lines = {
+        line.customer_id: line
+        for line in s.exec(select(CreditLine).where(col(CreditLine.customer_id).in_(ids)))
+    }
+    ratings = _earlier_ratings(s, ids, as_of, policy)
+
+    decided = []
+    for item, customer in todo:
+        cid: int = customer.id  # type: ignore[assignment]
+        line = lines.get(cid)
+        snapshot, report, facts = collected_snapshot(
+            customer, line, raw[cid], exposure_of(open_items.get(cid, {})), as_of, policy, rates
+        )
+        a = CreditAssessment(
+            review_key=item["review_key"],
+            customer_id=cid,
+            as_of=as_of,
+            policy_version=version,
+            requested_by=requested_by,
+            status=COLLECTED,
+            analyst=requested_by,
+            inputs=snapshot,
+            cleaning_report=report.to_dict(),
+        )
+        result, found = scan_assessment(a, line, policy)
+        # a rating may be carried over into a scheduled review, not into one a signal asked for
+        carried = (
+            first_own_rating(ratings.get(cid, []), policy)
+            if item["reason"] == "scheduled"
+            else None
+        )
+        outcome: Outcome = decide(a, policy, result, carried, now, notify=notify)
+        decided.append((item, customer, a, facts, report, found, outcome))
+
+    s.add_all([a for _, _, a, *_ in decided])
+    s.flush()  # one multi-row insert; every assessment has its id
+
+    known = known_signals(
+        s, ids, [f"{c.code}:{sig.key}" for _, c, _, _, _, found, _ in decided for sig in found]
+    )
+    results: dict[str, dict[str, Any]] = {}
+    with audit.batched(s), notices.batched(s):
+        for item, customer, a, facts, report, found, outcome in decided:
+            audit_collected(s, a, customer, facts, report)
+            record_signals(
+                app,
+                s,
+                customer=customer,
+                found=found,
+                as_of=as_of,
+                policy_version=version,
+                reviewed_in=a.id,
+                known=known,
+            )
+            outcome_effects(app, s, a, customer, policy, outcome)
+            results[item["review_key"]] = {
+                "customer": customer.code,
+                "reason": item["reason"],
+                **_scored_summary(a),
+            }
+    return results
+
+
+def _earlier_ratings(
+    s: Session, ids: list[int], as_of: date, policy: PolicyBody
+) -> dict[int, list[Any]]:
+    """Each customer's complete assessments with a qualitative rating within the policy's reuse
+    period, latest first (what :func:`first_own_rating` picks from)."""
+    qual = policy.scorecard.qualitative
+    if qual.weight == 0 or qual.reuse_months <= 0:
+        return {}
+    out: dict[int, list[Any]] = {}
+    for row in s.exec(
+        select(CreditAssessment.customer_id, CreditAssessment.id, CreditAssessment.qualitative)
+        .where(
+            col(CreditAssessment.customer_id).in_(ids),
+            CreditAssessment.status == AssessmentStatus.COMPLETE,
+            CreditAssessment.as_of >= add_months(as_of, -qual.reuse_months),
+            col(CreditAssessment.qualitative_score).is_not(None),
+        )
+        .order_by(col(CreditAssessment.as_of).desc(), col(CreditAssessment.id).desc())
+    ):
+        out.setdefault(row.customer_id, []).append(row)
+    return out
