@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from collections.abc import Callable
+from dataclasses import fields
 from datetime import date
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from credit.domain.cleaning import RawPayment
@@ -19,23 +21,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@cache
+def _fields(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+    """A flat dataclass's field names, each with the parser of its stored (string) value."""
+    out = []
+    for f in fields(cls):
+        kind = str(f.type)
+        parse = Decimal if "Decimal" in kind else date.fromisoformat if "date" in kind else None
+        out.append((f.name, parse))
+    return tuple(out)
+
+
 def _row(obj: Any) -> dict[str, Any]:
-    return {k: _plain(v) for k, v in asdict(obj).items()}
+    return {name: _plain(getattr(obj, name)) for name, _ in _fields(type(obj))}
 
 
 def _typed(cls: type, row: dict[str, Any]) -> Any:
     values = {}
-    for f in fields(cls):
-        raw = row.get(f.name)
-        kind = str(f.type)
-        if raw is None:
-            values[f.name] = None
-        elif "Decimal" in kind:
-            values[f.name] = Decimal(raw)
-        elif "date" in kind:
-            values[f.name] = date.fromisoformat(raw)
-        else:
-            values[f.name] = raw
+    for name, parse in _fields(cls):
+        raw = row.get(name)
+        values[name] = None if raw is None else parse(raw) if parse is not None else raw
     return cls(**values)
 
 

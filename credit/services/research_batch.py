@@ -13,8 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date, datetime
+from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from credit import audit, notices
@@ -245,7 +248,7 @@ def _research(
         snapshot, report, facts = collected_snapshot(
             customer, line, raw[cid], exposure_of(open_items.get(cid, {})), as_of, policy, rates
         )
-        a = CreditAssessment(
+        a = _draft(
             review_key=item["review_key"],
             customer_id=cid,
             as_of=as_of,
@@ -266,8 +269,13 @@ def _research(
         outcome: Outcome = decide(a, policy, result, carried, now, notify=notify)
         decided.append((item, customer, a, facts, report, found, outcome))
 
-    s.add_all([a for _, _, a, *_ in decided])
-    s.flush()  # one multi-row insert; every assessment has its id
+    table = CreditAssessment.__table__
+    ids_back = s.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        [{k: v for k, v in vars(a).items() if k != "id"} for _, _, a, *_ in decided],
+    ).scalars()
+    for (_, _, a, *_), new_id in zip(decided, ids_back, strict=True):
+        a.id = new_id  # one multi-row insert; every assessment has its id
 
     known = known_signals(
         s, ids, [f"{c.code}:{sig.key}" for _, c, _, _, _, found, _ in decided for sig in found]
@@ -293,6 +301,23 @@ def _research(
                 **_scored_summary(a),
             }
     return results
+
+
+@cache
+def _defaults() -> tuple[dict[str, Any], dict[str, Callable[[], Any]]]:
+    """The assessment model's defaults and default factories (by field name)."""
+    fields = CreditAssessment.model_fields
+    return (
+        {n: f.default for n, f in fields.items() if f.default_factory is None},
+        {n: f.default_factory for n, f in fields.items() if f.default_factory is not None},  # type: ignore[misc]
+    )
+
+
+def _draft(**values: Any) -> Any:
+    """A new assessment as a plain object with the model's fields (building thousands of
+    SQLModel instances costs half a millisecond each); written with one Core insert."""
+    defaults, factories = _defaults()
+    return SimpleNamespace(**(defaults | {n: make() for n, make in factories.items()} | values))
 
 
 def _earlier_ratings(

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from credit import audit, notices
 from credit.app import App
-from credit.db.models import CreditLine, Customer, LineStatus, RiskSignal
+from credit.db.models import CreditLine, Customer, LineStatus, RiskSignal, utcnow
 from credit.domain import cleaning, signals
 from credit.services._common import _customer_view
 from credit.services.ledger import base_view, collect_clean, rate_table
@@ -88,30 +90,37 @@ def record_signals(
             ).first()
             if open_same_kind is not None:
                 continue  # still waiting for the review that answers the earlier one
-        row = RiskSignal(
-            fingerprint=fingerprint,
-            customer_id=customer.id,  # type: ignore[arg-type]
-            kind=sig.kind,
-            severity=sig.severity,
-            detail=sig.detail,
-            detected_on=as_of,
-            reviewed_in=reviewed_in,
-        )
-        if known is not None:
-            s.add(row)
+        values = {
+            "fingerprint": fingerprint,
+            "customer_id": customer.id,
+            "kind": sig.kind,
+            "severity": sig.severity,
+            "detail": sig.detail,
+            "detected_on": as_of,
+            "reviewed_in": reviewed_in,
+        }
+        if known is not None:  # a plain row, inserted with the customer's others below
+            new.append(SimpleNamespace(id=None, detected_at=utcnow(), **values))  # type: ignore[arg-type]
             known.fingerprints.add(fingerprint)
             if reviewed_in is None:
                 known.open_kinds.add((customer.id, sig.kind))  # type: ignore[arg-type]
-        else:
-            try:
-                with s.begin_nested():
-                    s.add(row)
-                    s.flush()
-            except IntegrityError:
-                continue  # another run recorded it first
+            continue
+        row = RiskSignal(**values)
+        try:
+            with s.begin_nested():
+                s.add(row)
+                s.flush()
+        except IntegrityError:
+            continue  # another run recorded it first
         new.append(row)
-    if known is not None and any(r.severity == "high" for r in new):
-        s.flush()  # the alert's key names the first high signal's id
+    if known is not None and new:
+        table = RiskSignal.__table__
+        ids = s.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True),
+            [{k: v for k, v in vars(r).items() if k != "id"} for r in new],
+        ).scalars()
+        for r, new_id in zip(new, ids, strict=True):
+            r.id = new_id
         audit.record(
             s,
             actor="risk",
