@@ -70,8 +70,50 @@ def ledger_documents_many(
     Late fees and interest charged by dunning are receivables too (``charges=True``) but not
     trade: research leaves them out of payment behaviour."""
     ids = sorted(set(customer_ids))
+    invoices, payments, numbers = _read_ledger(session, ids, as_of, charges=charges)
+    return {
+        cid: _allocate(invoices.get(cid, []), payments.get(cid, []), numbers, tolerance)
+        for cid in ids
+    }
+
+
+def research_ledger_many(
+    session: Session, customer_ids: list[int], as_of: date, tolerance: Decimal = ZERO
+) -> dict[int, tuple[list[RawDocument], list[RawPayment], dict[str, Decimal]]]:
+    """What research reads of each customer's ledger, from one read of it: the trade documents
+    and payments of :func:`ledger_documents_many` and the exposure per currency (everything
+    still open, charges included, less payments on account: what :func:`exposure` gives)."""
+    ids = sorted(set(customer_ids))
+    invoices, payments, numbers = _read_ledger(session, ids, as_of, charges=True)
+    out = {}
+    for cid in ids:
+        own, paid = invoices.get(cid, []), payments.get(cid, [])
+        documents, raw_payments = _allocate(
+            [i for i in own if i.kind == "invoice"], paid, numbers, tolerance
+        )
+        everything, _ = _allocate(own, paid, numbers, ZERO)
+        owed: dict[str, Decimal] = defaultdict(Decimal)
+        for d in everything:
+            if d.open_amount != 0:
+                owed[d.currency] += d.open_amount
+        for p in paid:
+            if p.invoice_id is None and p.status == "received":
+                owed[p.currency] -= p.amount
+        out[cid] = (documents, raw_payments, dict(owed))
+    return out
+
+
+def _read_ledger(
+    session: Session, ids: list[int], as_of: date, *, charges: bool
+) -> tuple[dict[int, list[Any]], dict[int, list[Any]], dict[int, str]]:
+    """The batch's documents issued by ``as_of`` (invoices and credit notes; ``charges``: late
+    fees and interest too) and payments made by then, per customer, and the number of every
+    invoice a payment names."""
+    invoices: dict[int, list[Any]] = defaultdict(list)
+    payments: dict[int, list[Any]] = defaultdict(list)
+    numbers: dict[int, str] = {}
     if not ids:
-        return {}
+        return invoices, payments, numbers
     inv, pay = Invoice.__table__, Payment.__table__
     query = select(
         inv.c.customer_id,
@@ -81,14 +123,13 @@ def ledger_documents_many(
         inv.c.due_date,
         inv.c.amount,
         inv.c.currency,
+        inv.c.kind,
         inv.c.applies_to_id,
     ).where(inv.c.customer_id.in_(ids), inv.c.issue_date <= as_of)
     if not charges:
         query = query.where(inv.c.kind == "invoice")
-    invoices: dict[int, list[Any]] = defaultdict(list)
     for r in session.execute(query.order_by(inv.c.customer_id, inv.c.id)):
         invoices[r.customer_id].append(r)
-    payments: dict[int, list[Any]] = defaultdict(list)
     for r in session.execute(
         select(
             pay.c.customer_id,
@@ -104,7 +145,7 @@ def ledger_documents_many(
         .order_by(pay.c.customer_id, pay.c.paid_on, pay.c.id)
     ):
         payments[r.customer_id].append(r)
-    numbers = {i.id: i.number for rows in invoices.values() for i in rows}
+    numbers.update((i.id, i.number) for rows in invoices.values() for i in rows)
     later = {
         p.invoice_id
         for rows in payments.values()
@@ -118,10 +159,7 @@ def ledger_documents_many(
             (r.id, r.number)
             for r in session.execute(select(inv.c.id, inv.c.number).where(inv.c.id.in_(chunk)))
         )
-    return {
-        cid: _allocate(invoices.get(cid, []), payments.get(cid, []), numbers, tolerance)
-        for cid in ids
-    }
+    return invoices, payments, numbers
 
 
 def _chunks(values: list[Any], size: int = 1000) -> list[list[Any]]:
@@ -194,14 +232,17 @@ def load_raw(
     session: Session, customer: Customer, as_of: date, tolerance: Decimal = ZERO
 ) -> tuple[list[RawStatement], list[RawDocument], list[RawPayment]]:
     """Everything stored about a customer up to a date (see :func:`load_raw_many`)."""
-    return load_raw_many(session, [customer], as_of, tolerance)[customer.id]  # type: ignore[index]
+    return load_raw_many(session, [customer], as_of, tolerance)[customer.id][0]  # type: ignore[index]
 
 
 def load_raw_many(
     session: Session, customers: list[Customer], as_of: date, tolerance: Decimal = ZERO
-) -> dict[int, tuple[list[RawStatement], list[RawDocument], list[RawPayment]]]:
+) -> dict[
+    int, tuple[tuple[list[RawStatement], list[RawDocument], list[RawPayment]], dict[str, Decimal]]
+]:
     """Everything stored about each customer up to a date, as plain values for cleaning and
-    signals, read set-based for a batch.
+    signals, and the exposure per currency, read set-based for a batch:
+    ``{customer id: ((statements, documents, payments), exposure)}``.
 
     An invoice counts as paid on the day what is still open falls within ``tolerance`` (the policy's
     dunning tolerance): a short payment of a few cents does not make it late forever.
@@ -230,8 +271,11 @@ def load_raw_many(
                     operating_cash_flow=s.operating_cash_flow,
                 )
             )
-    ledger = ledger_documents_many(session, ids, as_of, tolerance)  # type: ignore[arg-type]
-    return {cid: (statements.get(cid, []), *ledger[cid]) for cid in ids}  # type: ignore[misc,index]
+    ledger = research_ledger_many(session, ids, as_of, tolerance)  # type: ignore[arg-type]
+    return {
+        cid: ((statements.get(cid, []), ledger[cid][0], ledger[cid][1]), ledger[cid][2])  # type: ignore[index]
+        for cid in ids
+    }
 
 
 def open_disputes(session: Session, customer_id: int, as_of: date) -> dict[str, Dispute]:

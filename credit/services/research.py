@@ -34,7 +34,7 @@ from credit.services._common import (
     get_customer,
     person_email,
 )
-from credit.services.ledger import base_view_of, exposure, load_raw, rate_table
+from credit.services.ledger import base_view_of, load_raw_many, rate_table
 from credit.services.risk import record_signals
 
 log = logging.getLogger(__name__)
@@ -120,14 +120,9 @@ def collect_customer_data(
         version, policy = app.published_policy(s)
         rates = rate_table(s, policy.base_currency)
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
+        raw, owed = load_raw_many(s, [customer], as_of, policy.dunning.tolerance)[customer.id]  # type: ignore[index]
         snapshot, report, facts = collected_snapshot(
-            customer,
-            line,
-            load_raw(s, customer, as_of, policy.dunning.tolerance),
-            exposure(s, customer.id, as_of),  # type: ignore[arg-type]
-            as_of,
-            policy,
-            rates,
+            customer, line, raw, owed, as_of, policy, rates
         )
         assessment = CreditAssessment(
             review_key=review_key,
@@ -278,7 +273,7 @@ def score_assessment(
         if a.status != COLLECTED:
             return _scored_summary(a)
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
-        result, found = scan_assessment(a, line, policy)
+        result, found, facts = scan_assessment(a, line, policy)
         record_signals(
             app,
             s,
@@ -292,7 +287,7 @@ def score_assessment(
         carried = (
             _recent_qualitative(s, a, qual.reuse_months, policy) if reuse_qualitative else None
         )
-        outcome = decide(a, policy, result, carried, now, notify=notify_ready)
+        outcome = decide(a, policy, result, carried, now, notify=notify_ready, facts=facts)
         s.add(a)
         s.flush()
         outcome_effects(app, s, a, customer, policy, outcome)
@@ -303,15 +298,16 @@ def score_assessment(
 
 def scan_assessment(
     a: CreditAssessment, line: CreditLine | None, policy: PolicyBody
-) -> tuple[scoring.ScoreResult, list[signals.Signal]]:
+) -> tuple[scoring.ScoreResult, list[signals.Signal], scoring.CustomerFacts]:
     """Score a collected assessment's snapshot and scan it for risk signals (kept in the
-    snapshot); no I/O."""
-    result = rescore(a, policy)
+    snapshot); no I/O. Returns the score, the signals and the facts read from the snapshot."""
+    facts = facts_from_snapshot(a.inputs)
+    result = scoring.score_customer(facts, a.as_of, policy)
     a.metrics = audit.jsonable(result.metrics)
     a.factors = audit.jsonable([asdict(f) for f in result.factors])
     a.quantitative_score = result.total
     snapshot = dict(a.inputs)
-    profile = snapshot["profile"]
+    profile, base = snapshot["profile"], snapshot["base_currency"]
     flags = a.cleaning_report.get("flags", [])
     stale = next((f["reason"] for f in flags if "stale" in f["reason"]), None)
     stale_key = next((f["item"] for f in flags if "stale" in f["reason"]), "")
@@ -325,7 +321,12 @@ def scan_assessment(
             else None,
             sales_owner_email=profile["sales_owner_email"],
         ),
-        documents=_raw_documents(snapshot),
+        documents=[
+            cleaning.RawDocument(
+                d.number, d.issue_date, d.due_date, d.amount, base, d.paid_on, d.open_amount
+            )
+            for d in facts.documents
+        ],
         payments=_raw_payments(snapshot),
         exposure=Decimal(snapshot["exposure"]),
         limit=Decimal(snapshot["limit"]) if snapshot.get("limit") else None,
@@ -337,7 +338,7 @@ def scan_assessment(
     )
     snapshot["signals"] = [asdict(x) for x in found]
     a.inputs = snapshot
-    return result, found
+    return result, found, facts
 
 
 @dataclass
@@ -361,13 +362,22 @@ def decide(
     now: datetime,
     *,
     notify: bool = True,
+    facts: scoring.CustomerFacts | None = None,
 ) -> Outcome:
     """Complete the assessment (no qualitative part, or a recent rating carried over) or set it
     waiting for the analyst; sets its fields, no I/O."""
     qual = policy.scorecard.qualitative
     if qual.weight == 0:
         return _complete_fields(
-            a, policy, result, scores=None, comment="", by="", carried_from=None, notify=notify
+            a,
+            policy,
+            result,
+            scores=None,
+            comment="",
+            by="",
+            carried_from=None,
+            notify=notify,
+            facts=facts,
         )
     if carried is not None:
         scores = {f["name"]: Decimal(f["score"]) for f in carried.qualitative["factors"]}
@@ -380,6 +390,7 @@ def decide(
             by=carried.qualitative.get("by", ""),
             carried_from=carried,
             notify=notify,
+            facts=facts,
         )
     a.status = AssessmentStatus.AWAITING_QUALITATIVE
     a.qualitative_due_at = now + timedelta(hours=qual.due_hours)
@@ -418,22 +429,6 @@ def outcome_effects(
         customer_id=customer.id,
         context=_qualitative_context(a, customer, policy, reminder=False),
     )
-
-
-def _raw_documents(snapshot: dict[str, Any]) -> list[cleaning.RawDocument]:
-    base = snapshot["base_currency"]
-    return [
-        cleaning.RawDocument(
-            number=d["number"],
-            issue_date=date.fromisoformat(d["issue_date"]),
-            due_date=date.fromisoformat(d["due_date"]),
-            amount=Decimal(d["amount"]),
-            currency=base,
-            paid_on=date.fromisoformat(d["paid_on"]) if d["paid_on"] else None,
-            open_amount=Decimal(d["open_amount"]),
-        )
-        for d in snapshot["documents"]
-    ]
 
 
 def _raw_payments(snapshot: dict[str, Any]) -> list[cleaning.RawPayment]:
@@ -553,8 +548,10 @@ def _complete_fields(
     by: str,
     carried_from: Any,
     notify: bool = True,
+    facts: scoring.CustomerFacts | None = None,
 ) -> Outcome:
-    """Combine, rate and recommend: the assessment's fields, no I/O."""
+    """Combine, rate and recommend: the assessment's fields, no I/O (``facts``: the snapshot's,
+    when the caller has read them already)."""
     qual_total = None
     if scores is not None:
         qual_total, rows = scoring.score_qualitative(scores, policy)
@@ -569,7 +566,7 @@ def _complete_fields(
         a.qualitative_score = qual_total
     total = scoring.combined_score(result.total, qual_total, policy)
     grade = scoring.rate_combined(result, total, policy)
-    rec = scoring.recommend(grade, facts_from_snapshot(a.inputs), a.as_of, policy)
+    rec = scoring.recommend(grade, facts or facts_from_snapshot(a.inputs), a.as_of, policy)
     rec = _in_customer_currency(rec, a.inputs, policy.base_currency)
     a.total_score, a.rating = total, grade
     a.recommended_limit, a.terms_days, a.conditions = rec.limit, rec.terms_days, rec.conditions

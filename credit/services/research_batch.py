@@ -34,7 +34,7 @@ from credit.db.models import (
 )
 from credit.domain.policy import PolicyBody
 from credit.services._common import ServiceError, add_months, person_email
-from credit.services.ledger import exposure_of, load_raw_many, open_items_many, rate_table
+from credit.services.ledger import load_raw_many, rate_table
 from credit.services.research import (
     COLLECTED,
     Outcome,
@@ -48,7 +48,7 @@ from credit.services.research import (
     scan_assessment,
     score_assessment,
 )
-from credit.services.risk import known_signals, record_signals
+from credit.services.risk import known_signals, record_signals, write_signals
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,12 @@ def research_customers(
             done, alone = {}, chunk
         for item in alone:
             done[item["review_key"]] = research_one(
-                app, item, as_of=as_of, requested_by=requested_by, notify_ready=notify_ready
+                app,
+                item,
+                as_of=as_of,
+                requested_by=requested_by,
+                notify_ready=notify_ready,
+                now=now,
             )
         results += [done[item["review_key"]] for item in chunk]
         if after_batch is not None:
@@ -108,6 +113,7 @@ def research_one(
     as_of: date,
     requested_by: str,
     notify_ready: bool = True,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """One due customer on its own: collect, then score (two transactions, each safe to redo)."""
     try:
@@ -124,6 +130,7 @@ def research_one(
             # a rating may be carried over into a scheduled review, not into one a signal asked for
             reuse_qualitative=item["reason"] == "scheduled",
             notify_ready=notify_ready,
+            now=now,
         )
     except ServiceError as exc:
         return _not_started(item, exc)
@@ -234,7 +241,6 @@ def _research(
     ids: list[int] = [c.id for _, c in todo]  # type: ignore[misc]
     rates = rate_table(s, policy.base_currency)
     raw = load_raw_many(s, [c for _, c in todo], as_of, policy.dunning.tolerance)
-    open_items = open_items_many(s, ids, as_of)
     lines = {
         line.customer_id: line
         for line in s.exec(select(CreditLine).where(col(CreditLine.customer_id).in_(ids)))
@@ -246,7 +252,7 @@ def _research(
         cid: int = customer.id  # type: ignore[assignment]
         line = lines.get(cid)
         snapshot, report, facts = collected_snapshot(
-            customer, line, raw[cid], exposure_of(open_items.get(cid, {})), as_of, policy, rates
+            customer, line, *raw[cid], as_of, policy, rates
         )
         a = _draft(
             review_key=item["review_key"],
@@ -259,14 +265,14 @@ def _research(
             inputs=snapshot,
             cleaning_report=report.to_dict(),
         )
-        result, found = scan_assessment(a, line, policy)
+        result, found, scanned = scan_assessment(a, line, policy)
         # a rating may be carried over into a scheduled review, not into one a signal asked for
         carried = (
             first_own_rating(ratings.get(cid, []), policy)
             if item["reason"] == "scheduled"
             else None
         )
-        outcome: Outcome = decide(a, policy, result, carried, now, notify=notify)
+        outcome: Outcome = decide(a, policy, result, carried, now, notify=notify, facts=scanned)
         decided.append((item, customer, a, facts, report, found, outcome))
 
     table = CreditAssessment.__table__
@@ -300,6 +306,7 @@ def _research(
                 "reason": item["reason"],
                 **_scored_summary(a),
             }
+        write_signals(s, known)
     return results
 
 

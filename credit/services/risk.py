@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from types import SimpleNamespace
 from typing import Any
@@ -26,6 +26,21 @@ class KnownSignals:
 
     fingerprints: set[str]
     open_kinds: set[tuple[int, str]]
+    pending: list[Any] = field(default_factory=list)  # new rows not inserted yet
+
+
+def write_signals(s: Session, known: KnownSignals) -> None:
+    """Insert the batch's new signals (one multi-row insert) and give each its id."""
+    if not known.pending:
+        return
+    table = RiskSignal.__table__
+    ids = s.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        [{k: v for k, v in vars(r).items() if k != "id"} for r in known.pending],
+    ).scalars()
+    for r, new_id in zip(known.pending, ids, strict=True):
+        r.id = new_id
+    known.pending = []
 
 
 def known_signals(s: Session, customer_ids: list[int], fingerprints: list[str]) -> KnownSignals:
@@ -99,28 +114,20 @@ def record_signals(
             "detected_on": as_of,
             "reviewed_in": reviewed_in,
         }
-        if known is not None:  # a plain row, inserted with the customer's others below
-            new.append(SimpleNamespace(id=None, detected_at=utcnow(), **values))  # type: ignore[arg-type]
+        if known is not None:  # a plain row, inserted with the batch's others
+            row: Any = SimpleNamespace(id=None, detected_at=utcnow(), **values)
             known.fingerprints.add(fingerprint)
             if reviewed_in is None:
                 known.open_kinds.add((customer.id, sig.kind))  # type: ignore[arg-type]
-            continue
-        row = RiskSignal(**values)
-        try:
-            with s.begin_nested():
-                s.add(row)
-                s.flush()
-        except IntegrityError:
-            continue  # another run recorded it first
+        else:
+            row = RiskSignal(**values)
+            try:
+                with s.begin_nested():
+                    s.add(row)
+                    s.flush()
+            except IntegrityError:
+                continue  # another run recorded it first
         new.append(row)
-    if known is not None and new:
-        table = RiskSignal.__table__
-        ids = s.execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True),
-            [{k: v for k, v in vars(r).items() if k != "id"} for r in new],
-        ).scalars()
-        for r, new_id in zip(new, ids, strict=True):
-            r.id = new_id
         audit.record(
             s,
             actor="risk",
@@ -131,6 +138,10 @@ def record_signals(
             reason=sig.key,
             policy_version=policy_version,
         )
+    if known is not None:
+        known.pending += new
+        if any(r.severity == "high" for r in new):
+            write_signals(s, known)  # the alert's key names the first high signal's id
     high = [r for r in new if r.severity == "high"]
     if high:
         before = {"review_flagged_on": customer.review_flagged_on}

@@ -4,7 +4,7 @@ researching each customer on its own does; a batch that fails is redone customer
 from __future__ import annotations
 
 import shutil
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +24,7 @@ AS_OF = date(2027, 3, 1)
 # assessments wait for an analyst; the scan flags customers with high signals.
 DAY = AS_OF + timedelta(days=40)
 REQUESTER = "ben.manager"
+NOW = datetime(2027, 4, 10, 9, 30, tzinfo=UTC)  # when analysts are asked: their due time
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,11 @@ def copy(portfolio, tmp_path, name: str) -> App:
 
 
 def due_list(app: App) -> list[dict[str, Any]]:
-    services.scan_risk(app, as_of=DAY)
+    """Half the customers scanned first (high signals flag some for review); research finds
+    the other half's signals itself."""
+    with app.uow() as uow:
+        ids = list(uow.session.exec(select(Customer.id).order_by(col(Customer.id))))
+    services.scan_risk(app, as_of=DAY, customer_ids=ids[: len(ids) // 2])
     return services.due_reviews(app, as_of=DAY)
 
 
@@ -95,12 +100,16 @@ def recorded(app: App) -> dict[str, Any]:
     }
 
 
-def test_batches_write_what_one_customer_at_a_time_writes(portfolio, tmp_path):
+def test_batches_write_what_one_customer_at_a_time_writes(portfolio, tmp_path, caplog):
     one, many = copy(portfolio, tmp_path, "one"), copy(portfolio, tmp_path, "many")
     due = due_list(one)
     assert due == due_list(many)
-    alone = [research_one(one, item, as_of=DAY, requested_by=REQUESTER) for item in due]
-    batched = research_customers(many, due=due, as_of=DAY, requested_by=REQUESTER, batch_size=7)
+    signals_before = len(recorded(one)["signals"])
+    alone = [research_one(one, item, as_of=DAY, requested_by=REQUESTER, now=NOW) for item in due]
+    batched = research_customers(
+        many, due=due, as_of=DAY, requested_by=REQUESTER, batch_size=7, now=NOW
+    )
+    assert "rolled back" not in caplog.text  # every batch went through as one
 
     assert batched == alone
     statuses = [r["status"] for r in batched]
@@ -113,6 +122,12 @@ def test_batches_write_what_one_customer_at_a_time_writes(portfolio, tmp_path):
     assert len(made) == len(due) and any(s["reviewed_in"] for s in a["signals"])
     for part in a:
         assert a[part] == b[part], part
+    # every signal research recorded is in the audit trail, once
+    audited = [e for events in a["events"].values() for e in events if e[1] == "risk.signal"]
+    new_signals = a["signals"][signals_before:]
+    assert new_signals and len([e for e in audited if e[4] in {
+        s["fingerprint"].partition(":")[2] for s in new_signals
+    }]) >= len(new_signals)  # fmt: skip
 
     again = research_customers(many, due=due, as_of=DAY, requested_by=REQUESTER, batch_size=7)
     # a rerun returns the assessments already made
@@ -125,7 +140,7 @@ def test_a_batch_that_fails_is_redone_customer_by_customer(portfolio, tmp_path, 
     due = due_list(healthy)
     assert due == due_list(failing)
     expected = research_customers(
-        healthy, due=due, as_of=DAY, requested_by=REQUESTER, batch_size=10
+        healthy, due=due, as_of=DAY, requested_by=REQUESTER, batch_size=10, now=NOW
     )
     unlucky = due[13]["customer"]
     real = research_batch.load_raw_many
@@ -145,6 +160,7 @@ def test_a_batch_that_fails_is_redone_customer_by_customer(portfolio, tmp_path, 
         as_of=DAY,
         requested_by=REQUESTER,
         batch_size=10,
+        now=NOW,
         after_batch=seen.append,
     )
     assert failed == [10]  # the second batch failed once and was rolled back
@@ -185,3 +201,20 @@ def test_customers_that_cannot_start_are_reported_and_the_rest_researched(portfo
     nobody = research_customers(app, due=due[6:8], as_of=DAY, requested_by="nobody")
     assert [r["status"] for r in nobody] == ["not started"] * 2
     assert "not in the approver directory" in nobody[0]["error"]
+
+
+def test_research_reads_the_exposure_collections_sees_for_every_customer(portfolio, tmp_path):
+    """Research takes exposure from its own read of the ledger; it must equal the open items'."""
+    app = copy(portfolio, tmp_path, "exposure")
+    from credit.services.ledger import exposure, load_raw_many
+
+    with app.uow() as uow:
+        s = uow.session
+        customers = list(s.exec(select(Customer).order_by(col(Customer.id))))
+        owing = []
+        for day in (AS_OF - timedelta(days=60), AS_OF, DAY):
+            read = load_raw_many(s, customers, day)
+            owed = {c.code: exposure(s, c.id, day) for c in customers}
+            assert {c.code: read[c.id][1] for c in customers} == owed, day
+            owing.append(sum(1 for v in owed.values() if any(v.values())))
+    assert min(owing) > len(customers) // 2, owing  # most customers owe something each day
