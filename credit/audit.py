@@ -20,7 +20,11 @@ from credit.db.models import AuditEvent, AuditHead, utcnow
 
 
 def jsonable(value: Any) -> Any:
-    """Decimals and dates as strings so JSON columns keep them exact."""
+    """Decimals and dates as strings so JSON columns keep them exact; a dataclass as a dict of
+    its fields."""
+    kind = type(value)
+    if kind is str or kind is int or value is None or kind is bool:
+        return value  # the common case first (an enum is not a plain str)
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date):
@@ -31,6 +35,9 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
         return [jsonable(v) for v in value]
+    fields = getattr(kind, "__dataclass_fields__", None)
+    if fields is not None:
+        return {name: jsonable(getattr(value, name)) for name in fields}
     return value
 
 

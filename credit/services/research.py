@@ -304,7 +304,7 @@ def scan_assessment(
     facts = facts_from_snapshot(a.inputs)
     result = scoring.score_customer(facts, a.as_of, policy)
     a.metrics = audit.jsonable(result.metrics)
-    a.factors = audit.jsonable([asdict(f) for f in result.factors])
+    a.factors = audit.jsonable(result.factors)
     a.quantitative_score = result.total
     snapshot = dict(a.inputs)
     profile, base = snapshot["profile"], snapshot["base_currency"]
@@ -336,7 +336,7 @@ def scan_assessment(
         stale_key=stale_key,
         line_ref=f"request-{line.request_id}" if line else "",
     )
-    snapshot["signals"] = [asdict(x) for x in found]
+    snapshot["signals"] = audit.jsonable(found)
     a.inputs = snapshot
     return result, found, facts
 
