@@ -1333,9 +1333,11 @@ def notices_list(
     if as_json:
         print_json(rows)
         return
+    failed = any(r["status"] == "failed" for r in rows)
     table(
         f"Notices ({len(rows)})",
-        ["id", "kind", "status", "to", "subject", "created"],
+        ["id", "kind", "status", "to", "subject", "created"]
+        + (["attempts", "last error"] if failed else []),
         [
             [
                 r["id"],
@@ -1345,6 +1347,7 @@ def notices_list(
                 r["subject"],
                 r["created_at"],
             ]
+            + ([r["attempts"], r["last_error"]] if failed else [])
             for r in rows
         ],
     )
@@ -1362,6 +1365,33 @@ def notices_deliver() -> None:
         f"sent {report['sent']}, retrying later {report['retried']}, failed {report['failed']}, "
         f"held by another sender {report['skipped']}"
     )
+    if report["repeated"]:
+        console.print(
+            f"[yellow]{report['repeated']} notice(s) were being sent by a sender that stopped; "
+            "sent again with the same Message-ID (a recipient may see one twice)[/yellow]"
+        )
+    if report["failed"]:
+        console.print(
+            f"[red]{report['failed']} notice(s) failed for good; the operator was told. "
+            "See them with `credit notices list --status failed`, fix the cause, then "
+            "`credit notices retry ID...`[/red]"
+        )
+
+
+@notices_app.command("retry")
+def notices_retry(
+    ids: Annotated[list[int], typer.Argument(help="Ids of failed notices to send again.")],
+    by: Annotated[str, typer.Option("--as", help="Who asks (for the audit trail).")],
+    reason: Annotated[str, typer.Option("--reason", help="What was fixed.")],
+) -> None:
+    """Put failed notices back in the outbox once the cause is fixed; the next delivery sends
+    them."""
+    from credit import services
+
+    a = get_app()
+    with clear_errors():
+        done = services.retry_notices(a, notice_ids=ids, by=by, reason=reason)
+    console.print(f"{len(done)} notice(s) back in the outbox: {', '.join(map(str, done))}")
 
 
 @audit_app.command("list")

@@ -18,7 +18,7 @@ import smtplib
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from email.utils import formatdate, getaddresses, parseaddr
@@ -37,13 +37,14 @@ from jinja2 import (
     pass_context,
     select_autoescape,
 )
-from sqlalchemy import bindparam, func, or_, update
+from sqlalchemy import bindparam, case, func, literal, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from credit.audit import jsonable
 from credit.db.models import Notice, NoticeStatus, utcnow
 from credit.domain.money import money
+from credit.faults import checkpoint
 from credit.resources import resource_dir
 
 log = logging.getLogger(__name__)
@@ -439,18 +440,32 @@ class SmtpTransport:
         return conn
 
     def send(self, notice: Any, message: bytes) -> str:
-        if self._conn is None:
-            self._conn = self._connect()
         sender = self.envelope_from or parseaddr(_header_value(message, b"From"))[1]
         try:
-            refused = self._conn.sendmail(sender, notice.recipients, message)
-        except smtplib.SMTPServerDisconnected:
-            self._conn = self._connect()
-            refused = self._conn.sendmail(sender, notice.recipients, message)
+            if self._conn is None:
+                self._conn = self._connect()
+            try:
+                refused = self._conn.sendmail(sender, notice.recipients, message)
+            except smtplib.SMTPServerDisconnected:  # an idle connection the server closed
+                self._conn = self._connect()
+                refused = self._conn.sendmail(sender, notice.recipients, message)
+        except (smtplib.SMTPException, OSError):
+            # A timeout or a refusal may leave the dialogue mid-way (a late reply would be read
+            # as the answer to the next message): the next message gets a new connection.
+            self._abandon()
+            raise
         where = f"smtp://{self.host}:{self.port}"
         if refused:  # some recipients accepted, these not: say so on the notice
             where += " (refused: " + ", ".join(sorted(refused)) + ")"
         return where
+
+    def _abandon(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except OSError:
+                pass
+            self._conn = None
 
     def close(self) -> None:
         if self._conn is not None:
@@ -467,9 +482,19 @@ class DeliveryReport:
     retried: int = 0
     failed: int = 0
     skipped: int = 0
+    # Taken over from a sender that stopped after claiming them (its lease ended): the server may
+    # have accepted them already, so the recipient may get them twice, with the same Message-ID.
+    repeated: int = 0
+    failed_ids: list[int] = field(default_factory=list)  # failed for good in this sweep
+    stopped: str = ""  # why the sweep stopped before the outbox was empty (the server is down)
 
 
 CLAIM = 200  # notices taken per claim
+RETRY_BASE = 30.0  # seconds before the first retry; doubled each time (jittered, capped at 1 h)
+GIVE_UP_AFTER = 3  # server failures in a row that end a sweep
+
+
+INTERRUPTED = "an earlier send stopped after claiming it (its lease ended): it may repeat that one"
 
 
 def _claim(
@@ -478,8 +503,10 @@ def _claim(
     limit: int,
     notice_ids: list[int] | None,
     after_id: int | None = None,
-) -> list[int]:
-    """Take up to ``limit`` due notices for sending, with a lease, in one statement; the ids taken.
+    lease: timedelta = LEASE,
+) -> list[tuple[int, bool]]:
+    """Take up to ``limit`` due notices for sending, with a lease, in one statement: (id, whether
+    a sender that stopped had claimed it before) for each notice taken.
 
     On PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED``: several senders (workers on
     several machines) take different rows without waiting for each other. On SQLite the statement
@@ -502,11 +529,19 @@ def _claim(
         update(Notice)
         .where(Notice.id.in_(due.scalar_subquery()))  # type: ignore[union-attr]
         .values(
-            status=NoticeStatus.SENDING, claimed_until=now + LEASE, attempts=Notice.attempts + 1
+            status=NoticeStatus.SENDING,
+            claimed_until=max(now, utcnow()) + lease,
+            attempts=Notice.attempts + 1,
+            # still "sending" with its lease over: the sender holding it stopped, maybe after
+            # the server had accepted it
+            last_error=case(
+                (Notice.status == NoticeStatus.SENDING, literal(INTERRUPTED)),
+                else_=Notice.last_error,
+            ),
         )
-        .returning(Notice.id)
-    ).scalars()
-    ids = sorted(taken)
+        .returning(Notice.id, Notice.last_error)
+    ).all()
+    ids = sorted((row[0], row[1] == INTERRUPTED) for row in taken)
     session.commit()
     return ids
 
@@ -577,6 +612,8 @@ def deliver_pending(
     limit: int | None = None,
     notice_ids: list[int] | None = None,
     letters_dir: Path | None = None,
+    lease: timedelta = LEASE,
+    retry_base: float = RETRY_BASE,
 ) -> DeliveryReport:
     """Send what the outbox holds (or just ``notice_ids``): claim a chunk, send each, mark each.
 
@@ -590,6 +627,8 @@ def deliver_pending(
     letters = LetterWriter(letters_dir or Path("var/outbox/letters"))
     per_chunk = bool(getattr(transport, "idempotent", False))
     report = DeliveryReport()
+    down = 0  # server failures in a row
+    began = utcnow()
     with Session(engine, expire_on_commit=False) as session:
         try:
             while limit is None or report.sent + report.retried + report.failed < limit:
@@ -597,9 +636,19 @@ def deliver_pending(
                 # mail cannot be unsent, so each is claimed alone, right before it is sent.
                 size = CLAIM if per_chunk else 1
                 want = size if limit is None else min(size, limit - _done(report))
-                ids = _claim(session, utcnow(), want, notice_ids)
-                if not ids:
+                # due before the sweep began: a notice retried in this sweep waits for the next
+                claimed = _claim(session, began, want, notice_ids, lease=lease)
+                if not claimed:
                     break
+                ids = [notice_id for notice_id, _ in claimed]
+                interrupted = [notice_id for notice_id, again in claimed if again]
+                if interrupted:
+                    report.repeated += len(interrupted)
+                    log.warning(
+                        "notice(s) %s: a sender stopped after claiming them; sending again with "
+                        "the same Message-ID (the recipient may get a copy twice)",
+                        interrupted,
+                    )
                 chunk = [
                     Outgoing(*row)
                     for row in session.execute(
@@ -607,13 +656,23 @@ def deliver_pending(
                     )
                 ]
                 for out in chunk:
-                    _send_one(out, transport, letters, mail_from, report)
+                    outcome = _send_one(out, transport, letters, mail_from, report, retry_base)
+                    down = down + 1 if outcome == "unavailable" else 0
                     if not per_chunk:
+                        if outcome == "sent":
+                            checkpoint("delivery.accepted")
                         _mark(session, [out])
                         session.commit()
                 if per_chunk:
+                    checkpoint("delivery.accepted")
                     _mark(session, chunk)
                 session.commit()
+                if down >= GIVE_UP_AFTER:
+                    # The server is down or hanging: what is left waits for the next sweep
+                    # instead of timing out notice after notice.
+                    report.stopped = f"{down} failures in a row, the last: {chunk[-1].last_error}"
+                    log.warning("delivery stopped for now: %s", report.stopped)
+                    break
             # What other senders hold right now (their leases have not ended).
             report.skipped = session.exec(
                 select(func.count())
@@ -635,8 +694,10 @@ def _send_one(
     letters: LetterWriter,
     mail_from: str,
     report: DeliveryReport,
-) -> None:
-    """Send one claimed notice and record the outcome on it (the caller marks and commits)."""
+    retry_base: float = RETRY_BASE,
+) -> str:
+    """Send one claimed notice and record the outcome on it (the caller marks and commits):
+    ``sent``, ``failed`` (this notice), ``unavailable`` (the server) or ``unbuildable``."""
     now = utcnow()
     if notice.message_id is None:
         notice.message_id = message_id(notice, mail_from)
@@ -646,8 +707,9 @@ def _send_one(
         notice.last_error = f"cannot build the message: {type(exc).__name__}: {exc}"[:2000]
         notice.status, notice.claimed_until = NoticeStatus.FAILED, None
         report.failed += 1
+        report.failed_ids.append(notice.id)
         log.error("notice %s failed: %s", notice.id, notice.last_error)
-        return
+        return "unbuildable"
     try:
         if notice.channel == "letter":
             where = letters.write(notice)
@@ -655,24 +717,40 @@ def _send_one(
             where = transport.send(notice, message)
     except (smtplib.SMTPException, OSError) as exc:
         notice.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        permanent = isinstance(exc, smtplib.SMTPRecipientsRefused) or (
-            isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
-        )
-        if permanent or notice.attempts >= MAX_ATTEMPTS:
+        if _permanent(exc) or notice.attempts >= MAX_ATTEMPTS:
             notice.status, notice.claimed_until = NoticeStatus.FAILED, None
             report.failed += 1
-        else:
-            backoff = min(3600, 30 * 2 ** (notice.attempts - 1))
+            report.failed_ids.append(notice.id)
+        else:  # exponential backoff with jitter: 1, 2, 4, 8 ... times the base, capped at 1 h
+            backoff = min(3600.0, retry_base * 2 ** (notice.attempts - 1))
             notice.status = NoticeStatus.PENDING
             notice.claimed_until = now + timedelta(seconds=backoff * random.uniform(0.8, 1.2))
             report.retried += 1
         log.warning("notice %s not delivered: %s", notice.id, notice.last_error)
-        return
+        return "unavailable" if _server_unavailable(exc) else "failed"
     notice.status = NoticeStatus.SENT
     notice.sent_at = utcnow()
     notice.delivered_to = where
     notice.claimed_until = None
     report.sent += 1
+    return "sent"
+
+
+def _permanent(exc: Exception) -> bool:
+    """A 5xx answer, or every recipient refused with a 5xx: sending again cannot help. (A 4xx,
+    greylisting say, is temporary.)"""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+
+
+def _server_unavailable(exc: Exception) -> bool:
+    """The server itself is down, unreachable, hanging or closing (not one message's problem)."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code == 421
+    return isinstance(exc, smtplib.SMTPServerDisconnected | OSError) and not isinstance(
+        exc, smtplib.SMTPRecipientsRefused
+    )
 
 
 def transport_for(settings: Any) -> Transport:

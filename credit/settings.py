@@ -31,6 +31,10 @@ class Settings:
     smtp_password: str | None = field(default=None, repr=False)
     smtp_starttls: bool = False
     smtp_timeout: float = 30.0
+    # How long a sender holds a claimed notice: a sender that dies leaves it to the next one then.
+    delivery_lease_seconds: int = 300
+    # Seconds before a temporarily refused notice is tried again; doubled each time (with jitter).
+    delivery_retry_seconds: float = 30.0
     mail_from: str = "Credit Department <credit@example.com>"
     base_currency: str = "EUR"
     policy_file: Path | None = None
@@ -107,6 +111,20 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"CREDIT_{name}: value {raw!r} is not a whole number") from None
 
+        def get_seconds(name: str, default: float) -> float:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                value = -1.0
+            if not value > 0:
+                raise SettingsError(
+                    f"CREDIT_{name}: value {raw!r} is not a positive number of seconds"
+                )
+            return value
+
         def get_path(name: str) -> Path | None:
             raw = get(name)
             return Path(raw) if raw else None
@@ -133,6 +151,8 @@ class Settings:
             smtp_password=get("SMTP_PASSWORD"),
             smtp_starttls=(get("SMTP_STARTTLS") or "").lower() in _TRUE,
             smtp_timeout=float(get_int("SMTP_TIMEOUT", 30)),
+            delivery_lease_seconds=get_int("DELIVERY_LEASE_SECONDS", 300),
+            delivery_retry_seconds=get_seconds("DELIVERY_RETRY_SECONDS", 30.0),
             mail_from=get("MAIL_FROM") or cls.mail_from,
             base_currency=currency,
             policy_file=get_path("POLICY_FILE"),

@@ -48,6 +48,14 @@ class Teams(BaseModel):
     credit: Email
     collections: Email
     review_requester: str = Field(description="username that opens scheduled re-reviews")
+    operator: Email | None = Field(
+        default=None,
+        description="who hears of notices that could not be delivered (default: the credit team)",
+    )
+
+    @property
+    def operator_email(self) -> str:
+        return self.operator or self.credit
 
 
 class Directory(BaseModel):

@@ -43,6 +43,7 @@ from credit.services.queries import (
     deliver,
     limit_changes,
     list_notices,
+    retry_notices,
     verify_audit,
 )
 from credit.services.receivables import (
@@ -121,6 +122,7 @@ __all__ = [
     "init_database",
     "limit_changes",
     "list_notices",
+    "retry_notices",
     "verify_audit",
     "list_signals",
     "load_raw",

@@ -39,6 +39,7 @@ from credit.domain.money import ZERO, money
 from credit.domain.policy import DunningAction as DunningActionKind
 from credit.domain.policy import DunningChannel, DunningLevel, PolicyBody
 from credit.domain.signals import Signal
+from credit.faults import checkpoint
 from credit.services._common import _customer_view, _line_view
 from credit.services.ledger import open_items_many, overdue_customers
 
@@ -378,10 +379,13 @@ def _dun_batch(
                         )
                     outcomes.append(outcome)
                 results.append((cid, outcomes))
+                checkpoint("collections.customer")
             if batch.steps:
                 s.execute(insert(DunningAction), batch.steps)
         if not dry_run:
+            checkpoint("collections.decided")
             uow.commit()
+            checkpoint("collections.committed")
     return results
 
 
@@ -766,6 +770,7 @@ def _apply_dunning(
             utcnow(),
         )
         s.add(line)
+        checkpoint("collections.hold")
         from credit.services.service_desk import open_service_task
 
         # Sales hears of the hold (credit_hold_sales); customer service gets a follow-up.
@@ -1068,6 +1073,7 @@ def dun_customers(
     code to the levels planned at selection. If a batch fails, it is rolled back and redone one
     customer at a time, so that one customer's failure does not stop the others: that customer
     gets an ``error`` outcome and is left as it was."""
+    checkpoint("collections.selected")
     out: list[dict[str, Any]] = []
     by_id: dict[int, dict[str, int]] | None = None
     if expected:

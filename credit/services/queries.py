@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlmodel import col, select
@@ -17,6 +18,7 @@ from credit.db.models import (
     Customer,
     DunningAction,
     Notice,
+    NoticeStatus,
     PaymentPromise,
 )
 from credit.domain import dunning
@@ -29,6 +31,8 @@ from credit.services._common import (
     get_customer,
 )
 from credit.services.ledger import _dunning_state, open_items
+
+log = logging.getLogger(__name__)
 
 
 def customer_overview(app: App, *, code: str, as_of: date) -> dict[str, Any]:
@@ -139,6 +143,7 @@ def list_notices(
                 "attempts": n.attempts,
                 "delivered_to": n.delivered_to or "",
                 "key": n.idempotency_key,
+                "last_error": n.last_error or "",
             }
             for n in rows
         ]
@@ -146,7 +151,9 @@ def list_notices(
 
 def deliver(
     app: App, *, limit: int | None = None, notice_ids: list[int] | None = None
-) -> dict[str, int]:
+) -> dict[str, Any]:
+    """Send what the outbox holds. Notices that failed for good in this sweep (a permanent
+    refusal, or retries used up) are listed in one notice to the operator."""
     report = notices.deliver_pending(
         app.engine,
         notices.transport_for(app.settings),
@@ -154,8 +161,109 @@ def deliver(
         limit=limit,
         notice_ids=notice_ids,
         letters_dir=app.settings.letters_path,
+        lease=timedelta(seconds=app.settings.delivery_lease_seconds),
+        retry_base=app.settings.delivery_retry_seconds,
     )
-    return asdict(report)
+    out = asdict(report)
+    out["operator_notice"] = _tell_operator(app, report.failed_ids)
+    return out
+
+
+def retry_notices(app: App, *, notice_ids: list[int], by: str, reason: str) -> list[int]:
+    """Put failed notices back in the outbox (after the cause is fixed); audited. Refuses ids
+    that are unknown or not failed, and changes nothing then."""
+    from credit.services._common import ServiceError
+
+    with app.uow() as uow:
+        s = uow.session
+        rows = {n.id: n for n in s.exec(select(Notice).where(col(Notice.id).in_(notice_ids)))}
+        missing = [i for i in notice_ids if i not in rows]
+        if missing:
+            raise ServiceError(f"no notice with id {', '.join(map(str, missing))}")
+        not_failed = [f"#{i} is {rows[i].status}" for i in notice_ids if rows[i].status != "failed"]
+        if not_failed:
+            raise ServiceError(f"only failed notices can be retried: {'; '.join(not_failed)}")
+        for i in notice_ids:
+            n = rows[i]
+            before = {"status": n.status, "attempts": n.attempts, "last_error": n.last_error}
+            n.status, n.attempts, n.claimed_until = NoticeStatus.PENDING, 0, None
+            s.add(n)
+            audit.record(
+                s,
+                actor=by,
+                action="notice.retry",
+                entity_type="notice",
+                entity_id=str(i),
+                before=before,
+                after={"status": n.status, "attempts": 0},
+                reason=reason,
+            )
+        uow.commit()
+    return notice_ids
+
+
+def _tell_operator(app: App, failed_ids: list[int]) -> int | None:
+    """Queue (and try to send) one notice to the operator listing notices that failed for good;
+    an operator notice that fails is not reported again by another."""
+    if not failed_ids:
+        return None
+    with app.uow() as uow:
+        s = uow.session
+        failed = [
+            n
+            for n in s.exec(
+                select(Notice).where(col(Notice.id).in_(failed_ids)).order_by(col(Notice.id))
+            )
+            if n.kind != "delivery_failed"
+        ]
+        if not failed:
+            return None
+        key = "delivery-failed:" + ",".join(str(n.id) for n in failed)
+        if len(key) > 120:  # the key column's size: a long list is named by its digest
+            import hashlib
+
+            digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+            key = f"delivery-failed:{failed[0].id}-{failed[-1].id}:{len(failed)}:{digest}"
+        notice, _ = notices.enqueue(
+            s,
+            app.renderer,
+            key=key,
+            kind="delivery_failed",
+            locale="en",
+            recipients=[app.directory.teams.operator_email],
+            context={
+                "failed": [
+                    {
+                        "id": n.id,
+                        "key": n.idempotency_key,
+                        "kind": n.kind,
+                        "recipients": list(n.recipients),
+                        "attempts": n.attempts,
+                        "last_error": n.last_error or "",
+                        "subject": n.subject,
+                    }
+                    for n in failed
+                ],
+                "mail_from": app.settings.mail_from,
+            },
+        )
+        uow.commit()
+        operator_id = notice.id if notice is not None else None
+    log.error(
+        "%d notice(s) could not be delivered (%s); the operator is told",
+        len(failed),
+        ", ".join(str(n.id) for n in failed[:20]),
+    )
+    if operator_id is not None:
+        notices.deliver_pending(
+            app.engine,
+            notices.transport_for(app.settings),
+            mail_from=app.settings.mail_from,
+            notice_ids=[operator_id],
+            letters_dir=app.settings.letters_path,
+            lease=timedelta(seconds=app.settings.delivery_lease_seconds),
+        )
+    return operator_id
 
 
 def customer_list(app: App) -> list[dict[str, Any]]:

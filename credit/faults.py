@@ -1,0 +1,44 @@
+"""Crash points for the fault-injection suite.
+
+``CREDIT_CRASH_AT=<checkpoint>[:<n>]`` (in a process's environment) kills that process with
+SIGKILL the ``n``-th time (default 1) it reaches ``checkpoint(<checkpoint>)``: no ``finally``, no
+rollback, no flush, exactly as a power cut or the OOM killer would stop it. Unset (always, outside
+the tests) a checkpoint costs one dictionary lookup.
+
+The checkpoints, in the order a collections run reaches them:
+
+- ``collections.selected``: the customers to dun are chosen, nothing written yet;
+- ``collections.decided``: a batch is decided and its notices rendered, not committed;
+- ``collections.customer``: inside a batch, after each customer (``:n`` picks the customer);
+- ``collections.hold``: a credit line is being put on hold, in the batch's open transaction;
+- ``collections.committed``: a batch's steps, audit events and notices are committed;
+- ``delivery.accepted``: the mail server accepted a message, not yet marked sent.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+_seen: dict[str, int] = {}
+_target: tuple[str, int] | None | bool = False  # False: the environment not read yet
+
+
+def _read() -> tuple[str, int] | None:
+    spec = os.environ.get("CREDIT_CRASH_AT", "").strip()
+    if not spec:
+        return None
+    name, _, nth = spec.partition(":")
+    return name, int(nth or 1)
+
+
+def checkpoint(name: str) -> None:
+    """Die here, now, if the environment asks for it (see the module's doc)."""
+    global _target
+    if _target is False:
+        _target = _read()
+    if _target is None or _target[0] != name:  # type: ignore[index]
+        return
+    _seen[name] = _seen.get(name, 0) + 1
+    if _seen[name] == _target[1]:  # type: ignore[index]
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,199 @@
+"""Scenario 1: a collections run over 10,000 invoices is killed with SIGKILL at each checkpoint
+(several points of each), then started again: nothing is missing, nothing is sent twice, except
+the one message a mail server had accepted when the sender died, which is reported and carries
+the same Message-ID the second time.
+
+The run is a real subprocess (``tests.faults.collect_run``: the flow's steps without Prefect's
+start-up), on a real SQLite file, mailing a real SMTP server (aiosmtpd) on loopback.
+"""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import col, select
+
+from bench.portfolio import generate
+from credit import audit
+from credit.app import App
+from credit.db.models import CreditLine, Customer, DunningAction, Notice
+from credit.settings import Settings
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+AS_OF = date(2027, 3, 1)
+LEASE = 2  # seconds a sender holds a claimed notice (CREDIT_DELIVERY_LEASE_SECONDS)
+
+# (checkpoint, which time it is reached): see credit/faults.py
+SCENARIOS = [
+    ("collections.selected", 1),
+    ("collections.customer", 1),
+    ("collections.customer", 250),
+    ("collections.customer", 777),
+    ("collections.decided", 1),
+    ("collections.decided", 6),
+    ("collections.committed", 1),
+    ("collections.committed", 5),
+    ("collections.hold", 1),
+    ("collections.hold", 9),
+    ("delivery.accepted", 1),
+    ("delivery.accepted", 400),
+]
+
+
+class Inbox:
+    """What the SMTP server accepted: (notice key, Message-ID) per message, in order."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        m = email.message_from_bytes(envelope.content)
+        self.messages.append((m["X-Credit-Notice-Key"], m["Message-ID"]))
+        return "250 OK"
+
+
+@pytest.fixture(scope="module")
+def smtp():
+    from aiosmtpd.controller import Controller
+
+    from tests.integration.test_notices import free_port
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def portfolio(tmp_path_factory) -> Path:
+    source = tmp_path_factory.mktemp("crash") / "portfolio.db"
+    written = generate(f"sqlite:///{source}", customers=1_000, invoices=10_000, seed=3, as_of=AS_OF)
+    assert written["invoice"] >= 10_000
+    return source
+
+
+def run(db: Path, port: int, crash: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
+    env.update(
+        CREDIT_DATABASE_URL=f"sqlite:///{db}",
+        CREDIT_OUTBOX_DIR=str(db.parent / "outbox"),
+        CREDIT_LETTERS_DIR=str(db.parent / "letters"),
+        CREDIT_SMTP_HOST="127.0.0.1",
+        CREDIT_SMTP_PORT=str(port),
+        CREDIT_DELIVERY_LEASE_SECONDS=str(LEASE),
+    )
+    if crash:
+        env["CREDIT_CRASH_AT"] = crash
+    return subprocess.run(
+        [sys.executable, "-m", "tests.faults.collect_run", AS_OF.isoformat()],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def state(db: Path) -> dict[str, Any]:
+    """What the run left: every notice (key, status, digest of its text), every dunning step,
+    the lines on hold, and whether the audit chain holds."""
+    app = App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": f"sqlite:///{db}"}))
+    with app.uow() as uow:
+        s = uow.session
+        sent = {
+            n.idempotency_key: (
+                n.status,
+                n.channel,
+                hashlib.sha256(f"{n.subject}\n{n.text}\n{n.html}".encode()).hexdigest(),
+            )
+            for n in s.exec(select(Notice))
+        }
+        steps = Counter(
+            (a.customer_id, a.currency, a.level, a.as_of) for a in s.exec(select(DunningAction))
+        )
+        held = sorted(
+            s.exec(
+                select(Customer.code)
+                .join(CreditLine, col(CreditLine.customer_id) == col(Customer.id))
+                .where(CreditLine.status == "on_hold")
+            )
+        )
+        chain = audit.verify(s)
+    app.engine.dispose()
+    return {"notices": sent, "steps": steps, "held": held, "audit_ok": chain.ok}
+
+
+@pytest.fixture(scope="module")
+def reference(portfolio, smtp, tmp_path_factory) -> dict[str, Any]:
+    """The same run on a copy, never killed."""
+    inbox, port = smtp
+    db = tmp_path_factory.mktemp("reference") / "credit.db"
+    shutil.copyfile(portfolio, db)
+    inbox.messages.clear()
+    done = run(db, port)
+    assert done.returncode == 0, done.stderr
+    got = state(db)
+    mailed = Counter(key for key, _ in inbox.messages)
+    assert set(mailed.values()) == {1}
+    got["mailed"] = set(mailed)
+    got["figures"] = json.loads(done.stdout)
+    assert got["figures"]["levels"].get("credit_hold", 0) >= 10 and len(got["held"]) >= 10
+    assert len(mailed) >= 500
+    return got
+
+
+@pytest.mark.parametrize(("point", "nth"), SCENARIOS, ids=[f"{p}:{n}" for p, n in SCENARIOS])
+def test_killed_at_a_checkpoint_and_started_again(point, nth, portfolio, reference, smtp, tmp_path):
+    inbox, port = smtp
+    db = tmp_path / "credit.db"
+    shutil.copyfile(portfolio, db)
+    inbox.messages.clear()
+
+    killed = run(db, port, crash=f"{point}:{nth}")
+    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
+    before_restart = len(inbox.messages)
+    time.sleep(LEASE + 0.5)  # a claimed notice is free again once its sender's lease ends
+    again = run(db, port)
+    assert again.returncode == 0, again.stderr[-2000:]
+    figures = json.loads(again.stdout)
+
+    got = state(db)
+    assert got["audit_ok"]
+    assert got["held"] == reference["held"]
+    assert got["steps"] == reference["steps"] and set(got["steps"].values()) == {1}
+    assert got["notices"] == reference["notices"]  # same keys, all sent, same text
+    mailed = Counter(key for key, _ in inbox.messages)
+    assert set(mailed) == reference["mailed"]  # 0 missing
+    twice = {key: n for key, n in mailed.items() if n > 1}
+    if point == "delivery.accepted":
+        # The one message the server had accepted when the sender died: at most one, reported
+        # by the run that sent it again, with the same Message-ID both times.
+        assert len(twice) <= 1 and set(twice.values()) <= {2}
+        assert figures["delivery"]["repeated"] == 1
+        for key in twice:
+            ids = {mid for k, mid in inbox.messages if k == key}
+            assert len(ids) == 1, ids
+    else:
+        assert twice == {}
+    print(
+        f"{point}:{nth}: killed after {before_restart} mail(s); after the restart "
+        f"{len(mailed)} notices mailed, {sum(twice.values()) - len(twice)} duplicate(s), "
+        f"{len(got['held'])} lines on hold, {sum(got['steps'].values())} dunning steps"
+    )
