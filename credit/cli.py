@@ -607,6 +607,9 @@ def _decide(
         console.print(
             f"Request {request_id} level {step.level} ({step.role}): {step.decision} by {user}."
         )
+    from credit.faults import checkpoint
+
+    checkpoint("approval.decided")  # the fault tests stop here: decided, not followed up
     try:
         with clear_errors():
             progress = _continue_request(request_id, day)
@@ -724,7 +727,10 @@ def approvals_sweep(as_of: AsOpt = None) -> None:
 
     with clear_errors():
         counts = run_flow("Sweeping approvals", call)
-    console.print(f"{counts['reminders']} reminder(s), {counts['escalations']} escalation(s) sent.")
+    console.print(
+        f"{counts['reminders']} reminder(s), {counts['escalations']} escalation(s) sent; "
+        f"{counts['published']} approved request(s) published."
+    )
 
 
 @approvals_app.command("resume")

@@ -12,7 +12,9 @@ The checkpoints, in the order a collections run reaches them:
 - ``collections.customer``: inside a batch, after each customer (``:n`` picks the customer);
 - ``collections.hold``: a credit line is being put on hold, in the batch's open transaction;
 - ``collections.committed``: a batch's steps, audit events and notices are committed;
-- ``delivery.accepted``: the mail server accepted a message, not yet marked sent.
+- ``delivery.accepted``: the mail server accepted a message, not yet marked sent;
+- ``approval.decided``: `credit approve`/`reject` committed the decision, and has not yet
+  published or sent what follows (the approval sweeper picks that up).
 """
 
 from __future__ import annotations

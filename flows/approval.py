@@ -12,7 +12,7 @@ from prefect import flow, get_run_logger
 
 from credit.settings import Settings
 from flows.publish import publish
-from tasks.approval import advance_request, sweep_approvals
+from tasks.approval import advance_request, approved_requests, sweep_approvals
 from tasks.notices import deliver_notices
 
 
@@ -38,5 +38,8 @@ def approval_sweeper(as_of: date | None = None) -> dict:
         as_of or Settings.load().today()
     )  # the edge: a scheduled run sweeps as of its own day in the company's time zone
     counts = sweep_approvals(as_of)
+    # A decision is committed with what it decides; publishing and sending follow in the
+    # approver's own run. If that run died, its work is picked up here, once.
+    published = [publish(request_id, as_of) for request_id in approved_requests()]
     deliver_notices()
-    return counts
+    return {**counts, "published": len(published)}

@@ -17,6 +17,12 @@ def advance_request(request_id: int, as_of: date) -> dict:
     return asdict(services.advance_request(app(), request_id=request_id, as_of=as_of))
 
 
+@task(name="find-approved-requests")
+def approved_requests() -> list[int]:
+    """Requests approved at every level and not published yet (a follow-up that did not run)."""
+    return services.approved_requests(app())
+
+
 @task(name="advance-policy")
 def advance_policy(version: int, backtest: dict | None = None) -> dict:
     """Route, publish or reject a policy version from the database state."""

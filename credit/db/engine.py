@@ -10,7 +10,13 @@ from sqlalchemy.engine import Engine, make_url
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and enforced foreign keys."""
+    """An engine for ``url``; SQLite gets WAL, a busy timeout, enforced foreign keys and
+    ``BEGIN IMMEDIATE`` transactions.
+
+    ``BEGIN IMMEDIATE`` takes SQLite's write lock when a transaction starts (waiting up to the busy
+    timeout for it). A deferred transaction that reads first and writes later cannot wait: if
+    another process committed in between, its write fails at once with "database is locked".
+    Readers still read the WAL snapshot without waiting for anyone outside a transaction."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -24,6 +30,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+            dbapi_conn.isolation_level = None  # the driver's own BEGIN off: ours below
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":

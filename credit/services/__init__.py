@@ -35,7 +35,7 @@ from credit.services.policy import (
     policy_view,
     propose_policy,
 )
-from credit.services.publish import publish_request
+from credit.services.publish import approved_requests, publish_request
 from credit.services.queries import (
     audit_events,
     customer_list,
@@ -134,6 +134,7 @@ __all__ = [
     "policy_diff",
     "policy_view",
     "propose_policy",
+    "approved_requests",
     "publish_request",
     "reassign_analyst",
     "record_qualitative",

@@ -32,8 +32,11 @@ from credit.services.approvals import _steps
 def publish_request(app: App, *, request_id: int, as_of: date) -> dict[str, Any]:
     """Activate (or change) the customer's credit line from an approved request; tell the customer
     and the sales owner. Rerunning after publication changes nothing and sends nothing new."""
+    from credit.services.approvals import lock_subject
+
     with app.uow() as uow:
         s = uow.session
+        lock_subject(s, SUBJECT_REQUEST, request_id)  # a sweep and the approver's own run at once
         r = s.get(CreditRequest, request_id)
         if r is None:
             raise ServiceError(f"no credit request {request_id}")
@@ -133,3 +136,16 @@ def publish_request(app: App, *, request_id: int, as_of: date) -> dict[str, Any]
             "next_review_on": line.next_review_on.isoformat(),
             "notices": [n1.id, n2.id],
         }
+
+
+def approved_requests(app: App) -> list[int]:
+    """Requests every level approved that are not published yet: a decision whose follow-up
+    did not run (a crash, an outage). The approval sweeper publishes them."""
+    with app.uow() as uow:
+        return list(
+            uow.session.exec(
+                select(CreditRequest.id)
+                .where(CreditRequest.status == RequestStatus.APPROVED)
+                .order_by(CreditRequest.id)
+            )
+        )

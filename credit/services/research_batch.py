@@ -134,7 +134,20 @@ def research_one(
         )
     except ServiceError as exc:
         return _not_started(item, exc)
-    return {"customer": item["customer"], "reason": item["reason"], **scored}
+    return _brief(item, scored)
+
+
+BRIEF = ("assessment_id", "status", "analyst", "quantitative_score", "score", "rating")
+
+
+def _brief(item: dict[str, Any], scored: dict[str, Any]) -> dict[str, Any]:
+    """What a run reports of one researched customer (the factors and signals are on the
+    assessment: 100,000 customers' worth would not fit a flow's result)."""
+    return {
+        "customer": item["customer"],
+        "reason": item["reason"],
+        **{k: scored[k] for k in BRIEF},
+    }
 
 
 def _not_started(item: dict[str, Any], exc: Exception) -> dict[str, Any]:
@@ -301,11 +314,7 @@ def _research(
                 known=known,
             )
             outcome_effects(app, s, a, customer, policy, outcome)
-            results[item["review_key"]] = {
-                "customer": customer.code,
-                "reason": item["reason"],
-                **_scored_summary(a),
-            }
+            results[item["review_key"]] = _brief(item, _scored_summary(a))
         write_signals(s, known)
     return results
 

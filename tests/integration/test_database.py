@@ -164,3 +164,18 @@ def test_audit_trail_refuses_update_and_delete(engine):
             conn.commit()
     with Session(engine) as s:
         assert [e.actor for e in s.exec(select(AuditEvent))] == ["a"]
+
+
+def test_sqlalchemy_warnings_fail_the_test_run():
+    """A Decimal squeezed through a float column warns in SQLAlchemy; the suite makes every
+    SQLAlchemy warning an error (pyproject's filterwarnings), so such a slip cannot pass."""
+    import warnings
+
+    from sqlalchemy import exc as sa_exc
+    from sqlalchemy import util
+
+    assert any(f[0] == "error" and f[2] is sa_exc.SAWarning for f in warnings.filters), (
+        warnings.filters[:5]
+    )
+    with pytest.raises(sa_exc.SAWarning):
+        util.warn("Dialect sqlite+pysqlite does *not* support Decimal objects natively")

@@ -1,0 +1,181 @@
+"""Scenario 7: bad input everywhere. A corpus of bad CSV files and bad command-line arguments
+through the real `credit` command: a located error (file, row, column, value, reason), exit code
+2, no traceback, nothing written. And a bounded hypothesis fuzz of the CSV importer."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlmodel import func, select
+
+from credit.app import App
+from credit.db.models import AuditEvent, Invoice
+from credit.importers import COLUMNS, ImportFailed, import_file
+from tests.conftest import import_sample
+from tests.e2e.conftest import CREDIT
+
+HEADER = "customer_code,number,issue_date,due_date,amount,currency,applies_to\n"
+GOOD = "C-1001,NEW-{i},2026-01-05,2026-02-04,100.00,EUR,\n"
+
+# (file name, bytes, what the error must say); every file has something wrong
+CORPUS = [
+    ("bom_semicolon.csv", b"\xef\xbb\xbf" + HEADER.replace(",", ";").encode(),
+     ["bom_semicolon.csv:1", "separator must be ',' not ';'"]),
+    ("bom_bad_date.csv", b"\xef\xbb\xbf" + (HEADER + "C-1001,B-1,2026-1-5,2026-02-04,1.00,EUR,\n").encode(),
+     ["bom_bad_date.csv:2", "column issue_date", "'2026-1-5'", "not an ISO date"]),
+    ("decimal_comma.csv", (HEADER + 'C-1001,D-1,2026-01-05,2026-02-04,"1.234,56",EUR,\n').encode(),
+     ["decimal_comma.csv:2", "column amount", "'1.234,56'", "'.' as the decimal separator"]),
+    ("ambiguous_date.csv", (HEADER + "C-1001,A-1,01/02/2026,2026-02-04,10.00,EUR,\n").encode(),
+     ["ambiguous_date.csv:2", "column issue_date", "'01/02/2026'", "YYYY-MM-DD"]),
+    ("duplicate_key.csv", (HEADER + GOOD.format(i=1) + GOOD.format(i=1)).encode(),
+     ["duplicate_key.csv:3", "column number", "duplicate"]),
+    ("missing_column.csv", b"customer_code,number,issue_date,amount,currency\n",
+     ["missing_column.csv:1", "column due_date", "required column is missing"]),
+    ("extra_column.csv", HEADER.replace("\n", ",colour\n").encode(),
+     ["extra_column.csv:1", "column colour", "unknown column"]),
+    ("huge_value.csv", (HEADER + "C-1001,H-1,2026-01-05,2026-02-04,123456789012345678901234.00,EUR,\n").encode(),
+     ["huge_value.csv:2", "column amount", "larger than the maximum"]),
+    ("latin1.csv", HEADER.encode() + "C-1001,Caf\xe9-1,2026-01-05,2026-02-04,1.00,EUR,\n".encode("latin-1"),
+     ["latin1.csv:2", "not UTF-8"]),
+    ("unknown_customer.csv", (HEADER + "NOPE,U-1,2026-01-05,2026-02-04,1.00,EUR,\n").encode(),
+     ["unknown_customer.csv:2", "column customer_code", "'NOPE'", "no such customer"]),
+    ("empty.csv", b"", ["empty.csv:1", "empty file"]),
+]  # fmt: skip
+
+# bad arguments: (argv, what the message must say)
+BAD_ARGS = [
+    (["collections", "run", "--as-of", "2026-13-45"], "2026-13-45"),
+    (["customers", "show", "NOPE"], "NOPE"),
+    (["notices", "list", "--status", "bogus"], "bogus"),
+    (["notices", "retry", "999999", "--as", "ops", "--reason", "fixed"], "999999"),
+    (["import", "invoices", "/no/such/file.csv"], "/no/such/file.csv"),
+    (["approve", "not-a-number", "--as", "carla.manager"], "not-a-number"),
+]
+
+
+@pytest.fixture
+def desk(app: App, tmp_path) -> App:
+    import_sample(app, ("customers",))
+    return app
+
+
+def snapshot(app: App) -> tuple[int, int]:
+    with app.uow() as uow:
+        s = uow.session
+        return (
+            s.exec(select(func.count()).select_from(Invoice)).one(),
+            s.exec(select(func.count()).select_from(AuditEvent)).one(),
+        )
+
+
+def credit(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [CREDIT, *args], cwd=cwd, env=dict(os.environ), capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.parametrize(("name", "content", "says"), CORPUS, ids=[c[0] for c in CORPUS])
+def test_a_bad_file_is_refused_with_a_located_error_and_nothing_written(
+    desk, tmp_path, name, content, says
+):
+    path = tmp_path / name
+    path.write_bytes(content)
+    before = snapshot(desk)
+    for args in (("import", "invoices", str(path)), ("import", "invoices", str(path), "--dry-run")):
+        done = credit(*args, cwd=tmp_path)
+        out = done.stdout + done.stderr
+        assert done.returncode == 2, out
+        assert "Traceback" not in out
+        for fragment in says:
+            assert fragment in out, (fragment, out)
+    assert snapshot(desk) == before
+    print(f"{name}: exit 2, {out.strip().splitlines()[0]}")
+
+
+@pytest.mark.parametrize(("argv", "says"), BAD_ARGS, ids=[" ".join(a[:2]) for a, _ in BAD_ARGS])
+def test_bad_arguments_exit_2_with_a_message_and_no_traceback(desk, tmp_path, argv, says):
+    before = snapshot(desk)
+    done = credit(*argv, cwd=tmp_path)
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out
+    assert "Traceback" not in out and says in out, out
+    assert snapshot(desk) == before
+
+
+@pytest.mark.slow
+def test_a_100_mb_file_with_one_bad_row_at_the_end_writes_nothing(desk, tmp_path):
+    path = tmp_path / "big.csv"
+    row = "C-1001,BIG-{:08d},2026-01-05,2026-02-04,100.00,EUR,\n"
+    with path.open("w") as f:
+        f.write(HEADER)
+        i = 0
+        while f.tell() < 100 * 1024 * 1024:
+            f.writelines(row.format(i + k) for k in range(10_000))
+            i += 10_000
+        f.write("C-1001,BIG-LAST,2026-01-05,2026-02-04,12x,EUR,\n")
+    before = snapshot(desk)
+    started = time.monotonic()
+    done = credit("import", "invoices", str(path), cwd=tmp_path)
+    seconds = time.monotonic() - started
+    out = done.stdout + done.stderr
+    assert done.returncode == 2 and "Traceback" not in out, out[-3000:]
+    assert f"big.csv:{i + 2}: column amount: value '12x'" in out, out[-3000:]
+    assert snapshot(desk) == before
+    print(
+        f"100 MB file ({i + 1:,} rows): refused in {seconds:.1f} s, row {i + 2} named, nothing written"
+    )
+
+
+CELL = st.one_of(
+    st.sampled_from(["C-1001", "C-9999", "", " ", "EUR", "eur", "XXX", "2026-01-05", "2026-02-30",
+                     "05.01.2026", "1.234,56", "1,234.56", "-0", "1e3", "NaN", "100.00", "0.00001",
+                     "99999999999999.9999", "=cmd()", "\x00", "\u202e", "INV-1"]),
+    st.text(max_size=12),
+    st.decimals(allow_nan=True, allow_infinity=True).map(str),
+)  # fmt: skip
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    header=st.permutations(list(COLUMNS["invoices"])).flatmap(
+        lambda cols: st.integers(min_value=0, max_value=len(cols)).map(lambda n: cols[n:])
+    ),
+    rows=st.lists(st.lists(CELL, min_size=0, max_size=9), max_size=6),
+)
+def test_fuzzed_invoice_files_either_import_or_fail_located_and_write_nothing(
+    desk, tmp_path, header, rows
+):
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    path = tmp_path / "fuzz.csv"
+    path.write_text(buffer.getvalue(), encoding="utf-8", errors="surrogatepass")
+    with desk.uow() as uow:
+        s = uow.session
+        before = s.exec(select(func.count()).select_from(Invoice)).one()
+        try:
+            plan = import_file(s, kind="invoices", path=path, actor="fuzz", dry_run=False)
+        except ImportFailed as exc:
+            assert exc.errors
+            for e in exc.errors:
+                assert e.file == str(path) and 0 <= e.row <= len(rows) + 1 and e.reason
+                assert e.column
+            # nothing was added to the session before the whole file was checked
+            assert s.exec(select(func.count()).select_from(Invoice)).one() == before
+        else:
+            assert plan.rows == len(rows)
+        s.rollback()
