@@ -284,8 +284,18 @@ def read_rows(path: Path, kind: str) -> tuple[list[_Row], list[ImportErrorItem]]
 def _customers_by_code(session: Session, codes: set[str]) -> dict[str, Customer]:
     if not codes:
         return {}
-    found = session.exec(select(Customer).where(Customer.code.in_(codes)))  # type: ignore[attr-defined]
+    found = _select_in(session, select(Customer), Customer.code, codes)
     return {c.code: c for c in found}
+
+
+def _select_in(session: Session, query: Any, column: Any, values: Any) -> list[Any]:
+    """``query`` for rows whose ``column`` is one of ``values``, a few thousand values per
+    statement (PostgreSQL takes 65,535 parameters at most; a large file names more)."""
+    values = sorted(set(values))
+    out: list[Any] = []
+    for i in range(0, len(values), 5000):
+        out.extend(session.exec(query.where(column.in_(values[i : i + 5000]))))
+    return out
 
 
 def _customer_ref(row: _Row, known: dict[str, Customer]) -> Customer | None:
@@ -469,8 +479,7 @@ def _plan_invoices(
     in_file = {v["number"]: v for _, v in out if v["number"]}
     targets = {r.values.get("applies_to", "").strip() for r, _ in out} - {""}
     stored = {
-        i.number: i
-        for i in session.exec(select(Invoice).where(col(Invoice.number).in_(list(targets))))
+        i.number: i for i in _select_in(session, select(Invoice), col(Invoice.number), targets)
     }
     for r, v in out:
         ref = r.text("applies_to", pattern=CODE, max_len=60, reason="not a document number")
@@ -533,7 +542,7 @@ def _plan_payments(
     )
     numbers = {r.values.get("invoice_number", "").strip() for r in rows} - {""}
     invoices = (
-        {i.number: i for i in session.exec(select(Invoice).where(Invoice.number.in_(numbers)))}
+        {i.number: i for i in _select_in(session, select(Invoice), col(Invoice.number), numbers)}
         if numbers
         else {}
     )  # type: ignore[attr-defined]
@@ -656,9 +665,9 @@ def _statements_lookup(session: Session, keys: list[str]) -> dict[str, Any]:
     by_id = {c.id: c.code for c in customers.values()}
     found = {}
     if by_id:
-        for st in session.exec(
-            select(FinancialStatement).where(FinancialStatement.customer_id.in_(list(by_id)))
-        ):  # type: ignore[attr-defined]
+        for st in _select_in(
+            session, select(FinancialStatement), col(FinancialStatement.customer_id), by_id
+        ):
             found[f"{by_id[st.customer_id]}@{st.period_end}"] = st
     return found
 
@@ -794,11 +803,9 @@ def import_file(
     if links:
         session.flush()
         ids = dict(
-            session.exec(
-                select(Invoice.number, Invoice.id).where(
-                    col(Invoice.number).in_(list(set(links.values())))
-                )
-            ).all()
+            _select_in(
+                session, select(Invoice.number, Invoice.id), col(Invoice.number), links.values()
+            )
         )
         for number, target in links.items():
             session.execute(

@@ -78,18 +78,16 @@ def due_reviews(app: App, *, as_of: date) -> list[dict[str, Any]]:
                 return f"periodic:{c.code}:flag:{c.review_flagged_on.isoformat()}:{why}"
             return f"periodic:{c.code}:{line.next_review_on.isoformat()}"
 
-        keys = {key(c, line) for line, c in rows}
-        done = (
-            set(
+        keys = sorted({key(c, line) for line, c in rows})
+        done: set[str] = set()
+        for i in range(0, len(keys), 5000):  # a database takes so many parameters at most
+            done.update(
                 s.exec(
                     select(CreditAssessment.review_key).where(
-                        col(CreditAssessment.review_key).in_(keys)
+                        col(CreditAssessment.review_key).in_(keys[i : i + 5000])
                     )
                 )
             )
-            if keys
-            else set()
-        )
         # A review already made for this due date (say, rejected) is not started again every day.
         rows = [(line, c) for line, c in rows if key(c, line) not in done]
         return [
