@@ -79,7 +79,10 @@ def bare(url: str, as_of: date) -> tuple[int, str]:
     items = select(scan).order_by(scan.c.customer_id, scan.c.currency)
     total_notices = 0
     digest = hashlib.sha256()
-    with app.engine.connect() as conn:
+    from credit.db.engine import READ_ONLY
+
+    # the reading connection takes no write lock (SQLite), so the writing one can
+    with app.engine.execution_options(**{READ_ONLY: True}).connect() as conn:
         customers = {r.id: r for r in conn.execute(select(Customer))}
         lines = {r.customer_id: r for r in conn.execute(select(CreditLine))}
         rows: list[dict] = []

@@ -247,7 +247,9 @@ def bare(url: str, as_of: date) -> dict[str, Any]:
     requester = app.directory.teams.review_requester
     started = time.monotonic()
     cent = Decimal("0.01")
-    reader = app.engine.connect()
+    from credit.db.engine import READ_ONLY
+
+    reader = app.engine.execution_options(**{READ_ONLY: True}).connect()  # no write lock
     writer = app.engine.connect()
     wtx = writer.begin()
     stream = reader.execution_options(stream_results=True, yield_per=10_000)

@@ -45,8 +45,9 @@ class App:
             company_name=self.settings.company_name, company=self.settings.company
         )
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine)
+    def uow(self, *, read_only: bool = False) -> UnitOfWork:
+        """A unit of work; ``read_only`` ones never take SQLite's write lock (and must not write)."""
+        return UnitOfWork(self.engine, read_only=read_only)
 
     def policy_body(self, row: CreditPolicy) -> PolicyBody:
         """The validated body of a stored policy version (cached: versions never change)."""

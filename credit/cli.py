@@ -731,6 +731,12 @@ def approvals_sweep(as_of: AsOpt = None) -> None:
         f"{counts['reminders']} reminder(s), {counts['escalations']} escalation(s) sent; "
         f"{counts['published']} approved request(s) published."
     )
+    if counts["not_published"]:
+        err.print(
+            f"approved but not published (see the log; `credit approvals resume ID` after fixing "
+            f"the cause): {', '.join(map(str, counts['not_published']))}"
+        )
+        raise typer.Exit(1)
 
 
 @approvals_app.command("resume")

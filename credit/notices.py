@@ -562,6 +562,7 @@ class Outgoing:
     attempts: int
     message_id: str | None
     created_at: datetime
+    claim: int = 0  # ``attempts`` right after this sender's claim: its token
     status: str = NoticeStatus.SENDING
     last_error: str | None = None
     claimed_until: datetime | None = None
@@ -572,8 +573,14 @@ class Outgoing:
 _READ = [Notice.__table__.c[f.name] for f in fields(Outgoing)[:11]]  # type: ignore[attr-defined]
 _MARK = (
     update(Notice.__table__)  # type: ignore[arg-type]
-    .where(Notice.__table__.c.id == bindparam("b_id"))  # type: ignore[attr-defined]
+    .where(
+        Notice.__table__.c.id == bindparam("b_id"),  # type: ignore[attr-defined]
+        # still ours: a sender that outlived its lease does not overwrite the next one's outcome
+        Notice.__table__.c.status == NoticeStatus.SENDING,  # type: ignore[attr-defined]
+        Notice.__table__.c.attempts == bindparam("b_claim"),  # type: ignore[attr-defined]
+    )
     .values(
+        attempts=bindparam("b_attempts"),
         status=bindparam("b_status"),
         last_error=bindparam("b_last_error"),
         claimed_until=bindparam("b_claimed_until"),
@@ -585,13 +592,16 @@ _MARK = (
 
 
 def _mark(session: Session, sent: list[Outgoing]) -> None:
-    """Record the outcome of each notice (one executemany), in the caller's transaction."""
+    """Record the outcome of each notice (one executemany), in the caller's transaction; a
+    notice another sender took over meanwhile (its lease ended) keeps that sender's outcome."""
     if sent:
         session.connection().execute(
             _MARK,
             [
                 {
                     "b_id": o.id,
+                    "b_claim": o.claim,
+                    "b_attempts": o.attempts,
                     "b_status": o.status,
                     "b_last_error": o.last_error,
                     "b_claimed_until": o.claimed_until,
@@ -650,11 +660,12 @@ def deliver_pending(
                         interrupted,
                     )
                 chunk = [
-                    Outgoing(*row)
+                    Outgoing(*row, claim=row.attempts)
                     for row in session.execute(
                         select(*_READ).where(Notice.id.in_(ids)).order_by(Notice.id)  # type: ignore[union-attr, arg-type]
                     )
                 ]
+                session.commit()  # no transaction (on SQLite: no write lock) while sending
                 for out in chunk:
                     outcome = _send_one(out, transport, letters, mail_from, report, retry_base)
                     down = down + 1 if outcome == "unavailable" else 0
@@ -701,6 +712,8 @@ def _send_one(
     now = utcnow()
     if notice.message_id is None:
         notice.message_id = message_id(notice, mail_from)
+    if notice.attempts > MAX_ATTEMPTS + 2:  # claimed again and again, never an outcome
+        return _fail(notice, report, f"claimed {notice.attempts} times without an outcome")
     try:
         message = build_message(notice, mail_from=mail_from)
     except Exception as exc:  # a notice that cannot become a message never will
@@ -717,6 +730,15 @@ def _send_one(
             where = transport.send(notice, message)
     except (smtplib.SMTPException, OSError) as exc:
         notice.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if _server_unavailable(exc):
+            # The server (or our login to it) failed, not this notice: it waits without
+            # spending an attempt, and the sweep stops after a few of these.
+            notice.attempts -= 1
+            notice.status = NoticeStatus.PENDING
+            notice.claimed_until = now + timedelta(seconds=retry_base * random.uniform(0.8, 1.2))
+            report.retried += 1
+            log.warning("notice %s waits: the mail server failed: %s", notice.id, notice.last_error)
+            return "unavailable"
         if _permanent(exc) or notice.attempts >= MAX_ATTEMPTS:
             notice.status, notice.claimed_until = NoticeStatus.FAILED, None
             report.failed += 1
@@ -727,13 +749,26 @@ def _send_one(
             notice.claimed_until = now + timedelta(seconds=backoff * random.uniform(0.8, 1.2))
             report.retried += 1
         log.warning("notice %s not delivered: %s", notice.id, notice.last_error)
-        return "unavailable" if _server_unavailable(exc) else "failed"
+        return "failed"
+    except Exception as exc:  # the notice itself cannot be sent (say, an address smtplib refuses)
+        if hasattr(transport, "_abandon"):
+            transport._abandon()
+        return _fail(notice, report, f"cannot be sent: {type(exc).__name__}: {exc}")
     notice.status = NoticeStatus.SENT
     notice.sent_at = utcnow()
     notice.delivered_to = where
     notice.claimed_until = None
     report.sent += 1
     return "sent"
+
+
+def _fail(notice: Outgoing, report: DeliveryReport, why: str) -> str:
+    notice.last_error = why[:2000]
+    notice.status, notice.claimed_until = NoticeStatus.FAILED, None
+    report.failed += 1
+    report.failed_ids.append(notice.id)
+    log.error("notice %s failed: %s", notice.id, notice.last_error)
+    return "failed"
 
 
 def _permanent(exc: Exception) -> bool:
@@ -745,7 +780,14 @@ def _permanent(exc: Exception) -> bool:
 
 
 def _server_unavailable(exc: Exception) -> bool:
-    """The server itself is down, unreachable, hanging or closing (not one message's problem)."""
+    """The server itself, or the session with it, failed: down, unreachable, hanging, closing,
+    refusing our login or our sender address. Not one message's problem."""
+    if isinstance(
+        exc, smtplib.SMTPConnectError | smtplib.SMTPHeloError | smtplib.SMTPNotSupportedError
+    ):
+        return True
+    if isinstance(exc, smtplib.SMTPAuthenticationError | smtplib.SMTPSenderRefused):
+        return True  # 530/535 after a password change; a sender address the server refuses
     if isinstance(exc, smtplib.SMTPResponseException):
         return exc.smtp_code == 421
     return isinstance(exc, smtplib.SMTPServerDisconnected | OSError) and not isinstance(

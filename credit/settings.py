@@ -139,6 +139,14 @@ class Settings:
             raise SettingsError(
                 f"CREDIT_TIMEZONE: value {timezone!r} is not an IANA time zone (e.g. Europe/Berlin)"
             ) from None
+        lease = get_int("DELIVERY_LEASE_SECONDS", 300)
+        smtp_timeout = float(get_int("SMTP_TIMEOUT", 30))
+        if lease <= smtp_timeout:
+            raise SettingsError(
+                f"CREDIT_DELIVERY_LEASE_SECONDS: value {lease!r} must be longer than "
+                f"CREDIT_SMTP_TIMEOUT ({smtp_timeout:g} s): a sender must finish a message "
+                "before another may take it over"
+            )
         return cls(
             timezone=timezone,
             letters_dir=get_path("LETTERS_DIR"),
@@ -150,8 +158,8 @@ class Settings:
             smtp_user=get("SMTP_USER"),
             smtp_password=get("SMTP_PASSWORD"),
             smtp_starttls=(get("SMTP_STARTTLS") or "").lower() in _TRUE,
-            smtp_timeout=float(get_int("SMTP_TIMEOUT", 30)),
-            delivery_lease_seconds=get_int("DELIVERY_LEASE_SECONDS", 300),
+            smtp_timeout=smtp_timeout,
+            delivery_lease_seconds=lease,
             delivery_retry_seconds=get_seconds("DELIVERY_RETRY_SECONDS", 30.0),
             mail_from=get("MAIL_FROM") or cls.mail_from,
             base_currency=currency,

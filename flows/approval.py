@@ -40,6 +40,13 @@ def approval_sweeper(as_of: date | None = None) -> dict:
     counts = sweep_approvals(as_of)
     # A decision is committed with what it decides; publishing and sending follow in the
     # approver's own run. If that run died, its work is picked up here, once.
-    published = [publish(request_id, as_of) for request_id in approved_requests()]
+    published, stuck = 0, []
+    for request_id in approved_requests():
+        try:
+            publish(request_id, as_of)
+            published += 1
+        except Exception as exc:  # one request that cannot publish must not hold up the rest
+            get_run_logger().error("approved request %s not published: %s", request_id, exc)
+            stuck.append(request_id)
     deliver_notices()
-    return {**counts, "published": len(published)}
+    return {**counts, "published": published, "not_published": stuck}

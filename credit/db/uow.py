@@ -11,12 +11,16 @@ from sqlmodel import Session
 class UnitOfWork:
     """``with app.uow() as uow: ...; uow.commit()`` - leaving without commit rolls back."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self.engine = engine
+        self.read_only = read_only
         self.session: Session
 
     def __enter__(self) -> UnitOfWork:
-        self.session = Session(self.engine, expire_on_commit=False)
+        from credit.db.engine import READ_ONLY
+
+        bind = self.engine.execution_options(**{READ_ONLY: True}) if self.read_only else self.engine
+        self.session = Session(bind, expire_on_commit=False)
         return self
 
     def __exit__(

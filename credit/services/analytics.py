@@ -178,7 +178,7 @@ def _plain(values: dict[str, Any]) -> dict[str, Any]:
 
 def portfolio_report(app: App, *, as_of: date, months: int = 12) -> dict[str, Any]:
     """Every figure of the policy research report as of a date (plain JSON-able values)."""
-    with app.uow() as uow:
+    with app.uow(read_only=True) as uow:
         s = uow.session
         version, policy = app.published_policy(s)
         ledger, exposure, warnings = portfolio_ledger(app, s, as_of)

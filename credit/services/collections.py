@@ -161,7 +161,7 @@ def lock_customer(s: Session, customer_id: int) -> None:
 def collection_candidates(app: App, *, as_of: date) -> list[int]:
     """Customers with something past due, in a dunning episode that may now close, or with a
     promise to pay to settle."""
-    with app.uow() as uow:
+    with app.uow(read_only=True) as uow:
         s = uow.session
         # The last step of each (customer, currency): an episode above level 0 is still open.
         last = (

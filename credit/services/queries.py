@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 def customer_overview(app: App, *, code: str, as_of: date) -> dict[str, Any]:
-    with app.uow() as uow:
+    with app.uow(read_only=True) as uow:
         s = uow.session
         c = get_customer(s, code)
         a = s.exec(
@@ -121,7 +121,7 @@ def list_notices(
     status: str | None = None,
     limit: int = 200,
 ) -> list[dict[str, Any]]:
-    with app.uow() as uow:
+    with app.uow(read_only=True) as uow:
         s = uow.session
         q = select(Notice).order_by(col(Notice.id))
         if customer_code:
@@ -202,6 +202,9 @@ def retry_notices(app: App, *, notice_ids: list[int], by: str, reason: str) -> l
     return notice_ids
 
 
+SHOWN_FAILED = 200  # failed notices listed one by one in the operator's notice
+
+
 def _tell_operator(app: App, failed_ids: list[int]) -> int | None:
     """Queue (and try to send) one notice to the operator listing notices that failed for good;
     an operator notice that fails is not reported again by another."""
@@ -209,13 +212,17 @@ def _tell_operator(app: App, failed_ids: list[int]) -> int | None:
         return None
     with app.uow() as uow:
         s = uow.session
-        failed = [
-            n
-            for n in s.exec(
-                select(Notice).where(col(Notice.id).in_(failed_ids)).order_by(col(Notice.id))
-            )
-            if n.kind != "delivery_failed"
-        ]
+        failed = []
+        for i in range(0, len(failed_ids), 5000):
+            failed += [
+                n
+                for n in s.exec(
+                    select(Notice)
+                    .where(col(Notice.id).in_(failed_ids[i : i + 5000]))
+                    .order_by(col(Notice.id))
+                )
+                if n.kind != "delivery_failed"
+            ]
         if not failed:
             return None
         key = "delivery-failed:" + ",".join(str(n.id) for n in failed)
@@ -232,6 +239,7 @@ def _tell_operator(app: App, failed_ids: list[int]) -> int | None:
             locale="en",
             recipients=[app.directory.teams.operator_email],
             context={
+                "total": len(failed),
                 "failed": [
                     {
                         "id": n.id,
@@ -242,7 +250,7 @@ def _tell_operator(app: App, failed_ids: list[int]) -> int | None:
                         "last_error": n.last_error or "",
                         "subject": n.subject,
                     }
-                    for n in failed
+                    for n in failed[:SHOWN_FAILED]
                 ],
                 "mail_from": app.settings.mail_from,
             },
@@ -267,7 +275,7 @@ def _tell_operator(app: App, failed_ids: list[int]) -> int | None:
 
 
 def customer_list(app: App) -> list[dict[str, Any]]:
-    with app.uow() as uow:
+    with app.uow(read_only=True) as uow:
         s = uow.session
         rows = s.exec(
             select(Customer, CreditLine)
@@ -295,7 +303,7 @@ def customer_list(app: App) -> list[dict[str, Any]]:
 def audit_events(app: App, *, entity: str | None, limit: int) -> list[dict[str, Any]]:
     from credit.db.models import AuditEvent
 
-    with app.uow() as uow:
+    with app.uow(read_only=True) as uow:
         q = select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit)
         if entity:
             q = q.where(AuditEvent.entity_id == entity)
@@ -319,7 +327,7 @@ def audit_events(app: App, *, entity: str | None, limit: int) -> list[dict[str, 
 
 def verify_audit(app: App) -> dict[str, Any]:
     """Check the audit hash chain from the first event to the last."""
-    with app.uow() as uow:
+    with app.uow(read_only=True) as uow:
         result = audit.verify(uow.session)
     return {
         "events": result.events,
@@ -339,7 +347,7 @@ def limit_changes(app: App, *, start: date, end: date) -> list[dict[str, Any]]:
     lo = datetime.combine(start, time(0), tzinfo=UTC)
     hi = datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC)
     rows = []
-    with app.uow() as uow:
+    with app.uow(read_only=True) as uow:
         s = uow.session
         events = s.exec(
             select(AuditEvent)

@@ -170,10 +170,16 @@ def _research_batch(
     with app.uow() as uow:
         s = uow.session
         codes = [item["customer"] for item in items]
+        # Locked first, then read: a flag a risk scan set meanwhile is seen (and closed).
+        lock_customers(s, list(s.exec(select(Customer.id).where(col(Customer.code).in_(codes)))))
         customers = {
-            c.code: c for c in s.exec(select(Customer).where(col(Customer.code).in_(codes)))
+            c.code: c
+            for c in s.exec(
+                select(Customer)
+                .where(col(Customer.code).in_(codes))
+                .execution_options(populate_existing=True)
+            )
         }
-        lock_customers(s, [c.id for c in customers.values()])  # type: ignore[misc]
         version, policy = app.published_policy(s)
         started = set(
             s.exec(

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 def due_reviews(app: App, *, as_of: date) -> list[dict[str, Any]]:
     """Lines due for review as of a date, or whose customer a high risk signal flagged; none with a
     review already in progress."""
-    with app.uow() as uow:
+    with app.uow(read_only=True) as uow:
         s = uow.session
         busy_requests = select(CreditRequest.customer_id).where(
             col(CreditRequest.status).in_([RequestStatus.IN_APPROVAL, RequestStatus.APPROVED])

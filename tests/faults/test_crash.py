@@ -116,6 +116,7 @@ def run(db: Path, port: int, crash: str | None = None) -> subprocess.CompletedPr
         CREDIT_SMTP_HOST="127.0.0.1",
         CREDIT_SMTP_PORT=str(port),
         CREDIT_DELIVERY_LEASE_SECONDS=str(LEASE),
+        CREDIT_SMTP_TIMEOUT="1",
     )
     if crash:
         env["CREDIT_CRASH_AT"] = crash

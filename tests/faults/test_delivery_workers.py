@@ -64,6 +64,7 @@ def outbox(request, tmp_path):
             CREDIT_SMTP_HOST="127.0.0.1",
             CREDIT_SMTP_PORT=str(port),
             CREDIT_DELIVERY_LEASE_SECONDS=str(LEASE),
+            CREDIT_SMTP_TIMEOUT="1",
         )
         app = App(Settings.load(env_file=None, environ=env))
         services.init_database(app, actor="test")
