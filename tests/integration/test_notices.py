@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import smtplib
 import socket
 import threading
 import time
@@ -244,3 +245,68 @@ def test_settings_with_smtp_host_deliver_over_smtp(app, smtp_server, monkeypatch
     while not inbox.messages and time.monotonic() < deadline:
         time.sleep(0.05)
     assert inbox.messages[0]["Message-ID"].endswith("@acme.example>")
+
+
+@pytest.mark.parametrize(
+    ("exc", "waits", "permanent"),
+    [
+        (smtplib.SMTPAuthenticationError(535, b"bad credentials"), True, False),
+        (smtplib.SMTPSenderRefused(553, b"sender not allowed", "credit@example.com"), True, False),
+        (smtplib.SMTPConnectError(554, b"no service"), True, False),
+        (smtplib.SMTPServerDisconnected("gone"), True, False),
+        (TimeoutError("timed out"), True, False),
+        (smtplib.SMTPResponseException(421, b"closing"), True, False),
+        (smtplib.SMTPRecipientsRefused({"a@b.example": (451, b"greylisted")}), False, False),
+        (smtplib.SMTPRecipientsRefused({"a@b.example": (550, b"no such user")}), False, True),
+        (smtplib.SMTPDataError(451, b"busy"), False, False),
+        (smtplib.SMTPDataError(554, b"rejected as spam"), False, True),
+    ],
+)
+def test_smtp_errors_are_told_apart(exc, waits, permanent):
+    """The server's or the session's failure makes a notice wait (no attempt spent); a 5xx for
+    the message or every recipient fails it; anything else is retried with backoff."""
+    assert notices._server_unavailable(exc) is waits
+    assert notices._permanent(exc) is permanent or waits
+
+
+def test_a_notice_smtplib_cannot_send_fails_alone_and_is_reported(app, smtp_server):
+    inbox = Inbox()
+    port = smtp_server(inbox)
+    bad, _ = queue(app, "assessment-ready:umlaut")
+    with app.uow() as uow:
+        row = uow.session.get(Notice, bad.id)
+        row.recipients = ["jürgen@müller.example"]  # smtplib cannot put this in RCPT TO
+        uow.session.add(row)
+        uow.commit()
+    good, _ = queue(app, "assessment-ready:plain")
+    report = notices.deliver_pending(
+        app.engine, smtp_transport(port), mail_from=app.settings.mail_from
+    )
+    assert (report.sent, report.failed, report.failed_ids) == (1, 1, [bad.id])
+    with app.uow() as uow:
+        row = uow.session.get(Notice, bad.id)
+    assert row.status == NoticeStatus.FAILED and "cannot be sent" in row.last_error
+    assert [m["X-Credit-Notice-Key"] for m in inbox.messages] == ["assessment-ready:plain"]
+
+
+def test_a_sender_that_outlived_its_lease_does_not_overwrite_the_next_ones_outcome(app):
+    from datetime import timedelta
+
+    from sqlmodel import Session
+
+    n, _ = queue(app, "assessment-ready:lease")
+    with Session(app.engine) as s:
+        [(first, again)] = notices._claim(s, notices.utcnow(), 1, None, lease=timedelta(0))
+        slow = notices.Outgoing(*s.execute(select(*notices._READ)).one(), claim=1)
+        # the lease is over: a second sender takes the notice over (and sends it)
+        [(second, repeated)] = notices._claim(s, notices.utcnow() + timedelta(seconds=1), 1, None)
+        assert (first, again, second, repeated) == (n.id, False, n.id, True)
+        slow.status, slow.last_error = NoticeStatus.PENDING, "late timeout"
+        notices._mark(s, [slow])  # the first sender's late outcome
+        s.commit()
+        row = s.get(Notice, n.id)
+        assert (row.status, row.attempts, row.last_error) == (
+            NoticeStatus.SENDING,
+            2,
+            notices.INTERRUPTED,
+        )
