@@ -504,9 +504,9 @@ def _claim(
     notice_ids: list[int] | None,
     after_id: int | None = None,
     lease: timedelta = LEASE,
-) -> list[tuple[int, bool]]:
-    """Take up to ``limit`` due notices for sending, with a lease, in one statement: (id, whether
-    a sender that stopped had claimed it before) for each notice taken.
+) -> list[tuple[Outgoing, bool]]:
+    """Take up to ``limit`` due notices for sending, with a lease, in one statement: (what sending
+    needs of it, whether a sender that stopped had claimed it before) for each notice taken.
 
     On PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED``: several senders (workers on
     several machines) take different rows without waiting for each other. On SQLite the statement
@@ -539,11 +539,16 @@ def _claim(
                 else_=Notice.last_error,
             ),
         )
-        .returning(Notice.id, Notice.last_error)
+        .returning(*_READ, Notice.last_error)
     ).all()
-    ids = sorted((row[0], row[1] == INTERRUPTED) for row in taken)
     session.commit()
-    return ids
+    return sorted(
+        (
+            (Outgoing(*row[: len(_READ)], claim=row.attempts), row.last_error == INTERRUPTED)
+            for row in taken
+        ),
+        key=lambda pair: pair[0].id,
+    )
 
 
 @dataclass
@@ -650,8 +655,8 @@ def deliver_pending(
                 claimed = _claim(session, began, want, notice_ids, lease=lease)
                 if not claimed:
                     break
-                ids = [notice_id for notice_id, _ in claimed]
-                interrupted = [notice_id for notice_id, again in claimed if again]
+                chunk = [out for out, _ in claimed]
+                interrupted = [out.id for out, again in claimed if again]
                 if interrupted:
                     report.repeated += len(interrupted)
                     log.warning(
@@ -659,13 +664,7 @@ def deliver_pending(
                         "the same Message-ID (the recipient may get a copy twice)",
                         interrupted,
                     )
-                chunk = [
-                    Outgoing(*row, claim=row.attempts)
-                    for row in session.execute(
-                        select(*_READ).where(Notice.id.in_(ids)).order_by(Notice.id)  # type: ignore[union-attr, arg-type]
-                    )
-                ]
-                session.commit()  # no transaction (on SQLite: no write lock) while sending
+                # (the claim committed: no transaction, on SQLite no write lock, while sending)
                 for out in chunk:
                     outcome = _send_one(out, transport, letters, mail_from, report, retry_base)
                     down = down + 1 if outcome == "unavailable" else 0

@@ -42,16 +42,15 @@ LEASE = 2  # seconds a sender holds a claimed notice (CREDIT_DELIVERY_LEASE_SECO
 SCENARIOS = [
     ("collections.selected", 1),
     ("collections.customer", 1),
-    ("collections.customer", 250),
-    ("collections.customer", 777),
+    ("collections.customer", 120),
     ("collections.decided", 1),
-    ("collections.decided", 6),
+    ("collections.decided", 2),
     ("collections.committed", 1),
-    ("collections.committed", 5),
+    ("collections.committed", 2),
     ("collections.hold", 1),
     ("collections.hold", 9),
     ("delivery.accepted", 1),
-    ("delivery.accepted", 400),
+    ("delivery.accepted", 150),
 ]
 
 
@@ -84,7 +83,7 @@ def smtp():
 @pytest.fixture(scope="module")
 def portfolio(tmp_path_factory) -> Path:
     source = tmp_path_factory.mktemp("crash") / "portfolio.db"
-    written = generate(f"sqlite:///{source}", customers=400, invoices=10_000, seed=3, as_of=AS_OF)
+    written = generate(f"sqlite:///{source}", customers=200, invoices=10_000, seed=3, as_of=AS_OF)
     assert written["invoice"] >= 10_000
     # Three weekly runs before: reminders, second notices, final demands; the run under test
     # then puts lines on hold too (one level per run, at least 7 days apart).
@@ -174,7 +173,7 @@ def reference(portfolio, smtp, tmp_path_factory) -> dict[str, Any]:
     got["mailed"] = set(mailed)
     got["figures"] = json.loads(done.stdout)
     assert got["figures"]["levels"].get("credit_hold", 0) >= 10 and len(got["held"]) >= 10
-    assert len(mailed) >= 300
+    assert len(mailed) >= 150
     return got
 
 
@@ -188,7 +187,8 @@ def test_killed_at_a_checkpoint_and_started_again(point, nth, portfolio, referen
     killed = run(db, port, crash=f"{point}:{nth}")
     assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
     before_restart = len(inbox.messages)
-    time.sleep(LEASE + 0.5)  # a claimed notice is free again once its sender's lease ends
+    if point.startswith("delivery."):
+        time.sleep(LEASE + 0.5)  # a claimed notice is free again once its sender's lease ends
     again = run(db, port)
     assert again.returncode == 0, again.stderr[-2000:]
     figures = json.loads(again.stdout)

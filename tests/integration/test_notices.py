@@ -296,11 +296,11 @@ def test_a_sender_that_outlived_its_lease_does_not_overwrite_the_next_ones_outco
 
     n, _ = queue(app, "assessment-ready:lease")
     with Session(app.engine) as s:
-        [(first, again)] = notices._claim(s, notices.utcnow(), 1, None, lease=timedelta(0))
-        slow = notices.Outgoing(*s.execute(select(*notices._READ)).one(), claim=1)
+        [(slow, again)] = notices._claim(s, notices.utcnow(), 1, None, lease=timedelta(0))
         # the lease is over: a second sender takes the notice over (and sends it)
         [(second, repeated)] = notices._claim(s, notices.utcnow() + timedelta(seconds=1), 1, None)
-        assert (first, again, second, repeated) == (n.id, False, n.id, True)
+        assert (slow.id, slow.claim, again) == (n.id, 1, False)
+        assert (second.id, second.claim, repeated) == (n.id, 2, True)
         slow.status, slow.last_error = NoticeStatus.PENDING, "late timeout"
         notices._mark(s, [slow])  # the first sender's late outcome
         s.commit()
