@@ -671,18 +671,21 @@ def deliver_pending(
                     if not per_chunk:
                         if outcome == "sent":
                             checkpoint("delivery.accepted")
+                        # Marked now, committed with the next claim: one commit per message. A
+                        # failure before that commit repeats this one message, as a crash would.
                         _mark(session, [out])
-                        session.commit()
                 if per_chunk:
                     checkpoint("delivery.accepted")
                     _mark(session, chunk)
-                session.commit()
+                    session.commit()
                 if down >= GIVE_UP_AFTER:
                     # The server is down or hanging: what is left waits for the next sweep
                     # instead of timing out notice after notice.
+                    session.commit()
                     report.stopped = f"{down} failures in a row, the last: {chunk[-1].last_error}"
                     log.warning("delivery stopped for now: %s", report.stopped)
                     break
+            session.commit()  # the last mark (when the limit ended the loop)
             # What other senders hold right now (their leases have not ended).
             report.skipped = session.exec(
                 select(func.count())

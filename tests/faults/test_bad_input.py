@@ -48,6 +48,8 @@ CORPUS = [
     ("empty.csv", b"", ["empty.csv:1", "empty file"]),
 ]  # fmt: skip
 
+DRY_RUN_TOO = {"bom_semicolon.csv", "duplicate_key.csv", "latin1.csv"}
+
 # bad arguments: (argv, what the message must say)
 BAD_ARGS = [
     (["collections", "run", "--as-of", "2026-13-45"], "2026-13-45"),
@@ -87,7 +89,11 @@ def test_a_bad_file_is_refused_with_a_located_error_and_nothing_written(
     path = tmp_path / name
     path.write_bytes(content)
     before = snapshot(desk)
-    for args in (("import", "invoices", str(path)), ("import", "invoices", str(path), "--dry-run")):
+    # a dry run refuses the same way (checked on a few files: each run is a process start)
+    runs = [("import", "invoices", str(path))]
+    if name in DRY_RUN_TOO:
+        runs.append(("import", "invoices", str(path), "--dry-run"))
+    for args in runs:
         done = credit(*args, cwd=tmp_path)
         out = done.stdout + done.stderr
         assert done.returncode == 2, out
