@@ -24,11 +24,12 @@ from credit.db.models import Notice, utcnow
 from credit.settings import Settings
 from tests.conftest import scratch_postgres
 from tests.e2e.conftest import CREDIT
+from tests.faults.sizes import OUTBOX_ROWS
 from tests.integration.test_notices import free_port
 
 pytestmark = pytest.mark.slow
 
-ROWS = 10_000
+ROWS = OUTBOX_ROWS  # 10,000 with CREDIT_FAULTS_FULL=1
 WORKERS = 4
 LEASE = 2
 
@@ -103,7 +104,7 @@ def test_four_senders_drain_the_outbox_once_even_when_one_is_killed(outbox):
             text=True,
         )
 
-    procs = [sender() for _ in range(WORKERS - 1)] + [sender("delivery.accepted:700")]
+    procs = [sender() for _ in range(WORKERS - 1)] + [sender(f"delivery.accepted:{ROWS // 20}")]
     outputs = [p.communicate(timeout=900) for p in procs]
     codes = [p.returncode for p in procs]
     assert codes[:-1] == [0] * (WORKERS - 1), outputs

@@ -396,7 +396,7 @@ def test_a_usd_customers_limit_is_the_policy_cap_converted_at_the_research_dates
     rate = Decimal("0.9213")  # USD -> EUR on 2026-10-01 (fx_rates.csv)
     with ledger.uow() as uow:
         a = uow.session.get(CreditAssessment, done["assessment_id"])
-    policy_cap = ledger.policy_body_for(uow.session, 1).rating(a.rating).limit.cap
+        policy_cap = ledger.policy_body_for(uow.session, 1).rating(a.rating).limit.cap
     assert (
         a.recommended_limit == (policy_cap / rate // 100) * 100
     )  # USD 108,500 for the EUR 100,000 cap
