@@ -171,7 +171,7 @@ class _Merge:
 
 def _settle(invoices: list[Any], payments: list[Any], tolerance: Decimal) -> tuple[dict, dict]:
     """What each document still has open and the day each invoice was settled: the allocation
-    of ``credit.services.ledger.ledger_documents`` (payments for it and credit notes applied to
+    of ``credit.services.ledger.research_ledger_many`` (payments for it and credit notes applied to
     it, in date order; payments before credit notes on the same day)."""
     by_id = {i.id: i for i in invoices}
     settlements = sorted(

@@ -40,51 +40,16 @@ def rate_table(session: Session, base_currency: str) -> RateTable:
     return RateTable(base_currency, table)
 
 
-def ledger_documents(
-    session: Session,
-    customer_id: int,
-    as_of: date,
-    tolerance: Decimal = ZERO,
-    *,
-    charges: bool = False,
-) -> tuple[list[RawDocument], list[RawPayment]]:
-    """A customer's invoices and credit notes (with the date each invoice was settled and what is
-    still open on ``as_of``) and payments (see :func:`ledger_documents_many`)."""
-    return ledger_documents_many(session, [customer_id], as_of, tolerance, charges=charges).get(
-        customer_id, ([], [])
-    )
-
-
-def ledger_documents_many(
-    session: Session,
-    customer_ids: list[int],
-    as_of: date,
-    tolerance: Decimal = ZERO,
-    *,
-    charges: bool = False,
-) -> dict[int, tuple[list[RawDocument], list[RawPayment]]]:
-    """Each customer's invoices and credit notes (with the date each invoice was settled and what
-    is still open on ``as_of``) and payments, read set-based for a batch (three queries); the one
-    place payments are allocated to invoices.
-
-    Late fees and interest charged by dunning are receivables too (``charges=True``) but not
-    trade: research leaves them out of payment behaviour."""
-    ids = sorted(set(customer_ids))
-    invoices, payments, numbers = _read_ledger(session, ids, as_of, charges=charges)
-    return {
-        cid: _allocate(invoices.get(cid, []), payments.get(cid, []), numbers, tolerance)
-        for cid in ids
-    }
-
-
 def research_ledger_many(
     session: Session, customer_ids: list[int], as_of: date, tolerance: Decimal = ZERO
 ) -> dict[int, tuple[list[RawDocument], list[RawPayment], dict[str, Decimal]]]:
-    """What research reads of each customer's ledger, from one read of it: the trade documents
-    and payments of :func:`ledger_documents_many` and the exposure per currency (everything
+    """What research reads of each customer's ledger, from one read of it (the one place
+    payments are allocated to invoices): the trade documents (invoices and credit notes, with the
+    day each invoice was settled within ``tolerance`` and what is still open on ``as_of``) and
+    payments, and the exposure per currency (everything
     still open, charges included, less payments on account: what :func:`exposure` gives)."""
     ids = sorted(set(customer_ids))
-    invoices, payments, numbers = _read_ledger(session, ids, as_of, charges=True)
+    invoices, payments, numbers = _read_ledger(session, ids, as_of)
     out = {}
     for cid in ids:
         own, paid = invoices.get(cid, []), payments.get(cid, [])
@@ -104,10 +69,10 @@ def research_ledger_many(
 
 
 def _read_ledger(
-    session: Session, ids: list[int], as_of: date, *, charges: bool
+    session: Session, ids: list[int], as_of: date
 ) -> tuple[dict[int, list[Any]], dict[int, list[Any]], dict[int, str]]:
-    """The batch's documents issued by ``as_of`` (invoices and credit notes; ``charges``: late
-    fees and interest too) and payments made by then, per customer, and the number of every
+    """The batch's documents issued by ``as_of`` (invoices, credit notes, late fees and
+    interest) and payments made by then, per customer, and the number of every
     invoice a payment names."""
     invoices: dict[int, list[Any]] = defaultdict(list)
     payments: dict[int, list[Any]] = defaultdict(list)
@@ -126,8 +91,6 @@ def _read_ledger(
         inv.c.kind,
         inv.c.applies_to_id,
     ).where(inv.c.customer_id.in_(ids), inv.c.issue_date <= as_of)
-    if not charges:
-        query = query.where(inv.c.kind == "invoice")
     for r in session.execute(query.order_by(inv.c.customer_id, inv.c.id)):
         invoices[r.customer_id].append(r)
     for r in session.execute(
