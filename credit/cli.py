@@ -1366,13 +1366,16 @@ def notices_list(
 
 
 @notices_app.command("deliver")
-def notices_deliver() -> None:
+def notices_deliver(as_json: JsonOpt = False) -> None:
     """Send whatever the outbox still holds (after an outage, say)."""
     from credit import services
 
     a = get_app()
     with clear_errors():
         report = services.deliver(a)
+    if as_json:
+        print_json(report)
+        return
     console.print(
         f"sent {report['sent']}, retrying later {report['retried']}, failed {report['failed']}, "
         f"held by another sender {report['skipped']}"

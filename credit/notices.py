@@ -42,7 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from credit.audit import jsonable
-from credit.db.models import Notice, NoticeStatus, utcnow
+from credit.db.models import UNSENT, Notice, NoticeStatus, utcnow
 from credit.domain.money import money
 from credit.faults import checkpoint
 from credit.resources import resource_dir
@@ -497,6 +497,31 @@ GIVE_UP_AFTER = 3  # server failures in a row that end a sweep
 INTERRUPTED = "an earlier send stopped after claiming it (its lease ended): it may repeat that one"
 
 
+def due_notices(
+    dialect: str,
+    now: datetime,
+    limit: int,
+    notice_ids: list[int] | None = None,
+    after_id: int | None = None,
+) -> Any:
+    """The ids of the oldest notices due for sending: unsent, not held by a live lease. The
+    partial index of unsent notices serves it, however many have been sent before."""
+    due = (
+        select(Notice.id)
+        .where(UNSENT)  # literal values: the partial index of unsent notices serves it
+        .where(or_(Notice.claimed_until.is_(None), Notice.claimed_until < now))  # type: ignore[union-attr]
+        .order_by(Notice.id)  # type: ignore[arg-type]
+        .limit(limit)
+    )
+    if notice_ids is not None:
+        due = due.where(Notice.id.in_(notice_ids))  # type: ignore[union-attr]
+    if after_id is not None:  # only what was queued since (an index range, not a scan)
+        due = due.where(Notice.id > after_id)  # type: ignore[operator]
+    if dialect == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    return due
+
+
 def _claim(
     session: Session,
     now: datetime,
@@ -512,19 +537,7 @@ def _claim(
     several machines) take different rows without waiting for each other. On SQLite the statement
     takes the database's write lock, so claims are serialised. A sender that dies leaves its rows
     to the next one when the lease ends."""
-    due = (
-        select(Notice.id)
-        .where(Notice.status.in_([NoticeStatus.PENDING, NoticeStatus.SENDING]))  # type: ignore[attr-defined]
-        .where(or_(Notice.claimed_until.is_(None), Notice.claimed_until < now))  # type: ignore[union-attr]
-        .order_by(Notice.id)  # type: ignore[arg-type]
-        .limit(limit)
-    )
-    if notice_ids is not None:
-        due = due.where(Notice.id.in_(notice_ids))  # type: ignore[union-attr]
-    if after_id is not None:  # only what was queued since (an index range, not a scan)
-        due = due.where(Notice.id > after_id)  # type: ignore[operator]
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+    due = due_notices(session.get_bind().dialect.name, now, limit, notice_ids, after_id)
     taken = session.execute(
         update(Notice)
         .where(Notice.id.in_(due.scalar_subquery()))  # type: ignore[union-attr]
@@ -690,7 +703,8 @@ def deliver_pending(
             report.skipped = session.exec(
                 select(func.count())
                 .select_from(Notice)
-                .where(Notice.status == NoticeStatus.SENDING, Notice.claimed_until >= utcnow())  # type: ignore[operator]
+                .where(UNSENT, Notice.status == NoticeStatus.SENDING)
+                .where(Notice.claimed_until >= utcnow())  # type: ignore[operator]
             ).one()
         finally:
             transport.close()

@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, literal_column, text
 from sqlmodel import Field, SQLModel
 
 from credit.db.types import Money, Rate
@@ -347,8 +347,19 @@ class NoticeStatus(StrEnum):
     FAILED = "failed"
 
 
+# Statuses of a notice not yet sent, as literal SQL: a partial index is used only by a query whose
+# condition names the same values (a bound parameter would not do, on SQLite or PostgreSQL).
+UNSENT_SQL = text("status IN ('pending', 'sending')")
+
+
 class Notice(SQLModel, table=True):
     """The outbox: a notice is committed here, under a unique key, before anything is sent."""
+
+    # The notices waiting to go, in id order: a claim reads the first of them without passing
+    # those already sent (migration 0007). A query uses it when it says ``UNSENT`` literally.
+    __table_args__ = (
+        Index("ix_notice_unsent", "id", sqlite_where=UNSENT_SQL, postgresql_where=UNSENT_SQL),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     idempotency_key: str = Field(unique=True, max_length=200)
@@ -360,7 +371,7 @@ class Notice(SQLModel, table=True):
     subject: str = Field(max_length=300)
     text: str = Field(sa_column=Column(Text, nullable=False))
     html: str = Field(sa_column=Column(Text, nullable=False))
-    status: str = Field(default=NoticeStatus.PENDING, max_length=20, index=True)
+    status: str = Field(default=NoticeStatus.PENDING, max_length=20)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     claimed_until: datetime | None = None
@@ -368,6 +379,12 @@ class Notice(SQLModel, table=True):
     delivered_to: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+
+
+# The same condition for queries on the outbox (rendered with the values inline).
+UNSENT = Notice.__table__.c.status.in_(  # type: ignore[attr-defined]
+    [literal_column("'pending'"), literal_column("'sending'")]
+)
 
 
 class AuditEvent(SQLModel, table=True):

@@ -179,3 +179,50 @@ def test_sqlalchemy_warnings_fail_the_test_run():
     )
     with pytest.raises(sa_exc.SAWarning):
         util.warn("Dialect sqlite+pysqlite does *not* support Decimal objects natively")
+
+
+def test_a_delivery_claim_reads_the_index_of_unsent_notices_not_the_whole_outbox(engine):
+    """However many notices were sent before, a claim finds the next one through the partial
+    index that holds only the unsent (the plan would otherwise walk or sort the outbox). The
+    plan checked is the one of the statement a claim really sends, with its parameters."""
+    from sqlalchemy import event, insert
+
+    from credit.db.models import Notice, utcnow
+    from credit.notices import _claim
+
+    upgrade(engine)
+    now = utcnow()
+    with Session(engine) as s:
+        s.execute(
+            insert(Notice),
+            [
+                {"idempotency_key": f"k{i}", "kind": "k", "locale": "en", "recipients": ["a@b.c"],
+                 "subject": "s", "text": "t", "html": "h", "attempts": 1, "created_at": now,
+                 "status": "sent" if i < 3000 else "pending"}
+                for i in range(3010)
+            ],
+        )  # fmt: skip
+        s.commit()
+        if engine.dialect.name == "postgresql":
+            s.execute(text("ANALYZE notice"))
+            s.commit()
+        sent: list = []
+
+        def capture(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().upper().startswith("UPDATE NOTICE"):
+                sent.append((statement, parameters))
+
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            [(first, _)] = _claim(s, now, 1, None)
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+        [(statement, parameters)] = sent
+        explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+        plan = " ".join(
+            str(row) for row in s.connection().exec_driver_sql(explain + statement, parameters)
+        )
+        s.rollback()
+    print(f"{engine.dialect.name}: {plan}")
+    assert "ix_notice_unsent" in plan
+    assert first.id == 3001  # the oldest unsent
