@@ -134,6 +134,19 @@ class ImportPlan:
         }
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")  # a line break or another control character
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """Patterns are compiled once (a large file checks each a million times)."""
+    found = _PATTERNS.get(pattern)
+    if found is None:
+        found = _PATTERNS[pattern] = re.compile(pattern)
+    return found
+
+
 class _Row:
     """One CSV row with typed, located field parsing that collects errors instead of raising."""
 
@@ -148,7 +161,7 @@ class _Row:
         self, column: str, *, pattern: str | None = None, max_len: int = 200, reason: str = ""
     ) -> str | None:
         raw = self.values.get(column, "").strip()
-        if any(ord(c) < 32 or ord(c) == 127 for c in raw):
+        if _CONTROL.search(raw):
             self.fail(column, "contains a line break or another control character")
             return None
         if raw == "":
@@ -158,7 +171,7 @@ class _Row:
         if len(raw) > max_len:
             self.fail(column, f"longer than {max_len} characters")
             return None
-        if pattern and not re.fullmatch(pattern, raw):
+        if pattern and not _compiled(pattern).fullmatch(raw):
             self.fail(column, reason or f"does not match {pattern}")
             return None
         return raw
@@ -167,7 +180,7 @@ class _Row:
         raw = self.text(column, max_len=10)
         if raw is None:
             return None
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+        if not _ISO_DATE.fullmatch(raw):
             self.fail(column, "not an ISO date (YYYY-MM-DD)")
             return None
         try:
@@ -260,7 +273,7 @@ def read_rows(path: Path, kind: str) -> tuple[list[_Row], list[ImportErrorItem]]
     try:
         for values in reader:
             line = reader.line_num
-            if not any(v.strip() for v in values):
+            if not "".join(values).strip():
                 continue
             if len(values) != len(header):
                 errors.append(
