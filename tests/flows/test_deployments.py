@@ -61,3 +61,20 @@ def test_credit_serve_builds_the_same_scheduled_deployments(monkeypatch):
     assert by_name["policy-review"].schedules[0].schedule.cron == "0 7 1 1,4,7,10 *"
     assert by_name["collections"].schedules[0].schedule.cron == "0 6 * * *"
     assert by_name["collections"].concurrency_limit == 1
+
+
+def test_runs_watched_from_the_command_line_skip_the_heartbeat_unless_the_user_set_one(
+    monkeypatch,
+):
+    from prefect.settings import get_current_settings
+
+    from credit.cli import watched_runs
+
+    monkeypatch.delenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", raising=False)
+    before = get_current_settings().flows.heartbeat_frequency
+    with watched_runs():
+        assert get_current_settings().flows.heartbeat_frequency is None
+    assert get_current_settings().flows.heartbeat_frequency == before  # a worker's runs keep it
+    monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "60")
+    with watched_runs():
+        assert get_current_settings().flows.heartbeat_frequency == before
