@@ -1,7 +1,7 @@
-"""Scenario 1: a collections run over 10,000 invoices (``CREDIT_FAULTS_FULL=1``; 1,200 in CI) is killed with SIGKILL at each checkpoint
-(several points of each), then started again: nothing is missing, nothing is sent twice, except
-the one message a mail server had accepted when the sender died, which is reported and carries
-the same Message-ID the second time.
+"""Scenario 1: a collections run over 10,000 invoices (100 customers) is killed with SIGKILL at
+each checkpoint (several points of each), then started again: nothing is missing, nothing is
+sent twice, except the one message a mail server had accepted when the sender died, which is
+reported and carries the same Message-ID the second time.
 
 The run is a real subprocess (``tests.faults.collect_run``: the flow's steps without Prefect's
 start-up), on a real SQLite file, mailing a real SMTP server (aiosmtpd) on loopback.

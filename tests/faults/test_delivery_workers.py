@@ -29,7 +29,7 @@ from tests.integration.test_notices import free_port
 
 pytestmark = pytest.mark.slow
 
-ROWS = OUTBOX_ROWS  # 10,000 with CREDIT_FAULTS_FULL=1
+ROWS = OUTBOX_ROWS  # 10,000 (2,000 with CREDIT_FAULTS_SMALL=1)
 WORKERS = 4
 LEASE = 2
 
