@@ -182,25 +182,12 @@ def prefect_defaults() -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 
-@contextmanager
-def watched_runs() -> Iterator[None]:
-    """Flow runs that the user watches from this process: without Prefect's heartbeat thread.
-    Heartbeats let a server notice that a worker's run crashed; here the user sees it, and
-    stopping the thread costs up to a second at the end of every run. A heartbeat frequency the
-    user set (PREFECT_FLOWS_HEARTBEAT_FREQUENCY) is kept."""
-    if "PREFECT_FLOWS_HEARTBEAT_FREQUENCY" in os.environ:
-        yield
-        return
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        yield
-
-
 def run_flow(label: str, call: Callable[[], Any]) -> Any:
     """Run a Prefect flow in this process with a progress display (Prefect is imported here)."""
     prefect_defaults()
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from flows.watched import watched_runs
 
     with (
         watched_runs(),
@@ -1938,6 +1925,7 @@ def demo(
         f"Demo in {directory} (SQLite + Prefect local mode; the first flow starts Prefect)"
     )
     from flows.demo import run_demo  # imports Prefect
+    from flows.watched import watched_runs
 
     with clear_errors(), watched_runs():
         run_demo(directory, console=console)

@@ -68,7 +68,7 @@ def test_runs_watched_from_the_command_line_skip_the_heartbeat_unless_the_user_s
 ):
     from prefect.settings import get_current_settings
 
-    from credit.cli import watched_runs
+    from flows.watched import watched_runs
 
     monkeypatch.delenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", raising=False)
     before = get_current_settings().flows.heartbeat_frequency
