@@ -8,6 +8,8 @@ import subprocess
 import sys
 from decimal import Decimal
 
+import pytest
+
 from tests.conftest import SAMPLE
 
 
@@ -61,6 +63,7 @@ def test_bad_csv_writes_nothing_and_exits_2_without_a_traceback(cli):
     assert "not an ISO date" in cli("collections", "run", "--as-of", "31.10.2026", expect=2).stderr
 
 
+@pytest.mark.slow  # about 30 `credit` processes, 10 of them running flows
 def test_the_lifecycle_end_to_end_from_the_command_line(cli):
     assert "published policy version 1" in cli("init").stdout
     for kind in ("customers", "financials", "invoices", "payments"):

@@ -82,6 +82,7 @@ def test_three_runs_started_together_on_postgresql_send_one_set_of_notices(cli):
         _race(cli, url)
 
 
+@pytest.mark.slow  # some 15 `credit` processes, several running flows
 def test_disputes_promises_and_the_worklist_from_the_command_line(cli):
     _setup(cli)
     for day in ("2026-10-01", "2026-10-15", "2026-11-02", "2026-11-16", "2026-11-30"):
