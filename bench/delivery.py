@@ -145,6 +145,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         url, scratch = _database(args.database_url, work)
+        started_here: list[subprocess.Popen] = []
         try:
             fill(url, args.rows, args.sent)
             port, counts = _free_port(), work / "accepted.json"
@@ -153,7 +154,9 @@ def main() -> None:
                  str(counts)],
                 stdout=subprocess.PIPE, text=True,
             )  # fmt: skip
-            assert sink.stdout is not None and sink.stdout.readline().strip() == "ready"
+            started_here.append(sink)
+            if sink.stdout is None or sink.stdout.readline().strip() != "ready":
+                raise SystemExit("the SMTP server did not start")
             env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
             env.update(
                 CREDIT_DATABASE_URL=url,
@@ -162,28 +165,32 @@ def main() -> None:
                 CREDIT_OUTBOX_DIR=str(work / "outbox"),
             )
             started = time.monotonic()
+            logs = [(work / f"sender{n}.out", work / f"sender{n}.err") for n in range(args.senders)]
             senders = [
                 subprocess.Popen(
                     [CREDIT, "notices", "deliver", "--json"],
                     env=env,
                     cwd=work,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
+                    stdout=out.open("w"),
+                    stderr=errors.open("w"),
                 )  # fmt: skip
-                for _ in range(args.senders)
+                for out, errors in logs
             ]
-            reports = []
-            for proc in senders:
-                out, errors = proc.communicate()
-                if proc.returncode != 0:
-                    raise SystemExit(f"a sender failed ({proc.returncode}):\n{errors[-2000:]}")
-                reports.append(json.loads(out))
+            started_here.extend(senders)
+            codes = [proc.wait() for proc in senders]
             seconds = time.monotonic() - started
+            for code, (_, errors) in zip(codes, logs, strict=True):
+                if code != 0:
+                    raise SystemExit(f"a sender failed ({code}):\n{errors.read_text()[-2000:]}")
+            reports = [json.loads(out.read_text()) for out, _ in logs]
             sink.send_signal(signal.SIGTERM)
             sink.wait(timeout=30)
             accepted = Counter(json.loads(counts.read_text()))
         finally:
+            for proc in started_here:  # nothing this benchmark started outlives it
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
             if scratch:
                 _drop(args.database_url, scratch)
     backend = "postgresql" if scratch else "sqlite"

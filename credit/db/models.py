@@ -350,6 +350,7 @@ class NoticeStatus(StrEnum):
 # Statuses of a notice not yet sent, as literal SQL: a partial index is used only by a query whose
 # condition names the same values (a bound parameter would not do, on SQLite or PostgreSQL).
 UNSENT_SQL = text("status IN ('pending', 'sending')")
+FAILED_SQL = text("status = 'failed'")
 
 
 class Notice(SQLModel, table=True):
@@ -357,8 +358,10 @@ class Notice(SQLModel, table=True):
 
     # The notices waiting to go, in id order: a claim reads the first of them without passing
     # those already sent (migration 0007). A query uses it when it says ``UNSENT`` literally.
+    # And the failed ones, which an operator lists (``status = 'failed'``, literally).
     __table_args__ = (
         Index("ix_notice_unsent", "id", sqlite_where=UNSENT_SQL, postgresql_where=UNSENT_SQL),
+        Index("ix_notice_failed", "id", sqlite_where=FAILED_SQL, postgresql_where=FAILED_SQL),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -63,18 +63,20 @@ def test_credit_serve_builds_the_same_scheduled_deployments(monkeypatch):
     assert by_name["collections"].concurrency_limit == 1
 
 
-def test_runs_watched_from_the_command_line_skip_the_heartbeat_unless_the_user_set_one(
-    monkeypatch,
-):
-    from prefect.settings import get_current_settings
+def test_runs_watched_from_the_command_line_skip_the_heartbeat_unless_the_user_set_one():
+    from prefect.settings import (
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        get_current_settings,
+        temporary_settings,
+    )
 
     from flows.watched import watched_runs
 
-    monkeypatch.delenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", raising=False)
     before = get_current_settings().flows.heartbeat_frequency
+    assert "heartbeat_frequency" not in get_current_settings().flows.model_fields_set
     with watched_runs():
         assert get_current_settings().flows.heartbeat_frequency is None
     assert get_current_settings().flows.heartbeat_frequency == before  # a worker's runs keep it
-    monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "60")
-    with watched_runs():
-        assert get_current_settings().flows.heartbeat_frequency == before
+    # set by the user (environment, profile, prefect.toml): kept
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 60}), watched_runs():
+        assert get_current_settings().flows.heartbeat_frequency == 60

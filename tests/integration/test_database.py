@@ -226,3 +226,51 @@ def test_a_delivery_claim_reads_the_index_of_unsent_notices_not_the_whole_outbox
     print(f"{engine.dialect.name}: {plan}")
     assert "ix_notice_unsent" in plan
     assert first.id == 3001  # the oldest unsent
+
+
+def test_listing_failed_notices_reads_the_index_of_failed_notices(engine):
+    """`credit notices list --status failed` (the operator's recovery path) does not scan the
+    outbox's history: the partial index of failed notices serves it."""
+    from sqlalchemy import event, insert
+
+    from credit.app import App
+    from credit.db.models import Notice, utcnow
+    from credit.services import list_notices
+    from credit.settings import Settings
+
+    upgrade(engine)
+    with Session(engine) as s:
+        s.execute(
+            insert(Notice),
+            [
+                {"idempotency_key": f"k{i}", "kind": "k", "locale": "en", "recipients": ["a@b.c"],
+                 "subject": "s", "text": "t", "html": "h", "attempts": 1, "created_at": utcnow(),
+                 "status": "failed" if i % 1000 == 999 else "sent"}
+                for i in range(3000)
+            ],
+        )  # fmt: skip
+        s.commit()
+        if engine.dialect.name == "postgresql":
+            s.execute(text("ANALYZE notice"))
+            s.commit()
+    url = engine.url.render_as_string(hide_password=False)
+    app = App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": url}))
+    sent: list = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "FROM notice" in statement:
+            sent.append((statement, parameters))
+
+    event.listen(app.engine, "before_cursor_execute", capture)
+    try:
+        rows = list_notices(app, customer_code=None, kind=None, status="failed")
+    finally:
+        event.remove(app.engine, "before_cursor_execute", capture)
+    statement, parameters = sent[-1]
+    explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+    with app.engine.connect() as conn:
+        plan = " ".join(str(r) for r in conn.exec_driver_sql(explain + statement, parameters))
+    app.engine.dispose()
+    print(f"{engine.dialect.name}: {plan}")
+    assert [r["key"] for r in rows] == ["k999", "k1999", "k2999"]
+    assert "ix_notice_failed" in plan

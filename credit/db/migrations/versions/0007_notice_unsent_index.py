@@ -3,7 +3,8 @@
 Claims take the oldest unsent notice. With an index on ``status`` alone, PostgreSQL walked the
 primary key past every notice already sent and SQLite sorted every pending one, on each claim:
 the outbox got slower to drain the more it had ever sent. The partial index holds only the
-notices waiting to go; it replaces the index on ``status``.
+notices waiting to go; with a second one of the failed notices (what an operator lists), it
+replaces the index on ``status``.
 
 Revision ID: 0007
 Revises: 0006
@@ -21,6 +22,7 @@ branch_labels = None
 depends_on = None
 
 UNSENT = sa.text("status IN ('pending', 'sending')")
+FAILED = sa.text("status = 'failed'")
 
 
 def upgrade() -> None:
@@ -29,9 +31,13 @@ def upgrade() -> None:
     op.create_index(
         "ix_notice_unsent", "notice", ["id"], sqlite_where=UNSENT, postgresql_where=UNSENT
     )
+    op.create_index(
+        "ix_notice_failed", "notice", ["id"], sqlite_where=FAILED, postgresql_where=FAILED
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_notice_failed", table_name="notice")
     op.drop_index("ix_notice_unsent", table_name="notice")
     with op.batch_alter_table("notice", schema=None) as batch_op:
         batch_op.create_index("ix_notice_status", ["status"], unique=False)
