@@ -279,7 +279,7 @@ def _make_import_command(kind: str) -> None:
     ) -> None:
         _import(kind, file, dry_run, actor, as_json)
 
-    from credit.importers import COLUMNS
+    from credit.domain.columns import COLUMNS
 
     command.__doc__ = f"Import {kind} from CSV with columns: {','.join(COLUMNS[kind])}."
     import_app.command(kind)(command)

@@ -26,66 +26,10 @@ from credit.db.models import (
     SalesOrder,
     utcnow,
 )
+from credit.domain.columns import COLUMNS, KINDS, OPTIONAL
 from credit.domain.directory import EMAIL_PATTERN
 from credit.domain.money import parse_amount
 
-KINDS = ("customers", "financials", "invoices", "payments", "fx-rates", "orders")
-
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "customers": (
-        "code",
-        "name",
-        "email",
-        "country",
-        "currency",
-        "locale",
-        "sales_owner_email",
-        "registered_on",
-        "tax_id",
-        "postal_address",
-    ),
-    "financials": (
-        "customer_code",
-        "period_end",
-        "revenue",
-        "net_income",
-        "total_assets",
-        "total_liabilities",
-        "current_assets",
-        "current_liabilities",
-        "operating_cash_flow",
-    ),
-    "invoices": (
-        "customer_code",
-        "number",
-        "issue_date",
-        "due_date",
-        "amount",
-        "currency",
-        "applies_to",
-    ),
-    "fx-rates": ("currency", "rate_date", "rate_to_base"),
-    "orders": ("customer_code", "number", "order_date", "amount", "currency", "status"),
-    "payments": (
-        "customer_code",
-        "reference",
-        "paid_on",
-        "amount",
-        "currency",
-        "method",
-        "invoice_number",
-        "status",
-    ),
-}
-OPTIONAL = {
-    "registered_on",
-    "tax_id",
-    "locale",
-    "invoice_number",
-    "status",
-    "postal_address",
-    "applies_to",
-}
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
 

@@ -16,3 +16,19 @@ def test_import_contracts_are_kept():
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "3 kept, 0 broken" in proc.stdout
+
+
+def test_every_service_name_is_the_use_case_even_after_its_submodule_is_imported():
+    """credit.services loads its names on first use; a name that is also a submodule's name
+    must still be the use case, not the module, whichever is imported first."""
+    import importlib
+    import types
+
+    import credit.services as services
+
+    for module in set(services._WHERE.values()):
+        importlib.import_module(module)  # binds each submodule to the package's attribute
+    for name in services.__all__:
+        value = getattr(services, name)
+        assert not isinstance(value, types.ModuleType), name
+        assert value is getattr(importlib.import_module(services._WHERE[name]), name), name
