@@ -3,6 +3,8 @@ the importers and the database layer)."""
 
 from __future__ import annotations
 
+from credit.domain.cleaning import STATEMENT_AMOUNTS
+
 KINDS = ("customers", "financials", "invoices", "payments", "fx-rates", "orders")
 
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -18,17 +20,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "tax_id",
         "postal_address",
     ),
-    "financials": (
-        "customer_code",
-        "period_end",
-        "revenue",
-        "net_income",
-        "total_assets",
-        "total_liabilities",
-        "current_assets",
-        "current_liabilities",
-        "operating_cash_flow",
-    ),
+    "financials": ("customer_code", "period_end", *STATEMENT_AMOUNTS),
     "invoices": (
         "customer_code",
         "number",

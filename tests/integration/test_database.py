@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
@@ -181,62 +182,11 @@ def test_sqlalchemy_warnings_fail_the_test_run():
         util.warn("Dialect sqlite+pysqlite does *not* support Decimal objects natively")
 
 
-def test_a_delivery_claim_reads_the_index_of_unsent_notices_not_the_whole_outbox(engine):
-    """However many notices were sent before, a claim finds the next one through the partial
-    index that holds only the unsent (the plan would otherwise walk or sort the outbox). The
-    plan checked is the one of the statement a claim really sends, with its parameters."""
-    from sqlalchemy import event, insert
+def _outbox(engine, statuses: list[str]) -> None:
+    """A migrated outbox holding one notice per status given (keys k0, k1 ...), analysed."""
+    from sqlalchemy import insert
 
     from credit.db.models import Notice, utcnow
-    from credit.notices import _claim
-
-    upgrade(engine)
-    now = utcnow()
-    with Session(engine) as s:
-        s.execute(
-            insert(Notice),
-            [
-                {"idempotency_key": f"k{i}", "kind": "k", "locale": "en", "recipients": ["a@b.c"],
-                 "subject": "s", "text": "t", "html": "h", "attempts": 1, "created_at": now,
-                 "status": "sent" if i < 3000 else "pending"}
-                for i in range(3010)
-            ],
-        )  # fmt: skip
-        s.commit()
-        if engine.dialect.name == "postgresql":
-            s.execute(text("ANALYZE notice"))
-            s.commit()
-        sent: list = []
-
-        def capture(conn, cursor, statement, parameters, context, executemany):
-            if statement.lstrip().upper().startswith("UPDATE NOTICE"):
-                sent.append((statement, parameters))
-
-        event.listen(engine, "before_cursor_execute", capture)
-        try:
-            [(first, _)] = _claim(s, now, 1, None)
-        finally:
-            event.remove(engine, "before_cursor_execute", capture)
-        [(statement, parameters)] = sent
-        explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
-        plan = " ".join(
-            str(row) for row in s.connection().exec_driver_sql(explain + statement, parameters)
-        )
-        s.rollback()
-    print(f"{engine.dialect.name}: {plan}")
-    assert "ix_notice_unsent" in plan
-    assert first.id == 3001  # the oldest unsent
-
-
-def test_listing_failed_notices_reads_the_index_of_failed_notices(engine):
-    """`credit notices list --status failed` (the operator's recovery path) does not scan the
-    outbox's history: the partial index of failed notices serves it."""
-    from sqlalchemy import event, insert
-
-    from credit.app import App
-    from credit.db.models import Notice, utcnow
-    from credit.services import list_notices
-    from credit.settings import Settings
 
     upgrade(engine)
     with Session(engine) as s:
@@ -245,32 +195,68 @@ def test_listing_failed_notices_reads_the_index_of_failed_notices(engine):
             [
                 {"idempotency_key": f"k{i}", "kind": "k", "locale": "en", "recipients": ["a@b.c"],
                  "subject": "s", "text": "t", "html": "h", "attempts": 1, "created_at": utcnow(),
-                 "status": "failed" if i % 1000 == 999 else "sent"}
-                for i in range(3000)
+                 "status": status}
+                for i, status in enumerate(statuses)
             ],
         )  # fmt: skip
-        s.commit()
         if engine.dialect.name == "postgresql":
             s.execute(text("ANALYZE notice"))
-            s.commit()
-    url = engine.url.render_as_string(hide_password=False)
-    app = App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": url}))
+        s.commit()
+
+
+@contextmanager
+def _plan_of_what_runs(engine, matches: str) -> Iterator[list[str]]:
+    """The query plan of the last statement containing ``matches`` that ran inside the block,
+    with the parameters it really had (appended to the yielded list on exit)."""
+    from sqlalchemy import event
+
     sent: list = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
-        if "FROM notice" in statement:
+        if matches in statement:
             sent.append((statement, parameters))
 
-    event.listen(app.engine, "before_cursor_execute", capture)
+    plan: list[str] = []
+    event.listen(engine, "before_cursor_execute", capture)
     try:
-        rows = list_notices(app, customer_code=None, kind=None, status="failed")
+        yield plan
     finally:
-        event.remove(app.engine, "before_cursor_execute", capture)
+        event.remove(engine, "before_cursor_execute", capture)
     statement, parameters = sent[-1]
     explain = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
-    with app.engine.connect() as conn:
-        plan = " ".join(str(r) for r in conn.exec_driver_sql(explain + statement, parameters))
-    app.engine.dispose()
-    print(f"{engine.dialect.name}: {plan}")
+    with engine.connect() as conn:
+        plan.extend(str(r) for r in conn.exec_driver_sql(explain + statement, parameters))
+    print(f"{engine.dialect.name}: {' '.join(plan)}")
+
+
+def test_a_delivery_claim_reads_the_index_of_unsent_notices_not_the_whole_outbox(engine):
+    """However many notices were sent before, a claim finds the next one through the partial
+    index that holds only the unsent (the plan would otherwise walk or sort the outbox). The
+    plan checked is the one of the statement a claim really sends, with its parameters."""
+    from credit.db.models import utcnow
+    from credit.notices import _claim
+
+    _outbox(engine, ["sent"] * 3000 + ["pending"] * 10)
+    with Session(engine) as s, _plan_of_what_runs(engine, "UPDATE notice") as plan:
+        [(first, _)] = _claim(s, utcnow(), 1, None)
+    assert "ix_notice_unsent" in " ".join(plan)
+    assert first.id == 3001  # the oldest unsent
+
+
+def test_listing_failed_notices_reads_the_index_of_failed_notices(engine):
+    """`credit notices list --status failed` (the operator's recovery path) does not scan the
+    outbox's history: the partial index of failed notices serves it."""
+    from credit.app import App
+    from credit.services import list_notices
+    from credit.settings import Settings
+
+    _outbox(engine, ["failed" if i % 1000 == 999 else "sent" for i in range(3000)])
+    url = engine.url.render_as_string(hide_password=False)
+    app = App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": url}))
+    try:
+        with _plan_of_what_runs(app.engine, "FROM notice") as plan:
+            rows = list_notices(app, customer_code=None, kind=None, status="failed")
+    finally:
+        app.engine.dispose()
     assert [r["key"] for r in rows] == ["k999", "k1999", "k2999"]
-    assert "ix_notice_failed" in plan
+    assert "ix_notice_failed" in " ".join(plan)
