@@ -108,14 +108,15 @@ def clear_errors() -> Iterator[None]:
     except (ServiceError, ConfigError, SettingsError, NotInitialised, NoticeError, BadInput) as exc:
         fail(str(exc))
     except Exception as exc:  # database unreachable and the like: say so without a traceback
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import DBAPIError
 
-        if isinstance(exc, OperationalError):
+        if isinstance(exc, DBAPIError):
             if "no such table" in str(exc.orig) or "does not exist" in str(exc.orig):
                 fail(
                     "the database is not initialised (or is from an older version): run `credit init`"
                 )
-            fail(f"database error: {exc.orig}")
+            reason = " ".join(str(exc.orig).split())[:300]
+            fail(f"database error: {reason} (details in {report_unexpected(exc)})")
         raise
 
 
@@ -158,6 +159,13 @@ def parse_money(value: str | None, option: str) -> Decimal | None:
     return amount
 
 
+def fmt_amount(value: Any, currency: str) -> str:
+    """An amount as tables show it: 'EUR 18,250.00' (exact, from the Decimal)."""
+    from credit.domain.money import fmt_money
+
+    return fmt_money(Decimal(str(value)), currency)
+
+
 def print_json(data: Any) -> None:
     from credit.audit import jsonable
 
@@ -180,6 +188,12 @@ def prefect_defaults() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    # Prefect's event sender says how many events it still has to send while the process ends:
+    # nothing a user can act on.
+    import logging
+
+    for name in ("EventsWorker", "prefect.events.clients"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def run_flow(label: str, call: Callable[[], Any]) -> Any:
@@ -215,31 +229,44 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 @app.command()
 def init(
-    actor: Annotated[str, typer.Option("--as", help="Who runs the set-up (audited).")] = "admin",
+    actor: Annotated[
+        str | None,
+        typer.Option("--as", help="Who runs the set-up (audited; a person in the directory)."),
+    ] = None,
 ) -> None:
-    """Create or upgrade the database schema; publish config/policy.yaml as version 1 if no policy exists."""
+    """Create or upgrade the database schema; publish config/policy.yaml as version 1 if no policy
+    exists. Safe to run again: an up-to-date database is left as it is."""
     from credit import services
 
     a = get_app()
     with clear_errors():
-        result = services.init_database(a, actor=actor)
+        who = "admin" if actor is None else services.known_user(a, actor)
+        result = services.init_database(a, actor=who)
     where = a.settings.database_url
+    schema = (
+        f"schema upgraded to {result['migrated_to']}"
+        if result["upgraded"]
+        else f"schema {result['migrated_to']}, already up to date"
+    )
     if result["created_policy"]:
         console.print(
-            f"Database ready at {where} (schema {result['migrated_to']}); "
+            f"Database ready at {where} ({schema}); "
             f"published policy version 1 from {a.settings.policy_path}."
         )
     else:
         console.print(
-            f"Database ready at {where} (schema {result['migrated_to']}); "
+            f"Database ready at {where} ({schema}); "
             f"published policy is version {result['policy_version']}."
         )
 
 
-def _import(kind: str, file: Path, dry_run: bool, actor: str, as_json: bool) -> None:
+def _import(kind: str, file: Path, dry_run: bool, actor: str | None, as_json: bool) -> None:
+    from credit import services
     from credit.importers import import_file
 
     a = get_app()
+    with clear_errors():
+        actor = "import" if actor is None else services.known_user(a, actor)
     with clear_errors(), a.uow() as uow:
         plan = import_file(
             uow.session,
@@ -274,7 +301,10 @@ def _make_import_command(kind: str) -> None:
             bool,
             typer.Option("--dry-run", help="Validate and show what would change; write nothing."),
         ] = False,
-        actor: Annotated[str, typer.Option("--as", help="Who imports (audited).")] = "import",
+        actor: Annotated[
+            str | None,
+            typer.Option("--as", help="Who imports (audited; a person in the directory)."),
+        ] = None,
         as_json: JsonOpt = False,
     ) -> None:
         _import(kind, file, dry_run, actor, as_json)
@@ -296,7 +326,10 @@ for _kind in ("customers", "financials", "invoices", "payments", "fx-rates", "or
 def review_start(
     customer_code: Annotated[str, typer.Argument(help="Customer code, e.g. C-1001.")],
     by: Annotated[
-        str, typer.Option("--by", help="The credit manager asking (username in approvers.yaml).")
+        str,
+        typer.Option(
+            "--as", "--by", help="The credit manager asking (username in approvers.yaml)."
+        ),
     ],
     requested_limit: Annotated[
         str | None,
@@ -480,7 +513,7 @@ def research_waiting(as_json: JsonOpt = False) -> None:
 def research_reassign(
     customer_code: Annotated[str, typer.Argument(help="Customer whose assessment waits.")],
     to: Annotated[str, typer.Option("--to", help="The analyst who rates instead.")],
-    by: Annotated[str, typer.Option("--by", help="Who reassigns (audited).")],
+    by: Annotated[str, typer.Option("--as", "--by", help="Who reassigns (audited).")],
     reason: Annotated[str, typer.Option("--reason", help="Why.")],
 ) -> None:
     """Give a waiting qualitative rating to another analyst (they are asked at once)."""
@@ -498,7 +531,7 @@ def research_reassign(
 @research_app.command("cancel")
 def research_cancel(
     customer_code: Annotated[str, typer.Argument(help="Customer whose assessment waits.")],
-    by: Annotated[str, typer.Option("--by", help="Who cancels (audited).")],
+    by: Annotated[str, typer.Option("--as", "--by", help="Who cancels (audited).")],
     reason: Annotated[str, typer.Option("--reason", help="Why.")],
 ) -> None:
     """Abandon a review waiting for its qualitative rating, so that a new review can start."""
@@ -780,7 +813,7 @@ def reviews_due(
     day = parse_date(as_of)
     a = get_app()
     with clear_errors():
-        due = services.due_reviews(a, as_of=day)
+        due = services.due_reviews(a, as_of=day, include_in_progress=not run)
     if run:
 
         def call() -> Any:
@@ -812,19 +845,28 @@ def reviews_due(
         return
     table(
         f"Reviews due as of {day}",
-        ["customer", "name", "due", "limit", "rating", "status"],
+        ["customer", "name", "due", "why", "limit", "rating", "line", "review"],
         [
             [
                 d["customer"],
                 d["name"],
                 d["next_review_on"],
-                f"{d['currency']} {d['limit']}",
+                d["reason"],
+                fmt_amount(d["limit"], d["currency"]),
                 d["rating"],
                 d["status"],
+                (
+                    f"in progress: {d['in_progress']['what']} since "
+                    f"{d['in_progress']['since']}, waiting for {d['in_progress']['waiting_for']}"
+                )
+                if d["in_progress"]
+                else "to start (--run)",
             ]
             for d in due
         ],
     )
+    if not due:
+        console.print(f"No credit line is due for review as of {day}.")
 
 
 # --------------------------------------------------------------------------- collections
@@ -833,20 +875,11 @@ def reviews_due(
 UserOpt = Annotated[str, typer.Option("--as", help="Who does this (audited).")]
 
 
-def _login() -> str:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        fail("--by: cannot tell who you are; give --by USER")
-
-
 @dispute_app.command("open")
 def dispute_open(
     invoice: Annotated[str, typer.Argument(help="Invoice number.")],
     reason: Annotated[str, typer.Option("--reason", help="What the customer disputes.")],
-    by: Annotated[str, typer.Option("--by", help="Who records the dispute (audited).")],
+    by: Annotated[str, typer.Option("--as", "--by", help="Who records the dispute (audited).")],
     as_of: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -869,12 +902,10 @@ def dispute_open(
 @dispute_app.command("resolve")
 def dispute_resolve(
     invoice: Annotated[str, typer.Argument(help="Invoice number.")],
-    by: Annotated[
-        str | None, typer.Option("--by", help="Who resolves it (audited; default: your login).")
-    ] = None,
+    by: Annotated[str, typer.Option("--as", "--by", help="Who resolves it (audited).")],
     note: Annotated[
         str, typer.Option("--note", help="The outcome (e.g. credit note CN-12 issued).")
-    ] = "resolved",
+    ],
     as_of: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -884,9 +915,7 @@ def dispute_resolve(
     day = parse_date(as_of)
     a = get_app()
     with clear_errors():
-        result = services.resolve_dispute(
-            a, invoice_number=invoice, by=by or _login(), note=note, as_of=day
-        )
+        result = services.resolve_dispute(a, invoice_number=invoice, by=by, note=note, as_of=day)
     if as_json:
         print_json(result)
         return
@@ -897,7 +926,9 @@ def dispute_resolve(
 def promise(
     customer: Annotated[str, typer.Argument(help="Customer code.")],
     amount: Annotated[str, typer.Option("--amount", help="Amount promised.")],
-    by_date: Annotated[str, typer.Option("--by", help="Date promised, YYYY-MM-DD.")],
+    by_date: Annotated[
+        str, typer.Option("--date", help="The date the customer promised to pay by, YYYY-MM-DD.")
+    ],
     actor: UserOpt,
     currency: Annotated[
         str | None, typer.Option("--currency", help="Default: the customer's currency.")
@@ -911,7 +942,7 @@ def promise(
     from credit import services
 
     day = parse_date(as_of)
-    promised = parse_date(by_date, "--by")
+    promised = parse_date(by_date, "--date")
     value = parse_money(amount, "--amount")
     a = get_app()
     with clear_errors():
@@ -947,7 +978,7 @@ def feedback(
         str, typer.Option("--topic", help="terms, limit, collection, service or other.")
     ],
     text: Annotated[str, typer.Option("--text", help="What the customer said.")],
-    by: Annotated[str, typer.Option("--by", help="Who records it (audited).")],
+    by: Annotated[str, typer.Option("--as", "--by", help="Who records it (audited).")],
     as_of: AsOpt = None,
 ) -> None:
     """Record customer feedback on terms and collection (the policy research report sums it up)."""
@@ -1604,7 +1635,8 @@ def policy_show(
                 r["grade"],
                 r["min_score"],
                 f"min({r['limit']['share_of_equity']} x equity, "
-                f"{r['limit']['share_of_revenue']} x revenue, {r['limit']['cap']})",
+                f"{r['limit']['share_of_revenue']} x revenue, "
+                f"{fmt_amount(r['limit']['cap'], body['base_currency'])})",
                 f"{r['terms_days']} d",
                 ", ".join(r["conditions"]) or "-",
                 r["review"],
@@ -1616,16 +1648,20 @@ def policy_show(
         "Authority matrix",
         ["level", "role", "up to"],
         [
-            [lv["level"], lv["role"], lv["up_to"] or "no limit"]
+            [
+                lv["level"],
+                lv["role"],
+                fmt_amount(lv["up_to"], body["base_currency"]) if lv["up_to"] else "no limit",
+            ]
             for lv in body["authority"]["levels"]
         ],
     )
     table(
         "Dunning schedule",
-        ["level", "name", "days overdue", "action"],
+        ["level", "name", "sent", "channel", "action", "asks payment within"],
         [
-            [lv["level"], lv["label"], lv["days_overdue"], lv["action"]]
-            for lv in body["dunning"]["levels"]
+            [lv["level"], lv["label"], lv["when"], lv["channel"], lv["action"], lv["pay_within"]]
+            for lv in view["dunning_levels"]
         ],
     )
 
@@ -1778,7 +1814,7 @@ def policy_backtest(
 @policy_app.command("propose")
 def policy_propose(
     file: Annotated[Path, typer.Argument(help="Policy YAML (same schema as config/policy.yaml).")],
-    by: Annotated[str, typer.Option("--by", help="Who proposes (username).")],
+    by: Annotated[str, typer.Option("--as", "--by", help="Who proposes (username).")],
     reason: Annotated[str, typer.Option("--reason", help="Why the policy changes.")] = "",
 ) -> None:
     """Propose a new policy version; it goes to the committee the current policy names."""
@@ -1932,8 +1968,69 @@ def demo(
     console.print(f"Demo finished in {time.monotonic() - started:.0f} s.")
 
 
+def _error_log() -> Path:
+    """The file unexpected errors are written to: CREDIT_LOG_DIR (default var/log) if it can be
+    written, else the system's temporary folder."""
+    import tempfile
+
+    try:
+        folder = Settings.load().log_dir
+    except SettingsError:
+        folder = Path("var/log")
+    for candidate in (folder, Path(tempfile.gettempdir())):
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+            path = candidate / "credit-errors.log"
+            with path.open("a", encoding="utf-8"):
+                return path.resolve()
+        except OSError:
+            continue
+    return Path(tempfile.gettempdir()) / "credit-errors.log"
+
+
+def report_unexpected(exc: BaseException) -> Path:
+    """Write the traceback of an error the product did not expect to the error log; the path."""
+    import traceback
+    from datetime import UTC, datetime
+
+    path = _error_log()
+    try:
+        with path.open("a", encoding="utf-8") as f:
+            f.write(
+                f"--- {datetime.now(UTC).isoformat(timespec='seconds')} pid {os.getpid()}: "
+                f"credit {' '.join(sys.argv[1:])}\n"
+            )
+            f.write("".join(traceback.format_exception(exc)))
+    except OSError:
+        pass
+    return path
+
+
 def main() -> None:
-    app()
+    """Run the command. Ctrl-C ends it with one line; an error the product did not expect is
+    written whole to the error log and shown as one line naming that file (exit code 1)."""
+    from credit.console import INTERRUPTED, interrupted
+
+    try:
+        app()
+    except KeyboardInterrupt:
+        interrupted()
+    except SystemExit as done:
+        if done.code == INTERRUPTED:  # Typer turns Ctrl-C into exit code 130, silently
+            interrupted()
+        raise
+    except Exception as exc:
+        path = report_unexpected(exc)
+        text = " ".join(str(exc).split())
+        text = text if len(text) <= 200 else text[:197] + "..."
+        err.print(
+            f"[bold red]error:[/] the command stopped on an unexpected error "
+            f"({type(exc).__name__}: {text}); what was already committed stays. "
+            f"The details are in {path}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ class Settings:
     timezone: str = "Europe/Berlin"  # the company's: "today" and days overdue are counted in it
     letters_dir: Path | None = None
     reports_dir: Path = Path("var/reports")
+    log_dir: Path = Path("var/log")  # where the full traceback of an unexpected error is written
 
     @property
     def company(self) -> dict[str, object]:
@@ -151,6 +152,7 @@ class Settings:
             timezone=timezone,
             letters_dir=get_path("LETTERS_DIR"),
             reports_dir=get_path("REPORTS_DIR") or cls.reports_dir,
+            log_dir=get_path("LOG_DIR") or cls.log_dir,
             database_url=get("DATABASE_URL") or cls.database_url,
             outbox_dir=get_path("OUTBOX_DIR") or cls.outbox_dir,
             smtp_host=get("SMTP_HOST"),

@@ -20,12 +20,16 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` (default: the newest)."""
+def upgrade(engine: Engine, revision: str = "head") -> bool:
+    """Bring the schema to ``revision`` (default: the newest); False when it was there already
+    (then nothing is locked or written: a second ``credit init`` answers at once)."""
+    if revision == "head" and current_revision(engine) == head_revision():
+        return False
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+    return True
 
 
 def downgrade(engine: Engine, revision: str) -> None:
@@ -36,7 +40,11 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    """The schema's revision, read without SQLite's write lock (never call it while this process
+    holds a write transaction on the same database: it would wait for itself)."""
+    from credit.db.engine import READ_ONLY
+
+    with engine.execution_options(**{READ_ONLY: True}).connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 

@@ -34,7 +34,8 @@ class Approver(BaseModel):
     name: str
     email: Email
     roles: list[str] = Field(min_length=1)
-    authority_limit: Decimal = Field(ge=0)
+    # What this person may approve (base currency); people who do not approve have none.
+    authority_limit: Decimal = Field(default=Decimal(0), ge=0)
     delegate: str | None = None  # acts with this person's authority when they are away or late
     out_of_office: list[Absence] = []
 

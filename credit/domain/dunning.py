@@ -124,6 +124,34 @@ def trigger_date(
     return when
 
 
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def describe_level(level: DunningLevel) -> dict[str, str]:
+    """A dunning level as a credit manager reads it: when it is sent, how, and what it does."""
+    if level.trigger == DunningTrigger.AFTER_PREVIOUS:
+        when = f"{_days(level.days)} after the previous level"
+    elif level.trigger == DunningTrigger.END_OF_MONTH:
+        when = f"end of the month, {_days(level.days)} after the due date"
+    else:
+        when = f"{_days(level.days)} after the due date"
+    action = level.action.value.replace("_", " ")
+    charges = (
+        [f"fee {', '.join(f'{cur} {fee}' for cur, fee in level.fee.items())}"] if level.fee else []
+    )
+    if level.interest:
+        charges.append("late interest")
+    if charges:
+        action += f" ({'; '.join(charges)})"
+    return {
+        "when": when,
+        "channel": level.channel.value,
+        "action": action,
+        "pay_within": _days(level.pay_within_days),
+    }
+
+
 def due_level(oldest_days_overdue: int, policy: PolicyBody) -> int:
     """The highest after_due level whose trigger the oldest overdue invoice has reached."""
     level = 0

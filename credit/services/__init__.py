@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         ServiceError,
         add_months,
         get_customer,
+        known_user,
         person_email,
     )
     from credit.services.analytics import notify_policy_research, portfolio_report
@@ -125,6 +126,7 @@ _WHERE = {
     "exposure": "credit.services.ledger",
     "get_customer": "credit.services._common",
     "init_database": "credit.services.setup",
+    "known_user": "credit.services._common",
     "limit_changes": "credit.services.queries",
     "list_notices": "credit.services.queries",
     "list_signals": "credit.services.risk",
@@ -202,6 +204,7 @@ __all__ = [
     "exposure",
     "get_customer",
     "init_database",
+    "known_user",
     "limit_changes",
     "list_notices",
     "retry_notices",

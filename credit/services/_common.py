@@ -17,6 +17,7 @@ from credit.db.models import (
     CreditRequest,
     Customer,
 )
+from credit.domain.directory import Approver
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +66,36 @@ def get_customer(session: Session, code: str) -> Customer:
 
 
 def person_email(app: App, username: str) -> str:
-    person = app.directory.get(username)
+    """The e-mail of a person in the directory; anyone else is refused by name."""
+    return known_person(app, username).email
+
+
+def known_person(app: App, username: str) -> Approver:
+    """The directory's entry for someone named as acting or asked (``config/approvers.yaml``:
+    approvers, analysts, collectors, sales); a name nobody holds is refused."""
+    name = (username or "").strip()
+    person = app.directory.get(name)
     if person is None:
         raise ServiceError(
-            f"{username!r} is not in the approver directory ({app.settings.approvers_path})"
+            f"{name!r} is not in the approver directory ({app.settings.approvers_path}); "
+            "every person who acts or is asked must be listed there"
         )
-    return person.email
+    return person
+
+
+def known_user(app: App, username: str) -> str:
+    """The username of someone in the directory (see :func:`known_person`)."""
+    return known_person(app, username).username
+
+
+def required_text(value: str | None, what: str, limit: int = 2000) -> str:
+    """A free text a person must give (a reason, a note), stripped and bounded."""
+    text = (value or "").strip()
+    if not text:
+        raise ServiceError(f"{what} is required")
+    if len(text) > limit:
+        raise ServiceError(f"{what} is longer than {limit} characters")
+    return text
 
 
 def _customer_view(c: Customer) -> dict[str, Any]:

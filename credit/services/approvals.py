@@ -6,9 +6,10 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -650,8 +651,16 @@ def pending_approvals(app: App, *, username: str | None = None) -> list[dict[str
 
 def sweep_approvals(app: App, *, as_of: date, now: datetime | None = None) -> dict[str, int]:
     """Remind the approver when a step passes its due time; at the second deadline (as long again)
-    escalate to their delegate, or else to the next-higher role. Each notice is sent once."""
-    now = now or utcnow()
+    escalate to their delegate, or else to the next-higher role. Each notice is sent once.
+
+    The sweep's clock is ``now``; by default the present moment for a sweep dated today, and the
+    end of the day (in the company's time zone) for a sweep dated another day, so that a sweep
+    as of a later date reminds and escalates what would be due by then."""
+    if now is None:
+        now = utcnow()
+        if as_of != app.settings.today():
+            zone = ZoneInfo(app.settings.timezone)
+            now = datetime.combine(as_of, time.max, tzinfo=zone).astimezone(UTC)
     counts = {"reminders": 0, "escalations": 0}
     with app.uow() as uow:
         s = uow.session

@@ -372,14 +372,26 @@ def policy_diff(
 
 
 def policy_view(app: App, *, version: int | None) -> dict[str, Any]:
-    with app.uow() as uow:
+    """A stored version as written, plus its dunning schedule in words (any version: older ones
+    are read through the current schema)."""
+    from credit.domain.dunning import describe_level
+
+    with app.uow(read_only=True) as uow:
         s = uow.session
         if version is None:
             version, _ = app.published_policy(s)
         row = s.exec(select(CreditPolicy).where(CreditPolicy.version == version)).first()
         if row is None:
-            raise ServiceError(f"no policy version {version}")
+            versions = sorted(s.exec(select(CreditPolicy.version)))
+            raise ServiceError(
+                f"no policy version {version} (versions: {', '.join(map(str, versions))})"
+            )
+        body = app.policy_body(row)
         return {
+            "dunning_levels": [
+                {"level": lv.level, "name": lv.name, "label": lv.label, **describe_level(lv)}
+                for lv in body.dunning.levels
+            ],
             "version": row.version,
             "name": row.name,
             "status": row.status,

@@ -176,8 +176,9 @@ def deliver(
 def retry_notices(app: App, *, notice_ids: list[int], by: str, reason: str) -> list[int]:
     """Put failed notices back in the outbox (after the cause is fixed); audited. Refuses ids
     that are unknown or not failed, and changes nothing then."""
-    from credit.services._common import ServiceError
+    from credit.services._common import ServiceError, known_user, required_text
 
+    by, reason = known_user(app, by), required_text(reason, "what was fixed")
     with app.uow() as uow:
         s = uow.session
         rows = {n.id: n for n in s.exec(select(Notice).where(col(Notice.id).in_(notice_ids)))}

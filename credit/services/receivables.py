@@ -25,29 +25,9 @@ from credit.db.models import (
 )
 from credit.domain import dunning
 from credit.domain.money import ZERO, money
-from credit.services._common import ServiceError, get_customer
+from credit.services._common import ServiceError, get_customer, known_user, required_text
 from credit.services.collections import lock_customer
 from credit.services.ledger import _dunning_state, open_items, rate_table
-
-USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,59}$")
-
-
-def _user(name: str, option: str) -> str:
-    name = (name or "").strip()
-    if not USER.match(name):
-        raise ServiceError(
-            f"{option}: value {name!r} is not a user name (letters, digits, . _ - @)"
-        )
-    return name
-
-
-def _text(value: str, option: str, limit: int = 2000) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise ServiceError(f"{option}: a text is required")
-    if len(value) > limit:
-        raise ServiceError(f"{option}: longer than {limit} characters")
-    return value
 
 
 def _invoice(s: Session, number: str) -> Invoice:
@@ -66,7 +46,7 @@ def _policy_version(app: App, s: Session) -> int:
 
 def open_dispute(app: App, *, invoice_number: str, reason: str, by: str, as_of: date) -> dict:
     """The customer disputes an invoice: it leaves dunning until the dispute is resolved."""
-    by, reason = _user(by, "--by"), _text(reason, "--reason")
+    by, reason = known_user(app, by), required_text(reason, "the dispute's reason")
     with app.uow() as uow:
         s = uow.session
         inv = _invoice(s, invoice_number)
@@ -110,7 +90,7 @@ def open_dispute(app: App, *, invoice_number: str, reason: str, by: str, as_of: 
 def resolve_dispute(app: App, *, invoice_number: str, by: str, note: str, as_of: date) -> dict:
     """The dispute is settled: what is still open on the invoice is dunned again (a credit note
     issued for it is imported as usual and reduces it)."""
-    by, note = _user(by, "--by"), _text(note, "--note")
+    by, note = known_user(app, by), required_text(note, "how the dispute was resolved")
     with app.uow() as uow:
         s = uow.session
         inv = _invoice(s, invoice_number)
@@ -122,7 +102,7 @@ def resolve_dispute(app: App, *, invoice_number: str, by: str, note: str, as_of:
             raise ServiceError(f"{inv.number} has no open dispute")
         if as_of < d.opened_on:
             raise ServiceError(
-                f"--as-of {as_of.isoformat()} is before the dispute was opened "
+                f"the resolution date {as_of.isoformat()} is before the dispute was opened "
                 f"({d.opened_on.isoformat()})"
             )
         d.resolved_on, d.resolved_by, d.resolution = as_of, by, note
@@ -160,12 +140,12 @@ def record_promise(
 ) -> dict:
     """A promise to pay: the customer's escalation in that currency pauses until ``promised_for``.
     A newer promise replaces an open one."""
-    by = _user(by, "--as")
+    by = known_user(app, by)
     if amount <= 0:
-        raise ServiceError(f"--amount: value {amount} must be positive")
+        raise ServiceError(f"the promised amount {amount} must be positive")
     if promised_for < as_of:
         raise ServiceError(
-            f"--by: value {promised_for.isoformat()} is before today ({as_of.isoformat()})"
+            f"the promised date {promised_for.isoformat()} is before today ({as_of.isoformat()})"
         )
     with app.uow() as uow:
         s = uow.session
@@ -174,20 +154,26 @@ def record_promise(
         horizon = policy.dunning.max_promise_days
         if (promised_for - as_of).days > horizon:
             raise ServiceError(
-                f"--by: value {promised_for.isoformat()} is more than {horizon} days ahead "
+                f"the promised date {promised_for.isoformat()} is more than {horizon} days ahead "
                 "(the policy's dunning.max_promise_days); agree a payment plan in steps"
             )
         lock_customer(s, customer.id)  # type: ignore[arg-type]
         cur = (currency or customer.currency).strip().upper()
-        owed = {
-            c
-            for c, items in open_items(s, customer.id, as_of).items()
-            if any(i.open_amount > 0 for i in items)  # type: ignore[arg-type]
+        balances = {
+            c: sum((i.open_amount for i in items), ZERO)
+            for c, items in open_items(s, customer.id, as_of).items()  # type: ignore[arg-type]
         }
+        owed = {c: b for c, b in balances.items() if b > 0}
         if not re.fullmatch(r"[A-Z]{3}", cur) or cur not in owed:
             raise ServiceError(
-                f"--currency: value {cur!r}: {customer.code} owes nothing in that currency"
+                f"{customer.code} owes nothing in {cur!r}"
                 + (f" (open items in {', '.join(sorted(owed))})" if owed else "")
+            )
+        if money(amount) > owed[cur]:
+            raise ServiceError(
+                f"{customer.code} owes {cur} {owed[cur]:,.2f} in all; a promise of "
+                f"{cur} {money(amount):,.2f} is more than that (record what they promised to pay "
+                "of what is open)"
             )
         replaced = []
         for old in s.exec(
@@ -239,9 +225,9 @@ def log_note(
     app: App, *, customer_code: str, note: str, by: str, as_of: date, kind: str = "note"
 ) -> dict:
     """Log a call or a note; logging a call closes the customer's open call tasks."""
-    by, note = _user(by, "--as"), _text(note, "--note")
+    by, note = known_user(app, by), required_text(note, "the note")
     if kind not in ("call", "note"):
-        raise ServiceError(f"--kind: value {kind!r} is not one of call, note")
+        raise ServiceError(f"the kind {kind!r} is not one of call, note")
     with app.uow() as uow:
         s = uow.session
         customer = get_customer(s, customer_code)

@@ -13,18 +13,20 @@ from sqlmodel import col, select
 from credit import notices
 from credit.app import App
 from credit.db.models import (
+    ApprovalStep,
     AssessmentStatus,
     CreditAssessment,
     CreditLine,
     CreditRequest,
     Customer,
+    Decision,
     LineStatus,
     RequestKind,
     RequestStatus,
     RiskSignal,
     utcnow,
 )
-from credit.services._common import ServiceError
+from credit.services._common import SUBJECT_REQUEST, ServiceError
 from credit.services.approvals import advance_request
 from credit.services.draft import draft_request
 from credit.services.research import COLLECTED, score_assessment
@@ -33,17 +35,17 @@ from credit.services.research_batch import research_customers
 log = logging.getLogger(__name__)
 
 
-def due_reviews(app: App, *, as_of: date) -> list[dict[str, Any]]:
-    """Lines due for review as of a date, or whose customer a high risk signal flagged; none with a
-    review already in progress."""
+def due_reviews(
+    app: App, *, as_of: date, include_in_progress: bool = False
+) -> list[dict[str, Any]]:
+    """Lines due for review as of a date, or whose customer a high risk signal flagged.
+
+    A line whose customer already has a review under way (research waiting for the analyst, a
+    request in approval or approved and not yet published) is not started again; with
+    ``include_in_progress`` it is listed all the same, with ``in_progress``: since when and what
+    it waits for, so an overdue review never vanishes from the list."""
     with app.uow(read_only=True) as uow:
         s = uow.session
-        busy_requests = select(CreditRequest.customer_id).where(
-            col(CreditRequest.status).in_([RequestStatus.IN_APPROVAL, RequestStatus.APPROVED])
-        )
-        busy_assessments = select(CreditAssessment.customer_id).where(
-            col(CreditAssessment.status).in_([COLLECTED, AssessmentStatus.AWAITING_QUALITATIVE])
-        )
         rows = s.exec(
             select(CreditLine, Customer)
             .join(Customer, col(Customer.id) == col(CreditLine.customer_id))
@@ -54,10 +56,9 @@ def due_reviews(app: App, *, as_of: date) -> list[dict[str, Any]]:
                 )
             )
             .where(col(CreditLine.status).in_([LineStatus.ACTIVE, LineStatus.ON_HOLD]))
-            .where(col(CreditLine.customer_id).not_in(busy_requests))
-            .where(col(CreditLine.customer_id).not_in(busy_assessments))
             .order_by(col(CreditLine.next_review_on), col(Customer.code))
         ).all()
+        busy = _reviews_in_progress(s, {c.id for _, c in rows})  # type: ignore[misc]
 
         open_signals: dict[int, int] = {}
         for cid, sid in s.exec(
@@ -78,7 +79,7 @@ def due_reviews(app: App, *, as_of: date) -> list[dict[str, Any]]:
                 return f"periodic:{c.code}:flag:{c.review_flagged_on.isoformat()}:{why}"
             return f"periodic:{c.code}:{line.next_review_on.isoformat()}"
 
-        keys = sorted({key(c, line) for line, c in rows})
+        keys = sorted({key(c, line) for line, c in rows if c.id not in busy})
         done: set[str] = set()
         for i in range(0, len(keys), 5000):  # a database takes so many parameters at most
             done.update(
@@ -88,25 +89,93 @@ def due_reviews(app: App, *, as_of: date) -> list[dict[str, Any]]:
                     )
                 )
             )
-        # A review already made for this due date (say, rejected) is not started again every day.
-        rows = [(line, c) for line, c in rows if key(c, line) not in done]
-        return [
-            {
-                "customer": c.code,
-                "review_key": key(c, line),
-                "name": c.name,
-                "next_review_on": line.next_review_on.isoformat(),
-                "reason": f"risk signal: {c.review_flag_reason}"
-                if c.review_flagged_on is not None and line.next_review_on > as_of
-                else "scheduled",
-                "flagged_on": c.review_flagged_on.isoformat() if c.review_flagged_on else None,
-                "limit": str(line.limit),
-                "currency": line.currency,
-                "rating": line.rating,
-                "status": line.status,
+        out = []
+        for line, c in rows:
+            in_progress = busy.get(c.id)  # type: ignore[arg-type]
+            if in_progress is None and key(c, line) in done:
+                # A review already made for this due date (say, rejected) is not started again.
+                continue
+            if in_progress is not None and not include_in_progress:
+                continue
+            out.append(
+                {
+                    "customer": c.code,
+                    "review_key": key(c, line),
+                    "name": c.name,
+                    "next_review_on": line.next_review_on.isoformat(),
+                    "reason": f"risk signal: {c.review_flag_reason}"
+                    if c.review_flagged_on is not None and line.next_review_on > as_of
+                    else "scheduled",
+                    "flagged_on": c.review_flagged_on.isoformat() if c.review_flagged_on else None,
+                    "limit": str(line.limit),
+                    "currency": line.currency,
+                    "rating": line.rating,
+                    "status": line.status,
+                    "in_progress": in_progress,
+                }
+            )
+        return out
+
+
+def _reviews_in_progress(s: Any, customer_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """The review under way for each of these customers, if any: what it is, since when, and
+    whom it waits for."""
+    found: dict[int, dict[str, Any]] = {}
+    if not customer_ids:
+        return found
+    ids = sorted(customer_ids)
+    for i in range(0, len(ids), 5000):
+        chunk = ids[i : i + 5000]
+        for a in s.exec(
+            select(CreditAssessment)
+            .where(col(CreditAssessment.customer_id).in_(chunk))
+            .where(
+                col(CreditAssessment.status).in_(
+                    [COLLECTED, AssessmentStatus.AWAITING_QUALITATIVE]
+                )
+            )
+        ):
+            if a.status == AssessmentStatus.AWAITING_QUALITATIVE:
+                waiting = f"qualitative rating by {a.analyst or a.requested_by}"
+            else:
+                waiting = "scoring (research was interrupted; the research reminders finish it)"
+            found[a.customer_id] = {
+                "what": f"assessment {a.id}",
+                "since": a.as_of.isoformat(),
+                "waiting_for": waiting,
             }
-            for line, c in rows
-        ]
+        for r in s.exec(
+            select(CreditRequest)
+            .where(col(CreditRequest.customer_id).in_(chunk))
+            .where(
+                col(CreditRequest.status).in_([RequestStatus.IN_APPROVAL, RequestStatus.APPROVED])
+            )
+        ):
+            if r.status == RequestStatus.APPROVED:
+                waiting = "publication (approved; the approval sweeper publishes it)"
+            else:
+                step = s.exec(
+                    select(ApprovalStep)
+                    .where(
+                        ApprovalStep.subject == SUBJECT_REQUEST,
+                        ApprovalStep.subject_id == r.id,
+                        ApprovalStep.decision == Decision.PENDING,
+                    )
+                    .order_by(col(ApprovalStep.level))
+                ).first()
+                waiting = (
+                    f"approval level {step.level} ({step.role}"
+                    + (f": {step.approver})" if step.approver else ")")
+                    if step is not None
+                    else "approval"
+                )
+            started = s.get(CreditAssessment, r.assessment_id)
+            found[r.customer_id] = {
+                "what": f"request {r.id}",
+                "since": (started.as_of if started else r.created_at.date()).isoformat(),
+                "waiting_for": waiting,
+            }
+    return found
 
 
 def notify_reviews_started(app: App, *, as_of: date, reviews: list[dict[str, Any]]) -> int | None:

@@ -11,7 +11,13 @@ from sqlmodel import Session, col, select
 from credit import audit, notices
 from credit.app import App
 from credit.db.models import Customer, CustomerFeedback, ServiceTask
-from credit.services._common import ServiceError, _customer_view, get_customer
+from credit.services._common import (
+    ServiceError,
+    _customer_view,
+    get_customer,
+    known_user,
+    required_text,
+)
 
 TOPICS = ("terms", "limit", "collection", "service", "other")
 
@@ -19,11 +25,9 @@ TOPICS = ("terms", "limit", "collection", "service", "other")
 def record_feedback(
     app: App, *, customer_code: str, topic: str, text: str, by: str, as_of: date
 ) -> dict[str, Any]:
-    from credit.services.receivables import _text, _user
-
-    by, text = _user(by, "--by"), _text(text, "--text")
+    by, text = known_user(app, by), required_text(text, "what the customer said")
     if topic not in TOPICS:
-        raise ServiceError(f"--topic: value {topic!r} is not one of {', '.join(TOPICS)}")
+        raise ServiceError(f"the topic {topic!r} is not one of {', '.join(TOPICS)}")
     with app.uow() as uow:
         s = uow.session
         customer = get_customer(s, customer_code)
@@ -144,9 +148,7 @@ def service_tasks(app: App, *, status: str = "open") -> list[dict[str, Any]]:
 
 
 def close_service_task(app: App, *, task_id: int, by: str, note: str, as_of: date) -> dict:
-    from credit.services.receivables import _text, _user
-
-    by, note = _user(by, "--as"), _text(note, "--note")
+    by, note = known_user(app, by), required_text(note, "the note")
     with app.uow() as uow:
         s = uow.session
         t = s.get(ServiceTask, task_id)

@@ -21,19 +21,20 @@ from credit.services._common import ServiceError
 
 
 def init_database(app: App, *, actor: str) -> dict[str, Any]:
-    """Run the migrations; publish ``config/policy.yaml`` as version 1 if there is no policy yet."""
+    """Create or upgrade the schema; publish ``config/policy.yaml`` as version 1 if there is no
+    policy yet. Safe to run any number of times: on an up-to-date database it only reads."""
     from credit.db import migrate  # Alembic is only needed here
 
-    migrate.upgrade(app.engine)
-    with app.uow() as uow:
-        existing = uow.session.exec(select(CreditPolicy)).first()
-        if existing is not None:
+    upgraded = migrate.upgrade(app.engine)
+    done = {"migrated_to": migrate.current_revision(app.engine), "upgraded": upgraded}
+    with app.uow(read_only=True) as uow:  # the usual case: nothing to publish, no write lock
+        if uow.session.exec(select(CreditPolicy.id)).first() is not None:
             version, _ = app.published_policy(uow.session)
-            return {
-                "migrated_to": migrate.current_revision(app.engine),
-                "policy_version": version,
-                "created_policy": False,
-            }
+            return {**done, "policy_version": version, "created_policy": False}
+    with app.uow() as uow:
+        if uow.session.exec(select(CreditPolicy.id)).first() is not None:  # another init won
+            version, _ = app.published_policy(uow.session)
+            return {**done, "policy_version": version, "created_policy": False}
         body = load_policy_file(app.settings.policy_path)
         if body.base_currency != app.settings.base_currency:
             raise ServiceError(
@@ -61,11 +62,7 @@ def init_database(app: App, *, actor: str) -> dict[str, Any]:
             policy_version=1,
         )
         uow.commit()
-    return {
-        "migrated_to": migrate.current_revision(app.engine),
-        "policy_version": 1,
-        "created_policy": True,
-    }
+    return {**done, "policy_version": 1, "created_policy": True}
 
 
 def _new_policy_row(

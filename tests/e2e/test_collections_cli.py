@@ -97,7 +97,7 @@ def test_disputes_promises_and_the_worklist_from_the_command_line(cli):
 
     cli("worklist", "log", "C-1007", "--kind", "call", "--note", "CFO promises payment",
         "--as", "cora.collector", "--as-of", "2026-12-01")  # fmt: skip
-    promised = cli.json("promise", "C-1007", "--amount", c7["amount"], "--by", "2026-12-10",
+    promised = cli.json("promise", "C-1007", "--amount", c7["amount"], "--date", "2026-12-10",
                         "--as", "cora.collector", "--as-of", "2026-12-01")  # fmt: skip
     assert promised["promised_for"] == "2026-12-10"
     [row] = [w for w in cli.json("worklist", "--as-of", "2026-12-01") if w["customer"] == "C-1007"]

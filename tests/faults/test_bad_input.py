@@ -56,7 +56,7 @@ BAD_ARGS = [
     (["collections", "run", "--as-of", "2026-13-45"], "2026-13-45"),
     (["customers", "show", "NOPE"], "NOPE"),
     (["notices", "list", "--status", "bogus"], "bogus"),
-    (["notices", "retry", "999999", "--as", "ops", "--reason", "fixed"], "999999"),
+    (["notices", "retry", "999999", "--as", "carla.manager", "--reason", "fixed"], "999999"),
     (["import", "invoices", "/no/such/file.csv"], "/no/such/file.csv"),
     (["approve", "not-a-number", "--as", "carla.manager"], "Invalid value for 'request_id'"),
 ]

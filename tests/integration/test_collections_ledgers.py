@@ -521,20 +521,20 @@ def test_promises_are_checked_and_a_kept_one_lifts_an_earlier_broken_one(desk: A
         inv = add_invoice(uow.session, c, "PROMISES-1", day(26, 2), "1000.00")
         add_payment(uow.session, c, "P-PROMISES", day(10), "500.00", inv)
         uow.commit()
-    with pytest.raises(services.ServiceError, match="owes nothing in that currency"):
+    with pytest.raises(services.ServiceError, match="owes nothing in 'EURO'"):
         services.record_promise(desk, customer_code="PROMISES", amount=Decimal(1), currency="EURO",
-                                promised_for=day(5), by="cora", as_of=day(1))  # fmt: skip
+                                promised_for=day(5), by="cora.collector", as_of=day(1))  # fmt: skip
     with pytest.raises(services.ServiceError, match="more than 90 days ahead"):
         services.record_promise(desk, customer_code="PROMISES", amount=Decimal(1),
-                                promised_for=date(2027, 12, 1), by="cora", as_of=day(1))  # fmt: skip
+                                promised_for=date(2027, 12, 1), by="cora.collector", as_of=day(1))  # fmt: skip
     run_day(desk, day(1), None)  # reminder
-    services.record_promise(desk, customer_code="PROMISES", amount=Decimal("1000"),
-                            promised_for=day(3), by="cora", as_of=day(2))  # fmt: skip
+    services.record_promise(desk, customer_code="PROMISES", amount=Decimal("500"),
+                            promised_for=day(3), by="cora.collector", as_of=day(2))  # fmt: skip
     # Thursday 4 March: broken; the next level is forced (it goes out at once).
     [o] = run_day(desk, day(4), None)
     assert (o.status, o.level_name) == ("sent", "second_notice")
     services.record_promise(desk, customer_code="PROMISES", amount=Decimal("500"),
-                            promised_for=day(10), by="cora", as_of=day(5))  # fmt: skip
+                            promised_for=day(10), by="cora.collector", as_of=day(5))  # fmt: skip
     for d in days(5, 10):
         assert [o.status for o in run_day(desk, d, None)] in (["promised"], ["deferred"], [])
     # Kept on the 10th: the earlier broken promise no longer forces anything; the final demand
