@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -254,3 +255,16 @@ def test_a_rejection_stands_even_when_the_data_changed(ledger):
         services.customer_overview(ledger, code="C-1001", as_of=DAY)["requests"][0]["status"]
         == "rejected"
     )
+
+
+def test_a_sweep_dated_later_reminds_and_escalates_what_is_due_by_the_end_of_that_day(ledger):
+    """`credit approvals sweep --as-of D` acted on the present moment whatever D said."""
+    review(ledger, "C-1003", "30000", by="fiona.director")
+    today = ledger.settings.today()
+    with ledger.uow() as uow:
+        [step] = uow.session.exec(select(ApprovalStep)).all()
+    assert services.sweep_approvals(ledger, as_of=today) == {"reminders": 0, "escalations": 0}
+    due_day = step.due_at.astimezone(ZoneInfo(ledger.settings.timezone)).date()
+    assert services.sweep_approvals(ledger, as_of=due_day) == {"reminders": 1, "escalations": 0}
+    late = due_day + timedelta(days=3)  # past the second deadline (as long again)
+    assert services.sweep_approvals(ledger, as_of=late) == {"reminders": 0, "escalations": 1}
