@@ -166,6 +166,23 @@ def fmt_amount(value: Any, currency: str) -> str:
     return fmt_money(Decimal(str(value)), currency)
 
 
+def fmt_time(value: str | None) -> str:
+    """A stored moment (ISO, UTC) in the company's time zone: '2026-12-08 01:41 CET'."""
+    if not value:
+        return "-"
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        zone = ZoneInfo(Settings.load().timezone)
+    except SettingsError:
+        zone = ZoneInfo("UTC")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:  # stored as UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def print_json(data: Any) -> None:
     from credit.audit import jsonable
 
@@ -204,7 +221,7 @@ def run_flow(label: str, call: Callable[[], Any]) -> Any:
     from flows.watched import watched_runs
 
     with (
-        watched_runs(),
+        watched_runs(error_log=_error_log()),
         Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -502,7 +519,7 @@ def research_waiting(as_json: JsonOpt = False) -> None:
                 r["analyst"],
                 r["requested_by"],
                 r["quantitative_score"],
-                r["due_at"][:16].replace("T", " "),
+                fmt_time(r["due_at"]),
             ]
             for r in rows
         ],
@@ -744,7 +761,7 @@ def approvals_list(
                 r["role"],
                 r["approver"],
                 r["requested_by"],
-                r["due_at"][:16].replace("T", " "),
+                fmt_time(r["due_at"]),
             ]
             for r in rows
         ],
@@ -1887,10 +1904,17 @@ def serve(
 ) -> None:
     """Run all deployments on this machine (collections and periodic review daily) with Prefect's serve()."""
     a = get_app()
+    zone = timezone or a.settings.timezone
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"--timezone: value {zone!r} is not an IANA time zone (e.g. Europe/Berlin)")
     prefect_defaults()
     from flows.serve import serve_all
 
-    serve_all(timezone=timezone or a.settings.timezone)
+    serve_all(timezone=zone)
 
 
 @app.command()
@@ -1963,7 +1987,7 @@ def demo(
     from flows.demo import run_demo  # imports Prefect
     from flows.watched import watched_runs
 
-    with clear_errors(), watched_runs():
+    with clear_errors(), watched_runs(error_log=_error_log()):
         run_demo(directory, console=console)
     console.print(f"Demo finished in {time.monotonic() - started:.0f} s.")
 
