@@ -130,9 +130,7 @@ def _reviews_in_progress(s: Any, customer_ids: set[int]) -> dict[int, dict[str, 
             select(CreditAssessment)
             .where(col(CreditAssessment.customer_id).in_(chunk))
             .where(
-                col(CreditAssessment.status).in_(
-                    [COLLECTED, AssessmentStatus.AWAITING_QUALITATIVE]
-                )
+                col(CreditAssessment.status).in_([COLLECTED, AssessmentStatus.AWAITING_QUALITATIVE])
             )
         ):
             if a.status == AssessmentStatus.AWAITING_QUALITATIVE:
