@@ -606,10 +606,10 @@ class _Spec:
 
 def _lookup(model: Any, column: str) -> Callable[[Session, list[str]], dict[str, Any]]:
     def find(session: Session, keys: list[str]) -> dict[str, Any]:
-        col = getattr(model, column)
+        key_column = getattr(model, column)
         found: dict[str, Any] = {}
         for i in range(0, len(keys), 500):
-            for obj in session.exec(select(model).where(col.in_(keys[i : i + 500]))):
+            for obj in session.exec(select(model).where(key_column.in_(keys[i : i + 500]))):
                 found[getattr(obj, column)] = obj
         return found
 
@@ -714,10 +714,10 @@ def import_file(
             plan.updated.append(key)
             changes.append((key, values, obj, diffs))
         elif not spec.editable:
-            col, (old, new) = next(iter(diffs.items()))
+            changed, (old, new) = next(iter(diffs.items()))
             by_key_row[key].fail(
-                col,
-                f"{kind[:-1]} {key} was already imported with {col} {old}; "
+                changed,
+                f"{kind[:-1]} {key} was already imported with {changed} {old}; "
                 "posted documents are not changed by import (post a credit note)",
                 value=str(new),
             )
