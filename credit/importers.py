@@ -350,7 +350,6 @@ def _stored_totals(
         except OperationalError:
             # SQLite adds integers of 64 bits: amounts stored before these limits existed may
             # not add up there; add them up exactly here instead.
-            found = []
             sums: dict[tuple[int, str], Decimal] = {}
             for cid, cur, amount in session.execute(
                 select(model.customer_id, model.currency, model.amount).where(where)
@@ -375,11 +374,13 @@ def _check_customer_totals(
     ]
     if not rows:
         return
-    key_column = getattr(model, key)
-    stored_keys = set(
-        _select_in(session, select(key_column), key_column, {v[key] for _, v in rows if v[key]})
-    )
     stored = _stored_totals(session, model, {v["customer_id"] for _, v in rows})
+    # Rows already imported are counted in what is stored (only customers with stored documents
+    # can have them).
+    key_column = getattr(model, key)
+    with_stored = {cid for cid, _ in stored}
+    maybe_stored = {v[key] for _, v in rows if v[key] and v["customer_id"] in with_stored}
+    stored_keys = set(_select_in(session, select(key_column), key_column, maybe_stored))
     running = dict(stored)
     refused: set[tuple[int, str]] = set()
     for r, v in rows:

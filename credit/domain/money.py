@@ -25,6 +25,7 @@ MAX_DOCUMENT_AMOUNT = Decimal("999999999999.99")
 MAX_CUSTOMER_TOTAL = Decimal("9999999999999.99")
 
 _PLAIN = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_UNITS = {digits: Decimal(1).scaleb(-digits) for digits in range(5)}  # 1, 0.1, ... 0.0001
 
 
 def money(value: Decimal | int | str) -> Decimal:
@@ -100,6 +101,7 @@ def _currencies_in_use() -> frozenset[str]:
     )
 
 
+@lru_cache(maxsize=512)
 def check_currency(code: str) -> str | None:
     """Why ``code`` is not the ISO 4217 code of a currency in use, or None when it is."""
     if not re.fullmatch(r"[A-Z]{3}", code):
@@ -114,6 +116,7 @@ def check_currency(code: str) -> str | None:
     return f"not a currency in use ({code} is '{name}')"
 
 
+@lru_cache(maxsize=512)
 def minor_units(currency: str) -> int:
     """Decimals of a currency, as Babel (CLDR) gives them and notices print amounts: EUR 2, JPY 0,
     KWD 3. These are ISO 4217's minor units except for a few currencies whose minor unit is out of
@@ -133,7 +136,8 @@ def check_amount(
     if currency is None:
         return None
     digits = minor_units(currency)
-    if amount == amount.quantize(Decimal(1).scaleb(-digits)):
+    unit = _UNITS.get(digits) or Decimal(1).scaleb(-digits)
+    if amount == amount.quantize(unit):
         return None
     if digits == 0:
         return f"{currency} has no decimals: write a whole amount"

@@ -490,3 +490,26 @@ def test_stored_amounts_that_can_no_longer_be_added_up_refuse_more_for_that_cust
         "1,000,000,000,000,099.9990 (already stored 999,999,999,999,999.9990)"
     )
     assert count(app, Invoice) == 10
+
+
+@pytest.mark.parametrize(
+    ("kind", "header", "row"),
+    [
+        ("payments", "customer_code,reference,paid_on,amount,currency,method\n",
+         "C-1009,P-{k},2026-11-01,{amount},USD,bank_transfer"),
+        ("orders", "customer_code,number,order_date,amount,currency\n",
+         "C-1009,O-{k},2026-11-01,{amount},USD"),
+    ],
+)  # fmt: skip
+def test_payments_and_orders_of_one_customer_are_limited_like_its_invoices(
+    app, tmp_path, kind, header, row
+):
+    import_sample(app, ("customers",))
+    rows = [row.format(k=k, amount="999999999999.99") for k in range(10)]
+    f = _documents(tmp_path / "f.csv", header, [*rows, row.format(k=10, amount="0.10")])
+    assert refused(app, kind, f) == [
+        f"{f}:12: column amount: value '0.10': takes customer C-1009's {kind} in USD to "
+        "10,000,000,000,000.00 (already stored 0.00); at most 9,999,999,999,999.99 per customer "
+        "and currency, counted without sign, can be added up safely"
+    ]
+    assert run(app, kind, _documents(tmp_path / "g.csv", header, rows)).created
