@@ -349,7 +349,9 @@ def _stored_totals(
             )
         except OperationalError:
             # SQLite adds integers of 64 bits: amounts stored before these limits existed may
-            # not add up there; add them up exactly here instead.
+            # not add up there ("integer overflow"); add them up exactly here instead.
+            if session.get_bind().dialect.name != "sqlite":
+                raise
             sums: dict[tuple[int, str], Decimal] = {}
             for cid, cur, amount in session.execute(
                 select(model.customer_id, model.currency, model.amount).where(where)
