@@ -322,7 +322,7 @@ def _credit_history(
                 if roll < NO_STATEMENT_SHARE + STALE_SHARE:
                     latest = add_months(latest, -12)  # stale by as_of (over 18 months old)
                 own = _statements(rng, quality, latest)
-            statements += [{"customer_id": c["id"], **st} for st in own]
+            statements += [{"customer_id": c["id"], "currency": c["currency"], **st} for st in own]
             if rng.random() >= lines_share:
                 continue
             due = rng.random() < due_share

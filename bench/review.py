@@ -324,7 +324,7 @@ def bare(url: str, as_of: date) -> dict[str, Any]:
 
     statements = _Merge(_groups(stream.execute(
         select(FinancialStatement.customer_id, FinancialStatement.period_end,
-               FinancialStatement.revenue, FinancialStatement.net_income,
+               FinancialStatement.currency, FinancialStatement.revenue, FinancialStatement.net_income,
                FinancialStatement.total_assets, FinancialStatement.total_liabilities,
                FinancialStatement.current_assets, FinancialStatement.current_liabilities,
                FinancialStatement.operating_cash_flow)
@@ -381,7 +381,7 @@ def bare(url: str, as_of: date) -> dict[str, Any]:
         ]  # fmt: skip
         facts, report = cleaning.clean(
             registered_on=c.registered_on,
-            statements=[cleaning.RawStatement(s.period_end, c.currency, *s[2:]) for s in own_statements],
+            statements=[cleaning.RawStatement(s.period_end, s.currency, *s[3:]) for s in own_statements],
             documents=raw_documents,
             payments=raw_payments,
             rates=rates,

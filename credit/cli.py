@@ -144,18 +144,14 @@ def parse_date(value: str | None, option: str = "--as-of") -> date:
 def parse_money(value: str | None, option: str) -> Decimal | None:
     if value is None:
         return None
-    from credit.domain.money import MAX_AMOUNT, money, parse_amount
+    from credit.domain.money import MAX_DOCUMENT_AMOUNT, parse_amount
 
-    try:
-        amount = parse_amount(value)
+    try:  # the limit of one document: what a command adds to a customer's total stays summable
+        amount = parse_amount(value, maximum=MAX_DOCUMENT_AMOUNT)
     except ValueError as exc:
         fail(f"{option}: value {value!r}: {exc}")
     if amount < 0:
         fail(f"{option}: value {value!r}: must not be negative")
-    if money(amount) > MAX_AMOUNT:
-        fail(
-            f"{option}: value {value!r}: rounds to {money(amount)}, above the maximum amount {MAX_AMOUNT}"
-        )
     return amount
 
 

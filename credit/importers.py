@@ -12,7 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from credit import audit
@@ -26,9 +27,21 @@ from credit.db.models import (
     SalesOrder,
     utcnow,
 )
+from credit.db.types import Money
+from credit.domain.cleaning import STATEMENT_AMOUNTS
+from credit.domain.codes import check_country, normal_locale
 from credit.domain.columns import COLUMNS, KINDS, OPTIONAL
 from credit.domain.directory import EMAIL_PATTERN
-from credit.domain.money import parse_amount
+from credit.domain.money import (
+    MAX_AMOUNT,
+    MAX_CUSTOMER_TOTAL,
+    MAX_DOCUMENT_AMOUNT,
+    ZERO,
+    check_amount,
+    check_currency,
+    minor_units,
+    parse_amount,
+)
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
@@ -80,6 +93,7 @@ class ImportPlan:
 
 _CONTROL = re.compile("[\x00-\x1f\x7f]")  # a line break or another control character
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+EARLIEST_REGISTRATION = date(1800, 1, 1)
 _PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
@@ -94,8 +108,16 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 class _Row:
     """One CSV row with typed, located field parsing that collects errors instead of raising."""
 
-    def __init__(self, file: str, line: int, values: dict[str, str], errors: list[ImportErrorItem]):
+    def __init__(
+        self,
+        file: str,
+        line: int,
+        values: dict[str, str],
+        errors: list[ImportErrorItem],
+        optional: frozenset[str] = frozenset(),
+    ):
         self.file, self.line, self.values, self.errors = file, line, values, errors
+        self.optional = optional
 
     def fail(self, column: str, reason: str, value: str | None = None) -> None:
         raw = self.values.get(column, "") if value is None else value
@@ -109,7 +131,7 @@ class _Row:
             self.fail(column, "contains a line break or another control character")
             return None
         if raw == "":
-            if column not in OPTIONAL:
+            if column not in self.optional:
                 self.fail(column, "required")
             return None
         if len(raw) > max_len:
@@ -120,7 +142,8 @@ class _Row:
             return None
         return raw
 
-    def day(self, column: str) -> date | None:
+    def day(self, column: str, *, today: date | None = None, what: str = "") -> date | None:
+        """An ISO date; with ``today``, a date after it is refused (``what`` says what it dates)."""
         raw = self.text(column, max_len=10)
         if raw is None:
             return None
@@ -128,10 +151,32 @@ class _Row:
             self.fail(column, "not an ISO date (YYYY-MM-DD)")
             return None
         try:
-            return date.fromisoformat(raw)
+            value = date.fromisoformat(raw)
         except ValueError as exc:
             self.fail(column, f"not a valid date ({exc})")
             return None
+        if today is not None and value > today:
+            self.fail(column, f"{what or 'dated'} in the future (today is {today})")
+        return value
+
+    def currency(self, column: str = "currency") -> str | None:
+        """The ISO 4217 code of a currency in use (``XYZ``, ``XXX`` and ``DEM`` are refused)."""
+        code = self.text(column)
+        if code is None:
+            return None
+        reason = check_currency(code)
+        if reason:
+            self.fail(column, reason)
+            return None
+        return code
+
+    def units(self, column: str, value: Decimal | None, currency: str | None) -> None:
+        """No more decimals than the currency has (``100.005`` EUR, ``100.5`` JPY are refused)."""
+        if value is None or currency is None:
+            return
+        reason = check_amount(value, currency, maximum=MAX_AMOUNT)
+        if reason:
+            self.fail(column, reason)
 
     def amount(
         self,
@@ -140,12 +185,13 @@ class _Row:
         positive: bool = False,
         non_negative: bool = False,
         non_zero: bool = False,
+        maximum: Decimal = MAX_DOCUMENT_AMOUNT,
     ) -> Decimal | None:
         raw = self.text(column, max_len=40)
         if raw is None:
             return None
         try:
-            value = parse_amount(raw)
+            value = parse_amount(raw, maximum=maximum)
         except ValueError as exc:
             self.fail(column, str(exc))
             return None
@@ -159,7 +205,6 @@ class _Row:
 
 
 CODE = r"[A-Za-z0-9][A-Za-z0-9._/-]{0,39}"
-CURRENCY = r"[A-Z]{3}"
 
 
 def read_rows(path: Path, kind: str) -> tuple[list[_Row], list[ImportErrorItem]]:
@@ -201,7 +246,7 @@ def read_rows(path: Path, kind: str) -> tuple[list[_Row], list[ImportErrorItem]]
     if len(header) == 1 and ";" in header[0]:
         return [], [ImportErrorItem(name, 1, "-", header[0], "separator must be ',' not ';'")]
     unknown = [h for h in header if h not in expected]
-    missing = [c for c in expected if c not in header and c not in OPTIONAL]
+    missing = [c for c in expected if c not in header and c not in OPTIONAL[kind]]
     for h in unknown:
         errors.append(
             ImportErrorItem(name, 1, h, h, f"unknown column; expected {','.join(expected)}")
@@ -230,7 +275,9 @@ def read_rows(path: Path, kind: str) -> tuple[list[_Row], list[ImportErrorItem]]
                     )
                 )
                 continue
-            rows.append(_Row(name, line, dict(zip(header, values, strict=True)), errors))
+            rows.append(
+                _Row(name, line, dict(zip(header, values, strict=True)), errors, OPTIONAL[kind])
+            )
     except csv.Error as exc:
         errors.append(ImportErrorItem(name, reader.line_num, "-", "", f"not valid CSV: {exc}"))
     if not rows and not errors:
@@ -279,6 +326,89 @@ def _dupe_check(rows_keys: list[tuple[_Row, str | None]], column: str) -> None:
 Values = dict[str, Any]
 
 
+def _stored_totals(
+    session: Session, model: Any, customer_ids: set[int]
+) -> dict[tuple[int, str], Decimal]:
+    """Per (customer, currency): the stored amounts of ``model`` added up without sign."""
+    totals: dict[tuple[int, str], Decimal] = {}
+    ids = sorted(customer_ids)
+    for i in range(0, len(ids), 5000):
+        chunk = ids[i : i + 5000]
+        where = col(model.customer_id).in_(chunk)
+        try:
+            found = list(
+                session.execute(
+                    select(
+                        model.customer_id,
+                        model.currency,
+                        func.sum(func.abs(model.amount), type_=Money),
+                    )
+                    .where(where)
+                    .group_by(model.customer_id, model.currency)
+                )
+            )
+        except OperationalError:
+            # SQLite adds integers of 64 bits: amounts stored before these limits existed may
+            # not add up there ("integer overflow"); add them up exactly here instead.
+            if session.get_bind().dialect.name != "sqlite":
+                raise
+            sums: dict[tuple[int, str], Decimal] = {}
+            for cid, cur, amount in session.execute(
+                select(model.customer_id, model.currency, model.amount).where(where)
+            ):
+                sums[(cid, cur)] = sums.get((cid, cur), ZERO) + abs(amount)
+            found = [(cid, cur, total) for (cid, cur), total in sums.items()]
+        for cid, cur, total in found:
+            totals[(cid, cur)] = Decimal(total or 0)
+    return totals
+
+
+def _check_customer_totals(
+    session: Session, model: Any, key: str, out: list[tuple[_Row, Values]], what: str
+) -> None:
+    """A customer's documents of one kind in one currency, stored and in this file, may add up
+    (without sign) to MAX_CUSTOMER_TOTAL at most, so that no sum the product computes for the
+    customer can overflow; the row that would take them past it is refused."""
+    rows = [
+        (r, v)
+        for r, v in out
+        if v["customer_id"] is not None and v["currency"] and v["amount"] is not None
+    ]
+    if not rows:
+        return
+    stored = _stored_totals(session, model, {v["customer_id"] for _, v in rows})
+    # Rows already imported are counted in what is stored (only customers with stored documents
+    # can have them).
+    key_column = getattr(model, key)
+    with_stored = {cid for cid, _ in stored}
+    maybe_stored = {v[key] for _, v in rows if v[key] and v["customer_id"] in with_stored}
+    stored_keys = set(_select_in(session, select(key_column), key_column, maybe_stored))
+    running = dict(stored)
+    refused: set[tuple[int, str]] = set()
+    for r, v in rows:
+        if v[key] in stored_keys:
+            continue  # already counted (a re-import)
+        which = (v["customer_id"], v["currency"])
+        running[which] = running.get(which, ZERO) + abs(v["amount"])
+        if running[which] > MAX_CUSTOMER_TOTAL and which not in refused:
+            refused.add(which)
+            code = r.values.get("customer_code", "").strip().upper()
+            cur = v["currency"]
+            r.fail(
+                "amount",
+                f"takes customer {code}'s {what} in {cur} to {_shown(running[which], cur)} "
+                f"(already stored {_shown(stored.get(which, ZERO), cur)}); at most "
+                f"{MAX_CUSTOMER_TOTAL:,} per customer and currency, counted without sign, can be "
+                "added up safely",
+            )
+
+
+def _shown(value: Decimal, currency: str) -> str:
+    """1234.5000 EUR -> '1,234.50': the currency's decimals, unless that would hide some."""
+    exact = Decimal(1).scaleb(-minor_units(currency))
+    return f"{value.quantize(exact) if value == value.quantize(exact) else value:,}"
+
+
 def _normal_code(r: _Row, column: str, ctx: Values) -> str | None:
     """Customer codes compare without case or surrounding spaces: 'c-1001 ' is C-1001."""
     raw = r.values.get(column, "")
@@ -320,6 +450,36 @@ def _merge_identical(
     return merged
 
 
+def _country(r: _Row) -> str | None:
+    code = r.text("country")
+    reason = check_country(code) if code is not None else None
+    if reason:
+        r.fail("country", reason)
+        return None
+    return code
+
+
+def _locale(r: _Row, ctx: Values) -> str | None:
+    """A locale Babel knows, stored as notices look it up (``de_DE`` is read as ``de-DE``)."""
+    raw = r.text("locale", max_len=10)
+    if raw is None:
+        return None
+    normal, reason = normal_locale(raw)
+    if reason:
+        r.fail("locale", reason)
+        return None
+    if normal != raw:
+        ctx["fixes"].append(f"{r.file}:{r.line}: column locale: value '{raw}' read as '{normal}'")
+    return normal
+
+
+def _registered_on(r: _Row, ctx: Values) -> date | None:
+    day = r.day("registered_on", today=ctx["today"], what="registered")
+    if day is not None and day < EARLIEST_REGISTRATION:
+        r.fail("registered_on", f"implausibly early (before {EARLIEST_REGISTRATION})")
+    return day
+
+
 def _plan_customers(
     session: Session, rows: list[_Row], ctx: Values
 ) -> list[tuple[str, Values, _Row]]:
@@ -329,22 +489,13 @@ def _plan_customers(
             "code": _normal_code(r, "code", ctx),
             "name": r.text("name"),
             "email": r.text("email", pattern=EMAIL_PATTERN, reason="not an email address"),
-            "country": r.text(
-                "country", pattern=r"[A-Z]{2}", reason="not an ISO 3166 country code (e.g. DE)"
-            ),
-            "currency": r.text(
-                "currency", pattern=CURRENCY, reason="not an ISO 4217 currency code (e.g. EUR)"
-            ),
-            "locale": r.text(
-                "locale",
-                pattern=r"[a-z]{2}([_-]([A-Z]{2}|[A-Z][a-z]{3}))?",
-                reason="not a locale (e.g. en, de_DE, zh-Hant)",
-            )
-            or "en",
+            "country": _country(r),
+            "currency": r.currency(),
+            "locale": _locale(r, ctx) or "en",
             "sales_owner_email": r.text(
                 "sales_owner_email", pattern=EMAIL_PATTERN, reason="not an email address"
             ),
-            "registered_on": r.day("registered_on"),
+            "registered_on": _registered_on(r, ctx),
             "tax_id": r.text("tax_id", max_len=40),
             # One line per address line, separated by " | " (CSV cells stay on one line).
             "postal_address": "\n".join(
@@ -369,21 +520,32 @@ def _plan_financials(
         session, {r.values.get("customer_code", "").strip().upper() for r in rows}
     )
     out = []
-    money_cols = COLUMNS["financials"][2:]
+    # A file without the currency column leaves the currency of a statement already imported as
+    # it is; a new statement, or an empty cell, is in the customer's currency.
+    has_currency = bool(rows) and "currency" in rows[0].values
     for r in rows:
         customer = _customer_ref(r, known)
+        currency = r.currency() if has_currency else None
+        if currency is None and not r.values.get("currency", "").strip():
+            currency = customer.currency if customer else None
         v: Values = {
             "customer_id": customer.id if customer else None,
             "period_end": r.day("period_end"),
+            "currency": currency,
         }
-        for column in money_cols:
+        if not has_currency:
+            v[_KEEP_STORED] = ("currency",)
+        # A statement's amounts are never added to other amounts, only compared and scaled: they
+        # may reach the column's maximum (a large company's statements in yen run to 10^13).
+        for column in STATEMENT_AMOUNTS:
             non_negative = column in {
                 "total_assets",
                 "total_liabilities",
                 "current_assets",
                 "current_liabilities",
             }
-            v[column] = r.amount(column, non_negative=non_negative)
+            v[column] = r.amount(column, non_negative=non_negative, maximum=MAX_AMOUNT)
+            r.units(column, v[column], currency)
         if (
             v["current_assets"] is not None
             and v["total_assets"] is not None
@@ -420,17 +582,17 @@ def _plan_invoices(
         v: Values = {
             "customer_id": customer.id if customer else None,
             "number": r.text("number", pattern=CODE, max_len=60, reason="not a document number"),
-            "issue_date": r.day("issue_date"),
+            "issue_date": r.day("issue_date", today=ctx["today"], what="issued"),
             "due_date": r.day("due_date"),
             "amount": r.amount("amount", non_zero=True),
-            "currency": r.text(
-                "currency", pattern=CURRENCY, reason="not an ISO 4217 currency code"
-            ),
+            "currency": r.currency(),
         }
+        r.units("amount", v["amount"], v["currency"])
         if v["issue_date"] and v["due_date"] and v["due_date"] < v["issue_date"]:
             r.fail("due_date", f"before the issue date {v['issue_date']}")
         out.append((r, v))
     _dupe_check([(r, v["number"]) for r, v in out], "number")
+    _check_customer_totals(session, Invoice, "number", out, "invoices")
     # A credit note may name the invoice it reduces (applies_to): already imported or earlier in
     # this file, same customer and currency. Without it, it is a credit on account.
     in_file = {v["number"]: v for _, v in out if v["number"]}
@@ -479,15 +641,16 @@ def _plan_orders(session: Session, rows: list[_Row], ctx: Values) -> list[tuple[
         v: Values = {
             "customer_id": customer.id if customer else None,
             "number": r.text("number", pattern=CODE, max_len=60, reason="not an order number"),
-            "order_date": r.day("order_date"),
+            # The day the order was taken: a date to come is a plan, not an order.
+            "order_date": r.day("order_date", today=ctx["today"], what="ordered"),
             "amount": r.amount("amount", positive=True),
-            "currency": r.text(
-                "currency", pattern=CURRENCY, reason="not an ISO 4217 currency code"
-            ),
+            "currency": r.currency(),
             "status": status,
         }
+        r.units("amount", v["amount"], v["currency"])
         out.append((r, v))
     _dupe_check([(r, v["number"]) for r, v in out], "number")
+    _check_customer_totals(session, SalesOrder, "number", out, "orders")
     return [(v["number"], v, r) for r, v in out]
 
 
@@ -511,11 +674,9 @@ def _plan_payments(
             "reference": r.text(
                 "reference", pattern=CODE, max_len=60, reason="not a payment reference"
             ),
-            "paid_on": r.day("paid_on"),
+            "paid_on": r.day("paid_on", today=ctx["today"], what="paid"),
             "amount": r.amount("amount", positive=True),
-            "currency": r.text(
-                "currency", pattern=CURRENCY, reason="not an ISO 4217 currency code"
-            ),
+            "currency": r.currency(),
             "method": r.text(
                 "method",
                 pattern=r"[a-z_]{2,30}",
@@ -541,8 +702,10 @@ def _plan_payments(
                 )
             else:
                 v["invoice_id"] = inv.id
+        r.units("amount", v["amount"], v["currency"])
         out.append((r, v))
     _dupe_check([(r, v["reference"]) for r, v in out], "reference")
+    _check_customer_totals(session, Payment, "reference", out, "payments")
     if rows and "status" not in rows[0].values:
         for _, v in out:
             v.pop("status", None)  # a file without the column leaves a stored status alone
@@ -555,9 +718,7 @@ def _plan_fx_rates(
     out = []
     for r in rows:
         v: Values = {
-            "currency": r.text(
-                "currency", pattern=CURRENCY, reason="not an ISO 4217 currency code"
-            ),
+            "currency": r.currency(),
             "rate_date": r.day("rate_date"),
             "rate_to_base": None,
         }
@@ -606,10 +767,10 @@ class _Spec:
 
 def _lookup(model: Any, column: str) -> Callable[[Session, list[str]], dict[str, Any]]:
     def find(session: Session, keys: list[str]) -> dict[str, Any]:
-        col = getattr(model, column)
+        key_column = getattr(model, column)
         found: dict[str, Any] = {}
         for i in range(0, len(keys), 500):
-            for obj in session.exec(select(model).where(col.in_(keys[i : i + 500]))):
+            for obj in session.exec(select(model).where(key_column.in_(keys[i : i + 500]))):
                 found[getattr(obj, column)] = obj
         return found
 
@@ -654,10 +815,15 @@ SPECS: dict[str, _Spec] = {
 }
 
 
+_KEEP_STORED = "keep_stored"  # columns a re-import leaves as they are (not in the file)
+_NOT_COLUMNS = ("applies_to_number", _KEEP_STORED)  # the credit note's target is not a column
+
+
 def _differences(obj: Any, values: Values) -> dict[str, tuple[Any, Any]]:
     diffs = {}
+    keep = values.get(_KEEP_STORED, ())
     for k, new in values.items():
-        if k == "applies_to_number":  # posted documents do not change; the number is not a column
+        if k in _NOT_COLUMNS or k in keep:
             continue
         old = getattr(obj, k)
         if isinstance(old, Decimal) and new is not None:
@@ -714,10 +880,10 @@ def import_file(
             plan.updated.append(key)
             changes.append((key, values, obj, diffs))
         elif not spec.editable:
-            col, (old, new) = next(iter(diffs.items()))
+            changed, (old, new) = next(iter(diffs.items()))
             by_key_row[key].fail(
-                col,
-                f"{kind[:-1]} {key} was already imported with {col} {old}; "
+                changed,
+                f"{kind[:-1]} {key} was already imported with {changed} {old}; "
                 "posted documents are not changed by import (post a credit note)",
                 value=str(new),
             )
@@ -738,6 +904,7 @@ def import_file(
         if obj is None:
             values = dict(values)
             target = values.pop("applies_to_number", None)
+            values.pop(_KEEP_STORED, None)
             if target:
                 links[key] = target
             session.add(spec.model(**values))

@@ -217,12 +217,13 @@ def main() -> None:
         w = csv.writer(f)
         w.writerow(COLUMNS["customers"])
         w.writerows([*c, ADDRESSES.get(c[0], "")] for c in CUSTOMERS)
+    currency = {c[0]: c[4] for c in CUSTOMERS}
     with open(HERE / "financials.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(COLUMNS["financials"])
         for code, values in FINANCIALS.items():
-            w.writerow([code, "2025-12-31", *[f"{v}.00" for v in values]])
-    currency = {c[0]: c[4] for c in CUSTOMERS}
+            # Statements in the customer's currency (the column may be left out: the default).
+            w.writerow([code, "2025-12-31", currency[code], *[f"{v}.00" for v in values]])
     invoices, payments = [], []
     for code, (count, late_share, late_days) in HISTORY.items():
         n_late = round(count * late_share)

@@ -54,6 +54,7 @@ class FinancialStatement(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id", index=True)
     period_end: date
+    currency: str = Field(max_length=3)  # the statement's own (default: the customer's)
     revenue: Decimal = _money()
     net_income: Decimal = _money()
     total_assets: Decimal = _money()

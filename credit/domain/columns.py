@@ -20,7 +20,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "tax_id",
         "postal_address",
     ),
-    "financials": ("customer_code", "period_end", *STATEMENT_AMOUNTS),
+    "financials": ("customer_code", "period_end", "currency", *STATEMENT_AMOUNTS),
     "invoices": (
         "customer_code",
         "number",
@@ -43,12 +43,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "status",
     ),
 }
-OPTIONAL = {
-    "registered_on",
-    "tax_id",
-    "locale",
-    "invoice_number",
-    "status",
-    "postal_address",
-    "applies_to",
+# Columns a file may leave out (or leave empty), per kind.
+OPTIONAL: dict[str, frozenset[str]] = {
+    "customers": frozenset({"locale", "registered_on", "tax_id", "postal_address"}),
+    "financials": frozenset({"currency"}),  # default: the customer's currency
+    "invoices": frozenset({"applies_to"}),
+    "payments": frozenset({"invoice_number", "status"}),
+    "fx-rates": frozenset(),
+    "orders": frozenset({"status"}),
 }

@@ -213,8 +213,7 @@ def load_raw_many(
     Each invoice carries the date it was fully paid and what was still open on ``as_of``;
     bounced payments are listed but pay nothing.
     """
-    currency = {c.id: c.currency for c in customers}
-    ids = sorted(currency)  # type: ignore[type-var]
+    ids = sorted(c.id for c in customers)  # type: ignore[type-var]
     st = FinancialStatement.__table__
     statements: dict[int, list[RawStatement]] = defaultdict(list)
     for chunk in _chunks(ids):
@@ -224,7 +223,7 @@ def load_raw_many(
             statements[s.customer_id].append(
                 RawStatement(
                     period_end=s.period_end,
-                    currency=currency[s.customer_id],
+                    currency=s.currency,  # the statement's own
                     revenue=s.revenue,
                     net_income=s.net_income,
                     total_assets=s.total_assets,

@@ -41,7 +41,7 @@ CORPUS = [
     ("extra_column.csv", HEADER.replace("\n", ",colour\n").encode(),
      ["extra_column.csv:1", "column colour", "unknown column"]),
     ("huge_value.csv", (HEADER + "C-1001,H-1,2026-01-05,2026-02-04,123456789012345678901234.00,EUR,\n").encode(),
-     ["huge_value.csv:2", "column amount", "larger than the maximum"]),
+     ["huge_value.csv:2", "column amount", "larger than the maximum amount 999,999,999,999.99"]),
     ("latin1.csv", HEADER.encode() + "C-1001,Caf\xe9-1,2026-01-05,2026-02-04,1.00,EUR,\n".encode("latin-1"),
      ["latin1.csv:2", "not UTF-8"]),
     ("unknown_customer.csv", (HEADER + "NOPE,U-1,2026-01-05,2026-02-04,1.00,EUR,\n").encode(),
@@ -113,6 +113,109 @@ def test_bad_arguments_exit_2_with_a_message_and_no_traceback(desk, tmp_path, ar
     assert done.returncode == 2, out
     assert "Traceback" not in out and says in out, out
     assert snapshot(desk) == before
+
+
+# Implausible values (issue 15): one file per kind, one problem per row, each refused located.
+TODAY_LATER = "2099-01-05"
+IMPLAUSIBLE = [
+    ("customers",
+     "code,name,email,country,currency,locale,sales_owner_email,registered_on\n"
+     "N-1,A,a@a.example,ZZ,EUR,en,s@a.example,2001-01-01\n"
+     "N-2,B,b@a.example,DE,EUR,xx-YY,s@a.example,2001-01-01\n"
+     f"N-3,C,c@a.example,DE,EUR,en,s@a.example,{TODAY_LATER}\n"
+     "N-4,D,d@a.example,DE,XYZ,en,s@a.example,2001-01-01\n",
+     [":2: column country: value 'ZZ': no country has this ISO 3166-1 code",
+      ":3: column locale: value 'xx-YY': not a locale Babel knows",
+      f":4: column registered_on: value '{TODAY_LATER}': registered in the future (today is",
+      ":5: column currency: value 'XYZ': not an ISO 4217 currency code"]),
+    ("invoices",
+     HEADER
+     + "C-1009,X-1,2026-01-05,2026-02-04,99999999999999,USD,\n"
+     + "C-1001,X-2,2026-01-05,2026-02-04,1e5,EUR,\n"
+     + "C-1001,X-3,2026-01-05,2026-02-04,100.005,EUR,\n"
+     + f"C-1001,X-4,{TODAY_LATER},2099-02-04,100.00,EUR,\n"
+     + "C-1001,X-5,2026-01-05,2026-02-04,100.00,XXX,\n",
+     [":2: column amount: value '99999999999999': larger than the maximum amount 999,999,999,999.99",
+      ":3: column amount: value '1e5': exponent notation is not accepted; write 100000",
+      ":4: column amount: value '100.005': more decimals than EUR has (2)",
+      f":5: column issue_date: value '{TODAY_LATER}': issued in the future (today is",
+      ":6: column currency: value 'XXX': not a currency in use"]),
+    ("payments",
+     "customer_code,reference,paid_on,amount,currency,method\n"
+     f"C-1001,X-1,{TODAY_LATER},100.00,EUR,bank_transfer\n"
+     "C-1001,X-2,2026-01-05,100.5,JPY,bank_transfer\n",
+     [f":2: column paid_on: value '{TODAY_LATER}': paid in the future (today is",
+      ":3: column amount: value '100.5': JPY has no decimals: write a whole amount"]),
+    ("orders",
+     "customer_code,number,order_date,amount,currency\n"
+     f"C-1001,X-1,{TODAY_LATER},100.00,EUR\n"
+     "C-1001,X-2,2026-01-05,+100,EUR\n",
+     [f":2: column order_date: value '{TODAY_LATER}': ordered in the future (today is",
+      ":3: column amount: value '+100': a leading '+' is not accepted; write 100"]),
+    ("financials",
+     "customer_code,period_end,currency,revenue,net_income,total_assets,total_liabilities,"
+     "current_assets,current_liabilities,operating_cash_flow\n"
+     "C-1001,2025-12-31,XTS,100,5,80,40,30,20,6\n"
+     "C-1002,2025-12-31,,100.005,5,80,40,30,20,6\n",
+     [":2: column currency: value 'XTS': not a currency in use",
+      ":3: column revenue: value '100.005': more decimals than EUR has (2)"]),
+    ("fx-rates",
+     "currency,rate_date,rate_to_base\nXAU,2026-01-01,2500\n",
+     [":2: column currency: value 'XAU': not a currency in use (XAU is 'Gold')"]),
+]  # fmt: skip
+
+
+def counts(app: App) -> dict[str, int]:
+    from credit.db.models import Customer, FinancialStatement, FxRate, Payment, SalesOrder
+
+    with app.uow() as uow:
+        return {
+            m.__name__: uow.session.exec(select(func.count()).select_from(m)).one()
+            for m in (
+                Customer,
+                Invoice,
+                Payment,
+                SalesOrder,
+                FinancialStatement,
+                FxRate,
+                AuditEvent,
+            )
+        }
+
+
+@pytest.mark.parametrize(("kind", "content", "says"), IMPLAUSIBLE, ids=[c[0] for c in IMPLAUSIBLE])
+def test_implausible_values_are_refused_each_with_a_located_line_and_nothing_written(
+    desk, tmp_path, kind, content, says
+):
+    path = tmp_path / f"{kind}.csv"
+    path.write_text(content)
+    before = counts(desk)
+    done = credit("import", kind, str(path), cwd=tmp_path)
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out
+    assert "Traceback" not in out
+    for fragment in says:
+        assert f"{path}{fragment}" in out, (fragment, out)
+    assert counts(desk) == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["orders", "check", "C-1001", "--amount", "99999999999999"],
+         "--amount: value '99999999999999': larger than the maximum amount 999,999,999,999.99"),
+        (["orders", "check", "C-1001", "--amount", "1e5"],
+         "--amount: value '1e5': exponent notation is not accepted; write 100000"),
+    ],
+    ids=["too large", "exponent"],
+)  # fmt: skip
+def test_money_options_take_the_limits_of_one_document(desk, tmp_path, argv, says):
+    before = counts(desk)
+    done = credit(*argv, cwd=tmp_path)
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out
+    assert "Traceback" not in out and says in out, out
+    assert counts(desk) == before
 
 
 @pytest.mark.slow

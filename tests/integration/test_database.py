@@ -56,6 +56,42 @@ def test_migrations_upgrade_downgrade_and_upgrade_again(engine):
     assert current_revision(engine) == head_revision()
 
 
+def test_statements_stored_before_0008_are_in_their_customers_currency(engine):
+    upgrade(engine, "0007")
+    with engine.begin() as conn:
+        for code, currency in (("C1", "EUR"), ("C2", "USD")):
+            conn.execute(
+                text(
+                    "INSERT INTO customer (code, name, email, country, currency, locale, "
+                    "sales_owner_email, created_at, updated_at) VALUES (:c, 'N', 'a@b.cd', 'DE', "
+                    ":cur, 'en', 's@b.cd', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                ),
+                {"c": code, "cur": currency},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO financial_statement (customer_id, period_end, revenue, net_income, "
+                    "total_assets, total_liabilities, current_assets, current_liabilities, "
+                    "operating_cash_flow, created_at) SELECT id, '2025-12-31', 1, 1, 1, 1, 1, 1, 1, "
+                    "'2026-01-01 00:00:00' FROM customer WHERE code = :c"
+                ),
+                {"c": code},
+            )
+    upgrade(engine)
+    with engine.connect() as conn:
+        found = dict(
+            conn.execute(
+                text(
+                    "SELECT c.code, s.currency FROM financial_statement s "
+                    "JOIN customer c ON c.id = s.customer_id"
+                )
+            ).all()
+        )
+    assert found == {"C1": "EUR", "C2": "USD"}
+    downgrade(engine, "0007")
+    assert current_revision(engine) == "0007"
+
+
 def _customer(session: Session) -> Customer:
     c = Customer(
         code="C1",

@@ -193,6 +193,29 @@ def test_foreign_currency_ledger_is_converted_with_the_rates_table(ledger):
     assert collected["cleaning"]["rejected"] == []
 
 
+def test_a_statement_in_its_own_currency_is_converted_at_that_currencys_rate(ledger, tmp_path):
+    import_rates(ledger)
+    f = tmp_path / "fin.csv"
+    f.write_text(  # Nordwind (EUR) reports in USD this half-year
+        "customer_code,period_end,currency,revenue,net_income,total_assets,total_liabilities,"
+        "current_assets,current_liabilities,operating_cash_flow\n"
+        "C-1001,2026-06-30,USD,20000000,1500000,13000000,4800000,6200000,2600000,1800000\n"
+    )
+    with ledger.uow() as uow:
+        import_file(uow.session, kind="financials", path=f, actor="t", dry_run=False)
+        uow.commit()
+    collected = services.collect_customer_data(
+        ledger, customer_code="C-1001", as_of=DAY, requested_by="ben.manager", review_key="usd-st"
+    )
+    [fix] = [f for f in collected["cleaning"]["fixes"] if f["item"] == "statement 2026-06-30"]
+    assert (fix["field"], fix["value"]) == ("currency", "USD")
+    assert fix["reason"] == "converted to EUR at 0.9091 (rate of 2026-06-01)"
+    with ledger.uow() as uow:
+        a = uow.session.get(CreditAssessment, collected["assessment_id"])
+        latest = a.inputs["statements"][-1]
+    assert Decimal(latest["revenue"]) == Decimal("20000000") * Decimal("0.9091")
+
+
 def test_ledger_without_rates_rejects_foreign_values_instead_of_scoring_zero(ledger):
     collected = services.collect_customer_data(
         ledger, customer_code="C-1009", as_of=DAY, requested_by="ben.manager", review_key="no-rates"
