@@ -145,5 +145,11 @@ def check_amount(
 
 
 def fmt_money(value: Decimal, currency: str) -> str:
-    """1234567.5 EUR -> 'EUR 1,234,567.50'."""
-    return f"{currency} {money(value):,.2f}"
+    """An amount as tables show it, in the currency's own decimals: 1234567.5 EUR ->
+    'EUR 1,234,567.50', 1234567 JPY -> 'JPY 1,234,567' (rounded half up, exact from the Decimal)."""
+    try:
+        digits = minor_units(currency)
+    except (ValueError, LookupError):  # a code Babel does not know: two decimals
+        digits = 2
+    unit = _UNITS.get(digits) or Decimal(1).scaleb(-digits)
+    return f"{currency} {Decimal(value).quantize(unit, rounding=ROUND_HALF_UP):,.{digits}f}"

@@ -163,3 +163,11 @@ def test_known_locales_are_written_as_notices_look_them_up(text, normal):
 )
 def test_unknown_locales_are_refused(text, reason):
     assert normal_locale(text) == (None, reason)
+
+
+def test_tables_show_amounts_in_the_currencys_own_decimals():
+    from credit.domain.money import fmt_money
+
+    assert fmt_money(Decimal("1234567.5"), "EUR") == "EUR 1,234,567.50"
+    assert fmt_money(Decimal("1234567.4"), "JPY") == "JPY 1,234,567"
+    assert fmt_money(Decimal("12.3455"), "KWD") == "KWD 12.346"  # half up, like invoices
