@@ -28,8 +28,10 @@ test: $(STAMP) chromium
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# ruff (lint and format) and the import contracts (credit/ never imports Prefect; the domain no
+# database; flows -> tasks -> credit).
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
