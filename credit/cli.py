@@ -973,7 +973,7 @@ def promise(
         print_json(result)
         return
     console.print(
-        f"{result['customer']} promised {result['amount']} {result['currency']} by "
+        f"{result['customer']} promised {fmt_amount(result['amount'], result['currency'])} by "
         f"{result['promised_for']}: escalation paused until then"
         + (
             f" (replaces promise {', '.join(map(str, result['replaced']))})"
@@ -1083,10 +1083,13 @@ def orders_check(
         print_json(result)
     else:
         colour = "green" if result["decision"] == "allow" else "red"
+        cur = result["currency"]
         console.print(
             f"[bold {colour}]{result['decision'].upper()}[/] {result['customer']}: order "
-            f"{result['order_amount']} {result['currency']}; exposure {result['exposure']} of "
-            f"limit {result['limit'] or '-'} (headroom {result['headroom'] or '-'})",
+            f"{fmt_amount(result['order_amount'], cur)}; exposure "
+            f"{fmt_amount(result['exposure'], cur)} of limit "
+            f"{fmt_amount(result['limit'], cur) if result['limit'] else '-'} (headroom "
+            f"{fmt_amount(result['headroom'], cur) if result['headroom'] else '-'})",
             highlight=False,
         )
         for r in result["reasons"]:
@@ -1603,8 +1606,8 @@ def audit_limits(
             [
                 r["at"][:16],
                 r["customer"],
-                r["old_limit"] or "-",
-                f"{r['currency']} {r['new_limit']}",
+                fmt_amount(r["old_limit"], r["currency"]) if r["old_limit"] else "-",
+                fmt_amount(r["new_limit"], r["currency"]),
                 r["request_id"],
                 "; ".join(
                     f"L{st['level']} {st['by']} {(st['at'] or '')[:16]} #{(st['evidence_hash'] or '')[:10]}"
@@ -1747,7 +1750,8 @@ def policy_research_command(
     figures = result["figures"]
     last = figures["monthly"][-1]
     console.print(
-        f"Receivables {figures['receivables']} {figures['base_currency']}; {last['month']}: DSO "
+        f"Receivables {fmt_amount(figures['receivables'], figures['base_currency'])}; "
+        f"{last['month']}: DSO "
         f"{last['dso'] or '-'} days, collection rate {last['collection_rate'] or '-'}%, CEI "
         f"{last['cei'] or '-'}%; top 5 customers {figures['concentration']['top_share_pct'] or '-'}%"
         f" of the exposure."
