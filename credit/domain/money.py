@@ -46,6 +46,16 @@ def parse_amount(text: str) -> Decimal:
     return value
 
 
+def minor_units(currency: str) -> int:
+    """Decimal places of a currency (ISO 4217 via Babel): EUR 2, JPY 0, KWD 3."""
+    from babel.numbers import get_currency_precision
+
+    return get_currency_precision(currency)
+
+
 def fmt_money(value: Decimal, currency: str) -> str:
-    """1234567.5 EUR -> 'EUR 1,234,567.50'."""
-    return f"{currency} {money(value):,.2f}"
+    """1234567.5 EUR -> 'EUR 1,234,567.50'; JPY 1234567 -> 'JPY 1,234,567' (the currency's own
+    minor units, rounded half up)."""
+    digits = minor_units(currency)
+    exact = Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return f"{currency} {exact:,.{digits}f}"
