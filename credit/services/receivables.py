@@ -32,21 +32,21 @@ from credit.services.ledger import _dunning_state, open_items, rate_table
 USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,59}$")
 
 
-def _user(name: str, option: str) -> str:
+def _user(name: str, who: str) -> str:
+    """``who``: the person in words ("who opens the dispute"); errors name no CLI option."""
     name = (name or "").strip()
     if not USER.match(name):
-        raise ServiceError(
-            f"{option}: value {name!r} is not a user name (letters, digits, . _ - @)"
-        )
+        raise ServiceError(f"{who}: {name!r} is not a user name (letters, digits, . _ - @)")
     return name
 
 
-def _text(value: str, option: str, limit: int = 2000) -> str:
+def _text(value: str, what: str, limit: int = 2000) -> str:
+    """``what``: the text in words ("the reason for the dispute")."""
     value = (value or "").strip()
     if not value:
-        raise ServiceError(f"{option}: a text is required")
+        raise ServiceError(f"{what} is required")
     if len(value) > limit:
-        raise ServiceError(f"{option}: longer than {limit} characters")
+        raise ServiceError(f"{what} is longer than {limit} characters")
     return value
 
 
@@ -66,7 +66,7 @@ def _policy_version(app: App, s: Session) -> int:
 
 def open_dispute(app: App, *, invoice_number: str, reason: str, by: str, as_of: date) -> dict:
     """The customer disputes an invoice: it leaves dunning until the dispute is resolved."""
-    by, reason = _user(by, "--by"), _text(reason, "--reason")
+    by, reason = _user(by, "who opens the dispute"), _text(reason, "the reason for the dispute")
     with app.uow() as uow:
         s = uow.session
         inv = _invoice(s, invoice_number)
@@ -110,7 +110,7 @@ def open_dispute(app: App, *, invoice_number: str, reason: str, by: str, as_of: 
 def resolve_dispute(app: App, *, invoice_number: str, by: str, note: str, as_of: date) -> dict:
     """The dispute is settled: what is still open on the invoice is dunned again (a credit note
     issued for it is imported as usual and reduces it)."""
-    by, note = _user(by, "--by"), _text(note, "--note")
+    by, note = _user(by, "who resolves the dispute"), _text(note, "a note on how it was resolved")
     with app.uow() as uow:
         s = uow.session
         inv = _invoice(s, invoice_number)
@@ -122,7 +122,7 @@ def resolve_dispute(app: App, *, invoice_number: str, by: str, note: str, as_of:
             raise ServiceError(f"{inv.number} has no open dispute")
         if as_of < d.opened_on:
             raise ServiceError(
-                f"--as-of {as_of.isoformat()} is before the dispute was opened "
+                f"the resolution date {as_of.isoformat()} is before the dispute was opened "
                 f"({d.opened_on.isoformat()})"
             )
         d.resolved_on, d.resolved_by, d.resolution = as_of, by, note
@@ -160,12 +160,12 @@ def record_promise(
 ) -> dict:
     """A promise to pay: the customer's escalation in that currency pauses until ``promised_for``.
     A newer promise replaces an open one."""
-    by = _user(by, "--as")
+    by = _user(by, "who records the promise")
     if amount <= 0:
-        raise ServiceError(f"--amount: value {amount} must be positive")
+        raise ServiceError(f"the promised amount {amount} must be positive")
     if promised_for < as_of:
         raise ServiceError(
-            f"--by: value {promised_for.isoformat()} is before today ({as_of.isoformat()})"
+            f"the promised date {promised_for.isoformat()} is before today ({as_of.isoformat()})"
         )
     with app.uow() as uow:
         s = uow.session
@@ -174,7 +174,7 @@ def record_promise(
         horizon = policy.dunning.max_promise_days
         if (promised_for - as_of).days > horizon:
             raise ServiceError(
-                f"--by: value {promised_for.isoformat()} is more than {horizon} days ahead "
+                f"the promised date {promised_for.isoformat()} is more than {horizon} days ahead "
                 "(the policy's dunning.max_promise_days); agree a payment plan in steps"
             )
         lock_customer(s, customer.id)  # type: ignore[arg-type]
@@ -186,7 +186,7 @@ def record_promise(
         }
         if not re.fullmatch(r"[A-Z]{3}", cur) or cur not in owed:
             raise ServiceError(
-                f"--currency: value {cur!r}: {customer.code} owes nothing in that currency"
+                f"currency {cur!r}: {customer.code} owes nothing in that currency"
                 + (f" (open items in {', '.join(sorted(owed))})" if owed else "")
             )
         replaced = []
@@ -239,9 +239,9 @@ def log_note(
     app: App, *, customer_code: str, note: str, by: str, as_of: date, kind: str = "note"
 ) -> dict:
     """Log a call or a note; logging a call closes the customer's open call tasks."""
-    by, note = _user(by, "--as"), _text(note, "--note")
+    by, note = _user(by, "who logs it"), _text(note, "the note")
     if kind not in ("call", "note"):
-        raise ServiceError(f"--kind: value {kind!r} is not one of call, note")
+        raise ServiceError(f"the kind of entry {kind!r} is not one of call, note")
     with app.uow() as uow:
         s = uow.session
         customer = get_customer(s, customer_code)
@@ -374,7 +374,7 @@ def check_order(
     invoice overdue beyond the policy's ``orders.max_days_overdue`` also hold the order.
     """
     if amount <= 0:
-        raise ServiceError(f"--amount: value {amount} must be positive")
+        raise ServiceError(f"the order amount {amount} must be positive")
     with app.uow() as uow:
         s = uow.session
         customer = get_customer(s, customer_code)

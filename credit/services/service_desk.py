@@ -21,9 +21,9 @@ def record_feedback(
 ) -> dict[str, Any]:
     from credit.services.receivables import _text, _user
 
-    by, text = _user(by, "--by"), _text(text, "--text")
+    by, text = _user(by, "who records the feedback"), _text(text, "the feedback")
     if topic not in TOPICS:
-        raise ServiceError(f"--topic: value {topic!r} is not one of {', '.join(TOPICS)}")
+        raise ServiceError(f"the feedback topic {topic!r} is not one of {', '.join(TOPICS)}")
     with app.uow() as uow:
         s = uow.session
         customer = get_customer(s, customer_code)
@@ -118,7 +118,7 @@ def open_service_task(
 
 def service_tasks(app: App, *, status: str = "open") -> list[dict[str, Any]]:
     if status not in ("open", "done", "all"):
-        raise ServiceError(f"--status: value {status!r} is not one of open, done, all")
+        raise ServiceError(f"the task status {status!r} is not one of open, done, all")
     with app.uow() as uow:
         query = (
             select(ServiceTask, Customer)
@@ -146,7 +146,7 @@ def service_tasks(app: App, *, status: str = "open") -> list[dict[str, Any]]:
 def close_service_task(app: App, *, task_id: int, by: str, note: str, as_of: date) -> dict:
     from credit.services.receivables import _text, _user
 
-    by, note = _user(by, "--as"), _text(note, "--note")
+    by, note = _user(by, "who closes the task"), _text(note, "a note on what was done")
     with app.uow() as uow:
         s = uow.session
         t = s.get(ServiceTask, task_id)

@@ -98,7 +98,7 @@ def test_feedback_is_summarised_and_cuts_and_holds_get_a_service_follow_up(ledge
     services.record_feedback(ledger, customer_code="C-1003", topic="terms",
                              text="30 days is too short for our season", by="sam.sales",
                              as_of=date(2026, 10, 5))  # fmt: skip
-    with pytest.raises(services.ServiceError, match="--topic: value 'price'"):
+    with pytest.raises(services.ServiceError, match="the feedback topic 'price'"):
         services.record_feedback(ledger, customer_code="C-1003", topic="price", text="x",
                                  by="sam.sales", as_of=DAY)  # fmt: skip
     rid = review(ledger, "C-1003", "30000")
