@@ -241,7 +241,7 @@ def bare(url: str, as_of: date) -> dict[str, Any]:
     from credit.domain.policy import PolicyBody
     from credit.domain.snapshot import make_snapshot
     from credit.services._common import add_months
-    from credit.services.research import COLLECTED, _in_customer_currency
+    from credit.services.research import COLLECTED, recommend_with_signals, risk_effects_view
 
     app = _app(url)
     requester = app.directory.teams.review_requester
@@ -458,7 +458,10 @@ def bare(url: str, as_of: date) -> dict[str, Any]:
                            "carried_over_from": carried.id}  # fmt: skip
         total = scoring.combined_score(result.total, qual_total, policy)
         grade = scoring.rate_combined(result, total, policy)
-        rec = _in_customer_currency(scoring.recommend(grade, facts, as_of, policy), snapshot, base)
+        # the policy's risk effects of the signals found (the bare side reads no stored ones)
+        rec, risk = recommend_with_signals(grade, snapshot, as_of, facts, policy)
+        snapshot["risk_effects"] = risk_effects_view(risk)
+        grade = rec.rating
         now = utcnow()
         rows.append({
             "review_key": key, "customer_id": c.id, "as_of": as_of, "policy_version": version,

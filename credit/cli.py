@@ -1231,8 +1231,16 @@ def customers_show(
     as_of: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Profile, rating and score breakdown, credit line, exposure, aging and dunning level."""
+    """Profile, rating and score breakdown with the risk effects, what a proposal changes,
+    credit line, exposure (open items and open orders), aging and dunning level."""
     from credit import services
+    from credit.domain.money import fmt_money
+
+    def amt(value: Any, cur: str) -> str:  # "EUR 120,000.00" in the currency's minor units
+        return "-" if value is None else fmt_money(Decimal(value), cur)
+
+    def num(value: Any, cur: str) -> str:  # "120,000.00"
+        return amt(value, cur).split(" ", 1)[-1]
 
     day = parse_date(as_of)
     a = get_app()
@@ -1241,6 +1249,7 @@ def customers_show(
     if as_json:
         print_json(view)
         return
+    say = lambda text: console.print(text, highlight=False, markup=False, soft_wrap=True)  # noqa: E731
     c = view["customer"]
     console.print(
         f"[bold]{c['name']}[/] ({c['code']}) - {c['country']}, {c['currency']}, {c['email']}, "
@@ -1248,17 +1257,30 @@ def customers_show(
     )
     asm = view["assessment"]
     if asm and asm["status"] != "complete":
-        console.print(
+        say(
             f"Assessment {asm['id']} as of {asm['as_of']} is {asm['status'].replace('_', ' ')} "
             f"(analyst {asm['analyst']}); quantitative score {asm['quantitative_score']}"
         )
     elif asm:
-        console.print(
+        say(
             f"Rating {asm['rating']} (combined score {asm['score']} = quantitative "
             f"{asm['quantitative_score']} and qualitative {asm['qualitative_score'] or '-'}; policy "
-            f"v{asm['policy_version']}, as of {asm['as_of']}); recommended limit {c['currency']} "
-            f"{Decimal(asm['recommended_limit']):,.2f} ({asm['limit_basis']})"
+            f"v{asm['policy_version']}, as of {asm['as_of']}); recommended limit "
+            f"{amt(asm['recommended_limit'], c['currency'])} ({asm['limit_basis']}), "
+            f"{asm['terms_days']} days, conditions: {', '.join(asm['conditions']) or 'none'}"
         )
+        effects = asm["risk_effects"]
+        if effects is not None:
+            say(f"Risk effects: {effects['summary'] or 'none'}")
+            for line in effects["lines"]:
+                say(f"  {line}")
+            for sig in effects["signals"]:
+                since = (
+                    "found by this research"
+                    if sig["source"] == "research"
+                    else f"open since {sig['detected_on']}"
+                )
+                say(f"  in force ({sig['severity']}): {sig['kind']} ({since}): {sig['detail']}")
     if asm:
         table(
             "Quantitative scorecard",
@@ -1281,44 +1303,69 @@ def customers_show(
                 [[f["label"], f["score"], f["weight"], f["weighted"]] for f in q["factors"]],
             )
         cleaning = asm["cleaning"]
-        console.print(
-            f"Cleaning: {len(cleaning['fixes'])} fix(es), {len(cleaning['rejected'])} rejected value(s), "
-            f"{len(cleaning['flags'])} flag(s)"
+        say(
+            f"Cleaning: {len(cleaning['fixes'])} fix(es), {len(cleaning['rejected'])} rejected "
+            f"value(s), {len(cleaning['flags'])} flag(s)"
         )
-        for kind in ("rejected", "flags"):
+        for kind, label in (("fixes", "fix"), ("rejected", "rejected"), ("flags", "flag")):
             for e in cleaning[kind]:
-                console.print(
-                    f"  {kind[:-1] if kind == 'flags' else kind}: {e['item']} {e['field']} "
-                    f"'{e['value']}': {e['reason']}",
-                    highlight=False,
-                )
+                say(f"  {label}: {e['item']} {e['field']} '{e['value']}': {e['reason']}")
         for sig in asm["signals"]:
-            console.print(
-                f"  risk signal ({sig['severity']}): {sig['kind']}: {sig['detail']}",
-                highlight=False,
-            )
+            say(f"  risk signal ({sig['severity']}): {sig['kind']}: {sig['detail']}")
         if asm["override_reason"]:
-            console.print(
-                f"Requested limit {asm['requested_limit']} overrides the recommendation: "
-                f"{asm['override_reason']}"
+            say(
+                f"Requested limit {amt(asm['requested_limit'], c['currency'])} overrides the "
+                f"recommendation: {asm['override_reason']}"
             )
     if not asm:
-        console.print("Not assessed yet.")
+        say("Not assessed yet.")
+    change = view["change"]
+    if change:
+        against = (
+            "no credit line yet (a new line)"
+            if change["new_line"]
+            else "the credit line as it stands"
+        )
+        previous = (
+            f"assessment {change['previous']['assessment_id']} as of {change['previous']['as_of']}"
+            if change["previous"]
+            else "no earlier assessment"
+        )
+        subject = change["subject"] + (" (in approval)" if "request" in change["subject"] else "")
+        say(f"Changes: {subject} against {against} and {previous}:")
+        for line in change["lines"]:
+            say(f"  {line}")
     line = view["credit_line"]
     if line:
-        console.print(
-            f"Credit line: {line['currency']} {Decimal(line['limit']):,.2f}, {line['terms_days']} days, "
-            f"{line['status']}{' (' + line['hold_reason'] + ')' if line['hold_reason'] else ''}, "
+        say(
+            f"Credit line: {amt(line['limit'], line['currency'])}, {line['terms_days']} days, "
+            f"conditions: {', '.join(line['conditions']) or 'none'}, {line['status']}"
+            f"{' (' + line['hold_reason'] + ')' if line['hold_reason'] else ''}, "
             f"next review {line['next_review_on']}"
         )
     else:
-        console.print("No credit line.")
+        say("No credit line.")
     for cur, amount in view["exposure"].items():
-        aging = ", ".join(f"{k}: {Decimal(v):,.2f}" for k, v in view["aging"][cur].items())
-        console.print(
-            f"Exposure {cur} {Decimal(amount):,.2f} ({aging}); dunning level "
+        aging = ", ".join(f"{k}: {num(v, cur)}" for k, v in view["aging"][cur].items())
+        say(
+            f"Open items {amt(amount, cur)} ({aging}); dunning level "
             f"{view['dunning_level'].get(cur, 0)}"
         )
+    ex = view["credit_exposure"]
+    cur = ex["currency"]
+    say(
+        f"Exposure {amt(ex['exposure'], cur)} (what `credit orders check` counts: open items "
+        f"{amt(ex['receivables'], cur)} + open orders {amt(ex['open_orders'], cur)})"
+        + (
+            f" against the limit {amt(ex['limit'], cur)}: headroom {amt(ex['headroom'], cur)}"
+            if ex["limit"] is not None
+            else ""
+        )
+    )
+    for o in ex["orders"]:
+        say(f"  open order {o['number']} of {o['order_date']}: {amt(o['amount'], o['currency'])}")
+    for why in ex["unvalued"]:
+        say(f"  not counted: {why}")
     rows = [
         [
             cur,
@@ -1326,7 +1373,7 @@ def customers_show(
             i["kind"] + (" (disputed)" if i["disputed"] else ""),
             i["due_date"],
             i["days_overdue"],
-            f"{Decimal(i['open_amount']):,.2f}",
+            num(i["open_amount"], cur),
         ]
         for cur, items in view["open_items"].items()
         for i in items
@@ -1334,10 +1381,9 @@ def customers_show(
     if rows:
         table("Open items", ["currency", "document", "kind", "due", "days overdue", "open"], rows)
     for p in view["promises"]:
-        console.print(
-            f"Promise: {Decimal(p['amount']):,.2f} {p['currency']} by {p['promised_for']} "
-            f"({p['recorded_by']}): {p['status']}",
-            highlight=False,
+        say(
+            f"Promise: {amt(p['amount'], p['currency'])} by {p['promised_for']} "
+            f"({p['recorded_by']}): {p['status']}"
         )
 
 

@@ -22,7 +22,8 @@ from sqlmodel import col
 
 from credit import audit, services
 from credit.app import App
-from credit.db.models import ApprovalLink, CreditRequest, utcnow
+from credit.db.models import ApprovalLink, CreditRequest, Decision, RequestStatus, utcnow
+from credit.domain.money import fmt_money
 from credit.notices import _date_filter, _money_filter
 from credit.resources import resource_dir
 from credit.services import links
@@ -62,10 +63,68 @@ def create_app(
         return response
 
     def message(
-        title: str, text: str, *, ok: bool, status: int, details: list[str] | None = None
+        title: str,
+        text: str,
+        *,
+        ok: bool,
+        status: int,
+        details: list[str] | None = None,
+        back: str = "",
     ) -> HTMLResponse:
         return page(
-            "message.html.j2", status, title=title, message=text, ok=ok, details=details or []
+            "message.html.j2",
+            status,
+            title=title,
+            message=text,
+            ok=ok,
+            details=details or [],
+            back=back,
+        )
+
+    def what_happened(request_id: int, approver: str, level: int) -> tuple[str, str]:
+        """(title, text) saying what the decision did, read back from the database."""
+        with app.uow(read_only=True) as uow:
+            s = uow.session
+            r = s.get(CreditRequest, request_id)
+            assert r is not None
+            steps = _steps(s, services.SUBJECT_REQUEST, request_id)
+        mine = next(st for st in steps if st.level == level)
+        if mine.decision == Decision.REJECTED:
+            return (
+                f"Request {request_id}: rejected at level {level}",
+                f"Thank you, {approver}. You rejected the request at level {level}: it ends "
+                f"here and the credit line stays as it is. {r.requested_by}, who requested it, "
+                "is told, with your comment. Your decision is recorded in the audit trail.",
+            )
+        waiting = next((st for st in steps if st.decision == Decision.PENDING), None)
+        title = f"Request {request_id}: level {level} approved"
+        if waiting is not None:
+            asked = (
+                f"{waiting.approver} is asked to decide it"
+                if waiting.approver
+                else "nobody eligible could be found yet, so the credit team is asked to "
+                "assign an approver"
+            )
+            return title, (
+                f"Thank you, {approver}. Your approval is recorded in the audit trail. The "
+                f"request now waits for level {waiting.level} "
+                f"({waiting.role.replace('_', ' ')}): {asked}."
+            )
+        line = f"{fmt_money(r.proposed_limit, r.currency)}, {r.terms_days} days" + (
+            f", {', '.join(r.conditions)}" if r.conditions else ""
+        )
+        if r.status == RequestStatus.PUBLISHED:
+            done = (
+                f"the credit line ({line}) is published and the customer is sent the terms letter"
+            )
+        else:
+            done = (
+                f"the credit line ({line}) is being published now; the customer is sent the "
+                "terms letter"
+            )
+        return title, (
+            f"Thank you, {approver}. Yours was the last level: every level has approved, so "
+            f"{done}. Your decision is recorded in the audit trail."
         )
 
     def refused(exc: links.LinkRefused, request: Request, method: str) -> HTMLResponse:
@@ -154,6 +213,16 @@ def create_app(
             )
         if decision not in ("approve", "reject"):
             return message("Nothing was decided", "Choose Approve or Reject.", ok=False, status=400)
+        if decision == "reject" and not comment.strip():
+            return message(
+                "Nothing was decided",
+                "A rejection needs a comment saying why: the requester is told your reasons. "
+                "Go back to the request, write them in the comment box and press Reject "
+                "again; your link still works.",
+                ok=False,
+                status=400,
+                back=f"/approve/{token}",
+            )
         as_of = today()
         try:
             step = services.decide(
@@ -184,13 +253,7 @@ def create_app(
             uow.commit()
         if on_decided is not None:
             on_decided(link.request_id, as_of)
-        verb = "approved" if step.decision == "approved" else "rejected"
-        return message(
-            f"Request {link.request_id}: level {step.level} {verb}",
-            f"Thank you, {link.approver}. Your decision is recorded in the audit trail and the "
-            "request moves on; everyone concerned is told.",
-            ok=True,
-            status=200,
-        )
+        title, text = what_happened(link.request_id, link.approver, step.level)
+        return message(title, text, ok=True, status=200)
 
     return web

@@ -20,6 +20,11 @@ class MissingData(StrEnum):
     CANNOT_RATE = "cannot_rate"
 
 
+Severity = Literal["low", "medium", "high"]
+SEVERITIES: tuple[str, ...] = ("low", "medium", "high")  # mildest first
+Condition = Literal["guarantee", "deposit", "prepayment"]
+
+
 class Band(_Strict):
     """A value in [min, max) earns ``points``; an open end is written by leaving it out."""
 
@@ -150,7 +155,7 @@ class Rating(_Strict):
     description: str
     limit: LimitRule
     terms_days: int = Field(ge=0, le=365)
-    conditions: list[Literal["guarantee", "deposit", "prepayment"]] = []
+    conditions: list[Condition] = []
     review: ReviewFrequency
 
 
@@ -289,10 +294,28 @@ class Dunning(_Strict):
         return self
 
 
+class SignalEffect(_Strict):
+    """What a risk signal of one severity does to research's recommendation: the best rating
+    the customer can get, a cut of the recommended limit (percent, applied after the cap) and
+    conditions added to the rating's own."""
+
+    max_rating: str | None = None
+    limit_cut_pct: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    conditions: list[Condition] = []
+
+    @property
+    def does_something(self) -> bool:
+        return self.max_rating is not None or self.limit_cut_pct > 0 or bool(self.conditions)
+
+
 class RiskRules(_Strict):
     """When a warning sign in a customer's profile or ledger becomes a risk signal, and how severe.
 
     A high-severity signal alerts the credit team and flags the customer for re-review.
+    ``effects`` say what the signals in force at research do to the rating and recommendation
+    (policies without it: no effect). A signal is in force when research finds it itself, or
+    when it was recorded earlier, detected within ``effects_lookback_days`` before the research
+    date, and no completed review has answered it yet.
     """
 
     required_fields: list[
@@ -319,6 +342,21 @@ class RiskRules(_Strict):
     bounced_lookback_days: int = Field(default=180, ge=1)
     method_change_severity: Literal["low", "medium", "high"] = "medium"
     stale_statement_severity: Literal["low", "medium", "high"] = "medium"
+    effects: dict[Severity, SignalEffect] = {}
+    effects_lookback_days: int = Field(default=180, ge=1)
+
+    @model_validator(mode="after")
+    def _graver_is_not_milder(self) -> RiskRules:
+        """A graver severity cuts at least as much as a milder one (rating caps are checked
+        against the ratings in :class:`PolicyBody`)."""
+        cuts = [(sev, self.effects[sev].limit_cut_pct) for sev in SEVERITIES if sev in self.effects]
+        for (milder, low), (graver, high) in zip(cuts, cuts[1:], strict=False):
+            if high < low:
+                raise ValueError(
+                    f"risk.effects: {graver} signals cut the limit by {high}%, less than "
+                    f"{milder} ones ({low}%)"
+                )
+        return self
 
     @field_validator("tax_id_patterns")
     @classmethod
@@ -357,6 +395,35 @@ class PolicyBody(_Strict):
         if scores[-1] != 0:
             raise ValueError("the last rating must start at min_score 0 so every score is rated")
         return ratings
+
+    @model_validator(mode="after")
+    def _effects_cap_to_known_ratings(self) -> PolicyBody:
+        """Every ``risk.effects`` cap names a grade of ``ratings``, and a graver severity caps at
+        the same grade or a worse one than a milder severity."""
+        grades = [r.grade for r in self.ratings]
+        caps: list[tuple[str, int]] = []
+        for sev in SEVERITIES:
+            effect = self.risk.effects.get(sev)  # type: ignore[call-overload]
+            if effect is None or effect.max_rating is None:
+                continue
+            if effect.max_rating not in grades:
+                raise ValueError(
+                    f"risk.effects.{sev}.max_rating {effect.max_rating!r} is not one of the "
+                    f"ratings ({', '.join(grades)})"
+                )
+            caps.append((sev, grades.index(effect.max_rating)))
+        for (milder, low), (graver, high) in zip(caps, caps[1:], strict=False):
+            if high < low:
+                raise ValueError(
+                    f"risk.effects: {graver} signals cap the rating at {grades[high]}, better "
+                    f"than {milder} ones ({grades[low]})"
+                )
+        return self
+
+    def rating_rank(self, grade: str) -> int:
+        """0 for the best rating, larger for worse ones; the unrated grade is the worst."""
+        grades = [r.grade for r in self.ratings]
+        return grades.index(grade) if grade in grades else len(grades)
 
     def rating(self, grade: str) -> Rating:
         for r in [*self.ratings, self.unrated]:

@@ -1,6 +1,7 @@
 """What one credit policy version changes against another, in terms a credit committee reads:
 scorecard weights and bands, ratings (limits, terms, conditions, review), the authority matrix,
-the dunning schedule, order checks and risk rules. Pure: no I/O."""
+the dunning schedule, order checks and risk rules (with what each severity of signal does to a
+rating). Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from credit.domain.policy import Band, DunningLevel, PolicyBody
+from credit.domain.policy import SEVERITIES, Band, DunningLevel, PolicyBody, SignalEffect
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,39 @@ def diff_policies(old: PolicyBody, new: PolicyBody) -> list[Change]:
         add("orders", line)
     ro, rn = old.risk.model_dump(), new.risk.model_dump()
     for key in sorted(ro.keys() | rn.keys()):
-        if ro.get(key) != rn.get(key):
+        if key != "effects" and ro.get(key) != rn.get(key):
             add("risk", f"{key.replace('_', ' ')} {_num(ro.get(key))} → {_num(rn.get(key))}")
+    for line in _effects_changes(old.risk.effects, new.risk.effects):
+        add("risk", line)
+    return out
+
+
+def _effect_text(effect: SignalEffect) -> str:
+    parts = []
+    if effect.max_rating is not None:
+        parts.append(f"rating capped at {effect.max_rating}")
+    if effect.limit_cut_pct:
+        parts.append(f"limit cut {_num(effect.limit_cut_pct)}%")
+    if effect.conditions:
+        parts.append(f"conditions added: {_num(effect.conditions)}")
+    return ", ".join(parts) or "no effect"
+
+
+def _effects_changes(old: dict[str, SignalEffect], new: dict[str, SignalEffect]) -> list[str]:
+    """What each severity's signals do at research: caps, cuts and conditions."""
+    out = []
+    nothing = SignalEffect()
+    for sev in reversed(SEVERITIES):
+        a, b = old.get(sev, nothing), new.get(sev, nothing)
+        if a == b:
+            continue
+        if not a.does_something or not b.does_something:
+            out.append(f"{sev} signals: {_effect_text(a)} → {_effect_text(b)}")
+            continue
+        for line in _fields(
+            a, b, ["max_rating", "limit_cut_pct", "conditions"],
+            {"limit_cut_pct": lambda v: f"{_num(v)}%"},
+        ):  # fmt: skip
+            add = line.replace("max rating", "rating cap").replace("pct", "")
+            out.append(f"{sev} signals: {add.replace('  ', ' ')}")
     return out

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from credit.domain.money import ZERO, money, ratio
-from credit.domain.policy import Factor, LimitRule, MissingData, PolicyBody, Rating
+from credit.domain.money import ZERO, fmt_money, money, ratio
+from credit.domain.policy import SEVERITIES, Factor, LimitRule, MissingData, PolicyBody, Rating
+
+if TYPE_CHECKING:  # signals imports cleaning, which imports this module
+    from credit.domain.signals import InForce
 
 
 @dataclass(frozen=True)
@@ -284,3 +289,97 @@ def recommend(grade: str, facts: CustomerFacts, as_of: date, policy: PolicyBody)
         review_months=rating.review.months,
         basis=basis,
     )
+
+
+@dataclass(frozen=True)
+class RiskOutcome:
+    """What the signals in force did to a recommendation, with the lines that explain it."""
+
+    signals: list[InForce]
+    rating_before: str
+    rating: str
+    limit_before: Decimal
+    limit: Decimal
+    limit_cut_pct: Decimal
+    conditions_added: list[str]
+    lines: list[str]  # one sentence per effect, with the signals that caused it
+    summary: str  # the effects in one line ("" when the signals changed nothing)
+
+
+def _named(signals: list[InForce], severity: str) -> str:
+    kinds = [s.kind for s in signals if s.severity == severity]
+    return f"{severity} signal{'s' if len(kinds) > 1 else ''} {', '.join(kinds)}"
+
+
+def apply_signal_effects(
+    grade: str,
+    signals: list[InForce],
+    policy: PolicyBody,
+    recommend_for: Callable[[str], Recommendation],
+    currency: str,
+) -> tuple[Recommendation, RiskOutcome]:
+    """The policy's ``risk.effects`` applied to a rating and its recommendation.
+
+    The gravest cap among the severities present caps the rating (a rating already at or below
+    it stays); the recommendation is that of the capped rating; the largest cut among them cuts
+    its limit (rounded down to hundreds); the conditions of every severity present are added to
+    the rating's own. ``recommend_for(grade)``: the recommendation of a grade, in ``currency``.
+    """
+    effects = policy.risk.effects
+    present = [sev for sev in reversed(SEVERITIES) if any(s.severity == sev for s in signals)]
+    capped, capped_by = grade, ""
+    cut, cut_by = Decimal(0), ""
+    added: list[tuple[str, str]] = []
+    for sev in present:  # gravest first
+        effect = effects.get(sev)  # type: ignore[call-overload]
+        if effect is None:
+            continue
+        if effect.max_rating is not None and policy.rating_rank(capped) < policy.rating_rank(
+            effect.max_rating
+        ):
+            capped, capped_by = effect.max_rating, sev
+        if effect.limit_cut_pct > cut:
+            cut, cut_by = effect.limit_cut_pct, sev
+    rec = recommend_for(capped)
+    for sev in present:
+        effect = effects.get(sev)  # type: ignore[call-overload]
+        for condition in effect.conditions if effect is not None else []:
+            if condition not in rec.conditions and condition not in [c for c, _ in added]:
+                added.append((condition, sev))
+    limit = rec.limit
+    if cut > 0 and rec.limit > 0:
+        limit = (money(rec.limit * (100 - cut) / 100) // 100 * 100).quantize(Decimal("0.01"))
+    pct = f"{cut.normalize():f}%"
+    lines, short = [], []
+    if capped != grade:
+        lines.append(f"rating {grade} capped to {capped} by {_named(signals, capped_by)}")
+        short.append(lines[-1])
+    if cut > 0 and rec.limit > 0:
+        lines.append(
+            f"limit cut {pct} by {_named(signals, cut_by)}: {fmt_money(rec.limit, currency)} → "
+            f"{fmt_money(limit, currency)}"
+        )
+        short.append(f"limit cut {pct}")
+    for condition, sev in added:
+        lines.append(f"condition added: {condition} (by {_named(signals, sev)})")
+        short.append(f"condition added: {condition}")
+    outcome = RiskOutcome(
+        signals=list(signals),
+        rating_before=grade,
+        rating=capped,
+        limit_before=rec.limit,
+        limit=limit,
+        limit_cut_pct=cut,
+        conditions_added=[c for c, _ in added],
+        lines=lines,
+        summary="; ".join(short),
+    )
+    if limit != rec.limit or added:
+        basis = rec.basis + (f"; less {pct} for risk signals" if limit != rec.limit else "")
+        rec = replace(
+            rec,
+            limit=limit,
+            conditions=[*rec.conditions, *(c for c, _ in added)],
+            basis=basis[:200],
+        )
+    return rec, outcome

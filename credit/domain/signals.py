@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from credit.domain.cleaning import RawDocument, RawPayment
 from credit.domain.directory import EMAIL_PATTERN
@@ -184,3 +185,84 @@ def scan(
             )
         )
     return sorted(found, key=lambda s: -SEVERITY_ORDER[s.severity])
+
+
+@dataclass(frozen=True)
+class StoredSignal:
+    """A signal recorded before research (by a risk scan or collections) that no completed
+    review has answered yet."""
+
+    kind: str
+    severity: str
+    detail: str
+    key: str
+    detected_on: date
+
+
+@dataclass(frozen=True)
+class InForce:
+    """A signal whose effects (the policy's ``risk.effects``) apply to a research."""
+
+    kind: str
+    severity: str
+    detail: str
+    key: str
+    detected_on: date
+    source: str  # "research": found by the research's own scan; "open": recorded earlier
+
+
+def signals_in_force(
+    *,
+    found: list[Signal],
+    open_signals: list[StoredSignal],
+    as_of: date,
+    lookback_days: int,
+) -> list[InForce]:
+    """The signals whose effects apply to a research as of ``as_of``:
+
+    - every signal the research's own scan finds: the warning sign is there now (each rule has
+      its own window, e.g. bounced payments within ``bounced_lookback_days``), whether or not an
+      earlier review saw it;
+    - every signal recorded earlier that no completed review has answered (``open_signals``),
+      detected within ``lookback_days`` before ``as_of`` (a broken promise, or a sign a risk
+      scan saw that has gone since).
+
+    One per kind (the gravest; the research's own at equal severity), gravest first."""
+    chosen: dict[str, InForce] = {}
+    for sig in found:
+        chosen.setdefault(
+            sig.key, InForce(sig.kind, sig.severity, sig.detail, sig.key, as_of, "research")
+        )
+    earliest = as_of - timedelta(days=lookback_days)
+    for old in open_signals:
+        if not earliest <= old.detected_on <= as_of:
+            continue
+        chosen.setdefault(
+            old.key,
+            InForce(old.kind, old.severity, old.detail, old.key, old.detected_on, "open"),
+        )
+    per_kind: dict[str, InForce] = {}
+    for sig in chosen.values():
+        held = per_kind.get(sig.kind)
+        if held is None or SEVERITY_ORDER[sig.severity] > SEVERITY_ORDER[held.severity]:
+            per_kind[sig.kind] = sig
+    return sorted(per_kind.values(), key=lambda s: (-SEVERITY_ORDER[s.severity], s.kind))
+
+
+def in_force_from_snapshot(
+    snapshot: dict[str, Any], as_of: date, lookback_days: int
+) -> list[InForce]:
+    """:func:`signals_in_force` of an assessment's snapshot: its scan's ``signals`` and the
+    ``open_signals`` recorded before it (a snapshot older than effects has none of those)."""
+    found = [
+        Signal(d["kind"], d["severity"], d["detail"], d["key"]) for d in snapshot.get("signals", [])
+    ]
+    opened = [
+        StoredSignal(
+            d["kind"], d["severity"], d["detail"], d["key"], date.fromisoformat(d["detected_on"])
+        )
+        for d in snapshot.get("open_signals", [])
+    ]
+    return signals_in_force(
+        found=found, open_signals=opened, as_of=as_of, lookback_days=lookback_days
+    )

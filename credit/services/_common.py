@@ -145,6 +145,9 @@ def _assessment_view(a: CreditAssessment) -> dict[str, Any]:
         },
         "cleaning": {k: list(report.get(k, [])) for k in ("fixes", "rejected", "flags")},
         "signals": list((a.inputs or {}).get("signals", [])),
+        # what the signals in force did (capped rating, cut limit, conditions); None before
+        # the assessment is rated (and for assessments made before signals had effects)
+        "risk_effects": (a.inputs or {}).get("risk_effects"),
         "requested_limit": a.requested_limit,
         "override_reason": a.override_reason or "",
     }

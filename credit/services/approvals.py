@@ -42,6 +42,7 @@ from credit.services._common import (
     add_months,
     person_email,
 )
+from credit.services.changes import request_change
 from credit.services.ledger import exposure
 from credit.services.links import new_link
 
@@ -458,7 +459,7 @@ def decide(
     approved, policy published) in the same transaction. A refusal raises :class:`DecisionRefused`
     and is itself audited; a step someone else decided meanwhile is refused too."""
     if not approve and not (comment and comment.strip()):
-        raise ServiceError("a rejection needs a --comment saying why")
+        raise ServiceError("a rejection needs a comment saying why")
     with app.uow() as uow:
         s = uow.session
         lock_subject(s, subject, subject_id)
@@ -710,6 +711,7 @@ def _approval_context(
         "assessment": _assessment_view(assessment),
         "exposure": dict(exposure(s, customer.id, as_of)),  # type: ignore[arg-type]
         "steps": [_step_view(st) for st in steps],
+        "change": request_change(app, s, r),  # the line as it stands and the previous assessment
     }
 
 

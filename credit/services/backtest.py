@@ -4,7 +4,9 @@ history, next to what the live policy decided, without sending or changing anyth
 - Ratings, limits, terms and conditions: each customer's latest completed assessment as of each
   date is scored again from its stored snapshot under the live policy and under the draft (the
   analyst's qualitative ratings are reused; a draft that asks for other qualitative factors
-  cannot rate the customer), so that only the policy differs.
+  cannot rate the customer), so that only the policy differs. Each policy's ``risk.effects``
+  apply to the signals in force the snapshot kept (an assessment older than effects: the
+  signals its research found).
 - Dunning: each customer's position per currency on each date, and the level the draft's schedule
   would have reached by then (its ``after_due`` levels; a level triggered by the previous one is
   counted as reached once its predecessor is), next to the live schedule's; holds follow.
@@ -49,18 +51,18 @@ def decision_under(a: CreditAssessment, policy: PolicyBody) -> dict[str, Any]:
     else:
         total = scoring.combined_score(result.total, qualitative, policy)
         grade = scoring.rate_combined(result, total, policy)
-    from credit.services.research import _in_customer_currency
+    from credit.services.research import recommend_with_signals
 
-    # limits in the customer's currency at the research date's rate, as the live decision had it
-    rec = _in_customer_currency(
-        scoring.recommend(grade, facts, a.as_of, policy), a.inputs, policy.base_currency
-    )
+    # the policy's risk effects of the snapshot's signals in force, and limits in the
+    # customer's currency at the research date's rate, as the live decision had them
+    rec, risk = recommend_with_signals(grade, a.inputs, a.as_of, facts, policy)
     return {
         "score": str(total.quantize(Decimal("0.01"))),
-        "rating": grade,
+        "rating": rec.rating,
         "limit": str(money(rec.limit)),
         "terms_days": rec.terms_days,
         "conditions": list(rec.conditions),
+        "risk_effects": risk.summary,
     }
 
 
@@ -187,7 +189,9 @@ def _run(s: Session, live: PolicyBody, draft: PolicyBody, dates: list[date]) -> 
 def span(start: date, end: date, every_days: int) -> list[date]:
     """``start``, every ``every_days`` after it, and ``end``."""
     if end < start:
-        raise ServiceError(f"--to {end.isoformat()} is before --from {start.isoformat()}")
+        raise ServiceError(
+            f"the back-test's last date {end.isoformat()} is before its first {start.isoformat()}"
+        )
     out, day = [], start
     while day < end:
         out.append(day)

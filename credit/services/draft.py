@@ -23,6 +23,7 @@ from credit.services._common import (
     _request_view,
     person_email,
 )
+from credit.services.changes import request_change
 from credit.services.research import _refuse_if_review_open
 
 
@@ -117,6 +118,7 @@ def draft_request(app: App, *, assessment_id: int, kind: str | None = None) -> i
                 "customer": _customer_view(customer),
                 "request": _request_view(request),
                 "assessment": _assessment_view(a),
+                "change": request_change(app, s, request),
             },
         )
         uow.commit()

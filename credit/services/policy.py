@@ -353,14 +353,15 @@ def policy_diff(
         published, _ = app.published_policy(s)
         start = published if from_version is None else from_version
         end = max(versions) if to_version is None else to_version
-        for option, v in (("--from", start), ("--to", end)):
+        for side, v in (("from", start), ("to", end)):
             if v not in versions:
                 raise ServiceError(
-                    f"{option}: no policy version {v} (versions: {', '.join(map(str, sorted(versions)))})"
+                    f"the version to compare {side}: no policy version {v} "
+                    f"(versions: {', '.join(map(str, sorted(versions)))})"
                 )
         if start == end:
             raise ServiceError(
-                f"--from and --to are both version {start}: nothing to compare "
+                f"both sides of the comparison are version {start}: nothing to compare "
                 "(propose a new version first, or name two versions)"
             )
         changes = diff_policies(app.policy_body(versions[start]), app.policy_body(versions[end]))

@@ -360,7 +360,7 @@ def check_order(
     invoice overdue beyond the policy's ``orders.max_days_overdue`` also hold the order.
     """
     if amount <= 0:
-        raise ServiceError(f"--amount: value {amount} must be positive")
+        raise ServiceError(f"the order amount {amount} must be positive")
     with app.uow() as uow:
         s = uow.session
         customer = get_customer(s, customer_code)

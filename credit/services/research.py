@@ -21,6 +21,7 @@ from credit.db.models import (
     CreditRequest,
     Customer,
     RequestStatus,
+    RiskSignal,
     utcnow,
 )
 from credit.domain import cleaning, scoring, signals
@@ -84,7 +85,7 @@ def check_review_can_start(
         person_email(app, analyst)
     if requested_limit is not None and not (override_reason and override_reason.strip()):
         raise ServiceError(
-            "a requested limit overrides the policy's recommendation: give the reason with --reason"
+            "a requested limit overrides the policy's recommendation: give the reason for it"
         )
     with app.uow() as uow:
         customer = get_customer(uow.session, customer_code)
@@ -217,8 +218,6 @@ def _close_flag(
     s: Session, customer: Customer, a: CreditAssessment, actor: str, version: int
 ) -> None:
     """A review has assessed the customer: the risk flag is closed and its signals point to it."""
-    from credit.db.models import RiskSignal
-
     before = {
         "review_flagged_on": customer.review_flagged_on,
         "reason": customer.review_flag_reason,
@@ -273,7 +272,8 @@ def score_assessment(
         if a.status != COLLECTED:
             return _scored_summary(a)
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
-        result, found, facts = scan_assessment(a, line, policy)
+        opened = open_signals(s, [customer], a.as_of).get(customer.id, [])  # type: ignore[arg-type]
+        result, found, facts = scan_assessment(a, line, policy, opened)
         record_signals(
             app,
             s,
@@ -296,11 +296,46 @@ def score_assessment(
         return _scored_summary(a)
 
 
+def open_signals(
+    s: Session, customers: list[Customer], as_of: date
+) -> dict[int, list[dict[str, Any]]]:
+    """Each customer's recorded risk signals that no review has answered yet, detected by
+    ``as_of`` (what a research snapshot keeps as ``open_signals``), oldest first."""
+    codes = {c.id: c.code for c in customers}
+    out: dict[int, list[dict[str, Any]]] = {}
+    ids = list(codes)
+    for i in range(0, len(ids), 1000):
+        for r in s.exec(
+            select(RiskSignal)
+            .where(
+                col(RiskSignal.customer_id).in_(ids[i : i + 1000]),
+                col(RiskSignal.reviewed_in).is_(None),
+                RiskSignal.detected_on <= as_of,
+            )
+            .order_by(col(RiskSignal.detected_on), col(RiskSignal.id))
+        ):
+            out.setdefault(r.customer_id, []).append(
+                {
+                    "kind": r.kind,
+                    "severity": r.severity,
+                    "detail": r.detail,
+                    "key": r.fingerprint[len(codes[r.customer_id]) + 1 :],
+                    "detected_on": r.detected_on.isoformat(),
+                }
+            )
+    return out
+
+
 def scan_assessment(
-    a: CreditAssessment, line: CreditLine | None, policy: PolicyBody
+    a: CreditAssessment,
+    line: CreditLine | None,
+    policy: PolicyBody,
+    opened: list[dict[str, Any]] | None = None,
 ) -> tuple[scoring.ScoreResult, list[signals.Signal], scoring.CustomerFacts]:
     """Score a collected assessment's snapshot and scan it for risk signals (kept in the
-    snapshot); no I/O. Returns the score, the signals and the facts read from the snapshot."""
+    snapshot with ``opened``, the customer's signals recorded earlier and still unanswered, see
+    :func:`open_signals`); no I/O. Returns the score, the signals and the facts read from the
+    snapshot."""
     facts = facts_from_snapshot(a.inputs)
     result = scoring.score_customer(facts, a.as_of, policy)
     a.metrics = audit.jsonable(result.metrics)
@@ -337,6 +372,8 @@ def scan_assessment(
         line_ref=f"request-{line.request_id}" if line else "",
     )
     snapshot["signals"] = audit.jsonable(found)
+    keys = {sig.key for sig in found}
+    snapshot["open_signals"] = [d for d in opened or [] if d["key"] not in keys]
     a.inputs = snapshot
     return result, found, facts
 
@@ -566,9 +603,11 @@ def _complete_fields(
         a.qualitative_score = qual_total
     total = scoring.combined_score(result.total, qual_total, policy)
     grade = scoring.rate_combined(result, total, policy)
-    rec = scoring.recommend(grade, facts or facts_from_snapshot(a.inputs), a.as_of, policy)
-    rec = _in_customer_currency(rec, a.inputs, policy.base_currency)
-    a.total_score, a.rating = total, grade
+    rec, risk = recommend_with_signals(
+        grade, a.inputs, a.as_of, facts or facts_from_snapshot(a.inputs), policy
+    )
+    a.inputs = {**a.inputs, "risk_effects": risk_effects_view(risk)}
+    a.total_score, a.rating = total, rec.rating
     a.recommended_limit, a.terms_days, a.conditions = rec.limit, rec.terms_days, rec.conditions
     a.review_months, a.limit_basis = rec.review_months, rec.basis
     a.status, a.completed_at = AssessmentStatus.COMPLETE, utcnow()
@@ -583,11 +622,79 @@ def _complete_fields(
     )
 
 
+def recommend_with_signals(
+    grade: str,
+    snapshot: dict[str, Any],
+    as_of: date,
+    facts: scoring.CustomerFacts,
+    policy: PolicyBody,
+) -> tuple[scoring.Recommendation, scoring.RiskOutcome]:
+    """The recommendation of a rating after the policy's ``risk.effects`` of the snapshot's
+    signals in force (rating capped, limit cut, conditions added), in the customer's currency;
+    research and the back-test both decide with it."""
+    in_force = signals.in_force_from_snapshot(snapshot, as_of, policy.risk.effects_lookback_days)
+    currency = snapshot.get("customer_currency") or policy.base_currency
+    return scoring.apply_signal_effects(
+        grade,
+        in_force,
+        policy,
+        lambda g: _in_customer_currency(
+            scoring.recommend(g, facts, as_of, policy), snapshot, policy.base_currency
+        ),
+        currency,
+    )
+
+
+def risk_effects_view(risk: scoring.RiskOutcome) -> dict[str, Any]:
+    """What an assessment stores of its risk effects (``inputs["risk_effects"]``)."""
+    return audit.jsonable(
+        {
+            "signals": [
+                {
+                    "kind": sig.kind,
+                    "severity": sig.severity,
+                    "detail": sig.detail,
+                    "key": sig.key,
+                    "detected_on": sig.detected_on,
+                    "source": sig.source,
+                }
+                for sig in risk.signals
+            ],
+            "rating_before": risk.rating_before,
+            "rating": risk.rating,
+            "limit_before": risk.limit_before,
+            "limit": risk.limit,
+            "limit_cut_pct": risk.limit_cut_pct,
+            "conditions_added": risk.conditions_added,
+            "lines": risk.lines,
+            "summary": risk.summary,
+        }
+    )
+
+
+def _answer_open_signals(s: Session, a: CreditAssessment, code: str) -> list[str]:
+    """A completed review answers the open signals its snapshot took in (their effects, if in
+    force, are in its recommendation): they no longer count for the next one."""
+    keys = [d["key"] for d in (a.inputs or {}).get("open_signals", [])]
+    if not keys:
+        return []
+    s.execute(
+        update(RiskSignal)
+        .where(
+            col(RiskSignal.fingerprint).in_([f"{code}:{k}" for k in keys]),
+            col(RiskSignal.reviewed_in).is_(None),
+        )
+        .values(reviewed_in=a.id)
+    )
+    return keys
+
+
 def _complete_effects(
     app: App, s: Session, a: CreditAssessment, customer: Customer, o: Outcome
 ) -> None:
-    """Close the customer's risk flag, audit the completion and (``o.notify``) tell the
-    requester; the assessment has its id."""
+    """Answer the open signals it took in, close the customer's risk flag, audit the completion
+    and (``o.notify``) tell the requester; the assessment has its id."""
+    answered = _answer_open_signals(s, a, customer.code)
     if customer.review_flagged_on is not None:
         _close_flag(s, customer, a, o.by or a.requested_by, a.policy_version)
     audit.record(
@@ -603,6 +710,8 @@ def _complete_effects(
             "score": a.total_score,
             "rating": a.rating,
             "recommended_limit": a.recommended_limit,
+            "risk_effects": (a.inputs or {}).get("risk_effects", {}).get("summary", ""),
+            "answered_signals": answered,
         },
         reason=o.comment or ("qualitative carried over" if o.carried_from else ""),
         policy_version=a.policy_version,
@@ -657,7 +766,7 @@ def record_qualitative(
 ) -> dict[str, Any]:
     """The analyst's answer to the qualitative step: validated, combined, rated, audited."""
     if not comment.strip():
-        raise ServiceError("a qualitative assessment needs a --comment explaining the ratings")
+        raise ServiceError("a qualitative assessment needs a comment explaining the ratings")
     with app.uow() as uow:
         s = uow.session
         customer = get_customer(s, customer_code)
@@ -709,6 +818,16 @@ def record_qualitative(
                 policy_version=a.policy_version,
             )
             a.requested_limit, a.override_reason = money(override_limit), override_reason
+        # the signals recorded while the analyst was asked count too
+        known = {d["key"] for d in a.inputs.get("signals", [])}
+        a.inputs = {
+            **a.inputs,
+            "open_signals": [
+                d
+                for d in open_signals(s, [customer], a.as_of).get(customer.id, [])  # type: ignore[arg-type]
+                if d["key"] not in known
+            ],
+        }
         result = rescore(a, policy)
         _complete(
             app,
@@ -796,7 +915,7 @@ def reassign_analyst(app: App, *, customer_code: str, to: str, by: str, reason: 
     person_email(app, to)
     person_email(app, by)
     if not reason.strip():
-        raise ServiceError("say why with --reason")
+        raise ServiceError("a reason is required: say why")
     with app.uow() as uow:
         s = uow.session
         customer = get_customer(s, customer_code)
@@ -838,7 +957,7 @@ def cancel_research(app: App, *, customer_code: str, by: str, reason: str) -> in
     """Abandon a review waiting for its qualitative rating (audited), so a new one can start."""
     person_email(app, by)
     if not reason.strip():
-        raise ServiceError("say why with --reason")
+        raise ServiceError("a reason is required: say why")
     with app.uow() as uow:
         s = uow.session
         customer = get_customer(s, customer_code)

@@ -44,6 +44,7 @@ from credit.services.research import (
     collected_snapshot,
     decide,
     first_own_rating,
+    open_signals,
     outcome_effects,
     scan_assessment,
     score_assessment,
@@ -265,6 +266,7 @@ def _research(
         for line in s.exec(select(CreditLine).where(col(CreditLine.customer_id).in_(ids)))
     }
     ratings = _earlier_ratings(s, ids, as_of, policy)
+    opened = open_signals(s, [c for _, c in todo], as_of)
 
     decided = []
     for item, customer in todo:
@@ -284,7 +286,7 @@ def _research(
             inputs=snapshot,
             cleaning_report=report.to_dict(),
         )
-        result, found, scanned = scan_assessment(a, line, policy)
+        result, found, scanned = scan_assessment(a, line, policy, opened.get(cid, []))
         # a rating may be carried over into a scheduled review, not into one a signal asked for
         carried = (
             first_own_rating(ratings.get(cid, []), policy)

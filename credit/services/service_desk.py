@@ -122,7 +122,7 @@ def open_service_task(
 
 def service_tasks(app: App, *, status: str = "open") -> list[dict[str, Any]]:
     if status not in ("open", "done", "all"):
-        raise ServiceError(f"--status: value {status!r} is not one of open, done, all")
+        raise ServiceError(f"the task status {status!r} is not one of open, done, all")
     with app.uow() as uow:
         query = (
             select(ServiceTask, Customer)

@@ -77,7 +77,7 @@ def test_the_lifecycle_end_to_end_from_the_command_line(cli):
     refused = cli(
         "review", "start", "C-1003", "--by", "ben.manager", "--requested-limit", "60000", expect=2
     )
-    assert "give the reason with --reason" in refused.stderr
+    assert "give the reason for it" in refused.stderr
     started = cli.json(
         "review",
         "start",

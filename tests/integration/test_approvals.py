@@ -268,3 +268,51 @@ def test_a_sweep_dated_later_reminds_and_escalates_what_is_due_by_the_end_of_tha
     assert services.sweep_approvals(ledger, as_of=due_day) == {"reminders": 1, "escalations": 0}
     late = due_day + timedelta(days=3)  # past the second deadline (as long again)
     assert services.sweep_approvals(ledger, as_of=late) == {"reminders": 0, "escalations": 1}
+
+
+def _review_on(app, code: str, day: date, key: str, limit: str, scores: dict) -> int:
+    collected = services.collect_customer_data(
+        app, customer_code=code, as_of=day, requested_by="ben.manager", review_key=key,
+        requested_limit=Decimal(limit), override_reason="sales plan",
+    )  # fmt: skip
+    services.score_assessment(app, assessment_id=collected["assessment_id"])
+    services.record_qualitative(
+        app, customer_code=code, username="ben.manager", scores=scores, comment="known"
+    )
+    rid = services.draft_request(app, assessment_id=collected["assessment_id"])
+    services.advance_request(app, request_id=rid, as_of=day)
+    return rid
+
+
+STRONG = {k: Decimal(v) for k, v in
+          {"market_position": 85, "management": 80, "industry_outlook": 70, "reputation": 85}.items()}  # fmt: skip
+
+
+def test_a_proposal_says_what_it_changes_against_the_line_and_the_previous_assessment(ledger):
+    first = _review_on(ledger, "C-1001", DAY, "first", "120000", STRONG)  # rated A: 60 days
+    for user in ("carla.manager", "fiona.director"):
+        decide(ledger, first, user)
+    services.publish_request(ledger, request_id=first, as_of=DAY)
+    [drafted] = kinds(ledger, "request_drafted")
+    assert "limit none: new line → EUR 120,000.00" in drafted.text
+    assert "rating A (no earlier assessment)" in drafted.text
+
+    # December: the bounced direct debit caps the rating at B (45 days, a guarantee)
+    later = date(2026, 12, 10)
+    second = _review_on(ledger, "C-1001", later, "second", "150000", STRONG)
+    expected = [
+        "limit EUR 120,000.00 → EUR 150,000.00 (+25%)",
+        "terms 60 → 45 days (shorter)",
+        "conditions none → guarantee (added: guarantee)",
+        "rating A → B (worse)",
+    ]
+    drafted = kinds(ledger, "request_drafted")[-1]
+    asked = [n for n in kinds(ledger, "approval_needed") if f"#{second} " in n.subject][0]
+    for notice in (drafted, asked):
+        for line in expected:
+            assert line in notice.text and line in notice.html, (line, notice.kind)
+        assert "the credit line as it stands; assessment #1 as of 2026-10-01" in notice.text
+        assert "score 80.94 → 82.44 (+1.50)" in notice.text
+    assert "Risk effects:       rating A capped to B by high signal bounced_payment" in asked.text
+    change = services.customer_overview(ledger, code="C-1001", as_of=later)["change"]
+    assert change["subject"] == f"request #{second}" and change["lines"][:4] == expected

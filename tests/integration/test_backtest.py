@@ -96,3 +96,55 @@ def test_a_draft_identical_to_the_live_policy_changes_no_decision(ledger, tmp_pa
     assert services.policy_diff(ledger, to_version=v3)["changes"] == []
     result = services.backtest(ledger, version=v3, dates=[date(2026, 12, 1)])
     assert result["decisions"] == [] and result["dunning"] == []
+
+
+def test_the_back_test_applies_each_policy_s_risk_effects(ledger, tmp_path):
+    """C-1001's bounced payment caps it under the live policy; a draft without effects would
+    have left it at A. The live side reproduces the stored decision exactly."""
+    day = date(2026, 12, 10)
+    collected = services.collect_customer_data(
+        ledger, customer_code="C-1001", as_of=day, requested_by="ben.manager", review_key="k"
+    )
+    services.score_assessment(ledger, assessment_id=collected["assessment_id"])
+    strong = {"market_position": 85, "management": 80, "industry_outlook": 70, "reputation": 85}
+    services.record_qualitative(
+        ledger,
+        customer_code="C-1001",
+        username="ben.manager",
+        scores={k: Decimal(v) for k, v in strong.items()},
+        comment="market leader",
+    )
+    body = yaml.safe_load((resource_dir("config") / "policy.yaml").read_text())
+    body["risk"]["effects"] = {"high": {"conditions": ["deposit"]}}
+    path = tmp_path / "lenient.yaml"
+    path.write_text(yaml.safe_dump(body))
+    version = services.propose_policy(ledger, path=path, by="carla.manager", reason="lenient")
+    assert [c["text"] for c in services.policy_diff(ledger, to_version=version)["changes"]] == [
+        "high signals: rating cap B → none",
+        "high signals: limit cut 50% → 0%",
+        "high signals: conditions guarantee → deposit",
+        "medium signals: rating capped at B → no effect",
+    ]
+
+    result = services.backtest(ledger, version=version, dates=[day])
+    [decision] = result["decisions"]
+    with ledger.uow() as uow:
+        a = uow.session.get(CreditAssessment, collected["assessment_id"])
+    assert decision["live"] == {
+        "score": f"{a.total_score:.2f}",
+        "rating": a.rating,
+        "limit": f"{a.recommended_limit:.2f}",
+        "terms_days": a.terms_days,
+        "conditions": a.conditions,
+        "risk_effects": a.inputs["risk_effects"]["summary"],
+    }
+    assert (decision["live"]["rating"], decision["live"]["limit"]) == ("B", "125000.00")
+    assert decision["draft"] == {
+        "score": f"{a.total_score:.2f}",
+        "rating": "A",
+        "limit": "500000.00",
+        "terms_days": 60,
+        "conditions": ["deposit"],
+        "risk_effects": "condition added: deposit",
+    }
+    assert decision["changed"] == ["rating", "limit", "terms_days", "conditions"]

@@ -111,7 +111,7 @@ def test_approval_beyond_authority_is_refused(ledger):
 
 def test_rejection_needs_a_reason_and_tells_the_requester(ledger):
     rid = review(ledger, "C-1004", "20000")
-    with pytest.raises(services.ServiceError, match="needs a --comment"):
+    with pytest.raises(services.ServiceError, match="needs a comment saying why"):
         decide(ledger, rid, "carla.manager", ok=False, comment=None)
     progress = decide(ledger, rid, "carla.manager", ok=False, comment="Loss-making.")
     assert progress.status == "rejected"
@@ -275,5 +275,5 @@ def test_policy_diff_compares_the_published_version_with_the_draft(ledger):
         "rating A: limit cap 500,000 → 600,000",
         "tolerance 10 → 15",
     ]
-    with pytest.raises(services.ServiceError, match="--to: no policy version 9"):
+    with pytest.raises(services.ServiceError, match="compare to: no policy version 9"):
         services.policy_diff(ledger, to_version=9)

@@ -11,7 +11,18 @@ import pytest
 from sqlmodel import select
 
 from credit import services
-from credit.db.models import CreditAssessment, Customer, Invoice, Notice, Payment, utcnow
+from credit.app import App
+from credit.db.models import (
+    AuditEvent,
+    CreditAssessment,
+    CreditPolicy,
+    Customer,
+    Invoice,
+    Notice,
+    Payment,
+    RiskSignal,
+    utcnow,
+)
 from credit.importers import ImportFailed, import_file
 from tests.conftest import SAMPLE
 
@@ -141,7 +152,7 @@ def test_qualitative_step_waits_in_the_database_and_reminds_once_when_overdue(le
 
 
 def test_override_of_the_recommended_limit_needs_a_reason_and_is_audited(ledger):
-    with pytest.raises(services.ServiceError, match="give the reason with --reason"):
+    with pytest.raises(services.ServiceError, match="give the reason for it"):
         services.check_review_can_start(
             ledger,
             customer_code="C-1002",
@@ -574,3 +585,128 @@ def test_a_short_payment_within_the_tolerance_settles_the_invoice_for_the_paymen
         _, tolerant, _ = load_raw(uow.session, c, DAY, Decimal("10"))
     assert next(d for d in strict if d.number == "SHORT-1").paid_on is None
     assert next(d for d in tolerant if d.number == "SHORT-1").paid_on == date(2026, 8, 30)
+
+
+# --------------------------------------------------------------------------- risk effects
+
+BOUNCED = date(2026, 12, 10)  # C-1001's direct debit of 2026-12-01 bounced: a high signal
+STRONG = {  # the README's ratings of C-1001: with them it scores an A
+    "market_position": Decimal(85),
+    "management": Decimal(80),
+    "industry_outlook": Decimal(70),
+    "reputation": Decimal(85),
+}
+
+
+def _assessment(app, assessment_id: int) -> CreditAssessment:
+    with app.uow() as uow:
+        return uow.session.get(CreditAssessment, assessment_id)
+
+
+def test_a_high_bounced_payment_caps_the_rating_cuts_the_limit_and_adds_a_guarantee(ledger):
+    scored = start(ledger, "C-1001", as_of=BOUNCED)
+    done = services.record_qualitative(
+        ledger, customer_code="C-1001", username="junior.analyst", scores=STRONG, comment="ok"
+    )
+    # Scored A on its own (the score reaches 80); the policy's high effects cap it.
+    a = _assessment(ledger, scored["assessment_id"])
+    assert a.total_score >= Decimal(80)
+    assert (done["rating"], a.recommended_limit, a.terms_days) == ("B", Decimal("125000"), 45)
+    assert a.conditions == ["guarantee"]
+    effects = a.inputs["risk_effects"]
+    assert effects["summary"] == (
+        "rating A capped to B by high signal bounced_payment; limit cut 50%; "
+        "condition added: guarantee"
+    )
+    assert [(s["kind"], s["source"]) for s in effects["signals"]] == [
+        ("bounced_payment", "research"),
+        ("late_trend", "research"),
+    ]
+    # the scorecard explanation shows it everywhere the assessment is read
+    shown = services.customer_overview(ledger, code="C-1001", as_of=BOUNCED)["assessment"]
+    assert shown["risk_effects"]["summary"] == effects["summary"]
+    [ready] = notices(ledger, "assessment_ready")
+    assert "rating A capped to B by high signal bounced_payment" in ready.text
+    assert "limit cut 50% by high signal bounced_payment: EUR 250,000.00 → EUR 125,000.00" in (
+        ready.text
+    )
+    with ledger.uow() as uow:
+        [event] = uow.session.exec(
+            select(AuditEvent).where(AuditEvent.action == "assessment.complete")
+        ).all()
+    assert event.after["risk_effects"] == effects["summary"]
+
+
+def _open_signal(app, code: str, kind: str, severity: str, detected_on: date) -> None:
+    with app.uow() as uow:
+        c = uow.session.exec(select(Customer).where(Customer.code == code)).one()
+        uow.session.add(
+            RiskSignal(
+                fingerprint=f"{code}:{kind}:t", customer_id=c.id, kind=kind, severity=severity,
+                detail=f"{kind} recorded earlier", detected_on=detected_on,
+            )
+        )  # fmt: skip
+        uow.commit()
+
+
+def test_open_signals_count_until_a_completed_review_answers_them(ledger):
+    # A broken promise (collections records it) is open; research does not find it itself.
+    _open_signal(ledger, "C-1002", "broken_promise", "high", DAY - timedelta(days=30))
+    _open_signal(ledger, "C-1002", "late_trend", "medium", DAY - timedelta(days=200))  # too old
+    first = start(ledger, "C-1002", key="first")
+    # recorded while the analyst is asked: it counts too
+    _open_signal(ledger, "C-1002", "limit_utilisation", "medium", DAY)
+    services.record_qualitative(
+        ledger, customer_code="C-1002", username="junior.analyst", scores=RATINGS, comment="ok"
+    )
+    a = _assessment(ledger, first["assessment_id"])
+    in_force = [(s["kind"], s["source"]) for s in a.inputs["risk_effects"]["signals"]]
+    assert ("broken_promise", "open") in in_force and ("limit_utilisation", "open") in in_force
+    assert "late_trend" not in dict(in_force)  # detected 200 days before: beyond the lookback
+    assert "guarantee" in a.conditions and "high signal broken_promise" in (
+        a.inputs["risk_effects"]["summary"] + " ".join(a.inputs["risk_effects"]["lines"])
+    )
+    # the completed review answered every open signal it took in: the next one starts clean
+    answered = {
+        s["kind"]: s["reviewed_in"] for s in services.list_signals(ledger, customer_code="C-1002")
+    }
+    assert answered["broken_promise"] == answered["limit_utilisation"] == a.id
+    assert answered["late_trend"] == a.id
+    second = start(ledger, "C-1002", key="second", as_of=DAY + timedelta(days=1))
+    services.record_qualitative(
+        ledger, customer_code="C-1002", username="junior.analyst", scores=RATINGS, comment="ok"
+    )
+    again = _assessment(ledger, second["assessment_id"])
+    assert "broken_promise" not in {s["kind"] for s in again.inputs["risk_effects"]["signals"]}
+
+
+def test_a_database_made_before_risk_effects_keeps_working(ledger):
+    """Policy versions stored without ``risk.effects`` load with no effects; assessments made
+    before have no stored effects and still show and re-score."""
+    old = start(ledger, "C-1003")
+    services.record_qualitative(
+        ledger, customer_code="C-1003", username="junior.analyst", scores=RATINGS, comment="ok"
+    )
+    with ledger.uow() as uow:
+        s = uow.session
+        policy_row = s.exec(select(CreditPolicy)).one()
+        body = {**policy_row.body, "risk": dict(policy_row.body["risk"])}
+        body["risk"].pop("effects"), body["risk"].pop("effects_lookback_days")
+        policy_row.body = body
+        a = s.get(CreditAssessment, old["assessment_id"])
+        a.inputs = {k: v for k, v in a.inputs.items() if k not in ("risk_effects", "open_signals")}
+        s.add_all([policy_row, a])
+        uow.commit()
+    fresh = App(ledger.settings)  # no cached policy bodies
+    assert (
+        services.customer_overview(fresh, code="C-1003", as_of=DAY)["assessment"]["risk_effects"]
+        is None
+    )
+    scored = start(fresh, "C-1001", as_of=BOUNCED)
+    assert {s["kind"] for s in scored["signals"]} >= {"bounced_payment"}
+    done = services.record_qualitative(
+        fresh, customer_code="C-1001", username="junior.analyst", scores=STRONG, comment="ok"
+    )
+    assert (done["rating"], done["recommended_limit"]) == ("A", "500000.00")
+    assert _assessment(fresh, scored["assessment_id"]).inputs["risk_effects"]["lines"] == []
+    fresh.engine.dispose()

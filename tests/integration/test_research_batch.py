@@ -50,9 +50,21 @@ def copy(portfolio, tmp_path, name: str) -> App:
 
 def due_list(app: App) -> list[dict[str, Any]]:
     """Half the customers scanned first (high signals flag some for review); research finds
-    the other half's signals itself."""
+    the other half's signals itself. Every fifth customer also has an open broken promise
+    (collections records those; research does not find them), some too old to count."""
     with app.uow() as uow:
         ids = list(uow.session.exec(select(Customer.id).order_by(col(Customer.id))))
+        for n, c in enumerate(uow.session.exec(select(Customer).order_by(col(Customer.id)))):
+            if n % 5 == 0:
+                uow.session.add(
+                    RiskSignal(
+                        fingerprint=f"{c.code}:broken_promise:{n}", customer_id=c.id,
+                        kind="broken_promise", severity="high" if n % 10 else "medium",
+                        detail="promise not kept",
+                        detected_on=DAY - timedelta(days=20 if n % 15 else 400),
+                    )
+                )  # fmt: skip
+        uow.commit()
     services.scan_risk(app, as_of=DAY, customer_ids=ids[: len(ids) // 2])
     return services.due_reviews(app, as_of=DAY)
 
@@ -120,6 +132,10 @@ def test_batches_write_what_one_customer_at_a_time_writes(portfolio, tmp_path, c
     a, b = recorded(one), recorded(many)
     made = [x for x in a["assessments"] if x["review_key"].startswith("periodic:")]
     assert len(made) == len(due) and any(s["reviewed_in"] for s in a["signals"])
+    # the policy's risk effects apply alike, to signals research found and to open ones
+    effects = [x["inputs"]["risk_effects"] for x in made if "risk_effects" in x["inputs"]]
+    sources = {s["source"] for e in effects if e["lines"] for s in e["signals"]}
+    assert sources == {"research", "open"}, sources
     for part in a:
         assert a[part] == b[part], part
     # every signal research recorded is in the audit trail, once

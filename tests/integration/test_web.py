@@ -8,7 +8,7 @@ import re
 import socket
 import threading
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -250,3 +250,80 @@ def test_two_approval_pages_open_side_by_side_both_work_and_odd_input_gets_a_cle
             client.post(path(second), data={"csrf": csrf2, "decision": "approve"}).status_code
             == 200
         )
+
+
+def link_for(app, rid: int, approver: str) -> str:
+    """The link in the newest approval notice of a request to one approver."""
+    with app.uow() as uow:
+        asked = [
+            n
+            for n in uow.session.exec(select(Notice).where(Notice.kind == "approval_needed"))
+            if re.search(rf"#{rid}\b", n.subject) and f"Hello {approver}," in n.text
+        ]
+    return re.search(r"(https?://\S+/approve/[A-Za-z0-9_\-.]+)", asked[-1].text).group(1)
+
+
+def decide_on_page(client: httpx.Client, url: str, decision: str, comment: str):
+    page = client.get(path(url))
+    assert page.status_code == 200, page.text
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+    return client.post(path(url), data={"csrf": csrf, "decision": decision, "comment": comment})
+
+
+def test_a_rejection_without_a_comment_asks_for_one_in_words_and_the_link_still_works(site):
+    app, base, continued = site
+    rid = review(app, "C-1003", "30000")
+    url = link_of(app, rid)
+    before = state(app)
+    with httpx.Client(base_url=base) as client:
+        refused = decide_on_page(client, url, "reject", "   ")
+        assert (
+            refused.status_code == 400 and "A rejection needs a comment saying why" in refused.text
+        )
+        assert "--" not in refused.text.split('id="result"')[1]  # no command-line flag
+        assert f'href="/approve/{path(url).rsplit("/", 1)[1]}"' in refused.text  # back to the page
+        assert state(app) == before and continued == []
+        done = decide_on_page(client, url, "reject", "Loss-making: prepayment only")
+    assert done.status_code == 200
+    assert f"Request {rid}: rejected at level 1" in done.text
+    assert "ben.manager, who requested it, is told, with your comment" in done.text
+    assert "moves on" not in done.text and "the credit line stays as it is" in done.text
+    assert (
+        services.customer_overview(app, code="C-1003", as_of=DAY)["requests"][0]["status"]
+        == "rejected"
+    )
+
+
+def test_after_each_approval_the_page_says_who_decides_next_and_then_that_the_line_is_published(
+    site,
+):
+    app, base, continued = site
+    rid = review(app, "C-1001", "120000")  # two levels: credit manager, finance director
+    with httpx.Client(base_url=base) as client:
+        first = decide_on_page(client, link_for(app, rid, "carla.manager"), "approve", "")
+        assert f"Request {rid}: level 1 approved" in first.text
+        assert "waits for level 2 (finance director): fiona.director is asked" in first.text
+        last = decide_on_page(client, link_for(app, rid, "fiona.director"), "approve", "ok")
+    assert f"Request {rid}: level 2 approved" in last.text
+    assert "every level has approved" in last.text
+    assert "the credit line (EUR 120,000.00, 45 days) is being published now" in last.text
+    assert "moves on" not in first.text + last.text and continued == [rid, rid]
+
+
+def test_the_approval_page_shows_what_changes_and_what_the_risk_signals_did(site):
+    from tests.integration.test_approvals import STRONG, _review_on
+
+    app, base, _ = site
+    rid = _review_on(app, "C-1001", date(2026, 12, 10), "dec", "120000", STRONG)
+    with httpx.Client(base_url=base) as client:
+        page = client.get(path(link_for(app, rid, "carla.manager")))
+    assert page.status_code == 200 and 'id="changes"' in page.text
+    for line in (
+        "limit none: new line → EUR 120,000.00",
+        "terms none: new line → 45 days",
+        "conditions none: new line → guarantee",
+        "rating B (no earlier assessment)",
+        "rating A capped to B by high signal bounced_payment",
+        "limit cut 50% by high signal bounced_payment: EUR 250,000.00 → EUR 125,000.00",
+    ):
+        assert line in page.text, line
