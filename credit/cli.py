@@ -104,7 +104,7 @@ def clear_errors() -> Iterator[None]:
     except ImportFailed as exc:
         for e in exc.errors:
             err.print(str(e), highlight=False, markup=False, soft_wrap=True)
-        fail(f"{len(exc.errors)} error(s); nothing was imported")
+        fail(f"{counted(len(exc.errors), 'error')}; nothing was imported")
     except (ServiceError, ConfigError, SettingsError, NotInitialised, NoticeError, BadInput) as exc:
         fail(str(exc))
     except Exception as exc:  # database unreachable and the like: say so without a traceback
@@ -153,6 +153,11 @@ def parse_money(value: str | None, option: str) -> Decimal | None:
     if amount < 0:
         fail(f"{option}: value {value!r}: must not be negative")
     return amount
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 reminder', '2 reminders', '0 fixes': a count with its noun in the right number."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def fmt_amount(value: Any, currency: str) -> str:
@@ -297,7 +302,7 @@ def _import(kind: str, file: Path, dry_run: bool, actor: str | None, as_json: bo
         return
     verb = "would import" if dry_run else "imported"
     console.print(
-        f"{file}: {verb} {plan.rows} row(s): {len(plan.created)} new, "
+        f"{file}: {verb} {counted(plan.rows, 'row')}: {len(plan.created)} new, "
         f"{len(plan.updated)} changed, {len(plan.unchanged)} unchanged"
         + (" (dry run: nothing written)" if dry_run else "")
     )
@@ -572,7 +577,8 @@ def risk_scan(as_of: AsOpt = None, as_json: JsonOpt = False) -> None:
         print_json(result)
         return
     console.print(
-        f"{result['customers']} customer(s) scanned: {result['new']} new signal(s); flagged for "
+        f"{counted(result['customers'], 'customer')} scanned: "
+        f"{counted(result['new'], 'new signal')}; flagged for "
         f"re-review: {', '.join(result['flagged']) or 'none'}."
     )
 
@@ -589,7 +595,10 @@ def research_remind() -> None:
 
     with clear_errors():
         sent = run_flow("Sending reminders", call)
-    console.print(f"{sent['reminders']} reminder(s), {sent['escalations']} escalation(s) sent.")
+    console.print(
+        f"{counted(sent['reminders'], 'reminder')}, "
+        f"{counted(sent['escalations'], 'escalation')} sent."
+    )
 
 
 @risk_app.command("signals")
@@ -779,8 +788,9 @@ def approvals_sweep(as_of: AsOpt = None) -> None:
     with clear_errors():
         counts = run_flow("Sweeping approvals", call)
     console.print(
-        f"{counts['reminders']} reminder(s), {counts['escalations']} escalation(s) sent; "
-        f"{counts['published']} approved request(s) published."
+        f"{counted(counts['reminders'], 'reminder')}, "
+        f"{counted(counts['escalations'], 'escalation')} sent; "
+        f"{counted(counts['published'], 'approved request')} published."
     )
     if counts["not_published"]:
         err.print(
@@ -835,7 +845,7 @@ def reviews_due(
             return periodic_review(as_of=day)
 
         with clear_errors():
-            result = run_flow(f"Starting {len(due)} review(s)", call)
+            result = run_flow(f"Starting {counted(len(due), 'review')}", call)
         if as_json:
             print_json(result)
             return
@@ -1304,8 +1314,9 @@ def customers_show(
             )
         cleaning = asm["cleaning"]
         say(
-            f"Cleaning: {len(cleaning['fixes'])} fix(es), {len(cleaning['rejected'])} rejected "
-            f"value(s), {len(cleaning['flags'])} flag(s)"
+            f"Cleaning: {counted(len(cleaning['fixes']), 'fix', 'fixes')}, "
+            f"{counted(len(cleaning['rejected']), 'rejected value')}, "
+            f"{counted(len(cleaning['flags']), 'flag')}"
         )
         for kind, label in (("fixes", "fix"), ("rejected", "rejected"), ("flags", "flag")):
             for e in cleaning[kind]:
@@ -1760,7 +1771,7 @@ def policy_diff(
     f, t = result["from"], result["to"]
     table(
         f"Policy version {f['version']} ({f['status']}) → {t['version']} ({t['status']}): "
-        f"{len(result['changes'])} change(s)",
+        f"{counted(len(result['changes']), 'change')}",
         ["section", "change"],
         [[c["section"], c["text"]] for c in result["changes"]],
     )

@@ -99,6 +99,6 @@ def test_customers_show_explains_the_rating_what_changes_and_the_exposure_orders
 
     usd = cli("customers", "show", "C-1009", "--as-of", "2026-12-10").stdout
     fixes = [line for line in usd.splitlines() if line.startswith("  fix: ")]
-    count = int(usd.split("Cleaning: ")[1].split(" fix(es)")[0])
+    count = int(usd.split("Cleaning: ")[1].split(" fix")[0])
     assert count > 0 and len(fixes) == count, usd  # every fix named, not only counted
     assert any("converted to EUR" in line for line in fixes)
