@@ -1183,9 +1183,13 @@ def collections_log(path: Path = COLLECTIONS_LOG) -> Iterator[Path]:
     ``path`` instead of the terminal, for the duration of the command."""
     import logging
 
+    class FileOnFirstRecord(logging.FileHandler):  # no folder, no file, unless something is logged
+        def _open(self) -> Any:
+            Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+            return super()._open()
+
     logger = logging.getLogger("credit.services.collections")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8", delay=True)
+    handler = FileOnFirstRecord(path, encoding="utf-8", delay=True)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     propagate = logger.propagate
     logger.addHandler(handler)

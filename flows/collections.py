@@ -6,7 +6,7 @@ from datetime import date
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
-from prefect.states import Failed
+from prefect.states import Failed, State
 
 from credit.services.collections import CollectionsRunFailed, merge_summaries
 from credit.settings import Settings
@@ -26,7 +26,9 @@ BATCH = 2000  # customers per task: a handful of tasks per run, a transaction pe
 
 
 @flow(name="collections", flow_run_name="collections-{as_of}")
-def collections(as_of: date | None = None, dry_run: bool = False, partitions: int = 0) -> dict:
+def collections(
+    as_of: date | None = None, dry_run: bool = False, partitions: int = 0
+) -> dict | State:
     """One notice per customer and currency per level; hold and handover as the policy says.
 
     With ``partitions`` > 1 the customers are split into that many partitions and as many helper
@@ -51,7 +53,7 @@ def collections(as_of: date | None = None, dry_run: bool = False, partitions: in
     return _finish(as_of, dry_run, len(ids), summary)
 
 
-def _partitioned(as_of: date, dry_run: bool, ids: list[int], parts: int) -> dict:
+def _partitioned(as_of: date, dry_run: bool, ids: list[int], parts: int) -> dict | State:
     run_key = f"collections:{as_of.isoformat()}:{flow_run.id}"
     plan_partitions(run_key, ids, parts)
     helpers = start_partition_runs(run_key, as_of, dry_run, parts)
@@ -84,7 +86,7 @@ def collections_partition(run_key: str, as_of: date, dry_run: bool = False) -> d
 
 def _finish(
     as_of: date, dry_run: bool, customers: int, summary: dict, partitions: list | None = None
-) -> dict | Failed:
+) -> dict | State:
     result = {
         "as_of": as_of.isoformat(),
         "dry_run": dry_run,

@@ -195,17 +195,11 @@ def check_run_date(app: App, *, as_of: date, dry_run: bool) -> None:
         return
     with app.uow(read_only=True) as uow:
         s = uow.session
-        latest_run = max(
-            (
-                d
-                for d in (
-                    s.exec(select(func.max(DunningAction.as_of))).one(),
-                    s.exec(select(func.max(PaymentPromise.settled_on))).one(),
-                )
-                if d is not None
-            ),
-            default=None,
+        acted = (  # the days live runs took steps or settled promises
+            s.exec(select(func.max(DunningAction.as_of))).one(),
+            s.exec(select(func.max(PaymentPromise.settled_on))).one(),
         )
+        latest_run = max((d for d in acted if d is not None), default=None)
         if latest_run is not None and latest_run > as_of:
             raise ServiceError(
                 f"a collections run as of {latest_run.isoformat()} is already recorded; a run as "
@@ -1290,7 +1284,7 @@ def run_summary(
     """Fold a batch's outcomes into a run's summary: counts per status and per level sent, every
     error, and the first :data:`ACTIONS_SHOWN` actions (a run over 100,000 customers reports its
     figures, not 100,000 rows: each action is in the dunning history, the outbox and the audit)."""
-    summary = into if into is not None else {
+    summary: dict[str, Any] = into if into is not None else {
         "counts": {}, "levels": {}, "errors": [], "actions": [], "actions_total": 0,
         "by_currency": {},
     }  # fmt: skip
