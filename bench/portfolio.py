@@ -530,12 +530,14 @@ def generate(
                         "_target": inv_number,
                     }))  # fmt: skip
                 elif roll < 0.12:  # a credit note applied to it
-                    pending.append(("credit_note", {
-                        "customer_id": cid, "number": f"BC-{number:08d}",
-                        "issue_date": due - timedelta(days=10), "due_date": due - timedelta(days=10),
-                        "amount": -(amount / 4).quantize(Decimal("0.01")), "currency": currency,
-                        "kind": "invoice", "_target": inv_number,
-                    }))  # fmt: skip
+                    if due - timedelta(days=10) <= as_of:  # issued by as_of: the ledger then
+                        pending.append(("credit_note", {
+                            "customer_id": cid, "number": f"BC-{number:08d}",
+                            "issue_date": due - timedelta(days=10),
+                            "due_date": due - timedelta(days=10),
+                            "amount": -(amount / 4).quantize(Decimal("0.01")), "currency": currency,
+                            "kind": "invoice", "_target": inv_number,
+                        }))  # fmt: skip
                 elif roll < 0.13:  # disputed
                     pending.append(("dispute", {
                         "customer_id": cid, "reason": "goods damaged", "opened_by": "bench",

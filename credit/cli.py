@@ -1107,6 +1107,20 @@ def orders_check(
     raise typer.Exit(0 if result["decision"] == "allow" else 1)
 
 
+def amount_text(value: Decimal | str | None, currency: str) -> str:
+    """An amount as the collections commands show it: ``EUR 18,250.00``, ``JPY 5,000`` (the
+    currency's minor units, from Babel; thousands separated). Empty stays empty."""
+    if value is None or str(value).strip() == "":
+        return ""
+    from decimal import ROUND_HALF_UP
+
+    from babel.numbers import get_currency_precision
+
+    digits = get_currency_precision(currency) if currency else 2
+    amount = Decimal(str(value)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return f"{currency} {amount:,.{digits}f}".strip()
+
+
 @worklist_app.callback()
 def worklist_show(
     ctx: typer.Context,
@@ -1132,7 +1146,7 @@ def worklist_show(
             [
                 f"{r['customer']} {r['name']}",
                 r["task"],
-                f"{r['amount']} {r['currency']}",
+                amount_text(r["amount"], r["currency"]),
                 f"{r['oldest_overdue_days']} days ({r['oldest_due_date'] or '-'})",
                 r["last_action"],
                 r["promised_date"] or "",
@@ -1172,6 +1186,79 @@ def worklist_log(
     )
 
 
+# What a collections run logs about customers that fail (with the tracebacks): a file, not the
+# terminal; the run's table says which customers failed and why, in one line each.
+COLLECTIONS_LOG = Path("var/log/collections.log")
+
+# The outcomes in the order the summary line counts them, in words.
+OUTCOME_WORDS = {
+    "sent": "sent",
+    "would_send": "would be sent",
+    "cleared": "cleared",
+    "would_clear": "would be cleared",
+    "promise_broken": "promise broken",
+    "already_done": "already done",
+    "deferred": "deferred",
+    "promised": "promised",
+    "paused": "paused",
+    "skipped": "skipped",
+    "nothing_due": "nothing due",
+    "error": "failed",
+}
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def collections_summary(result: dict[str, Any]) -> str:
+    """``6 customers checked: EUR 4 sent, 1 nothing due; USD 1 sent; 1 failed``: the outcomes
+    per currency (a customer may owe in several), a customer that failed as a whole last."""
+    by_currency = result.get("by_currency") or {"": result.get("counts", {})}
+
+    def words(counts: dict[str, int]) -> str:
+        order = [*OUTCOME_WORDS, *sorted(set(counts) - set(OUTCOME_WORDS))]
+        return ", ".join(
+            f"{counts[s]} {OUTCOME_WORDS.get(s, s.replace('_', ' '))}"
+            for s in order
+            if counts.get(s)
+        )
+
+    groups = [
+        f"{cur} {words(by_currency[cur])}" if cur else words(by_currency[cur])
+        for cur in sorted(by_currency, key=lambda c: (c == "", c))
+        if words(by_currency[cur])
+    ]
+    return f"{plural(result['customers'], 'customer')} checked: " + (
+        "; ".join(groups) or "nothing due"
+    )
+
+
+@contextmanager
+def collections_log(path: Path = COLLECTIONS_LOG) -> Iterator[Path]:
+    """Send what the collections service logs (a failing customer's traceback, with the SQL) to
+    ``path`` instead of the terminal, for the duration of the command."""
+    import logging
+
+    class FileOnFirstRecord(logging.FileHandler):  # no folder, no file, unless something is logged
+        def _open(self) -> Any:
+            Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+            return super()._open()
+
+    logger = logging.getLogger("credit.services.collections")
+    handler = FileOnFirstRecord(path, encoding="utf-8", delay=True)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield path
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+        handler.close()
+
+
 @collections_app.command("run")
 def collections_run(
     as_of: AsOpt = None,
@@ -1192,44 +1279,66 @@ def collections_run(
     ] = 0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Age open invoices and send each customer's next dunning level (holds and handovers included)."""
+    """Age open invoices and send each customer's next dunning level (holds and handovers included).
+
+    A live run dated before the latest run, or before payments already recorded, is refused;
+    --dry-run may look at any date. A customer that fails is listed with the reason and left as
+    it was, the others are dunned, and the command then exits with 1."""
+    from credit.services.collections import CollectionsRunFailed, check_run_date
+
     day = parse_date(as_of)
-    get_app()
+    a = get_app()
+    with clear_errors():
+        check_run_date(a, as_of=day, dry_run=dry_run)  # before Prefect starts: a plain refusal
 
     def call() -> Any:
         from flows.collections import collections
 
-        return collections(as_of=day, dry_run=dry_run, partitions=partitions)
+        with collections_log() as log_path:
+            try:
+                return collections(as_of=day, dry_run=dry_run, partitions=partitions), log_path
+            except CollectionsRunFailed as failed:  # the others were dunned: show them all
+                return failed.result, log_path
 
     with clear_errors():
-        result = run_flow(f"Collections as of {day}", call)
+        result, log_path = run_flow(f"Collections as of {day}", call)
     if as_json:
         print_json(result)
-        return
-    table(
-        f"Collections as of {day}" + (" (dry run)" if dry_run else ""),
-        ["customer", "currency", "level", "channel", "overdue", "invoices", "action", "result"],
-        [
+    else:
+        table(
+            f"Collections as of {day}" + (" (dry run)" if dry_run else ""),
+            ["customer", "currency", "level", "channel", "overdue", "invoices", "action", "result"],
             [
-                o["customer"],
-                o["currency"],
-                f"{o['level']} {o['level_name']}",
-                o.get("channel", ""),
-                o["overdue_total"],
-                ", ".join(o["invoices"]),
-                o["action"],
-                o["status"] + (f": {o['reason']}" if o.get("reason") else ""),
-            ]
-            for o in result["actions"]
-        ],
-    )
-    shown = len(result["actions"])
-    if result.get("actions_total", shown) > shown:
-        console.print(
-            f"the first {shown} of {result['actions_total']} actions are shown; every one is in "
-            "`credit audit list` and `credit notices list`"
+                [
+                    o["customer"],
+                    o["currency"],
+                    f"{o['level']} {o['level_name']}" if o["status"] != "error" else "",
+                    o.get("channel", ""),
+                    amount_text(o["overdue_total"], o["currency"]),
+                    ", ".join(o["invoices"]),
+                    o["action"],
+                    o["status"] + (f": {o['reason']}" if o.get("reason") else ""),
+                ]
+                for o in result["actions"]
+            ],
         )
-    console.print(f"{result['customers']} customer(s) checked: {result['counts'] or 'nothing due'}")
+        shown = len(result["actions"])
+        if result.get("actions_total", shown) > shown:
+            console.print(
+                f"the first {shown} of {result['actions_total']} actions are shown; every one is "
+                "in `credit audit list` and `credit notices list`"
+            )
+        console.print(collections_summary(result), highlight=False)
+    failed = result.get("failed", 0)
+    if failed:
+        err.print(
+            f"[bold red]error:[/] {plural(failed, 'customer')} failed and "
+            f"{'was' if failed == 1 else 'were'} left as {'it was' if failed == 1 else 'they were'}"
+            f" (the result column says why); the full error is in {log_path}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
 
 
 # --------------------------------------------------------------------------- read models

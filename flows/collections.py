@@ -6,8 +6,9 @@ from datetime import date
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
+from prefect.states import Failed, State
 
-from credit.services.collections import merge_summaries
+from credit.services.collections import CollectionsRunFailed, merge_summaries
 from credit.settings import Settings
 from tasks.collections import (
     dun_customers,
@@ -25,16 +26,23 @@ BATCH = 2000  # customers per task: a handful of tasks per run, a transaction pe
 
 
 @flow(name="collections", flow_run_name="collections-{as_of}")
-def collections(as_of: date | None = None, dry_run: bool = False, partitions: int = 0) -> dict:
+def collections(
+    as_of: date | None = None, dry_run: bool = False, partitions: int = 0
+) -> dict | State:
     """One notice per customer and currency per level; hold and handover as the policy says.
 
     With ``partitions`` > 1 the customers are split into that many partitions and as many helper
     runs of the ``collections-partition`` deployment are asked for: the pool's workers (on any
-    machine) claim the partitions, and this run takes over whatever they leave."""
+    machine) claim the partitions, and this run takes over whatever they leave.
+
+    A live run dated before the latest run, or before payments already recorded, is refused. If
+    customers fail, the others are still dunned and the run ends Failed, its result (every
+    outcome, the errors included) attached: calling the flow raises
+    :class:`~credit.services.collections.CollectionsRunFailed` carrying it."""
     as_of = (
         as_of or Settings.load().today()
     )  # the edge: a scheduled run collects as of its own day in the company's time zone
-    ids = find_collection_candidates(as_of)
+    ids = find_collection_candidates(as_of, dry_run)
     if partitions > 1 and ids:
         return _partitioned(as_of, dry_run, ids, partitions)
     summary = merge_summaries(
@@ -45,7 +53,7 @@ def collections(as_of: date | None = None, dry_run: bool = False, partitions: in
     return _finish(as_of, dry_run, len(ids), summary)
 
 
-def _partitioned(as_of: date, dry_run: bool, ids: list[int], parts: int) -> dict:
+def _partitioned(as_of: date, dry_run: bool, ids: list[int], parts: int) -> dict | State:
     run_key = f"collections:{as_of.isoformat()}:{flow_run.id}"
     plan_partitions(run_key, ids, parts)
     helpers = start_partition_runs(run_key, as_of, dry_run, parts)
@@ -56,9 +64,13 @@ def _partitioned(as_of: date, dry_run: bool, ids: list[int], parts: int) -> dict
     if not dry_run:
         deliver_notices()  # whatever a helper queued and could not send
     done = partition_summaries(run_key)
-    result = _finish(as_of, dry_run, len(ids), merge_summaries([p["summary"] for p in done]))
-    result["partitions"] = [{k: p[k] for k in ("part", "worker", "customers")} for p in done]
-    return result
+    return _finish(
+        as_of,
+        dry_run,
+        len(ids),
+        merge_summaries([p["summary"] for p in done]),
+        partitions=[{k: p[k] for k in ("part", "worker", "customers")} for p in done],
+    )
 
 
 @flow(name="collections-partition", flow_run_name="collections-partition-{as_of}")
@@ -72,23 +84,34 @@ def collections_partition(run_key: str, as_of: date, dry_run: bool = False) -> d
     return {"run_key": run_key, "partitions": done}
 
 
-def _finish(as_of: date, dry_run: bool, customers: int, summary: dict) -> dict:
-    failed = summary["errors"]
-    if failed:
-        # Everyone else was dunned and told; the run still fails so the operator sees it.
-        raise RuntimeError(
-            f"collections {as_of}: {len(failed)} customer(s) failed and were left as they were: "
-            + "; ".join(f"{o['customer']}: {o['reason']}" for o in failed[:20])
-        )
-    get_run_logger().info(
-        "collections %s: %s; levels %s", as_of, summary["counts"], summary["levels"]
-    )
-    return {
+def _finish(
+    as_of: date, dry_run: bool, customers: int, summary: dict, partitions: list | None = None
+) -> dict | State:
+    result = {
         "as_of": as_of.isoformat(),
         "dry_run": dry_run,
         "customers": customers,
         "counts": summary["counts"],
+        "by_currency": summary.get("by_currency", {}),
         "levels": summary["levels"],
         "actions": summary["actions"],
         "actions_total": summary["actions_total"],
+        "failed": len(summary["errors"]),
+        "errors": summary["errors"][:100],
     }
+    if partitions is not None:
+        result["partitions"] = partitions
+    failed = summary["errors"]
+    if failed:
+        # Everyone else was dunned and told; the run still fails so the operator sees it, and
+        # whoever called it gets the whole result (the table and the counts) with the failure.
+        message = (
+            f"collections {as_of}: {len(failed)} customer(s) failed and were left as they were: "
+            + "; ".join(f"{o['customer']}: {o['reason']}" for o in failed[:20])
+        )
+        # The state's message is what the Prefect UI shows; the tracebacks are in the log.
+        return Failed(message=message, data=CollectionsRunFailed(message, result))
+    get_run_logger().info(
+        "collections %s: %s; levels %s", as_of, summary["counts"], summary["levels"]
+    )
+    return result

@@ -5,6 +5,7 @@ Run it with ``credit demo`` (or ``make demo``); it sets up its own folder first.
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from datetime import date
 from decimal import Decimal
@@ -56,7 +57,11 @@ def run_demo(directory: Path, console: Console) -> None:
             plan = import_file(
                 uow.session,
                 kind=kind,
-                path=data / f"{name}.csv",
+                path=(
+                    payments_until(data, directory, COLLECTION_DAYS[0])
+                    if kind == "payments"  # the later ones come in with the days they are made
+                    else data / f"{name}.csv"
+                ),
                 actor="demo",
                 dry_run=False,
                 base_currency=a.settings.base_currency,
@@ -211,6 +216,18 @@ def run_demo(directory: Path, console: Console) -> None:
             say(
                 "   2026-12-01: C-1009 disputes INV-1009-OPEN1 (credit dispute open): out of dunning"
             )
+        with a.uow() as uow:  # the bank statements since the last run
+            paid = import_file(
+                uow.session,
+                kind="payments",
+                path=payments_until(data, directory, day),
+                actor="demo",
+                dry_run=False,
+                base_currency=a.settings.base_currency,
+            )
+            uow.commit()
+        if paid.created:
+            say(f"   payments received by {day} imported: {len(paid.created)}")
         result = collections(as_of=day)
         moves = [
             f"{o['customer']}:{o['level_name']}"
@@ -281,6 +298,20 @@ def run_demo(directory: Path, console: Console) -> None:
     say(f"   report with charts: {research['report']} (sent to the policy committee)")
 
     _summary(a, directory, console)
+
+
+def payments_until(data: Path, directory: Path, day: date) -> Path:
+    """The sample payments made by ``day``, as a file in ``directory``: what the bank statements
+    up to that day bring. A live collections run refuses a ledger that already holds later
+    payments, so the demo imports them as its days go by."""
+    with (data / "payments.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    path = directory / f"payments-until-{day.isoformat()}.csv"
+    with path.open("w", newline="") as f:
+        out = csv.DictWriter(f, fieldnames=list(rows[0]))
+        out.writeheader()
+        out.writerows(r for r in rows if r["paid_on"] <= day.isoformat())
+    return path
 
 
 def _summary(a, directory: Path, console: Console) -> None:  # type: ignore[no-untyped-def]

@@ -10,9 +10,10 @@ from tasks._runtime import app
 
 
 @task(name="find-collection-candidates")
-def find_collection_candidates(as_of: date) -> list[int]:
-    """Ids of customers with something past due, an open dunning episode or an open promise."""
-    return services.collection_candidates(app(), as_of=as_of)
+def find_collection_candidates(as_of: date, dry_run: bool = False) -> list[int]:
+    """Ids of customers with something past due, an open dunning episode or an open promise
+    (a live run dated in the past is refused, with the reason)."""
+    return services.collection_candidates(app(), as_of=as_of, dry_run=dry_run)
 
 
 @task(name="dun-customers")

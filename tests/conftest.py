@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -52,21 +55,52 @@ def app(credit_env: Path) -> Iterator[App]:
 
 
 def import_sample(
-    a: App, kinds: tuple[str, ...] = ("customers", "financials", "invoices", "payments")
+    a: App,
+    kinds: tuple[str, ...] = ("customers", "financials", "invoices", "payments"),
+    payments_until: date | None = None,
 ) -> None:
+    """Import the sample files; with ``payments_until``, only the payments made by that day."""
     from credit.importers import import_file
 
     for kind in kinds:
+        path = SAMPLE / f"{kind}.csv"
+        if kind == "payments" and payments_until is not None:
+            path = sample_payments_until(payments_until, Path(tempfile.mkdtemp()))
         with a.uow() as uow:
-            import_file(
-                uow.session, kind=kind, path=SAMPLE / f"{kind}.csv", actor="test", dry_run=False
-            )
+            import_file(uow.session, kind=kind, path=path, actor="test", dry_run=False)
             uow.commit()
+
+
+def sample_payments_until(day: date, directory: Path) -> Path:
+    """The sample payments made by ``day``, as a CSV file in ``directory``: what the bank
+    statements up to that day bring. A live collections run refuses a ledger that already holds
+    later payments (it would ignore them), so a test that walks the sample story day by day
+    imports them as it goes; importing the same rows again changes nothing."""
+    with (SAMPLE / "payments.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    path = directory / f"payments-until-{day.isoformat()}.csv"
+    with path.open("w", newline="") as f:
+        out = csv.DictWriter(f, fieldnames=list(rows[0]))
+        out.writeheader()
+        out.writerows(r for r in rows if r["paid_on"] <= day.isoformat())
+    return path
 
 
 @pytest.fixture
 def ledger(app: App) -> App:
     import_sample(app)
+    return app
+
+
+STORY_STARTS = date(2026, 10, 1)  # the first collections run of the sample story
+
+
+@pytest.fixture
+def story(app: App) -> App:
+    """The sample ledger as it stood on 1 October 2026, when the sample's collections story
+    starts: the payments made later come day by day (``import_sample(app, ("payments",),
+    payments_until=day)``), since a live run refuses a ledger that holds later payments."""
+    import_sample(app, payments_until=STORY_STARTS)
     return app
 
 

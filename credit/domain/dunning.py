@@ -98,6 +98,29 @@ def dunning_position(
     )
 
 
+def within_tolerance_reason(position: DunningPosition) -> str:
+    """Why a customer in dunning owes nothing past due beyond the tolerance: paid, overdue items
+    offset by unallocated credits (credit notes, payments on account), what is left within the
+    tolerance, or only disputed invoices overdue; or a mix of these."""
+    parts: list[str] = []
+    if position.overdue_items:
+        owed = ", ".join(i.number for i in position.overdue_items)
+        if position.credits:
+            credits = ", ".join(
+                f"{'payment on account' if c.kind == PAYMENT else 'credit note'} {c.number}"
+                for c in position.credits
+            )
+            parts.append(f"overdue {owed} offset by unallocated credits: {credits}")
+        else:
+            parts.append(f"what is left of {owed} is within the tolerance")
+    if position.disputed_items:
+        disputed = ", ".join(i.number for i in position.disputed_items)
+        parts.append(
+            f"disputed: {disputed}" if parts else f"only disputed invoices are overdue: {disputed}"
+        )
+    return "; ".join(parts) or "overdue balance paid"
+
+
 def end_of_month(day: date) -> date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 

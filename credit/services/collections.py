@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlmodel import Session, col, select
 
 from credit import audit, notices
@@ -27,6 +27,7 @@ from credit.db.models import (
     CollectionCase,
     CreditLine,
     Customer,
+    Dispute,
     DunningAction,
     Invoice,
     LineStatus,
@@ -35,12 +36,12 @@ from credit.db.models import (
     utcnow,
 )
 from credit.domain import calendar, dunning
-from credit.domain.money import ZERO, money
+from credit.domain.money import MAX_AMOUNT, ZERO, money
 from credit.domain.policy import DunningAction as DunningActionKind
 from credit.domain.policy import DunningChannel, DunningLevel, PolicyBody
 from credit.domain.signals import Signal
 from credit.faults import checkpoint
-from credit.services._common import _customer_view, _line_view
+from credit.services._common import ServiceError, _customer_view, _line_view
 from credit.services.ledger import open_items_many, overdue_customers
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,30 @@ log = logging.getLogger(__name__)
 
 class AlreadyTaken(Exception):
     """Another run recorded this step (customer, currency, episode, level) first."""
+
+
+class AmountOutOfRange(Exception):
+    """A customer's amounts add up beyond what the ledger can hold: that customer fails, with
+    this message as its reason, and the others are dunned."""
+
+    def __init__(self, message: str, currency: str) -> None:
+        super().__init__(message, currency)
+        self.message, self.currency = message, currency
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class CollectionsRunFailed(Exception):
+    """A run in which some customers failed: everyone else was dunned and committed. Carries the
+    run's whole result (outcomes, counts, errors) for whoever shows it."""
+
+    def __init__(self, message: str, result: dict[str, Any]) -> None:
+        super().__init__(message, result)  # both in args: the exception pickles whole
+        self.message, self.result = message, result
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def _insert_step(s: Session, row: dict[str, Any], batch: _Batch) -> None:
@@ -158,9 +183,52 @@ def lock_customer(s: Session, customer_id: int) -> None:
     lock_customers(s, [customer_id])
 
 
-def collection_candidates(app: App, *, as_of: date) -> list[int]:
+def check_run_date(app: App, *, as_of: date, dry_run: bool) -> None:
+    """Refuse a live run that would judge the ledger as it was on a past day.
+
+    A run as of ``as_of`` reads payments, credit notes and disputes dated up to that day. When a
+    later run already acted, or payments, credit notes or disputes dated after ``as_of`` are
+    recorded, a live run would dun on a ledger that is no longer true (a reminder for an invoice
+    paid since): it is refused with the reason. A rerun for the date of the latest run is allowed
+    (it finds its steps done), and so is any dry run (it changes nothing)."""
+    if dry_run:
+        return
+    with app.uow(read_only=True) as uow:
+        s = uow.session
+        acted = (  # the days live runs took steps or settled promises
+            s.exec(select(func.max(DunningAction.as_of))).one(),
+            s.exec(select(func.max(PaymentPromise.settled_on))).one(),
+        )
+        latest_run = max((d for d in acted if d is not None), default=None)
+        if latest_run is not None and latest_run > as_of:
+            raise ServiceError(
+                f"a collections run as of {latest_run.isoformat()} is already recorded; a run as "
+                f"of {as_of.isoformat()} would judge the ledger as it was then: run as of "
+                f"{latest_run.isoformat()} or later, or use --dry-run to inspect"
+            )
+        later = {
+            "payments": s.exec(
+                select(func.max(Payment.paid_on)).where(Payment.status == "received")
+            ).one(),
+            "credit notes": s.exec(
+                select(func.max(Invoice.issue_date)).where(Invoice.amount < 0)
+            ).one(),
+            "disputes": s.exec(select(func.max(Dispute.opened_on))).one(),
+        }
+    ignored = {what: d for what, d in later.items() if d is not None and d > as_of}
+    if ignored:
+        last, names = max(ignored.values()), list(ignored)
+        what = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        raise ServiceError(
+            f"{what} up to {last.isoformat()} are recorded; a run as of {as_of.isoformat()} "
+            f"would ignore them: run as of {last.isoformat()} or later, or use --dry-run to inspect"
+        )
+
+
+def collection_candidates(app: App, *, as_of: date, dry_run: bool = False) -> list[int]:
     """Customers with something past due, in a dunning episode that may now close, or with a
-    promise to pay to settle."""
+    promise to pay to settle. A live run dated in the past is refused (:func:`check_run_date`)."""
+    check_run_date(app, as_of=as_of, dry_run=dry_run)
     with app.uow(read_only=True) as uow:
         s = uow.session
         # The last step of each (customer, currency): an episode above level 0 is still open.
@@ -173,8 +241,43 @@ def collection_candidates(app: App, *, as_of: date) -> list[int]:
             col(DunningAction.id).in_(last), DunningAction.level > 0
         )
         promised = select(PaymentPromise.customer_id).where(PaymentPromise.status == "open")
-        ids = overdue_customers(s, as_of) | set(s.exec(in_dunning)) | set(s.exec(promised))
-        return sorted(ids)
+        ids = set(s.exec(in_dunning)) | set(s.exec(promised))
+        try:
+            overdue = overdue_customers(s, as_of)
+        except DBAPIError:
+            overdue = None
+    if overdue is None:
+        # A sum over some customer's ledger fails (an absurd amount overflows it on SQLite): find
+        # the overdue customers a chunk at a time, and keep those whose query fails among the
+        # candidates, so that the run reports each of them with its reason and duns the others.
+        log.warning("collections: the overdue query failed; selecting in chunks", exc_info=True)
+        overdue = _overdue_customers_in_chunks(app, as_of)
+    return sorted(ids | overdue)
+
+
+def _overdue_customers_in_chunks(app: App, as_of: date, size: int = 1000) -> set[int]:
+    with app.uow(read_only=True) as uow:
+        past_due = sorted(
+            uow.session.exec(
+                select(Invoice.customer_id)
+                .where(Invoice.amount > 0, Invoice.due_date < as_of, Invoice.issue_date <= as_of)
+                .distinct()
+            )
+        )
+    found: set[int] = set()
+    for i in range(0, len(past_due), size):
+        chunk = past_due[i : i + size]
+        try:
+            with app.uow(read_only=True) as uow:
+                found |= overdue_customers(uow.session, as_of, customer_ids=chunk)
+        except DBAPIError:
+            for cid in chunk:
+                try:
+                    with app.uow(read_only=True) as uow:
+                        found |= overdue_customers(uow.session, as_of, customer_ids=[cid])
+                except DBAPIError:
+                    found.add(cid)  # dunning it fails again, and the run says why
+    return found
 
 
 @dataclass
@@ -403,6 +506,7 @@ def _dun_currency(
     day_off: str | None,
 ) -> DunningOutcome:
     position = dunning.dunning_position(items, as_of, policy.dunning.tolerance)
+    _check_in_range(position, currency)
     episode, level, last_day = batch.dunning_state(customer.id, currency)  # type: ignore[arg-type]
     name = "" if level == 0 else policy.dunning_level(min(level, len(policy.dunning.levels))).name
 
@@ -443,14 +547,11 @@ def _dun_currency(
         if level == 0:
             return outcome("nothing_due", promise_note + "nothing overdue beyond the tolerance")
         if position.disputed_items:
-            return outcome(
-                "paused",
-                "only disputed invoices are overdue: "
-                + ", ".join(i.number for i in position.disputed_items),
-            )
+            # The disputed invoices may come back: the episode waits (no notice, no release).
+            return outcome("paused", promise_note + dunning.within_tolerance_reason(position))
         result = outcome(
             "would_clear" if dry_run else "cleared",
-            promise_note + "overdue balance paid",
+            promise_note + dunning.within_tolerance_reason(position),
             level=0,
             level_name="cleared",
             action="release",
@@ -525,6 +626,20 @@ def _dun_currency(
         result.status = "already_done"
         result.reason = f"level {step.level} was taken by another run"
     return result
+
+
+def _check_in_range(position: dunning.DunningPosition, currency: str) -> None:
+    """Amounts that add up beyond what the ledger can hold (data no import should have let in)
+    fail this customer with a plain reason, before anything is written."""
+    owed = sum((i.open_amount for i in position.overdue_items), ZERO)
+    credited = -sum((c.open_amount for c in position.credits), ZERO)
+    for what, amount in (("overdue items", owed), ("unallocated credits", credited)):
+        if amount > MAX_AMOUNT:
+            raise AmountOutOfRange(
+                f"its {currency} {what} add up to {money(amount):,}, more than the largest "
+                f"amount the ledger holds ({MAX_AMOUNT:,}): correct its invoices and payments",
+                currency,
+            )
 
 
 def _not_yet(
@@ -1116,22 +1231,48 @@ def _dun_one_carefully(
         )
         return result
     except Exception as exc:  # one customer's failure does not stop the others
-        log.exception("collections failed for customer id %s", cid)
         with app.uow() as uow:
             code = uow.session.exec(select(Customer.code).where(Customer.id == cid)).first()
+        reason = failure_reason(exc)
+        log.error(
+            "collections as of %s failed for customer %s (id %s): %s",
+            as_of,
+            code,
+            cid,
+            reason,
+            exc_info=True,
+        )
         return cid, [
             DunningOutcome(
                 customer=code or f"id {cid}",
-                currency="",
+                currency=exc.currency if isinstance(exc, AmountOutOfRange) else "",
                 level=0,
                 level_name="",
                 overdue_total="",
                 invoices=[],
                 action="none",
                 status="error",
-                reason=f"{type(exc).__name__}: {exc}"[:500],
+                reason=reason,
             )
         ]
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line a person can read for why a customer failed: the underlying error, without the
+    SQL statement and its parameters (those, with the traceback, are in the log)."""
+    if isinstance(exc, AmountOutOfRange):
+        return str(exc)
+    cause: BaseException = exc
+    if isinstance(exc, StatementError) and exc.orig is not None:
+        cause = exc.orig  # the driver's or the column type's own error
+    text = next((ln.strip() for ln in str(cause).splitlines() if ln.strip()), "")
+    if "overflow" in text.lower():
+        return (
+            f"a sum over its ledger overflows ({text}): an amount is out of range; "
+            "correct its invoices and payments"
+        )
+    reason = f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+    return reason if len(reason) <= 200 else reason[:199] + "…"
 
 
 ACTIONS_SHOWN = 1000  # actions a run reports one by one; the rest are counted (all are stored)
@@ -1143,11 +1284,15 @@ def run_summary(
     """Fold a batch's outcomes into a run's summary: counts per status and per level sent, every
     error, and the first :data:`ACTIONS_SHOWN` actions (a run over 100,000 customers reports its
     figures, not 100,000 rows: each action is in the dunning history, the outbox and the audit)."""
-    summary = into if into is not None else {
-        "counts": {}, "levels": {}, "errors": [], "actions": [], "actions_total": 0
+    summary: dict[str, Any] = into if into is not None else {
+        "counts": {}, "levels": {}, "errors": [], "actions": [], "actions_total": 0,
+        "by_currency": {},
     }  # fmt: skip
+    by_currency = summary.setdefault("by_currency", {})
     for o in outcomes:
         summary["counts"][o["status"]] = summary["counts"].get(o["status"], 0) + 1
+        per = by_currency.setdefault(o["currency"], {})  # "": a customer that failed as a whole
+        per[o["status"]] = per.get(o["status"], 0) + 1
         if o["status"] in ("sent", "would_send"):
             summary["levels"][o["level_name"]] = summary["levels"].get(o["level_name"], 0) + 1
         if o["status"] == "error":
@@ -1162,12 +1307,17 @@ def run_summary(
 def merge_summaries(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """One summary from several (batches, or partitions run by other workers)."""
     out: dict[str, Any] = {
-        "counts": {}, "levels": {}, "errors": [], "actions": [], "actions_total": 0
+        "counts": {}, "levels": {}, "errors": [], "actions": [], "actions_total": 0,
+        "by_currency": {},
     }  # fmt: skip
     for part in parts:
         for key in ("counts", "levels"):
             for k, v in part[key].items():
                 out[key][k] = out[key].get(k, 0) + v
+        for cur, counts in part.get("by_currency", {}).items():
+            per = out["by_currency"].setdefault(cur, {})
+            for k, v in counts.items():
+                per[k] = per.get(k, 0) + v
         out["errors"] += part["errors"]
         out["actions"] += part["actions"][: ACTIONS_SHOWN - len(out["actions"])]
         out["actions_total"] += part["actions_total"]

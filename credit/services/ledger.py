@@ -279,11 +279,13 @@ def _allocations(as_of: date, customer_ids: list[int] | None = None) -> tuple[An
     return paid.subquery("paid"), applied.subquery("applied")
 
 
-def overdue_customers(session: Session, as_of: date) -> set[int]:
+def overdue_customers(
+    session: Session, as_of: date, customer_ids: list[int] | None = None
+) -> set[int]:
     """Customers with an invoice or charge past due and not fully settled on ``as_of`` (one
-    query over the whole ledger)."""
+    query over the whole ledger, or over ``customer_ids``)."""
     inv = Invoice.__table__
-    paid, applied = _allocations(as_of)
+    paid, applied = _allocations(as_of, customer_ids)
     still_open = inv.c.amount - func.coalesce(paid.c.paid, 0) + func.coalesce(applied.c.applied, 0)
     query = (
         select(inv.c.customer_id)
@@ -306,6 +308,8 @@ def overdue_customers(session: Session, as_of: date) -> set[int]:
         )
         .distinct()
     )
+    if customer_ids is not None:
+        query = query.where(inv.c.customer_id.in_(customer_ids))
     return set(session.execute(query).scalars())
 
 

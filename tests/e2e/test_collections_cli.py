@@ -5,17 +5,24 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from datetime import date
 
 import pytest
 
-from tests.conftest import SAMPLE, scratch_postgres
+from tests.conftest import SAMPLE, sample_payments_until, scratch_postgres
 from tests.e2e.conftest import CREDIT
 
 
 def _setup(cli) -> None:
     cli("init")
-    for kind in ("customers", "invoices", "payments"):
+    for kind in ("customers", "invoices"):
         cli("import", kind, str(SAMPLE / f"{kind}.csv"))
+    _payments(cli, "2026-10-01")
+
+
+def _payments(cli, day: str) -> None:
+    """The payments made by ``day`` come in (a live run refuses a ledger with later payments)."""
+    cli("import", "payments", str(sample_payments_until(date.fromisoformat(day), cli.path)))
 
 
 def _race(cli, database_url: str) -> None:
@@ -40,8 +47,9 @@ def _race(cli, database_url: str) -> None:
         return out
 
     done(credit("init"))
-    for kind in ("customers", "invoices", "payments"):
+    for kind in ("customers", "invoices"):
         done(credit("import", kind, str(SAMPLE / f"{kind}.csv")))
+    done(credit("import", "payments", str(sample_payments_until(date(2026, 10, 15), cli.path))))
     # what two scheduled runs and a credit manager's manual run for the same day do, together
     runs = [credit("collections", "run", "--as-of", "2026-10-15", "--json") for _ in range(3)]
     results = [json.loads(done(proc)) for proc in runs]
@@ -86,6 +94,7 @@ def test_three_runs_started_together_on_postgresql_send_one_set_of_notices(cli):
 def test_disputes_promises_and_the_worklist_from_the_command_line(cli):
     _setup(cli)
     for day in ("2026-10-01", "2026-10-15", "2026-11-02", "2026-11-16", "2026-11-30"):
+        _payments(cli, day)
         cli("collections", "run", "--as-of", day)
     work = cli.json("worklist", "--as-of", "2026-11-30")
     handed = {w["customer"]: w for w in work if w["task"] == "handover"}
@@ -120,3 +129,106 @@ def test_disputes_promises_and_the_worklist_from_the_command_line(cli):
 def c7_invoices(cli) -> list[str]:
     run = cli.json("collections", "run", "--as-of", "2026-12-01", "--dry-run")
     return [n for a in run["actions"] if a["customer"] == "C-1007" for n in a["invoices"][:1]]
+
+
+def _app(cli):
+    from credit.app import App
+    from credit.settings import Settings
+
+    return App(Settings.load(env_file=None, environ=cli.env))
+
+
+def _absurd_invoices(cli, customer: str) -> None:
+    """Two USD invoices of 60 trillion each, written past the importer and the column type (as
+    data older than today's import limits would be): each fits, their sum does not."""
+    import sqlite3
+
+    db = sqlite3.connect(cli.path / "credit.db")
+    with db:
+        [(cid,)] = db.execute("SELECT id FROM customer WHERE code = ?", (customer,))
+        for n in (1, 2):
+            db.execute(
+                "INSERT INTO invoice (customer_id, number, issue_date, due_date, amount, currency,"
+                " kind, created_at) VALUES (?, ?, '2026-08-01', '2026-08-31', ?, 'USD', "
+                "'invoice', '2026-08-01 00:00:00')",
+                (cid, f"INV-ABSURD-{n}", 60_000_000_000_000 * 10_000),  # ten-thousandths
+            )
+    db.close()
+
+
+def test_a_customer_that_fails_is_listed_with_its_reason_and_the_others_are_dunned(cli):
+    cli("init")
+    for kind in ("customers", "invoices"):
+        cli("import", kind, str(SAMPLE / f"{kind}.csv"))
+    _payments(cli, "2026-11-30")
+    _absurd_invoices(cli, "C-1002")
+
+    run = cli("collections", "run", "--as-of", "2026-11-30", expect=1)
+    for out in (run.stdout, run.stderr):
+        assert "Traceback" not in out and "[SQL" not in out and "parameters" not in out
+    # The table: the failing customer with its reason, the others dunned; amounts formatted.
+    [failed] = [line for line in run.stdout.splitlines() if "C-1002" in line]
+    assert "error: its USD overdue items add up to" in failed
+    assert "EUR 9,800.00" in run.stdout and "USD 12,500.00" in run.stdout
+    assert "5 customers checked: EUR 2 sent, 1 nothing due; USD 1 sent, 1 failed" in run.stdout
+    assert run.stderr.strip() == (
+        "error: 1 customer failed and was left as it was (the result column says why); the full "
+        "error is in var/log/collections.log"
+    )
+    logged = (cli.path / "var" / "log" / "collections.log").read_text()
+    assert "Traceback" in logged and "C-1002" in logged
+    dunned = {n["key"].split(":")[1] for n in cli.json("notices", "list")
+              if n["kind"] == "dunning_reminder"}  # fmt: skip
+    assert dunned and "C-1002" not in dunned
+
+    again = cli("collections", "run", "--as-of", "2026-11-30", "--json", expect=1)
+    result = json.loads(again.stdout)
+    assert result["failed"] == 1 and [e["customer"] for e in result["errors"]] == ["C-1002"]
+    assert result["errors"][0]["reason"].startswith("its USD overdue items add up to 120,000,")
+    assert {a["status"] for a in result["actions"]} == {"already_done", "error"}
+    assert "Traceback" not in again.stderr and len(again.stderr.strip().splitlines()) == 1
+
+
+def test_the_worklist_shows_amounts_with_separators_and_the_currency(cli):
+    from sqlmodel import select
+
+    from credit.db.models import CollectionCase, Customer
+
+    cli("init")
+    for kind in ("customers", "invoices"):
+        cli("import", kind, str(SAMPLE / f"{kind}.csv"))
+    _payments(cli, "2026-11-30")
+    app = _app(cli)
+    with app.uow() as uow:  # what a handover leaves (the CLI tests above make real ones, slowly)
+        c = uow.session.exec(select(Customer).where(Customer.code == "C-1007")).one()
+        uow.session.add(CollectionCase(customer_id=c.id, currency="EUR", episode=1,
+                                       reason="handover", level=5, opened_on=date(2026, 11, 30)))  # fmt: skip
+        uow.commit()
+    app.engine.dispose()
+    [row] = [line for line in cli("worklist", "--as-of", "2026-11-30").stdout.splitlines()
+             if "C-1007" in line]  # fmt: skip
+    assert "EUR 9,800.00" in row and "9800.00 EUR" not in row
+
+
+def test_a_back_dated_live_run_is_refused_with_the_reason_and_a_dry_run_is_not(cli):
+    """The issue's case: a run as of 12 November, after C-1003 paid on 20 November, would send a
+    reminder for invoices already paid."""
+    cli("init")
+    for kind in ("customers", "invoices", "payments"):  # payments up to 2026-11-20 (one bounced)
+        cli("import", kind, str(SAMPLE / f"{kind}.csv"))
+    refused = cli("collections", "run", "--as-of", "2026-11-12", expect=2)
+    assert refused.stderr.strip() == (
+        "error: payments up to 2026-11-20 are recorded; a run as of 2026-11-12 would ignore "
+        "them: run as of 2026-11-20 or later, or use --dry-run to inspect"
+    )
+    assert refused.stdout == "" and cli.json("notices", "list") == []
+
+    looked = cli.json("collections", "run", "--as-of", "2026-11-12", "--dry-run")
+    assert {a["status"] for a in looked["actions"]} >= {"would_send"}
+    assert cli.json("notices", "list") == []
+
+    cli("collections", "run", "--as-of", "2026-11-30")
+    earlier = cli("collections", "run", "--as-of", "2026-11-20", expect=2)
+    assert "a collections run as of 2026-11-30 is already recorded" in earlier.stderr
+    rerun = cli.json("collections", "run", "--as-of", "2026-11-30")  # its own date: allowed
+    assert {a["status"] for a in rerun["actions"]} == {"already_done"}

@@ -89,11 +89,12 @@ def portfolio(tmp_path_factory) -> Path:
         customers=CRASH_CUSTOMERS,
         invoices=CRASH_INVOICES,
         seed=3,
-        as_of=AS_OF,
+        as_of=AS_OF - timedelta(weeks=3),  # the ledger as it stood at the first of the runs
     )
     assert written["invoice"] >= CRASH_INVOICES
     # Three weekly runs before: reminders, second notices, final demands; the run under test
-    # then puts lines on hold too (one level per run, at least 7 days apart).
+    # then puts lines on hold too (one level per run, at least 7 days apart). No payment came
+    # in meanwhile: a live run refuses a ledger that holds payments dated after it.
     app = App(
         Settings.load(
             env_file=None,

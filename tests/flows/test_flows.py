@@ -12,6 +12,7 @@ from sqlmodel import select
 from credit import services
 from credit.db.models import CreditLine, Notice, NoticeStatus
 from credit.resources import resource_dir
+from tests.conftest import import_sample
 
 DAY = date(2026, 10, 1)
 
@@ -26,7 +27,7 @@ def all_notices(app) -> list[Notice]:
         return list(uow.session.exec(select(Notice)))
 
 
-def test_review_approval_publish_collections_and_periodic_review_flows(ledger):
+def test_review_approval_publish_collections_and_periodic_review_flows(story):
     from flows.approval import approval
     from flows.collections import collections
     from flows.periodic_review import periodic_review
@@ -44,7 +45,7 @@ def test_review_approval_publish_collections_and_periodic_review_flows(ledger):
     )
     assert started["status"] == "awaiting_qualitative"
     assert started["waiting_for"] == "qualitative rating by junior.analyst"
-    [asked] = all_notices(ledger)
+    [asked] = all_notices(story)
     assert asked.kind == "qualitative_needed" and asked.recipients == ["jun.park@example.com"]
     assert "credit assess C-1003 --as junior.analyst --factor market_position=SCORE" in asked.text
     assert research_reminders() == {
@@ -61,7 +62,7 @@ def test_review_approval_publish_collections_and_periodic_review_flows(ledger):
     assert "Days sales outstanding" in str(artifact.data) and "Debt ratio" in str(artifact.data)
 
     services.record_qualitative(
-        ledger,
+        story,
         customer_code="C-1003",
         username="junior.analyst",
         scores={
@@ -75,7 +76,7 @@ def test_review_approval_publish_collections_and_periodic_review_flows(ledger):
     result = complete_review(assessment_id=started["assessment_id"], as_of=DAY)
     assert result["status"] == "in_approval"
     assert result["waiting_for"] == "level 1 (credit_manager): carla.manager"
-    sent = all_notices(ledger)
+    sent = all_notices(story)
     assert [n.kind for n in sent] == [
         "qualitative_needed",
         "assessment_ready",
@@ -83,10 +84,10 @@ def test_review_approval_publish_collections_and_periodic_review_flows(ledger):
         "approval_needed",
     ]
     assert all(n.status == NoticeStatus.SENT for n in sent)
-    assert len(list(ledger.settings.outbox_dir.glob("*.eml"))) == 4
+    assert len(list(story.settings.outbox_dir.glob("*.eml"))) == 4
 
     services.decide(
-        ledger,
+        story,
         subject=services.SUBJECT_REQUEST,
         subject_id=result["request_id"],
         username="carla.manager",
@@ -99,19 +100,22 @@ def test_review_approval_publish_collections_and_periodic_review_flows(ledger):
     assert progress["published"]["limit"] == "30000.0000"
 
     days = [date(2026, 10, 1), date(2026, 10, 15), date(2026, 11, 2), date(2026, 11, 16)]
-    levels = [collections(as_of=d)["levels"] for d in days]
+    levels = []
+    for d in days:
+        import_sample(story, ("payments",), payments_until=d)  # the day's bank statement
+        levels.append(collections(as_of=d)["levels"])
     assert levels[0]["reminder"] >= 1 and levels[3]["credit_hold"] >= 1
-    before = len(all_notices(ledger))
+    before = len(all_notices(story))
     rerun = collections(as_of=days[-1])
-    assert rerun["levels"] == {} and len(all_notices(ledger)) == before
-    with ledger.uow() as uow:
+    assert rerun["levels"] == {} and len(all_notices(story)) == before
+    with story.uow() as uow:
         assert uow.session.exec(select(CreditLine)).one().status == "on_hold"
 
     due = periodic_review(as_of=date(2027, 1, 5))  # rating C: quarterly review
     assert [r["customer"] for r in due["reviews"]] == ["C-1003"]
     # the analyst's rating of October is recent enough to carry over: no human step this time
     assert due["reviews"][0]["status"] == "in_approval"
-    assert {n.status for n in all_notices(ledger)} == {NoticeStatus.SENT}
+    assert {n.status for n in all_notices(story)} == {NoticeStatus.SENT}
 
 
 def test_policy_flow_routes_to_the_committee_and_publishes(ledger):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -153,7 +153,7 @@ def _credits(s):
     add_invoice(s, c, "CREDITS-CN1", day(20, 2), "-300.00", applies_to=b1)  # allocated to B1
     add_invoice(s, c, "CREDITS-CN2", day(25, 2), "-100.00")  # a credit on account
     add_invoice(s, c, "CREDITS-2", day(3), "200.00")
-    add_payment(s, c, "P-CREDITS", day(9), "600.00")  # on account, pays off the rest
+    # P-CREDITS: 600.00 on account on 9 March (an event), pays off the rest
 
 
 def _on_account(s):
@@ -165,23 +165,22 @@ def _on_account(s):
 
 def _multi(s):
     c = add_customer(s, "MULTI")
-    e1 = add_invoice(s, c, "MULTI-E1", day(26, 2), "700.00")
+    add_invoice(s, c, "MULTI-E1", day(26, 2), "700.00")
     add_invoice(s, c, "MULTI-U1", day(2), "900.00", currency="USD")
-    add_payment(s, c, "P-MULTI", day(10), "700.00", e1)
+    # P-MULTI pays MULTI-E1 on 10 March (an event)
 
 
 def _dispute(s):
     c = add_customer(s, "DISPUTE")
-    e1 = add_invoice(s, c, "DISPUTE-1", day(26, 2), "600.00")
+    add_invoice(s, c, "DISPUTE-1", day(26, 2), "600.00")
     add_invoice(s, c, "DISPUTE-2", day(26, 2), "400.00")
-    add_payment(s, c, "P-DISPUTE", day(9), "600.00", e1)
+    # P-DISPUTE pays DISPUTE-1 on 9 March (an event)
 
 
-def _promise(code: str, pay: str, on: date):
+def _promise(code: str):
     def build(s):
         c = add_customer(s, code)
-        inv = add_invoice(s, c, f"{code}-1", day(26, 2), "1000.00")
-        add_payment(s, c, f"P-{code}", on, pay, inv)
+        add_invoice(s, c, f"{code}-1", day(26, 2), "1000.00")
 
     return build
 
@@ -192,6 +191,23 @@ def _single(code: str):
         add_invoice(s, c, f"{code}-1", day(26, 2), "1000.00" if code != "RACE" else "500.00")
 
     return build
+
+
+def _pay(code: str, ref: str, amount: str, invoice: str | None = None):
+    """An event: a payment recorded on the day it is made (a live run never judges a ledger that
+    already holds later payments: it would ignore them)."""
+
+    def event(app: App, d: date) -> None:
+        with app.uow() as uow:
+            s = uow.session
+            c = s.exec(select(Customer).where(Customer.code == code)).one()
+            inv = (
+                s.exec(select(Invoice).where(Invoice.number == invoice)).one() if invoice else None
+            )
+            add_payment(s, c, ref, d, amount, inv)
+            uow.commit()
+
+    return event
 
 
 def _pay_race(app: App, d: date) -> None:
@@ -241,6 +257,34 @@ def _check_dispute(app: App, outcomes) -> None:
     assert "DISPUTE-2" in outcomes[day(12)][0].reason
 
 
+def _mixed(s):
+    c = add_customer(s, "MIXED")
+    add_invoice(s, c, "MIXED-1", day(26, 2), "600.00")
+    add_invoice(s, c, "MIXED-2", day(26, 2), "400.00")
+
+
+def _credits_on_account(app: App, d: date) -> None:
+    """A payment on account and a credit note on account, neither naming MIXED-1."""
+    with app.uow() as uow:
+        s = uow.session
+        c = s.exec(select(Customer).where(Customer.code == "MIXED")).one()
+        add_payment(s, c, "P-MIXED", d, "450.00")
+        s.add(Invoice(customer_id=c.id, number="CN-MIXED", issue_date=d, due_date=d,
+                      amount=Decimal("-150.00"), currency="EUR"))  # fmt: skip
+        uow.commit()
+
+
+def _check_offset(app: App, outcomes) -> None:
+    # MIXED-1 is overdue, but the credits on account cover it; MIXED-2 is disputed: the episode
+    # pauses, and the reason says both, not "only disputed invoices are overdue".
+    [o] = outcomes[day(5)]
+    assert o.status == "paused"
+    assert o.reason == (
+        "overdue MIXED-1 offset by unallocated credits: credit note CN-MIXED, payment on account "
+        "P-MIXED; disputed: MIXED-2"
+    )
+
+
 def _check_holiday(app: App, outcomes) -> None:
     # The handover was due on Saturday 27 March; Easter Monday is a holiday in Germany.
     assert [o.status for o in outcomes[day(29)]] == ["deferred"]
@@ -279,6 +323,7 @@ SCENARIOS = [
                      "CREDITS dunning_second_notice"],
             day(9): ["CREDITS EUR cleared"],
         },
+        events={day(9): _pay("CREDITS", "P-CREDITS", "600.00")},
     ),
     Scenario(
         "an unallocated payment leaves less than the tolerance, until the next invoice is late",
@@ -300,6 +345,7 @@ SCENARIOS = [
             day(15): ["MULTI USD final_demand 931.17 [MULTI-U1, FEE-MULTI-USD-E1-L3, "
                       "INT-MULTI-USD-E1-L3]", "MULTI dunning_final_demand (letter)"],
         },
+        events={day(10): _pay("MULTI", "P-MULTI", "700.00", "MULTI-E1")},
     ),
     Scenario(
         "a disputed invoice leaves dunning and comes back when the dispute is resolved",
@@ -317,6 +363,7 @@ SCENARIOS = [
             day(3): lambda a, d: services.open_dispute(
                 a, invoice_number="DISPUTE-2", reason="goods damaged", by="cora.collector", as_of=d
             ),
+            day(9): _pay("DISPUTE", "P-DISPUTE", "600.00", "DISPUTE-1"),
             day(16): lambda a, d: services.resolve_dispute(
                 a, invoice_number="DISPUTE-2", by="cora.collector", note="claim rejected", as_of=d
             ),
@@ -324,17 +371,31 @@ SCENARIOS = [
         check=_check_dispute,
     ),
     Scenario(
+        "unallocated credits offset what is overdue beside a dispute: paused, and the reason says so",
+        _mixed,
+        days(1, 8),
+        {day(1): ["MIXED EUR reminder 1000.00 [MIXED-1, MIXED-2]", "MIXED dunning_reminder"]},
+        events={
+            day(3): lambda a, d: services.open_dispute(
+                a, invoice_number="MIXED-2", reason="goods damaged", by="cora.collector", as_of=d
+            ),
+            day(5): _credits_on_account,
+        },
+        check=_check_offset,
+    ),
+    Scenario(
         "a kept promise pauses escalation; the payment clears the episode",
-        _promise("KEPT", "1000.00", day(9)),
+        _promise("KEPT"),
         days(1, 12),
         {day(1): ["KEPT EUR reminder 1000.00 [KEPT-1]", "KEPT dunning_reminder"],
          day(9): ["KEPT EUR cleared"]},
-        events={day(2): _promise_event("KEPT", "1000.00", day(10))},
+        events={day(2): _promise_event("KEPT", "1000.00", day(10)),
+                day(9): _pay("KEPT", "P-KEPT", "1000.00", "KEPT-1")},
         check=_check_kept,
     ),
     Scenario(
         "a broken promise resumes escalation one level up at once and raises a risk signal",
-        _promise("BROKEN", "200.00", day(3)),
+        _promise("BROKEN"),
         days(1, 10),
         {
             day(1): ["BROKEN EUR reminder 1000.00 [BROKEN-1]", "BROKEN dunning_reminder"],
@@ -343,7 +404,8 @@ SCENARIOS = [
             day(9): ["BROKEN EUR final_demand 840.88 [BROKEN-1, FEE-BROKEN-EUR-E1-L3, "
                      "INT-BROKEN-EUR-E1-L3]", "BROKEN dunning_final_demand (letter)"],
         },
-        events={day(2): _promise_event("BROKEN", "1000.00", day(3))},
+        events={day(2): _promise_event("BROKEN", "1000.00", day(3)),
+                day(3): _pay("BROKEN", "P-BROKEN", "200.00", "BROKEN-1")},
         check=_check_broken,
     ),
     Scenario(
@@ -518,8 +580,7 @@ def test_two_call_levels_and_a_failing_customer_do_not_block_the_others(desk: Ap
 def test_promises_are_checked_and_a_kept_one_lifts_an_earlier_broken_one(desk: App):
     with desk.uow() as uow:
         c = add_customer(uow.session, "PROMISES")
-        inv = add_invoice(uow.session, c, "PROMISES-1", day(26, 2), "1000.00")
-        add_payment(uow.session, c, "P-PROMISES", day(10), "500.00", inv)
+        add_invoice(uow.session, c, "PROMISES-1", day(26, 2), "1000.00")
         uow.commit()
     with pytest.raises(services.ServiceError, match="owes nothing in 'EURO'"):
         services.record_promise(desk, customer_code="PROMISES", amount=Decimal(1), currency="EURO",
@@ -536,6 +597,8 @@ def test_promises_are_checked_and_a_kept_one_lifts_an_earlier_broken_one(desk: A
     services.record_promise(desk, customer_code="PROMISES", amount=Decimal("500"),
                             promised_for=day(10), by="cora.collector", as_of=day(5))  # fmt: skip
     for d in days(5, 10):
+        if d == day(10):
+            _pay("PROMISES", "P-PROMISES", "500.00", "PROMISES-1")(desk, d)
         assert [o.status for o in run_day(desk, d, None)] in (["promised"], ["deferred"], [])
     # Kept on the 10th: the earlier broken promise no longer forces anything; the final demand
     # waits for its own trigger (5 days after the second notice = 9 March, so due now) ...
@@ -546,3 +609,146 @@ def test_promises_are_checked_and_a_kept_one_lifts_an_earlier_broken_one(desk: A
             p.status for p in uow.session.exec(select(PaymentPromise).order_by(PaymentPromise.id))
         ]
     assert statuses == ["broken", "kept"]
+
+
+# --------------------------------------------------------------------------- the run's date
+
+
+def test_a_live_run_dated_before_the_latest_run_is_refused_a_rerun_of_its_date_is_not(desk: App):
+    with desk.uow() as uow:
+        c = add_customer(uow.session, "LATE")
+        add_invoice(uow.session, c, "LATE-1", day(26, 2), "1000.00")
+        uow.commit()
+    [o] = run_day(desk, day(8), None)
+    assert o.status == "sent"
+    with pytest.raises(services.ServiceError) as refused:
+        services.collection_candidates(desk, as_of=day(1))
+    assert str(refused.value) == (
+        "a collections run as of 2027-03-08 is already recorded; a run as of 2027-03-01 would "
+        "judge the ledger as it was then: run as of 2027-03-08 or later, or use --dry-run to inspect"
+    )
+    [again] = run_day(desk, day(8), None)  # the same date: allowed, and nothing is done twice
+    assert again.status == "already_done"
+    ids = services.collection_candidates(desk, as_of=day(1), dry_run=True)  # a look back: allowed
+    [looked] = services.dun_customers(desk, customer_ids=ids, as_of=day(1), dry_run=True)
+    assert (looked["status"], looked["reason"]) == (
+        "nothing_due",
+        "a later run (2027-03-08) already acted",
+    )
+
+
+def test_a_live_run_that_would_ignore_later_payments_credit_notes_or_disputes_is_refused(desk):
+    """The issue's case: a back-dated run sent a first reminder for an invoice paid a week later."""
+    with desk.uow() as uow:
+        c = add_customer(uow.session, "PAIDLATER")
+        inv = add_invoice(uow.session, c, "PAIDLATER-1", day(26, 2), "1000.00")
+        add_payment(uow.session, c, "P-PAIDLATER", day(9), "1000.00", inv)
+        uow.commit()
+    with pytest.raises(services.ServiceError) as refused:
+        services.collection_candidates(desk, as_of=day(2))
+    assert str(refused.value) == (
+        "payments up to 2027-03-09 are recorded; a run as of 2027-03-02 would ignore them: run "
+        "as of 2027-03-09 or later, or use --dry-run to inspect"
+    )
+    with desk.uow() as uow:
+        assert uow.session.exec(select(DunningAction)).all() == []
+        assert uow.session.exec(select(Notice)).all() == []
+    with desk.uow() as uow:
+        c = uow.session.exec(select(Customer).where(Customer.code == "PAIDLATER")).one()
+        uow.session.add(Invoice(customer_id=c.id, number="CN-LATER", issue_date=day(12),
+                                due_date=day(12), amount=Decimal("-5.00"), currency="EUR"))  # fmt: skip
+        uow.commit()
+    services.open_dispute(desk, invoice_number="PAIDLATER-1", reason="x", by="cora", as_of=day(12))
+    with pytest.raises(services.ServiceError, match="^credit notes and disputes up to 2027-03-12"):
+        services.collection_candidates(desk, as_of=day(10))
+    assert services.collection_candidates(desk, as_of=day(12)) == []  # paid: nothing to do
+    # A bounced payment pays nothing: ignoring it changes nothing, so it does not hold a run up.
+    with desk.uow() as uow:
+        c = uow.session.exec(select(Customer).where(Customer.code == "PAIDLATER")).one()
+        uow.session.add(Payment(customer_id=c.id, reference="P-BOUNCED", paid_on=day(20),
+                                amount=Decimal("50.00"), currency="EUR", method="direct_debit",
+                                status="bounced"))  # fmt: skip
+        uow.commit()
+    services.collection_candidates(desk, as_of=day(12))
+
+
+# --------------------------------------------------------------------------- a failing customer
+
+
+def _raw_invoice(app: App, customer: str, number: str, due: date, amount: str, cur: str) -> None:
+    """An invoice written past the importer and the column type's checks (as data older than
+    today's limits would be): SQLite stores ten-thousandths as an integer."""
+    from sqlalchemy import text
+
+    value: object = Decimal(amount)
+    if app.engine.dialect.name == "sqlite":
+        value = int(Decimal(amount) * 10_000)
+    with app.engine.begin() as conn:
+        cid = conn.execute(text("SELECT id FROM customer WHERE code = :c"), {"c": customer}).one()[
+            0
+        ]
+        conn.execute(
+            text(
+                "INSERT INTO invoice (customer_id, number, issue_date, due_date, amount, currency, "
+                "kind, created_at) VALUES (:cid, :n, :issued, :due, :amount, :cur, 'invoice', :now)"
+            ),
+            {"cid": cid, "n": number, "issued": due - timedelta(days=30), "due": due,
+             "amount": value, "cur": cur, "now": datetime.now(UTC)},
+        )  # fmt: skip
+
+
+def test_a_customer_whose_amounts_add_up_beyond_the_ledger_fails_alone_with_one_line(desk: App):
+    with desk.uow() as uow:
+        for code in ("FINE1", "HUGE", "FINE2"):
+            c = add_customer(uow.session, code)
+            add_invoice(uow.session, c, f"{code}-1", day(26, 2), "1000.00")
+        uow.commit()
+    for n in (1, 2):  # each one fits; together they do not
+        _raw_invoice(desk, "HUGE", f"HUGE-USD-{n}", day(20, 2), "60000000000000.00", "USD")
+    ids = services.collection_candidates(desk, as_of=day(1))
+    out = services.dun_customers(desk, customer_ids=ids, as_of=day(1), dry_run=False)
+    by = {(o["customer"], o["currency"]): o for o in out}
+    assert {k: o["status"] for k, o in by.items()} == {
+        ("FINE1", "EUR"): "sent", ("FINE2", "EUR"): "sent", ("HUGE", "USD"): "error",
+    }  # fmt: skip
+    reason = by[("HUGE", "USD")]["reason"]
+    assert reason.startswith("its USD overdue items add up to 120,000,000,000,000.00, more than")
+    assert "\n" not in reason and "SQL" not in reason
+    with desk.uow() as uow:  # the others are committed; the failing customer is left as it was
+        acted = {(a.customer_id, a.level) for a in uow.session.exec(select(DunningAction))}
+        huge = uow.session.exec(select(Customer.id).where(Customer.code == "HUGE")).one()
+    assert len(acted) == 2 and huge not in {cid for cid, _ in acted}
+    summary = services.collections.run_summary(out)
+    assert summary["by_currency"] == {"EUR": {"sent": 2}, "USD": {"error": 1}}
+
+
+def test_a_sum_that_overflows_the_database_fails_that_customer_not_the_selection(desk: App):
+    if desk.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite sums integers of ten-thousandths: only there can a sum overflow")
+    with desk.uow() as uow:
+        for code in ("FINE", "OVERPAID"):
+            c = add_customer(uow.session, code)
+            add_invoice(uow.session, c, f"{code}-1", day(26, 2), "1000.00")
+        uow.commit()
+    from sqlalchemy import text
+
+    with desk.engine.begin() as conn:  # 11 payments of 9e13 on one invoice: the SUM overflows
+        cid, inv = conn.execute(
+            text("SELECT customer_id, id FROM invoice WHERE number = 'OVERPAID-1'")
+        ).one()
+        for n in range(11):
+            conn.execute(
+                text(
+                    "INSERT INTO payment (customer_id, reference, paid_on, amount, currency, "
+                    "method, status, invoice_id, created_at) VALUES (:cid, :ref, :day, :amount, "
+                    "'EUR', 'bank_transfer', 'received', :inv, :now)"
+                ),
+                {"cid": cid, "ref": f"P-OVER-{n}", "day": day(20, 2), "inv": inv,
+                 "amount": 90_000_000_000_000 * 10_000, "now": datetime.now(UTC)},
+            )  # fmt: skip
+    ids = services.collection_candidates(desk, as_of=day(1))  # no longer fails as a whole
+    out = services.dun_customers(desk, customer_ids=ids, as_of=day(1), dry_run=False)
+    statuses = {o["customer"]: (o["status"], o["reason"]) for o in out}
+    assert statuses["FINE"][0] == "sent"
+    assert statuses["OVERPAID"][0] == "error"
+    assert statuses["OVERPAID"][1].startswith("a sum over its ledger overflows (integer overflow)")

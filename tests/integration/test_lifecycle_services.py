@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from credit import services
 from credit.db.models import AuditEvent, CreditLine, DunningAction, Notice
+from tests.conftest import import_sample
 
 DAY = date(2026, 10, 1)
 
@@ -120,6 +121,8 @@ def test_rejection_needs_a_reason_and_tells_the_requester(ledger):
 
 
 def collect(app, day: date) -> dict[str, tuple[int, str]]:
+    """A live collections run on the sample story, after the day's payments came in."""
+    import_sample(app, ("payments",), payments_until=day)
     out = {}
     for cid in services.collection_candidates(app, as_of=day):
         for o in services.dun_customer(app, customer_id=cid, as_of=day, dry_run=False):
@@ -128,12 +131,12 @@ def collect(app, day: date) -> dict[str, tuple[int, str]]:
     return out
 
 
-def test_collections_escalate_one_level_per_run_hold_the_line_and_release_it_when_paid(ledger):
-    rid = review(ledger, "C-1003", "30000")
-    decide(ledger, rid, "carla.manager")
-    services.publish_request(ledger, request_id=rid, as_of=DAY)
+def test_collections_escalate_one_level_per_run_hold_the_line_and_release_it_when_paid(story):
+    rid = review(story, "C-1003", "30000")
+    decide(story, rid, "carla.manager")
+    services.publish_request(story, request_id=rid, as_of=DAY)
     runs = {
-        d: collect(ledger, d)
+        d: collect(story, d)
         for d in (date(2026, 10, 1), date(2026, 10, 15), date(2026, 11, 2), date(2026, 11, 16))
     }
     assert [runs[d].get("C-1003") for d in runs] == [
@@ -149,46 +152,46 @@ def test_collections_escalate_one_level_per_run_hold_the_line_and_release_it_whe
         (4, "sent"),
     ]
     assert "C-1010" not in str(runs)  # 8.40 overdue: below the tolerance
-    with ledger.uow() as uow:
+    with story.uow() as uow:
         line = uow.session.exec(select(CreditLine)).one()
     assert line.status == "on_hold" and line.hold_reason == "dunning:credit_hold:EUR"
-    assert len(notices_of(ledger, "credit_hold_sales")) == 4  # C-1003, C-1005, C-1007, C-1009
+    assert len(notices_of(story, "credit_hold_sales")) == 4  # C-1003, C-1005, C-1007, C-1009
 
-    rerun = collect(ledger, date(2026, 11, 16))
+    rerun = collect(story, date(2026, 11, 16))
     assert rerun == {}
-    handover = collect(ledger, date(2026, 11, 30))
+    handover = collect(story, date(2026, 11, 30))
     assert handover["C-1007"] == (5, "sent") and handover["C-1003"] == (0, "cleared")
-    with ledger.uow() as uow:
+    with story.uow() as uow:
         line = uow.session.exec(select(CreditLine)).one()
     assert line.status == "active"
-    released = notices_of(ledger, "credit_hold_released")
+    released = notices_of(story, "credit_hold_released")
     assert sorted(n.recipients[0] for n in released) == [
         "compta@brightline.example",
         "credit-team@example.com",
     ]
-    with ledger.uow() as uow:
+    with story.uow() as uow:
         from credit.db.models import Customer
 
         handed = sorted(
             uow.session.get(Customer, n.customer_id).code
-            for n in notices_of(ledger, "handover_collections")
+            for n in notices_of(story, "handover_collections")
         )
     assert handed == ["C-1005", "C-1007", "C-1009"]  # C-1003 paid after the hold
 
 
-def test_rerunning_the_same_date_sends_nothing_new(ledger):
+def test_rerunning_the_same_date_sends_nothing_new(story):
     day = date(2026, 10, 1)
-    first = collect(ledger, day)
-    count = len(notices_of(ledger))
-    assert first and collect(ledger, day) == {}
-    assert len(notices_of(ledger)) == count
+    first = collect(story, day)
+    count = len(notices_of(story))
+    assert first and collect(story, day) == {}
+    assert len(notices_of(story)) == count
 
 
 def test_dry_run_changes_nothing(ledger):
     day = date(2026, 10, 1)
     would = [
         o
-        for cid in services.collection_candidates(ledger, as_of=day)
+        for cid in services.collection_candidates(ledger, as_of=day, dry_run=True)
         for o in services.dun_customer(ledger, customer_id=cid, as_of=day, dry_run=True)
     ]
     assert {o.status for o in would} >= {"would_send"}
@@ -197,9 +200,9 @@ def test_dry_run_changes_nothing(ledger):
     assert notices_of(ledger) == []
 
 
-def test_dunning_notice_lists_every_overdue_invoice_with_its_open_balance(ledger):
-    collect(ledger, date(2026, 10, 15))
-    [n] = [n for n in notices_of(ledger, "dunning_reminder") if "Helios" in n.text]
+def test_dunning_notice_lists_every_overdue_invoice_with_its_open_balance(story):
+    collect(story, date(2026, 10, 15))
+    [n] = [n for n in notices_of(story, "dunning_reminder") if "Helios" in n.text]
     # 9,400.00 invoice less a 4,000.00 payment on account = 5,400.00 overdue
     assert "INV-1005-OPEN1" in n.text and "€5,400.00" in n.text
 

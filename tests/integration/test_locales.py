@@ -61,7 +61,7 @@ def recorded(tmp_path_factory):
     recorder.seen = {}
     a.__dict__["renderer"] = recorder  # the App's cached renderer
     services.init_database(a, actor="test")
-    import_sample(a)
+    import_sample(a, payments_until=DAY)
     with a.uow() as uow:  # Helios (C-1005) reads its notices in Traditional Chinese
         c = uow.session.exec(select(Customer).where(Customer.code == "C-1005")).one()
         c.locale = "zh-Hant"
@@ -77,6 +77,7 @@ def recorded(tmp_path_factory):
         date(2026, 11, 16),
         date(2026, 11, 30),
     ):
+        import_sample(a, ("payments",), payments_until=day)  # the day's bank statement
         for cid in services.collection_candidates(a, as_of=day):
             services.dun_customer(a, customer_id=cid, as_of=day, dry_run=False)
     _the_rest_of_the_lifecycle(a)

@@ -14,6 +14,7 @@ from credit import services
 from credit.db.models import CreditAssessment, Customer, Notice, ServiceTask
 from credit.resources import resource_dir
 from credit.services.research import rescore
+from tests.conftest import import_sample
 from tests.integration.test_lifecycle_services import DAY, QUALITATIVE, decide, review
 
 
@@ -94,49 +95,50 @@ def test_a_version_that_asks_for_it_flags_every_line_for_re_review_on_publicatio
     assert [d["customer"] for d in due] == ["C-1003"]
 
 
-def test_feedback_is_summarised_and_cuts_and_holds_get_a_service_follow_up(ledger, tmp_path):
-    services.record_feedback(ledger, customer_code="C-1003", topic="terms",
+def test_feedback_is_summarised_and_cuts_and_holds_get_a_service_follow_up(story, tmp_path):
+    services.record_feedback(story, customer_code="C-1003", topic="terms",
                              text="30 days is too short for our season", by="sam.sales",
                              as_of=date(2026, 10, 5))  # fmt: skip
     with pytest.raises(services.ServiceError, match="the topic 'price' is not one of"):
-        services.record_feedback(ledger, customer_code="C-1003", topic="price", text="x",
+        services.record_feedback(story, customer_code="C-1003", topic="price", text="x",
                                  by="sam.sales", as_of=DAY)  # fmt: skip
-    rid = review(ledger, "C-1003", "30000")
-    decide(ledger, rid, "carla.manager")
-    services.publish_request(ledger, request_id=rid, as_of=DAY)
+    rid = review(story, "C-1003", "30000")
+    decide(story, rid, "carla.manager")
+    services.publish_request(story, request_id=rid, as_of=DAY)
     # The limit is cut on the next review: a follow-up for customer service, the sales owner told.
-    with ledger.uow() as uow:
+    with story.uow() as uow:
         from credit.db.models import CreditRequest
 
         r = uow.session.get(CreditRequest, rid)
-    cut = services.collect_customer_data(ledger, customer_code="C-1003", as_of=DAY,
+    cut = services.collect_customer_data(story, customer_code="C-1003", as_of=DAY,
                                          requested_by="ben.manager", review_key="cut",
                                          requested_limit=Decimal("10000"),
                                          override_reason="exposure too high")["assessment_id"]  # fmt: skip
-    services.score_assessment(ledger, assessment_id=cut, reuse_qualitative=True)
-    rid2 = services.draft_request(ledger, assessment_id=cut)
-    services.advance_request(ledger, request_id=rid2, as_of=DAY)
-    decide(ledger, rid2, "carla.manager")
-    services.publish_request(ledger, request_id=rid2, as_of=DAY)
+    services.score_assessment(story, assessment_id=cut, reuse_qualitative=True)
+    rid2 = services.draft_request(story, assessment_id=cut)
+    services.advance_request(story, request_id=rid2, as_of=DAY)
+    decide(story, rid2, "carla.manager")
+    services.publish_request(story, request_id=rid2, as_of=DAY)
     for day in (DAY, date(2026, 10, 15), date(2026, 11, 2), date(2026, 11, 16)):
-        for cid in services.collection_candidates(ledger, as_of=day):
-            services.dun_customer(ledger, customer_id=cid, as_of=day, dry_run=False)
-    tasks = services.service_tasks(ledger)
+        import_sample(story, ("payments",), payments_until=day)  # the day's bank statement
+        for cid in services.collection_candidates(story, as_of=day):
+            services.dun_customer(story, customer_id=cid, as_of=day, dry_run=False)
+    tasks = services.service_tasks(story)
     reasons = {
         t["reason"].split(":")[0].split(" from")[0] for t in tasks if t["customer"] == "C-1003"
     }
     assert reasons == {"credit limit cut", "credit line on hold"}
     assert r.proposed_limit > Decimal("10000")
-    [followup] = notices(ledger, "service_followup")
+    [followup] = notices(story, "service_followup")
     assert followup.recipients == ["sales.south@example.com"]
     assert "credit limit cut from 30,000.00 to 10,000.00 EUR" in followup.text
     first = tasks[0]["id"]
-    services.close_service_task(ledger, task_id=first, by="sam.sales", note="called, ok", as_of=DAY)
+    services.close_service_task(story, task_id=first, by="sam.sales", note="called, ok", as_of=DAY)
     with pytest.raises(services.ServiceError, match="was done on"):
-        services.close_service_task(ledger, task_id=first, by="sam.sales", note="x", as_of=DAY)
-    with ledger.uow() as uow:
+        services.close_service_task(story, task_id=first, by="sam.sales", note="x", as_of=DAY)
+    with story.uow() as uow:
         assert uow.session.get(ServiceTask, first).status == "done"
-    report = services.portfolio_report(ledger, as_of=date(2026, 12, 31), months=6)
+    report = services.portfolio_report(story, as_of=date(2026, 12, 31), months=6)
     assert report["feedback"]["count"] == 1 and report["feedback"]["by_topic"] == {"terms": 1}
     assert report["feedback"]["latest"][0]["text"] == "30 days is too short for our season"
 

@@ -10,24 +10,27 @@ from sqlmodel import select
 from credit import services
 from credit.db.models import Notice
 from credit.reports import write_report
+from tests.conftest import import_sample
 from tests.integration.test_lifecycle_services import DAY, decide, review
 from tests.integration.test_research import import_rates
 
 AS_OF = date(2026, 12, 31)
 
 
-def test_report_with_charts_and_the_committee_notice(ledger, tmp_path):
-    report = services.portfolio_report(ledger, as_of=AS_OF, months=6)
+def test_report_with_charts_and_the_committee_notice(story, tmp_path):
+    report = services.portfolio_report(story, as_of=AS_OF, months=6)
     assert report["warnings"] == ["no USD rate to EUR: left out"]  # said, not silently dropped
-    import_rates(ledger)
-    rid = review(ledger, "C-1003", "30000")
-    decide(ledger, rid, "carla.manager")
-    services.publish_request(ledger, request_id=rid, as_of=DAY)
+    import_rates(story)
+    rid = review(story, "C-1003", "30000")
+    decide(story, rid, "carla.manager")
+    services.publish_request(story, request_id=rid, as_of=DAY)
     for day in (DAY, date(2026, 10, 15), date(2026, 11, 2), date(2026, 11, 16), date(2026, 11, 30)):
-        for cid in services.collection_candidates(ledger, as_of=day):
-            services.dun_customer(ledger, customer_id=cid, as_of=day, dry_run=False)
+        import_sample(story, ("payments",), payments_until=day)  # the day's bank statement
+        for cid in services.collection_candidates(story, as_of=day):
+            services.dun_customer(story, customer_id=cid, as_of=day, dry_run=False)
+    import_sample(story, ("payments",), payments_until=AS_OF)
 
-    report = services.portfolio_report(ledger, as_of=AS_OF, months=6)
+    report = services.portfolio_report(story, as_of=AS_OF, months=6)
     assert [m["month"] for m in report["monthly"]] == [
         "2026-07", "2026-08", "2026-09", "2026-10", "2026-11", "2026-12"
     ]  # fmt: skip
@@ -58,8 +61,8 @@ def test_report_with_charts_and_the_committee_notice(ledger, tmp_path):
         assert height > 200 and width > 400
         assert pixels.min() < pixels.max()  # not a blank image: something was drawn
 
-    nid = services.notify_policy_research(ledger, as_of=AS_OF, report=report, path=str(path))
-    with ledger.uow() as uow:
+    nid = services.notify_policy_research(story, as_of=AS_OF, report=report, path=str(path))
+    with story.uow() as uow:
         notice = uow.session.exec(select(Notice).where(Notice.id == nid)).one()
     assert notice.kind == "policy_research_report"
     # The committee the policy names (finance_director, cfo) and the credit team.

@@ -12,7 +12,7 @@ from credit import services
 from credit.app import App
 from credit.db.engine import make_engine
 from credit.settings import Settings
-from tests.conftest import import_sample, postgres_url
+from tests.conftest import STORY_STARTS, import_sample, postgres_url
 from tests.integration import test_lifecycle_services as scenarios
 
 
@@ -27,7 +27,7 @@ def pg_ledger(credit_env, monkeypatch):
     )
     app = App(Settings.load())
     services.init_database(app, actor="test")
-    import_sample(app)
+    import_sample(app, payments_until=STORY_STARTS)  # later payments come in day by day
     yield app
     app.engine.dispose()
     with base.connect() as conn:

@@ -3,7 +3,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from credit.domain.dunning import OpenItem, aging, due_level, dunning_position, next_dunning_level
+from credit.domain.dunning import (
+    CREDIT_NOTE,
+    PAYMENT,
+    OpenItem,
+    aging,
+    due_level,
+    dunning_position,
+    next_dunning_level,
+    within_tolerance_reason,
+)
 
 AS_OF = date(2026, 11, 1)
 
@@ -213,3 +222,44 @@ def test_aging_buckets_add_up_to_the_open_balance():
         "90+": Decimal("500"),
     }
     assert sum(buckets.values()) == sum(i.open_amount for i in items)
+
+
+def _credit(number: str, amount: str, kind: str) -> OpenItem:
+    return OpenItem(number, AS_OF - timedelta(days=3), Decimal(amount), kind)
+
+
+def test_an_overdue_balance_offset_by_unallocated_credits_names_them_not_a_dispute():
+    position = dunning_position(
+        [
+            item(20, "600", "INV-1"),
+            OpenItem("INV-2", AS_OF - timedelta(days=20), Decimal("400"), disputed=True),
+            _credit("PAY-9", "-450", PAYMENT),
+            _credit("CN-7", "-150", CREDIT_NOTE),
+        ],
+        AS_OF,
+    )
+    assert position.overdue_total == 0
+    assert within_tolerance_reason(position) == (
+        "overdue INV-1 offset by unallocated credits: credit note CN-7, payment on account "
+        "PAY-9; disputed: INV-2"
+    )
+
+
+def test_only_disputed_invoices_overdue_is_said_when_that_is_the_cause():
+    position = dunning_position(
+        [OpenItem("INV-2", AS_OF - timedelta(days=20), Decimal("400"), disputed=True)], AS_OF
+    )
+    assert within_tolerance_reason(position) == "only disputed invoices are overdue: INV-2"
+
+
+def test_a_paid_or_tolerated_balance_says_so():
+    assert within_tolerance_reason(dunning_position([], AS_OF)) == "overdue balance paid"
+    leftover = dunning_position([item(20, "4.00", "INV-1")], AS_OF, Decimal("10"))
+    assert within_tolerance_reason(leftover) == "what is left of INV-1 is within the tolerance"
+    offset = dunning_position(
+        [item(20, "600", "INV-1"), _credit("CN-7", "-600", CREDIT_NOTE)], AS_OF
+    )
+    assert (
+        within_tolerance_reason(offset)
+        == "overdue INV-1 offset by unallocated credits: credit note CN-7"
+    )
