@@ -161,10 +161,13 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
 
 
 def fmt_amount(value: Any, currency: str) -> str:
-    """An amount as tables show it: 'EUR 18,250.00' (exact, from the Decimal)."""
+    """An amount as tables show it: 'EUR 18,250.00', 'JPY 5,000' (the currency's decimals, exact
+    from the Decimal); nothing for no amount."""
+    if value is None or str(value).strip() == "":
+        return ""
     from credit.domain.money import fmt_money
 
-    return fmt_money(Decimal(str(value)), currency)
+    return fmt_money(Decimal(str(value)), currency).strip()
 
 
 def fmt_time(value: str | None) -> str:
@@ -1107,20 +1110,6 @@ def orders_check(
     raise typer.Exit(0 if result["decision"] == "allow" else 1)
 
 
-def amount_text(value: Decimal | str | None, currency: str) -> str:
-    """An amount as the collections commands show it: ``EUR 18,250.00``, ``JPY 5,000`` (the
-    currency's minor units, from Babel; thousands separated). Empty stays empty."""
-    if value is None or str(value).strip() == "":
-        return ""
-    from decimal import ROUND_HALF_UP
-
-    from babel.numbers import get_currency_precision
-
-    digits = get_currency_precision(currency) if currency else 2
-    amount = Decimal(str(value)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
-    return f"{currency} {amount:,.{digits}f}".strip()
-
-
 @worklist_app.callback()
 def worklist_show(
     ctx: typer.Context,
@@ -1146,7 +1135,7 @@ def worklist_show(
             [
                 f"{r['customer']} {r['name']}",
                 r["task"],
-                amount_text(r["amount"], r["currency"]),
+                fmt_amount(r["amount"], r["currency"]),
                 f"{r['oldest_overdue_days']} days ({r['oldest_due_date'] or '-'})",
                 r["last_action"],
                 r["promised_date"] or "",
@@ -1186,9 +1175,6 @@ def worklist_log(
     )
 
 
-# What a collections run logs about customers that fail (with the tracebacks): a file, not the
-# terminal; the run's table says which customers failed and why, in one line each.
-COLLECTIONS_LOG = Path("var/log/collections.log")
 
 # The outcomes in the order the summary line counts them, in words.
 OUTCOME_WORDS = {
@@ -1205,10 +1191,6 @@ OUTCOME_WORDS = {
     "nothing_due": "nothing due",
     "error": "failed",
 }
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def collections_summary(result: dict[str, Any]) -> str:
@@ -1229,15 +1211,17 @@ def collections_summary(result: dict[str, Any]) -> str:
         for cur in sorted(by_currency, key=lambda c: (c == "", c))
         if words(by_currency[cur])
     ]
-    return f"{plural(result['customers'], 'customer')} checked: " + (
+    return f"{counted(result['customers'], 'customer')} checked: " + (
         "; ".join(groups) or "nothing due"
     )
 
 
 @contextmanager
-def collections_log(path: Path = COLLECTIONS_LOG) -> Iterator[Path]:
+def collections_log(path: Path | None = None) -> Iterator[Path]:
     """Send what the collections service logs (a failing customer's traceback, with the SQL) to
-    ``path`` instead of the terminal, for the duration of the command."""
+    the error log instead of the terminal, for the duration of the command: the run's table says
+    which customers failed and why, in one line each."""
+    path = path or _error_log()
     import logging
 
     class FileOnFirstRecord(logging.FileHandler):  # no folder, no file, unless something is logged
@@ -1314,7 +1298,7 @@ def collections_run(
                     o["currency"],
                     f"{o['level']} {o['level_name']}" if o["status"] != "error" else "",
                     o.get("channel", ""),
-                    amount_text(o["overdue_total"], o["currency"]),
+                    fmt_amount(o["overdue_total"], o["currency"]),
                     ", ".join(o["invoices"]),
                     o["action"],
                     o["status"] + (f": {o['reason']}" if o.get("reason") else ""),
@@ -1332,7 +1316,7 @@ def collections_run(
     failed = result.get("failed", 0)
     if failed:
         err.print(
-            f"[bold red]error:[/] {plural(failed, 'customer')} failed and "
+            f"[bold red]error:[/] {counted(failed, 'customer')} failed and "
             f"{'was' if failed == 1 else 'were'} left as {'it was' if failed == 1 else 'they were'}"
             f" (the result column says why); the full error is in {log_path}",
             highlight=False,
@@ -1353,10 +1337,9 @@ def customers_show(
     """Profile, rating and score breakdown with the risk effects, what a proposal changes,
     credit line, exposure (open items and open orders), aging and dunning level."""
     from credit import services
-    from credit.domain.money import fmt_money
 
     def amt(value: Any, cur: str) -> str:  # "EUR 120,000.00" in the currency's minor units
-        return "-" if value is None else fmt_money(Decimal(value), cur)
+        return fmt_amount(value, cur) or "-"
 
     def num(value: Any, cur: str) -> str:  # "120,000.00"
         return amt(value, cur).split(" ", 1)[-1]
