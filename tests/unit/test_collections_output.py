@@ -6,17 +6,17 @@ from decimal import Decimal
 
 from sqlalchemy.exc import StatementError
 
-from credit.cli import amount_text, collections_summary
+from credit.cli import fmt_amount, collections_summary
 from credit.services.collections import AmountOutOfRange, failure_reason
 
 
 def test_amounts_have_thousands_separators_the_currency_and_its_minor_units():
-    assert amount_text("18250.00", "EUR") == "EUR 18,250.00"
-    assert amount_text(Decimal("100000000111844.68"), "USD") == "USD 100,000,000,111,844.68"
-    assert amount_text("5000.00", "JPY") == "JPY 5,000"
-    assert amount_text("1.2345", "KWD") == "KWD 1.235"
-    assert amount_text("-450.5", "EUR") == "EUR -450.50"
-    assert amount_text("", "") == ""
+    assert fmt_amount("18250.00", "EUR") == "EUR 18,250.00"
+    assert fmt_amount(Decimal("100000000111844.68"), "USD") == "USD 100,000,000,111,844.68"
+    assert fmt_amount("5000.00", "JPY") == "JPY 5,000"
+    assert fmt_amount("1.2345", "KWD") == "KWD 1.235"
+    assert fmt_amount("-450.5", "EUR") == "EUR -450.50"
+    assert fmt_amount("", "") == ""
 
 
 def test_the_summary_counts_customers_and_outcomes_in_words_per_currency():
