@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import SAMPLE, scratch_postgres
+from tests.conftest import SAMPLE, TEST_COMPANY, scratch_postgres
 from tests.e2e.conftest import CREDIT
 
 
@@ -26,6 +26,7 @@ def _race(cli, database_url: str) -> None:
         CREDIT_OUTBOX_DIR=str(cli.path / "outbox"),
         PREFECT_API_URL=cli.env["PREFECT_API_URL"],
         PREFECT_LOGGING_LEVEL="WARNING",
+        **TEST_COMPANY,
     )
 
     def credit(*args: str) -> subprocess.Popen:

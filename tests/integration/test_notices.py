@@ -310,3 +310,20 @@ def test_a_sender_that_outlived_its_lease_does_not_overwrite_the_next_ones_outco
             2,
             notices.INTERRUPTED,
         )
+
+
+def test_a_template_printing_the_company_details_is_refused_while_they_are_not_configured(tmp_path):
+    (tmp_path / "notices").mkdir()
+    for fmt, body in (
+        ("txt", '{% set subject = "Mahnung" %}Bitte zahlen an: {{ company.payment|join(", ") }}\n'),
+        ("html", "<html><p>{{ company_name }}</p></html>"),
+    ):
+        (tmp_path / "notices" / f"mahnung.de.{fmt}.j2").write_text(body)
+    missing = ["CREDIT_COMPANY_PAYMENT_DETAILS (not set)"]
+    # a kind the renderer does not know as a customer's: what it prints decides
+    with pytest.raises(notices.NoticeError, match=r"CREDIT_COMPANY_PAYMENT_DETAILS \(not set\)"):
+        notices.NoticeRenderer(tmp_path, company_missing=missing).render("mahnung", "de", {})
+    company = {"name": "Testfirma", "address": [], "contact": [], "payment": ["IBAN DE02"]}
+    configured = notices.NoticeRenderer(tmp_path, company_name="Testfirma", company=company)
+    r = configured.render("mahnung", "de", {})
+    assert "Bitte zahlen an: IBAN DE02" in r.text and "Testfirma" in r.html
