@@ -12,6 +12,14 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+# The company customer notices print (required settings): a visibly fictitious one, valid IBAN.
+BENCH_COMPANY = {
+    "CREDIT_COMPANY_NAME": "Benchmark Trading GmbH (fictitious)",
+    "CREDIT_COMPANY_ADDRESS": "Benchmark Trading GmbH (fictitious) | Messweg 1 | 99999 Testdorf",
+    "CREDIT_COMPANY_CONTACT": "credit@benchmark.invalid",
+    "CREDIT_COMPANY_PAYMENT_DETAILS": "IBAN DE02 1203 0000 0000 2020 51 (bench, do not pay)",
+}
+
 
 def copy_database(url: str, workdir: Path) -> str:
     from sqlalchemy import text

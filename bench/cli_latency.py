@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench._db import BENCH_COMPANY
+
 COMMANDS = [
     ["--help"],
     ["customers", "list", "--json"],
@@ -40,6 +42,7 @@ def main() -> None:
             **os.environ,
             "CREDIT_DATABASE_URL": f"sqlite:///{tmp}/credit.db",
             "CREDIT_OUTBOX_DIR": f"{tmp}/outbox",
+            **BENCH_COMPANY,
         }
         subprocess.run([credit, "init"], env=env, check=True, capture_output=True)
         for kind in ("customers", "financials", "invoices", "payments"):

@@ -23,7 +23,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from bench._db import run_sides
+from bench._db import BENCH_COMPANY, run_sides
 
 
 def bare(url: str, as_of: date) -> tuple[int, str]:
@@ -41,7 +41,7 @@ def bare(url: str, as_of: date) -> tuple[int, str]:
     from credit.services.ledger import _allocations
     from credit.settings import Settings
 
-    app = App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": url}))
+    app = App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": url, **BENCH_COMPANY}))
     renderer = app.renderer
     with app.uow() as uow:
         _, policy = app.published_policy(uow.session)
@@ -167,6 +167,7 @@ def _digest(url: str) -> str:
 def flow(url: str, as_of: date, outbox: Path) -> int:
     os.environ["CREDIT_DATABASE_URL"] = url
     os.environ["CREDIT_OUTBOX_DIR"] = str(outbox)
+    os.environ.update(BENCH_COMPANY)
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
     from flows.collections import collections
 

@@ -24,6 +24,8 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+from bench._db import BENCH_COMPANY
+
 CREDIT = str(Path(sys.executable).with_name("credit"))
 
 
@@ -96,7 +98,7 @@ def fill(url: str, rows: int, sent: int) -> None:
     from credit.db.models import Notice, utcnow
     from credit.settings import Settings
 
-    app = App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": url}))
+    app = App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": url, **BENCH_COMPANY}))
     services.init_database(app, actor="bench")
     context = {
         "customer": {"name": "Nordwind Handel GmbH", "code": "C-1001"},
@@ -163,6 +165,7 @@ def main() -> None:
                 CREDIT_SMTP_HOST="127.0.0.1",
                 CREDIT_SMTP_PORT=str(port),
                 CREDIT_OUTBOX_DIR=str(work / "outbox"),
+                **BENCH_COMPANY,
             )
             started = time.monotonic()
             logs = [(work / f"sender{n}.out", work / f"sender{n}.err") for n in range(args.senders)]

@@ -37,6 +37,8 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
+from bench._db import BENCH_COMPANY
+
 COUNTRIES = [  # country, currency, locale, share
     ("DE", "EUR", "de", 30),
     ("FR", "EUR", "en", 15),
@@ -426,7 +428,9 @@ def generate(
         raise SystemExit("--invoices must be at least --customers (every customer has one)")
     if not (0 <= lines_share <= 1 and 0 <= due_share <= 1):
         raise SystemExit("--lines-share and --due-share are shares between 0 and 1")
-    settings = Settings.load(environ={"CREDIT_DATABASE_URL": database_url}, env_file=None)
+    settings = Settings.load(
+        environ={"CREDIT_DATABASE_URL": database_url, **BENCH_COMPANY}, env_file=None
+    )
     app = App(settings)
     services.init_database(app, actor="bench")
     rng = random.Random(seed)

@@ -52,7 +52,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from bench._db import run_sides
+from bench._db import BENCH_COMPANY, run_sides
 
 WRITE_BATCH = 1_000
 BATCH = 200  # customers per research task: flows.periodic_review.BATCH (which imports Prefect)
@@ -62,7 +62,7 @@ def _app(url: str) -> Any:
     from credit.app import App
     from credit.settings import Settings
 
-    return App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": url}))
+    return App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": url, **BENCH_COMPANY}))
 
 
 # --- (b) the real research step -------------------------------------------------------------
@@ -100,6 +100,7 @@ def real_services(url: str, as_of: date) -> dict[str, float]:
 def real_flow(url: str, as_of: date) -> dict[str, float]:
     """The research step as a Prefect flow shaped like `periodic_review`."""
     os.environ["CREDIT_DATABASE_URL"] = url
+    os.environ.update(BENCH_COMPANY)
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "ERROR")
     from prefect import flow, task
 

@@ -41,9 +41,7 @@ class App:
 
     @cached_property
     def renderer(self) -> NoticeRenderer:
-        return NoticeRenderer.default(
-            company_name=self.settings.company_name, company=self.settings.company
-        )
+        return NoticeRenderer.for_settings(self.settings)
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         """A unit of work; ``read_only`` ones never take SQLite's write lock (and must not write)."""

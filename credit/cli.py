@@ -260,6 +260,7 @@ def init(
     from credit import services
 
     a = get_app()
+    _require_company(a.settings, "credit init")
     with clear_errors():
         who = "admin" if actor is None else services.known_user(a, actor)
         result = services.init_database(a, actor=who)
@@ -279,6 +280,16 @@ def init(
             f"Database ready at {where} ({schema}); "
             f"published policy is version {result['policy_version']}."
         )
+
+
+def _require_company(settings: Settings, what: str) -> None:
+    """Refuse (nothing is created or started) while customer notices would lack the company's
+    details; warn of settings that work but probably not as meant."""
+    refusal = settings.company_refusal(what)
+    if refusal:
+        fail(refusal)
+    for line in settings.warnings():
+        err.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
 
 
 def _import(kind: str, file: Path, dry_run: bool, actor: str | None, as_json: bool) -> None:
@@ -1175,7 +1186,6 @@ def worklist_log(
     )
 
 
-
 # The outcomes in the order the summary line counts them, in words.
 OUTCOME_WORDS = {
     "sent": "sent",
@@ -1567,20 +1577,60 @@ def notices_list(
 
 
 @notices_app.command("deliver")
-def notices_deliver(as_json: JsonOpt = False) -> None:
+def notices_deliver(
+    now: Annotated[
+        bool,
+        typer.Option(
+            "--now",
+            help="Also send the notices waiting out a retry delay, now (after an outage was "
+            "fixed, say; audited).",
+        ),
+    ] = False,
+    by: Annotated[
+        str | None, typer.Option("--as", help="Who asks for --now (audited; default: your login).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Send whatever the outbox still holds (after an outage, say)."""
     from credit import services
+    from credit.notices import local_time
 
     a = get_app()
+    if now and by is None:
+        import getpass
+
+        try:
+            by = getpass.getuser()
+        except (KeyError, OSError):
+            fail("--now: cannot tell who you are; give --as USER")
     with clear_errors():
-        report = services.deliver(a)
+        report = services.deliver(a, now=now, by=by)
     if as_json:
         print_json(report)
         return
+    if report["released"]:
+        console.print(f"{report['released']} waiting notice(s) sent now, not after their delay")
     console.print(
         f"sent {report['sent']}, retrying later {report['retried']}, failed {report['failed']}, "
         f"held by another sender {report['skipped']}"
     )
+    if report["stopped"]:
+        console.print(f"[yellow]stopped for now: {report['stopped']}[/yellow]", highlight=False)
+    if report["waiting"]:
+        from zoneinfo import ZoneInfo
+
+        when = local_time(report["next_attempt"], ZoneInfo(a.settings.timezone))
+        console.print(
+            f"[yellow]{report['waiting']} notice(s) wait for a retry; the next attempt is due at "
+            f"{when}. To send them now: credit notices deliver --now[/yellow]",
+            highlight=False,
+        )
+    if report["held"]:
+        console.print(
+            f"[red]{report['held']} notice(s) to customers not sent: {report['held_reason']}. "
+            "They stay in the outbox and go out with the next delivery once set.[/red]",
+            highlight=False,
+        )
     if report["repeated"]:
         console.print(
             f"[yellow]{report['repeated']} notice(s) were being sent by a sender that stopped; "
@@ -2060,6 +2110,7 @@ def serve(
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         fail(f"--timezone: value {zone!r} is not an IANA time zone (e.g. Europe/Berlin)")
+    _require_company(a.settings, "credit serve")
     prefect_defaults()
     from flows.serve import serve_all
 
@@ -2133,8 +2184,10 @@ def demo(
     console.print(
         f"Demo in {directory} (SQLite + Prefect local mode; the first flow starts Prefect)"
     )
-    from flows.demo import run_demo  # imports Prefect
+    from flows.demo import DEMO_COMPANY, run_demo  # imports Prefect
     from flows.watched import watched_runs
+
+    os.environ.update(DEMO_COMPANY)  # its own, visibly made-up company (not .env's)
 
     with clear_errors(), watched_runs(error_log=_error_log()):
         run_demo(directory, console=console)

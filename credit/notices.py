@@ -16,15 +16,16 @@ import os
 import random
 import smtplib
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email.utils import formatdate, getaddresses, parseaddr
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
+from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
@@ -37,7 +38,7 @@ from jinja2 import (
     pass_context,
     select_autoescape,
 )
-from sqlalchemy import bindparam, case, func, literal, or_, update
+from sqlalchemy import and_, bindparam, case, func, literal, not_, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -55,6 +56,77 @@ LEASE = timedelta(minutes=5)
 
 class NoticeError(RuntimeError):
     """A notice cannot be rendered (missing template or variable): nothing is queued or sent."""
+
+
+# Notices whose recipient is the customer. They print the company's name, address, contact and
+# payment details, so they are neither rendered nor sent while those are not configured. The
+# templates the policy's dunning levels name count too (see :func:`customer_kinds`).
+CUSTOMER_KINDS = frozenset(
+    {
+        "dunning_reminder",
+        "dunning_second_notice",
+        "dunning_final_demand",
+        "dunning_credit_hold",
+        "dunning_handover",
+        "credit_hold_released",
+        "terms_letter",
+    }
+)
+# A notice of a customer kind whose copy goes to the company's own people (credit_hold_released
+# has a customer and an internal message): its key ends so, its context says audience "internal".
+INTERNAL_KEY_SUFFIX = ":internal"
+
+
+def customer_kinds(policy_templates: Iterable[str] = ()) -> frozenset[str]:
+    """The kinds that go to customers: the shipped ones and the dunning levels' templates."""
+    return CUSTOMER_KINDS | frozenset(policy_templates)
+
+
+def is_customer_facing(
+    kind: str, context: dict[str, Any] | None = None, kinds: frozenset[str] = CUSTOMER_KINDS
+) -> bool:
+    """Whether a notice of ``kind`` (with this context) goes to the customer."""
+    return kind in kinds and (context or {}).get("audience", "customer") != "internal"
+
+
+class _Unconfigured:
+    """The company in a notice while its settings are missing: internal notices do without it
+    (``company.configured`` is false); a template that prints any of its details fails, so no
+    notice goes out with an empty or someone else's name or bank account."""
+
+    configured = False
+
+    def __init__(self, refusal: str) -> None:
+        self._refusal = refusal
+
+    def _refuse(self) -> NoReturn:
+        raise NoticeError(self._refusal)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        self._refuse()
+
+    def __getitem__(self, name: str) -> Any:
+        self._refuse()
+
+    def __str__(self) -> str:
+        self._refuse()
+
+    def __html__(self) -> str:
+        self._refuse()
+
+    def __bool__(self) -> bool:
+        return False
+
+
+def company_refusal(missing: Sequence[str]) -> str:
+    """Why a customer notice cannot be rendered or sent: the company settings it lacks."""
+    return (
+        "customer notices print the company's name, address, contact and payment details, and "
+        f"these are not configured: {'; '.join(missing)}. Set them in .env or the environment "
+        "(see .env.example)"
+    )
 
 
 @dataclass(frozen=True)
@@ -86,6 +158,50 @@ def _money_filter(ctx: Any, value: Decimal | str | None, currency: str = "") -> 
 
 
 @pass_context
+def _plural_filter(
+    ctx: Any, count: int | Decimal | None, one: str, other: str, number: bool = True, **forms: str
+) -> str:
+    """A count with its noun by the plural rules of the template's language (Babel's CLDR rules;
+    ``template_language``, else the notice's ``locale``):
+    ``{{ n|plural("day", "days") }}`` gives "1 day", "2 days"; ``{{ n|plural("Tag", "Tage") }}``
+    "1 Tag"; Chinese has one form (``other``). Languages with more forms take them by their CLDR
+    names (``few=``, ``many=``, ``two=``, ``zero=``). ``number=false``: the noun alone."""
+    if count is None or count == "":
+        return "-"
+    loc = babel_locale(ctx.get("template_language") or ctx.get("locale", "en"))
+    value = Decimal(count) if isinstance(count, str) else count
+    word = {"one": one, "other": other, **forms}.get(loc.plural_form(abs(value)), other)
+    return f"{format_decimal(value, locale=loc)} {word}" if number else word
+
+
+def _moment(value: datetime | str) -> datetime | None:
+    """A stored time: a datetime (naive ones are UTC), ISO text or "YYYY-MM-DD HH:MM UTC"."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = str(value).strip()
+        if text.endswith(" UTC"):
+            text = text[:-4] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def local_time(value: datetime | str | None, zone: ZoneInfo) -> str:
+    """A time as notices show it: in the company's time zone with its abbreviation,
+    "2026-12-08 01:41 CET". Text that is not a time is shown as it is."""
+    if value is None or value == "":
+        return ""
+    moment = _moment(value)
+    if moment is None:
+        return str(value)
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or zone.key}"
+
+
+@pass_context
 def _date_filter(ctx: Any, value: date | str | None, fmt: str = "medium") -> str:
     """A date as the notice's locale writes it (Babel): 30 Nov 2026, 2026年11月30日."""
     if value is None or value == "":
@@ -98,7 +214,14 @@ class NoticeRenderer:
     """Renders ``notices/<kind>.<locale>.{txt,html}.j2``; locale falls back to its language, then en."""
 
     def __init__(
-        self, templates_dir: Path, *, company_name: str, company: dict[str, Any] | None = None
+        self,
+        templates_dir: Path,
+        *,
+        company_name: str | None = None,
+        company: dict[str, Any] | None = None,
+        company_missing: Sequence[str] = (),
+        timezone: str = "UTC",
+        kinds_for_customers: frozenset[str] = CUSTOMER_KINDS,
     ) -> None:
         self.env = Environment(
             loader=FileSystemLoader(str(templates_dir)),
@@ -108,22 +231,64 @@ class NoticeRenderer:
             lstrip_blocks=True,
             keep_trailing_newline=True,
         )
-        self._resolved: dict[tuple[str, str, str], Any] = {}
+        self._resolved: dict[tuple[str, str, str], tuple[Any, str]] = {}
+        self.zone = ZoneInfo(timezone)
+        self.kinds_for_customers = kinds_for_customers
+        self.company_missing = list(company_missing)
+        if not company_name and not self.company_missing:
+            self.company_missing = ["CREDIT_COMPANY_NAME (not set)"]
         self.env.filters["money"] = _money_filter
         self.env.filters["date"] = _date_filter
-        self.env.globals["company_name"] = company_name
-        self.env.globals["company"] = company or {
-            "name": company_name,
-            "address": [company_name],
-            "contact": [],
-            "payment": [],
-        }
+        self.env.filters["plural"] = _plural_filter
+        self.env.filters["datetime"] = lambda value: local_time(value, self.zone)
+        self.env.globals["timezone"] = timezone
+        if self.company_missing:
+            unconfigured = _Unconfigured(company_refusal(self.company_missing))
+            self.env.globals["company_name"] = unconfigured
+            self.env.globals["company"] = unconfigured
+        else:
+            self.env.globals["company_name"] = company_name
+            self.env.globals["company"] = {
+                "configured": True,
+                **(
+                    company
+                    or {
+                        "name": company_name,
+                        "address": [company_name],
+                        "contact": [],
+                        "payment": [],
+                    }
+                ),
+            }
 
     @classmethod
-    def default(cls, *, company_name: str, company: dict[str, Any] | None = None) -> NoticeRenderer:
-        return cls(resource_dir("templates"), company_name=company_name, company=company)
+    def default(
+        cls,
+        *,
+        company_name: str | None = None,
+        company: dict[str, Any] | None = None,
+        company_missing: Sequence[str] = (),
+        timezone: str = "UTC",
+    ) -> NoticeRenderer:
+        return cls(
+            resource_dir("templates"),
+            company_name=company_name,
+            company=company,
+            company_missing=company_missing,
+            timezone=timezone,
+        )
 
-    def _template(self, kind: str, locale: str, fmt: str) -> Any:
+    @classmethod
+    def for_settings(cls, settings: Any) -> NoticeRenderer:
+        """The renderer for these settings: the company, its time zone."""
+        return cls.default(
+            company_name=settings.company_name,
+            company=settings.company,
+            company_missing=settings.company_missing(),
+            timezone=settings.timezone,
+        )
+
+    def _template(self, kind: str, locale: str, fmt: str) -> tuple[Any, str]:
         """The compiled template for a kind, locale and format; resolved once per renderer (the
         fallback chain's misses are not looked up on disk again for every notice)."""
         found = self._resolved.get((kind, locale, fmt))
@@ -131,7 +296,8 @@ class NoticeRenderer:
             found = self._resolved[(kind, locale, fmt)] = self._resolve(kind, locale, fmt)
         return found
 
-    def _resolve(self, kind: str, locale: str, fmt: str) -> Any:
+    def _resolve(self, kind: str, locale: str, fmt: str) -> tuple[Any, str]:
+        """The template and the language it is written in (the locale, or the fallback's)."""
         tried = []
         language = locale.split("_")[0].split("-")[0]
         parts = set(locale.replace("_", "-").split("-")[1:])
@@ -141,7 +307,7 @@ class NoticeRenderer:
             name = f"notices/{kind}.{loc}.{fmt}.j2"
             tried.append(name)
             try:
-                return self.env.get_template(name)
+                return self.env.get_template(name), loc
             except TemplateNotFound:
                 continue
         raise NoticeError(f"no template for notice {kind!r}: tried {', '.join(tried)}")
@@ -158,11 +324,21 @@ class NoticeRenderer:
     def render(self, kind: str, locale: str, context: dict[str, Any]) -> Rendered:
         """Render subject, text and HTML; any missing variable raises :class:`NoticeError`.
 
-        ``locale`` is in the context, so money and dates are formatted for it."""
+        ``locale`` is in the context, so money and dates are formatted for it. A notice to the
+        customer is refused while the company's details are not configured."""
+        if self.company_missing and is_customer_facing(kind, context, self.kinds_for_customers):
+            raise NoticeError(
+                f"notice {kind!r} to the customer cannot be rendered: "
+                + company_refusal(self.company_missing)
+            )
         context = {**context, "locale": locale}
         try:
-            text_module = self._template(kind, locale, "txt").make_module(context)
-            html = self._template(kind, locale, "html").render(context)
+            # |money and |date format for the notice's locale; |plural takes the noun by the
+            # rules of the language the template is written in (English when it fell back).
+            text_template, text_language = self._template(kind, locale, "txt")
+            html_template, html_language = self._template(kind, locale, "html")
+            text_module = text_template.make_module({**context, "template_language": text_language})
+            html = html_template.render({**context, "template_language": html_language})
         except NoticeError:
             raise
         except Exception as exc:  # jinja2.UndefinedError and friends
@@ -487,6 +663,12 @@ class DeliveryReport:
     repeated: int = 0
     failed_ids: list[int] = field(default_factory=list)  # failed for good in this sweep
     stopped: str = ""  # why the sweep stopped before the outbox was empty (the server is down)
+    # After the sweep: notices waiting out a retry delay, and the earliest of their next attempts
+    # (UTC); customer notices held back because the company's details are not configured.
+    waiting: int = 0
+    next_attempt: datetime | None = None
+    held: int = 0
+    held_reason: str = ""
 
 
 CLAIM = 200  # notices taken per claim
@@ -497,15 +679,25 @@ GIVE_UP_AFTER = 3  # server failures in a row that end a sweep
 INTERRUPTED = "an earlier send stopped after claiming it (its lease ended): it may repeat that one"
 
 
+def held_back(kinds: frozenset[str]) -> Any:
+    """The condition of the notices to customers among ``kinds`` (not their internal copies)."""
+    return and_(
+        Notice.kind.in_(sorted(kinds)),  # type: ignore[attr-defined]
+        not_(Notice.idempotency_key.endswith(INTERNAL_KEY_SUFFIX)),  # type: ignore[attr-defined]
+    )
+
+
 def due_notices(
     dialect: str,
     now: datetime,
     limit: int,
     notice_ids: list[int] | None = None,
     after_id: int | None = None,
+    held: Any = None,
 ) -> Any:
-    """The ids of the oldest notices due for sending: unsent, not held by a live lease. The
-    partial index of unsent notices serves it, however many have been sent before."""
+    """The ids of the oldest notices due for sending: unsent, not held by a live lease (nor by
+    the ``held`` condition). The partial index of unsent notices serves it, however many have
+    been sent before."""
     due = (
         select(Notice.id)
         .where(UNSENT)  # literal values: the partial index of unsent notices serves it
@@ -517,6 +709,8 @@ def due_notices(
         due = due.where(Notice.id.in_(notice_ids))  # type: ignore[union-attr]
     if after_id is not None:  # only what was queued since (an index range, not a scan)
         due = due.where(Notice.id > after_id)  # type: ignore[operator]
+    if held is not None:
+        due = due.where(not_(held))
     if dialect == "postgresql":
         due = due.with_for_update(skip_locked=True)
     return due
@@ -529,6 +723,7 @@ def _claim(
     notice_ids: list[int] | None,
     after_id: int | None = None,
     lease: timedelta = LEASE,
+    held: Any = None,
 ) -> list[tuple[Outgoing, bool]]:
     """Take up to ``limit`` due notices for sending, with a lease, in one statement: (what sending
     needs of it, whether a sender that stopped had claimed it before) for each notice taken.
@@ -537,7 +732,7 @@ def _claim(
     several machines) take different rows without waiting for each other. On SQLite the statement
     takes the database's write lock, so claims are serialised. A sender that dies leaves its rows
     to the next one when the lease ends."""
-    due = due_notices(session.get_bind().dialect.name, now, limit, notice_ids, after_id)
+    due = due_notices(session.get_bind().dialect.name, now, limit, notice_ids, after_id, held)
     taken = session.execute(
         update(Notice)
         .where(Notice.id.in_(due.scalar_subquery()))  # type: ignore[union-attr]
@@ -642,6 +837,8 @@ def deliver_pending(
     letters_dir: Path | None = None,
     lease: timedelta = LEASE,
     retry_base: float = RETRY_BASE,
+    hold: frozenset[str] = frozenset(),
+    hold_reason: str = "",
 ) -> DeliveryReport:
     """Send what the outbox holds (or just ``notice_ids``): claim a chunk, send each, mark each.
 
@@ -651,10 +848,13 @@ def deliver_pending(
     that writes files (``idempotent``: sending again rewrites the same file) is claimed and marked
     200 at a time.
     Letters (channel ``letter``) are written as printable HTML files to ``letters_dir`` for the
-    post room, whatever the e-mail transport."""
+    post room, whatever the e-mail transport. Notices to customers of the kinds in ``hold`` are
+    not sent (they stay pending, no attempt spent): the company's details they print are not
+    configured (``hold_reason``)."""
     letters = LetterWriter(letters_dir or Path("var/outbox/letters"))
     per_chunk = bool(getattr(transport, "idempotent", False))
     report = DeliveryReport()
+    held = held_back(hold) if hold else None
     down = 0  # server failures in a row
     began = utcnow()
     with Session(engine, expire_on_commit=False) as session:
@@ -665,7 +865,7 @@ def deliver_pending(
                 size = CLAIM if per_chunk else 1
                 want = size if limit is None else min(size, limit - _done(report))
                 # due before the sweep began: a notice retried in this sweep waits for the next
-                claimed = _claim(session, began, want, notice_ids, lease=lease)
+                claimed = _claim(session, began, want, notice_ids, lease=lease, held=held)
                 if not claimed:
                     break
                 chunk = [out for out, _ in claimed]
@@ -706,9 +906,56 @@ def deliver_pending(
                 .where(UNSENT, Notice.status == NoticeStatus.SENDING)
                 .where(Notice.claimed_until >= utcnow())  # type: ignore[operator]
             ).one()
+            report.waiting, report.next_attempt = waiting(session, utcnow(), held, notice_ids)
+            if held is not None:
+                report.held = session.exec(
+                    select(func.count()).select_from(Notice).where(UNSENT, held)
+                ).one()
+                report.held_reason = hold_reason if report.held else ""
         finally:
             transport.close()
     return report
+
+
+def _waiting_condition(now: datetime, held: Any) -> Any:
+    """Unsent notices waiting out a retry delay (pending, not due before ``now``)."""
+    condition = and_(
+        UNSENT,
+        Notice.status == NoticeStatus.PENDING,
+        Notice.claimed_until > now,  # type: ignore[operator]
+    )
+    return condition if held is None else and_(condition, not_(held))
+
+
+def waiting(
+    session: Session, now: datetime, held: Any = None, notice_ids: list[int] | None = None
+) -> tuple[int, datetime | None]:
+    """How many notices wait out a retry delay, and when the first of them is due (UTC)."""
+    query = select(func.count(), func.min(Notice.claimed_until)).where(
+        _waiting_condition(now, held)
+    )
+    if notice_ids is not None:
+        query = query.where(Notice.id.in_(notice_ids))  # type: ignore[union-attr]
+    count, first = session.exec(query).one()  # type: ignore[call-overload]
+    if first is not None and first.tzinfo is None:
+        first = first.replace(tzinfo=UTC)  # SQLite gives it back naive
+    return count, first
+
+
+def release_waiting(
+    session: Session, now: datetime, hold: frozenset[str] = frozenset()
+) -> list[int]:
+    """Make the notices that wait out a retry delay due now (in the caller's transaction); their
+    ids. What a customer notice held for the company's details waits for stays held."""
+    held = held_back(hold) if hold else None
+    return list(
+        session.execute(
+            update(Notice)
+            .where(_waiting_condition(now, held))
+            .values(claimed_until=None)
+            .returning(Notice.id)
+        ).scalars()
+    )
 
 
 def _done(report: DeliveryReport) -> int:

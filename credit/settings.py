@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -17,6 +18,67 @@ _TRUE = {"1", "true", "yes", "on"}
 
 class SettingsError(ValueError):
     """A setting has a value the product cannot use."""
+
+
+# What customer letters and notices print about the company (name, address, how to reach it, where
+# to pay): no defaults, so that nothing goes out with someone else's details.
+COMPANY_SETTINGS = (
+    "CREDIT_COMPANY_NAME",
+    "CREDIT_COMPANY_ADDRESS",
+    "CREDIT_COMPANY_CONTACT",
+    "CREDIT_COMPANY_PAYMENT_DETAILS",
+)
+# The example values older versions shipped as defaults and in .env.example (people copied them):
+# still placeholders, not a company's details. Compared without case and spaces.
+_PLACEHOLDERS = {
+    "CREDIT_COMPANY_NAME": ("exampletradinggmbh",),
+    "CREDIT_COMPANY_ADDRESS": ("exampletradinggmbh", "hafenstrasse1|20457"),
+    "CREDIT_COMPANY_CONTACT": ("credit@example.com", "+494012345670"),
+    "CREDIT_COMPANY_PAYMENT_DETAILS": ("de89370400440532013000",),
+}
+DEFAULT_WEB_BASE_URL = "http://127.0.0.1:8765"
+
+# A labelled bank detail ("IBAN DE89 3704 ...", "BIC: COBADEFFXXX"): the letters, digits and spaces
+# after the label.
+_LABEL = re.compile(r"\b(IBAN|BIC|SWIFT)\b", re.IGNORECASE)
+_VALUE = re.compile(r"^[\s:]*([A-Za-z0-9][A-Za-z0-9 ]*)")
+# An IBAN without its label: two letters, two digits, then 11 to 30 letters or digits.
+_IBAN_LIKE = re.compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b")
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text).lower()
+
+
+def check_payment_details(value: str, setting: str = "CREDIT_COMPANY_PAYMENT_DETAILS") -> None:
+    """Every IBAN (and BIC) in the payment lines must be a valid one (checksum, length, country):
+    customers would pay into it. Raises :class:`SettingsError` naming the setting and the value."""
+    from schwifty import BIC, IBAN
+    from schwifty.exceptions import SchwiftyException
+
+    for line in (part.strip() for part in value.split("|")):
+        pieces = _LABEL.split(line)  # text, label, text, label, text ...
+        candidates = [
+            ("IBAN" if label.upper() == "IBAN" else "BIC", (m.group(1) if m else "").strip())
+            for label, after in zip(pieces[1::2], pieces[2::2], strict=True)
+            for m in [_VALUE.match(after)]
+        ]
+        if not candidates:
+            candidates = [("IBAN", m.group(0)) for m in _IBAN_LIKE.finditer(line)]
+        for kind, candidate in candidates:
+            try:
+                if not candidate:
+                    raise ValueError("no value after the label")
+                if kind == "IBAN":
+                    IBAN(candidate)
+                else:
+                    BIC(candidate.replace(" ", "").upper())
+            except (SchwiftyException, ValueError) as exc:
+                reason = str(exc).rstrip(".") or type(exc).__name__
+                raise SettingsError(
+                    f"{setting}: value {candidate!r} is not a valid {kind}: {reason[0].lower()}"
+                    f"{reason[1:]}"
+                ) from None
 
 
 @dataclass(frozen=True)
@@ -39,12 +101,14 @@ class Settings:
     base_currency: str = "EUR"
     policy_file: Path | None = None
     approvers_file: Path | None = None
-    company_name: str = "Example Trading GmbH"
-    # What letters and customer notices show for reaching and paying the company (lines with " | ").
-    company_address: str = "Example Trading GmbH | Hafenstrasse 1 | 20457 Hamburg | Germany"
-    company_contact: str = "credit@example.com | +49 40 1234 5670"
-    company_payment_details: str = "IBAN DE89 3704 0044 0532 0130 00 | BIC COBADEFFXXX"
-    web_base_url: str = "http://127.0.0.1:8765"
+    # What letters and customer notices show for the company: its name, and for reaching and
+    # paying it (lines with " | "). Required before customer notices go out: no defaults.
+    company_name: str | None = None
+    company_address: str | None = None
+    company_contact: str | None = None
+    company_payment_details: str | None = None
+    web_base_url: str = DEFAULT_WEB_BASE_URL
+    web_base_url_set: bool = field(default=False, repr=False)  # CREDIT_WEB_BASE_URL was given
     web_secret: str | None = field(default=None, repr=False)
     link_valid_hours: int = 72
     timezone: str = "Europe/Berlin"  # the company's: "today" and days overdue are counted in it
@@ -52,19 +116,72 @@ class Settings:
     reports_dir: Path = Path("var/reports")
     log_dir: Path = Path("var/log")  # where the full traceback of an unexpected error is written
 
+    def __post_init__(self) -> None:
+        if self.company_payment_details:
+            check_payment_details(self.company_payment_details)
+
     @property
     def company(self) -> dict[str, object]:
         """The company as notices show it: name, address lines, contact lines, payment lines."""
 
-        def lines(text: str) -> list[str]:
-            return [part.strip() for part in text.split("|") if part.strip()]
+        def lines(text: str | None) -> list[str]:
+            return [part.strip() for part in (text or "").split("|") if part.strip()]
 
         return {
-            "name": self.company_name,
+            "name": self.company_name or "",
             "address": lines(self.company_address),
             "contact": lines(self.company_contact),
             "payment": lines(self.company_payment_details),
         }
+
+    def company_missing(self) -> list[str]:
+        """The company settings that customer notices need and that are unset or still an example
+        value, each with why: ``CREDIT_COMPANY_NAME (not set)``. Empty when all are configured."""
+        values = dict(
+            zip(
+                COMPANY_SETTINGS,
+                (
+                    self.company_name,
+                    self.company_address,
+                    self.company_contact,
+                    self.company_payment_details,
+                ),
+                strict=True,
+            )
+        )
+        missing = []
+        for name, value in values.items():
+            if not value or not value.strip():
+                missing.append(f"{name} (not set)")
+            elif any(
+                all(part in _squash(value) for part in p.split("|")) for p in _PLACEHOLDERS[name]
+            ):
+                missing.append(f"{name} (still the example value {value.strip()!r})")
+        return missing
+
+    @property
+    def company_configured(self) -> bool:
+        return not self.company_missing()
+
+    def company_refusal(self, what: str) -> str | None:
+        """Why ``what`` cannot go on (the company settings it needs), or None when they are set."""
+        missing = self.company_missing()
+        if not missing:
+            return None
+        return (
+            f"{what}: customer letters and notices print the company's name, address, contact "
+            f"and payment details, and these are not configured: {'; '.join(missing)}. Set them "
+            "in .env or the environment (see .env.example)"
+        )
+
+    def warnings(self) -> list[str]:
+        """Settings that work but probably not as meant (one line each)."""
+        if self.web_base_url_set:
+            return []
+        return [
+            f"CREDIT_WEB_BASE_URL is not set: links in approvers' notices point at "
+            f"{DEFAULT_WEB_BASE_URL} (only reachable from this machine)"
+        ]
 
     @property
     def letters_path(self) -> Path:
@@ -167,11 +284,12 @@ class Settings:
             base_currency=currency,
             policy_file=get_path("POLICY_FILE"),
             approvers_file=get_path("APPROVERS_FILE"),
-            company_name=get("COMPANY_NAME") or cls.company_name,
-            company_address=get("COMPANY_ADDRESS") or cls.company_address,
-            company_contact=get("COMPANY_CONTACT") or cls.company_contact,
-            company_payment_details=get("COMPANY_PAYMENT_DETAILS") or cls.company_payment_details,
+            company_name=get("COMPANY_NAME"),
+            company_address=get("COMPANY_ADDRESS"),
+            company_contact=get("COMPANY_CONTACT"),
+            company_payment_details=get("COMPANY_PAYMENT_DETAILS"),
             web_base_url=(get("WEB_BASE_URL") or cls.web_base_url).rstrip("/"),
+            web_base_url_set=get("WEB_BASE_URL") is not None,
             web_secret=get("WEB_SECRET"),
             link_valid_hours=get_int("LINK_VALID_HOURS", 72),
         )

@@ -49,12 +49,12 @@ def create_app(
     )
     env.filters["money"] = _money_filter
     env.filters["date"] = _date_filter
-    env.globals["company_name"] = app.settings.company_name
+    env.globals["company_name"] = app.settings.company_name or "Credit management"
     web = FastAPI(title="Credit approvals", docs_url=None, redoc_url=None, openapi_url=None)
 
     def page(name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         response = HTMLResponse(
-            env.get_template(f"web/{name}").render(company_name=app.settings.company_name, **ctx),
+            env.get_template(f"web/{name}").render(**ctx),
             status_code=status,
         )
         response.headers["Cache-Control"] = "no-store"

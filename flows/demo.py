@@ -36,6 +36,15 @@ COLLECTION_DAYS = [
 ]
 PERIODIC_DAY = date(2027, 1, 4)
 RESEARCH_DAY = date(2026, 12, 31)  # the quarter's figures, month by month
+# The company the demo's letters come from: visibly made up, with no bank account to pay into
+# (`credit demo` sets these, whatever .env says).
+DEMO_COMPANY = {
+    "CREDIT_COMPANY_NAME": "Demo Trading GmbH (fictitious)",
+    "CREDIT_COMPANY_ADDRESS": "Demo Trading GmbH (fictitious) | DEMO ADDRESS, not a real company "
+    "| Beispielweg 1 | 00000 Demo City",
+    "CREDIT_COMPANY_CONTACT": "credit@demo-trading.invalid (DEMO) | +00 000 000 000 (DEMO)",
+    "CREDIT_COMPANY_PAYMENT_DETAILS": "DEMO - do not pay: no real bank account",
+}
 
 
 def run_demo(directory: Path, console: Console) -> None:
@@ -43,6 +52,10 @@ def run_demo(directory: Path, console: Console) -> None:
     data = resource_dir("sample_data")
     say = console.print
 
+    say(
+        f"[bold]DEMO[/]: the letters come from {DEMO_COMPANY['CREDIT_COMPANY_NAME']}, a made-up "
+        f'company; its bank details read "{DEMO_COMPANY["CREDIT_COMPANY_PAYMENT_DETAILS"]}"'
+    )
     say("[bold]1. Set-up[/]: migrate the database and publish config/policy.yaml as version 1")
     services.init_database(a, actor="demo")
     for kind, name in (

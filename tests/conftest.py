@@ -19,6 +19,13 @@ from credit.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = resource_dir("sample_data")
+# The company customer notices print (required settings): visibly fictitious, with a valid IBAN.
+TEST_COMPANY = {
+    "CREDIT_COMPANY_NAME": "Testfirma Nord GmbH (fictitious)",
+    "CREDIT_COMPANY_ADDRESS": "Testfirma Nord GmbH (fictitious) | Teststrasse 9 | 99999 Testdorf",
+    "CREDIT_COMPANY_CONTACT": "credit@testfirma.invalid | +49 000 0000000",
+    "CREDIT_COMPANY_PAYMENT_DETAILS": "IBAN DE02 1203 0000 0000 2020 51 | BIC BYLADEM1001",
+}
 
 
 @pytest.fixture(scope="session")
@@ -33,12 +40,15 @@ def directory():
 
 @pytest.fixture
 def credit_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """CREDIT_* settings pointing at a fresh SQLite file and outbox under tmp_path."""
+    """CREDIT_* settings pointing at a fresh SQLite file and outbox under tmp_path, with the test
+    company (customer notices need one)."""
     for key in list(os.environ):
         if key.startswith("CREDIT_") and key != "CREDIT_TEST_POSTGRES_URL":
             monkeypatch.delenv(key)
     monkeypatch.setenv("CREDIT_DATABASE_URL", f"sqlite:///{tmp_path / 'credit.db'}")
     monkeypatch.setenv("CREDIT_OUTBOX_DIR", str(tmp_path / "outbox"))
+    for key, value in TEST_COMPANY.items():
+        monkeypatch.setenv(key, value)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

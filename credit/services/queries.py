@@ -25,6 +25,7 @@ from credit.db.models import (
     PaymentPromise,
     RequestStatus,
     SalesOrder,
+    utcnow,
 )
 from credit.domain import dunning
 from credit.domain.money import ZERO, money
@@ -239,10 +240,49 @@ def list_notices(
 
 
 def deliver(
-    app: App, *, limit: int | None = None, notice_ids: list[int] | None = None
+    app: App,
+    *,
+    limit: int | None = None,
+    notice_ids: list[int] | None = None,
+    now: bool = False,
+    by: str | None = None,
 ) -> dict[str, Any]:
     """Send what the outbox holds. Notices that failed for good in this sweep (a permanent
-    refusal, or retries used up) are listed in one notice to the operator."""
+    refusal, or retries used up) are listed in one notice to the operator.
+
+    While the company's details are not configured, notices to customers stay in the outbox
+    (pending, no attempt spent) and the report says why. ``now``: notices waiting out a retry
+    delay are sent now (audited, as ``by``)."""
+    hold: frozenset[str] = frozenset()
+    hold_reason = ""
+    missing = app.settings.company_missing()
+    if missing:
+        hold = _customer_kinds(app)
+        hold_reason = notices.company_refusal(missing)
+    released: list[int] = []
+    if now:
+        from credit.services._common import ServiceError
+
+        if not (by or "").strip():
+            raise ServiceError("--now: say who asks with --as (audited)")
+        with app.uow() as uow:
+            released = notices.release_waiting(uow.session, utcnow(), hold)
+            if released:
+                audit.record(
+                    uow.session,
+                    actor=by.strip(),  # type: ignore[union-attr]
+                    action="notice.retry_now",
+                    entity_type="outbox",
+                    entity_id="waiting",
+                    before={"waiting": len(released)},
+                    after={
+                        "due": len(released),
+                        "first_id": min(released),
+                        "last_id": max(released),
+                    },
+                    reason="sent now instead of after their retry delay",
+                )
+            uow.commit()
     report = notices.deliver_pending(
         app.engine,
         notices.transport_for(app.settings),
@@ -252,10 +292,28 @@ def deliver(
         letters_dir=app.settings.letters_path,
         lease=timedelta(seconds=app.settings.delivery_lease_seconds),
         retry_base=app.settings.delivery_retry_seconds,
+        hold=hold,
+        hold_reason=hold_reason,
     )
     out = asdict(report)
+    out["released"] = len(released)
     out["operator_notice"] = _tell_operator(app, report.failed_ids)
     return out
+
+
+def _customer_kinds(app: App) -> frozenset[str]:
+    """The kinds of notice that go to customers: the shipped ones and the templates of every
+    policy version's dunning levels that write to them (not the call tasks)."""
+    from credit.db.models import CreditPolicy
+    from credit.domain.policy import DunningChannel
+
+    templates = set()
+    with app.uow(read_only=True) as uow:
+        for row in uow.session.exec(select(CreditPolicy)):
+            for level in app.policy_body(row).dunning.levels:
+                if level.channel != DunningChannel.CALL:
+                    templates.add(level.template)
+    return notices.customer_kinds(templates)
 
 
 def retry_notices(app: App, *, notice_ids: list[int], by: str, reason: str) -> list[int]:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TEST_COMPANY
+
 CREDIT = str(Path(sys.executable).with_name("credit"))
 
 
@@ -22,6 +24,7 @@ def cli(tmp_path, prefect_api_url):
         PREFECT_API_URL=prefect_api_url,
         PREFECT_LOGGING_LEVEL="WARNING",
         COLUMNS="200",
+        **TEST_COMPANY,
     )
 
     def run(*args: str, expect: int | None = 0) -> subprocess.CompletedProcess:

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import SAMPLE, sample_payments_until
+from tests.conftest import SAMPLE, TEST_COMPANY, sample_payments_until
 
 
 def test_help_says_what_every_command_does(cli):
@@ -247,6 +247,7 @@ def test_read_only_commands_do_not_import_prefect(tmp_path):
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
     env["CREDIT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'credit.db'}"
+    env.update(TEST_COMPANY)
     proc = subprocess.run(
         [sys.executable, "-c", code],
         cwd=tmp_path,

@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from tests.conftest import SAMPLE, sample_payments_until, scratch_postgres
+from tests.conftest import SAMPLE, TEST_COMPANY, sample_payments_until, scratch_postgres
 from tests.e2e.conftest import CREDIT
 
 
@@ -33,6 +33,7 @@ def _race(cli, database_url: str) -> None:
         CREDIT_OUTBOX_DIR=str(cli.path / "outbox"),
         PREFECT_API_URL=cli.env["PREFECT_API_URL"],
         PREFECT_LOGGING_LEVEL="WARNING",
+        **TEST_COMPANY,
     )
 
     def credit(*args: str) -> subprocess.Popen:

@@ -29,7 +29,7 @@ from credit.app import App
 from credit.db.engine import make_engine
 from credit.db.models import Notice, WorkPartition
 from credit.settings import Settings
-from tests.conftest import postgres_url, scratch_postgres
+from tests.conftest import TEST_COMPANY, postgres_url, scratch_postgres
 
 pytestmark = pytest.mark.slow
 
@@ -134,6 +134,7 @@ def test_two_workers_share_a_partitioned_run_and_it_equals_a_single_process_run(
                 CREDIT_OUTBOX_DIR=str(tmp_path / "outbox"),
                 CREDIT_SMTP_HOST="127.0.0.1",  # real mail: a second send would be a second mail
                 CREDIT_SMTP_PORT=str(smtp.port),
+                **TEST_COMPANY,
             )
             server_env = {
                 **env,
@@ -197,7 +198,11 @@ def test_two_workers_share_a_partitioned_run_and_it_equals_a_single_process_run(
             )  # fmt: skip
             assert ref.returncode == 0, ref.stdout + ref.stderr
 
-            app = App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": app_url}))
+            app = App(
+                Settings.load(
+                    env_file=None, environ={"CREDIT_DATABASE_URL": app_url, **TEST_COMPANY}
+                )
+            )
             with app.uow() as uow:
                 parts = uow.session.exec(select(WorkPartition)).all()
                 notices = uow.session.exec(select(Notice)).all()

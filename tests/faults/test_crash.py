@@ -31,7 +31,7 @@ from credit import audit, services
 from credit.app import App
 from credit.db.models import CreditLine, Customer, DunningAction, Notice
 from credit.settings import Settings
-from tests.conftest import REPO
+from tests.conftest import REPO, TEST_COMPANY
 from tests.faults.sizes import CRASH_CUSTOMERS, CRASH_INVOICES
 
 pytestmark = pytest.mark.slow
@@ -102,6 +102,7 @@ def portfolio(tmp_path_factory) -> Path:
                 "CREDIT_DATABASE_URL": f"sqlite:///{source}",
                 "CREDIT_OUTBOX_DIR": str(source.parent / "outbox"),
                 "CREDIT_LETTERS_DIR": str(source.parent / "letters"),
+                **TEST_COMPANY,
             },
         )
     )
@@ -124,6 +125,7 @@ def run(db: Path, port: int, crash: str | None = None) -> subprocess.CompletedPr
         CREDIT_SMTP_PORT=str(port),
         CREDIT_DELIVERY_LEASE_SECONDS=str(LEASE),
         CREDIT_SMTP_TIMEOUT="1",
+        **TEST_COMPANY,
     )
     if crash:
         env["CREDIT_CRASH_AT"] = crash
@@ -140,7 +142,11 @@ def run(db: Path, port: int, crash: str | None = None) -> subprocess.CompletedPr
 def state(db: Path) -> dict[str, Any]:
     """What the run left: every notice (key, status, digest of its text), every dunning step,
     the lines on hold, and whether the audit chain holds."""
-    app = App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": f"sqlite:///{db}"}))
+    app = App(
+        Settings.load(
+            env_file=None, environ={"CREDIT_DATABASE_URL": f"sqlite:///{db}", **TEST_COMPANY}
+        )
+    )
     with app.uow() as uow:
         s = uow.session
         sent = {

@@ -22,7 +22,7 @@ from credit import services
 from credit.app import App
 from credit.db.models import Notice, utcnow
 from credit.settings import Settings
-from tests.conftest import scratch_postgres
+from tests.conftest import TEST_COMPANY, scratch_postgres
 from tests.e2e.conftest import CREDIT
 from tests.faults.sizes import OUTBOX_ROWS
 from tests.integration.test_notices import free_port
@@ -66,6 +66,7 @@ def outbox(request, tmp_path):
             CREDIT_SMTP_PORT=str(port),
             CREDIT_DELIVERY_LEASE_SECONDS=str(LEASE),
             CREDIT_SMTP_TIMEOUT="1",
+            **TEST_COMPANY,
         )
         app = App(Settings.load(env_file=None, environ=env))
         services.init_database(app, actor="test")

@@ -17,7 +17,7 @@ from credit import services
 from credit.app import App
 from credit.db.models import DunningAction, Notice
 from credit.settings import Settings
-from tests.conftest import scratch_postgres
+from tests.conftest import TEST_COMPANY, scratch_postgres
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +54,11 @@ def test_one_run_after_ten_days_of_downtime_sends_one_notice_at_the_right_level(
     app = App(
         Settings.load(
             env_file=None,
-            environ={"CREDIT_DATABASE_URL": database, "CREDIT_OUTBOX_DIR": str(tmp_path / "o")},
+            environ={
+                "CREDIT_DATABASE_URL": database,
+                "CREDIT_OUTBOX_DIR": str(tmp_path / "o"),
+                **TEST_COMPANY,
+            },
         )
     )
     with app.uow() as uow:

@@ -16,7 +16,7 @@ from credit import services
 from credit.app import App
 from credit.db.models import AuditEvent, CreditLine, CreditRequest, Notice
 from credit.settings import Settings
-from tests.conftest import import_sample
+from tests.conftest import TEST_COMPANY, import_sample
 from tests.e2e.conftest import CREDIT, cli  # noqa: F401 - the fixture
 from tests.integration.test_lifecycle_services import DAY, decide, review
 
@@ -30,6 +30,7 @@ def test_a_decision_whose_follow_up_died_is_finished_by_the_next_sweep_once(cli)
             environ={
                 "CREDIT_DATABASE_URL": cli.env["CREDIT_DATABASE_URL"],
                 "CREDIT_OUTBOX_DIR": cli.env["CREDIT_OUTBOX_DIR"],
+                **TEST_COMPANY,
             },
         )
     )

@@ -18,6 +18,7 @@ from bench.portfolio import generate
 from credit.app import App
 from credit.db.models import Notice, WorkPartition
 from credit.settings import Settings
+from tests.conftest import TEST_COMPANY
 
 AS_OF = date(2027, 3, 2)
 
@@ -58,7 +59,10 @@ def test_a_partitioned_run_equals_a_single_process_run_notice_for_notice(
     assert sum(p["customers"] for p in parted["partitions"]) == parted["customers"]
 
     app = App(
-        Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": f"sqlite:///{parted_db}"})
+        Settings.load(
+            env_file=None,
+            environ={"CREDIT_DATABASE_URL": f"sqlite:///{parted_db}", **TEST_COMPANY},
+        )
     )
     with app.uow() as uow:
         parts = uow.session.exec(select(WorkPartition)).all()

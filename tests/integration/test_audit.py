@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from credit import services
+from tests.conftest import TEST_COMPANY
 from tests.integration.test_lifecycle_services import DAY, decide, review
 
 CREDIT = str(Path(sys.executable).with_name("credit"))
@@ -92,6 +93,7 @@ def test_reordered_events_are_named(trail):
 def test_verify_from_the_command_line_exits_1_and_names_the_event(trail):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
     env["CREDIT_DATABASE_URL"] = str(trail.engine.url.render_as_string(hide_password=False))
+    env.update(TEST_COMPANY)
     ok = subprocess.run(
         [CREDIT, "audit", "verify"], env=env, capture_output=True, text=True, timeout=60
     )
@@ -108,6 +110,7 @@ def test_limit_report_shows_who_approved_when_and_what_they_saw_and_neutralises_
 ):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
     env["CREDIT_DATABASE_URL"] = str(trail.engine.url.render_as_string(hide_password=False))
+    env.update(TEST_COMPANY)
     with trail.engine.begin() as conn:  # a customer code a spreadsheet would run as a formula
         conn.execute(text("UPDATE customer SET code = '=HYPERLINK(\"x\")' WHERE code = 'C-1007'"))
     rows = services.limit_changes(trail, start=date(2000, 1, 1), end=date(2100, 1, 1))

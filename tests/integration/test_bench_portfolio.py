@@ -11,10 +11,11 @@ from bench.portfolio import generate
 from credit.app import App
 from credit.db.models import Customer, Invoice
 from credit.settings import Settings
+from tests.conftest import TEST_COMPANY
 
 
 def _summary(url: str) -> tuple[int, Counter, str]:
-    app = App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": url}))
+    app = App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": url, **TEST_COMPANY}))
     with app.engine.connect() as conn:
         customers = conn.execute(select(func.count()).select_from(Customer)).scalar_one()
         per_customer = Counter(
@@ -56,7 +57,7 @@ def test_most_customers_have_a_rated_line_from_a_research_the_real_code_can_reus
     written = generate(
         url, customers=80, invoices=400, seed=3, as_of=as_of, lines_share=0.8, due_share=0.25
     )
-    app = App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": url}))
+    app = App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": url, **TEST_COMPANY}))
     with app.uow() as uow:
         s = uow.session
         _, policy = app.published_policy(s)

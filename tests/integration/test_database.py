@@ -16,7 +16,7 @@ from sqlmodel import Session, func, select
 from credit.db.engine import make_engine
 from credit.db.migrate import current_revision, downgrade, head_revision, upgrade
 from credit.db.models import AuditEvent, Customer, Invoice
-from tests.conftest import postgres_url
+from tests.conftest import TEST_COMPANY, postgres_url
 
 EXTREMES = [
     "0.0001",
@@ -288,7 +288,7 @@ def test_listing_failed_notices_reads_the_index_of_failed_notices(engine):
 
     _outbox(engine, ["failed" if i % 1000 == 999 else "sent" for i in range(3000)])
     url = engine.url.render_as_string(hide_password=False)
-    app = App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": url}))
+    app = App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": url, **TEST_COMPANY}))
     try:
         with _plan_of_what_runs(app.engine, "FROM notice") as plan:
             rows = list_notices(app, customer_code=None, kind=None, status="failed")

@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from credit import services
 from credit.db.models import Customer, Invoice, Notice
-from credit.notices import NoticeRenderer
+from credit.notices import NoticeError, NoticeRenderer
 from credit.resources import resource_dir
 from tests.integration.test_lifecycle_services import DAY, decide, review
 
@@ -50,14 +50,15 @@ def recorded(tmp_path_factory):
 
     from credit.app import App
     from credit.settings import Settings
-    from tests.conftest import import_sample
+    from tests.conftest import TEST_COMPANY, import_sample
 
     tmp = tmp_path_factory.mktemp("locales")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
     env["CREDIT_DATABASE_URL"] = f"sqlite:///{tmp / 'credit.db'}"
     env["CREDIT_OUTBOX_DIR"] = str(tmp / "outbox")
+    env.update(TEST_COMPANY)
     a = App(Settings.load(env_file=None, environ=env))
-    recorder = RecordingRenderer.default(company_name="Example Trading GmbH")
+    recorder = RecordingRenderer.for_settings(a.settings)
     recorder.seen = {}
     a.__dict__["renderer"] = recorder  # the App's cached renderer
     services.init_database(a, actor="test")
@@ -206,3 +207,103 @@ def test_a_zh_hant_customer_gets_zh_hant_notices(recorded):
     for n in mine:
         assert n.locale == "zh-Hant" and CJK.search(n.subject), (n.kind, n.subject)
         assert "€" in n.text and "年" in n.text  # amounts and dates in the zh-Hant style
+
+
+# Kinds whose templates, or the shared parts they print (_credit, _approval: the request, its
+# terms and its approval chain), another change rewrites, with |plural and |datetime: not scanned
+# here yet (what these templates print themselves is checked below).
+ELSEWHERE = {
+    "approval_needed", "request_drafted", "assessment_ready",  # templates
+    "approval_reminder", "approval_voided", "request_rejected",  # shared parts
+}  # fmt: skip
+COUNT_KEYS = {
+    "days_overdue", "terms_days", "days", "months", "count", "holds", "cleared", "handovers",
+    "invoices_due", "attempts", "total", "dso",
+}  # fmt: skip
+# "1 days", "1 Tage", "1 notice(s)": a count of one with a plural noun.
+ONE_PLURAL = re.compile(
+    r"(?<![\d.,])1 (days|months|hours|notices|invoices|items|customers|credit lines|signals|"
+    r"new signals|new risk signals|reviews|attempts|holds|episodes|handovers|late charges|"
+    r"credits|Tage|Monate|Stunden|Rechnungen)\b"
+)
+
+
+def _ones(value):
+    """The context with every count 1 and every list cut to its first item."""
+    if isinstance(value, dict):
+        return {
+            k: 1 if k in COUNT_KEYS and isinstance(v, int | Decimal | str) and v not in ("", None)
+            else _ones(v)
+            for k, v in value.items()
+        }  # fmt: skip
+    if isinstance(value, list | tuple):
+        return [_ones(v) for v in value[:1]]
+    return value
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_count_of_one_takes_the_singular_in_every_notice_and_locale(recorded, locale):
+    _, recorder = recorded
+    wrong = []
+    for kind, context in recorder.seen.items():
+        if kind in ELSEWHERE:
+            continue
+        for ctx in (context, _ones(context)):
+            r = recorder.render(kind, locale, ctx)
+            for part in (r.subject, r.text, r.html):
+                wrong += [(kind, m.group(0)) for m in ONE_PLURAL.finditer(part)]
+                wrong += [(kind, m.group(0)) for m in re.finditer(r".{30}\(s\)", part)]
+    assert sorted(set(wrong)) == [], "\n".join(map(str, sorted(set(wrong))))
+    one = _ones(recorder.seen["dunning_reminder"])
+    text = recorder.render("dunning_reminder", locale, one).text
+    assert {"en": "1 day overdue", "de": "1 Tag überfällig", "zh-Hant": "1"}[locale] in text
+
+
+def _local(due: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    moment = datetime.strptime(due, "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC)
+    local = moment.astimezone(ZoneInfo("Europe/Berlin"))  # CREDIT_TIMEZONE (the default)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def test_due_and_decision_times_are_shown_in_the_company_time_zone(recorded):
+    _, recorder = recorded
+    wrong = []
+    for kind, context in recorder.seen.items():
+        if kind in ELSEWHERE:
+            continue
+        r = recorder.render(kind, "en", context)
+        for part in (r.subject, r.text, r.html):
+            wrong += [(kind, m.group(0)) for m in re.finditer(r".{30} UTC", part)]
+    assert sorted(set(wrong)) == [], "\n".join(map(str, sorted(set(wrong))))
+    asked = recorder.seen["qualitative_needed"]
+    r = recorder.render("qualitative_needed", "en", asked)
+    assert asked["due_at"].endswith(" UTC")
+    assert f"due {_local(asked['due_at'])}" in r.subject and _local(asked["due_at"]) in r.text
+    reminder = recorder.seen["approval_reminder"]
+    r = recorder.render("approval_reminder", "en", reminder)
+    assert f"was due by {_local(reminder['step']['due_at'])}" in r.text
+    assert f", due {_local(reminder['step']['due_at'])}" in r.subject
+    rejected = recorder.seen["request_rejected"]
+    r = recorder.render("request_rejected", "en", rejected)
+    assert f"on {_local(rejected['rejection']['decided_at'])}." in r.text
+
+
+def test_a_customer_notice_is_refused_at_render_without_the_company_settings(recorded):
+    from credit.settings import Settings
+
+    _, recorder = recorded
+    unconfigured = NoticeRenderer.for_settings(Settings.load(env_file=None, environ={}))
+    for kind in CUSTOMER_FACING:
+        with pytest.raises(NoticeError) as refused:
+            unconfigured.render(kind, "de", recorder.seen[kind])
+        for name in ("NAME", "ADDRESS", "CONTACT", "PAYMENT_DETAILS"):
+            assert f"CREDIT_COMPANY_{name} (not set)" in str(refused.value), kind
+    # notices to the company's own people go on, signed by the department alone
+    for kind, context in recorder.seen.items():
+        if kind not in CUSTOMER_FACING:
+            r = unconfigured.render(kind, "en", context)
+            assert r.text.rstrip().splitlines()[-2:][0] == "Credit Department", kind
+    internal = {**recorder.seen["credit_hold_released"], "audience": "internal"}
+    assert "Credit Department" in unconfigured.render("credit_hold_released", "en", internal).text

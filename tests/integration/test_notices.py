@@ -310,3 +310,73 @@ def test_a_sender_that_outlived_its_lease_does_not_overwrite_the_next_ones_outco
             2,
             notices.INTERRUPTED,
         )
+
+
+def test_a_template_printing_the_company_details_is_refused_while_they_are_not_configured(tmp_path):
+    (tmp_path / "notices").mkdir()
+    for fmt, body in (
+        ("txt", '{% set subject = "Mahnung" %}Bitte zahlen an: {{ company.payment|join(", ") }}\n'),
+        ("html", "<html><p>{{ company_name }}</p></html>"),
+    ):
+        (tmp_path / "notices" / f"mahnung.de.{fmt}.j2").write_text(body)
+    missing = ["CREDIT_COMPANY_PAYMENT_DETAILS (not set)"]
+    # a kind the renderer does not know as a customer's: what it prints decides
+    with pytest.raises(notices.NoticeError, match=r"CREDIT_COMPANY_PAYMENT_DETAILS \(not set\)"):
+        notices.NoticeRenderer(tmp_path, company_missing=missing).render("mahnung", "de", {})
+    company = {"name": "Testfirma", "address": [], "contact": [], "payment": ["IBAN DE02"]}
+    configured = notices.NoticeRenderer(tmp_path, company_name="Testfirma", company=company)
+    r = configured.render("mahnung", "de", {})
+    assert "Bitte zahlen an: IBAN DE02" in r.text and "Testfirma" in r.html
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_app(request, credit_env, monkeypatch):
+    import contextlib
+
+    from credit import services
+    from credit.app import App
+    from tests.conftest import scratch_postgres
+
+    with contextlib.ExitStack() as stack:
+        if request.param == "postgresql":
+            stack.enter_context(scratch_postgres(monkeypatch))
+        a = App(Settings.load())
+        services.init_database(a, actor="test")
+        yield a
+        a.engine.dispose()
+
+
+def test_delivery_holds_customer_notices_and_sends_waiting_ones_now_on_request(db_app):
+    from datetime import UTC, datetime, timedelta
+
+    from credit import services
+    from credit.app import App
+
+    later = datetime.now(UTC) + timedelta(hours=1)
+    with db_app.uow() as uow:
+        for key, kind, waits in (
+            ("dunning:C-1:EUR:e1:l2", "dunning_second_notice", False),
+            ("hold-released:C-1:EUR:e1:internal", "credit_hold_released", False),
+            ("assessment-ready:1", "assessment_ready", True),  # waits out a retry delay
+            ("dunning:C-2:EUR:e1:l1", "dunning_reminder", True),
+        ):
+            uow.session.add(
+                Notice(idempotency_key=key, kind=kind, locale="en", recipients=["x@example.com"],
+                       subject=key, text="t", html="<p>h</p>", attempts=int(waits),
+                       claimed_until=later if waits else None)
+            )  # fmt: skip
+        uow.commit()
+    unconfigured = App(Settings(**{**db_app.settings.__dict__, "company_payment_details": None}))
+    report = services.deliver(unconfigured)
+    assert (report["sent"], report["held"], report["waiting"]) == (1, 2, 1)
+    assert "CREDIT_COMPANY_PAYMENT_DETAILS (not set)" in report["held_reason"]
+    now = services.deliver(unconfigured, now=True, by="ops.lead")
+    assert (now["released"], now["sent"], now["held"], now["waiting"]) == (1, 1, 2, 0)
+    with db_app.uow() as uow:
+        rows = {n.idempotency_key: n for n in uow.session.exec(select(Notice))}
+    assert (rows["dunning:C-2:EUR:e1:l1"].claimed_until is not None) and all(
+        (rows[k].status, rows[k].attempts) == ("pending", a)
+        for k, a in (("dunning:C-1:EUR:e1:l2", 0), ("dunning:C-2:EUR:e1:l1", 1))
+    )
+    report = services.deliver(db_app)  # configured again: the held ones go (the waiting one waits)
+    assert (report["sent"], report["held"], report["waiting"]) == (1, 0, 1)

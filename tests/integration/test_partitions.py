@@ -15,6 +15,7 @@ from credit.db.models import DunningAction, Notice, WorkPartition, utcnow
 from credit.services import partitions
 from credit.services.collections import collection_candidates
 from credit.settings import Settings
+from tests.conftest import TEST_COMPANY
 
 AS_OF = date(2027, 3, 2)
 
@@ -23,7 +24,7 @@ AS_OF = date(2027, 3, 2)
 def ledger(tmp_path) -> App:
     url = f"sqlite:///{tmp_path / 'p.db'}"
     generate(url, customers=40, invoices=300, seed=5, as_of=AS_OF)
-    app = App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": url}))
+    app = App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": url, **TEST_COMPANY}))
     yield app
     app.engine.dispose()
 

@@ -89,7 +89,7 @@ def test_a_version_that_asks_for_it_flags_every_line_for_re_review_on_publicatio
         c = uow.session.exec(select(Customer).where(Customer.code == "C-1003")).one()
     assert c.review_flag_reason == f"policy version {v} published: re-review at once"
     [published] = notices(ledger, "policy_published")
-    assert "re-reviewed at once: 1 customer(s)" in published.text
+    assert "re-reviewed at once: 1 customer is flagged" in published.text
     assert "sales.south@example.com" in published.recipients  # C-1003's sales owner
     due = services.due_reviews(ledger, as_of=c.review_flagged_on)
     assert [d["customer"] for d in due] == ["C-1003"]

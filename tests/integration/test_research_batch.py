@@ -18,6 +18,7 @@ from credit.db.models import AuditEvent, CreditAssessment, Customer, Notice, Ris
 from credit.services import research_batch
 from credit.services.research_batch import research_customers, research_one
 from credit.settings import Settings
+from tests.conftest import TEST_COMPANY
 
 AS_OF = date(2027, 3, 1)
 # Later than the portfolio's day: some yearly lines' ratings are too old to carry over, so those
@@ -45,7 +46,11 @@ def portfolio(tmp_path_factory) -> Any:
 def copy(portfolio, tmp_path, name: str) -> App:
     target = tmp_path / f"{name}.db"
     shutil.copyfile(portfolio, target)
-    return App(Settings.load(env_file=None, environ={"CREDIT_DATABASE_URL": f"sqlite:///{target}"}))
+    return App(
+        Settings.load(
+            env_file=None, environ={"CREDIT_DATABASE_URL": f"sqlite:///{target}", **TEST_COMPANY}
+        )
+    )
 
 
 def due_list(app: App) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from sqlalchemy.exc import StatementError
 
-from credit.cli import fmt_amount, collections_summary
+from credit.cli import collections_summary, fmt_amount
 from credit.services.collections import AmountOutOfRange, failure_reason
 
 

@@ -110,3 +110,85 @@ def test_today_is_counted_in_the_company_time_zone():
     assert east.today() > west.today()  # UTC+14 and UTC-11 are never on the same day
     with pytest.raises(SettingsError, match="CREDIT_TIMEZONE: value 'Mars/Olympus'"):
         Settings.load(env_file=None, environ={"CREDIT_TIMEZONE": "Mars/Olympus"})
+
+
+COMPANY = {
+    "CREDIT_COMPANY_NAME": "Testfirma Nord GmbH (fictitious)",
+    "CREDIT_COMPANY_ADDRESS": "Teststrasse 9 | 99999 Testdorf",
+    "CREDIT_COMPANY_CONTACT": "credit@testfirma.invalid",
+    "CREDIT_COMPANY_PAYMENT_DETAILS": "IBAN DE02 1203 0000 0000 2020 51 | BIC BYLADEM1001",
+}
+# What .env.example and the code used to ship: people copied them into their .env.
+OLD_EXAMPLE = {
+    "CREDIT_COMPANY_NAME": "Example Trading GmbH",
+    "CREDIT_COMPANY_ADDRESS": "Example Trading GmbH | Hafenstrasse 1 | 20457 Hamburg | Germany",
+    "CREDIT_COMPANY_CONTACT": "credit@example.com | +49 40 1234 5670",
+    "CREDIT_COMPANY_PAYMENT_DETAILS": "IBAN DE89 3704 0044 0532 0130 00 | BIC COBADEFFXXX",
+}
+
+
+def test_the_company_has_no_default_and_each_missing_setting_is_named():
+    s = Settings.load(env_file=None, environ={})
+    assert s.company_name is None and s.company_payment_details is None
+    assert s.company_missing() == [f"{name} (not set)" for name in COMPANY]
+    refusal = s.company_refusal("credit init")
+    assert refusal is not None and ".env or the environment" in refusal
+    assert all(name in refusal for name in COMPANY)
+    configured = Settings.load(env_file=None, environ=COMPANY)
+    assert configured.company_missing() == [] and configured.company_refusal("x") is None
+    partly = Settings.load(env_file=None, environ={**COMPANY, "CREDIT_COMPANY_CONTACT": "  "})
+    assert partly.company_missing() == ["CREDIT_COMPANY_CONTACT (not set)"]
+
+
+def test_the_old_shipped_example_company_counts_as_not_configured():
+    s = Settings.load(env_file=None, environ=OLD_EXAMPLE)
+    assert [m.split(" ")[0] for m in s.company_missing()] == list(COMPANY)
+    assert all("still the example value" in m for m in s.company_missing())
+    # the example IBAN among real lines, written without spaces, is still the example
+    s = Settings.load(
+        env_file=None,
+        environ={
+            **COMPANY,
+            "CREDIT_COMPANY_PAYMENT_DETAILS": "Bank X | IBAN DE89370400440532013000",
+        },
+    )
+    assert [m.split(" ")[0] for m in s.company_missing()] == ["CREDIT_COMPANY_PAYMENT_DETAILS"]
+
+
+@pytest.mark.parametrize(
+    ("details", "reason"),
+    [
+        ("IBAN DE02 1203 0000 0000 2020 52 | BIC BYLADEM1001", "checksum"),
+        ("IBAN: DE02 1203 0000 0000 2020 5", "length"),
+        ("IBAN XX02 1203 0000 0000 2020 51", "country"),
+        ("Konto DE02120300000000202052", "checksum"),  # an IBAN without its label
+        ("IBAN DE02 1203 0000 0000 2020 51 | BIC BYLA", "length"),
+    ],
+)
+def test_an_invalid_iban_or_bic_in_the_payment_details_is_refused_naming_value_and_reason(
+    details, reason
+):
+    with pytest.raises(SettingsError) as refused:
+        Settings.load(env_file=None, environ={**COMPANY, "CREDIT_COMPANY_PAYMENT_DETAILS": details})
+    message = str(refused.value)
+    assert message.startswith("CREDIT_COMPANY_PAYMENT_DETAILS: value '")
+    assert reason in message.lower()
+
+
+def test_valid_payment_details_with_or_without_an_iban_are_kept():
+    for details in (
+        "IBAN DE02 1203 0000 0000 2020 51 (DKB) BIC BYLADEM1001",
+        "iban gb33bukb20201555555555",
+        "DEMO - do not pay: no real bank account",
+    ):
+        s = Settings.load(
+            env_file=None, environ={**COMPANY, "CREDIT_COMPANY_PAYMENT_DETAILS": details}
+        )
+        assert s.company["payment"] == [details]
+
+
+def test_an_unset_web_base_url_is_a_warning_not_an_error():
+    [warning] = Settings.load(env_file=None, environ=COMPANY).warnings()
+    assert "CREDIT_WEB_BASE_URL" in warning and "http://127.0.0.1:8765" in warning
+    set_ = Settings.load(env_file=None, environ={**COMPANY, "CREDIT_WEB_BASE_URL": "https://c.x/"})
+    assert set_.warnings() == [] and set_.web_base_url == "https://c.x"
