@@ -1587,7 +1587,7 @@ def notices_deliver(
         ),
     ] = False,
     by: Annotated[
-        str | None, typer.Option("--as", help="Who asks for --now (audited; default: your login).")
+        str | None, typer.Option("--as", help="Who asks for --now (audited; a directory user).")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -1597,12 +1597,7 @@ def notices_deliver(
 
     a = get_app()
     if now and by is None:
-        import getpass
-
-        try:
-            by = getpass.getuser()
-        except (KeyError, OSError):
-            fail("--now: cannot tell who you are; give --as USER")
+        fail("--now sends notices before their retry is due: say who asks with --as USER")
     with clear_errors():
         report = services.deliver(a, now=now, by=by)
     if as_json:

@@ -193,6 +193,9 @@ def check_run_date(app: App, *, as_of: date, dry_run: bool) -> None:
     (it finds its steps done), and so is any dry run (it changes nothing)."""
     if dry_run:
         return
+    refusal = app.settings.company_refusal("a live collections run")
+    if refusal:  # its letters would go out without (or with someone else's) payment details
+        raise ServiceError(refusal)
     with app.uow(read_only=True) as uow:
         s = uow.session
         acted = (  # the days live runs took steps or settled promises
@@ -204,7 +207,7 @@ def check_run_date(app: App, *, as_of: date, dry_run: bool) -> None:
             raise ServiceError(
                 f"a collections run as of {latest_run.isoformat()} is already recorded; a run as "
                 f"of {as_of.isoformat()} would judge the ledger as it was then: run as of "
-                f"{latest_run.isoformat()} or later, or use --dry-run to inspect"
+                f"{latest_run.isoformat()} or later, or inspect that date with a dry run"
             )
         later = {
             "payments": s.exec(
@@ -221,7 +224,8 @@ def check_run_date(app: App, *, as_of: date, dry_run: bool) -> None:
         what = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
         raise ServiceError(
             f"{what} up to {last.isoformat()} are recorded; a run as of {as_of.isoformat()} "
-            f"would ignore them: run as of {last.isoformat()} or later, or use --dry-run to inspect"
+            f"would ignore them: run as of {last.isoformat()} or later, or inspect that date with a dry "
+            "run"
         )
 
 

@@ -261,16 +261,15 @@ def deliver(
         hold_reason = notices.company_refusal(missing)
     released: list[int] = []
     if now:
-        from credit.services._common import ServiceError
+        from credit.services._common import known_user
 
-        if not (by or "").strip():
-            raise ServiceError("--now: say who asks with --as (audited)")
+        by = known_user(app, by or "")  # sending before the retry is due is audited: by whom
         with app.uow() as uow:
             released = notices.release_waiting(uow.session, utcnow(), hold)
             if released:
                 audit.record(
                     uow.session,
-                    actor=by.strip(),  # type: ignore[union-attr]
+                    actor=by,
                     action="notice.retry_now",
                     entity_type="outbox",
                     entity_id="waiting",

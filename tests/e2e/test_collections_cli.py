@@ -221,7 +221,7 @@ def test_a_back_dated_live_run_is_refused_with_the_reason_and_a_dry_run_is_not(c
     refused = cli("collections", "run", "--as-of", "2026-11-12", expect=2)
     assert refused.stderr.strip() == (
         "error: payments up to 2026-11-20 are recorded; a run as of 2026-11-12 would ignore "
-        "them: run as of 2026-11-20 or later, or use --dry-run to inspect"
+        "them: run as of 2026-11-20 or later, or inspect that date with a dry run"
     )
     assert refused.stdout == "" and cli.json("notices", "list") == []
 

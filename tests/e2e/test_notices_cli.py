@@ -147,7 +147,7 @@ def test_after_a_mail_server_outage_deliver_reports_the_waiting_notices_and_can_
         report = cli.json("notices", "deliver")
         assert (report["waiting"], report["sent"]) == (2, 0) and inbox.messages == []
 
-        now = cli("notices", "deliver", "--now", "--as", "ops.lead")
+        now = cli("notices", "deliver", "--now", "--as", "carla.manager")
         assert "2 waiting notice(s) sent now" in now.stdout and "sent 2," in now.stdout
         assert "wait for a retry" not in now.stdout
         assert len(inbox.messages) == 2
@@ -160,4 +160,4 @@ def test_after_a_mail_server_outage_deliver_reports_the_waiting_notices_and_can_
             select(AuditEvent).where(AuditEvent.action == "notice.retry_now")
         )
     app.engine.dispose()
-    assert event.actor == "ops.lead" and event.after["due"] == 2
+    assert event.actor == "carla.manager" and event.after["due"] == 2

@@ -625,7 +625,7 @@ def test_a_live_run_dated_before_the_latest_run_is_refused_a_rerun_of_its_date_i
         services.collection_candidates(desk, as_of=day(1))
     assert str(refused.value) == (
         "a collections run as of 2027-03-08 is already recorded; a run as of 2027-03-01 would "
-        "judge the ledger as it was then: run as of 2027-03-08 or later, or use --dry-run to inspect"
+        "judge the ledger as it was then: run as of 2027-03-08 or later, or inspect that date with a dry run"
     )
     [again] = run_day(desk, day(8), None)  # the same date: allowed, and nothing is done twice
     assert again.status == "already_done"
@@ -648,7 +648,7 @@ def test_a_live_run_that_would_ignore_later_payments_credit_notes_or_disputes_is
         services.collection_candidates(desk, as_of=day(2))
     assert str(refused.value) == (
         "payments up to 2027-03-09 are recorded; a run as of 2027-03-02 would ignore them: run "
-        "as of 2027-03-09 or later, or use --dry-run to inspect"
+        "as of 2027-03-09 or later, or inspect that date with a dry run"
     )
     with desk.uow() as uow:
         assert uow.session.exec(select(DunningAction)).all() == []
@@ -658,7 +658,9 @@ def test_a_live_run_that_would_ignore_later_payments_credit_notes_or_disputes_is
         uow.session.add(Invoice(customer_id=c.id, number="CN-LATER", issue_date=day(12),
                                 due_date=day(12), amount=Decimal("-5.00"), currency="EUR"))  # fmt: skip
         uow.commit()
-    services.open_dispute(desk, invoice_number="PAIDLATER-1", reason="x", by="cora", as_of=day(12))
+    services.open_dispute(
+        desk, invoice_number="PAIDLATER-1", reason="x", by="cora.collector", as_of=day(12)
+    )
     with pytest.raises(services.ServiceError, match="^credit notes and disputes up to 2027-03-12"):
         services.collection_candidates(desk, as_of=day(10))
     assert services.collection_candidates(desk, as_of=day(12)) == []  # paid: nothing to do

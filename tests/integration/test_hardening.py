@@ -14,6 +14,7 @@ from credit import notices, services
 from credit.db.models import CreditLine, Customer, Invoice, Notice, NoticeStatus
 from credit.importers import ImportFailed, import_file
 from credit.resources import resource_dir
+from tests.conftest import import_sample
 from tests.integration.test_lifecycle_services import DAY, collect, decide, review
 
 
@@ -65,7 +66,8 @@ def test_the_decision_and_what_follows_commit_together(ledger):
     )
 
 
-def test_paying_one_currency_does_not_release_a_hold_another_currency_caused(ledger):
+def test_paying_one_currency_does_not_release_a_hold_another_currency_caused(story):
+    ledger = story
     rid = review(ledger, "C-1003", "30000")
     decide(ledger, rid, "carla.manager")
     services.publish_request(ledger, request_id=rid, as_of=DAY)
@@ -87,9 +89,9 @@ def test_paying_one_currency_does_not_release_a_hold_another_currency_caused(led
     with ledger.uow() as uow:
         line = uow.session.exec(select(CreditLine)).one()
     assert line.status == "on_hold"
-    collect(
-        ledger, date(2026, 11, 30)
-    )  # the EUR invoices were paid on 2026-11-20, the USD one was not
+    # the EUR invoices were paid on 2026-11-20, the USD one was not
+    import_sample(ledger, ("payments",), payments_until=date(2026, 11, 30))
+    collect(ledger, date(2026, 11, 30))
     with ledger.uow() as uow:
         line = uow.session.exec(select(CreditLine)).one()
         released = uow.session.exec(

@@ -379,7 +379,7 @@ def any_db(request, tmp_path):
     from credit import services
     from credit.app import App
     from credit.settings import Settings
-    from tests.conftest import scratch_postgres
+    from tests.conftest import TEST_COMPANY, scratch_postgres
 
     with contextlib.ExitStack() as stack:
         if request.param == "sqlite":
@@ -389,7 +389,11 @@ def any_db(request, tmp_path):
         a = App(
             Settings.load(
                 env_file=None,
-                environ={"CREDIT_DATABASE_URL": url, "CREDIT_OUTBOX_DIR": str(tmp_path / "out")},
+                environ={
+                    "CREDIT_DATABASE_URL": url,
+                    "CREDIT_OUTBOX_DIR": str(tmp_path / "out"),
+                    **TEST_COMPANY,
+                },
             )
         )
         services.init_database(a, actor="test")

@@ -370,7 +370,7 @@ def test_delivery_holds_customer_notices_and_sends_waiting_ones_now_on_request(d
     report = services.deliver(unconfigured)
     assert (report["sent"], report["held"], report["waiting"]) == (1, 2, 1)
     assert "CREDIT_COMPANY_PAYMENT_DETAILS (not set)" in report["held_reason"]
-    now = services.deliver(unconfigured, now=True, by="ops.lead")
+    now = services.deliver(unconfigured, now=True, by="carla.manager")
     assert (now["released"], now["sent"], now["held"], now["waiting"]) == (1, 1, 2, 0)
     with db_app.uow() as uow:
         rows = {n.idempotency_key: n for n in uow.session.exec(select(Notice))}
