@@ -71,7 +71,9 @@ def _lock_head(session: Session) -> tuple[int, str | None]:
         update(AuditHead).where(col(AuditHead.id) == 1).values(last_id=AuditHead.last_id)
     )
     last = session.execute(
-        sa_select(AuditEvent.id, AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
+        sa_select(col(AuditEvent.id), col(AuditEvent.hash))
+        .order_by(col(AuditEvent.id).desc())
+        .limit(1)
     ).first()
     return (last[0], last[1]) if last else (0, None)
 

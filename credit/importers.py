@@ -39,6 +39,7 @@ from credit.domain.money import (
     ZERO,
     check_amount,
     check_currency,
+    decimal_exponent,
     minor_units,
     parse_amount,
 )
@@ -336,7 +337,7 @@ def _stored_totals(
         chunk = ids[i : i + 5000]
         where = col(model.customer_id).in_(chunk)
         try:
-            found = list(
+            found: list[tuple[Any, ...]] = list(
                 session.execute(
                     select(
                         model.customer_id,
@@ -426,7 +427,8 @@ def _merge_identical(
 ) -> list[tuple[str, Values, _Row]]:
     """Rows for the same customer code are merged when they say the same; otherwise an error."""
     first: dict[str, tuple[_Row, Values]] = {}
-    merged = []
+    # A row without a key has failed: the import stops before any key is used.
+    merged: list[tuple[Any, Values, _Row]] = []
     for r, v in out:
         key = v[column]
         if key is None:
@@ -665,7 +667,7 @@ def _plan_payments(
         {i.number: i for i in _select_in(session, select(Invoice), col(Invoice.number), numbers)}
         if numbers
         else {}
-    )  # type: ignore[attr-defined]
+    )
     out = []
     for r in rows:
         customer = _customer_ref(r, known)
@@ -728,7 +730,7 @@ def _plan_fx_rates(
                 rate = Decimal(raw)
                 if not rate.is_finite() or rate <= 0:
                     raise ValueError("must be a positive number")
-                if rate.as_tuple().exponent < -10:  # type: ignore[operator]
+                if decimal_exponent(rate) < -10:
                     raise ValueError("more than 10 decimal places")
                 if rate >= Decimal("1000000000000"):
                     raise ValueError("implausibly large (at most 999,999,999,999.9999999999)")
@@ -751,7 +753,7 @@ def _rates_lookup(session: Session, keys: list[str]) -> dict[str, Any]:
     currencies = {k.split("@")[0] for k in keys}
     return {
         f"{x.currency}@{x.rate_date}": x
-        for x in session.exec(select(FxRate).where(FxRate.currency.in_(currencies)))  # type: ignore[attr-defined]
+        for x in session.exec(select(FxRate).where(col(FxRate.currency).in_(currencies)))
     }
 
 

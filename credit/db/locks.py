@@ -26,7 +26,7 @@ def lock_customers(session: Session, customer_ids: Iterable[int]) -> None:
     if session.get_bind().dialect.name == "postgresql":
         for i in range(0, len(ids), CHUNK):
             session.execute(
-                select(Customer.id)
+                select(col(Customer.id))
                 .where(col(Customer.id).in_(ids[i : i + CHUNK]))
                 .order_by(col(Customer.id))
                 .with_for_update(key_share=True)

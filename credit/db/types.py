@@ -67,7 +67,7 @@ class Rate(TypeDecorator):
         if isinstance(value, float):
             raise TypeError("rates must be a Decimal, never a float")
         value = Decimal(value)
-        if value.as_tuple().exponent < -10:  # type: ignore[operator]
+        if value.as_tuple().exponent < -10:
             raise ValueError(f"rate {value} has more than 10 decimal places")
         return str(value) if dialect.name == "sqlite" else value
 

@@ -180,7 +180,8 @@ def clean(
                 Entry(item, f, v, r + "; statement left out") for f, v, r in problems
             ]
             continue
-        rate, rate_date = found  # type: ignore[misc]
+        assert found is not None  # no rate is one of the problems above
+        rate, rate_date = found
         if st.currency != rates.base:
             report.fixes.append(
                 Entry(

@@ -209,7 +209,12 @@ def next_dunning_level(
     step = policy.dunning_level(current_level + 1)
     if force:
         return step
-    day = as_of or (position.oldest_due_date + timedelta(days=position.oldest_days_overdue))  # type: ignore[operator]
+    if as_of is not None:
+        day = as_of
+    else:
+        oldest = position.oldest_due_date
+        assert oldest is not None  # an overdue total above the tolerance has an overdue item
+        day = oldest + timedelta(days=position.oldest_days_overdue)
     when = trigger_date(
         step,
         oldest_due_date=reference,

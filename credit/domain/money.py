@@ -35,6 +35,14 @@ def money(value: Decimal | int | str) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+def decimal_exponent(value: Decimal) -> int:
+    """The exponent of a finite Decimal: ``Decimal("1.50")`` has -2 (two decimal places)."""
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int):  # 'n', 'N' or 'F': NaN, signalling NaN or infinity
+        raise ValueError(f"{value} is not a finite number")
+    return exponent
+
+
 def ratio(numerator: Decimal, denominator: Decimal) -> Decimal | None:
     """numerator / denominator to four places, or None when the denominator is zero."""
     if denominator == 0:
@@ -82,7 +90,7 @@ def parse_amount(text: str, *, maximum: Decimal = MAX_AMOUNT) -> Decimal:
     value = Decimal(raw)
     if abs(value) > maximum:
         raise ValueError(f"larger than the maximum amount {maximum:,}")
-    if value.as_tuple().exponent < -4 and value != value.quantize(RATIO):  # type: ignore[operator]
+    if decimal_exponent(value) < -4 and value != value.quantize(RATIO):
         raise ValueError("more than 4 decimal places")
     return value
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from credit.domain.money import decimal_exponent
 
 
 class _Strict(BaseModel):
@@ -21,7 +23,7 @@ class MissingData(StrEnum):
 
 
 Severity = Literal["low", "medium", "high"]
-SEVERITIES: tuple[str, ...] = ("low", "medium", "high")  # mildest first
+SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high")  # mildest first
 Condition = Literal["guarantee", "deposit", "prepayment"]
 
 
@@ -36,7 +38,7 @@ class Band(_Strict):
         return (self.min is None or value >= self.min) and (self.max is None or value < self.max)
 
 
-METRICS = (
+Metric = Literal[
     "on_time_payment_ratio",
     "avg_days_beyond_terms",
     "dso",
@@ -46,13 +48,14 @@ METRICS = (
     "operating_cash_flow_ratio",
     "revenue",
     "years_registered",
-)
+]
+METRICS: tuple[str, ...] = get_args(Metric)
 
 
 class Factor(_Strict):
     name: str
     label: str
-    metric: Literal[METRICS]  # type: ignore[valid-type]
+    metric: Metric
     weight: Decimal = Field(gt=0, le=1)
     missing: MissingData = MissingData.NEUTRAL
     bands: list[Band] = Field(min_length=1)
@@ -249,7 +252,7 @@ class DunningLevel(_Strict):
         for cur, amount in fee.items():
             if not re.fullmatch(r"[A-Z]{3}", cur):
                 raise ValueError(f"fee currency {cur!r} is not an ISO 4217 code")
-            if amount <= 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+            if amount <= 0 or decimal_exponent(amount) < -2:
                 raise ValueError(f"fee {amount} {cur} must be positive with at most 2 decimals")
         return fee
 
@@ -403,7 +406,7 @@ class PolicyBody(_Strict):
         grades = [r.grade for r in self.ratings]
         caps: list[tuple[str, int]] = []
         for sev in SEVERITIES:
-            effect = self.risk.effects.get(sev)  # type: ignore[call-overload]
+            effect = self.risk.effects.get(sev)
             if effect is None or effect.max_rating is None:
                 continue
             if effect.max_rating not in grades:

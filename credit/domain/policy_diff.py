@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from credit.domain.policy import SEVERITIES, Band, DunningLevel, PolicyBody, SignalEffect
+from credit.domain.policy import SEVERITIES, Band, DunningLevel, PolicyBody, Severity, SignalEffect
 
 
 @dataclass(frozen=True)
@@ -134,10 +134,12 @@ def diff_policies(old: PolicyBody, new: PolicyBody) -> list[Change]:
         add("ratings", f"rating {grade} added: from score {_num(r.min_score)}, terms "
             f"{r.terms_days} days, cap {_num(r.limit.cap)}")  # fmt: skip
     for grade in [r.grade for r in [*new.ratings, new.unrated] if r.grade in old_r]:
-        a, b = old_r[grade], new_r[grade]
-        changes = _fields(a, b, ["min_score", "terms_days", "conditions", "review", "description"])
+        ra, rb = old_r[grade], new_r[grade]
+        changes = _fields(
+            ra, rb, ["min_score", "terms_days", "conditions", "review", "description"]
+        )
         changes += _fields(
-            a.limit, b.limit, ["share_of_equity", "share_of_revenue", "cap"],
+            ra.limit, rb.limit, ["share_of_equity", "share_of_revenue", "cap"],
             {"share_of_equity": _pct, "share_of_revenue": _pct},
         )  # fmt: skip
         for line in changes:
@@ -189,14 +191,14 @@ def diff_policies(old: PolicyBody, new: PolicyBody) -> list[Change]:
             lv = new_d[level]
             add("dunning", f"level {level} ({lv.name}) added: {_level_text(lv)}")
         else:
-            a, b = old_d[level], new_d[level]
+            da, db = old_d[level], new_d[level]
             for line in _fields(
-                a, b, ["name", "label", "trigger", "days", "channel", "template", "action",
+                da, db, ["name", "label", "trigger", "days", "channel", "template", "action",
                        "fee", "interest", "pay_within_days"],
                 {"trigger": lambda v: v.value, "channel": lambda v: v.value,
                  "action": lambda v: v.value},
             ):  # fmt: skip
-                add("dunning", f"level {level} ({b.name}): {line}")
+                add("dunning", f"level {level} ({db.name}): {line}")
 
     for line in _fields(old.orders, new.orders, ["max_days_overdue"]):
         add("orders", line)
@@ -220,7 +222,9 @@ def _effect_text(effect: SignalEffect) -> str:
     return ", ".join(parts) or "no effect"
 
 
-def _effects_changes(old: dict[str, SignalEffect], new: dict[str, SignalEffect]) -> list[str]:
+def _effects_changes(
+    old: dict[Severity, SignalEffect], new: dict[Severity, SignalEffect]
+) -> list[str]:
     """What each severity's signals do at research: caps, cuts and conditions."""
     out = []
     nothing = SignalEffect()

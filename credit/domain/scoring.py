@@ -331,7 +331,7 @@ def apply_signal_effects(
     cut, cut_by = Decimal(0), ""
     added: list[tuple[str, str]] = []
     for sev in present:  # gravest first
-        effect = effects.get(sev)  # type: ignore[call-overload]
+        effect = effects.get(sev)
         if effect is None:
             continue
         if effect.max_rating is not None and policy.rating_rank(capped) < policy.rating_rank(
@@ -342,7 +342,7 @@ def apply_signal_effects(
             cut, cut_by = effect.limit_cut_pct, sev
     rec = recommend_for(capped)
     for sev in present:
-        effect = effects.get(sev)  # type: ignore[call-overload]
+        effect = effects.get(sev)
         for condition in effect.conditions if effect is not None else []:
             if condition not in rec.conditions and condition not in [c for c, _ in added]:
                 added.append((condition, sev))
@@ -360,9 +360,9 @@ def apply_signal_effects(
             f"{fmt_money(limit, currency)}"
         )
         short.append(f"limit cut {pct}")
-    for condition, sev in added:
-        lines.append(f"condition added: {condition} (by {_named(signals, sev)})")
-        short.append(f"condition added: {condition}")
+    for added_condition, added_by in added:
+        lines.append(f"condition added: {added_condition} (by {_named(signals, added_by)})")
+        short.append(f"condition added: {added_condition}")
     outcome = RiskOutcome(
         signals=list(signals),
         rating_before=grade,

@@ -242,10 +242,10 @@ def signals_in_force(
             InForce(old.kind, old.severity, old.detail, old.key, old.detected_on, "open"),
         )
     per_kind: dict[str, InForce] = {}
-    for sig in chosen.values():
-        held = per_kind.get(sig.kind)
-        if held is None or SEVERITY_ORDER[sig.severity] > SEVERITY_ORDER[held.severity]:
-            per_kind[sig.kind] = sig
+    for candidate in chosen.values():
+        held = per_kind.get(candidate.kind)
+        if held is None or SEVERITY_ORDER[candidate.severity] > SEVERITY_ORDER[held.severity]:
+            per_kind[candidate.kind] = candidate
     return sorted(per_kind.values(), key=lambda s: (-SEVERITY_ORDER[s.severity], s.kind))
 
 

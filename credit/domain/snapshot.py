@@ -33,7 +33,8 @@ def _fields(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
 
 
 def _row(obj: Any) -> dict[str, Any]:
-    return {name: _plain(getattr(obj, name)) for name, _ in _fields(type(obj))}
+    cls: type = type(obj)
+    return {name: _plain(getattr(obj, name)) for name, _ in _fields(cls)}
 
 
 def _typed(cls: type, row: dict[str, Any]) -> Any:

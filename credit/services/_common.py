@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, cast
 
-from sqlmodel import Session, select
+from sqlalchemy import Table
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Mapped
+from sqlmodel import Session, SQLModel, col, select
 
 from credit.app import App
 from credit.db.models import (
@@ -16,6 +19,7 @@ from credit.db.models import (
     CreditLine,
     CreditRequest,
     Customer,
+    Notice,
 )
 from credit.domain.directory import Approver
 
@@ -36,6 +40,40 @@ class DecisionRefused(ServiceError):
     def __init__(self, reasons: list[str]) -> None:
         self.reasons = reasons
         super().__init__("; ".join(reasons))
+
+
+class _Stored(Protocol):
+    id: int | None
+
+
+def saved_id(row: _Stored) -> int:
+    """The id of a row that is in the database (read from it, or added and flushed). SQLModel
+    types every id ``int | None``, for rows not inserted yet."""
+    if row.id is None:
+        raise RuntimeError(f"{type(row).__name__} has no id: it is not in the database yet")
+    return row.id
+
+
+def id_col(model: type[_Stored]) -> Mapped[int]:
+    """A table's ``id`` column, typed as what it reads: a primary key is never NULL (SQLModel
+    types ``id`` ``int | None`` for rows not inserted yet)."""
+    return cast("Mapped[int]", col(model.id))
+
+
+def enqueued_id(notice: Notice | None) -> int:
+    """The id of the notice :func:`credit.notices.enqueue` returned: always a row outside
+    :func:`credit.notices.batched` (inside it, the row and its id come when the block ends)."""
+    if notice is None:
+        raise RuntimeError("a notice enqueued inside notices.batched has no id yet")
+    return saved_id(notice)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Core table, for set-based queries (SQLModel sets ``__table__`` on table
+    models without declaring it)."""
+    table = sa_inspect(model).local_table
+    assert isinstance(table, Table)
+    return table
 
 
 def add_months(day: date, months: int) -> date:

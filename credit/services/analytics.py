@@ -25,7 +25,7 @@ from credit.db.models import (
 from credit.domain import analytics
 from credit.domain.money import ZERO, money
 from credit.domain.policy import DunningAction as DunningActionKind
-from credit.services._common import add_months
+from credit.services._common import add_months, enqueued_id, saved_id
 from credit.services.ledger import rate_table
 
 
@@ -37,7 +37,8 @@ def _ratings(s: Session, as_of: date) -> dict[int, str]:
         .where(CreditAssessment.as_of <= as_of, col(CreditAssessment.rating).is_not(None))
         .order_by(col(CreditAssessment.as_of), col(CreditAssessment.id))
     ):
-        ratings[a.customer_id] = a.rating  # type: ignore[assignment]  # the latest by the date
+        assert a.rating is not None  # rated assessments only
+        ratings[a.customer_id] = a.rating  # the latest by the date
     return ratings
 
 
@@ -65,7 +66,7 @@ def portfolio_ledger(
     settlements: dict[int, list[tuple[date, Decimal, bool]]] = defaultdict(list)
     on_account: list[tuple[date, Decimal, str]] = []
     invoices = list(s.exec(select(Invoice).where(Invoice.issue_date <= as_of)))
-    loaded = {i.id for i in invoices}
+    loaded = {saved_id(i) for i in invoices}
     for p in s.exec(select(Payment).where(Payment.paid_on <= as_of, Payment.status == "received")):
         amount = to_base(p.amount, p.currency)
         if amount is None:
@@ -76,18 +77,18 @@ def portfolio_ledger(
             on_account.append((p.paid_on, amount, codes[p.customer_id]))
     applied: set[int] = set()
     for i in invoices:
-        if i.amount < 0 and i.applies_to_id in loaded:
+        if i.amount < 0 and i.applies_to_id is not None and i.applies_to_id in loaded:
             amount = to_base(-i.amount, i.currency)
             if amount is not None:
-                settlements[i.applies_to_id].append((i.issue_date, amount, False))  # type: ignore[index]
-                applied.add(i.id)  # type: ignore[arg-type]
+                settlements[i.applies_to_id].append((i.issue_date, amount, False))
+                applied.add(saved_id(i))
     documents = []
     exposure: dict[str, Decimal] = defaultdict(Decimal)
     for i in invoices:
         amount = to_base(i.amount, i.currency)
         if amount is None:
             continue
-        own = sorted(settlements.get(i.id, []))  # type: ignore[arg-type]
+        own = sorted(settlements.get(saved_id(i), []))
         if i.id in applied:  # a credit note used up on its invoice: nothing left open on it
             own = [(i.issue_date, amount, False)]
         doc = analytics.Document(
@@ -141,14 +142,18 @@ def _outcomes(app: App, s: Session, start: date, as_of: date) -> dict[str, Any]:
         )
     ).all()
     # decisions are stamped by the wall clock: those on the window's days count
-    decided = [st for st in decided if start < st.decided_at.date() <= as_of]  # type: ignore[union-attr]
-    for step in decided:
+    in_window = [
+        (st, st.decided_at)
+        for st in decided
+        if st.decided_at is not None and start < st.decided_at.date() <= as_of
+    ]
+    for step, decided_at in in_window:
         entry = approvals.setdefault(
             step.level, {"level": step.level, "approved": 0, "rejected": 0, "hours": []}
         )
         entry["approved" if step.decision == "approved" else "rejected"] += 1
         created = step.created_at
-        hours = (step.decided_at - created).total_seconds() / 3600  # type: ignore[operator]
+        hours = (decided_at - created).total_seconds() / 3600
         entry["hours"].append(hours)
     approval_rows = []
     for level in sorted(approvals):
@@ -273,4 +278,4 @@ def notify_policy_research(
             },
         )
         uow.commit()
-        return n.id  # type: ignore[return-value]
+        return enqueued_id(n)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -40,7 +41,10 @@ from credit.services._common import (
     _request_view,
     _step_view,
     add_months,
+    enqueued_id,
+    id_col,
     person_email,
+    saved_id,
 )
 from credit.services.changes import request_change
 from credit.services.ledger import exposure
@@ -76,7 +80,7 @@ def _create_steps(
     *,
     subject: str,
     subject_id: int,
-    chain: list[tuple[int, str, Decimal | None, str]],
+    chain: Sequence[tuple[int, str, Decimal | None, str]],
     requester: str,
     amount: Decimal,
     due_hours: int,
@@ -175,13 +179,14 @@ def _void_and_restart(
         actor="system",
         action="approval.void",
         entity_type=SUBJECT_REQUEST,
-        entity_id=r.id,  # type: ignore[arg-type]
+        entity_id=saved_id(r),
         before={"approvals": [_step_view(st) for st in voided]},
         after={"round": steps[0].round + 1, "evidence": evidence},
         reason=f"the request changed since approval: {_what_changed(changed[0].evidence or {}, evidence)}",
         policy_version=r.policy_version,
     )
     customer = s.get(Customer, r.customer_id)
+    assert customer is not None
     for st in voided:
         if st.decided_by:
             notices.enqueue(
@@ -193,7 +198,7 @@ def _void_and_restart(
                 recipients=[person_email(app, st.decided_by)],
                 customer_id=r.customer_id,
                 context={
-                    "customer": _customer_view(customer),  # type: ignore[arg-type]
+                    "customer": _customer_view(customer),
                     "request": _request_view(r),
                     "step": _step_view(st),
                     "changes": _what_changed(st.evidence or {}, evidence),
@@ -305,7 +310,7 @@ def _reschedule_after_rejected_review(s: Session, r: CreditRequest, as_of: date)
 
 def _advance_request_in(app: App, s: Session, r: CreditRequest, as_of: date) -> Progress:
     """The chain's next step, inside the caller's transaction."""
-    request_id = r.id
+    request_id = saved_id(r)
     customer = s.get(Customer, r.customer_id)
     assert customer is not None
     policy_row = s.exec(select(CreditPolicy).where(CreditPolicy.version == r.policy_version)).one()
@@ -377,7 +382,7 @@ def _advance_request_in(app: App, s: Session, r: CreditRequest, as_of: date) -> 
             customer_id=customer.id,
             context={**ctx, "rejection": _step_view(rejected)},
         )
-        progress.status, progress.notices = RequestStatus.REJECTED, [n.id]  # type: ignore[list-item]
+        progress.status, progress.notices = RequestStatus.REJECTED, [enqueued_id(n)]
     elif all(st.decision == Decision.APPROVED for st in steps):
         if r.status == RequestStatus.IN_APPROVAL:
             r.status, r.decided_at = RequestStatus.APPROVED, now
@@ -440,7 +445,7 @@ def _advance_request_in(app: App, s: Session, r: CreditRequest, as_of: date) -> 
                 customer_id=customer.id,
                 context={**ctx, **_decision_context(app, s, r, step, link=True)},
             )
-            progress.notices = [n.id]  # type: ignore[list-item]
+            progress.notices = [enqueued_id(n)]
     return progress
 
 
@@ -463,6 +468,11 @@ def decide(
     with app.uow() as uow:
         s = uow.session
         lock_subject(s, subject, subject_id)
+        # Exactly one of them: the request, or the policy version, being decided.
+        r: CreditRequest | None = None
+        p: CreditPolicy | None = None
+        status: str
+        open_status: str
         if subject == SUBJECT_REQUEST:
             r = s.get(CreditRequest, subject_id)
             if r is None:
@@ -485,7 +495,7 @@ def decide(
         if not pending:
             raise ServiceError(f"{label} {subject_id} has no step awaiting a decision")
         deciders = _deciders(steps)
-        if subject == SUBJECT_REQUEST:
+        if r is not None:
             step = pending[0]  # levels are decided in order
             cap = step.cap
             evidence = _evidence(s, r, as_of)
@@ -512,7 +522,7 @@ def decide(
             uow.rollback()
             _audit_refusal(app, subject, subject_id, username, refusals, policy_version)
             raise DecisionRefused(refusals)
-        if subject == SUBJECT_REQUEST and approve:
+        if r is not None and approve:
             # Only someone who may approve can find that the request changed under earlier
             # approvals; a rejection stands whatever the data.
             changed = [
@@ -530,9 +540,9 @@ def decide(
                 )
         before = _step_view(step)
         decided_at = utcnow()
-        if subject != SUBJECT_REQUEST:
+        if p is not None:
             evidence = {"policy_version": p.version, "sha256": p.body_sha256}
-        result = s.execute(
+        result = s.exec(
             update(ApprovalStep)
             .where(col(ApprovalStep.id) == step.id, col(ApprovalStep.decision) == Decision.PENDING)
             .values(
@@ -544,7 +554,7 @@ def decide(
                 evidence_hash=_hash_of(evidence),
             )
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if result.rowcount != 1:
             raise ServiceError(
                 f"level {step.level} of {label} {subject_id} was decided by someone else just now"
             )
@@ -560,11 +570,12 @@ def decide(
             reason=comment or "",
             policy_version=policy_version,
         )
-        if subject == SUBJECT_REQUEST:
+        if r is not None:
             _advance_request_in(app, s, r, as_of)
         else:
             from credit.services.policy import _advance_policy_in
 
+            assert p is not None
             _advance_policy_in(app, s, p)
         uow.commit()
         return step
@@ -667,17 +678,19 @@ def sweep_approvals(app: App, *, as_of: date, now: datetime | None = None) -> di
         s = uow.session
         open_requests = list(
             s.exec(
-                select(CreditRequest.id).where(CreditRequest.status == RequestStatus.IN_APPROVAL)
+                select(id_col(CreditRequest)).where(
+                    CreditRequest.status == RequestStatus.IN_APPROVAL
+                )
             )
         )
     for request_id in open_requests:
         with app.uow() as uow:
             s = uow.session
-            lock_subject(s, SUBJECT_REQUEST, request_id)  # type: ignore[arg-type]
+            lock_subject(s, SUBJECT_REQUEST, request_id)
             r = s.get(CreditRequest, request_id)
             if r is None or r.status != RequestStatus.IN_APPROVAL:
                 continue
-            steps = _steps(s, SUBJECT_REQUEST, request_id)  # type: ignore[arg-type]
+            steps = _steps(s, SUBJECT_REQUEST, request_id)
             step = next((st for st in steps if st.decision == Decision.PENDING), None)
             if step is None or now < step.due_at:
                 continue
@@ -709,7 +722,7 @@ def _approval_context(
         "customer": _customer_view(customer),
         "request": _request_view(r),
         "assessment": _assessment_view(assessment),
-        "exposure": dict(exposure(s, customer.id, as_of)),  # type: ignore[arg-type]
+        "exposure": dict(exposure(s, saved_id(customer), as_of)),
         "steps": [_step_view(st) for st in steps],
         "change": request_change(app, s, r),  # the line as it stands and the previous assessment
     }
@@ -724,7 +737,9 @@ def _decision_context(
         "step": _step_view(step),
         "approver": who or "",
         "acting_for": step.delegated_from or "",
-        "link": new_link(app, s, step=step, request_id=r.id, approver=who) if who and link else "",  # type: ignore[arg-type]
+        "link": new_link(app, s, step=step, request_id=saved_id(r), approver=who)
+        if who and link
+        else "",
         "command_approve": f"credit approve {r.id} --as {who or 'USER'}",
         "command_reject": f'credit reject {r.id} --as {who or "USER"} --comment "..."',
     }
@@ -837,7 +852,7 @@ def _escalate(
         actor="system",
         action="approval.escalate",
         entity_type=SUBJECT_REQUEST,
-        entity_id=r.id,  # type: ignore[arg-type]
+        entity_id=saved_id(r),
         before={"level": step.level, "approver": original},
         after={
             "approver": step.approver,

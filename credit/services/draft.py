@@ -22,6 +22,7 @@ from credit.services._common import (
     _customer_view,
     _request_view,
     person_email,
+    saved_id,
 )
 from credit.services.changes import request_change
 from credit.services.research import _refuse_if_review_open
@@ -37,11 +38,13 @@ def draft_request(app: App, *, assessment_id: int, kind: str | None = None) -> i
             raise ServiceError(f"no assessment {assessment_id}")
         done = s.exec(select(CreditRequest).where(CreditRequest.review_key == a.review_key)).first()
         if done is not None:
-            return done.id  # type: ignore[return-value]
+            return saved_id(done)
         if a.status != AssessmentStatus.COMPLETE:
             raise ServiceError(f"assessment {a.id} is {a.status}; it cannot be drafted yet")
         customer = s.get(Customer, a.customer_id)
         assert customer is not None and a.recommended_limit is not None
+        # A complete assessment is rated: its recommendation is set as a whole.
+        assert a.rating is not None and a.terms_days is not None and a.review_months is not None
         _refuse_if_review_open(s, customer, ignore_assessment=a.id)
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
         proposed = a.requested_limit if a.requested_limit is not None else a.recommended_limit
@@ -60,14 +63,15 @@ def draft_request(app: App, *, assessment_id: int, kind: str | None = None) -> i
                 kind = RequestKind.REVIEW
         # In the base currency at the rate the assessment used (reproducible), for the authority matrix.
         rate = a.inputs.get("customer_rate")
+        base_amount: Decimal | None
         if customer.currency == app.settings.base_currency:
             base_amount = proposed
         else:
             base_amount = (proposed * Decimal(rate)).quantize(Decimal("0.01")) if rate else None
         request = CreditRequest(
             review_key=a.review_key,
-            customer_id=customer.id,  # type: ignore[arg-type]
-            assessment_id=a.id,  # type: ignore[arg-type]
+            customer_id=saved_id(customer),
+            assessment_id=saved_id(a),
             kind=kind,
             requested_by=a.requested_by,
             requested_limit=a.requested_limit,
@@ -76,20 +80,21 @@ def draft_request(app: App, *, assessment_id: int, kind: str | None = None) -> i
             base_amount=base_amount,
             current_limit=line.limit if line else None,
             currency=customer.currency,
-            terms_days=a.terms_days,  # type: ignore[arg-type]
+            terms_days=a.terms_days,
             conditions=list(a.conditions),
-            rating=a.rating,  # type: ignore[arg-type]
-            review_months=a.review_months,  # type: ignore[arg-type]
+            rating=a.rating,
+            review_months=a.review_months,
             policy_version=a.policy_version,
         )
         s.add(request)
         s.flush()
+        request_id = saved_id(request)
         audit.record(
             s,
             actor=a.requested_by,
             action="request.create",
             entity_type="credit_request",
-            entity_id=request.id,
+            entity_id=request_id,
             after=_request_view(request),
             reason=f"{kind} from assessment {a.id}",
             policy_version=a.policy_version,
@@ -100,7 +105,7 @@ def draft_request(app: App, *, assessment_id: int, kind: str | None = None) -> i
                 actor=a.requested_by,
                 action="request.override",
                 entity_type="credit_request",
-                entity_id=request.id,
+                entity_id=request_id,
                 before={"recommended_limit": a.recommended_limit},
                 after={"proposed_limit": proposed},
                 reason=a.override_reason or "",
@@ -122,4 +127,4 @@ def draft_request(app: App, *, assessment_id: int, kind: str | None = None) -> i
             },
         )
         uow.commit()
-        return request.id  # type: ignore[return-value]
+        return saved_id(request)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from credit.db.models import (
@@ -30,6 +31,7 @@ from credit.domain.cleaning import (
     RawStatement,
 )
 from credit.domain.money import ZERO
+from credit.services._common import saved_id, table_of
 
 
 def rate_table(session: Session, base_currency: str) -> RateTable:
@@ -79,8 +81,8 @@ def _read_ledger(
     numbers: dict[int, str] = {}
     if not ids:
         return invoices, payments, numbers
-    inv, pay = Invoice.__table__, Payment.__table__
-    query = select(
+    inv, pay = table_of(Invoice), table_of(Payment)
+    query = sa_select(
         inv.c.customer_id,
         inv.c.id,
         inv.c.number,
@@ -94,7 +96,7 @@ def _read_ledger(
     for r in session.execute(query.order_by(inv.c.customer_id, inv.c.id)):
         invoices[r.customer_id].append(r)
     for r in session.execute(
-        select(
+        sa_select(
             pay.c.customer_id,
             pay.c.invoice_id,
             pay.c.reference,
@@ -120,7 +122,7 @@ def _read_ledger(
     for chunk in _chunks(sorted(later)):
         numbers.update(
             (r.id, r.number)
-            for r in session.execute(select(inv.c.id, inv.c.number).where(inv.c.id.in_(chunk)))
+            for r in session.execute(sa_select(inv.c.id, inv.c.number).where(inv.c.id.in_(chunk)))
         )
     return invoices, payments, numbers
 
@@ -195,7 +197,7 @@ def load_raw(
     session: Session, customer: Customer, as_of: date, tolerance: Decimal = ZERO
 ) -> tuple[list[RawStatement], list[RawDocument], list[RawPayment]]:
     """Everything stored about a customer up to a date (see :func:`load_raw_many`)."""
-    return load_raw_many(session, [customer], as_of, tolerance)[customer.id][0]  # type: ignore[index]
+    return load_raw_many(session, [customer], as_of, tolerance)[saved_id(customer)][0]
 
 
 def load_raw_many(
@@ -213,12 +215,12 @@ def load_raw_many(
     Each invoice carries the date it was fully paid and what was still open on ``as_of``;
     bounced payments are listed but pay nothing.
     """
-    ids = sorted(c.id for c in customers)  # type: ignore[type-var]
-    st = FinancialStatement.__table__
+    ids = sorted(saved_id(c) for c in customers)
+    st = table_of(FinancialStatement)
     statements: dict[int, list[RawStatement]] = defaultdict(list)
     for chunk in _chunks(ids):
         for s in session.execute(
-            select(st).where(st.c.customer_id.in_(chunk)).order_by(st.c.customer_id, st.c.id)
+            sa_select(st).where(st.c.customer_id.in_(chunk)).order_by(st.c.customer_id, st.c.id)
         ):
             statements[s.customer_id].append(
                 RawStatement(
@@ -233,9 +235,9 @@ def load_raw_many(
                     operating_cash_flow=s.operating_cash_flow,
                 )
             )
-    ledger = research_ledger_many(session, ids, as_of, tolerance)  # type: ignore[arg-type]
+    ledger = research_ledger_many(session, ids, as_of, tolerance)
     return {
-        cid: ((statements.get(cid, []), ledger[cid][0], ledger[cid][1]), ledger[cid][2])  # type: ignore[index]
+        cid: ((statements.get(cid, []), ledger[cid][0], ledger[cid][1]), ledger[cid][2])
         for cid in ids
     }
 
@@ -258,9 +260,9 @@ def _allocations(as_of: date, customer_ids: list[int] | None = None) -> tuple[An
     """Subqueries: what payments (``paid``) and applied credit notes (``applied``, negative) took
     off each invoice by ``as_of``, per (invoice, customer): only a customer's own payments and
     notes settle its invoices."""
-    pay, note = Payment.__table__, Invoice.__table__.alias("note")
+    pay, note = table_of(Payment), table_of(Invoice).alias("note")
     paid = (
-        select(pay.c.invoice_id, pay.c.customer_id, func.sum(pay.c.amount).label("paid"))
+        sa_select(pay.c.invoice_id, pay.c.customer_id, func.sum(pay.c.amount).label("paid"))
         .where(
             pay.c.invoice_id.is_not(None),
             pay.c.status == "received",
@@ -269,7 +271,9 @@ def _allocations(as_of: date, customer_ids: list[int] | None = None) -> tuple[An
         .group_by(pay.c.invoice_id, pay.c.customer_id)
     )
     applied = (
-        select(note.c.applies_to_id, note.c.customer_id, func.sum(note.c.amount).label("applied"))
+        sa_select(
+            note.c.applies_to_id, note.c.customer_id, func.sum(note.c.amount).label("applied")
+        )
         .where(note.c.amount < 0, note.c.applies_to_id.is_not(None), note.c.issue_date <= as_of)
         .group_by(note.c.applies_to_id, note.c.customer_id)
     )
@@ -284,11 +288,11 @@ def overdue_customers(
 ) -> set[int]:
     """Customers with an invoice or charge past due and not fully settled on ``as_of`` (one
     query over the whole ledger, or over ``customer_ids``)."""
-    inv = Invoice.__table__
+    inv = table_of(Invoice)
     paid, applied = _allocations(as_of, customer_ids)
     still_open = inv.c.amount - func.coalesce(paid.c.paid, 0) + func.coalesce(applied.c.applied, 0)
     query = (
-        select(inv.c.customer_id)
+        sa_select(inv.c.customer_id)
         .select_from(
             inv.outerjoin(
                 paid, and_(paid.c.invoice_id == inv.c.id, paid.c.customer_id == inv.c.customer_id)
@@ -326,11 +330,11 @@ def open_items_many(
     out: dict[int, dict[str, list[dunning.OpenItem]]] = {}
     if not ids:
         return out
-    inv, pay, disp = Invoice.__table__, Payment.__table__, Dispute.__table__
+    inv, pay, disp = table_of(Invoice), table_of(Payment), table_of(Dispute)
     target = inv.alias("target")
     paid, applied = _allocations(as_of, ids)
     disputed = (
-        select(disp.c.invoice_id)
+        sa_select(disp.c.invoice_id)
         .where(
             disp.c.customer_id.in_(ids),
             disp.c.opened_on <= as_of,
@@ -340,7 +344,7 @@ def open_items_many(
         .subquery("disputed")
     )
     query = (
-        select(
+        sa_select(
             inv.c.customer_id,
             inv.c.number,
             inv.c.due_date,
@@ -392,7 +396,7 @@ def open_items_many(
                 r.number, r.due_date, still_open, kind, disputed=r.disputed_id is not None
             )
         )
-    on_account = select(
+    on_account = sa_select(
         pay.c.customer_id, pay.c.reference, pay.c.paid_on, pay.c.amount, pay.c.currency
     ).where(
         pay.c.customer_id.in_(ids),
@@ -447,7 +451,7 @@ def base_view(
     """Exposure and limit in the base currency at the research date's rates, and the rate of the
     customer's currency, so that limits, utilisation and authority compare like with like."""
     return base_view_of(
-        exposure(s, customer.id, as_of),  # type: ignore[arg-type]
+        exposure(s, saved_id(customer), as_of),
         customer,
         line,
         rates,

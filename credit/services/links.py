@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 
 from credit.app import App
 from credit.db.models import ApprovalLink, ApprovalStep, Decision, utcnow
-from credit.services._common import ServiceError
+from credit.services._common import ServiceError, saved_id
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +74,9 @@ def new_link(app: App, s: Session, *, step: ApprovalStep, request_id: int, appro
     s.add(
         ApprovalLink(
             nonce=nonce,
-            step_id=step.id,
+            step_id=saved_id(step),
             request_id=request_id,
-            approver=approver,  # type: ignore[arg-type]
+            approver=approver,
             round=step.round,
             expires_at=expires,
         )

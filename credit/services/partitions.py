@@ -25,6 +25,7 @@ from sqlmodel import col, select
 
 from credit.app import App
 from credit.db.models import WorkPartition, utcnow
+from credit.services._common import id_col
 from credit.services.collections import dun_customers, run_summary
 
 log = logging.getLogger(__name__)
@@ -71,14 +72,14 @@ def claim_partition(
     ended): (partition id, number, claim token, customer ids), or None when there is none."""
     now = now or utcnow()
     free = or_(
-        WorkPartition.status == "pending",
-        and_(WorkPartition.status == "running", col(WorkPartition.lease_until) < now),
+        col(WorkPartition.status) == "pending",
+        and_(col(WorkPartition.status) == "running", col(WorkPartition.lease_until) < now),
     )
     while True:
         with app.uow() as uow:
             s = uow.session
             query = (
-                select(WorkPartition.id, WorkPartition.attempts)
+                select(id_col(WorkPartition), WorkPartition.attempts)
                 .where(WorkPartition.run_key == run_key, free)
                 .order_by(col(WorkPartition.part))
                 .limit(1)
@@ -91,16 +92,16 @@ def claim_partition(
             pid, attempts = row
             # The update re-checks what the select saw (attempts is the claim's token): on
             # SQLite another worker may have taken the partition in between; then try the next.
-            taken = s.execute(
+            taken = s.exec(
                 update(WorkPartition)
-                .where(col(WorkPartition.id) == pid, WorkPartition.attempts == attempts, free)
+                .where(col(WorkPartition.id) == pid, col(WorkPartition.attempts) == attempts, free)
                 .values(
                     status="running",
                     claimed_by=worker,
                     lease_until=now + LEASE,
                     attempts=attempts + 1,
                 )
-            ).rowcount  # type: ignore[attr-defined]
+            ).rowcount
             if taken != 1:
                 continue
             part = s.get(WorkPartition, pid)
@@ -113,20 +114,20 @@ def claim_partition(
 def _mine(partition_id: int, worker: str, token: int) -> Any:
     return and_(
         col(WorkPartition.id) == partition_id,
-        WorkPartition.claimed_by == worker,
-        WorkPartition.attempts == token,
-        WorkPartition.status == "running",
+        col(WorkPartition.claimed_by) == worker,
+        col(WorkPartition.attempts) == token,
+        col(WorkPartition.status) == "running",
     )
 
 
 def renew_lease(app: App, *, partition_id: int, worker: str, token: int) -> None:
     """Extend this worker's lease; :class:`LeaseLost` if the partition was taken over."""
     with app.uow() as uow:
-        renewed = uow.session.execute(
+        renewed = uow.session.exec(
             update(WorkPartition)
             .where(_mine(partition_id, worker, token))
             .values(lease_until=utcnow() + LEASE)
-        ).rowcount  # type: ignore[attr-defined]
+        ).rowcount
         uow.commit()
     if renewed != 1:
         raise LeaseLost(f"partition {partition_id} was taken over; {worker} stops")
@@ -137,11 +138,11 @@ def finish_partition(
 ) -> bool:
     """Record the partition done with its summary, if this worker still holds it."""
     with app.uow() as uow:
-        done = uow.session.execute(
+        done = uow.session.exec(
             update(WorkPartition)
             .where(_mine(partition_id, worker, token))
             .values(status="done", summary=summary, lease_until=None, finished_at=utcnow())
-        ).rowcount  # type: ignore[attr-defined]
+        ).rowcount
         uow.commit()
     if done != 1:
         log.warning("partition %s was taken over before %s finished it", partition_id, worker)

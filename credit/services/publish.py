@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from credit import audit, notices
 from credit.app import App
@@ -24,7 +24,10 @@ from credit.services._common import (
     _line_view,
     _request_view,
     add_months,
+    enqueued_id,
+    id_col,
     person_email,
+    saved_id,
 )
 from credit.services.approvals import _steps
 
@@ -52,15 +55,15 @@ def publish_request(app: App, *, request_id: int, as_of: date) -> dict[str, Any]
             before = _line_view(line) if line else None
             if line is None:
                 line = CreditLine(
-                    customer_id=customer.id,
+                    customer_id=saved_id(customer),
                     limit=r.proposed_limit,
-                    currency=r.currency,  # type: ignore[arg-type]
+                    currency=r.currency,
                     terms_days=r.terms_days,
                     conditions=list(r.conditions),
                     rating=r.rating,
-                    request_id=r.id,
+                    request_id=saved_id(r),
                     policy_version=r.policy_version,
-                    activated_on=as_of,  # type: ignore[arg-type]
+                    activated_on=as_of,
                     next_review_on=add_months(as_of, r.review_months),
                 )
             else:
@@ -69,7 +72,11 @@ def publish_request(app: App, *, request_id: int, as_of: date) -> dict[str, Any]
                     r.terms_days,
                     list(r.conditions),
                 )
-                line.rating, line.request_id, line.policy_version = r.rating, r.id, r.policy_version  # type: ignore[assignment]
+                line.rating, line.request_id, line.policy_version = (
+                    r.rating,
+                    saved_id(r),
+                    r.policy_version,
+                )
                 line.next_review_on, line.updated_at = add_months(as_of, r.review_months), utcnow()
                 if line.status == LineStatus.CLOSED:
                     line.status = LineStatus.ACTIVE
@@ -77,7 +84,7 @@ def publish_request(app: App, *, request_id: int, as_of: date) -> dict[str, Any]
             r.status = RequestStatus.PUBLISHED
             s.add(r)
             s.flush()
-            approvers = [st.decided_by for st in _steps(s, SUBJECT_REQUEST, r.id)]  # type: ignore[arg-type]
+            approvers = [st.decided_by for st in _steps(s, SUBJECT_REQUEST, saved_id(r))]
             audit.record(
                 s,
                 actor="system",
@@ -100,7 +107,7 @@ def publish_request(app: App, *, request_id: int, as_of: date) -> dict[str, Any]
                 key=f"limit-cut:{r.id}",
                 reason=f"credit limit cut from {before['limit']:,.2f} to {line.limit:,.2f} "
                 f"{line.currency} (request {r.id})",
-                as_of=as_of,  # type: ignore[arg-type]
+                as_of=as_of,
                 notify=True,
             )
         ctx = {
@@ -134,7 +141,7 @@ def publish_request(app: App, *, request_id: int, as_of: date) -> dict[str, Any]
             "limit": str(line.limit),
             "currency": line.currency,
             "next_review_on": line.next_review_on.isoformat(),
-            "notices": [n1.id, n2.id],
+            "notices": [enqueued_id(n1), enqueued_id(n2)],
         }
 
 
@@ -144,8 +151,8 @@ def approved_requests(app: App) -> list[int]:
     with app.uow() as uow:
         return list(
             uow.session.exec(
-                select(CreditRequest.id)
+                select(id_col(CreditRequest))
                 .where(CreditRequest.status == RequestStatus.APPROVED)
-                .order_by(CreditRequest.id)
+                .order_by(col(CreditRequest.id))
             )
         )

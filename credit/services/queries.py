@@ -35,6 +35,7 @@ from credit.services._common import (
     _line_view,
     _request_view,
     get_customer,
+    saved_id,
 )
 from credit.services.changes import assessment_change, request_change
 from credit.services.ledger import _dunning_state, open_items, rate_table
@@ -52,7 +53,7 @@ def customer_overview(app: App, *, code: str, as_of: date) -> dict[str, Any]:
             .order_by(col(CreditAssessment.as_of).desc(), col(CreditAssessment.id).desc())
         ).first()
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == c.id)).first()
-        items = open_items(s, c.id, as_of)  # type: ignore[arg-type]
+        items = open_items(s, saved_id(c), as_of)
         levels = {}
         for cur in sorted(
             set(items)
@@ -61,7 +62,7 @@ def customer_overview(app: App, *, code: str, as_of: date) -> dict[str, Any]:
                 for d in s.exec(select(DunningAction).where(DunningAction.customer_id == c.id))
             }
         ):
-            _, level, _ = _dunning_state(s, c.id, cur, as_of)  # type: ignore[arg-type]
+            _, level, _ = _dunning_state(s, saved_id(c), cur, as_of)
             levels[cur] = level
         requests = s.exec(
             select(CreditRequest)
@@ -429,7 +430,7 @@ def customer_list(app: App) -> list[dict[str, Any]]:
             .join(CreditLine, col(CreditLine.customer_id) == col(Customer.id), isouter=True)
             .order_by(col(Customer.code))
         ).all()
-        latest: dict[int, str] = {}
+        latest: dict[int, str | None] = {}
         for a in s.exec(select(CreditAssessment).order_by(col(CreditAssessment.id))):
             latest[a.customer_id] = a.rating
         return [
@@ -437,7 +438,7 @@ def customer_list(app: App) -> list[dict[str, Any]]:
                 "code": c.code,
                 "name": c.name,
                 "currency": c.currency,
-                "rating": latest.get(c.id),  # type: ignore[arg-type]
+                "rating": latest.get(saved_id(c)),
                 "limit": str(line.limit) if line else None,
                 "terms_days": line.terms_days if line else None,
                 "status": line.status if line else None,

@@ -25,7 +25,13 @@ from credit.db.models import (
 )
 from credit.domain import dunning
 from credit.domain.money import ZERO, money
-from credit.services._common import ServiceError, get_customer, known_user, required_text
+from credit.services._common import (
+    ServiceError,
+    get_customer,
+    known_user,
+    required_text,
+    saved_id,
+)
 from credit.services.collections import lock_customer
 from credit.services.ledger import _dunning_state, open_items, rate_table
 
@@ -64,7 +70,7 @@ def open_dispute(app: App, *, invoice_number: str, reason: str, by: str, as_of: 
         customer = s.get(Customer, inv.customer_id)
         assert customer is not None
         d = Dispute(
-            invoice_id=inv.id,  # type: ignore[arg-type]
+            invoice_id=saved_id(inv),
             customer_id=inv.customer_id,
             reason=reason,
             opened_by=by,
@@ -157,11 +163,11 @@ def record_promise(
                 f"the promised date {promised_for.isoformat()} is more than {horizon} days ahead "
                 "(the policy's dunning.max_promise_days); agree a payment plan in steps"
             )
-        lock_customer(s, customer.id)  # type: ignore[arg-type]
+        lock_customer(s, saved_id(customer))
         cur = (currency or customer.currency).strip().upper()
         balances = {
             c: sum((i.open_amount for i in items), ZERO)
-            for c, items in open_items(s, customer.id, as_of).items()  # type: ignore[arg-type]
+            for c, items in open_items(s, saved_id(customer), as_of).items()
         }
         owed = {c: b for c, b in balances.items() if b > 0}
         if not re.fullmatch(r"[A-Z]{3}", cur) or cur not in owed:
@@ -187,7 +193,7 @@ def record_promise(
             s.add(old)
             replaced.append(old.id)
         p = PaymentPromise(
-            customer_id=customer.id,  # type: ignore[arg-type]
+            customer_id=saved_id(customer),
             currency=cur,
             amount=money(amount),
             promised_for=promised_for,
@@ -233,7 +239,7 @@ def log_note(
         customer = get_customer(s, customer_code)
         s.add(
             CollectionNote(
-                customer_id=customer.id,  # type: ignore[arg-type]
+                customer_id=saved_id(customer),
                 kind=kind,
                 note=note,
                 logged_by=by,
@@ -287,9 +293,9 @@ def worklist(app: App, *, as_of: date) -> list[dict[str, Any]]:
         )
         rows = []
         for case, customer in cases:
-            items = open_items(s, customer.id, as_of).get(case.currency, [])  # type: ignore[arg-type]
+            items = open_items(s, saved_id(customer), as_of).get(case.currency, [])
             position = dunning.dunning_position(items, as_of)
-            _, level, last_day = _dunning_state(s, customer.id, case.currency)  # type: ignore[arg-type]
+            _, level, last_day = _dunning_state(s, saved_id(customer), case.currency)
             last_note = s.exec(
                 select(CollectionNote)
                 .where(CollectionNote.customer_id == customer.id)
@@ -382,7 +388,7 @@ def check_order(
         receivables = ZERO
         oldest = 0
         oldest_invoice = ""
-        for item_cur, items in open_items(s, customer.id, as_of).items():  # type: ignore[arg-type]
+        for item_cur, items in open_items(s, saved_id(customer), as_of).items():
             subtotal = sum((i.open_amount for i in items), ZERO)
             converted = convert(subtotal, item_cur)
             if converted is None:
@@ -437,7 +443,7 @@ def check_order(
                     select(DunningAction).where(DunningAction.customer_id == customer.id)
                 )
             }
-            if _dunning_state(s, customer.id, c)[1] > 0  # type: ignore[arg-type]
+            if _dunning_state(s, saved_id(customer), c)[1] > 0
         ]
         return {
             "customer": customer.code,

@@ -34,6 +34,7 @@ from credit.services._common import (
     _customer_view,
     get_customer,
     person_email,
+    saved_id,
 )
 from credit.services.ledger import base_view_of, load_raw_many, rate_table
 from credit.services.risk import record_signals
@@ -121,13 +122,14 @@ def collect_customer_data(
         version, policy = app.published_policy(s)
         rates = rate_table(s, policy.base_currency)
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
-        raw, owed = load_raw_many(s, [customer], as_of, policy.dunning.tolerance)[customer.id]  # type: ignore[index]
+        customer_id = saved_id(customer)
+        raw, owed = load_raw_many(s, [customer], as_of, policy.dunning.tolerance)[customer_id]
         snapshot, report, facts = collected_snapshot(
             customer, line, raw, owed, as_of, policy, rates
         )
         assessment = CreditAssessment(
             review_key=review_key,
-            customer_id=customer.id,  # type: ignore[arg-type]
+            customer_id=customer_id,
             as_of=as_of,
             policy_version=version,
             requested_by=requested_by,
@@ -272,7 +274,7 @@ def score_assessment(
         if a.status != COLLECTED:
             return _scored_summary(a)
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
-        opened = open_signals(s, [customer], a.as_of).get(customer.id, [])  # type: ignore[arg-type]
+        opened = open_signals(s, [customer], a.as_of).get(saved_id(customer), [])
         result, found, facts = scan_assessment(a, line, policy, opened)
         record_signals(
             app,
@@ -507,7 +509,7 @@ def _recent_qualitative(
                 CreditAssessment.status == AssessmentStatus.COMPLETE,
                 CreditAssessment.as_of >= earliest,
                 CreditAssessment.id != a.id,
-                CreditAssessment.qualitative_score.is_not(None),  # type: ignore[union-attr]
+                col(CreditAssessment.qualitative_score).is_not(None),
             )
             .order_by(col(CreditAssessment.as_of).desc(), col(CreditAssessment.id).desc())
         ),
@@ -790,7 +792,7 @@ def record_qualitative(
             raise ServiceError(
                 f"{exc} (the policy's qualitative factors: {names}; scores 0-100)"
             ) from None
-        claimed = s.execute(
+        claimed = s.exec(
             update(CreditAssessment)
             .where(
                 col(CreditAssessment.id) == a.id,
@@ -798,7 +800,7 @@ def record_qualitative(
             )
             .values(status=AssessmentStatus.AWAITING_QUALITATIVE)
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if claimed.rowcount != 1:
             raise ServiceError(f"assessment {a.id} was answered by someone else just now")
         if override_limit is not None:
             if not (override_reason and override_reason.strip()):
@@ -824,7 +826,7 @@ def record_qualitative(
             **a.inputs,
             "open_signals": [
                 d
-                for d in open_signals(s, [customer], a.as_of).get(customer.id, [])  # type: ignore[arg-type]
+                for d in open_signals(s, [customer], a.as_of).get(saved_id(customer), [])
                 if d["key"] not in known
             ],
         }
@@ -950,7 +952,7 @@ def reassign_analyst(app: App, *, customer_code: str, to: str, by: str, reason: 
             ),
         )
         uow.commit()
-        return a.id  # type: ignore[return-value]
+        return saved_id(a)
 
 
 def cancel_research(app: App, *, customer_code: str, by: str, reason: str) -> int:
@@ -976,7 +978,7 @@ def cancel_research(app: App, *, customer_code: str, by: str, reason: str) -> in
             policy_version=a.policy_version,
         )
         uow.commit()
-        return a.id  # type: ignore[return-value]
+        return saved_id(a)
 
 
 def _waiting(s: Session, customer: Customer) -> CreditAssessment:

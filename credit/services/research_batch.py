@@ -33,7 +33,14 @@ from credit.db.models import (
     utcnow,
 )
 from credit.domain.policy import PolicyBody
-from credit.services._common import ServiceError, add_months, person_email
+from credit.services._common import (
+    ServiceError,
+    add_months,
+    id_col,
+    person_email,
+    saved_id,
+    table_of,
+)
 from credit.services.ledger import load_raw_many, rate_table
 from credit.services.research import (
     COLLECTED,
@@ -172,7 +179,9 @@ def _research_batch(
         s = uow.session
         codes = [item["customer"] for item in items]
         # Locked first, then read: a flag a risk scan set meanwhile is seen (and closed).
-        lock_customers(s, list(s.exec(select(Customer.id).where(col(Customer.code).in_(codes)))))
+        lock_customers(
+            s, list(s.exec(select(id_col(Customer)).where(col(Customer.code).in_(codes))))
+        )
         customers = {
             c.code: c
             for c in s.exec(
@@ -202,12 +211,12 @@ def _research_batch(
             else:
                 todo.append((item, customer))
             seen.add(item["customer"])
-        refused = _open_reviews(s, [c.id for _, c in todo])  # type: ignore[misc]
+        refused = _open_reviews(s, [saved_id(c) for _, c in todo])
         for item, customer in todo:
             if customer.id in refused:
                 results[item["review_key"]] = _not_started(
                     item,
-                    ServiceError(refused[customer.id].format(code=customer.code)),  # type: ignore[index]
+                    ServiceError(refused[customer.id].format(code=customer.code)),
                 )
         todo = [(item, c) for item, c in todo if c.id not in refused]
         if todo:
@@ -258,7 +267,7 @@ def _research(
     notify: bool,
 ) -> dict[str, dict[str, Any]]:
     """Collect, score and decide every customer of the batch, then write it all."""
-    ids: list[int] = [c.id for _, c in todo]  # type: ignore[misc]
+    ids = [saved_id(c) for _, c in todo]
     rates = rate_table(s, policy.base_currency)
     raw = load_raw_many(s, [c for _, c in todo], as_of, policy.dunning.tolerance)
     lines = {
@@ -270,7 +279,7 @@ def _research(
 
     decided = []
     for item, customer in todo:
-        cid: int = customer.id  # type: ignore[assignment]
+        cid = saved_id(customer)
         line = lines.get(cid)
         snapshot, report, facts = collected_snapshot(
             customer, line, *raw[cid], as_of, policy, rates
@@ -296,7 +305,7 @@ def _research(
         outcome: Outcome = decide(a, policy, result, carried, now, notify=notify, facts=scanned)
         decided.append((item, customer, a, facts, report, found, outcome))
 
-    table = CreditAssessment.__table__
+    table = table_of(CreditAssessment)
     ids_back = s.execute(
         insert(table).returning(table.c.id, sort_by_parameter_order=True),
         [{k: v for k, v in vars(a).items() if k != "id"} for _, _, a, *_ in decided],
@@ -328,12 +337,12 @@ def _research(
 
 
 @cache
-def _defaults() -> tuple[dict[str, Any], dict[str, Callable[[], Any]]]:
+def _defaults() -> tuple[dict[str, Any], dict[str, Callable[..., Any]]]:
     """The assessment model's defaults and default factories (by field name)."""
     fields = CreditAssessment.model_fields
     return (
         {n: f.default for n, f in fields.items() if f.default_factory is None},
-        {n: f.default_factory for n, f in fields.items() if f.default_factory is not None},  # type: ignore[misc]
+        {n: f.default_factory for n, f in fields.items() if f.default_factory is not None},
     )
 
 
@@ -353,8 +362,8 @@ def _earlier_ratings(
     if qual.weight == 0 or qual.reuse_months <= 0:
         return {}
     out: dict[int, list[Any]] = {}
-    for row in s.exec(
-        select(CreditAssessment.customer_id, CreditAssessment.id, CreditAssessment.qualitative)
+    for row in s.execute(  # rows, with their columns by name
+        select(CreditAssessment.customer_id, id_col(CreditAssessment), CreditAssessment.qualitative)
         .where(
             col(CreditAssessment.customer_id).in_(ids),
             CreditAssessment.status == AssessmentStatus.COMPLETE,

@@ -26,7 +26,13 @@ from credit.db.models import (
     RiskSignal,
     utcnow,
 )
-from credit.services._common import SUBJECT_REQUEST, ServiceError
+from credit.services._common import (
+    SUBJECT_REQUEST,
+    ServiceError,
+    enqueued_id,
+    id_col,
+    saved_id,
+)
 from credit.services.approvals import advance_request
 from credit.services.draft import draft_request
 from credit.services.research import COLLECTED, score_assessment
@@ -58,11 +64,11 @@ def due_reviews(
             .where(col(CreditLine.status).in_([LineStatus.ACTIVE, LineStatus.ON_HOLD]))
             .order_by(col(CreditLine.next_review_on), col(Customer.code))
         ).all()
-        busy = _reviews_in_progress(s, {c.id for _, c in rows})  # type: ignore[misc]
+        busy = _reviews_in_progress(s, {saved_id(c) for _, c in rows})
 
         open_signals: dict[int, int] = {}
         for cid, sid in s.exec(
-            select(RiskSignal.customer_id, RiskSignal.id).where(
+            select(RiskSignal.customer_id, id_col(RiskSignal)).where(
                 col(RiskSignal.reviewed_in).is_(None)
             )
         ):
@@ -71,7 +77,7 @@ def due_reviews(
         def key(c: Customer, line: CreditLine) -> str:
             """A scheduled review when its date has come; otherwise one per flagging signal."""
             if line.next_review_on > as_of and c.review_flagged_on is not None:
-                signal = open_signals.get(c.id, 0)  # type: ignore[arg-type]
+                signal = open_signals.get(saved_id(c), 0)
                 if signal:
                     return f"periodic:{c.code}:signal:{signal}"
                 # flagged without a signal (e.g. a policy asking for re-review): one per flag
@@ -91,7 +97,7 @@ def due_reviews(
             )
         out = []
         for line, c in rows:
-            in_progress = busy.get(c.id)  # type: ignore[arg-type]
+            in_progress = busy.get(saved_id(c))
             if in_progress is None and key(c, line) in done:
                 # A review already made for this due date (say, rejected) is not started again.
                 continue
@@ -195,7 +201,7 @@ def notify_reviews_started(app: App, *, as_of: date, reviews: list[dict[str, Any
             context={"as_of": as_of.isoformat(), "reviews": reviews},
         )
         uow.commit()
-        return n.id
+        return enqueued_id(n)
 
 
 def review_customers(
@@ -252,7 +258,7 @@ def resume_research(
         s = uow.session
         collected = list(
             s.exec(
-                select(CreditAssessment.id).where(
+                select(id_col(CreditAssessment)).where(
                     CreditAssessment.status == COLLECTED, col(CreditAssessment.created_at) < cutoff
                 )
             )
@@ -271,19 +277,19 @@ def resume_research(
             )
         )
         latest: dict[int, int] = {}
-        for a_id, c_id in s.exec(select(CreditAssessment.id, CreditAssessment.customer_id)):
-            latest[c_id] = max(a_id, latest.get(c_id, 0))  # type: ignore[arg-type]
+        for a_id, c_id in s.exec(select(id_col(CreditAssessment), CreditAssessment.customer_id)):
+            latest[c_id] = max(a_id, latest.get(c_id, 0))
     for assessment_id in collected:
-        score_assessment(app, assessment_id=assessment_id)  # type: ignore[arg-type]
-        done["scored"].append(assessment_id)  # type: ignore[arg-type]
+        score_assessment(app, assessment_id=assessment_id)
+        done["scored"].append(assessment_id)
     for a in complete:
         if latest.get(a.customer_id) != a.id:
             continue  # a newer review of the customer took its place
         try:
-            request_id = draft_request(app, assessment_id=a.id)  # type: ignore[arg-type]
+            request_id = draft_request(app, assessment_id=saved_id(a))
             advance_request(app, request_id=request_id, as_of=as_of)
         except ServiceError as exc:
             log.warning("assessment %s not drafted: %s", a.id, exc)
             continue
-        done["drafted"].append(a.id)  # type: ignore[arg-type]
+        done["drafted"].append(saved_id(a))
     return done

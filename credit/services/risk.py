@@ -15,7 +15,7 @@ from credit import audit, notices
 from credit.app import App
 from credit.db.models import CreditLine, Customer, LineStatus, RiskSignal, utcnow
 from credit.domain import cleaning, signals
-from credit.services._common import _customer_view
+from credit.services._common import _customer_view, saved_id, table_of
 from credit.services.ledger import base_view, collect_clean, rate_table
 
 
@@ -33,7 +33,7 @@ def write_signals(s: Session, known: KnownSignals) -> None:
     """Insert the batch's new signals (one multi-row insert) and give each its id."""
     if not known.pending:
         return
-    table = RiskSignal.__table__
+    table = table_of(RiskSignal)
     ids = s.execute(
         insert(table).returning(table.c.id, sort_by_parameter_order=True),
         [{k: v for k, v in vars(r).items() if k != "id"} for r in known.pending],
@@ -66,7 +66,7 @@ def known_signals(s: Session, customer_ids: list[int], fingerprints: list[str]) 
         if customer_ids
         else set()
     )
-    return KnownSignals(seen, open_kinds)  # type: ignore[arg-type]
+    return KnownSignals(seen, open_kinds)
 
 
 def record_signals(
@@ -105,7 +105,7 @@ def record_signals(
             ).first()
             if open_same_kind is not None:
                 continue  # still waiting for the review that answers the earlier one
-        values = {
+        values: dict[str, Any] = {
             "fingerprint": fingerprint,
             "customer_id": customer.id,
             "kind": sig.kind,
@@ -118,7 +118,7 @@ def record_signals(
             row: Any = SimpleNamespace(id=None, detected_at=utcnow(), **values)
             known.fingerprints.add(fingerprint)
             if reviewed_in is None:
-                known.open_kinds.add((customer.id, sig.kind))  # type: ignore[arg-type]
+                known.open_kinds.add((saved_id(customer), sig.kind))
         else:
             row = RiskSignal(**values)
             try:
@@ -164,7 +164,7 @@ def record_signals(
         notices.enqueue(
             s,
             app.renderer,
-            key=f"risk-alert:{customer.code}:{min(r.id for r in high)}",  # type: ignore[type-var]
+            key=f"risk-alert:{customer.code}:{min(saved_id(r) for r in high)}",
             kind="risk_alert",
             locale="en",
             recipients=[app.directory.teams.credit],
