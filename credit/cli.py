@@ -141,9 +141,9 @@ def parse_date(value: str | None, option: str = "--as-of") -> date:
         fail(f"{option}: value {value!r} is not an ISO date (YYYY-MM-DD)")
 
 
-def parse_money(value: str | None, option: str) -> Decimal | None:
-    if value is None:
-        return None
+def parse_money(value: str, option: str) -> Decimal:
+    """An amount typed on the command line (plain decimals, not negative, at most the limit of one
+    document); a bad one ends the command with the reason."""
     from credit.domain.money import MAX_DOCUMENT_AMOUNT, parse_amount
 
     try:  # the limit of one document: what a command adds to a customer's total stays summable
@@ -389,7 +389,9 @@ def review_start(
     from credit import services
 
     day = parse_date(as_of)
-    limit = parse_money(requested_limit, "--requested-limit")
+    limit = (
+        parse_money(requested_limit, "--requested-limit") if requested_limit is not None else None
+    )
     a = get_app()
     code = customer_code.strip().upper()
     with clear_errors():
@@ -476,7 +478,7 @@ def assess(
         if name.strip() in scores:
             fail(f"--factor {name}: given twice")
         scores[name.strip()] = score
-    override = parse_money(limit, "--limit")
+    override = parse_money(limit, "--limit") if limit is not None else None
     if override is not None and not (reason and reason.strip()):
         fail("--limit overrides the recommendation: give the reason with --reason")
     a = get_app()
@@ -986,7 +988,7 @@ def promise(
         result = services.record_promise(
             a,
             customer_code=customer.strip().upper(),
-            amount=value,  # type: ignore[arg-type]
+            amount=value,
             promised_for=promised,
             by=actor,
             as_of=day,
@@ -1101,7 +1103,7 @@ def orders_check(
             customer_code=customer.strip().upper(),
             amount=value,
             as_of=day,
-            currency=currency,  # type: ignore[arg-type]
+            currency=currency,
         )
     if as_json:
         print_json(result)
