@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from credit.domain.words import counted
 from credit.settings import Settings, SettingsError
 
 # Piped output (a file, less, grep) is not folded to 80 columns: tables stay one row per line.
@@ -153,11 +154,6 @@ def parse_money(value: str, option: str) -> Decimal:
     if amount < 0:
         fail(f"{option}: value {value!r}: must not be negative")
     return amount
-
-
-def counted(n: int, noun: str, plural: str | None = None) -> str:
-    """'1 reminder', '2 reminders', '0 fixes': a count with its noun in the right number."""
-    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 def fmt_amount(value: Any, currency: str) -> str:
@@ -1606,7 +1602,9 @@ def notices_deliver(
         print_json(report)
         return
     if report["released"]:
-        console.print(f"{report['released']} waiting notice(s) sent now, not after their delay")
+        console.print(
+            f"{counted(report['released'], 'waiting notice')} sent now, not after their delay"
+        )
     console.print(
         f"sent {report['sent']}, retrying later {report['retried']}, failed {report['failed']}, "
         f"held by another sender {report['skipped']}"
@@ -1618,24 +1616,26 @@ def notices_deliver(
 
         when = local_time(report["next_attempt"], ZoneInfo(a.settings.timezone))
         console.print(
-            f"[yellow]{report['waiting']} notice(s) wait for a retry; the next attempt is due at "
+            f"[yellow]{counted(report['waiting'], 'notice')} wait for a retry; the next attempt "
+            "is due at "
             f"{when}. To send them now: credit notices deliver --now[/yellow]",
             highlight=False,
         )
     if report["held"]:
         console.print(
-            f"[red]{report['held']} notice(s) to customers not sent: {report['held_reason']}. "
+            f"[red]{counted(report['held'], 'notice')} to customers not sent: "
+            f"{report['held_reason']}. "
             "They stay in the outbox and go out with the next delivery once set.[/red]",
             highlight=False,
         )
     if report["repeated"]:
         console.print(
-            f"[yellow]{report['repeated']} notice(s) were being sent by a sender that stopped; "
+            f"[yellow]{counted(report['repeated'], 'notice')} being sent by a sender that stopped: "
             "sent again with the same Message-ID (a recipient may see one twice)[/yellow]"
         )
     if report["failed"]:
         console.print(
-            f"[red]{report['failed']} notice(s) failed for good; the operator was told. "
+            f"[red]{counted(report['failed'], 'notice')} failed for good; the operator was told. "
             "See them with `credit notices list --status failed`, fix the cause, then "
             "`credit notices retry ID...`[/red]"
         )
@@ -1654,7 +1654,7 @@ def notices_retry(
     a = get_app()
     with clear_errors():
         done = services.retry_notices(a, notice_ids=ids, by=by, reason=reason)
-    console.print(f"{len(done)} notice(s) back in the outbox: {', '.join(map(str, done))}")
+    console.print(f"{counted(len(done), 'notice')} back in the outbox: {', '.join(map(str, done))}")
 
 
 @audit_app.command("list")

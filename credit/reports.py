@@ -6,6 +6,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from credit.domain.words import counted
+
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
@@ -169,7 +171,7 @@ def render_markdown(report: dict[str, Any], charts: dict[str, str]) -> str:
     lines += ["", "## Customer feedback", ""]
     if fb["count"]:
         lines += [
-            f"{fb['count']} item(s): "
+            f"{counted(fb['count'], 'item')}: "
             + ", ".join(f"{topic} {n}" for topic, n in fb["by_topic"].items())
             + ".",
             "",

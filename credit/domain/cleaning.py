@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from credit.domain.money import ZERO
 from credit.domain.scoring import CustomerFacts, DocumentFacts, StatementFacts
+from credit.domain.words import counted
 
 STATEMENT_AMOUNTS = (
     "revenue",
@@ -248,7 +249,7 @@ def clean(
     for cur, n in sorted(converted.items()):
         report.fixes.append(
             Entry(
-                f"{n} document(s)",
+                counted(n, "document"),
                 "currency",
                 cur,
                 f"converted to {rates.base} at the rate of each issue date",

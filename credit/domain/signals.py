@@ -12,6 +12,7 @@ from typing import Any
 from credit.domain.cleaning import RawDocument, RawPayment
 from credit.domain.directory import EMAIL_PATTERN
 from credit.domain.policy import RiskRules
+from credit.domain.words import counted
 
 SEVERITY_ORDER = {"low": 0, "medium": 1, "high": 2}
 
@@ -128,7 +129,7 @@ def bounced_signal(payments: list[RawPayment], rules: RiskRules, as_of: date) ->
     return Signal(
         "bounced_payment",
         "high",
-        f"{len(bounced)} bounced payment(s) since {since.isoformat()}: {refs}",
+        f"{counted(len(bounced), 'bounced payment')} since {since.isoformat()}: {refs}",
         f"bounced_payment:{bounced[-1].reference}",
     )
 

@@ -40,6 +40,7 @@ from credit.domain.money import MAX_AMOUNT, ZERO, money
 from credit.domain.policy import DunningAction as DunningActionKind
 from credit.domain.policy import DunningChannel, DunningLevel, PolicyBody
 from credit.domain.signals import Signal
+from credit.domain.words import counted
 from credit.faults import checkpoint
 from credit.services._common import ServiceError, _customer_view, _line_view
 from credit.services.ledger import open_items_many, overdue_customers
@@ -861,7 +862,7 @@ def _apply_dunning(
         reason=(
             "promise to pay broken"
             if forced
-            else f"oldest invoice {position.oldest_days_overdue} days overdue"
+            else f"oldest invoice {counted(position.oldest_days_overdue, 'day')} overdue"
         ),
         policy_version=version,
     )

@@ -25,6 +25,7 @@ from credit.db.models import (
 )
 from credit.domain import dunning
 from credit.domain.money import ZERO, money
+from credit.domain.words import counted
 from credit.services._common import (
     ServiceError,
     get_customer,
@@ -432,7 +433,7 @@ def check_order(
             )
         if oldest > policy.orders.max_days_overdue:
             reasons.append(
-                f"invoice {oldest_invoice} is {oldest} days overdue "
+                f"invoice {oldest_invoice} is {counted(oldest, 'day')} overdue "
                 f"(policy allows {policy.orders.max_days_overdue})"
             )
         in_dunning = [

@@ -11,6 +11,7 @@ import re
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,22 +115,17 @@ class Shell:
 
     def run_until_stopped(self, cmd: Command, ready: str, *, wait: float = 120) -> str:
         """A command that serves until Ctrl-C: start it, wait until it prints ``ready``, then
-        interrupt it as a terminal would; what it printed."""
+        interrupt it as a terminal would (SIGINT to its process group); what it printed."""
         proc = subprocess.Popen(
             ["bash", "-c", f"exec {cmd.text}"], cwd=self.cwd, env=self.env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             start_new_session=True,
         )  # fmt: skip
         seen: list[str] = []
+        reader = threading.Thread(target=lambda: seen.extend(proc.stdout or []), daemon=True)
+        reader.start()
         deadline = time.monotonic() + wait
-        assert proc.stdout is not None
-        os.set_blocking(proc.stdout.fileno(), False)
-        while time.monotonic() < deadline and proc.poll() is None:
-            chunk = proc.stdout.read()
-            if chunk:
-                seen.append(chunk)
-            if ready in "".join(seen):
-                break
+        while time.monotonic() < deadline and proc.poll() is None and ready not in "".join(seen):
             time.sleep(0.2)
         up = ready in "".join(seen)
         if proc.poll() is None:
@@ -140,10 +136,10 @@ class Shell:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 raise AssertionError(f"{cmd.text!r} did not stop on Ctrl-C within 60 s") from None
-        os.set_blocking(proc.stdout.fileno(), True)
-        seen.append(proc.stdout.read() or "")
+        reader.join(timeout=10)
         out = "".join(seen)
         assert up, f"{cmd.text!r} never said {ready!r}:\n{out[-3000:]}"
+        self.log.append(f"   serve  {cmd.text[:100]} (stopped with Ctrl-C: exit {proc.returncode})")
         return out
 
 
