@@ -40,10 +40,12 @@ from jinja2 import (
 )
 from sqlalchemy import and_, bindparam, case, func, literal, not_, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlalchemy.sql.dml import Insert
+from sqlmodel import Session, col, select
 
 from credit.audit import jsonable
 from credit.db.models import UNSENT, Notice, NoticeStatus, utcnow
+from credit.db.tables import table_of
 from credit.domain.money import money
 from credit.faults import checkpoint
 from credit.resources import resource_dir
@@ -159,7 +161,12 @@ def _money_filter(ctx: Any, value: Decimal | str | None, currency: str = "") -> 
 
 @pass_context
 def _plural_filter(
-    ctx: Any, count: int | Decimal | None, one: str, other: str, number: bool = True, **forms: str
+    ctx: Any,
+    count: int | Decimal | str | None,
+    one: str,
+    other: str,
+    number: bool = True,
+    **forms: str,
 ) -> str:
     """A count with its noun by the plural rules of the template's language (Babel's CLDR rules;
     ``template_language``, else the notice's ``locale``):
@@ -169,8 +176,9 @@ def _plural_filter(
     if count is None or count == "":
         return "-"
     loc = babel_locale(ctx.get("template_language") or ctx.get("locale", "en"))
-    value = Decimal(count) if isinstance(count, str) else count
-    word = {"one": one, "other": other, **forms}.get(loc.plural_form(abs(value)), other)
+    value: int | Decimal = Decimal(count) if isinstance(count, str) else count
+    # Decimal: the type Babel's rules take (an integer reads the same: no fraction digits)
+    word = {"one": one, "other": other, **forms}.get(loc.plural_form(abs(Decimal(value))), other)
     return f"{format_decimal(value, locale=loc)} {word}" if number else word
 
 
@@ -442,14 +450,18 @@ def batched(session: Session) -> Iterator[None]:
         session.info.pop(_BUFFER, None)
     if not buffer:
         return
-    table = Notice.__table__
+    table = table_of(Notice)
     rows = list(buffer.values())
     dialect = session.get_bind().dialect.name
+    statement: Insert
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement = pg_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
     else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    statement = dialect_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
     for i in range(0, len(rows), 1000):
         session.execute(statement, rows[i : i + 1000])
 
@@ -682,8 +694,8 @@ INTERRUPTED = "an earlier send stopped after claiming it (its lease ended): it m
 def held_back(kinds: frozenset[str]) -> Any:
     """The condition of the notices to customers among ``kinds`` (not their internal copies)."""
     return and_(
-        Notice.kind.in_(sorted(kinds)),  # type: ignore[attr-defined]
-        not_(Notice.idempotency_key.endswith(INTERNAL_KEY_SUFFIX)),  # type: ignore[attr-defined]
+        col(Notice.kind).in_(sorted(kinds)),
+        not_(col(Notice.idempotency_key).endswith(INTERNAL_KEY_SUFFIX)),
     )
 
 
@@ -701,14 +713,14 @@ def due_notices(
     due = (
         select(Notice.id)
         .where(UNSENT)  # literal values: the partial index of unsent notices serves it
-        .where(or_(Notice.claimed_until.is_(None), Notice.claimed_until < now))  # type: ignore[union-attr]
-        .order_by(Notice.id)  # type: ignore[arg-type]
+        .where(or_(col(Notice.claimed_until).is_(None), col(Notice.claimed_until) < now))
+        .order_by(col(Notice.id))
         .limit(limit)
     )
     if notice_ids is not None:
-        due = due.where(Notice.id.in_(notice_ids))  # type: ignore[union-attr]
+        due = due.where(col(Notice.id).in_(notice_ids))
     if after_id is not None:  # only what was queued since (an index range, not a scan)
-        due = due.where(Notice.id > after_id)  # type: ignore[operator]
+        due = due.where(col(Notice.id) > after_id)
     if held is not None:
         due = due.where(not_(held))
     if dialect == "postgresql":
@@ -735,7 +747,7 @@ def _claim(
     due = due_notices(session.get_bind().dialect.name, now, limit, notice_ids, after_id, held)
     taken = session.execute(
         update(Notice)
-        .where(Notice.id.in_(due.scalar_subquery()))  # type: ignore[union-attr]
+        .where(col(Notice.id).in_(due.scalar_subquery()))
         .values(
             status=NoticeStatus.SENDING,
             claimed_until=max(now, utcnow()) + lease,
@@ -743,16 +755,19 @@ def _claim(
             # still "sending" with its lease over: the sender holding it stopped, maybe after
             # the server had accepted it
             last_error=case(
-                (Notice.status == NoticeStatus.SENDING, literal(INTERRUPTED)),
+                (col(Notice.status) == NoticeStatus.SENDING, literal(INTERRUPTED)),
                 else_=Notice.last_error,
             ),
         )
-        .returning(*_READ, Notice.last_error)
+        .returning(*_READ, col(Notice.last_error))
     ).all()
     session.commit()
     return sorted(
         (
-            (Outgoing(*row[: len(_READ)], claim=row.attempts), row.last_error == INTERRUPTED)
+            (
+                Outgoing(**dict(zip(_READ_FIELDS, row, strict=False)), claim=row.attempts),
+                row.last_error == INTERRUPTED,
+            )
             for row in taken
         ),
         key=lambda pair: pair[0].id,
@@ -783,14 +798,16 @@ class Outgoing:
     delivered_to: str | None = None
 
 
-_READ = [Notice.__table__.c[f.name] for f in fields(Outgoing)[:11]]  # type: ignore[attr-defined]
+_OUTBOX = table_of(Notice)
+_READ_FIELDS = [f.name for f in fields(Outgoing)[:11]]
+_READ = [_OUTBOX.c[name] for name in _READ_FIELDS]
 _MARK = (
-    update(Notice.__table__)  # type: ignore[arg-type]
+    update(_OUTBOX)
     .where(
-        Notice.__table__.c.id == bindparam("b_id"),  # type: ignore[attr-defined]
+        _OUTBOX.c.id == bindparam("b_id"),
         # still ours: a sender that outlived its lease does not overwrite the next one's outcome
-        Notice.__table__.c.status == NoticeStatus.SENDING,  # type: ignore[attr-defined]
-        Notice.__table__.c.attempts == bindparam("b_claim"),  # type: ignore[attr-defined]
+        _OUTBOX.c.status == NoticeStatus.SENDING,
+        _OUTBOX.c.attempts == bindparam("b_claim"),
     )
     .values(
         attempts=bindparam("b_attempts"),
@@ -904,7 +921,7 @@ def deliver_pending(
                 select(func.count())
                 .select_from(Notice)
                 .where(UNSENT, Notice.status == NoticeStatus.SENDING)
-                .where(Notice.claimed_until >= utcnow())  # type: ignore[operator]
+                .where(col(Notice.claimed_until) >= utcnow())
             ).one()
             report.waiting, report.next_attempt = waiting(session, utcnow(), held, notice_ids)
             if held is not None:
@@ -921,8 +938,8 @@ def _waiting_condition(now: datetime, held: Any) -> Any:
     """Unsent notices waiting out a retry delay (pending, not due before ``now``)."""
     condition = and_(
         UNSENT,
-        Notice.status == NoticeStatus.PENDING,
-        Notice.claimed_until > now,  # type: ignore[operator]
+        col(Notice.status) == NoticeStatus.PENDING,
+        col(Notice.claimed_until) > now,
     )
     return condition if held is None else and_(condition, not_(held))
 
@@ -935,8 +952,8 @@ def waiting(
         _waiting_condition(now, held)
     )
     if notice_ids is not None:
-        query = query.where(Notice.id.in_(notice_ids))  # type: ignore[union-attr]
-    count, first = session.exec(query).one()  # type: ignore[call-overload]
+        query = query.where(col(Notice.id).in_(notice_ids))
+    count, first = session.exec(query).one()
     if first is not None and first.tzinfo is None:
         first = first.replace(tzinfo=UTC)  # SQLite gives it back naive
     return count, first
@@ -953,7 +970,7 @@ def release_waiting(
             update(Notice)
             .where(_waiting_condition(now, held))
             .values(claimed_until=None)
-            .returning(Notice.id)
+            .returning(col(Notice.id))
         ).scalars()
     )
 

@@ -10,11 +10,13 @@ from collections import Counter
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from credit import services
+from credit.app import App
 from credit.importers import import_file
 from credit.resources import resource_dir
 from flows.approval import approval
@@ -241,7 +243,7 @@ def run_demo(directory: Path, console: Console) -> None:
             uow.commit()
         if paid.created:
             say(f"   payments received by {day} imported: {len(paid.created)}")
-        result = collections(as_of=day)
+        result = _collections(day)
         moves = [
             f"{o['customer']}:{o['level_name']}"
             + (f" ({o['channel']})" if o["channel"] == "letter" else "")
@@ -260,7 +262,7 @@ def run_demo(directory: Path, console: Console) -> None:
                     f"   worklist: {w['customer']} {w['amount']} {w['currency']}, oldest "
                     f"{w['oldest_overdue_days']} days overdue; next: {w['next_step']}"
                 )
-    again = collections(as_of=COLLECTION_DAYS[-1])
+    again = _collections(COLLECTION_DAYS[-1])
     sent_again = [o for o in again["actions"] if o["status"] == "sent"]
     say(
         f"   {COLLECTION_DAYS[-1]} again: {len(sent_again)} new notice(s) (a rerun sends nothing twice)"
@@ -327,7 +329,15 @@ def payments_until(data: Path, directory: Path, day: date) -> Path:
     return path
 
 
-def _summary(a, directory: Path, console: Console) -> None:  # type: ignore[no-untyped-def]
+def _collections(as_of: date) -> dict[str, Any]:
+    """A collections run's result (the flow returns a Failed state only when customers failed, and
+    calling the flow raises that state's error)."""
+    result = collections(as_of=as_of)
+    assert isinstance(result, dict)
+    return result
+
+
+def _summary(a: App, directory: Path, console: Console) -> None:
     rows = services.customer_list(a)
     t = Table(title="Customers after the demo", title_justify="left")
     for col in ("code", "name", "rating", "limit", "terms", "line", "dunning level"):

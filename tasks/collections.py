@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING, cast
 
 from prefect import task
 
 from credit import services
 from credit.services import partitions
 from tasks._runtime import app
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import FlowRun
 
 
 @task(name="find-collection-candidates")
@@ -63,11 +67,20 @@ def start_partition_runs(run_key: str, as_of: date, dry_run: bool, workers: int)
     started: list[str] = []
     for n in range(workers):
         try:
-            child = run_deployment(
-                PARTITION_DEPLOYMENT,
-                parameters={"run_key": run_key, "as_of": as_of.isoformat(), "dry_run": dry_run},
-                timeout=0,
-                idempotency_key=f"{run_key}:helper-{n}",
+            # Sync code: run_deployment returns the flow run itself (its typing also allows the
+            # awaitable it returns in an async context).
+            child = cast(
+                "FlowRun",
+                run_deployment(
+                    PARTITION_DEPLOYMENT,
+                    parameters={
+                        "run_key": run_key,
+                        "as_of": as_of.isoformat(),
+                        "dry_run": dry_run,
+                    },
+                    timeout=0,
+                    idempotency_key=f"{run_key}:helper-{n}",
+                ),
             )
         except Exception as exc:  # no server, no deployment: this run works alone
             get_run_logger().warning(

@@ -7,10 +7,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Mapped
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from credit.app import App
 from credit.db.models import (
@@ -21,6 +19,7 @@ from credit.db.models import (
     Customer,
     Notice,
 )
+from credit.db.tables import table_of as table_of  # re-exported: the services use it from here
 from credit.domain.directory import Approver
 
 log = logging.getLogger(__name__)
@@ -66,14 +65,6 @@ def enqueued_id(notice: Notice | None) -> int:
     if notice is None:
         raise RuntimeError("a notice enqueued inside notices.batched has no id yet")
     return saved_id(notice)
-
-
-def table_of(model: type[SQLModel]) -> Table:
-    """A table model's Core table, for set-based queries (SQLModel sets ``__table__`` on table
-    models without declaring it)."""
-    table = sa_inspect(model).local_table
-    assert isinstance(table, Table)
-    return table
 
 
 def add_months(day: date, months: int) -> date:

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, insert
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlmodel import Session, col, select
 
@@ -42,7 +43,7 @@ from credit.domain.policy import DunningChannel, DunningLevel, PolicyBody
 from credit.domain.signals import Signal
 from credit.domain.words import counted
 from credit.faults import checkpoint
-from credit.services._common import ServiceError, _customer_view, _line_view
+from credit.services._common import ServiceError, _customer_view, _line_view, id_col, saved_id
 from credit.services.ledger import open_items_many, overdue_customers
 
 log = logging.getLogger(__name__)
@@ -115,15 +116,17 @@ class _Batch:
 
     @classmethod
     def load(cls, s: Session, ids: list[int], as_of: date, *, careful: bool) -> _Batch:
-        customers = {c.id: c for c in s.exec(select(Customer).where(col(Customer.id).in_(ids)))}
+        customers = {
+            saved_id(c): c for c in s.exec(select(Customer).where(col(Customer.id).in_(ids)))
+        }
         state: dict[int, dict[str, tuple[int, int, date | None]]] = {}
         for cid, cur, episode, level, day in s.execute(
-            select(
-                DunningAction.customer_id,
-                DunningAction.currency,
-                DunningAction.episode,
-                DunningAction.level,
-                DunningAction.as_of,
+            sa_select(  # five columns: SQLModel's select types up to four
+                col(DunningAction.customer_id),
+                col(DunningAction.currency),
+                col(DunningAction.episode),
+                col(DunningAction.level),
+                col(DunningAction.as_of),
             )
             .where(col(DunningAction.customer_id).in_(ids))
             .order_by(col(DunningAction.id))
@@ -149,7 +152,7 @@ class _Batch:
         ):
             lines.setdefault(line.customer_id, line)
         return cls(
-            customers=customers,  # type: ignore[arg-type]
+            customers=customers,
             items=open_items_many(s, ids, as_of),
             state=state,
             promises=promises,
@@ -313,11 +316,12 @@ def _broken_since(batch: _Batch, customer_id: int, currency: str, last_day: date
     """Whether the latest settled promise was broken after the last dunning step: the next level
     is then due at once, whatever its trigger says (a newer promise, kept or open, lifts that)."""
     latest = next(iter(batch.promises.get(customer_id, {}).get(currency, [])), None)
-    return (
-        latest is not None
-        and latest.status == "broken"
-        and (last_day is None or latest.settled_on > last_day)  # type: ignore[operator]
-    )
+    if latest is None or latest.status != "broken":
+        return False
+    if last_day is None:
+        return True
+    assert latest.settled_on is not None  # a broken promise is settled on the day it broke
+    return latest.settled_on > last_day
 
 
 def paid_between(s: Session, customer_id: int, currency: str, start: date, end: date) -> Decimal:
@@ -351,7 +355,7 @@ def _settle_promise(
     # bank imports) count.
     paid = paid_between(
         s,
-        customer.id,  # type: ignore[arg-type]
+        saved_id(customer),
         promise.currency,
         promise.recorded_on,
         promise.promised_for + timedelta(days=policy.dunning.promise_grace_days),
@@ -512,7 +516,7 @@ def _dun_currency(
 ) -> DunningOutcome:
     position = dunning.dunning_position(items, as_of, policy.dunning.tolerance)
     _check_in_range(position, currency)
-    episode, level, last_day = batch.dunning_state(customer.id, currency)  # type: ignore[arg-type]
+    episode, level, last_day = batch.dunning_state(saved_id(customer), currency)
     name = "" if level == 0 else policy.dunning_level(min(level, len(policy.dunning.levels))).name
 
     def outcome(status: str, reason: str = "", **kw: Any) -> DunningOutcome:
@@ -535,7 +539,7 @@ def _dun_currency(
             return outcome("already_done", f"level {level} already taken on {as_of.isoformat()}")
         return outcome("nothing_due", f"a later run ({last_day.isoformat()}) already acted")
 
-    promise = _open_promise(batch, customer.id, currency)  # type: ignore[arg-type]
+    promise = _open_promise(batch, saved_id(customer), currency)
     promise_note, broken_now = "", False
     grace = timedelta(days=policy.dunning.promise_grace_days)
     if promise is not None and promise.promised_for + grace < as_of:
@@ -578,7 +582,7 @@ def _dun_currency(
             f"{promise.promised_for.isoformat()}",
         )
 
-    forced = broken_now or _broken_since(batch, customer.id, currency, last_day)  # type: ignore[arg-type]
+    forced = broken_now or _broken_since(batch, saved_id(customer), currency, last_day)
     step = dunning.next_dunning_level(
         current_level=level,
         position=position,
@@ -684,7 +688,7 @@ def _charges(
         """A charge is a receivable of its own, due at once."""
         s.add(
             Invoice(
-                customer_id=customer.id,  # type: ignore[arg-type]
+                customer_id=saved_id(customer),
                 number=number,
                 issue_date=as_of,
                 due_date=as_of,
@@ -877,7 +881,7 @@ def _apply_dunning(
             reason=f"{step.label}: late fee and interest per policy",
             policy_version=version,
         )
-    line = batch.lines.get(customer.id)  # type: ignore[arg-type]
+    line = batch.lines.get(saved_id(customer))
     if (
         step.action == DunningActionKind.CREDIT_HOLD
         and line is not None
@@ -1014,7 +1018,7 @@ def _open_case(
 ) -> None:
     s.add(
         CollectionCase(
-            customer_id=customer.id,  # type: ignore[arg-type]
+            customer_id=saved_id(customer),
             currency=currency,
             episode=episode,
             reason=reason,
@@ -1048,7 +1052,7 @@ def _held_in_other_currency(
         return False
     return any(
         level >= min(hold_levels)
-        for cur, (_, level, _) in batch.state.get(customer.id, {}).items()  # type: ignore[arg-type]
+        for cur, (_, level, _) in batch.state.get(saved_id(customer), {}).items()
         if cur != cleared
     )
 
@@ -1119,7 +1123,7 @@ def _clear_episode(
             policy_version=version,
         )
     queued: list[str] = []
-    line = batch.lines.get(customer.id)  # type: ignore[arg-type]
+    line = batch.lines.get(saved_id(customer))
     if (
         line is not None
         and line.status == LineStatus.ON_HOLD
@@ -1200,8 +1204,8 @@ def dun_customers(
         with app.uow() as uow:
             codes = dict(
                 uow.session.exec(
-                    select(Customer.code, Customer.id).where(col(Customer.code).in_(expected))
-                ).all()  # type: ignore[arg-type]
+                    select(Customer.code, id_col(Customer)).where(col(Customer.code).in_(expected))
+                ).all()
             )
         by_id = {codes[code]: levels for code, levels in expected.items() if code in codes}
     for i in range(0, len(customer_ids), batch_size):
