@@ -221,7 +221,7 @@ def run_demo(directory: Path, console: Console) -> None:
                 by="cora.collector", as_of=date(2026, 12, 1), kind="call",
             )  # fmt: skip
             services.record_promise(
-                a, customer_code="C-1007", amount=Decimal("10250.50"),
+                a, customer_code="C-1007", amount=Decimal("9955.92"),  # all it owes then
                 promised_for=date(2026, 12, 10), by="cora.collector", as_of=date(2026, 12, 1),
             )  # fmt: skip
             services.open_dispute(
