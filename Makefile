@@ -28,10 +28,10 @@ test: $(STAMP) chromium
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# ruff (lint and format) and the import contracts (credit/ never imports Prefect; the domain no
-# database; flows -> tasks -> credit).
+# ruff (lint and format), the import contracts (credit/ never imports Prefect; the domain no
+# database; flows -> tasks -> credit) and the type checker (mypy, configured in pyproject.toml).
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports && $(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
