@@ -1,5 +1,6 @@
 """The ``credit`` command line. Commands that only read or list never import Prefect."""
 
+import functools
 import json
 import os
 import sys
@@ -166,21 +167,43 @@ def fmt_amount(value: Any, currency: str) -> str:
     return fmt_money(Decimal(str(value)), currency).strip()
 
 
+def said(status: str) -> str:
+    """A status as words: 'in_approval' -> 'in approval' (JSON keeps the value itself)."""
+    return str(status).replace("_", " ")
+
+
+def fmt_figure(value: Any) -> str:
+    """A figure as a reader takes it in: '42,000,000' for 42000000.0000, '0.8571' stays."""
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        return str(value)
+    if not number.is_finite() or abs(number) < 1000:
+        return str(value)
+    text = f"{number:,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def fmt_time(value: str | None) -> str:
     """A stored moment (ISO, UTC) in the company's time zone: '2026-12-08 01:41 CET'."""
     if not value:
         return "-"
     from datetime import UTC, datetime
-    from zoneinfo import ZoneInfo
 
-    try:
-        zone = ZoneInfo(Settings.load().timezone)
-    except SettingsError:
-        zone = ZoneInfo("UTC")
     moment = datetime.fromisoformat(value)
     if moment.tzinfo is None:  # stored as UTC
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    return moment.astimezone(_company_zone()).strftime("%Y-%m-%d %H:%M %Z")
+
+
+@functools.lru_cache(maxsize=1)
+def _company_zone() -> Any:
+    from zoneinfo import ZoneInfo
+
+    try:
+        return ZoneInfo(Settings.load().timezone)
+    except SettingsError:
+        return ZoneInfo("UTC")
 
 
 def print_json(data: Any) -> None:
@@ -422,7 +445,7 @@ def review_start(
     msg = f"Review of {code}: assessment {result['assessment_id']}"
     if result.get("request_id"):
         msg += f", request {result['request_id']}"
-    msg += f": {result['status']}"
+    msg += f": {said(result['status'])}"
     if result.get("waiting_for"):
         msg += f", waiting for {result['waiting_for']}"
     console.print(msg + ".")
@@ -491,7 +514,8 @@ def assess(
     if not as_json:
         console.print(
             f"Assessment {done['assessment_id']}: qualitative rating recorded; combined score "
-            f"{done['score']}, rating {done['rating']}, recommended limit {done['recommended_limit']}."
+            f"{done['score']}, rating {done['rating']}, recommended limit "
+            f"{fmt_amount(done['recommended_limit'], done['currency'])}."
         )
 
     def call() -> Any:
@@ -505,7 +529,7 @@ def assess(
         print_json({**done, **result})
         return
     console.print(
-        f"Request {result['request_id']}: {result['status']}"
+        f"Request {result['request_id']}: {said(result['status'])}"
         + (f", waiting for {result['waiting_for']}" if result.get("waiting_for") else "")
         + "."
     )
@@ -694,7 +718,7 @@ def _decide(
     if as_json:
         print_json(progress)
         return
-    msg = f"Request {request_id} is now {progress['status']}"
+    msg = f"Request {request_id} is now {said(progress['status'])}"
     if progress.get("waiting_for"):
         msg += f", waiting for {progress['waiting_for']}"
     if progress.get("published"):
@@ -828,7 +852,7 @@ def approvals_resume(
         print_json(progress)
         return
     console.print(
-        f"Request {request_id} is {progress['status']}"
+        f"Request {request_id} is {said(progress['status'])}"
         + (f", waiting for {progress['waiting_for']}" if progress.get("waiting_for") else "")
         + "."
     )
@@ -1309,7 +1333,7 @@ def collections_run(
                     fmt_amount(o["overdue_total"], o["currency"]),
                     ", ".join(o["invoices"]),
                     o["action"],
-                    o["status"] + (f": {o['reason']}" if o.get("reason") else ""),
+                    said(o["status"]) + (f": {o['reason']}" if o.get("reason") else ""),
                 ]
                 for o in result["actions"]
             ],
@@ -1381,7 +1405,7 @@ def customers_show(
         )
         effects = asm["risk_effects"]
         if effects is not None:
-            say(f"Risk effects: {effects['summary'] or 'none'}")
+            say("Risk effects:" + ("" if effects["lines"] else " none"))
             for line in effects["lines"]:
                 say(f"  {line}")
             for sig in effects["signals"]:
@@ -1396,7 +1420,14 @@ def customers_show(
             "Quantitative scorecard",
             ["factor", "value", "band", "points", "weight", "weighted"],
             [
-                [f["label"], f["value"], f["band"], f["points"], f["weight"], f["weighted"]]
+                [
+                    f["label"],
+                    fmt_figure(f["value"]),
+                    f["band"],
+                    f["points"],
+                    f["weight"],
+                    f["weighted"],
+                ]
                 for f in asm["factors"]
             ],
         )
@@ -1421,8 +1452,9 @@ def customers_show(
         for kind, label in (("fixes", "fix"), ("rejected", "rejected"), ("flags", "flag")):
             for e in cleaning[kind]:
                 say(f"  {label}: {e['item']} {e['field']} '{e['value']}': {e['reason']}")
-        for sig in asm["signals"]:
-            say(f"  risk signal ({sig['severity']}): {sig['kind']}: {sig['detail']}")
+        if effects is None:  # an assessment made before risk effects: its signals as found
+            for sig in asm["signals"]:
+                say(f"  risk signal ({sig['severity']}): {sig['kind']}: {sig['detail']}")
         if asm["override_reason"]:
             say(
                 f"Requested limit {amt(asm['requested_limit'], c['currency'])} overrides the "
@@ -1566,7 +1598,7 @@ def notices_list(
                 r["status"],
                 r["delivered_to"] if r["channel"] == "letter" else ", ".join(r["recipients"]),
                 r["subject"],
-                r["created_at"],
+                fmt_time(r["created_at"]),
             ]
             + ([r["attempts"], r["last_error"]] if failed else [])
             for r in rows
@@ -1680,7 +1712,7 @@ def audit_list(
         [
             [
                 r["id"],
-                r["at"][:19],
+                fmt_time(r["at"]),
                 r["actor"],
                 r["action"],
                 f"{r['entity_type']}:{r['entity_id']}",
@@ -1800,7 +1832,7 @@ def audit_limits(
         ["at", "customer", "old", "new", "request", "approvals (who, when, evidence)"],
         [
             [
-                r["at"][:16],
+                fmt_time(r["at"]),
                 r["customer"],
                 fmt_amount(r["old_limit"], r["currency"]) if r["old_limit"] else "-",
                 fmt_amount(r["new_limit"], r["currency"]),
@@ -1836,7 +1868,7 @@ def policy_show(
         return
     body = view["body"]
     console.print(
-        f"[bold]{view['name']}[/] version {view['version']} ({view['status']}), proposed by "
+        f"[bold]{view['name']}[/] version {view['version']} ({said(view['status'])}), proposed by "
         f"{view['proposed_by']}; sha256 {view['sha256'][:12]}"
     )
     table(
@@ -1909,7 +1941,8 @@ def policy_diff(
         return
     f, t = result["from"], result["to"]
     table(
-        f"Policy version {f['version']} ({f['status']}) → {t['version']} ({t['status']}): "
+        f"Policy version {f['version']} ({said(f['status'])}) → {t['version']} "
+        f"({said(t['status'])}): "
         f"{counted(len(result['changes']), 'change')}",
         ["section", "change"],
         [[c["section"], c["text"]] for c in result["changes"]],
@@ -2040,7 +2073,8 @@ def policy_propose(
         )
         progress = _continue_policy(version)
     console.print(
-        f"Policy version {version} is {progress['status']}, waiting for {progress['waiting_for']}."
+        f"Policy version {version} is {said(progress['status'])}, waiting for "
+        f"{progress['waiting_for']}."
     )
 
 
@@ -2060,7 +2094,7 @@ def _policy_decide(version: int, user: str, approve: bool, comment: str | None) 
         )
         console.print(f"Policy version {version} ({step.role}): {step.decision} by {user}.")
         progress = _continue_policy(version)
-    msg = f"Policy version {version} is now {progress['status']}"
+    msg = f"Policy version {version} is now {said(progress['status'])}"
     console.print(
         msg + (f", waiting for {progress['waiting_for']}." if progress.get("waiting_for") else ".")
     )

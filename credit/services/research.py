@@ -844,7 +844,11 @@ def record_qualitative(
             carried_from=None,
         )
         uow.commit()
-        return {**_scored_summary(a), "recommended_limit": str(a.recommended_limit)}
+        return {
+            **_scored_summary(a),
+            "recommended_limit": str(a.recommended_limit),
+            "currency": customer.currency,
+        }
 
 
 def _email_or_team(app: App, username: str | None) -> str:

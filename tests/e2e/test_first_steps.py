@@ -66,7 +66,7 @@ def test_policy_show_prints_every_section_of_the_shipped_and_a_newer_version(cli
         reason="test",
         as_of=date(2026, 12, 1),
     )
-    assert "version 2 (in_approval)" in cli("policy", "show", "--version", "2").stdout
+    assert "version 2 (in approval)" in cli("policy", "show", "--version", "2").stdout
     assert (
         "no policy version 7 (versions: 1, 2)"
         in cli("policy", "show", "--version", "7", expect=2).stderr
