@@ -209,6 +209,15 @@ def local_time(value: datetime | str | None, zone: ZoneInfo) -> str:
     return f"{local:%Y-%m-%d %H:%M} {local.tzname() or zone.key}"
 
 
+def install_filters(env: Environment, zone: ZoneInfo) -> None:
+    """The filters notices and pages share: ``money``, ``date`` (the locale's), ``plural`` (the
+    language's plural rules) and ``datetime`` (in the company's time zone)."""
+    env.filters["money"] = _money_filter
+    env.filters["date"] = _date_filter
+    env.filters["plural"] = _plural_filter
+    env.filters["datetime"] = lambda value: local_time(value, zone)
+
+
 @pass_context
 def _date_filter(ctx: Any, value: date | str | None, fmt: str = "medium") -> str:
     """A date as the notice's locale writes it (Babel): 30 Nov 2026, 2026年11月30日."""
@@ -245,10 +254,7 @@ class NoticeRenderer:
         self.company_missing = list(company_missing)
         if not company_name and not self.company_missing:
             self.company_missing = ["CREDIT_COMPANY_NAME (not set)"]
-        self.env.filters["money"] = _money_filter
-        self.env.filters["date"] = _date_filter
-        self.env.filters["plural"] = _plural_filter
-        self.env.filters["datetime"] = lambda value: local_time(value, self.zone)
+        install_filters(self.env, self.zone)
         self.env.globals["timezone"] = timezone
         if self.company_missing:
             unconfigured = _Unconfigured(company_refusal(self.company_missing))

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
@@ -24,7 +25,7 @@ from credit import audit, services
 from credit.app import App
 from credit.db.models import ApprovalLink, CreditRequest, Decision, RequestStatus, utcnow
 from credit.domain.money import fmt_money
-from credit.notices import _date_filter, _money_filter
+from credit.notices import install_filters
 from credit.resources import resource_dir
 from credit.services import links
 from credit.services.approvals import _approval_context, _steps
@@ -47,8 +48,7 @@ def create_app(
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=True),
         undefined=StrictUndefined,
     )
-    env.filters["money"] = _money_filter
-    env.filters["date"] = _date_filter
+    install_filters(env, ZoneInfo(app.settings.timezone))
     env.globals["company_name"] = app.settings.company_name or "Credit management"
     web = FastAPI(title="Credit approvals", docs_url=None, redoc_url=None, openapi_url=None)
 
