@@ -1452,7 +1452,7 @@ def customers_show(
         for kind, label in (("fixes", "fix"), ("rejected", "rejected"), ("flags", "flag")):
             for e in cleaning[kind]:
                 say(f"  {label}: {e['item']} {e['field']} '{e['value']}': {e['reason']}")
-        if effects is None:  # an assessment made before risk effects: its signals as found
+        if asm.get("risk_effects") is None:  # made before risk effects: its signals as found
             for sig in asm["signals"]:
                 say(f"  risk signal ({sig['severity']}): {sig['kind']}: {sig['detail']}")
         if asm["override_reason"]:
@@ -1650,7 +1650,7 @@ def notices_deliver(
         console.print(
             f"[yellow]{counted(report['waiting'], 'notice')} wait for a retry; the next attempt "
             "is due at "
-            f"{when}. To send them now: credit notices deliver --now[/yellow]",
+            f"{when}. To send them now: credit notices deliver --now --as USER[/yellow]",
             highlight=False,
         )
     if report["held"]:

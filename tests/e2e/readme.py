@@ -136,6 +136,10 @@ class Shell:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 raise AssertionError(f"{cmd.text!r} did not stop on Ctrl-C within 60 s") from None
+        try:  # whatever it started in its session goes with it (a port left bound, say)
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         reader.join(timeout=10)
         out = "".join(seen)
         assert up, f"{cmd.text!r} never said {ready!r}:\n{out[-3000:]}"

@@ -65,8 +65,8 @@ def test_customers_show_explains_the_rating_what_changes_and_the_exposure_orders
 
     out = cli("customers", "show", "C-1001", "--as-of", "2026-12-10").stdout
     assert "Rating B (combined score 82.44" in out
-    assert "Risk effects: rating A capped to B by high signal bounced_payment; limit cut 50%; " \
-        "condition added: guarantee" in out  # fmt: skip
+    assert "Risk effects:\n  rating A capped to B by high signal bounced_payment\n" in out
+    assert "condition added: guarantee (by high signal bounced_payment)" in out
     assert "limit cut 50% by high signal bounced_payment: EUR 250,000.00 → EUR 125,000.00" in out
     assert "Requested limit EUR 150,000.00 overrides the recommendation" in out
     assert "150000.0000" not in out and "120000.0000" not in out

@@ -99,7 +99,7 @@ def test_delivery_holds_a_queued_customer_notice_while_the_company_settings_are_
         cli.env.pop(key)
     held = cli("notices", "deliver")
     assert "sent 2," in held.stdout
-    assert "2 notice(s) to customers not sent" in held.stdout
+    assert "2 notices to customers not sent" in held.stdout
     assert "CREDIT_COMPANY_PAYMENT_DETAILS (not set)" in held.stdout
     rows = _outbox(cli)
     for key in ("dunning:C-1:EUR:e1:l1", "hold-released:C-1:EUR:e1:customer"):
@@ -141,14 +141,14 @@ def test_after_a_mail_server_outage_deliver_reports_the_waiting_notices_and_can_
         back = cli("notices", "deliver")
         assert "sent 0, retrying later 0," in back.stdout
         assert (
-            f"2 notice(s) wait for a retry; the next attempt is due at {due}. To send them now: "
-            "credit notices deliver --now"
+            f"2 notices wait for a retry; the next attempt is due at {due}. To send them now: "
+            "credit notices deliver --now --as USER"
         ) in back.stdout
         report = cli.json("notices", "deliver")
         assert (report["waiting"], report["sent"]) == (2, 0) and inbox.messages == []
 
         now = cli("notices", "deliver", "--now", "--as", "carla.manager")
-        assert "2 waiting notice(s) sent now" in now.stdout and "sent 2," in now.stdout
+        assert "2 waiting notices sent now" in now.stdout and "sent 2," in now.stdout
         assert "wait for a retry" not in now.stdout
         assert len(inbox.messages) == 2
         assert {n.status for n in _outbox(cli).values()} == {"sent"}

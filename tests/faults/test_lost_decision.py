@@ -54,9 +54,9 @@ def test_a_decision_whose_follow_up_died_is_finished_by_the_next_sweep_once(cli)
         assert s.exec(select(CreditLine)).first() is None  # and its follow-up did not run
 
     swept = cli("approvals", "sweep", "--as-of", DAY.isoformat())
-    assert "1 approved request(s) published" in swept.stdout
+    assert "1 approved request published" in swept.stdout
     again = cli("approvals", "sweep", "--as-of", DAY.isoformat())
-    assert "0 approved request(s) published" in again.stdout
+    assert "0 approved requests published" in again.stdout
 
     with app.uow() as uow:
         s = uow.session
