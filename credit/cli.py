@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from credit.domain.words import counted
+from credit.domain.words import counted, said
 from credit.settings import Settings, SettingsError
 
 # Piped output (a file, less, grep) is not folded to 80 columns: tables stay one row per line.
@@ -165,11 +165,6 @@ def fmt_amount(value: Any, currency: str) -> str:
     from credit.domain.money import fmt_money
 
     return fmt_money(Decimal(str(value)), currency).strip()
-
-
-def said(status: str) -> str:
-    """A status as words: 'in_approval' -> 'in approval' (JSON keeps the value itself)."""
-    return str(status).replace("_", " ")
 
 
 def fmt_figure(value: Any) -> str:

@@ -17,6 +17,8 @@ from rich.table import Table
 
 from credit import services
 from credit.app import App
+from credit.domain.money import fmt_money
+from credit.domain.words import counted, said
 from credit.importers import import_file
 from credit.resources import resource_dir
 from flows.approval import approval
@@ -104,7 +106,8 @@ def run_demo(directory: Path, console: Console) -> None:
         )
         assessments[code] = r["assessment_id"]
         say(
-            f"   {code}: assessment {r['assessment_id']} {r['status']}, waiting for {r['waiting_for']}"
+            f"   {code}: assessment {r['assessment_id']} {said(r['status'])}, waiting for "
+            f"{r['waiting_for']}"
         )
 
     say("[bold]2b. Qualitative ratings[/] by the analyst (`credit assess`), then draft and routing")
@@ -133,7 +136,8 @@ def run_demo(directory: Path, console: Console) -> None:
         reviews[code] = r["request_id"]
         say(
             f"   {code}: quantitative {done['quantitative_score']}, combined {done['score']}, rating "
-            f"{done['rating']}; request {r['request_id']} {r['status']}, waiting for {r['waiting_for']}"
+            f"{done['rating']}; request {r['request_id']} {said(r['status'])}, waiting for "
+            f"{r['waiting_for']}"
         )
 
     say("[bold]3. Decisions[/] (each one starts a short approval flow run)")
@@ -172,7 +176,8 @@ def run_demo(directory: Path, console: Console) -> None:
         )
         progress = approval(request_id=reviews[code], as_of=REVIEW_DAY)
         say(
-            f"   {user} {'approved' if ok else 'rejected'} {code}: request now {progress['status']}"
+            f"   {user} {'approved' if ok else 'rejected'} {code}: request now "
+            f"{said(progress['status'])}"
             + (f", waiting for {progress['waiting_for']}" if progress.get("waiting_for") else "")
         )
 
@@ -184,7 +189,7 @@ def run_demo(directory: Path, console: Console) -> None:
         reason="Higher cap for A-rated customers; higher tolerance",
     )
     progress = policy(version=version)
-    say(f"   version {version} {progress['status']}, waiting for {progress['waiting_for']}")
+    say(f"   version {version} {said(progress['status'])}, waiting for {progress['waiting_for']}")
     for user in ("fiona.director", "victor.cfo"):
         services.decide(
             a,
@@ -196,7 +201,7 @@ def run_demo(directory: Path, console: Console) -> None:
             as_of=REVIEW_DAY,
         )
         progress = policy(version=version)
-    say(f"   version {version} is {progress['status']}")
+    say(f"   version {version} is {said(progress['status'])}")
 
     say(
         "[bold]5. Collections[/] over simulated weeks (one level per run, never skipping; final "
@@ -205,9 +210,11 @@ def run_demo(directory: Path, console: Console) -> None:
 
     def check_order(day: date) -> None:
         o = services.check_order(a, customer_code="C-1003", amount=Decimal("8000"), as_of=day)
+        cur = o["currency"]
         say(
             f"   credit orders check C-1003 --amount 8000 --as-of {day}: "
-            f"[bold]{o['decision'].upper()}[/] (exposure {o['exposure']} of limit {o['limit']})"
+            f"[bold]{o['decision'].upper()}[/] (exposure {fmt_money(Decimal(o['exposure']), cur)} "
+            f"of limit {fmt_money(Decimal(o['limit']), cur) if o['limit'] else '-'})"
             + "".join(f"\n      - {r}" for r in o["reasons"])
         )
 
@@ -253,36 +260,39 @@ def run_demo(directory: Path, console: Console) -> None:
         say(f"   {day}: {', '.join(moves) or 'nothing due'}")
         for o in result["actions"]:
             if o["status"] in ("deferred", "paused", "promised", "promise_broken"):
-                say(f"      {o['customer']}: {o['status']}: {o['reason']}")
+                say(f"      {o['customer']}: {said(o['status'])}: {o['reason']}")
         if day in (date(2026, 11, 16), date(2026, 11, 30)):
             check_order(day)
         if day == date(2026, 11, 30):
             for w in services.worklist(a, as_of=day):
                 say(
-                    f"   worklist: {w['customer']} {w['amount']} {w['currency']}, oldest "
-                    f"{w['oldest_overdue_days']} days overdue; next: {w['next_step']}"
+                    f"   worklist: {w['customer']} {fmt_money(Decimal(w['amount']), w['currency'])}, "
+                    f"oldest {counted(w['oldest_overdue_days'], 'day')} overdue; next: "
+                    f"{w['next_step']}"
                 )
     again = _collections(COLLECTION_DAYS[-1])
     sent_again = [o for o in again["actions"] if o["status"] == "sent"]
     say(
-        f"   {COLLECTION_DAYS[-1]} again: {len(sent_again)} new notice(s) (a rerun sends nothing twice)"
+        f"   {COLLECTION_DAYS[-1]} again: {counted(len(sent_again), 'new notice')} (a rerun sends "
+        "nothing twice)"
     )
 
     say(f"[bold]6. Periodic review[/] as of {PERIODIC_DAY}")
     result = periodic_review(as_of=PERIODIC_DAY)
     risk = result["risk"]
     say(
-        f"   risk scan of {risk['customers']} credit line(s): {risk['new']} new signal(s), flagged for "
+        f"   risk scan of {counted(risk['customers'], 'credit line')}: "
+        f"{counted(risk['new'], 'new signal')}, flagged for "
         f"re-review: {', '.join(risk['flagged']) or 'none'}"
     )
     for r in result["reviews"]:
         what = (
-            f"request {r['request_id']} {r['status']}"
+            f"request {r['request_id']} {said(r['status'])}"
             if r.get("request_id")
             else f"assessment {r.get('assessment_id')} {r.get('status', '').replace('_', ' ')}"
         )
         say(
-            f"   {r['customer']} ({r.get('reason', '')[:60]}): {what}, waiting for {r.get('waiting_for')}"
+            f"   {r['customer']} ({r.get('reason', '')}): {what}, waiting for {r.get('waiting_for')}"
         )
     for r in result["reviews"]:
         if r.get("status") == "awaiting_qualitative":
@@ -297,7 +307,7 @@ def run_demo(directory: Path, console: Console) -> None:
             done = complete_review(assessment_id=r["assessment_id"], as_of=PERIODIC_DAY)
             say(
                 f"   {analyst} rated {r['customer']} again (`credit assess`): request {done['request_id']} "
-                f"{done['status']}, waiting for {done['waiting_for']}"
+                f"{said(done['status'])}, waiting for {done['waiting_for']}"
             )
 
     say(f"[bold]7. Policy review[/] (quarterly): research report as of {RESEARCH_DAY}")
@@ -306,7 +316,8 @@ def run_demo(directory: Path, console: Console) -> None:
     # the latest month with sales (the sample ledger invoices nothing in December)
     last = next((m for m in reversed(figures["monthly"]) if m["dso"]), figures["monthly"][-1])
     say(
-        f"   receivables {figures['receivables']} {figures['base_currency']}; {last['month']}: DSO "
+        f"   receivables {fmt_money(Decimal(figures['receivables']), figures['base_currency'])}; "
+        f"{last['month']}: DSO "
         f"{last['dso'] or '-'} days, CEI {last['cei'] or '-'}%; late payment by rating: "
         + ", ".join(f"{r['rating']} {r['late_rate'] or '-'}%" for r in figures["by_rating"])
     )
@@ -367,8 +378,10 @@ def _summary(a: App, directory: Path, console: Console) -> None:
     actions = Counter(e["action"] for e in services.audit_events(a, entity=None, limit=1_000_000))
     console.print(
         f"Audit trail: {sum(actions.values())} events - {actions['credit_line.publish']} credit lines "
-        f"published, {actions['approval.approve']} approvals, {actions['approval.reject']} rejection(s), "
-        f"{actions['approval.refused']} refused attempt(s), {actions['credit_line.hold']} hold(s) placed, "
+        f"published, {actions['approval.approve']} approvals, "
+        f"{counted(actions['approval.reject'], 'rejection')}, "
+        f"{counted(actions['approval.refused'], 'refused attempt')}, "
+        f"{counted(actions['credit_line.hold'], 'hold')} placed, "
         f"{actions['credit_line.release']} released, {actions['dunning.level']} dunning steps."
     )
     verified = services.verify_audit(a)
@@ -381,7 +394,8 @@ def _summary(a: App, directory: Path, console: Console) -> None:
     outbox = Path(a.settings.outbox_dir).resolve()
     letters = Path(a.settings.letters_path).resolve()
     console.print(
-        f"[bold green]{len(notices)} notices[/] ({dict(status)}); the .eml files are in "
+        f"[bold green]{len(notices)} notices[/] "
+        f"({', '.join(f'{n} {said(k)}' for k, n in sorted(status.items()))}); the .eml files are in "
         f"[bold]{outbox}[/] ({len(list(outbox.glob('*.eml')))} files), printable letters in "
         f"[bold]{letters}[/] ({len(list(letters.glob('*.html')))} files)."
     )

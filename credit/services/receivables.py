@@ -24,8 +24,8 @@ from credit.db.models import (
     SalesOrder,
 )
 from credit.domain import dunning
-from credit.domain.money import ZERO, money
-from credit.domain.words import counted
+from credit.domain.money import ZERO, fmt_money, money
+from credit.domain.words import counted, said
 from credit.services._common import (
     ServiceError,
     get_customer,
@@ -424,12 +424,17 @@ def check_order(
         if line is None:
             reasons.append("no credit line: prepayment or cash in advance only")
         elif line.status != LineStatus.ACTIVE:
-            reasons.append(f"credit line is {line.status} ({line.hold_reason or 'no reason'})")
-        if limit is not None and exposure > limit:
             reasons.append(
-                f"exposure {exposure} {target} (receivables {money(receivables)} + open orders "
-                f"{money(orders)} + this order {money(this)}) exceeds the limit {money(limit)} "
-                f"by {money(exposure - limit)}"
+                f"credit line is {said(line.status)} ({line.hold_reason or 'no reason'})"
+            )
+        if limit is not None and exposure > limit:
+
+            def m(value: Decimal) -> str:
+                return fmt_money(value, target)
+
+            reasons.append(
+                f"exposure {m(exposure)} (receivables {m(receivables)} + open orders {m(orders)} "
+                f"+ this order {m(this)}) exceeds the limit {m(limit)} by {m(exposure - limit)}"
             )
         if oldest > policy.orders.max_days_overdue:
             reasons.append(

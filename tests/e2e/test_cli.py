@@ -197,14 +197,14 @@ def test_the_lifecycle_end_to_end_from_the_command_line(cli):
     )
     cli("import", "orders", str(orders))
     held = cli("orders", "check", "C-1003", "--amount", "25000", "--as-of", "2026-11-16", expect=1)
-    assert "HOLD" in held.stdout and "credit line is on_hold" in held.stdout
+    assert "HOLD" in held.stdout and "credit line is on hold" in held.stdout
     check = json.loads(
         cli("orders", "check", "C-1003", "--amount", "25000", "--as-of", "2026-11-16", "--json",
             expect=1).stdout
     )  # fmt: skip
     # 14,800 + 6,200 overdue + the final demand's 40.00 fee and 131.51 interest, + orders.
     assert check["receivables"] == "21171.51" and check["exposure"] == "66171.51"
-    assert any("exceeds the limit 60000.00 by 6171.51" in r for r in check["reasons"])
+    assert any("exceeds the limit EUR 60,000.00 by EUR 6,171.51" in r for r in check["reasons"])
 
     # The customer pays on 20 November (principal and charges): the next run releases the hold and
     # tells the customer and the same internal people who were told of the hold.
