@@ -36,7 +36,7 @@ def test_demo_runs_the_whole_lifecycle_in_local_mode_and_leaves_readable_notices
         "cleared",
     ):
         assert f":{level}" in out
-    assert "0 new notice(s) (a rerun sends nothing twice)" in out
+    assert "0 new notices (a rerun sends nothing twice)" in out
     assert (
         "refused (self-approval)" in out
         and "refused (the analyst approving what they rated)" in out
