@@ -2138,9 +2138,74 @@ def serve(
         fail(f"--timezone: value {zone!r} is not an IANA time zone (e.g. Europe/Berlin)")
     _require_company(a.settings, "credit serve")
     prefect_defaults()
-    from flows.serve import serve_all
+    with clear_errors(), _prefect_server():
+        from flows.serve import serve_all
+        from flows.watched import tracebacks_to
 
-    serve_all(timezone=zone)
+        with tracebacks_to(_error_log()):
+            serve_all(timezone=zone)
+    console.print("credit serve stopped: schedules wait until it runs again.")
+
+
+@contextmanager
+def _prefect_server() -> Iterator[None]:
+    """The Prefect server `credit serve` talks to: PREFECT_API_URL's, or else one it runs itself,
+    in a session of its own, for as long as it serves.
+
+    Prefect's local mode would start a temporary server in the command's process group: Ctrl-C in
+    the terminal then stopped that server first, and serve spent a minute retrying it before it
+    could stop. Here Ctrl-C reaches serve alone; serve stops, then its server. The server's state
+    (runs, the UI at its address) lives in PREFECT_HOME."""
+    if os.environ.get("PREFECT_API_URL"):
+        yield
+        return
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:  # 4200 (Prefect's usual port) when free, else any free one
+        port = 4200 if probe.connect_ex(("127.0.0.1", 4200)) != 0 else 0
+    if port == 0:
+        with socket.socket() as free:
+            free.bind(("127.0.0.1", 0))
+            port = free.getsockname()[1]
+    log_path = _error_log().with_name("prefect-server.log")
+    url = f"http://127.0.0.1:{port}/api"
+    with log_path.open("a", encoding="utf-8") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+             "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                fail(
+                    f"the Prefect server did not start (exit code {server.returncode}); see {log_path}"
+                )
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                fail(f"the Prefect server did not answer within 120 s; see {log_path}")
+            time.sleep(0.5)
+        os.environ["PREFECT_API_URL"] = url
+        console.print(
+            f"Prefect server (and its UI) on http://127.0.0.1:{port}; its log: {log_path}"
+        )
+        yield
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 @app.command()

@@ -53,12 +53,13 @@ def watched_runs(error_log: Path | None = None) -> Iterator[None]:
                 temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
             )
         if error_log is not None:
-            stack.enter_context(_tracebacks_to(error_log))
+            stack.enter_context(tracebacks_to(error_log))
         yield
 
 
 @contextmanager
-def _tracebacks_to(path: Path) -> Iterator[None]:
+def tracebacks_to(path: Path) -> Iterator[None]:
+    """Prefect's failure records and every traceback logged go to ``path``, not the terminal."""
     from prefect.logging.configuration import ensure_logging_setup
 
     ensure_logging_setup()  # Prefect configures its handlers on first use: now, not later

@@ -10,6 +10,7 @@ import time
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from sqlmodel import select
 
 from credit.app import App
@@ -209,3 +210,39 @@ def test_ctrl_c_ends_a_command_with_one_line_and_no_traceback(cli):
     assert running.returncode in (0, 130)
     if running.returncode == 130:
         assert "interrupted" in running.stderr
+
+
+@pytest.mark.slow  # starts a Prefect server of its own (about ten seconds)
+def test_ctrl_c_stops_credit_serve_and_the_prefect_server_it_started(cli, tmp_path):
+    """In local mode a terminal's Ctrl-C also stopped Prefect's temporary server: serve then spent
+    a minute retrying it and printed tracebacks."""
+    import threading
+    import urllib.request
+
+    cli("init")
+    env = {k: v for k, v in cli.env.items() if k != "PREFECT_API_URL"}  # no server: local mode
+    env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    proc = subprocess.Popen(
+        [CREDIT, "serve"], cwd=cli.path, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    seen: list[str] = []
+    threading.Thread(target=lambda: seen.extend(proc.stdout or []), daemon=True).start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and "deployments are being served" not in "".join(seen):
+        assert proc.poll() is None, "".join(seen)
+        time.sleep(0.5)
+    [ui] = [line.split(" on ")[1].split(";")[0] for line in seen if "Prefect server" in line]
+    os.killpg(proc.pid, signal.SIGINT)
+    started = time.monotonic()
+    proc.wait(timeout=60)
+    stopped_in = time.monotonic() - started
+    out = "".join(seen)
+    assert proc.returncode == 0 and "Traceback" not in out, out
+    assert "credit serve stopped" in out
+    print(f"credit serve stopped {stopped_in:.1f} s after Ctrl-C")
+    try:  # the server it started went with it
+        urllib.request.urlopen(f"{ui}/api/health", timeout=2)
+        raise AssertionError(f"the Prefect server at {ui} still answers")
+    except OSError:
+        pass
