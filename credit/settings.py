@@ -38,11 +38,12 @@ _PLACEHOLDERS = {
 }
 DEFAULT_WEB_BASE_URL = "http://127.0.0.1:8765"
 
-# A labelled bank detail ("IBAN DE89 3704 ...", "BIC: COBADEFFXXX"): the letters, digits and spaces
-# after the label.
+# A labelled bank detail: "IBAN DE89 3704 0044 0532 0130 00", "BIC: COBADEFFXXX".
 _LABEL = re.compile(r"\b(IBAN|BIC|SWIFT)\b", re.IGNORECASE)
-_VALUE = re.compile(r"^[\s:]*([A-Za-z0-9][A-Za-z0-9 ]*)")
-# An IBAN without its label: two letters, two digits, then 11 to 30 letters or digits.
+# Where an IBAN starts: a country code and two check digits (the rest may follow in groups).
+_IBAN_START = re.compile(r"[A-Za-z]{2}[0-9]{2}[A-Za-z0-9]*")
+_IBAN_GROUP = re.compile(r"[A-Z0-9]{1,4}")  # the print format's groups of four
+# An IBAN without its label, written compact or in groups.
 _IBAN_LIKE = re.compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b")
 
 
@@ -50,35 +51,67 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text).lower()
 
 
+def _iban_words(words: list[str]) -> list[str]:
+    """The prefixes, longest first, that an IBAN written from ``words[0]`` on could be: the first
+    word and the groups of up to four that follow it, at most 34 characters ("... 0130 00 at
+    Commerzbank" stops at "at")."""
+    if not words or not _IBAN_START.fullmatch(words[0]):
+        return [words[0]] if words else [""]
+    prefixes, compact = [], words[0].upper()
+    prefixes.append(compact)
+    for word in words[1:]:
+        if not _IBAN_GROUP.fullmatch(word) or len(compact + word) > 34:
+            break
+        compact += word
+        prefixes.append(compact)
+    return prefixes[::-1]
+
+
 def check_payment_details(value: str, setting: str = "CREDIT_COMPANY_PAYMENT_DETAILS") -> None:
     """Every IBAN (and BIC) in the payment lines must be a valid one (checksum, length, country):
-    customers would pay into it. Raises :class:`SettingsError` naming the setting and the value."""
+    customers would pay into it. Raises :class:`SettingsError` naming the setting and the value.
+    Only what has the shape of an IBAN or BIC is read: the words around it ("at Commerzbank",
+    "quoting the invoice number") are the letter's, not the account's."""
     from schwifty import BIC, IBAN
     from schwifty.exceptions import SchwiftyException
 
+    def refuse(kind: str, candidate: str, exc: Exception) -> None:
+        reason = str(exc).rstrip(".") or type(exc).__name__
+        raise SettingsError(
+            f"{setting}: value {candidate!r} is not a valid {kind}: {reason[0].lower()}{reason[1:]}"
+        ) from None
+
+    def check_iban(words: list[str]) -> None:
+        if not words:
+            refuse("IBAN", "IBAN", ValueError("no account number follows the label"))
+        prefixes = _iban_words(words)
+        failure: Exception | None = None
+        for candidate in prefixes:  # the longest that is a valid IBAN
+            try:
+                IBAN(candidate)
+                return
+            except (SchwiftyException, ValueError) as exc:
+                failure = failure or exc
+        refuse("IBAN", prefixes[0], failure or ValueError("not an IBAN"))
+
     for line in (part.strip() for part in value.split("|")):
         pieces = _LABEL.split(line)  # text, label, text, label, text ...
-        candidates = [
-            ("IBAN" if label.upper() == "IBAN" else "BIC", (m.group(1) if m else "").strip())
-            for label, after in zip(pieces[1::2], pieces[2::2], strict=True)
-            for m in [_VALUE.match(after)]
-        ]
-        if not candidates:
-            candidates = [("IBAN", m.group(0)) for m in _IBAN_LIKE.finditer(line)]
-        for kind, candidate in candidates:
+        labelled = False
+        for label, after in zip(pieces[1::2], pieces[2::2], strict=True):
+            labelled = True
+            words = after.replace(":", " ").split()
+            if label.upper() == "IBAN":
+                check_iban(words)
+                continue
+            if not words:
+                refuse("BIC", label, ValueError("no code follows the label"))
             try:
-                if not candidate:
-                    raise ValueError("no value after the label")
-                if kind == "IBAN":
-                    IBAN(candidate)
-                else:
-                    BIC(candidate.replace(" ", "").upper())
+                BIC(words[0].upper())
             except (SchwiftyException, ValueError) as exc:
-                reason = str(exc).rstrip(".") or type(exc).__name__
-                raise SettingsError(
-                    f"{setting}: value {candidate!r} is not a valid {kind}: {reason[0].lower()}"
-                    f"{reason[1:]}"
-                ) from None
+                refuse("BIC", words[0], exc)
+        if not labelled:
+            for found in _IBAN_LIKE.finditer(line):
+                check_iban(found.group(0).split())
 
 
 @dataclass(frozen=True)

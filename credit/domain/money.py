@@ -126,9 +126,18 @@ def check_currency(code: str) -> str | None:
 
 @lru_cache(maxsize=512)
 def minor_units(currency: str) -> int:
-    """Decimals of a currency, as Babel (CLDR) gives them and notices print amounts: EUR 2, JPY 0,
-    KWD 3. These are ISO 4217's minor units except for a few currencies whose minor unit is out of
-    use (HUF, IDR, COP, IQD... print without decimals, as letters write them)."""
+    """The minor units of a currency, ISO 4217's (the ``iso4217`` package carries the standard's
+    own list): EUR 2, JPY 0, KWD 3, HUF 2, IQD 3. (CLDR, which Babel formats letters with, drops
+    the decimals of a few currencies whose coins are out of use: an invoice of HUF 12,345.50 is
+    still a valid amount.) A code the list does not have falls back to CLDR's digits."""
+    from iso4217 import Currency
+
+    try:
+        exponent = Currency(currency).exponent
+    except ValueError:
+        exponent = None
+    if exponent is not None:
+        return int(exponent)
     from babel.numbers import get_currency_precision
 
     return get_currency_precision(currency)

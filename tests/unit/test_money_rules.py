@@ -69,7 +69,11 @@ def test_the_limits_leave_every_customer_sum_below_what_the_database_stores():
     assert MAX_DOCUMENT_AMOUNT * 10 <= MAX_CUSTOMER_TOTAL
 
 
-@pytest.mark.parametrize(("currency", "digits"), [("EUR", 2), ("JPY", 0), ("KWD", 3), ("USD", 2)])
+@pytest.mark.parametrize(
+    ("currency", "digits"),
+    # ISO 4217's minor units, also where CLDR prints none (HUF, IDR: coins out of use)
+    [("EUR", 2), ("JPY", 0), ("KWD", 3), ("USD", 2), ("HUF", 2), ("IDR", 2), ("IQD", 3)],
+)
 def test_minor_units_are_the_currencys_own(currency, digits):
     assert minor_units(currency) == digits
 
@@ -84,6 +88,7 @@ def test_minor_units_are_the_currencys_own(currency, digits):
         ("100.01", "EUR", None),
         ("100.00", "JPY", None),  # trailing zeros are no sub-unit
         ("1.005", "KWD", None),
+        ("12345.50", "HUF", None),  # ISO 4217 gives the forint two decimals
         ("-999999999999.99", "USD", None),
         ("100.005", None, None),  # the currency is unknown: only the size is checked
     ],

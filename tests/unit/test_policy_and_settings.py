@@ -163,6 +163,8 @@ def test_the_old_shipped_example_company_counts_as_not_configured():
         ("IBAN XX02 1203 0000 0000 2020 51", "country"),
         ("Konto DE02120300000000202052", "checksum"),  # an IBAN without its label
         ("IBAN DE02 1203 0000 0000 2020 51 | BIC BYLA", "length"),
+        ("IBAN DE02 1203 0000 0000 2020 52 at DKB", "checksum"),
+        ("Pay to IBAN", "no account number follows"),
     ],
 )
 def test_an_invalid_iban_or_bic_in_the_payment_details_is_refused_naming_value_and_reason(
@@ -179,6 +181,9 @@ def test_valid_payment_details_with_or_without_an_iban_are_kept():
     for details in (
         "IBAN DE02 1203 0000 0000 2020 51 (DKB) BIC BYLADEM1001",
         "iban gb33bukb20201555555555",
+        # the words around an account are the letter's, not the account's
+        "IBAN DE02 1203 0000 0000 2020 51 at DKB, BIC BYLADEM1001 DKB Berlin",
+        "Bank transfer to IBAN DE02120300000000202051 quoting the invoice number",
         "DEMO - do not pay: no real bank account",
     ):
         s = Settings.load(
