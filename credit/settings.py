@@ -99,7 +99,7 @@ def check_payment_details(value: str, setting: str = "CREDIT_COMPANY_PAYMENT_DET
         labelled = False
         for label, after in zip(pieces[1::2], pieces[2::2], strict=True):
             labelled = True
-            words = [w for w in re.split(r"[\s:,;()\[\]]+", after) if w]
+            words = [w for w in re.split(r"[^A-Za-z0-9]+", after) if w]
             if label.upper() == "IBAN":
                 check_iban(words)
                 continue
