@@ -943,7 +943,9 @@ def dispute_open(
     day = parse_date(as_of)
     a = get_app()
     with clear_errors():
-        result = services.open_dispute(a, invoice_number=invoice, reason=reason, by=by, as_of=day)
+        result = services.open_dispute(
+            a, invoice_number=invoice, reason=reason, by=by, as_of=day, today=a.settings.today()
+        )
     if as_json:
         print_json(result)
         return
@@ -969,7 +971,9 @@ def dispute_resolve(
     day = parse_date(as_of)
     a = get_app()
     with clear_errors():
-        result = services.resolve_dispute(a, invoice_number=invoice, by=by, note=note, as_of=day)
+        result = services.resolve_dispute(
+            a, invoice_number=invoice, by=by, note=note, as_of=day, today=a.settings.today()
+        )
     if as_json:
         print_json(result)
         return
@@ -1009,6 +1013,7 @@ def promise(
             as_of=day,
             currency=currency,
             note=note,
+            today=a.settings.today(),
         )
     if as_json:
         print_json(result)
@@ -1300,7 +1305,8 @@ def collections_run(
     day = parse_date(as_of)
     a = get_app()
     with clear_errors():
-        check_run_date(a, as_of=day, dry_run=dry_run)  # before Prefect starts: a plain refusal
+        # before Prefect starts: a plain refusal (a date typed in the future too)
+        check_run_date(a, as_of=day, dry_run=dry_run, today=a.settings.today())
 
     def call() -> Any:
         from flows.collections import collections

@@ -187,24 +187,36 @@ def lock_customer(s: Session, customer_id: int) -> None:
     lock_customers(s, [customer_id])
 
 
-def check_run_date(app: App, *, as_of: date, dry_run: bool) -> None:
+def check_run_date(app: App, *, as_of: date, dry_run: bool, today: date | None = None) -> None:
     """Refuse a live run that would judge the ledger as it was on a past day.
 
     A run as of ``as_of`` reads payments, credit notes and disputes dated up to that day. When a
     later run already acted, or payments, credit notes or disputes dated after ``as_of`` are
     recorded, a live run would dun on a ledger that is no longer true (a reminder for an invoice
     paid since): it is refused with the reason. A rerun for the date of the latest run is allowed
-    (it finds its steps done), and so is any dry run (it changes nothing)."""
+    (it finds its steps done), and so is any dry run (it changes nothing). Given ``today`` (the
+    company's, from the edge), a live run dated later is refused too: a mistyped date would dun
+    invoices not yet overdue and hold back every run until then."""
     if dry_run:
         return
     refusal = app.settings.company_refusal("a live collections run")
     if refusal:  # its letters would go out without (or with someone else's) payment details
         raise ServiceError(refusal)
+    if today is not None and as_of > today:  # a person typed the date (simulations do not)
+        raise ServiceError(
+            f"a collections run as of {as_of.isoformat()} is in the future (today is "
+            f"{today.isoformat()}): it would dun invoices not yet overdue, and every run until "
+            "then would be refused; inspect that date with a dry run"
+        )
     with app.uow(read_only=True) as uow:
         s = uow.session
-        acted = (  # the days live runs took steps or settled promises
+        acted = (  # the days live runs took steps or judged promises (kept or broken)
             s.exec(select(func.max(DunningAction.as_of))).one(),
-            s.exec(select(func.max(PaymentPromise.settled_on))).one(),
+            s.exec(
+                select(func.max(PaymentPromise.settled_on)).where(
+                    col(PaymentPromise.status).in_(["kept", "broken"])
+                )
+            ).one(),
         )
         latest_run = max((d for d in acted if d is not None), default=None)
         if latest_run is not None and latest_run > as_of:

@@ -37,6 +37,16 @@ from credit.services.collections import lock_customer
 from credit.services.ledger import _dunning_state, open_items, rate_table
 
 
+def _not_in_future(as_of: date, today: date | None, what: str) -> None:
+    """What the collections desk records happened by ``today`` (the company's, given by the edge
+    where a person types the date): dated later, it would hold back every collections run until
+    that day (a run may not ignore what is recorded)."""
+    if today is not None and as_of > today:
+        raise ServiceError(
+            f"{what} dated {as_of.isoformat()} is in the future (today is {today.isoformat()})"
+        )
+
+
 def _invoice(s: Session, number: str) -> Invoice:
     inv = s.exec(select(Invoice).where(Invoice.number == number.strip())).first()
     if inv is None:
@@ -51,9 +61,18 @@ def _policy_version(app: App, s: Session) -> int:
 # --------------------------------------------------------------------------- disputes
 
 
-def open_dispute(app: App, *, invoice_number: str, reason: str, by: str, as_of: date) -> dict:
+def open_dispute(
+    app: App,
+    *,
+    invoice_number: str,
+    reason: str,
+    by: str,
+    as_of: date,
+    today: date | None = None,
+) -> dict:
     """The customer disputes an invoice: it leaves dunning until the dispute is resolved."""
     by, reason = known_user(app, by), required_text(reason, "the dispute's reason")
+    _not_in_future(as_of, today, "a dispute")
     with app.uow() as uow:
         s = uow.session
         inv = _invoice(s, invoice_number)
@@ -94,10 +113,13 @@ def open_dispute(app: App, *, invoice_number: str, reason: str, by: str, as_of: 
         return {"invoice": inv.number, "customer": customer.code, "status": "disputed"}
 
 
-def resolve_dispute(app: App, *, invoice_number: str, by: str, note: str, as_of: date) -> dict:
+def resolve_dispute(
+    app: App, *, invoice_number: str, by: str, note: str, as_of: date, today: date | None = None
+) -> dict:
     """The dispute is settled: what is still open on the invoice is dunned again (a credit note
     issued for it is imported as usual and reduces it)."""
     by, note = known_user(app, by), required_text(note, "how the dispute was resolved")
+    _not_in_future(as_of, today, "a dispute's resolution")
     with app.uow() as uow:
         s = uow.session
         inv = _invoice(s, invoice_number)
@@ -144,10 +166,12 @@ def record_promise(
     as_of: date,
     currency: str | None = None,
     note: str = "",
+    today: date | None = None,
 ) -> dict:
     """A promise to pay: the customer's escalation in that currency pauses until ``promised_for``.
     A newer promise replaces an open one."""
     by = known_user(app, by)
+    _not_in_future(as_of, today, "a promise")
     if amount <= 0:
         raise ServiceError(f"the promised amount {amount} must be positive")
     if promised_for < as_of:
@@ -178,8 +202,8 @@ def record_promise(
             )
         if money(amount) > owed[cur]:
             raise ServiceError(
-                f"{customer.code} owes {cur} {owed[cur]:,.2f} in all; a promise of "
-                f"{cur} {money(amount):,.2f} is more than that (record what they promised to pay "
+                f"{customer.code} owes {fmt_money(owed[cur], cur)} in all; a promise of "
+                f"{fmt_money(amount, cur)} is more than that (record what they promised to pay "
                 "of what is open)"
             )
         replaced = []

@@ -246,3 +246,17 @@ def test_ctrl_c_stops_credit_serve_and_the_prefect_server_it_started(cli, tmp_pa
         raise AssertionError(f"the Prefect server at {ui} still answers")
     except OSError:
         pass
+
+
+def test_a_live_run_or_a_dispute_dated_in_the_future_is_refused_and_a_dry_run_is_not(cli):
+    """A mistyped year duns invoices not yet overdue and then refuses every run until that day."""
+    cli("init")
+    _import_sample(cli)
+    future = cli("collections", "run", "--as-of", "2099-01-01", expect=2)
+    assert "a collections run as of 2099-01-01 is in the future" in future.stderr
+    assert cli.json("notices", "list") == []
+    refused = cli("dispute", "open", "INV-1009-OPEN1", "--reason", "x", "--as", "cora.collector",
+                  "--as-of", "2099-01-01", expect=2)  # fmt: skip
+    assert "a dispute dated 2099-01-01 is in the future" in refused.stderr
+    looked = cli.json("collections", "run", "--as-of", "2099-01-01", "--dry-run")
+    assert looked["actions"] and cli.json("notices", "list") == []
