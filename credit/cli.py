@@ -505,6 +505,7 @@ def assess(
             comment=comment,
             override_limit=override,
             override_reason=reason,
+            as_of=day,
         )
     if not as_json:
         console.print(

@@ -224,9 +224,10 @@ def signals_in_force(
     - every signal the research's own scan finds: the warning sign is there now (each rule has
       its own window, e.g. bounced payments within ``bounced_lookback_days``), whether or not an
       earlier review saw it;
-    - every signal recorded earlier that no completed review has answered (``open_signals``),
-      detected within ``lookback_days`` before ``as_of`` (a broken promise, or a sign a risk
-      scan saw that has gone since).
+    - every signal recorded that no completed review has answered (``open_signals``: what the
+      snapshot took in, up to the day the analyst answered), detected no earlier than
+      ``lookback_days`` before ``as_of`` (a broken promise, or a sign a risk scan saw that has
+      gone since, or one recorded while the analyst was asked).
 
     One per kind (the gravest; the research's own at equal severity), gravest first."""
     chosen: dict[str, InForce] = {}
@@ -236,7 +237,7 @@ def signals_in_force(
         )
     earliest = as_of - timedelta(days=lookback_days)
     for old in open_signals:
-        if not earliest <= old.detected_on <= as_of:
+        if old.detected_on < earliest:
             continue
         chosen.setdefault(
             old.key,

@@ -765,8 +765,13 @@ def record_qualitative(
     comment: str,
     override_limit: Decimal | None = None,
     override_reason: str | None = None,
+    as_of: date | None = None,
 ) -> dict[str, Any]:
-    """The analyst's answer to the qualitative step: validated, combined, rated, audited."""
+    """The analyst's answer to the qualitative step: validated, combined, rated, audited.
+
+    ``as_of`` is the day the analyst answers: risk signals recorded up to then, while the
+    analyst was asked (a bounced payment a risk scan found meanwhile), count in the rating too.
+    Without it, those recorded by the research date count."""
     if not comment.strip():
         raise ServiceError("a qualitative assessment needs a comment explaining the ratings")
     with app.uow() as uow:
@@ -822,11 +827,12 @@ def record_qualitative(
             a.requested_limit, a.override_reason = money(override_limit), override_reason
         # the signals recorded while the analyst was asked count too
         known = {d["key"] for d in a.inputs.get("signals", [])}
+        until = max(a.as_of, as_of) if as_of is not None else a.as_of
         a.inputs = {
             **a.inputs,
             "open_signals": [
                 d
-                for d in open_signals(s, [customer], a.as_of).get(saved_id(customer), [])
+                for d in open_signals(s, [customer], until).get(saved_id(customer), [])
                 if d["key"] not in known
             ],
         }

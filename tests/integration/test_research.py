@@ -710,3 +710,19 @@ def test_a_database_made_before_risk_effects_keeps_working(ledger):
     assert (done["rating"], done["recommended_limit"]) == ("A", "500000.00")
     assert _assessment(fresh, scored["assessment_id"]).inputs["risk_effects"]["lines"] == []
     fresh.engine.dispose()
+
+
+def test_a_signal_recorded_while_the_analyst_is_asked_counts_in_the_rating_they_complete(ledger):
+    """A bounced payment a risk scan records a week after the research date, before the analyst
+    answers, caps the rating the analyst completes (it was left out: only signals detected by the
+    research date counted)."""
+    first = start(ledger, "C-1002", key="waits")
+    _open_signal(ledger, "C-1002", "bounced_payment", "high", DAY + timedelta(days=7))
+    services.record_qualitative(
+        ledger, customer_code="C-1002", username="junior.analyst", scores=RATINGS, comment="ok",
+        as_of=DAY + timedelta(days=8),
+    )  # fmt: skip
+    a = _assessment(ledger, first["assessment_id"])
+    in_force = {s["kind"]: s["source"] for s in a.inputs["risk_effects"]["signals"]}
+    assert in_force.get("bounced_payment") == "open"
+    assert "guarantee" in a.conditions

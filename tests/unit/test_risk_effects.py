@@ -148,15 +148,17 @@ def test_research_s_own_signals_and_open_ones_within_the_lookback_are_in_force()
             AS_OF - timedelta(179),
         ),
         StoredSignal("late_trend", "medium", "old", "late_trend:I1", AS_OF - timedelta(181)),
+        # recorded while the analyst was asked (the snapshot took it in when they answered)
         StoredSignal("identity", "high", "later", "identity:x", AS_OF + timedelta(1)),
     ]
     got = signals_in_force(found=found, open_signals=stored, as_of=AS_OF, lookback_days=180)
     assert [(s.kind, s.source) for s in got] == [
         ("bounced_payment", "research"),
         ("broken_promise", "open"),
+        ("identity", "open"),
         ("limit_utilisation", "open"),
     ]
-    assert got[2].detected_on == AS_OF - timedelta(179)
+    assert got[3].detected_on == AS_OF - timedelta(179)
 
 
 def test_one_signal_per_kind_counts_the_gravest_and_research_s_own_at_equal_severity():
