@@ -22,13 +22,19 @@ def periodic_review(as_of: date | None = None) -> dict:
         as_of or Settings.load().today()
     )  # the edge: a scheduled run reviews as of its own day in the company's time zone
     risk = scan_risk(as_of)
-    due = find_due_reviews(as_of)
+    listed = find_due_reviews(as_of)
+    # A line whose earlier review is still under way is not started again, but the credit team
+    # hears of it: an overdue review never vanishes.
+    due = [d for d in listed if not d["in_progress"]]
+    under_way = [d for d in listed if d["in_progress"]]
     requester = app().directory.teams.review_requester
     started: list[dict] = []
     for i in range(0, len(due), BATCH):
         started += review_customers(due[i : i + BATCH], as_of, requester)
     by_code = {d["customer"]: d for d in due}
-    notify_reviews_started(as_of, [{**by_code[s["customer"]], "review": s} for s in started])
+    notify_reviews_started(
+        as_of, [{**by_code[s["customer"]], "review": s} for s in started], under_way
+    )
     deliver_notices()
     get_run_logger().info("%d review(s) started as of %s; risk scan %s", len(started), as_of, risk)
-    return {"as_of": as_of.isoformat(), "risk": risk, "reviews": started}
+    return {"as_of": as_of.isoformat(), "risk": risk, "reviews": started, "under_way": under_way}

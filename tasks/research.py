@@ -89,9 +89,14 @@ def review_customers(due: list[dict], as_of: date, requested_by: str) -> list[di
 
 @task(name="find-due-reviews")
 def find_due_reviews(as_of: date) -> list[dict]:
-    return services.due_reviews(app(), as_of=as_of)
+    """Every line due for review, those already under way included (``in_progress``)."""
+    return services.due_reviews(app(), as_of=as_of, include_in_progress=True)
 
 
 @task(name="notify-reviews-started")
-def notify_reviews_started(as_of: date, reviews: list[dict]) -> int | None:
-    return services.notify_reviews_started(app(), as_of=as_of, reviews=reviews)
+def notify_reviews_started(
+    as_of: date, reviews: list[dict], under_way: list[dict] | None = None
+) -> int | None:
+    return services.notify_reviews_started(
+        app(), as_of=as_of, reviews=reviews, under_way=under_way or []
+    )

@@ -182,13 +182,24 @@ def _reviews_in_progress(s: Any, customer_ids: set[int]) -> dict[int, dict[str, 
     return found
 
 
-def notify_reviews_started(app: App, *, as_of: date, reviews: list[dict[str, Any]]) -> int | None:
-    """One notice to the credit team listing the reviews started for a date."""
-    if not reviews:
+def notify_reviews_started(
+    app: App,
+    *,
+    as_of: date,
+    reviews: list[dict[str, Any]],
+    under_way: list[dict[str, Any]] | None = None,
+) -> int | None:
+    """One notice to the credit team listing the reviews started for a date, and the due lines
+    whose earlier review is still under way (since when, waiting for whom)."""
+    under_way = under_way or []
+    if not reviews and not under_way:
         return None
     # Two runs on the same day that start different reviews each send their own list.
     digest = hashlib.sha256(
-        "|".join(sorted(r.get("review_key", r["customer"]) for r in reviews)).encode()
+        "|".join(
+            sorted(r.get("review_key", r["customer"]) for r in reviews)
+            + sorted(f"under-way:{r['customer']}" for r in under_way)
+        ).encode()
     ).hexdigest()[:12]
     with app.uow() as uow:
         n, _ = notices.enqueue(
@@ -198,7 +209,7 @@ def notify_reviews_started(app: App, *, as_of: date, reviews: list[dict[str, Any
             kind="reviews_due",
             locale="en",
             recipients=[app.directory.teams.credit],
-            context={"as_of": as_of.isoformat(), "reviews": reviews},
+            context={"as_of": as_of.isoformat(), "reviews": reviews, "under_way": under_way},
         )
         uow.commit()
         return enqueued_id(n)

@@ -167,3 +167,26 @@ def test_policy_research_flow_writes_the_report_makes_an_artifact_and_tells_the_
     # the committee, the credit team and the owner of the policy in force
     assert {"fiona.meyer@example.com", "victor.lindqvist@example.com"} <= set(notice.recipients)
     assert notice.status == NoticeStatus.SENT
+
+
+def test_the_scheduled_review_tells_the_credit_team_of_an_overdue_review_still_under_way(ledger):
+    """The daily periodic review skipped a line whose earlier review waits for its analyst, and
+    its notice never mentioned it: the review vanished from every list."""
+    from flows.periodic_review import periodic_review
+    from tests.integration.test_lifecycle_services import decide, review
+
+    rid = review(ledger, "C-1003", "30000", by="fiona.director")
+    decide(ledger, rid, "carla.manager")
+    services.publish_request(ledger, request_id=rid, as_of=DAY)
+    waiting = services.collect_customer_data(
+        ledger, customer_code="C-1003", as_of=date(2027, 9, 1), requested_by="ben.manager",
+        review_key="manual:C-1003:waits", analyst="junior.analyst",
+    )  # fmt: skip
+    services.score_assessment(ledger, assessment_id=waiting["assessment_id"])
+    result = periodic_review(as_of=date(2028, 1, 10))
+    assert result["reviews"] == [] and [u["customer"] for u in result["under_way"]] == ["C-1003"]
+    [told] = [n for n in all_notices(ledger) if n.kind == "reviews_due"]
+    assert "1 overdue and still under way" in told.subject
+    line = next(x for x in told.text.splitlines() if x.strip().startswith("- C-1003"))
+    assert f"assessment {waiting['assessment_id']} since 2027-09-01" in line
+    assert "waiting for qualitative rating by junior.analyst" in line
