@@ -113,7 +113,10 @@ def clear_errors() -> Iterator[None]:
         from sqlalchemy.exc import DBAPIError
 
         if isinstance(exc, DBAPIError):
-            if "no such table" in str(exc.orig) or "does not exist" in str(exc.orig):
+            if any(
+                gone in str(exc.orig)
+                for gone in ("no such table", "no such column", "does not exist")
+            ):
                 fail(
                     "the database is not initialised (or is from an older version): run `credit init`"
                 )
@@ -2230,6 +2233,8 @@ def web(
     from credit.web import create_app
 
     a = get_app()
+    # An approval published from the page sends the customer the terms letter.
+    _require_company(a.settings, "credit web")
 
     def continue_request(request_id: int, as_of: date) -> None:
         def run() -> None:
@@ -2276,6 +2281,10 @@ def demo(
     os.environ["CREDIT_DATABASE_URL"] = f"sqlite:///{directory / 'credit.db'}"
     os.environ["CREDIT_OUTBOX_DIR"] = str(directory / "outbox")
     os.environ["CREDIT_REPORTS_DIR"] = str(directory / "reports")
+    # Its letters are the made-up company's: never through a real mail server, never into the
+    # real post room's folder, whatever .env says.
+    os.environ["CREDIT_SMTP_HOST"] = ""
+    os.environ["CREDIT_LETTERS_DIR"] = str(directory / "outbox" / "letters")
     os.environ.setdefault("PREFECT_HOME", str(directory / "prefect"))
     prefect_defaults()
     started = time.monotonic()

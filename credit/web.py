@@ -213,16 +213,6 @@ def create_app(
             )
         if decision not in ("approve", "reject"):
             return message("Nothing was decided", "Choose Approve or Reject.", ok=False, status=400)
-        if decision == "reject" and not comment.strip():
-            return message(
-                "Nothing was decided",
-                "A rejection needs a comment saying why: the requester is told your reasons. "
-                "Go back to the request, write them in the comment box and press Reject "
-                "again; your link still works.",
-                ok=False,
-                status=400,
-                back=f"/approve/{token}",
-            )
         as_of = today()
         try:
             step = services.decide(
@@ -242,8 +232,16 @@ def create_app(
                 status=403,
                 details=exc.reasons,
             )
-        except services.ServiceError as exc:
-            return message("Nothing was decided", str(exc), ok=False, status=409)
+        except services.ServiceError as exc:  # the rules' refusal, in words: the link still works
+            text = str(exc)
+            return message(
+                "Nothing was decided",
+                text[:1].upper() + text[1:] + ". Go back to the request, change what is needed "
+                "and decide again; your link still works.",
+                ok=False,
+                status=400,
+                back=f"/approve/{token}",
+            )
         with app.uow() as uow:
             uow.session.execute(
                 update(ApprovalLink)

@@ -464,7 +464,9 @@ def decide(
     approved, policy published) in the same transaction. A refusal raises :class:`DecisionRefused`
     and is itself audited; a step someone else decided meanwhile is refused too."""
     if not approve and not (comment and comment.strip()):
-        raise ServiceError("a rejection needs a comment saying why")
+        raise ServiceError(
+            "a rejection needs a comment saying why: the requester is told your reasons"
+        )
     with app.uow() as uow:
         s = uow.session
         lock_subject(s, subject, subject_id)
