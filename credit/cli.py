@@ -1487,7 +1487,7 @@ def customers_show(
     if line:
         say(
             f"Credit line: {amt(line['limit'], line['currency'])}, {line['terms_days']} days, "
-            f"conditions: {', '.join(line['conditions']) or 'none'}, {line['status']}"
+            f"conditions: {', '.join(line['conditions']) or 'none'}, {said(line['status'])}"
             f"{' (' + line['hold_reason'] + ')' if line['hold_reason'] else ''}, "
             f"next review {line['next_review_on']}"
         )
@@ -1640,7 +1640,8 @@ def notices_deliver(
         return
     if report["released"]:
         console.print(
-            f"{counted(report['released'], 'waiting notice')} sent now, not after their delay"
+            f"{counted(report['released'], 'waiting notice')} released to be sent now, not after "
+            "their delay"
         )
     console.print(
         f"sent {report['sent']}, retrying later {report['retried']}, failed {report['failed']}, "
@@ -1653,7 +1654,8 @@ def notices_deliver(
 
         when = local_time(report["next_attempt"], ZoneInfo(a.settings.timezone))
         console.print(
-            f"[yellow]{counted(report['waiting'], 'notice')} wait for a retry; the next attempt "
+            f"[yellow]{counted(report['waiting'], 'notice')} "
+            f"{'waits' if report['waiting'] == 1 else 'wait'} for a retry; the next attempt "
             "is due at "
             f"{when}. To send them now: credit notices deliver --now --as USER[/yellow]",
             highlight=False,
@@ -1904,6 +1906,26 @@ def policy_show(
             ]
             for lv in body["authority"]["levels"]
         ],
+    )
+    effects = view["risk_effects"]
+    table(
+        "Risk effects on the rating",
+        ["signal severity", "best rating", "limit cut", "conditions added"],
+        [
+            [
+                e["severity"],
+                e["max_rating"] or "-",
+                f"{e['limit_cut_pct']}%" if e["limit_cut_pct"] else "-",
+                ", ".join(e["conditions"]) or "-",
+            ]
+            for e in effects
+        ],
+    )
+    console.print(
+        "Risk signals change nothing in the rating under this version."
+        if not effects
+        else f"Signals in force: those research finds, and those recorded in the "
+        f"{view['effects_lookback_days']} days before it that no review has answered."
     )
     table(
         "Dunning schedule",

@@ -17,8 +17,8 @@ def interrupted() -> None:
     except (OSError, ValueError):
         pass
     sys.stderr.write(
-        "interrupted: what was already committed stays; running the command again is safe "
-        "(nothing is done twice)\n"
+        "interrupted: what was already committed stays (credit audit list shows it); runs and "
+        "imports may be started again and take no step twice\n"
     )
     sys.stderr.flush()
     os._exit(INTERRUPTED)

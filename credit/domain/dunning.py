@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from credit.domain.money import CENT, ZERO
 from credit.domain.policy import DunningLevel, DunningTrigger, PolicyBody
+from credit.domain.words import counted
 
 AGING_BUCKETS = (
     ("current", None, 0),
@@ -147,18 +148,14 @@ def trigger_date(
     return when
 
 
-def _days(n: int) -> str:
-    return f"{n} day" if n == 1 else f"{n} days"
-
-
 def describe_level(level: DunningLevel) -> dict[str, str]:
     """A dunning level as a credit manager reads it: when it is sent, how, and what it does."""
     if level.trigger == DunningTrigger.AFTER_PREVIOUS:
-        when = f"{_days(level.days)} after the previous level"
+        when = f"{counted(level.days, 'day')} after the previous level"
     elif level.trigger == DunningTrigger.END_OF_MONTH:
-        when = f"end of the month, {_days(level.days)} after the due date"
+        when = f"end of the month, {counted(level.days, 'day')} after the due date"
     else:
-        when = f"{_days(level.days)} after the due date"
+        when = f"{counted(level.days, 'day')} after the due date"
     action = level.action.value.replace("_", " ")
     charges = (
         [f"fee {', '.join(f'{cur} {fee}' for cur, fee in level.fee.items())}"] if level.fee else []
@@ -171,7 +168,7 @@ def describe_level(level: DunningLevel) -> dict[str, str]:
         "when": when,
         "channel": level.channel.value,
         "action": action,
-        "pay_within": _days(level.pay_within_days),
+        "pay_within": counted(level.pay_within_days, "day"),
     }
 
 

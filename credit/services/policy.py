@@ -376,6 +376,7 @@ def policy_view(app: App, *, version: int | None) -> dict[str, Any]:
     """A stored version as written, plus its dunning schedule in words (any version: older ones
     are read through the current schema)."""
     from credit.domain.dunning import describe_level
+    from credit.domain.policy import SEVERITIES
 
     with app.uow(read_only=True) as uow:
         s = uow.session
@@ -389,6 +390,17 @@ def policy_view(app: App, *, version: int | None) -> dict[str, Any]:
             )
         body = app.policy_body(row)
         return {
+            "risk_effects": [
+                {
+                    "severity": sev,
+                    "max_rating": effect.max_rating,
+                    "limit_cut_pct": effect.limit_cut_pct,
+                    "conditions": list(effect.conditions),
+                }
+                for sev in reversed(SEVERITIES)  # the gravest first
+                if (effect := body.risk.effects.get(sev)) is not None
+            ],
+            "effects_lookback_days": body.risk.effects_lookback_days,
             "dunning_levels": [
                 {"level": lv.level, "name": lv.name, "label": lv.label, **describe_level(lv)}
                 for lv in body.dunning.levels

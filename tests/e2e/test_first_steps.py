@@ -57,6 +57,7 @@ def test_policy_show_prints_every_section_of_the_shipped_and_a_newer_version(cli
     assert "1 day after the due date" in shown.stdout
     assert "14 days after the previous level" in shown.stdout
     assert "EUR 50,000.00" in shown.stdout  # the authority matrix, formatted
+    assert "Risk effects on the rating" in shown.stdout and "guarantee" in shown.stdout
     from credit import services
 
     a = _app(cli)

@@ -148,7 +148,7 @@ def test_after_a_mail_server_outage_deliver_reports_the_waiting_notices_and_can_
         assert (report["waiting"], report["sent"]) == (2, 0) and inbox.messages == []
 
         now = cli("notices", "deliver", "--now", "--as", "carla.manager")
-        assert "2 waiting notices sent now" in now.stdout and "sent 2," in now.stdout
+        assert "2 waiting notices released to be sent now" in now.stdout and "sent 2," in now.stdout
         assert "wait for a retry" not in now.stdout
         assert len(inbox.messages) == 2
         assert {n.status for n in _outbox(cli).values()} == {"sent"}
