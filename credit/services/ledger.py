@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from credit.db.models import (
     FxRate,
     Invoice,
     Payment,
+    SalesOrder,
 )
 from credit.domain import dunning
 from credit.domain.cleaning import (
@@ -30,7 +32,7 @@ from credit.domain.cleaning import (
     RawPayment,
     RawStatement,
 )
-from credit.domain.money import ZERO
+from credit.domain.money import ZERO, money
 from credit.services._common import saved_id, table_of
 
 
@@ -528,3 +530,71 @@ def collect_clean(
         max_statement_age_months=policy.max_statement_age_months,
     )
     return facts, report, raw_documents, raw_payments
+
+
+def converter(
+    s: Session, base_currency: str, target: str, as_of: date
+) -> Callable[[Decimal, str], Decimal | None]:
+    """Amounts of any currency in ``target`` at the latest rates on ``as_of`` (through the base
+    currency); None for a currency without a rate."""
+    rates = rate_table(s, base_currency)
+
+    def convert(value: Decimal, from_cur: str) -> Decimal | None:
+        if from_cur == target:
+            return value
+        a, b = rates.lookup(from_cur, as_of), rates.lookup(target, as_of)
+        return None if a is None or b is None else value * a[0] / b[0]
+
+    return convert
+
+
+def credit_exposure(
+    s: Session,
+    *,
+    base_currency: str,
+    customer: Customer,
+    line: CreditLine | None,
+    as_of: date,
+    items: dict[str, list[dunning.OpenItem]],
+) -> dict[str, Any]:
+    """The exposure a new order is checked against (``credit orders check``) and ``credit
+    customers show`` shows: open receivables + open orders, in the line's currency (the
+    customer's without a line) at the latest rates on ``as_of``; what cannot be valued for want
+    of a rate is named, not counted."""
+    target = line.currency if line else customer.currency
+    convert = converter(s, base_currency, target, as_of)
+    unvalued: list[str] = []
+    receivables = ZERO
+    for cur, its in items.items():
+        converted = convert(sum((i.open_amount for i in its), ZERO), cur)
+        if converted is None:
+            unvalued.append(f"open items in {cur}: no exchange rate {cur}->{target} on {as_of}")
+        else:
+            receivables += converted
+    orders, listed = ZERO, []
+    for o in s.exec(
+        select(SalesOrder)
+        .where(SalesOrder.customer_id == customer.id, SalesOrder.status == "open")
+        .order_by(col(SalesOrder.order_date), col(SalesOrder.number))
+    ):
+        listed.append(
+            {"number": o.number, "order_date": o.order_date, "amount": o.amount,
+             "currency": o.currency}
+        )  # fmt: skip
+        converted = convert(o.amount, o.currency)
+        if converted is None:
+            unvalued.append(f"order {o.number}: no exchange rate {o.currency}->{target}")
+        else:
+            orders += converted
+    total = money(receivables + orders)
+    limit = line.limit if line else None
+    return {
+        "currency": target,
+        "receivables": money(receivables),
+        "open_orders": money(orders),
+        "exposure": total,
+        "limit": money(limit) if limit is not None else None,
+        "headroom": money(limit - total) if limit is not None else None,
+        "orders": listed,
+        "unvalued": unvalued,
+    }

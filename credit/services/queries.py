@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import literal
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from credit import audit, notices
 from credit.app import App
@@ -24,11 +23,10 @@ from credit.db.models import (
     NoticeStatus,
     PaymentPromise,
     RequestStatus,
-    SalesOrder,
     utcnow,
 )
 from credit.domain import dunning
-from credit.domain.money import ZERO, money
+from credit.domain.money import ZERO
 from credit.services._common import (
     _assessment_view,
     _customer_view,
@@ -38,7 +36,7 @@ from credit.services._common import (
     saved_id,
 )
 from credit.services.changes import assessment_change, request_change
-from credit.services.ledger import _dunning_state, open_items, rate_table
+from credit.services.ledger import _dunning_state, credit_exposure, open_items
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +103,14 @@ def customer_overview(app: App, *, code: str, as_of: date) -> dict[str, Any]:
                 "exposure": {
                     cur: sum((i.open_amount for i in its), ZERO) for cur, its in items.items()
                 },
-                "credit_exposure": credit_exposure(app, s, c, line, as_of, items),
+                "credit_exposure": credit_exposure(
+                    s,
+                    base_currency=app.published_policy(s)[1].base_currency,
+                    customer=c,
+                    line=line,
+                    as_of=as_of,
+                    items=items,
+                ),
                 "change": change,
                 "aging": {cur: dunning.aging(its, as_of) for cur, its in items.items()},
                 "dunning_level": levels,
@@ -141,64 +146,6 @@ def customer_overview(app: App, *, code: str, as_of: date) -> dict[str, Any]:
                 "requests": [_request_view(r) for r in requests],
             }
         )
-
-
-def credit_exposure(
-    app: App,
-    s: Session,
-    customer: Customer,
-    line: CreditLine | None,
-    as_of: date,
-    items: dict[str, list[dunning.OpenItem]],
-) -> dict[str, Any]:
-    """The exposure ``credit orders check`` counts against the limit (before a new order): open
-    receivables + open orders, in the line's currency (the customer's without a line) at the
-    latest rates on ``as_of``; what cannot be valued for want of a rate is named, not counted."""
-    _, policy = app.published_policy(s)
-    rates = rate_table(s, policy.base_currency)
-    target = line.currency if line else customer.currency
-    unvalued: list[str] = []
-
-    def convert(value: Decimal, from_cur: str) -> Decimal | None:
-        if from_cur == target:
-            return value
-        a, b = rates.lookup(from_cur, as_of), rates.lookup(target, as_of)
-        return None if a is None or b is None else value * a[0] / b[0]
-
-    receivables = ZERO
-    for cur, its in items.items():
-        converted = convert(sum((i.open_amount for i in its), ZERO), cur)
-        if converted is None:
-            unvalued.append(f"open items in {cur}: no exchange rate {cur}->{target} on {as_of}")
-        else:
-            receivables += converted
-    orders, listed = ZERO, []
-    for o in s.exec(
-        select(SalesOrder)
-        .where(SalesOrder.customer_id == customer.id, SalesOrder.status == "open")
-        .order_by(col(SalesOrder.order_date), col(SalesOrder.number))
-    ):
-        listed.append(
-            {"number": o.number, "order_date": o.order_date, "amount": o.amount,
-             "currency": o.currency}
-        )  # fmt: skip
-        converted = convert(o.amount, o.currency)
-        if converted is None:
-            unvalued.append(f"order {o.number}: no exchange rate {o.currency}->{target}")
-        else:
-            orders += converted
-    total = money(receivables + orders)
-    limit = line.limit if line else None
-    return {
-        "currency": target,
-        "receivables": money(receivables),
-        "open_orders": money(orders),
-        "exposure": total,
-        "limit": money(limit) if limit is not None else None,
-        "headroom": money(limit - total) if limit is not None else None,
-        "orders": listed,
-        "unvalued": unvalued,
-    }
 
 
 def list_notices(

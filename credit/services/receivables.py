@@ -21,7 +21,6 @@ from credit.db.models import (
     Invoice,
     LineStatus,
     PaymentPromise,
-    SalesOrder,
 )
 from credit.domain import dunning
 from credit.domain.money import ZERO, fmt_money, money
@@ -34,7 +33,7 @@ from credit.services._common import (
     saved_id,
 )
 from credit.services.collections import lock_customer
-from credit.services.ledger import _dunning_state, open_items, rate_table
+from credit.services.ledger import _dunning_state, converter, credit_exposure, open_items
 
 
 def _not_in_future(as_of: date, today: date | None, what: str) -> None:
@@ -399,28 +398,24 @@ def check_order(
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
         cur = (currency or (line.currency if line else customer.currency)).upper()
         reasons: list[str] = []
-        rates = rate_table(s, policy.base_currency)
         target = line.currency if line else cur
-
-        def convert(value: Decimal, from_cur: str) -> Decimal | None:
-            if from_cur == target:
-                return value
-            a, b = rates.lookup(from_cur, as_of), rates.lookup(target, as_of)
-            if a is None or b is None:
-                return None
-            return value * a[0] / b[0]
-
-        receivables = ZERO
+        items = open_items(s, saved_id(customer), as_of)
+        known = credit_exposure(
+            s, base_currency=policy.base_currency, customer=customer, line=line, as_of=as_of,
+            items=items,
+        )  # fmt: skip
+        reasons += [f"cannot value {what}" for what in known["unvalued"]]
+        receivables, orders = known["receivables"], known["open_orders"]
+        if known["currency"] != target:  # no line: in the order's own currency
+            convert = converter(s, policy.base_currency, target, as_of)
+            valued = convert(receivables, known["currency"]), convert(orders, known["currency"])
+            if valued[0] is None or valued[1] is None:
+                reasons.append(f"no exchange rate {known['currency']}->{target}: cannot value")
+            receivables, orders = valued[0] or ZERO, valued[1] or ZERO
         oldest = 0
         oldest_invoice = ""
-        for item_cur, items in open_items(s, saved_id(customer), as_of).items():
-            subtotal = sum((i.open_amount for i in items), ZERO)
-            converted = convert(subtotal, item_cur)
-            if converted is None:
-                reasons.append(f"no exchange rate {item_cur}->{target} on {as_of}: cannot value")
-                continue
-            receivables += converted
-            position = dunning.dunning_position(items, as_of)
+        for items_of_currency in items.values():
+            position = dunning.dunning_position(items_of_currency, as_of)
             if position.overdue_total > policy.dunning.tolerance and (
                 position.oldest_days_overdue > oldest
             ):
@@ -428,18 +423,7 @@ def check_order(
                     position.oldest_days_overdue,
                     position.overdue_items[0].number,
                 )
-        orders = ZERO
-        for o in s.exec(
-            select(SalesOrder).where(
-                SalesOrder.customer_id == customer.id, SalesOrder.status == "open"
-            )
-        ):
-            converted = convert(o.amount, o.currency)
-            if converted is None:
-                reasons.append(f"no exchange rate {o.currency}->{target}: order {o.number}")
-                continue
-            orders += converted
-        this = convert(amount, cur)
+        this = converter(s, policy.base_currency, target, as_of)(amount, cur)
         if this is None:
             reasons.append(f"no exchange rate {cur}->{target}: cannot value this order")
             this = ZERO
