@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
+import time
 
 _seen: dict[str, int] = {}
+_stall: str | None | bool = False  # False: the environment not read yet
 _target: tuple[str, int] | None | bool = False  # False: the environment not read yet
 
 
@@ -35,10 +38,18 @@ def _read() -> tuple[str, int] | None:
 
 
 def checkpoint(name: str) -> None:
-    """Die here, now, if the environment asks for it (see the module's doc)."""
-    global _target
+    """Die here, now, if the environment asks for it (see the module's doc); or, with
+    ``CREDIT_STALL_AT=<checkpoint>``, wait here (saying so on stderr) until the process is
+    interrupted: how the tests press Ctrl-C in the middle of a run."""
+    global _target, _stall
     if _target is False:
         _target = _read()
+        _stall = os.environ.get("CREDIT_STALL_AT", "").strip() or None
+    if _stall == name:
+        sys.stderr.write(f"stalled at {name}\n")
+        sys.stderr.flush()
+        while True:
+            time.sleep(1)
     if _target is None or _target[0] != name:  # type: ignore[index]
         return
     _seen[name] = _seen.get(name, 0) + 1

@@ -148,35 +148,52 @@ def _reviews_in_progress(s: Any, customer_ids: set[int]) -> dict[int, dict[str, 
                 "since": a.as_of.isoformat(),
                 "waiting_for": waiting,
             }
-        for r in s.exec(
-            select(CreditRequest)
-            .where(col(CreditRequest.customer_id).in_(chunk))
-            .where(
-                col(CreditRequest.status).in_([RequestStatus.IN_APPROVAL, RequestStatus.APPROVED])
+        requests = list(
+            s.exec(
+                select(CreditRequest)
+                .where(col(CreditRequest.customer_id).in_(chunk))
+                .where(
+                    col(CreditRequest.status).in_(
+                        [RequestStatus.IN_APPROVAL, RequestStatus.APPROVED]
+                    )
+                )
             )
+        )
+        if not requests:
+            continue
+        pending: dict[int, ApprovalStep] = {}  # each request's lowest undecided level
+        for step in s.exec(
+            select(ApprovalStep)
+            .where(
+                ApprovalStep.subject == SUBJECT_REQUEST,
+                col(ApprovalStep.subject_id).in_([r.id for r in requests]),
+                ApprovalStep.decision == Decision.PENDING,
+            )
+            .order_by(col(ApprovalStep.level).desc())
         ):
+            pending[step.subject_id] = step
+        started = {
+            a.id: a.as_of
+            for a in s.exec(
+                select(CreditAssessment).where(
+                    col(CreditAssessment.id).in_([r.assessment_id for r in requests])
+                )
+            )
+        }
+        for r in requests:
+            step = pending.get(saved_id(r))
             if r.status == RequestStatus.APPROVED:
                 waiting = "publication (approved; the approval sweeper publishes it)"
+            elif step is None:
+                waiting = "approval"
             else:
-                step = s.exec(
-                    select(ApprovalStep)
-                    .where(
-                        ApprovalStep.subject == SUBJECT_REQUEST,
-                        ApprovalStep.subject_id == r.id,
-                        ApprovalStep.decision == Decision.PENDING,
-                    )
-                    .order_by(col(ApprovalStep.level))
-                ).first()
-                waiting = (
-                    f"approval level {step.level} ({step.role}"
-                    + (f": {step.approver})" if step.approver else ")")
-                    if step is not None
-                    else "approval"
+                waiting = f"approval level {step.level} ({step.role}" + (
+                    f": {step.approver})" if step.approver else ")"
                 )
-            started = s.get(CreditAssessment, r.assessment_id)
+            since = started.get(r.assessment_id) or r.created_at.date()
             found[r.customer_id] = {
                 "what": f"request {r.id}",
-                "since": (started.as_of if started else r.created_at.date()).isoformat(),
+                "since": since.isoformat(),
                 "waiting_for": waiting,
             }
     return found

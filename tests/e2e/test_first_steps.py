@@ -205,12 +205,22 @@ def test_ctrl_c_ends_a_command_with_one_line_and_no_traceback(cli):
     assert early.returncode == 130, early
     assert "Traceback" not in early.stderr + early.stdout
     assert "interrupted" in early.stderr
-    # ... and while a flow runs.
-    running = _interrupt(cli, ["collections", "run", "--as-of", "2026-10-15", "--dry-run"], 1.5)
-    assert "Traceback" not in running.stderr + running.stdout
-    assert running.returncode in (0, 130)
-    if running.returncode == 130:
-        assert "interrupted" in running.stderr
+    # ... and in the middle of a collections run (held after it chose its customers).
+    proc = subprocess.Popen(
+        [CREDIT, "collections", "run", "--as-of", "2026-12-01"], cwd=cli.path,
+        env={**cli.env, "CREDIT_STALL_AT": "collections.selected"}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    while line and "stalled at collections.selected" not in line:
+        line = proc.stderr.readline()
+    assert line, "the run never reached its stall point"
+    os.killpg(proc.pid, signal.SIGINT)
+    out, errors = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, errors)
+    assert "Traceback" not in out + errors and "interrupted" in errors
+    assert cli.json("notices", "list") == []  # stopped before it wrote anything
 
 
 @pytest.mark.slow  # starts a Prefect server of its own (about ten seconds)
