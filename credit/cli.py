@@ -2364,17 +2364,36 @@ def report_unexpected(exc: BaseException) -> Path:
 def main() -> None:
     """Run the command. Ctrl-C ends it with one line; an error the product did not expect is
     written whole to the error log and shown as one line naming that file (exit code 1)."""
+    import signal
+
     from credit.console import INTERRUPTED, interrupted
 
+    pressed: list[bool] = []
+
+    def on_ctrl_c(signum: int, frame: Any) -> None:
+        if pressed:  # a second Ctrl-C: at once
+            interrupted()
+        pressed.append(True)
+        raise KeyboardInterrupt
+
+    def after_ctrl_c(exc: BaseException) -> bool:
+        """Whether ``exc`` is what Ctrl-C became on its way up (a library may wrap it)."""
+        return bool(pressed) or "KeyboardInterrupt" in f"{type(exc).__name__}: {exc}"
+
+    signal.signal(signal.SIGINT, on_ctrl_c)
     try:
         app()
     except KeyboardInterrupt:
         interrupted()
     except SystemExit as done:
-        if done.code == INTERRUPTED:  # Typer turns Ctrl-C into exit code 130, silently
+        if done.code == INTERRUPTED or pressed:  # Typer turns Ctrl-C into exit code 130
             interrupted()
+        # Ctrl-C while the interpreter shuts down (Prefect's exit handlers): one line too.
+        signal.signal(signal.SIGINT, lambda signum, frame: interrupted())
         raise
     except Exception as exc:
+        if after_ctrl_c(exc):
+            interrupted()
         path = report_unexpected(exc)
         text = " ".join(str(exc).split())
         text = text if len(text) <= 200 else text[:197] + "..."
@@ -2386,7 +2405,4 @@ def main() -> None:
             soft_wrap=True,
         )
         sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()
+    signal.signal(signal.SIGINT, lambda signum, frame: interrupted())
