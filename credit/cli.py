@@ -2386,7 +2386,9 @@ def main() -> None:
     except KeyboardInterrupt:
         interrupted()
     except SystemExit as done:
-        if done.code == INTERRUPTED or pressed:  # Typer turns Ctrl-C into exit code 130
+        # Typer turns Ctrl-C into exit code 130; a command that stops on Ctrl-C as its way of
+        # ending (credit serve) finished: it keeps its own exit code and last words.
+        if done.code == INTERRUPTED or (pressed and done.code not in (0, None)):
             interrupted()
         # Ctrl-C while the interpreter shuts down (Prefect's exit handlers): one line too.
         signal.signal(signal.SIGINT, lambda signum, frame: interrupted())
