@@ -5,7 +5,6 @@ Run it with ``credit demo`` (or ``make demo``); it sets up its own folder first.
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from datetime import date
 from decimal import Decimal
@@ -20,7 +19,7 @@ from credit.app import App
 from credit.domain.money import fmt_money
 from credit.domain.words import counted, said
 from credit.importers import import_file
-from credit.resources import resource_dir
+from credit.resources import resource_dir, sample_payments_until
 from flows.approval import approval
 from flows.collections import collections
 from flows.periodic_review import periodic_review
@@ -75,7 +74,7 @@ def run_demo(directory: Path, console: Console) -> None:
                 uow.session,
                 kind=kind,
                 path=(
-                    payments_until(data, directory, COLLECTION_DAYS[0])
+                    sample_payments_until(COLLECTION_DAYS[0], directory)
                     if kind == "payments"  # the later ones come in with the days they are made
                     else data / f"{name}.csv"
                 ),
@@ -242,7 +241,7 @@ def run_demo(directory: Path, console: Console) -> None:
             paid = import_file(
                 uow.session,
                 kind="payments",
-                path=payments_until(data, directory, day),
+                path=sample_payments_until(day, directory),
                 actor="demo",
                 dry_run=False,
                 base_currency=a.settings.base_currency,
@@ -324,20 +323,6 @@ def run_demo(directory: Path, console: Console) -> None:
     say(f"   report with charts: {research['report']} (sent to the policy committee)")
 
     _summary(a, directory, console)
-
-
-def payments_until(data: Path, directory: Path, day: date) -> Path:
-    """The sample payments made by ``day``, as a file in ``directory``: what the bank statements
-    up to that day bring. A live collections run refuses a ledger that already holds later
-    payments, so the demo imports them as its days go by."""
-    with (data / "payments.csv").open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    path = directory / f"payments-until-{day.isoformat()}.csv"
-    with path.open("w", newline="") as f:
-        out = csv.DictWriter(f, fieldnames=list(rows[0]))
-        out.writeheader()
-        out.writerows(r for r in rows if r["paid_on"] <= day.isoformat())
-    return path
 
 
 def _collections(as_of: date) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import tempfile
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import pytest
 
 from credit.app import App
 from credit.config import load_directory, load_policy_file
-from credit.resources import resource_dir
+from credit.resources import resource_dir, sample_payments_until
 from credit.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,21 +78,6 @@ def import_sample(
         with a.uow() as uow:
             import_file(uow.session, kind=kind, path=path, actor="test", dry_run=False)
             uow.commit()
-
-
-def sample_payments_until(day: date, directory: Path) -> Path:
-    """The sample payments made by ``day``, as a CSV file in ``directory``: what the bank
-    statements up to that day bring. A live collections run refuses a ledger that already holds
-    later payments (it would ignore them), so a test that walks the sample story day by day
-    imports them as it goes; importing the same rows again changes nothing."""
-    with (SAMPLE / "payments.csv").open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    path = directory / f"payments-until-{day.isoformat()}.csv"
-    with path.open("w", newline="") as f:
-        out = csv.DictWriter(f, fieldnames=list(rows[0]))
-        out.writeheader()
-        out.writerows(r for r in rows if r["paid_on"] <= day.isoformat())
-    return path
 
 
 @pytest.fixture
