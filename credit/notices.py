@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from email.utils import formatdate, getaddresses, parseaddr
 from functools import lru_cache
 from pathlib import Path
@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, get_currency_precision
 from jinja2 import (
     Environment,
     FileSystemLoader,
@@ -153,9 +153,12 @@ def _money_filter(ctx: Any, value: Decimal | str | None, currency: str = "") -> 
     if value is None:
         return "-"
     loc = babel_locale(ctx.get("locale", "en"))
-    amount = money(Decimal(value))
     if not currency:
-        return format_decimal(amount, format="#,##0.00", locale=loc)
+        return format_decimal(money(Decimal(value)), format="#,##0.00", locale=loc)
+    # Rounded half up (as invoices are) to the decimals the letter prints for the currency:
+    # KWD 1.2345 is KWD 1.235, not the cents of money() (which gave KWD 1.230).
+    digits = get_currency_precision(currency)
+    amount = Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
     return format_currency(amount, currency, locale=loc)
 
 

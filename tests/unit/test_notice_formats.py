@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from jinja2 import Environment
 
-from credit.notices import _plural_filter, local_time
+from credit.notices import _plural_filter, install_filters, local_time
 
 
 def render(source: str, locale: str, **values) -> str:
@@ -55,3 +55,12 @@ def test_a_time_is_shown_in_the_company_time_zone_with_its_abbreviation():
         "2026-12-07 19:41 EST"
     )
     assert local_time("", berlin) == "" and local_time("soon", berlin) == "soon"
+
+
+def test_letters_print_amounts_in_the_currencys_decimals_rounded_half_up():
+    env = Environment()
+    install_filters(env, ZoneInfo("Europe/Berlin"))
+    money_of = env.from_string("{{ v|money(c) }}")
+    assert money_of.render(v=Decimal("1.2345"), c="KWD", locale="en") == "KWD1.235"
+    assert money_of.render(v=Decimal("1234.565"), c="EUR", locale="en") == "€1,234.57"
+    assert money_of.render(v=Decimal("5000"), c="JPY", locale="en") == "¥5,000"
