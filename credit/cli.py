@@ -2368,19 +2368,19 @@ def main() -> None:
 
     from credit.console import INTERRUPTED, interrupted
 
-    pressed: list[bool] = []
-
-    def on_ctrl_c(signum: int, frame: Any) -> None:
-        if pressed:  # a second Ctrl-C: at once
-            interrupted()
-        pressed.append(True)
-        raise KeyboardInterrupt
-
     def after_ctrl_c(exc: BaseException) -> bool:
-        """Whether ``exc`` is what Ctrl-C became on its way up (a library may wrap it)."""
-        return bool(pressed) or "KeyboardInterrupt" in f"{type(exc).__name__}: {exc}"
+        """Whether ``exc`` is what Ctrl-C became on its way up: a library may wrap it (Prefect's
+        client turned it into a serialisation error). Python's own SIGINT handler stays in place:
+        asyncio (Prefect's serve) stops cleanly only with it."""
+        seen: set[int] = set()
+        current: BaseException | None = exc
+        while current is not None and id(current) not in seen:
+            seen.add(id(current))
+            if isinstance(current, KeyboardInterrupt) or "KeyboardInterrupt" in str(current):
+                return True
+            current = current.__cause__ or current.__context__
+        return False
 
-    signal.signal(signal.SIGINT, on_ctrl_c)
     try:
         app()
     except KeyboardInterrupt:
@@ -2388,7 +2388,7 @@ def main() -> None:
     except SystemExit as done:
         # Typer turns Ctrl-C into exit code 130; a command that stops on Ctrl-C as its way of
         # ending (credit serve) finished: it keeps its own exit code and last words.
-        if done.code == INTERRUPTED or (pressed and done.code not in (0, None)):
+        if done.code == INTERRUPTED:
             interrupted()
         # Ctrl-C while the interpreter shuts down (Prefect's exit handlers): one line too.
         signal.signal(signal.SIGINT, lambda signum, frame: interrupted())

@@ -51,19 +51,18 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text).lower()
 
 
-def _iban_words(words: list[str]) -> list[str]:
-    """The prefixes, longest first, that an IBAN written from ``words[0]`` on could be: the first
-    word and the groups of up to four that follow it, at most 34 characters ("... 0130 00 at
-    Commerzbank" stops at "at")."""
+def _iban_words(words: list[str]) -> list[tuple[str, str]]:
+    """The prefixes, longest first, that an IBAN written from ``words[0]`` on could be, each
+    compact and as written: the first word and the groups of up to four that follow it, at most
+    34 characters ("... 0130 00 at Commerzbank" stops at "at")."""
     if not words or not _IBAN_START.fullmatch(words[0]):
-        return [words[0]] if words else [""]
-    prefixes, compact = [], words[0].upper()
-    prefixes.append(compact)
+        return [(words[0], words[0])] if words else [("", "")]
+    prefixes = [(words[0].upper(), words[0])]
     for word in words[1:]:
+        compact, shown = prefixes[-1]
         if not _IBAN_GROUP.fullmatch(word) or len(compact + word) > 34:
             break
-        compact += word
-        prefixes.append(compact)
+        prefixes.append((compact + word, f"{shown} {word}"))
     return prefixes[::-1]
 
 
@@ -86,13 +85,13 @@ def check_payment_details(value: str, setting: str = "CREDIT_COMPANY_PAYMENT_DET
             refuse("IBAN", "IBAN", ValueError("no account number follows the label"))
         prefixes = _iban_words(words)
         failure: Exception | None = None
-        for candidate in prefixes:  # the longest that is a valid IBAN
+        for candidate, _ in prefixes:  # the longest that is a valid IBAN
             try:
                 IBAN(candidate)
                 return
             except (SchwiftyException, ValueError) as exc:
                 failure = failure or exc
-        refuse("IBAN", prefixes[0], failure or ValueError("not an IBAN"))
+        refuse("IBAN", prefixes[0][1], failure or ValueError("not an IBAN"))
 
     for line in (part.strip() for part in value.split("|")):
         pieces = _LABEL.split(line)  # text, label, text, label, text ...

@@ -35,7 +35,9 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-AS_OF = date(2027, 3, 2)
+AS_OF = date(
+    2026, 11, 3
+)  # a past day: a live run typed at the CLI may not be dated later than today
 
 
 def _free_port() -> int:
