@@ -286,7 +286,7 @@ def _credit_history(
     )
     from credit.domain.cleaning import RateTable
     from credit.domain.policy import PolicyBody
-    from credit.services._common import add_months
+    from credit.services.common import add_months
 
     version, body = conn.execute(
         select(CreditPolicy.version, CreditPolicy.body).where(

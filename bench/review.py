@@ -241,7 +241,7 @@ def bare(url: str, as_of: date) -> dict[str, Any]:
     from credit.domain import cleaning, scoring, signals
     from credit.domain.policy import PolicyBody
     from credit.domain.snapshot import make_snapshot
-    from credit.services._common import add_months
+    from credit.services.common import add_months
     from credit.services.research import COLLECTED, recommend_with_signals, risk_effects_view
 
     app = _app(url)

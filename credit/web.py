@@ -163,12 +163,12 @@ def create_app(
             assert r is not None
             ctx = _approval_context(app, s, r, _steps(s, services.SUBJECT_REQUEST, r.id), today())  # type: ignore[arg-type]
             csrf = links.csrf_token(links.web_secret(app), valid.link.nonce)
-            from credit.services._common import _step_view
+            from credit.services.views import step_view
 
             response = page(
                 "approval.html.j2",
                 **ctx,
-                step=_step_view(valid.step),
+                step=step_view(valid.step),
                 approver=valid.link.approver,
                 acting_for=valid.step.delegated_from or "",
                 csrf=csrf,

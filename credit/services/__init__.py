@@ -10,16 +10,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from credit.services._common import (
-        SUBJECT_POLICY,
-        SUBJECT_REQUEST,
-        DecisionRefused,
-        ServiceError,
-        add_months,
-        get_customer,
-        known_user,
-        person_email,
-    )
     from credit.services.analytics import notify_policy_research, portfolio_report
     from credit.services.approvals import (
         ChainRestarted,
@@ -35,6 +25,16 @@ if TYPE_CHECKING:
         collection_candidates,
         dun_customer,
         dun_customers,
+    )
+    from credit.services.common import (
+        SUBJECT_POLICY,
+        SUBJECT_REQUEST,
+        DecisionRefused,
+        ServiceError,
+        add_months,
+        get_customer,
+        known_user,
+        person_email,
     )
     from credit.services.draft import draft_request
     from credit.services.ledger import exposure, load_raw, open_items
@@ -96,13 +96,13 @@ from credit.services.backtest import backtest, backtest_summary  # noqa: E402
 
 _WHERE = {
     "ChainRestarted": "credit.services.approvals",
-    "DecisionRefused": "credit.services._common",
+    "DecisionRefused": "credit.services.common",
     "DunningOutcome": "credit.services.collections",
     "Progress": "credit.services.approvals",
-    "SUBJECT_POLICY": "credit.services._common",
-    "SUBJECT_REQUEST": "credit.services._common",
-    "ServiceError": "credit.services._common",
-    "add_months": "credit.services._common",
+    "SUBJECT_POLICY": "credit.services.common",
+    "SUBJECT_REQUEST": "credit.services.common",
+    "ServiceError": "credit.services.common",
+    "add_months": "credit.services.common",
     "advance_policy": "credit.services.policy",
     "advance_request": "credit.services.approvals",
     "approved_requests": "credit.services.publish",
@@ -124,9 +124,9 @@ _WHERE = {
     "dun_customer": "credit.services.collections",
     "dun_customers": "credit.services.collections",
     "exposure": "credit.services.ledger",
-    "get_customer": "credit.services._common",
+    "get_customer": "credit.services.common",
     "init_database": "credit.services.setup",
-    "known_user": "credit.services._common",
+    "known_user": "credit.services.common",
     "limit_changes": "credit.services.queries",
     "list_notices": "credit.services.queries",
     "list_signals": "credit.services.risk",
@@ -137,7 +137,7 @@ _WHERE = {
     "open_dispute": "credit.services.receivables",
     "open_items": "credit.services.ledger",
     "pending_approvals": "credit.services.approvals",
-    "person_email": "credit.services._common",
+    "person_email": "credit.services.common",
     "policy_changes": "credit.services.policy",
     "policy_diff": "credit.services.policy",
     "policy_view": "credit.services.policy",

@@ -25,7 +25,7 @@ from credit.db.models import (
 from credit.domain import analytics
 from credit.domain.money import ZERO, money
 from credit.domain.policy import DunningAction as DunningActionKind
-from credit.services._common import add_months, enqueued_id, saved_id
+from credit.services.common import add_months, enqueued_id, saved_id
 from credit.services.ledger import rate_table
 
 

@@ -32,23 +32,20 @@ from credit.db.models import (
 )
 from credit.domain import authority
 from credit.domain.money import ZERO
-from credit.services._common import (
+from credit.services.changes import request_change
+from credit.services.common import (
     SUBJECT_REQUEST,
     DecisionRefused,
     ServiceError,
-    _assessment_view,
-    _customer_view,
-    _request_view,
-    _step_view,
     add_months,
     enqueued_id,
     id_col,
     person_email,
     saved_id,
 )
-from credit.services.changes import request_change
 from credit.services.ledger import exposure
 from credit.services.links import new_link
+from credit.services.views import assessment_view, customer_view, request_view, step_view
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +177,7 @@ def _void_and_restart(
         action="approval.void",
         entity_type=SUBJECT_REQUEST,
         entity_id=saved_id(r),
-        before={"approvals": [_step_view(st) for st in voided]},
+        before={"approvals": [step_view(st) for st in voided]},
         after={"round": steps[0].round + 1, "evidence": evidence},
         reason=f"the request changed since approval: {_what_changed(changed[0].evidence or {}, evidence)}",
         policy_version=r.policy_version,
@@ -198,9 +195,9 @@ def _void_and_restart(
                 recipients=[person_email(app, st.decided_by)],
                 customer_id=r.customer_id,
                 context={
-                    "customer": _customer_view(customer),
-                    "request": _request_view(r),
-                    "step": _step_view(st),
+                    "customer": customer_view(customer),
+                    "request": request_view(r),
+                    "step": step_view(st),
                     "changes": _what_changed(st.evidence or {}, evidence),
                 },
             )
@@ -359,7 +356,7 @@ def _advance_request_in(app: App, s: Session, r: CreditRequest, as_of: date) -> 
         if r.status != RequestStatus.REJECTED:
             r.status, r.decided_at = RequestStatus.REJECTED, now
             s.add(r)
-            ctx["request"] = _request_view(r)
+            ctx["request"] = request_view(r)
             audit.record(
                 s,
                 actor=rejected.decided_by or "system",
@@ -380,7 +377,7 @@ def _advance_request_in(app: App, s: Session, r: CreditRequest, as_of: date) -> 
             locale="en",
             recipients=[person_email(app, r.requested_by)],
             customer_id=customer.id,
-            context={**ctx, "rejection": _step_view(rejected)},
+            context={**ctx, "rejection": step_view(rejected)},
         )
         progress.status, progress.notices = RequestStatus.REJECTED, [enqueued_id(n)]
     elif all(st.decision == Decision.APPROVED for st in steps):
@@ -540,7 +537,7 @@ def decide(
                     f"({_what_changed(changed[0].evidence or {}, evidence)}): the earlier approvals are void "
                     "and routing restarted at level 1; your decision was not recorded"
                 )
-        before = _step_view(step)
+        before = step_view(step)
         decided_at = utcnow()
         if p is not None:
             evidence = {"policy_version": p.version, "sha256": p.body_sha256}
@@ -568,7 +565,7 @@ def decide(
             entity_type=subject,
             entity_id=subject_id,
             before=before,
-            after=_step_view(step),
+            after=step_view(step),
             reason=comment or "",
             policy_version=policy_version,
         )
@@ -721,11 +718,11 @@ def _approval_context(
     assessment = s.get(CreditAssessment, r.assessment_id)
     assert customer is not None and assessment is not None
     return {
-        "customer": _customer_view(customer),
-        "request": _request_view(r),
-        "assessment": _assessment_view(assessment),
+        "customer": customer_view(customer),
+        "request": request_view(r),
+        "assessment": assessment_view(assessment),
         "exposure": dict(exposure(s, saved_id(customer), as_of)),
-        "steps": [_step_view(st) for st in steps],
+        "steps": [step_view(st) for st in steps],
         "change": request_change(app, s, r),  # the line as it stands and the previous assessment
     }
 
@@ -736,7 +733,7 @@ def _decision_context(
     """What an approver's notice needs to act on a step: who, for whom, the link and the commands."""
     who = step.approver
     return {
-        "step": _step_view(step),
+        "step": step_view(step),
         "approver": who or "",
         "acting_for": step.delegated_from or "",
         "link": new_link(app, s, step=step, request_id=saved_id(r), approver=who)

@@ -28,7 +28,7 @@ from credit.domain.money import ZERO, money
 from credit.domain.policy import DunningAction as DunningActionKind
 from credit.domain.policy import DunningTrigger, PolicyBody
 from credit.domain.snapshot import facts_from_snapshot
-from credit.services._common import ServiceError
+from credit.services.common import ServiceError
 from credit.services.ledger import open_items, rate_table
 
 
@@ -103,12 +103,14 @@ def backtest(app: App, *, version: int, dates: list[date]) -> dict[str, Any]:
             raise ServiceError(f"no policy version {version}")
         live_version, live = app.published_policy(s)
         draft = app.policy_body(row)
-        result = _run(s, live, draft, sorted(set(dates)))
+        result = shadow_run(s, live, draft, sorted(set(dates)))
         uow.rollback()  # a shadow run: nothing it touched stays
     return {"version": version, "against": live_version, **result}
 
 
-def _run(s: Session, live: PolicyBody, draft: PolicyBody, dates: list[date]) -> dict[str, Any]:
+def shadow_run(
+    s: Session, live: PolicyBody, draft: PolicyBody, dates: list[date]
+) -> dict[str, Any]:
     customers = list(s.exec(select(Customer).order_by(col(Customer.code))))
     rates = rate_table(s, live.base_currency)
     decisions: list[dict[str, Any]] = []

@@ -43,8 +43,9 @@ from credit.domain.policy import DunningChannel, DunningLevel, PolicyBody
 from credit.domain.signals import Signal
 from credit.domain.words import counted
 from credit.faults import checkpoint
-from credit.services._common import ServiceError, _customer_view, _line_view, id_col, saved_id
+from credit.services.common import ServiceError, id_col, saved_id
 from credit.services.ledger import open_items_many, overdue_customers
+from credit.services.views import customer_view, line_view
 
 log = logging.getLogger(__name__)
 
@@ -772,7 +773,7 @@ def notice_context(
     overdue, the credits that reduce it, and a total that is exactly their sum."""
     total = sum((i.open_amount for i in listed), ZERO) + sum((c.open_amount for c in credits), ZERO)
     return {
-        "customer": _customer_view(customer),
+        "customer": customer_view(customer),
         "as_of": as_of,
         "currency": currency,
         "level": {
@@ -803,7 +804,7 @@ def notice_context(
         ],
         "interest": details.get("interest"),
         "fee": details.get("fee"),
-        "line": _line_view(line) if line else None,
+        "line": line_view(line) if line else None,
         # The date payment is asked for: the policy's days to pay, on a business day there.
         "pay_by": calendar.next_business_day(
             as_of + timedelta(days=step.pay_within_days), customer.country
@@ -899,7 +900,7 @@ def _apply_dunning(
         and line is not None
         and line.status == LineStatus.ACTIVE
     ):
-        before = _line_view(line)
+        before = line_view(line)
         line.status, line.hold_reason, line.updated_at = (
             LineStatus.ON_HOLD,
             f"dunning:{step.name}:{currency}",
@@ -926,7 +927,7 @@ def _apply_dunning(
             entity_type="credit_line",
             entity_id=customer.code,
             before=before,
-            after=_line_view(line),
+            after=line_view(line),
             reason=f"{step.label}: {money(total)} {currency} overdue",
             policy_version=version,
         )
@@ -1142,7 +1143,7 @@ def _clear_episode(
         and (line.hold_reason or "").startswith("dunning:")
         and not _held_in_other_currency(app, s, batch, customer, currency)
     ):
-        before = _line_view(line)
+        before = line_view(line)
         line.status, line.hold_reason, line.updated_at = LineStatus.ACTIVE, None, utcnow()
         s.add(line)
         audit.record(
@@ -1152,13 +1153,13 @@ def _clear_episode(
             entity_type="credit_line",
             entity_id=customer.code,
             before=before,
-            after=_line_view(line),
+            after=line_view(line),
             reason="overdue balance paid",
             policy_version=version,
         )
         ctx = {
-            "customer": _customer_view(customer),
-            "line": _line_view(line),
+            "customer": customer_view(customer),
+            "line": line_view(line),
             "as_of": as_of,
             "currency": currency,
             "audience": "customer",

@@ -16,16 +16,10 @@ from credit.db.models import (
     Customer,
     RequestKind,
 )
-from credit.services._common import (
-    ServiceError,
-    _assessment_view,
-    _customer_view,
-    _request_view,
-    person_email,
-    saved_id,
-)
 from credit.services.changes import request_change
-from credit.services.research import _refuse_if_review_open
+from credit.services.common import ServiceError, person_email, saved_id
+from credit.services.research import refuse_if_review_open
+from credit.services.views import assessment_view, customer_view, request_view
 
 
 def draft_request(app: App, *, assessment_id: int, kind: str | None = None) -> int:
@@ -45,7 +39,7 @@ def draft_request(app: App, *, assessment_id: int, kind: str | None = None) -> i
         assert customer is not None and a.recommended_limit is not None
         # A complete assessment is rated: its recommendation is set as a whole.
         assert a.rating is not None and a.terms_days is not None and a.review_months is not None
-        _refuse_if_review_open(s, customer, ignore_assessment=a.id)
+        refuse_if_review_open(s, customer, ignore_assessment=a.id)
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
         proposed = a.requested_limit if a.requested_limit is not None else a.recommended_limit
         if proposed != a.recommended_limit and not (a.override_reason or "").strip():
@@ -95,7 +89,7 @@ def draft_request(app: App, *, assessment_id: int, kind: str | None = None) -> i
             action="request.create",
             entity_type="credit_request",
             entity_id=request_id,
-            after=_request_view(request),
+            after=request_view(request),
             reason=f"{kind} from assessment {a.id}",
             policy_version=a.policy_version,
         )
@@ -120,9 +114,9 @@ def draft_request(app: App, *, assessment_id: int, kind: str | None = None) -> i
             recipients=[person_email(app, a.requested_by)],
             customer_id=customer.id,
             context={
-                "customer": _customer_view(customer),
-                "request": _request_view(request),
-                "assessment": _assessment_view(a),
+                "customer": customer_view(customer),
+                "request": request_view(request),
+                "assessment": assessment_view(a),
                 "change": request_change(app, s, request),
             },
         )

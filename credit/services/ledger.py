@@ -33,7 +33,7 @@ from credit.domain.cleaning import (
     RawStatement,
 )
 from credit.domain.money import ZERO, money
-from credit.services._common import saved_id, table_of
+from credit.services.common import saved_id, table_of
 
 
 def rate_table(session: Session, base_currency: str) -> RateTable:
@@ -424,7 +424,7 @@ def exposure(session: Session, customer_id: int, as_of: date) -> dict[str, Decim
     return exposure_of(open_items(session, customer_id, as_of))
 
 
-def _dunning_state(
+def last_dunning_state(
     session: Session, customer_id: int, currency: str, as_of: date | None = None
 ) -> tuple[int, int, date | None]:
     """(episode, current level, date of the last action) for a customer's currency, optionally as

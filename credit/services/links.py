@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 
 from credit.app import App
 from credit.db.models import ApprovalLink, ApprovalStep, Decision, utcnow
-from credit.services._common import ServiceError, saved_id
+from credit.services.common import ServiceError, saved_id
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from sqlmodel import col, select
 
 from credit.app import App
 from credit.db.models import WorkPartition, utcnow
-from credit.services._common import id_col
 from credit.services.collections import dun_customers, run_summary
+from credit.services.common import id_col
 
 log = logging.getLogger(__name__)
 

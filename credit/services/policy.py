@@ -23,9 +23,10 @@ from credit.db.models import (
 from credit.domain.money import ZERO
 from credit.domain.policy import PolicyBody
 from credit.domain.policy_diff import diff_policies
-from credit.services._common import SUBJECT_POLICY, ServiceError, _step_view, person_email
 from credit.services.approvals import Progress, _assign, _create_steps, _steps, lock_subject
-from credit.services.setup import _new_policy_row
+from credit.services.common import SUBJECT_POLICY, ServiceError, person_email
+from credit.services.setup import new_policy_row
+from credit.services.views import step_view
 
 
 def propose_policy(app: App, *, path: Path, by: str, reason: str, as_of: date | None = None) -> int:
@@ -50,7 +51,7 @@ def propose_policy(app: App, *, path: Path, by: str, reason: str, as_of: date | 
         s = uow.session
         latest = s.exec(select(func.max(CreditPolicy.version))).one() or 0
         current_version, _ = app.published_policy(s)
-        row = _new_policy_row(body, version=latest + 1, proposed_by=by, reason=reason)
+        row = new_policy_row(body, version=latest + 1, proposed_by=by, reason=reason)
         row.based_on_version = current_version
         s.add(row)
         s.flush()
@@ -68,11 +69,11 @@ def propose_policy(app: App, *, path: Path, by: str, reason: str, as_of: date | 
             },
             reason=reason,
         )
-        from credit.services.backtest import _run, backtest_summary, span
+        from credit.services.backtest import backtest_summary, shadow_run, span
 
         day = as_of or app.settings.today()
         _, live = app.published_policy(s)
-        result = _run(s, live, body, span(day - timedelta(days=90), day, 30))
+        result = shadow_run(s, live, body, span(day - timedelta(days=90), day, 30))
         summary = backtest_summary({"version": row.version, **result})
         _advance_policy_in(app, s, row, summary)  # routed to the committee in the same transaction
         uow.commit()
@@ -172,7 +173,7 @@ def _advance_policy_in(
         },
         "current_version": current_version,
         "changes": policy_changes(current, app.policy_body(row)),
-        "steps": [_step_view(st) for st in steps],
+        "steps": [step_view(st) for st in steps],
         "backtest": backtest,
     }
     if row.status == PolicyStatus.IN_APPROVAL:
@@ -198,7 +199,7 @@ def _advance_policy_in(
                 kind="policy_rejected",
                 locale="en",
                 recipients=[person_email(app, row.proposed_by)],
-                context={**ctx, "rejection": _step_view(rejected)},
+                context={**ctx, "rejection": step_view(rejected)},
             )
         elif all(st.decision == Decision.APPROVED for st in steps) and (
             row.based_on_version not in (None, current_version)
@@ -307,7 +308,7 @@ def _advance_policy_in(
                         recipients=[app.directory.teams.credit],
                         context={
                             **ctx,
-                            "step": _step_view(st),
+                            "step": step_view(st),
                             "approver": "",
                             "command_approve": f"credit policy approve {version} --as USER",
                             "command_reject": f'credit policy reject {version} --as USER --comment "..."',
@@ -324,7 +325,7 @@ def _advance_policy_in(
                         recipients=[person_email(app, who)],
                         context={
                             **ctx,
-                            "step": _step_view(st),
+                            "step": step_view(st),
                             "approver": who,
                             "command_approve": f"credit policy approve {version} --as {who}",
                             "command_reject": f'credit policy reject {version} --as {who} --comment "..."',

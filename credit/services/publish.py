@@ -17,19 +17,17 @@ from credit.db.models import (
     RequestStatus,
     utcnow,
 )
-from credit.services._common import (
+from credit.services.approvals import _steps
+from credit.services.common import (
     SUBJECT_REQUEST,
     ServiceError,
-    _customer_view,
-    _line_view,
-    _request_view,
     add_months,
     enqueued_id,
     id_col,
     person_email,
     saved_id,
 )
-from credit.services.approvals import _steps
+from credit.services.views import customer_view, line_view, request_view
 
 
 def publish_request(app: App, *, request_id: int, as_of: date) -> dict[str, Any]:
@@ -52,7 +50,7 @@ def publish_request(app: App, *, request_id: int, as_of: date) -> dict[str, Any]
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
         before = None  # the line before this request (only when it is published now)
         if r.status == RequestStatus.APPROVED:
-            before = _line_view(line) if line else None
+            before = line_view(line) if line else None
             if line is None:
                 line = CreditLine(
                     customer_id=saved_id(customer),
@@ -92,7 +90,7 @@ def publish_request(app: App, *, request_id: int, as_of: date) -> dict[str, Any]
                 entity_type="credit_line",
                 entity_id=customer.code,
                 before=before,
-                after={**_line_view(line), "request_id": r.id},
+                after={**line_view(line), "request_id": r.id},
                 reason=f"request {r.id} approved by {', '.join(a for a in approvers if a)}",
                 policy_version=r.policy_version,
             )
@@ -111,9 +109,9 @@ def publish_request(app: App, *, request_id: int, as_of: date) -> dict[str, Any]
                 notify=True,
             )
         ctx = {
-            "customer": _customer_view(customer),
-            "line": _line_view(line),
-            "request": _request_view(r),
+            "customer": customer_view(customer),
+            "line": line_view(line),
+            "request": request_view(r),
         }
         n1, _ = notices.enqueue(
             s,

@@ -27,16 +27,10 @@ from credit.db.models import (
 )
 from credit.domain import dunning
 from credit.domain.money import ZERO
-from credit.services._common import (
-    _assessment_view,
-    _customer_view,
-    _line_view,
-    _request_view,
-    get_customer,
-    saved_id,
-)
 from credit.services.changes import assessment_change, request_change
-from credit.services.ledger import _dunning_state, credit_exposure, open_items
+from credit.services.common import get_customer, saved_id
+from credit.services.ledger import credit_exposure, last_dunning_state, open_items
+from credit.services.views import assessment_view, customer_view, line_view, request_view
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +54,7 @@ def customer_overview(app: App, *, code: str, as_of: date) -> dict[str, Any]:
                 for d in s.exec(select(DunningAction).where(DunningAction.customer_id == c.id))
             }
         ):
-            _, level, _ = _dunning_state(s, saved_id(c), cur, as_of)
+            _, level, _ = last_dunning_state(s, saved_id(c), cur, as_of)
             levels[cur] = level
         requests = s.exec(
             select(CreditRequest)
@@ -90,7 +84,7 @@ def customer_overview(app: App, *, code: str, as_of: date) -> dict[str, Any]:
         return audit.jsonable(
             {
                 "customer": {
-                    **_customer_view(c),
+                    **customer_view(c),
                     "locale": c.locale,
                     "tax_id": c.tax_id,
                     "registered_on": c.registered_on,
@@ -98,8 +92,8 @@ def customer_overview(app: App, *, code: str, as_of: date) -> dict[str, Any]:
                     "review_flag_reason": c.review_flag_reason,
                 },
                 "as_of": as_of,
-                "assessment": _assessment_view(a) if a else None,
-                "credit_line": _line_view(line) if line else None,
+                "assessment": assessment_view(a) if a else None,
+                "credit_line": line_view(line) if line else None,
                 "exposure": {
                     cur: sum((i.open_amount for i in its), ZERO) for cur, its in items.items()
                 },
@@ -143,7 +137,7 @@ def customer_overview(app: App, *, code: str, as_of: date) -> dict[str, Any]:
                         .order_by(col(PaymentPromise.id))
                     )
                 ],
-                "requests": [_request_view(r) for r in requests],
+                "requests": [request_view(r) for r in requests],
             }
         )
 
@@ -209,7 +203,7 @@ def deliver(
         hold_reason = notices.company_refusal(missing)
     released: list[int] = []
     if now:
-        from credit.services._common import known_user
+        from credit.services.common import known_user
 
         by = known_user(app, by or "")  # sending before the retry is due is audited: by whom
         with app.uow() as uow:
@@ -266,7 +260,7 @@ def _customer_kinds(app: App) -> frozenset[str]:
 def retry_notices(app: App, *, notice_ids: list[int], by: str, reason: str) -> list[int]:
     """Put failed notices back in the outbox (after the cause is fixed); audited. Refuses ids
     that are unknown or not failed, and changes nothing then."""
-    from credit.services._common import ServiceError, known_user, required_text
+    from credit.services.common import ServiceError, known_user, required_text
 
     by, reason = known_user(app, by), required_text(reason, "what was fixed")
     with app.uow() as uow:

@@ -25,15 +25,9 @@ from credit.db.models import (
 from credit.domain import dunning
 from credit.domain.money import ZERO, fmt_money, money
 from credit.domain.words import counted, said
-from credit.services._common import (
-    ServiceError,
-    get_customer,
-    known_user,
-    required_text,
-    saved_id,
-)
 from credit.services.collections import lock_customer
-from credit.services.ledger import _dunning_state, converter, credit_exposure, open_items
+from credit.services.common import ServiceError, get_customer, known_user, required_text, saved_id
+from credit.services.ledger import converter, credit_exposure, last_dunning_state, open_items
 
 
 def _not_in_future(as_of: date, today: date | None, what: str) -> None:
@@ -319,7 +313,7 @@ def worklist(app: App, *, as_of: date) -> list[dict[str, Any]]:
         for case, customer in cases:
             items = open_items(s, saved_id(customer), as_of).get(case.currency, [])
             position = dunning.dunning_position(items, as_of)
-            _, level, last_day = _dunning_state(s, saved_id(customer), case.currency)
+            _, level, last_day = last_dunning_state(s, saved_id(customer), case.currency)
             last_note = s.exec(
                 select(CollectionNote)
                 .where(CollectionNote.customer_id == customer.id)
@@ -457,7 +451,7 @@ def check_order(
                     select(DunningAction).where(DunningAction.customer_id == customer.id)
                 )
             }
-            if _dunning_state(s, saved_id(customer), c)[1] > 0
+            if last_dunning_state(s, saved_id(customer), c)[1] > 0
         ]
         return {
             "customer": customer.code,

@@ -28,22 +28,16 @@ from credit.domain import cleaning, scoring, signals
 from credit.domain.money import ZERO, money
 from credit.domain.policy import PolicyBody
 from credit.domain.snapshot import facts_from_snapshot, make_snapshot
-from credit.services._common import (
-    ServiceError,
-    _assessment_view,
-    _customer_view,
-    get_customer,
-    person_email,
-    saved_id,
-)
+from credit.services.common import ServiceError, get_customer, person_email, saved_id
 from credit.services.ledger import base_view_of, load_raw_many, rate_table
 from credit.services.risk import record_signals
+from credit.services.views import assessment_view, customer_view
 
 log = logging.getLogger(__name__)
 COLLECTED = "collected"
 
 
-def _refuse_if_review_open(
+def refuse_if_review_open(
     s: Session, customer: Customer, ignore_assessment: int | None = None
 ) -> None:
     open_request = s.exec(
@@ -91,7 +85,7 @@ def check_review_can_start(
     with app.uow() as uow:
         customer = get_customer(uow.session, customer_code)
         app.published_policy(uow.session)
-        _refuse_if_review_open(uow.session, customer)
+        refuse_if_review_open(uow.session, customer)
 
 
 def collect_customer_data(
@@ -118,7 +112,7 @@ def collect_customer_data(
         if done is not None:
             return {"assessment_id": done.id, "cleaning": done.cleaning_report}
         customer = get_customer(s, customer_code)
-        _refuse_if_review_open(s, customer)  # two review starts at once: the second one stops here
+        refuse_if_review_open(s, customer)  # two review starts at once: the second one stops here
         version, policy = app.published_policy(s)
         rates = rate_table(s, policy.base_currency)
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
@@ -272,7 +266,7 @@ def score_assessment(
         assert customer is not None
         policy = app.policy_body_for(s, a.policy_version)
         if a.status != COLLECTED:
-            return _scored_summary(a)
+            return scored_summary(a)
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
         opened = open_signals(s, [customer], a.as_of).get(saved_id(customer), [])
         result, found, facts = scan_assessment(a, line, policy, opened)
@@ -295,7 +289,7 @@ def score_assessment(
         outcome_effects(app, s, a, customer, policy, outcome)
         s.add(a)
         uow.commit()
-        return _scored_summary(a)
+        return scored_summary(a)
 
 
 def open_signals(
@@ -476,7 +470,7 @@ def _raw_payments(snapshot: dict[str, Any]) -> list[cleaning.RawPayment]:
     return payments_from_snapshot(snapshot)
 
 
-def _scored_summary(a: CreditAssessment) -> dict[str, Any]:
+def scored_summary(a: CreditAssessment) -> dict[str, Any]:
     return {
         "assessment_id": a.id,
         "status": a.status,
@@ -498,7 +492,7 @@ def _recent_qualitative(
     for the same qualitative factors as the policy now has."""
     if months <= 0:
         return None
-    from credit.services._common import add_months
+    from credit.services.common import add_months
 
     earliest = add_months(a.as_of, -months)
     return first_own_rating(
@@ -537,8 +531,8 @@ def _qualitative_context(
     qual = policy.scorecard.qualitative
     factor_args = " ".join(f"--factor {f.name}=SCORE" for f in qual.factors)
     return {
-        "customer": _customer_view(customer),
-        "assessment": _assessment_view(a),
+        "customer": customer_view(customer),
+        "assessment": assessment_view(a),
         "questions": [
             {"name": f.name, "label": f.label, "question": f.question, "weight": f.weight}
             for f in qual.factors
@@ -729,8 +723,8 @@ def _complete_effects(
         recipients=[person_email(app, a.requested_by)],
         customer_id=customer.id,
         context={
-            "customer": _customer_view(customer),
-            "assessment": _assessment_view(a),
+            "customer": customer_view(customer),
+            "assessment": assessment_view(a),
             "requested_by": a.requested_by,
         },
     )
@@ -851,7 +845,7 @@ def record_qualitative(
         )
         uow.commit()
         return {
-            **_scored_summary(a),
+            **scored_summary(a),
             "recommended_limit": str(a.recommended_limit),
             "currency": customer.currency,
         }

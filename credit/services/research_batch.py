@@ -33,7 +33,7 @@ from credit.db.models import (
     utcnow,
 )
 from credit.domain.policy import PolicyBody
-from credit.services._common import (
+from credit.services.common import (
     ServiceError,
     add_months,
     id_col,
@@ -45,7 +45,6 @@ from credit.services.ledger import load_raw_many, rate_table
 from credit.services.research import (
     COLLECTED,
     Outcome,
-    _scored_summary,
     audit_collected,
     collect_customer_data,
     collected_snapshot,
@@ -55,6 +54,7 @@ from credit.services.research import (
     outcome_effects,
     scan_assessment,
     score_assessment,
+    scored_summary,
 )
 from credit.services.risk import known_signals, record_signals, write_signals
 
@@ -331,7 +331,7 @@ def _research(
                 known=known,
             )
             outcome_effects(app, s, a, customer, policy, outcome)
-            results[item["review_key"]] = _brief(item, _scored_summary(a))
+            results[item["review_key"]] = _brief(item, scored_summary(a))
         write_signals(s, known)
     return results
 

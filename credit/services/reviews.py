@@ -26,14 +26,8 @@ from credit.db.models import (
     RiskSignal,
     utcnow,
 )
-from credit.services._common import (
-    SUBJECT_REQUEST,
-    ServiceError,
-    enqueued_id,
-    id_col,
-    saved_id,
-)
 from credit.services.approvals import advance_request
+from credit.services.common import SUBJECT_REQUEST, ServiceError, enqueued_id, id_col, saved_id
 from credit.services.draft import draft_request
 from credit.services.research import COLLECTED, score_assessment
 from credit.services.research_batch import research_customers

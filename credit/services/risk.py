@@ -15,8 +15,9 @@ from credit import audit, notices
 from credit.app import App
 from credit.db.models import CreditLine, Customer, LineStatus, RiskSignal, utcnow
 from credit.domain import cleaning, signals
-from credit.services._common import _customer_view, saved_id, table_of
+from credit.services.common import saved_id, table_of
 from credit.services.ledger import base_view, collect_clean, rate_table
+from credit.services.views import customer_view
 
 
 @dataclass
@@ -170,7 +171,7 @@ def record_signals(
             recipients=[app.directory.teams.credit],
             customer_id=customer.id,
             context={
-                "customer": _customer_view(customer),
+                "customer": customer_view(customer),
                 "as_of": as_of.isoformat(),
                 "signals": [
                     {"kind": r.kind, "severity": r.severity, "detail": r.detail} for r in new

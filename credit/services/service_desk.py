@@ -11,13 +11,8 @@ from sqlmodel import Session, col, select
 from credit import audit, notices
 from credit.app import App
 from credit.db.models import Customer, CustomerFeedback, ServiceTask
-from credit.services._common import (
-    ServiceError,
-    _customer_view,
-    get_customer,
-    known_user,
-    required_text,
-)
+from credit.services.common import ServiceError, get_customer, known_user, required_text
+from credit.services.views import customer_view
 
 TOPICS = ("terms", "limit", "collection", "service", "other")
 
@@ -112,7 +107,7 @@ def open_service_task(
             recipients=[customer.sales_owner_email],
             customer_id=customer.id,
             context={
-                "customer": _customer_view(customer),
+                "customer": customer_view(customer),
                 "reason": reason,
                 "as_of": as_of,
                 **(context or {}),

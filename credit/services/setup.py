@@ -17,7 +17,7 @@ from credit.db.models import (
     utcnow,
 )
 from credit.domain.policy import PolicyBody
-from credit.services._common import ServiceError
+from credit.services.common import ServiceError
 
 
 def init_database(app: App, *, actor: str) -> dict[str, Any]:
@@ -41,7 +41,7 @@ def init_database(app: App, *, actor: str) -> dict[str, Any]:
                 f"{app.settings.policy_path}: base_currency {body.base_currency} differs "
                 f"from CREDIT_BASE_CURRENCY={app.settings.base_currency}"
             )
-        row = _new_policy_row(
+        row = new_policy_row(
             body,
             version=1,
             proposed_by=actor,
@@ -65,7 +65,7 @@ def init_database(app: App, *, actor: str) -> dict[str, Any]:
     return {**done, "policy_version": 1, "created_policy": True}
 
 
-def _new_policy_row(
+def new_policy_row(
     body: PolicyBody, *, version: int, proposed_by: str, reason: str
 ) -> CreditPolicy:
     data = audit.jsonable(body.model_dump(mode="json"))

@@ -50,7 +50,7 @@ def test_most_customers_have_a_rated_line_from_a_research_the_real_code_can_reus
         FinancialStatement,
     )
     from credit.domain import signals
-    from credit.services._common import add_months
+    from credit.services.common import add_months
 
     as_of = date(2027, 3, 1)
     url = f"sqlite:///{tmp_path / 'lines.db'}"
