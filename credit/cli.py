@@ -311,23 +311,19 @@ def _require_company(settings: Settings, what: str) -> None:
 
 def _import(kind: str, file: Path, dry_run: bool, actor: str | None, as_json: bool) -> None:
     from credit import services
-    from credit.importers import import_file
 
     a = get_app()
     with clear_errors():
         actor = "import" if actor is None else services.known_user(a, actor)
-    with clear_errors(), a.uow() as uow:
-        plan = import_file(
-            uow.session,
+    with clear_errors():
+        plan = services.import_data(
+            a,
             kind=kind,
             path=file,
             actor=actor,
             dry_run=dry_run,
             today=a.settings.today(),  # the edge: statements and rates may not be dated later
-            base_currency=a.settings.base_currency,
         )
-        if not dry_run:
-            uow.commit()
     if as_json:
         print_json(plan.summary())
         return

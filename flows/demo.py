@@ -18,7 +18,6 @@ from credit import services
 from credit.app import App
 from credit.domain.money import fmt_money
 from credit.domain.words import counted, said
-from credit.importers import import_file
 from credit.resources import resource_dir, sample_payments_until
 from flows.approval import approval
 from flows.collections import collections
@@ -69,20 +68,17 @@ def run_demo(directory: Path, console: Console) -> None:
         ("fx-rates", "fx_rates"),
         ("orders", "orders"),
     ):
-        with a.uow() as uow:
-            plan = import_file(
-                uow.session,
-                kind=kind,
-                path=(
-                    sample_payments_until(COLLECTION_DAYS[0], directory)
-                    if kind == "payments"  # the later ones come in with the days they are made
-                    else data / f"{name}.csv"
-                ),
-                actor="demo",
-                dry_run=False,
-                base_currency=a.settings.base_currency,
-            )
-            uow.commit()
+        plan = services.import_data(
+            a,
+            kind=kind,
+            path=(
+                sample_payments_until(COLLECTION_DAYS[0], directory)
+                if kind == "payments"  # the later ones come in with the days they are made
+                else data / f"{name}.csv"
+            ),
+            actor="demo",
+            dry_run=False,
+        )
         say(f"   imported {kind}: {len(plan.created)} new rows")
 
     say(
@@ -237,16 +233,13 @@ def run_demo(directory: Path, console: Console) -> None:
             say(
                 "   2026-12-01: C-1009 disputes INV-1009-OPEN1 (credit dispute open): out of dunning"
             )
-        with a.uow() as uow:  # the bank statements since the last run
-            paid = import_file(
-                uow.session,
-                kind="payments",
-                path=sample_payments_until(day, directory),
-                actor="demo",
-                dry_run=False,
-                base_currency=a.settings.base_currency,
-            )
-            uow.commit()
+        paid = services.import_data(  # the bank statements since the last run
+            a,
+            kind="payments",
+            path=sample_payments_until(day, directory),
+            actor="demo",
+            dry_run=False,
+        )
         if paid.created:
             say(f"   payments received by {day} imported: {len(paid.created)}")
         result = _collections(day)

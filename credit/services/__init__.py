@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         person_email,
     )
     from credit.services.draft import draft_request
+    from credit.services.imports import import_data
     from credit.services.ledger import exposure, load_raw, open_items
     from credit.services.policy import (
         advance_policy,
@@ -125,6 +126,7 @@ _WHERE = {
     "dun_customers": "credit.services.collections",
     "exposure": "credit.services.ledger",
     "get_customer": "credit.services.common",
+    "import_data": "credit.services.imports",
     "init_database": "credit.services.setup",
     "known_user": "credit.services.common",
     "limit_changes": "credit.services.queries",
@@ -203,6 +205,7 @@ __all__ = [
     "dun_customers",
     "exposure",
     "get_customer",
+    "import_data",
     "init_database",
     "known_user",
     "limit_changes",
