@@ -1,7 +1,9 @@
-"""Business days: weekends and public holidays of a customer's country (the ``holidays`` package)."""
+"""Calendar rules: months added to a date, and business days (weekends and public holidays of a
+customer's country, from the ``holidays`` package)."""
 
 from __future__ import annotations
 
+from calendar import monthrange
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -10,8 +12,21 @@ import holidays as _holidays
 DEFAULT_WEEKEND = frozenset({5, 6})  # Saturday, Sunday
 
 
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later (earlier when negative), clamped to the end of a shorter
+    month, as a credit manager counts: Jan 31 + 1 month is Feb 28 (Feb 29 in a leap year),
+    Mar 31 - 1 month is Feb 28/29, Aug 31 + 1 month is Sep 30 (``dateutil.relativedelta``'s rule).
+    """
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    return date(year, month, min(day.day, monthrange(year, month)[1]))
+
+
 @lru_cache(maxsize=512)
-def _country_calendar(country: str, year: int) -> tuple[frozenset[date], frozenset[int], dict]:
+def _country_calendar(
+    country: str, year: int
+) -> tuple[frozenset[date], frozenset[int], dict[date, str]]:
     try:
         cal = _holidays.country_holidays(country.upper(), years=year)
     except (NotImplementedError, KeyError):

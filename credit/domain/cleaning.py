@@ -9,7 +9,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from credit.domain.calendar import add_months
 from credit.domain.money import ZERO
+from credit.domain.records import RawDocument as RawDocument  # re-exported: what clean() takes
+from credit.domain.records import RawPayment as RawPayment
+from credit.domain.records import RawStatement as RawStatement
 from credit.domain.scoring import CustomerFacts, DocumentFacts, StatementFacts
 from credit.domain.words import counted
 
@@ -22,41 +26,6 @@ STATEMENT_AMOUNTS = (
     "current_liabilities",
     "operating_cash_flow",
 )
-
-
-@dataclass(frozen=True)
-class RawStatement:
-    period_end: date
-    currency: str
-    revenue: Decimal
-    net_income: Decimal
-    total_assets: Decimal
-    total_liabilities: Decimal
-    current_assets: Decimal
-    current_liabilities: Decimal
-    operating_cash_flow: Decimal
-
-
-@dataclass(frozen=True)
-class RawDocument:
-    number: str
-    issue_date: date
-    due_date: date
-    amount: Decimal
-    currency: str
-    paid_on: date | None
-    open_amount: Decimal
-
-
-@dataclass(frozen=True)
-class RawPayment:
-    reference: str
-    paid_on: date
-    amount: Decimal
-    currency: str
-    method: str
-    status: str
-    invoice_number: str | None
 
 
 @dataclass(frozen=True)
@@ -100,20 +69,173 @@ def _convert(amount: Decimal, rate: Decimal) -> Decimal:
     return (amount * rate).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)
 
 
-def add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    for last in (31, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, last))
-        except ValueError:
-            continue
-    raise ValueError(day)  # pragma: no cover
-
-
 def months_between(earlier: date, later: date) -> int:
     months = (later.year - earlier.year) * 12 + later.month - earlier.month
     return months - (1 if later.day < earlier.day else 0)
+
+
+def _statement_problems(
+    st: RawStatement, found: tuple[Decimal, date] | None, rates: RateTable, as_of: date
+) -> list[tuple[str, str, str]]:
+    """(field, value, reason) for every reason a statement may not be scored."""
+    problems = []
+    if st.period_end > as_of:
+        problems.append(
+            ("period_end", st.period_end.isoformat(), "period ends after the research date")
+        )
+    for name in ("total_assets", "total_liabilities", "current_assets", "current_liabilities"):
+        if getattr(st, name) < 0:
+            problems.append((name, str(getattr(st, name)), "must not be negative"))
+    if st.current_assets > st.total_assets:
+        problems.append(
+            (
+                "current_assets",
+                str(st.current_assets),
+                f"larger than total_assets {st.total_assets}",
+            )
+        )
+    if st.current_liabilities > st.total_liabilities:
+        problems.append(
+            (
+                "current_liabilities",
+                str(st.current_liabilities),
+                f"larger than total_liabilities {st.total_liabilities}",
+            )
+        )
+    if found is None:
+        problems.append(
+            (
+                "currency",
+                st.currency,
+                f"no {st.currency} rate to {rates.base} on or before {st.period_end.isoformat()}",
+            )
+        )
+    return problems
+
+
+def _clean_statements(
+    statements: list[RawStatement], rates: RateTable, as_of: date, report: CleaningReport
+) -> list[StatementFacts]:
+    """The statements the scorecard may use, oldest first, converted to the base currency."""
+    good: list[StatementFacts] = []
+    for st in sorted(statements, key=lambda s: s.period_end):
+        item = f"statement {st.period_end.isoformat()}"
+        found = rates.lookup(st.currency, st.period_end)
+        problems = _statement_problems(st, found, rates, as_of)
+        if problems or found is None:  # no rate is one of the problems
+            report.rejected += [
+                Entry(item, f, v, r + "; statement left out") for f, v, r in problems
+            ]
+            continue
+        rate, rate_date = found
+        if st.currency != rates.base:
+            report.fixes.append(
+                Entry(
+                    item,
+                    "currency",
+                    st.currency,
+                    f"converted to {rates.base} at {rate} (rate of {rate_date.isoformat()})",
+                )
+            )
+        good.append(
+            StatementFacts(
+                period_end=st.period_end,
+                **{k: _convert(getattr(st, k), rate) for k in STATEMENT_AMOUNTS},
+            )
+        )
+    return good
+
+
+def _flag_statements(
+    good: list[StatementFacts],
+    statements: list[RawStatement],
+    *,
+    as_of: date,
+    max_age_months: int,
+    report: CleaningReport,
+) -> None:
+    """A stale latest statement, or no usable statement at all."""
+    if good:
+        latest = good[-1].period_end
+        age = months_between(latest, as_of)
+        if add_months(latest, max_age_months) < as_of:
+            report.flags.append(
+                Entry(
+                    f"statement {latest.isoformat()}",
+                    "period_end",
+                    latest.isoformat(),
+                    f"stale: {age} months old, older than the policy's {max_age_months} months",
+                )
+            )
+    elif statements:
+        report.flags.append(
+            Entry("statements", "-", str(len(statements)), "no usable financial statement")
+        )
+    else:
+        report.flags.append(Entry("statements", "-", "0", "no financial statement on file"))
+
+
+def _clean_documents(
+    documents: list[RawDocument], rates: RateTable, report: CleaningReport
+) -> list[DocumentFacts]:
+    """The documents in the base currency at the rate of each issue date (none: left out)."""
+    good: list[DocumentFacts] = []
+    converted: Counter[str] = Counter()
+    for d in documents:
+        found = rates.lookup(d.currency, d.issue_date)
+        if found is None:
+            report.rejected.append(
+                Entry(
+                    f"document {d.number}",
+                    "currency",
+                    d.currency,
+                    f"no {d.currency} rate to {rates.base} on or before "
+                    f"{d.issue_date.isoformat()}; left out of the payment record",
+                )
+            )
+            continue
+        rate, _ = found
+        if d.currency != rates.base:
+            converted[d.currency] += 1
+        good.append(
+            DocumentFacts(
+                number=d.number,
+                issue_date=d.issue_date,
+                due_date=d.due_date,
+                amount=_convert(d.amount, rate),
+                paid_on=d.paid_on,
+                open_amount=_convert(d.open_amount, rate),
+            )
+        )
+    for cur, n in sorted(converted.items()):
+        report.fixes.append(
+            Entry(
+                counted(n, "document"),
+                "currency",
+                cur,
+                f"converted to {rates.base} at the rate of each issue date",
+            )
+        )
+    return good
+
+
+def _flag_duplicate_payments(payments: list[RawPayment], report: CleaningReport) -> None:
+    """Payments on the same date, of the same amount, method and invoice as an earlier one."""
+    seen: dict[tuple[date, Decimal, str, str, str | None], str] = {}
+    for p in sorted(payments, key=lambda p: (p.paid_on, p.reference)):
+        key = (p.paid_on, p.amount, p.currency, p.method, p.invoice_number)
+        if key in seen:
+            report.flags.append(
+                Entry(
+                    f"payment {p.reference}",
+                    "reference",
+                    p.reference,
+                    f"possible duplicate of payment {seen[key]} (same date, amount, method "
+                    "and invoice): check the bank import",
+                )
+            )
+        else:
+            seen[key] = p.reference
 
 
 def clean(
@@ -138,142 +260,20 @@ def clean(
             )
         )
         registered_on = None
-
-    good_statements: list[StatementFacts] = []
-    for st in sorted(statements, key=lambda s: s.period_end):
-        item = f"statement {st.period_end.isoformat()}"
-        problems = []
-        if st.period_end > as_of:
-            problems.append(
-                ("period_end", st.period_end.isoformat(), "period ends after the research date")
-            )
-        for name in ("total_assets", "total_liabilities", "current_assets", "current_liabilities"):
-            if getattr(st, name) < 0:
-                problems.append((name, str(getattr(st, name)), "must not be negative"))
-        if st.current_assets > st.total_assets:
-            problems.append(
-                (
-                    "current_assets",
-                    str(st.current_assets),
-                    f"larger than total_assets {st.total_assets}",
-                )
-            )
-        if st.current_liabilities > st.total_liabilities:
-            problems.append(
-                (
-                    "current_liabilities",
-                    str(st.current_liabilities),
-                    f"larger than total_liabilities {st.total_liabilities}",
-                )
-            )
-        found = rates.lookup(st.currency, st.period_end)
-        if found is None:
-            problems.append(
-                (
-                    "currency",
-                    st.currency,
-                    f"no {st.currency} rate to {rates.base} on or before "
-                    f"{st.period_end.isoformat()}",
-                )
-            )
-        if problems:
-            report.rejected += [
-                Entry(item, f, v, r + "; statement left out") for f, v, r in problems
-            ]
-            continue
-        assert found is not None  # no rate is one of the problems above
-        rate, rate_date = found
-        if st.currency != rates.base:
-            report.fixes.append(
-                Entry(
-                    item,
-                    "currency",
-                    st.currency,
-                    f"converted to {rates.base} at {rate} (rate of {rate_date.isoformat()})",
-                )
-            )
-        good_statements.append(
-            StatementFacts(
-                period_end=st.period_end,
-                **{k: _convert(getattr(st, k), rate) for k in STATEMENT_AMOUNTS},
-            )
-        )
-    if good_statements:
-        latest = good_statements[-1].period_end
-        age = months_between(latest, as_of)
-        if add_months(latest, max_statement_age_months) < as_of:
-            report.flags.append(
-                Entry(
-                    f"statement {latest.isoformat()}",
-                    "period_end",
-                    latest.isoformat(),
-                    f"stale: {age} months old, older than the policy's "
-                    f"{max_statement_age_months} months",
-                )
-            )
-    elif statements:
-        report.flags.append(
-            Entry("statements", "-", str(len(statements)), "no usable financial statement")
-        )
-    else:
-        report.flags.append(Entry("statements", "-", "0", "no financial statement on file"))
-
-    good_documents: list[DocumentFacts] = []
-    converted: Counter[str] = Counter()
-    for d in documents:
-        found = rates.lookup(d.currency, d.issue_date)
-        if found is None:
-            report.rejected.append(
-                Entry(
-                    f"document {d.number}",
-                    "currency",
-                    d.currency,
-                    f"no {d.currency} rate to {rates.base} on or before "
-                    f"{d.issue_date.isoformat()}; left out of the payment record",
-                )
-            )
-            continue
-        rate, _ = found
-        if d.currency != rates.base:
-            converted[d.currency] += 1
-        good_documents.append(
-            DocumentFacts(
-                number=d.number,
-                issue_date=d.issue_date,
-                due_date=d.due_date,
-                amount=_convert(d.amount, rate),
-                paid_on=d.paid_on,
-                open_amount=_convert(d.open_amount, rate),
-            )
-        )
-    for cur, n in sorted(converted.items()):
-        report.fixes.append(
-            Entry(
-                counted(n, "document"),
-                "currency",
-                cur,
-                f"converted to {rates.base} at the rate of each issue date",
-            )
-        )
-
-    seen: dict[tuple, str] = {}
-    for p in sorted(payments, key=lambda p: (p.paid_on, p.reference)):
-        key = (p.paid_on, p.amount, p.currency, p.method, p.invoice_number)
-        if key in seen:
-            report.flags.append(
-                Entry(
-                    f"payment {p.reference}",
-                    "reference",
-                    p.reference,
-                    f"possible duplicate of payment {seen[key]} (same date, amount, method "
-                    "and invoice): check the bank import",
-                )
-            )
-        else:
-            seen[key] = p.reference
-    return CustomerFacts(
+    good_statements = _clean_statements(statements, rates, as_of, report)
+    _flag_statements(
+        good_statements,
+        statements,
+        as_of=as_of,
+        max_age_months=max_statement_age_months,
+        report=report,
+    )
+    good_documents = _clean_documents(documents, rates, report)
+    _flag_duplicate_payments(payments, report)
+    facts = CustomerFacts(
         registered_on=registered_on, statements=good_statements, documents=good_documents
-    ), report
+    )
+    return facts, report
 
 
 def zero_if_none(value: Decimal | None) -> Decimal:

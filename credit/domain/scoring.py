@@ -6,13 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from credit.domain.money import ZERO, fmt_money, money, ratio
 from credit.domain.policy import SEVERITIES, Factor, LimitRule, MissingData, PolicyBody, Rating
-
-if TYPE_CHECKING:  # signals imports cleaning, which imports this module
-    from credit.domain.signals import InForce
+from credit.domain.signals import InForce
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from credit.domain.cleaning import RawDocument, RawPayment
 from credit.domain.directory import EMAIL_PATTERN
 from credit.domain.policy import RiskRules
+from credit.domain.records import PaymentStatus, RawDocument, RawPayment
 from credit.domain.words import counted
 
 SEVERITY_ORDER = {"low": 0, "medium": 1, "high": 2}
@@ -100,7 +100,7 @@ def method_change_signal(
 ) -> Signal | None:
     """The latest payment came by another method than the customer's usual one."""
     received = sorted(
-        (p for p in payments if p.paid_on <= as_of and p.status == "received"),
+        (p for p in payments if p.paid_on <= as_of and p.status == PaymentStatus.RECEIVED),
         key=lambda p: (p.paid_on, p.reference),
     )
     if len(received) < 3:
@@ -120,7 +120,7 @@ def method_change_signal(
 def bounced_signal(payments: list[RawPayment], rules: RiskRules, as_of: date) -> Signal | None:
     since = as_of - timedelta(days=rules.bounced_lookback_days)
     bounced = sorted(
-        (p for p in payments if p.status == "bounced" and since <= p.paid_on <= as_of),
+        (p for p in payments if p.status == PaymentStatus.BOUNCED and since <= p.paid_on <= as_of),
         key=lambda p: p.paid_on,
     )
     if not bounced:

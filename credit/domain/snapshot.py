@@ -9,7 +9,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from credit.domain.cleaning import RawPayment
+from credit.domain.records import RawPayment
 from credit.domain.scoring import CustomerFacts, DocumentFacts, StatementFacts
 
 

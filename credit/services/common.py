@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
 from typing import Protocol, cast
 
 from sqlalchemy.orm import Mapped
@@ -15,6 +14,7 @@ from credit.db.models import (
     Notice,
 )
 from credit.db.tables import table_of as table_of  # re-exported: the services use it from here
+from credit.domain.calendar import add_months as add_months  # re-exported for the services
 from credit.domain.directory import Approver
 
 log = logging.getLogger(__name__)
@@ -60,26 +60,6 @@ def enqueued_id(notice: Notice | None) -> int:
     if notice is None:
         raise RuntimeError("a notice enqueued inside notices.batched has no id yet")
     return saved_id(notice)
-
-
-def add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    last = [
-        31,
-        29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28,
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ][month - 1]
-    return date(year, month, min(day.day, last))
 
 
 def get_customer(session: Session, code: str) -> Customer:

@@ -1,0 +1,49 @@
+"""A customer's data as stored, before cleaning: financial statements, ledger documents and
+payments, in their own currencies. Cleaning turns them into facts; risk signals read them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+
+class PaymentStatus(StrEnum):
+    RECEIVED = "received"
+    BOUNCED = "bounced"
+
+
+@dataclass(frozen=True)
+class RawStatement:
+    period_end: date
+    currency: str
+    revenue: Decimal
+    net_income: Decimal
+    total_assets: Decimal
+    total_liabilities: Decimal
+    current_assets: Decimal
+    current_liabilities: Decimal
+    operating_cash_flow: Decimal
+
+
+@dataclass(frozen=True)
+class RawDocument:
+    number: str
+    issue_date: date
+    due_date: date
+    amount: Decimal
+    currency: str
+    paid_on: date | None
+    open_amount: Decimal
+
+
+@dataclass(frozen=True)
+class RawPayment:
+    reference: str
+    paid_on: date
+    amount: Decimal
+    currency: str
+    method: str
+    status: str  # a PaymentStatus value
+    invoice_number: str | None
