@@ -248,7 +248,7 @@ def clean(
     as_of: date,
     max_statement_age_months: int,
 ) -> tuple[CustomerFacts, CleaningReport]:
-    """Check, convert and select the data the scorecard may use, saying why for everything left out."""
+    """Check, convert and select the data the scorecard may use, saying why for all left out."""
     report = CleaningReport()
     if registered_on is not None and registered_on > as_of:
         report.rejected.append(

@@ -72,143 +72,222 @@ def _level_text(lv: DunningLevel) -> str:
     return ", ".join(parts)
 
 
-def diff_policies(old: PolicyBody, new: PolicyBody) -> list[Change]:
-    """Every difference between two policy bodies, section by section."""
-    out: list[Change] = []
+def _changes(section: str, lines: list[str], prefix: str = "") -> list[Change]:
+    return [Change(section, prefix + line) for line in lines]
 
-    def add(section: str, text: str) -> None:
-        out.append(Change(section, text))
 
+def _policy_changes(old: PolicyBody, new: PolicyBody) -> list[Change]:
+    out = []
     if old.name != new.name:
-        add("policy", f"name '{old.name}' → '{new.name}'")
-    for line in _fields(old, new, ["base_currency", "max_statement_age_months"]):
-        add("policy", line)
+        out.append(Change("policy", f"name '{old.name}' → '{new.name}'"))
+    out += _changes("policy", _fields(old, new, ["base_currency", "max_statement_age_months"]))
+    return out
 
-    # Scorecard
-    sc_old, sc_new = old.scorecard, new.scorecard
-    for line in _fields(
-        sc_old, sc_new, ["quantitative_weight", "neutral_points", "penalty_points"],
-        {"quantitative_weight": _pct},
-    ):  # fmt: skip
-        add("scorecard", line)
-    old_f = {f.name: f for f in sc_old.factors}
-    new_f = {f.name: f for f in sc_new.factors}
-    for name in old_f.keys() - new_f.keys():
-        add(
-            "scorecard", f"factor '{old_f[name].label}' removed (weight {_pct(old_f[name].weight)})"
-        )
+
+def _factor_changes(old: PolicyBody, new: PolicyBody) -> list[str]:
+    """The quantitative factors: removed, added, and changed (in the new policy's order)."""
+    old_f = {f.name: f for f in old.scorecard.factors}
+    new_f = {f.name: f for f in new.scorecard.factors}
+    out = [
+        f"factor '{old_f[name].label}' removed (weight {_pct(old_f[name].weight)})"
+        for name in old_f.keys() - new_f.keys()
+    ]
     for name in new_f.keys() - old_f.keys():
         f = new_f[name]
-        add("scorecard", f"factor '{f.label}' added: {f.metric}, weight {_pct(f.weight)}, "
-            f"bands {_bands(f.bands)}")  # fmt: skip
-    for name in [f.name for f in sc_new.factors if f.name in old_f]:
+        out.append(
+            f"factor '{f.label}' added: {f.metric}, weight {_pct(f.weight)}, "
+            f"bands {_bands(f.bands)}"
+        )
+    for name in [f.name for f in new.scorecard.factors if f.name in old_f]:
         a, b = old_f[name], new_f[name]
         for line in _fields(a, b, ["label", "weight", "metric", "missing"], {"weight": _pct}):
-            add("scorecard", f"factor '{b.label}': {line}")
+            out.append(f"factor '{b.label}': {line}")
         if a.bands != b.bands:
-            add("scorecard", f"factor '{b.label}': bands {_bands(a.bands)} → {_bands(b.bands)}")
-    q_old, q_new = sc_old.qualitative, sc_new.qualitative
-    for line in _fields(q_old, q_new, ["weight", "due_hours", "reuse_months"], {"weight": _pct}):
-        add("scorecard", f"qualitative {line}")
+            out.append(f"factor '{b.label}': bands {_bands(a.bands)} → {_bands(b.bands)}")
+    return out
+
+
+def _qualitative_changes(old: PolicyBody, new: PolicyBody) -> list[str]:
+    q_old, q_new = old.scorecard.qualitative, new.scorecard.qualitative
+    out = [
+        f"qualitative {line}"
+        for line in _fields(q_old, q_new, ["weight", "due_hours", "reuse_months"], {"weight": _pct})
+    ]
     oq = {f.name: f for f in q_old.factors}
     nq = {f.name: f for f in q_new.factors}
     for name in sorted(oq.keys() | nq.keys()):
         if name not in nq:
-            add("scorecard", f"qualitative factor '{oq[name].label}' removed")
+            out.append(f"qualitative factor '{oq[name].label}' removed")
         elif name not in oq:
-            add("scorecard", f"qualitative factor '{nq[name].label}' added, weight "
-                f"{_pct(nq[name].weight)}")  # fmt: skip
+            out.append(
+                f"qualitative factor '{nq[name].label}' added, weight {_pct(nq[name].weight)}"
+            )
         else:
             for line in _fields(
                 oq[name], nq[name], ["label", "weight", "question"], {"weight": _pct}
             ):
-                add("scorecard", f"qualitative factor '{nq[name].label}': {line}")
+                out.append(f"qualitative factor '{nq[name].label}': {line}")
+    return out
 
-    # Ratings
+
+def _scorecard_changes(old: PolicyBody, new: PolicyBody) -> list[Change]:
+    lines = _fields(
+        old.scorecard,
+        new.scorecard,
+        ["quantitative_weight", "neutral_points", "penalty_points"],
+        {"quantitative_weight": _pct},
+    )
+    lines += _factor_changes(old, new)
+    lines += _qualitative_changes(old, new)
+    return _changes("scorecard", lines)
+
+
+def _rating_changes(old: PolicyBody, new: PolicyBody) -> list[Change]:
     old_r = {r.grade: r for r in [*old.ratings, old.unrated]}
     new_r = {r.grade: r for r in [*new.ratings, new.unrated]}
-    for grade in old_r.keys() - new_r.keys():
-        add("ratings", f"rating {grade} removed")
+    out = [f"rating {grade} removed" for grade in old_r.keys() - new_r.keys()]
     for grade in new_r.keys() - old_r.keys():
         r = new_r[grade]
-        add("ratings", f"rating {grade} added: from score {_num(r.min_score)}, terms "
-            f"{r.terms_days} days, cap {_num(r.limit.cap)}")  # fmt: skip
+        out.append(
+            f"rating {grade} added: from score {_num(r.min_score)}, terms "
+            f"{r.terms_days} days, cap {_num(r.limit.cap)}"
+        )
     for grade in [r.grade for r in [*new.ratings, new.unrated] if r.grade in old_r]:
         ra, rb = old_r[grade], new_r[grade]
         changes = _fields(
             ra, rb, ["min_score", "terms_days", "conditions", "review", "description"]
         )
         changes += _fields(
-            ra.limit, rb.limit, ["share_of_equity", "share_of_revenue", "cap"],
+            ra.limit,
+            rb.limit,
+            ["share_of_equity", "share_of_revenue", "cap"],
             {"share_of_equity": _pct, "share_of_revenue": _pct},
-        )  # fmt: skip
-        for line in changes:
-            add("ratings", f"rating {grade}: {line.replace('cap ', 'limit cap ', 1)}")
+        )
+        out += [f"rating {grade}: {line.replace('cap ', 'limit cap ', 1)}" for line in changes]
+    return _changes("ratings", out)
 
-    # Authority matrix
+
+def _authority_changes(old: PolicyBody, new: PolicyBody) -> list[Change]:
+    """The authority matrix's levels and rules, and who publishes a policy."""
     ao, an = old.authority, new.authority
     old_l = {lv.level: lv for lv in ao.levels}
     new_l = {lv.level: lv for lv in an.levels}
+    lines = []
     for level in sorted(old_l.keys() | new_l.keys()):
         if level not in new_l:
-            add("authority", f"level {level} ({old_l[level].role}) removed")
+            lines.append(f"level {level} ({old_l[level].role}) removed")
         elif level not in old_l:
-            add("authority", f"level {level} added: {new_l[level].role} up to "
-                f"{_num(new_l[level].up_to)}")  # fmt: skip
+            lines.append(
+                f"level {level} added: {new_l[level].role} up to {_num(new_l[level].up_to)}"
+            )
         else:
-            for line in _fields(old_l[level], new_l[level], ["role", "up_to"]):
-                add("authority", f"level {level}: {line}")
-    for line in _fields(
-        ao, an, ["extra_level_for_ratings", "extra_level_above_recommendation",
-                 "extra_level_for_increase_over", "step_due_hours"],
-    ):  # fmt: skip
-        add("authority", line)
-    if old.policy_change.rereview_on_publish != new.policy_change.rereview_on_publish:
-        add(
-            "policy",
-            "existing credit lines are re-reviewed at once on publication"
-            if new.policy_change.rereview_on_publish
-            else "existing credit lines keep their terms until their next review",
+            lines += [
+                f"level {level}: {line}"
+                for line in _fields(old_l[level], new_l[level], ["role", "up_to"])
+            ]
+    lines += _fields(
+        ao,
+        an,
+        [
+            "extra_level_for_ratings",
+            "extra_level_above_recommendation",
+            "extra_level_for_increase_over",
+            "step_due_hours",
+        ],
+    )
+    out = _changes("authority", lines)
+    pc_old, pc_new = old.policy_change, new.policy_change
+    if pc_old.rereview_on_publish != pc_new.rereview_on_publish:
+        out.append(
+            Change(
+                "policy",
+                "existing credit lines are re-reviewed at once on publication"
+                if pc_new.rereview_on_publish
+                else "existing credit lines keep their terms until their next review",
+            )
         )
-    if old.policy_change.approver_roles != new.policy_change.approver_roles:
-        add("authority", f"policy committee {_num(old.policy_change.approver_roles)} → "
-            f"{_num(new.policy_change.approver_roles)}")  # fmt: skip
+    if pc_old.approver_roles != pc_new.approver_roles:
+        out.append(
+            Change(
+                "authority",
+                f"policy committee {_num(pc_old.approver_roles)} → {_num(pc_new.approver_roles)}",
+            )
+        )
+    return out
 
-    # Dunning
+
+def _enum_value(value: Any) -> str:
+    return str(value.value)
+
+
+def _dunning_changes(old: PolicyBody, new: PolicyBody) -> list[Change]:
     do, dn = old.dunning, new.dunning
-    for line in _fields(
-        do, dn, ["tolerance", "interest_annual_rate", "min_days_between_levels",
-                 "promise_grace_days", "max_promise_days"],
+    lines = _fields(
+        do,
+        dn,
+        [
+            "tolerance",
+            "interest_annual_rate",
+            "min_days_between_levels",
+            "promise_grace_days",
+            "max_promise_days",
+        ],
         {"interest_annual_rate": lambda v: "none" if v is None else _pct(v)},
-    ):  # fmt: skip
-        add("dunning", line)
+    )
     old_d = {lv.level: lv for lv in do.levels}
     new_d = {lv.level: lv for lv in dn.levels}
     for level in sorted(old_d.keys() | new_d.keys()):
         if level not in new_d:
-            add("dunning", f"level {level} ({old_d[level].name}) removed")
+            lines.append(f"level {level} ({old_d[level].name}) removed")
         elif level not in old_d:
             lv = new_d[level]
-            add("dunning", f"level {level} ({lv.name}) added: {_level_text(lv)}")
+            lines.append(f"level {level} ({lv.name}) added: {_level_text(lv)}")
         else:
             da, db = old_d[level], new_d[level]
-            for line in _fields(
-                da, db, ["name", "label", "trigger", "days", "channel", "template", "action",
-                       "fee", "interest", "pay_within_days"],
-                {"trigger": lambda v: v.value, "channel": lambda v: v.value,
-                 "action": lambda v: v.value},
-            ):  # fmt: skip
-                add("dunning", f"level {level} ({db.name}): {line}")
+            lines += [
+                f"level {level} ({db.name}): {line}"
+                for line in _fields(da, db, DUNNING_LEVEL_FIELDS, DUNNING_LEVEL_FORMATS)
+            ]
+    return _changes("dunning", lines)
 
-    for line in _fields(old.orders, new.orders, ["max_days_overdue"]):
-        add("orders", line)
+
+DUNNING_LEVEL_FIELDS = [
+    "name",
+    "label",
+    "trigger",
+    "days",
+    "channel",
+    "template",
+    "action",
+    "fee",
+    "interest",
+    "pay_within_days",
+]
+DUNNING_LEVEL_FORMATS = {"trigger": _enum_value, "channel": _enum_value, "action": _enum_value}
+
+
+def _order_and_risk_changes(old: PolicyBody, new: PolicyBody) -> list[Change]:
+    out = _changes("orders", _fields(old.orders, new.orders, ["max_days_overdue"]))
     ro, rn = old.risk.model_dump(), new.risk.model_dump()
-    for key in sorted(ro.keys() | rn.keys()):
-        if key != "effects" and ro.get(key) != rn.get(key):
-            add("risk", f"{key.replace('_', ' ')} {_num(ro.get(key))} → {_num(rn.get(key))}")
-    for line in _effects_changes(old.risk.effects, new.risk.effects):
-        add("risk", line)
+    out += [
+        Change("risk", f"{key.replace('_', ' ')} {_num(ro.get(key))} → {_num(rn.get(key))}")
+        for key in sorted(ro.keys() | rn.keys())
+        if key != "effects" and ro.get(key) != rn.get(key)
+    ]
+    out += _changes("risk", _effects_changes(old.risk.effects, new.risk.effects))
     return out
+
+
+def diff_policies(old: PolicyBody, new: PolicyBody) -> list[Change]:
+    """Every difference between two policy bodies, section by section."""
+    return [
+        *_policy_changes(old, new),
+        *_scorecard_changes(old, new),
+        *_rating_changes(old, new),
+        *_authority_changes(old, new),
+        *_dunning_changes(old, new),
+        *_order_and_risk_changes(old, new),
+    ]
 
 
 def _effect_text(effect: SignalEffect) -> str:
