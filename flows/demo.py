@@ -6,6 +6,7 @@ Run it with ``credit demo`` (or ``make demo``); it sets up its own folder first.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -49,17 +50,43 @@ DEMO_COMPANY = {
 }
 
 
-def run_demo(directory: Path, console: Console) -> None:
-    a = app()
-    data = resource_dir("sample_data")
-    say = console.print
+@dataclass
+class Demo:
+    """What the steps share: the app, the folder, the console, and what earlier steps made."""
 
-    say(
+    app: App
+    directory: Path
+    console: Console
+    data: Path = field(default_factory=lambda: resource_dir("sample_data"))
+    assessments: dict[str, int] = field(default_factory=dict)  # customer code -> assessment id
+    requests: dict[str, int] = field(default_factory=dict)  # customer code -> credit request id
+    qualitative_factors: list[str] = field(default_factory=list)
+
+    def say(self, text: str) -> None:
+        self.console.print(text)
+
+
+def run_demo(directory: Path, console: Console) -> None:
+    demo = Demo(app(), directory, console)
+    set_up(demo)
+    research(demo)
+    rate_and_draft(demo)
+    approve(demo)
+    policy_change(demo)
+    collect(demo)
+    review(demo)
+    policy_research(demo)
+    summary(demo)
+
+
+def set_up(demo: Demo) -> None:
+    """1. Migrate the database, publish the default policy, import the sample data."""
+    demo.say(
         f"[bold]DEMO[/]: the letters come from {DEMO_COMPANY['CREDIT_COMPANY_NAME']}, a made-up "
         f'company; its bank details read "{DEMO_COMPANY["CREDIT_COMPANY_PAYMENT_DETAILS"]}"'
     )
-    say("[bold]1. Set-up[/]: migrate the database and publish config/policy.yaml as version 1")
-    services.init_database(a, actor="demo")
+    demo.say("[bold]1. Set-up[/]: migrate the database and publish config/policy.yaml as version 1")
+    services.init_database(demo.app, actor="demo")
     for kind, name in (
         ("customers", "customers"),
         ("financials", "financials"),
@@ -69,22 +96,25 @@ def run_demo(directory: Path, console: Console) -> None:
         ("orders", "orders"),
     ):
         plan = services.import_data(
-            a,
+            demo.app,
             kind=kind,
             path=(
-                sample_payments_until(COLLECTION_DAYS[0], directory)
+                sample_payments_until(COLLECTION_DAYS[0], demo.directory)
                 if kind == "payments"  # the later ones come in with the days they are made
-                else data / f"{name}.csv"
+                else demo.data / f"{name}.csv"
             ),
             actor="demo",
             dry_run=False,
         )
-        say(f"   imported {kind}: {len(plan.created)} new rows")
+        demo.say(f"   imported {kind}: {len(plan.created)} new rows")
 
-    say(
-        "[bold]2. Research[/] of three customers as of 2026-10-01: collect, clean, score, ask the analyst"
+
+def research(demo: Demo) -> None:
+    """2. Research of three customers: each waits for the analyst's qualitative rating."""
+    demo.say(
+        "[bold]2. Research[/] of three customers as of 2026-10-01: collect, clean, score, "
+        "ask the analyst"
     )
-    reviews, assessments = {}, {}
     for code, limit, why in (
         ("C-1001", "120000", "Sales plan for the 2027 logistics contract"),
         ("C-1003", "30000", "Seasonal peak orders"),
@@ -99,60 +129,64 @@ def run_demo(directory: Path, console: Console) -> None:
             override_reason=why,
             analyst="junior.analyst",
         )
-        assessments[code] = r["assessment_id"]
-        say(
+        demo.assessments[code] = r["assessment_id"]
+        demo.say(
             f"   {code}: assessment {r['assessment_id']} {said(r['status'])}, waiting for "
             f"{r['waiting_for']}"
         )
 
-    say("[bold]2b. Qualitative ratings[/] by the analyst (`credit assess`), then draft and routing")
-    ratings = {
-        "C-1001": (
-            (85, 80, 70, 85),
-            "Market leader in northern freight; long-standing, transparent management.",
-        ),
-        "C-1003": ((55, 60, 45, 60), "Regional retailer under pressure from online competitors."),
-        "C-1004": (
-            (30, 40, 50, 35),
-            "Start-up without a track record; founders unknown to the trade.",
-        ),
-    }
-    with a.uow() as uow:
-        names = [f.name for f in a.published_policy(uow.session)[1].scorecard.qualitative.factors]
-    for code, (scores, comment) in ratings.items():
+
+QUALITATIVE_RATINGS = {  # customer: (scores in the policy's factor order, the analyst's comment)
+    "C-1001": (
+        (85, 80, 70, 85),
+        "Market leader in northern freight; long-standing, transparent management.",
+    ),
+    "C-1003": ((55, 60, 45, 60), "Regional retailer under pressure from online competitors."),
+    "C-1004": ((30, 40, 50, 35), "Start-up without a track record; founders unknown to the trade."),
+}
+
+
+def rate_and_draft(demo: Demo) -> None:
+    """2b. The analyst's qualitative ratings; each research then drafts and routes a request."""
+    demo.say(
+        "[bold]2b. Qualitative ratings[/] by the analyst (`credit assess`), then draft and routing"
+    )
+    with demo.app.uow() as uow:
+        policy_body = demo.app.published_policy(uow.session)[1]
+        demo.qualitative_factors = [f.name for f in policy_body.scorecard.qualitative.factors]
+    for code, (scores, comment) in QUALITATIVE_RATINGS.items():
         done = services.record_qualitative(
-            a,
+            demo.app,
             customer_code=code,
             username="junior.analyst",
-            scores={n: Decimal(v) for n, v in zip(names, scores, strict=True)},
+            scores=_scores(demo, scores),
             comment=comment,
         )
-        r = complete_review(assessment_id=assessments[code], as_of=REVIEW_DAY)
-        reviews[code] = r["request_id"]
-        say(
-            f"   {code}: quantitative {done['quantitative_score']}, combined {done['score']}, rating "
-            f"{done['rating']}; request {r['request_id']} {said(r['status'])}, waiting for "
+        r = complete_review(assessment_id=demo.assessments[code], as_of=REVIEW_DAY)
+        demo.requests[code] = r["request_id"]
+        demo.say(
+            f"   {code}: quantitative {done['quantitative_score']}, combined {done['score']}, "
+            f"rating {done['rating']}; request {r['request_id']} {said(r['status'])}, waiting for "
             f"{r['waiting_for']}"
         )
 
-    say("[bold]3. Decisions[/] (each one starts a short approval flow run)")
+
+def _scores(demo: Demo, scores: tuple[int, ...]) -> dict[str, Decimal]:
+    return {n: Decimal(v) for n, v in zip(demo.qualitative_factors, scores, strict=True)}
+
+
+def approve(demo: Demo) -> None:
+    """3. Two decisions the rules refuse, then the approvers decide each step."""
+    demo.say("[bold]3. Decisions[/] (each one starts a short approval flow run)")
     for user, code, why in (
         ("ben.manager", "C-1001", "self-approval"),
         ("junior.analyst", "C-1003", "the analyst approving what they rated"),
     ):
         try:
-            services.decide(
-                a,
-                subject=services.SUBJECT_REQUEST,
-                subject_id=reviews[code],
-                username=user,
-                approve=True,
-                comment=None,
-                as_of=REVIEW_DAY,
-            )
+            _decide_request(demo, user=user, code=code, approve=True, comment=None)
             raise AssertionError(f"{why} was accepted")
         except services.DecisionRefused as exc:
-            say(f"   refused ({why}): {exc}")
+            demo.say(f"   refused ({why}): {exc}")
     steps = [
         ("carla.manager", "C-1001", True, "Strong balance sheet, clean payment record."),
         ("fiona.director", "C-1001", True, "Within the group's exposure appetite."),
@@ -160,34 +194,47 @@ def run_demo(directory: Path, console: Console) -> None:
         ("carla.manager", "C-1004", False, "Loss-making start-up: prepayment only for now."),
     ]
     for user, code, ok, comment in steps:
-        services.decide(
-            a,
-            subject=services.SUBJECT_REQUEST,
-            subject_id=reviews[code],
-            username=user,
-            approve=ok,
-            comment=comment,
-            as_of=REVIEW_DAY,
-        )
-        progress = approval(request_id=reviews[code], as_of=REVIEW_DAY)
-        say(
+        _decide_request(demo, user=user, code=code, approve=ok, comment=comment)
+        progress = approval(request_id=demo.requests[code], as_of=REVIEW_DAY)
+        demo.say(
             f"   {user} {'approved' if ok else 'rejected'} {code}: request now "
             f"{said(progress['status'])}"
             + (f", waiting for {progress['waiting_for']}" if progress.get("waiting_for") else "")
         )
 
-    say("[bold]4. Policy lifecycle[/]: version 2 proposed, approved by the committee, published")
+
+def _decide_request(
+    demo: Demo, *, user: str, code: str, approve: bool, comment: str | None
+) -> None:
+    services.decide(
+        demo.app,
+        subject=services.SUBJECT_REQUEST,
+        subject_id=demo.requests[code],
+        username=user,
+        approve=approve,
+        comment=comment,
+        as_of=REVIEW_DAY,
+    )
+
+
+def policy_change(demo: Demo) -> None:
+    """4. Policy version 2: proposed, approved by the committee, published."""
+    demo.say(
+        "[bold]4. Policy lifecycle[/]: version 2 proposed, approved by the committee, published"
+    )
     version = services.propose_policy(
-        a,
-        path=data / "policy_v2.yaml",
+        demo.app,
+        path=demo.data / "policy_v2.yaml",
         by="carla.manager",
         reason="Higher cap for A-rated customers; higher tolerance",
     )
     progress = policy(version=version)
-    say(f"   version {version} {said(progress['status'])}, waiting for {progress['waiting_for']}")
+    demo.say(
+        f"   version {version} {said(progress['status'])}, waiting for {progress['waiting_for']}"
+    )
     for user in ("fiona.director", "victor.cfo"):
         services.decide(
-            a,
+            demo.app,
             subject=services.SUBJECT_POLICY,
             subject_id=version,
             username=user,
@@ -196,83 +243,102 @@ def run_demo(directory: Path, console: Console) -> None:
             as_of=REVIEW_DAY,
         )
         progress = policy(version=version)
-    say(f"   version {version} is {said(progress['status'])}")
+    demo.say(f"   version {version} is {said(progress['status'])}")
 
-    say(
+
+def collect(demo: Demo) -> None:
+    """5. Collections runs over simulated weeks, then a rerun of the last day that sends nothing."""
+    demo.say(
         "[bold]5. Collections[/] over simulated weeks (one level per run, never skipping; final "
         "demand as a letter with fee and interest; weekends and holidays wait)"
     )
-
-    def check_order(day: date) -> None:
-        o = services.check_order(a, customer_code="C-1003", amount=Decimal("8000"), as_of=day)
-        cur = o["currency"]
-        say(
-            f"   credit orders check C-1003 --amount 8000 --as-of {day}: "
-            f"[bold]{o['decision'].upper()}[/] (exposure {fmt_money(Decimal(o['exposure']), cur)} "
-            f"of limit {fmt_money(Decimal(o['limit']), cur) if o['limit'] else '-'})"
-            + "".join(f"\n      - {r}" for r in o["reasons"])
-        )
-
     for day in COLLECTION_DAYS:
-        if day == date(2026, 12, 15):
-            say(
-                "   2026-12-01: cora.collector calls C-1007 (credit worklist log) and records a promise"
-            )
-            services.log_note(
-                a, customer_code="C-1007", note="Spoke to the CFO: full payment by 10 December",
-                by="cora.collector", as_of=date(2026, 12, 1), kind="call",
-            )  # fmt: skip
-            services.record_promise(
-                a, customer_code="C-1007", amount=Decimal("9955.92"),  # all it owes then
-                promised_for=date(2026, 12, 10), by="cora.collector", as_of=date(2026, 12, 1),
-            )  # fmt: skip
-            services.open_dispute(
-                a, invoice_number="INV-1009-OPEN1", reason="Quantity short-shipped",
-                by="cora.collector", as_of=date(2026, 12, 1),
-            )  # fmt: skip
-            say(
-                "   2026-12-01: C-1009 disputes INV-1009-OPEN1 (credit dispute open): out of dunning"
-            )
-        paid = services.import_data(  # the bank statements since the last run
-            a,
-            kind="payments",
-            path=sample_payments_until(day, directory),
-            actor="demo",
-            dry_run=False,
-        )
-        if paid.created:
-            say(f"   payments received by {day} imported: {len(paid.created)}")
-        result = _collections(day)
-        moves = [
-            f"{o['customer']}:{o['level_name']}"
-            + (f" ({o['channel']})" if o["channel"] == "letter" else "")
-            for o in result["actions"]
-            if o["status"] in ("sent", "cleared")
-        ]
-        say(f"   {day}: {', '.join(moves) or 'nothing due'}")
-        for o in result["actions"]:
-            if o["status"] in ("deferred", "paused", "promised", "promise_broken"):
-                say(f"      {o['customer']}: {said(o['status'])}: {o['reason']}")
-        if day in (date(2026, 11, 16), date(2026, 11, 30)):
-            check_order(day)
-        if day == date(2026, 11, 30):
-            for w in services.worklist(a, as_of=day):
-                say(
-                    f"   worklist: {w['customer']} {fmt_money(Decimal(w['amount']), w['currency'])}, "
-                    f"oldest {counted(w['oldest_overdue_days'], 'day')} overdue; next: "
-                    f"{w['next_step']}"
-                )
+        collect_day(demo, day)
     again = _collections(COLLECTION_DAYS[-1])
     sent_again = [o for o in again["actions"] if o["status"] == "sent"]
-    say(
+    demo.say(
         f"   {COLLECTION_DAYS[-1]} again: {counted(len(sent_again), 'new notice')} (a rerun sends "
         "nothing twice)"
     )
 
-    say(f"[bold]6. Periodic review[/] as of {PERIODIC_DAY}")
+
+def collect_day(demo: Demo, day: date) -> None:
+    """One collections day: what the collector did since, the payments in, the run, and checks."""
+    if day == date(2026, 12, 15):
+        _collector_calls(demo)
+    paid = services.import_data(  # the bank statements since the last run
+        demo.app,
+        kind="payments",
+        path=sample_payments_until(day, demo.directory),
+        actor="demo",
+        dry_run=False,
+    )
+    if paid.created:
+        demo.say(f"   payments received by {day} imported: {len(paid.created)}")
+    result = _collections(day)
+    moves = [
+        f"{o['customer']}:{o['level_name']}"
+        + (f" ({o['channel']})" if o["channel"] == "letter" else "")
+        for o in result["actions"]
+        if o["status"] in ("sent", "cleared")
+    ]
+    demo.say(f"   {day}: {', '.join(moves) or 'nothing due'}")
+    for o in result["actions"]:
+        if o["status"] in ("deferred", "paused", "promised", "promise_broken"):
+            demo.say(f"      {o['customer']}: {said(o['status'])}: {o['reason']}")
+    if day in (date(2026, 11, 16), date(2026, 11, 30)):
+        _check_order(demo, day)
+    if day == date(2026, 11, 30):
+        _worklist(demo, day)
+
+
+def _collector_calls(demo: Demo) -> None:
+    """2026-12-01: a call with a promise to pay, and a dispute taking an invoice out of dunning."""
+    a = demo.app
+    demo.say(
+        "   2026-12-01: cora.collector calls C-1007 (credit worklist log) and records a promise"
+    )
+    services.log_note(
+        a, customer_code="C-1007", note="Spoke to the CFO: full payment by 10 December",
+        by="cora.collector", as_of=date(2026, 12, 1), kind="call",
+    )  # fmt: skip
+    services.record_promise(
+        a, customer_code="C-1007", amount=Decimal("9955.92"),  # all it owes then
+        promised_for=date(2026, 12, 10), by="cora.collector", as_of=date(2026, 12, 1),
+    )  # fmt: skip
+    services.open_dispute(
+        a, invoice_number="INV-1009-OPEN1", reason="Quantity short-shipped",
+        by="cora.collector", as_of=date(2026, 12, 1),
+    )  # fmt: skip
+    demo.say("   2026-12-01: C-1009 disputes INV-1009-OPEN1 (credit dispute open): out of dunning")
+
+
+def _check_order(demo: Demo, day: date) -> None:
+    o = services.check_order(demo.app, customer_code="C-1003", amount=Decimal("8000"), as_of=day)
+    cur = o["currency"]
+    demo.say(
+        f"   credit orders check C-1003 --amount 8000 --as-of {day}: "
+        f"[bold]{o['decision'].upper()}[/] (exposure {fmt_money(Decimal(o['exposure']), cur)} "
+        f"of limit {fmt_money(Decimal(o['limit']), cur) if o['limit'] else '-'})"
+        + "".join(f"\n      - {r}" for r in o["reasons"])
+    )
+
+
+def _worklist(demo: Demo, day: date) -> None:
+    for w in services.worklist(demo.app, as_of=day):
+        demo.say(
+            f"   worklist: {w['customer']} {fmt_money(Decimal(w['amount']), w['currency'])}, "
+            f"oldest {counted(w['oldest_overdue_days'], 'day')} overdue; next: "
+            f"{w['next_step']}"
+        )
+
+
+def review(demo: Demo) -> None:
+    """6. The periodic review: a risk scan, the reviews it starts, the analyst's new ratings."""
+    demo.say(f"[bold]6. Periodic review[/] as of {PERIODIC_DAY}")
     result = periodic_review(as_of=PERIODIC_DAY)
     risk = result["risk"]
-    say(
+    demo.say(
         f"   risk scan of {counted(risk['customers'], 'credit line')}: "
         f"{counted(risk['new'], 'new signal')}, flagged for "
         f"re-review: {', '.join(risk['flagged']) or 'none'}"
@@ -283,39 +349,41 @@ def run_demo(directory: Path, console: Console) -> None:
             if r.get("request_id")
             else f"assessment {r.get('assessment_id')} {r.get('status', '').replace('_', ' ')}"
         )
-        say(
-            f"   {r['customer']} ({r.get('reason', '')}): {what}, waiting for {r.get('waiting_for')}"
+        demo.say(
+            f"   {r['customer']} ({r.get('reason', '')}): {what}, "
+            f"waiting for {r.get('waiting_for')}"
         )
     for r in result["reviews"]:
         if r.get("status") == "awaiting_qualitative":
             analyst = r["waiting_for"]
             services.record_qualitative(
-                a,
+                demo.app,
                 customer_code=r["customer"],
                 username=analyst,
-                scores={n: Decimal(v) for n, v in zip(names, (80, 75, 70, 70), strict=True)},
+                scores=_scores(demo, (80, 75, 70, 70)),
                 comment="The bank confirmed a technical error on the bounced direct debit.",
             )
             done = complete_review(assessment_id=r["assessment_id"], as_of=PERIODIC_DAY)
-            say(
-                f"   {analyst} rated {r['customer']} again (`credit assess`): request {done['request_id']} "
-                f"{said(done['status'])}, waiting for {done['waiting_for']}"
+            demo.say(
+                f"   {analyst} rated {r['customer']} again (`credit assess`): request "
+                f"{done['request_id']} {said(done['status'])}, waiting for {done['waiting_for']}"
             )
 
-    say(f"[bold]7. Policy review[/] (quarterly): research report as of {RESEARCH_DAY}")
+
+def policy_research(demo: Demo) -> None:
+    """7. The quarterly policy review's research report."""
+    demo.say(f"[bold]7. Policy review[/] (quarterly): research report as of {RESEARCH_DAY}")
     research = policy_review(as_of=RESEARCH_DAY)
     figures = research["figures"]
     # the latest month with sales (the sample ledger invoices nothing in December)
     last = next((m for m in reversed(figures["monthly"]) if m["dso"]), figures["monthly"][-1])
-    say(
+    demo.say(
         f"   receivables {fmt_money(Decimal(figures['receivables']), figures['base_currency'])}; "
         f"{last['month']}: DSO "
         f"{last['dso'] or '-'} days, CEI {last['cei'] or '-'}%; late payment by rating: "
         + ", ".join(f"{r['rating']} {r['late_rate'] or '-'}%" for r in figures["by_rating"])
     )
-    say(f"   report with charts: {research['report']} (sent to the policy committee)")
-
-    _summary(a, directory, console)
+    demo.say(f"   report with charts: {research['report']} (sent to the policy committee)")
 
 
 def _collections(as_of: date) -> dict[str, Any]:
@@ -326,12 +394,41 @@ def _collections(as_of: date) -> dict[str, Any]:
     return result
 
 
-def _summary(a: App, directory: Path, console: Console) -> None:
-    rows = services.customer_list(a)
+def summary(demo: Demo) -> None:
+    """8. The customers, notices and audit trail the demo left, and where to look next."""
+    a, console = demo.app, demo.console
+    console.print(_customers_table(a))
+    notices = services.list_notices(a, customer_code=None, kind=None, limit=100_000)
+    by_kind = Counter(n["kind"] for n in notices)
+    k = Table(title="Notices", title_justify="left")
+    k.add_column("kind")
+    k.add_column("count", justify="right")
+    for kind, count in sorted(by_kind.items()):
+        k.add_row(kind, str(count))
+    console.print(k)
+    _audit_summary(a, console)
+    status = Counter(n["status"] for n in notices)
+    outbox = Path(a.settings.outbox_dir).resolve()
+    letters = Path(a.settings.letters_path).resolve()
+    sent = ", ".join(f"{n} {said(k)}" for k, n in sorted(status.items()))
+    console.print(
+        f"[bold green]{len(notices)} notices[/] ({sent}); the .eml files are in "
+        f"[bold]{outbox}[/] ({len(list(outbox.glob('*.eml')))} files), printable letters in "
+        f"[bold]{letters}[/] ({len(list(letters.glob('*.html')))} files)."
+    )
+    url = a.settings.database_url
+    console.print(f"Database: {url}. Try: CREDIT_DATABASE_URL={url} credit customers show C-1003")
+    console.print(
+        f"Approval page: CREDIT_DATABASE_URL={url} credit web, then open the link in an "
+        "open approval_needed notice (what is waiting: credit approvals list)."
+    )
+
+
+def _customers_table(a: App) -> Table:
     t = Table(title="Customers after the demo", title_justify="left")
     for col in ("code", "name", "rating", "limit", "terms", "line", "dunning level"):
         t.add_column(col)
-    for r in rows:
+    for r in services.customer_list(a):
         view = services.customer_overview(a, code=r["code"], as_of=PERIODIC_DAY)
         levels = ", ".join(f"{cur} {lv}" for cur, lv in view["dunning_level"].items() if lv) or "-"
         limit = f"{r['currency']} {Decimal(r['limit']):,.2f}" if r["limit"] else "-"
@@ -344,44 +441,23 @@ def _summary(a: App, directory: Path, console: Console) -> None:
             r["status"] or "-",
             levels,
         )
-    console.print(t)
-    notices = services.list_notices(a, customer_code=None, kind=None, limit=100_000)
-    by_kind = Counter(n["kind"] for n in notices)
-    k = Table(title="Notices", title_justify="left")
-    k.add_column("kind")
-    k.add_column("count", justify="right")
-    for kind, count in sorted(by_kind.items()):
-        k.add_row(kind, str(count))
-    console.print(k)
+    return t
+
+
+def _audit_summary(a: App, console: Console) -> None:
     actions = Counter(e["action"] for e in services.audit_events(a, entity=None, limit=1_000_000))
     console.print(
-        f"Audit trail: {sum(actions.values())} events - {actions['credit_line.publish']} credit lines "
-        f"published, {actions['approval.approve']} approvals, "
+        f"Audit trail: {sum(actions.values())} events - {actions['credit_line.publish']} credit "
+        f"lines published, {actions['approval.approve']} approvals, "
         f"{counted(actions['approval.reject'], 'rejection')}, "
         f"{counted(actions['approval.refused'], 'refused attempt')}, "
         f"{counted(actions['credit_line.hold'], 'hold')} placed, "
         f"{actions['credit_line.release']} released, {actions['dunning.level']} dunning steps."
     )
     verified = services.verify_audit(a)
+    chain = "intact" if verified["ok"] else "BROKEN: " + verified["reason"]
     console.print(
-        f"Audit chain: {verified['events']} events, {'intact' if verified['ok'] else 'BROKEN: ' + verified['reason']}"
-        f" (credit audit verify); credit-limit changes with their approval evidence: credit audit limits "
-        f"--from 2026-01-01 --to 2030-12-31"
-    )
-    status = Counter(n["status"] for n in notices)
-    outbox = Path(a.settings.outbox_dir).resolve()
-    letters = Path(a.settings.letters_path).resolve()
-    console.print(
-        f"[bold green]{len(notices)} notices[/] "
-        f"({', '.join(f'{n} {said(k)}' for k, n in sorted(status.items()))}); the .eml files are in "
-        f"[bold]{outbox}[/] ({len(list(outbox.glob('*.eml')))} files), printable letters in "
-        f"[bold]{letters}[/] ({len(list(letters.glob('*.html')))} files)."
-    )
-    console.print(
-        f"Database: {a.settings.database_url}. Try: CREDIT_DATABASE_URL={a.settings.database_url} "
-        "credit customers show C-1003"
-    )
-    console.print(
-        f"Approval page: CREDIT_DATABASE_URL={a.settings.database_url} credit web, then open the link in an "
-        "open approval_needed notice (what is waiting: credit approvals list)."
+        f"Audit chain: {verified['events']} events, {chain} (credit audit verify); credit-limit "
+        "changes with their approval evidence: credit audit limits --from 2026-01-01 "
+        "--to 2030-12-31"
     )
