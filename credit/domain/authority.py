@@ -38,7 +38,10 @@ def required_steps(
     levels: list[AuthorityLevel] = policy.authority.levels
     if unconverted_currency is not None:
         # Without an exchange rate the amount cannot be placed in the matrix: every level decides.
-        why = f"amount in {unconverted_currency} without a rate to {policy.base_currency}: every level"
+        why = (
+            f"amount in {unconverted_currency} without a rate to {policy.base_currency}: "
+            "every level"
+        )
         return [RequiredStep(lv.level, lv.role, lv.up_to, why) for lv in levels]
     chain: list[RequiredStep] = []
     for lv in levels:
@@ -70,7 +73,7 @@ def required_steps(
     return chain
 
 
-def decision_refusals(
+def decision_refusals(  # noqa: PLR0913  # keyword-only; the approval services call it (a context record would change them)
     *,
     username: str,
     directory: Directory,

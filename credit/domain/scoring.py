@@ -8,7 +8,15 @@ from datetime import date
 from decimal import Decimal
 
 from credit.domain.money import ZERO, fmt_money, money, ratio
-from credit.domain.policy import SEVERITIES, Factor, LimitRule, MissingData, PolicyBody, Rating
+from credit.domain.policy import (
+    SEVERITIES,
+    Factor,
+    LimitRule,
+    MissingData,
+    PolicyBody,
+    Rating,
+    Severity,
+)
 from credit.domain.signals import InForce
 
 
@@ -30,7 +38,7 @@ class StatementFacts:
 
 @dataclass(frozen=True)
 class DocumentFacts:
-    """An invoice (positive) or credit note (negative) with the date it was fully paid, if it was."""
+    """An invoice (positive) or credit note (negative), with the day it was fully paid if it was."""
 
     number: str
     issue_date: date
@@ -137,7 +145,7 @@ def _band_label(factor: Factor, value: Decimal) -> tuple[str, Decimal] | None:
 
 
 def score_factor(factor: Factor, value: Decimal | None, policy: PolicyBody) -> FactorScore:
-    """Points for one factor; missing data gets the policy's stated treatment, never a silent zero."""
+    """Points for one factor; missing data gets the policy's stated treatment, never silent zero."""
     card = policy.scorecard
     if value is None:
         if factor.missing is MissingData.NEUTRAL:
@@ -226,7 +234,7 @@ def score_qualitative(
 def combined_score(
     quantitative: Decimal, qualitative: Decimal | None, policy: PolicyBody
 ) -> Decimal:
-    """quantitative x its weight + qualitative x its weight (the policy's split; they add up to 1)."""
+    """quantitative x its weight + qualitative x its weight (the policy's split, adding up to 1)."""
     card = policy.scorecard
     total = quantitative * card.quantitative_weight
     if card.qualitative.weight > 0:
@@ -252,7 +260,7 @@ class Recommendation:
 
 
 def limit_from_rule(rule: LimitRule, statement: StatementFacts | None) -> tuple[Decimal, str]:
-    """Smallest of share of equity, share of revenue and the cap; no statement means the cap is 0."""
+    """Smallest of share of equity, share of revenue and the cap; no statement: the cap is 0."""
     if rule.cap == 0:
         return ZERO, "the rating allows no unsecured credit"
     if statement is None:
@@ -308,7 +316,74 @@ def _named(signals: list[InForce], severity: str) -> str:
     return f"{severity} signal{'s' if len(kinds) > 1 else ''} {', '.join(kinds)}"
 
 
-def apply_signal_effects(
+@dataclass(frozen=True)
+class _Effects:
+    """What the severities present do, each with the severity that does it: the rating cap, the
+    limit cut, the conditions added (condition, severity)."""
+
+    capped: str
+    capped_by: Severity | None
+    cut: Decimal
+    cut_by: Severity | None
+    added: list[tuple[str, Severity]]
+
+
+def _gravest_effects(
+    grade: str, present: list[Severity], policy: PolicyBody, rec: Callable[[str], Recommendation]
+) -> tuple[Recommendation, _Effects]:
+    """The capped rating's recommendation and the effects of the severities ``present`` (gravest
+    first): the gravest cap, the largest cut, and every condition the recommendation lacks."""
+    capped, capped_by = grade, None
+    cut, cut_by = Decimal(0), None
+    for sev in present:
+        effect = policy.risk.effects.get(sev)
+        if effect is None:
+            continue
+        if effect.max_rating is not None and policy.rating_rank(capped) < policy.rating_rank(
+            effect.max_rating
+        ):
+            capped, capped_by = effect.max_rating, sev
+        if effect.limit_cut_pct > cut:
+            cut, cut_by = effect.limit_cut_pct, sev
+    recommendation = rec(capped)
+    added: list[tuple[str, Severity]] = []
+    for sev in present:
+        effect = policy.risk.effects.get(sev)
+        for condition in effect.conditions if effect is not None else []:
+            if condition not in recommendation.conditions and condition not in [
+                c for c, _ in added
+            ]:
+                added.append((condition, sev))
+    return recommendation, _Effects(capped, capped_by, cut, cut_by, added)
+
+
+def _effect_lines(
+    grade: str, signals: list[InForce], effects: _Effects, limits: tuple[Decimal, Decimal, str]
+) -> tuple[list[str], list[str]]:
+    """One sentence per effect with the signals that caused it, and the short forms of them.
+    ``limits``: the limit before the cut, after it, and their currency."""
+    before, after, currency = limits
+    pct = f"{effects.cut.normalize():f}%"
+    lines, short = [], []
+    if effects.capped != grade:
+        lines.append(
+            f"rating {grade} capped to {effects.capped} by "
+            f"{_named(signals, effects.capped_by or '')}"
+        )
+        short.append(lines[-1])
+    if effects.cut > 0 and before > 0:
+        lines.append(
+            f"limit cut {pct} by {_named(signals, effects.cut_by or '')}: "
+            f"{fmt_money(before, currency)} → {fmt_money(after, currency)}"
+        )
+        short.append(f"limit cut {pct}")
+    for added_condition, added_by in effects.added:
+        lines.append(f"condition added: {added_condition} (by {_named(signals, added_by)})")
+        short.append(f"condition added: {added_condition}")
+    return lines, short
+
+
+def apply_signal_effects(  # noqa: PLR0917  # research and the unit tests pass all five by position
     grade: str,
     signals: list[InForce],
     policy: PolicyBody,
@@ -322,61 +397,27 @@ def apply_signal_effects(
     its limit (rounded down to hundreds); the conditions of every severity present are added to
     the rating's own. ``recommend_for(grade)``: the recommendation of a grade, in ``currency``.
     """
-    effects = policy.risk.effects
     present = [sev for sev in reversed(SEVERITIES) if any(s.severity == sev for s in signals)]
-    capped, capped_by = grade, ""
-    cut, cut_by = Decimal(0), ""
-    added: list[tuple[str, str]] = []
-    for sev in present:  # gravest first
-        effect = effects.get(sev)
-        if effect is None:
-            continue
-        if effect.max_rating is not None and policy.rating_rank(capped) < policy.rating_rank(
-            effect.max_rating
-        ):
-            capped, capped_by = effect.max_rating, sev
-        if effect.limit_cut_pct > cut:
-            cut, cut_by = effect.limit_cut_pct, sev
-    rec = recommend_for(capped)
-    for sev in present:
-        effect = effects.get(sev)
-        for condition in effect.conditions if effect is not None else []:
-            if condition not in rec.conditions and condition not in [c for c, _ in added]:
-                added.append((condition, sev))
+    rec, effects = _gravest_effects(grade, present, policy, recommend_for)
+    cut = effects.cut
     limit = rec.limit
     if cut > 0 and rec.limit > 0:
         limit = (money(rec.limit * (100 - cut) / 100) // 100 * 100).quantize(Decimal("0.01"))
-    pct = f"{cut.normalize():f}%"
-    lines, short = [], []
-    if capped != grade:
-        lines.append(f"rating {grade} capped to {capped} by {_named(signals, capped_by)}")
-        short.append(lines[-1])
-    if cut > 0 and rec.limit > 0:
-        lines.append(
-            f"limit cut {pct} by {_named(signals, cut_by)}: {fmt_money(rec.limit, currency)} → "
-            f"{fmt_money(limit, currency)}"
-        )
-        short.append(f"limit cut {pct}")
-    for added_condition, added_by in added:
-        lines.append(f"condition added: {added_condition} (by {_named(signals, added_by)})")
-        short.append(f"condition added: {added_condition}")
+    lines, short = _effect_lines(grade, signals, effects, (rec.limit, limit, currency))
+    added = [c for c, _ in effects.added]
     outcome = RiskOutcome(
         signals=list(signals),
         rating_before=grade,
-        rating=capped,
+        rating=effects.capped,
         limit_before=rec.limit,
         limit=limit,
         limit_cut_pct=cut,
-        conditions_added=[c for c, _ in added],
+        conditions_added=added,
         lines=lines,
         summary="; ".join(short),
     )
     if limit != rec.limit or added:
+        pct = f"{cut.normalize():f}%"
         basis = rec.basis + (f"; less {pct} for risk signals" if limit != rec.limit else "")
-        rec = replace(
-            rec,
-            limit=limit,
-            conditions=[*rec.conditions, *(c for c, _ in added)],
-            basis=basis[:200],
-        )
+        rec = replace(rec, limit=limit, conditions=[*rec.conditions, *added], basis=basis[:200])
     return rec, outcome

@@ -135,7 +135,12 @@ def bounced_signal(payments: list[RawPayment], rules: RiskRules, as_of: date) ->
 
 
 def utilisation_signal(
-    exposure: Decimal, limit: Decimal | None, rules: RiskRules, as_of: date, line_ref: str = ""
+    exposure: Decimal,
+    limit: Decimal | None,
+    rules: RiskRules,
+    as_of: date,  # noqa: ARG001  # every signal rule takes the date; exposure is as of it already
+    *,
+    line_ref: str = "",
 ) -> Signal | None:
     """Open receivables against the credit limit."""
     if limit is None or limit <= 0 or exposure <= 0:
@@ -153,7 +158,7 @@ def utilisation_signal(
     )
 
 
-def scan(
+def scan(  # noqa: PLR0913  # keyword-only; research and the risk scan call it (a record would change them)
     *,
     profile: Profile,
     documents: list[RawDocument],
@@ -166,13 +171,13 @@ def scan(
     stale_key: str = "",
     line_ref: str = "",
 ) -> list[Signal]:
-    """Every risk signal for a customer as of a date (broken promises arrive with promises to pay)."""
+    """Every risk signal for a customer as of a date (broken promises come with promises to pay)."""
     found = identity_signals(profile, rules)
     for signal in (
         late_trend_signal(documents, rules, as_of),
         method_change_signal(payments, rules, as_of),
         bounced_signal(payments, rules, as_of),
-        utilisation_signal(exposure, limit, rules, as_of, line_ref),
+        utilisation_signal(exposure, limit, rules, as_of, line_ref=line_ref),
     ):
         if signal is not None:
             found.append(signal)
