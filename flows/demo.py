@@ -17,6 +17,7 @@ from rich.table import Table
 
 from credit import services
 from credit.app import App
+from credit.db.models import AssessmentStatus
 from credit.domain.money import fmt_money
 from credit.domain.words import counted, said
 from credit.resources import resource_dir, sample_payments_until
@@ -354,7 +355,7 @@ def review(demo: Demo) -> None:
             f"waiting for {r.get('waiting_for')}"
         )
     for r in result["reviews"]:
-        if r.get("status") == "awaiting_qualitative":
+        if r.get("status") == AssessmentStatus.AWAITING_QUALITATIVE:
             analyst = r["waiting_for"]
             services.record_qualitative(
                 demo.app,

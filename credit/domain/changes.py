@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TypedDict
 
 from credit.domain.money import fmt_money
 
@@ -30,6 +30,21 @@ class Scored:
     as_of: date | None
     score: Decimal | None
     rating: str | None
+
+
+class PreviousAssessment(TypedDict):
+    assessment_id: int | None
+    as_of: str | None  # ISO date
+    rating: str | None
+    score: Decimal | None
+
+
+class ChangeView(TypedDict):
+    new_line: bool  # no credit line yet
+    line_status: str | None
+    previous: PreviousAssessment | None
+    lines: list[str]  # every line of the comparison
+    changed: list[str]  # the lines that change something
 
 
 def _pct(old: Decimal, new: Decimal) -> str:
@@ -113,7 +128,7 @@ def change_view(
     latest: Scored,
     rating_order: list[str],
     line_status: str | None = None,
-) -> dict[str, Any]:
+) -> ChangeView:
     """Every line of the comparison, each saying whether it changes and how ("terms 30 → 60
     days (longer)", "limit EUR 50,000.00 → EUR 120,000.00 (+140%)", "rating B → A (better)").
 
