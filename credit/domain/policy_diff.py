@@ -5,9 +5,10 @@ rating). Pure: no I/O."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from credit.domain.policy import SEVERITIES, Band, DunningLevel, PolicyBody, Severity, SignalEffect
 
@@ -72,6 +73,30 @@ def _level_text(lv: DunningLevel) -> str:
     return ", ".join(parts)
 
 
+Key = TypeVar("Key", str, int)
+Item = TypeVar("Item")
+
+
+def _keyed_changes(
+    old: dict[Key, Item],
+    new: dict[Key, Item],
+    *,
+    removed: Callable[[Key, Item], str],
+    added: Callable[[Key, Item], str],
+    changed: Callable[[Key, Item, Item], list[str]],
+) -> list[str]:
+    """The lines of items compared by key (a level, a factor's name), in the order of the keys."""
+    out = []
+    for key in sorted(old.keys() | new.keys()):
+        if key not in new:
+            out.append(removed(key, old[key]))
+        elif key not in old:
+            out.append(added(key, new[key]))
+        else:
+            out += changed(key, old[key], new[key])
+    return out
+
+
 def _changes(section: str, lines: list[str], prefix: str = "") -> list[Change]:
     return [Change(section, prefix + line) for line in lines]
 
@@ -113,20 +138,16 @@ def _qualitative_changes(old: PolicyBody, new: PolicyBody) -> list[str]:
         f"qualitative {line}"
         for line in _fields(q_old, q_new, ["weight", "due_hours", "reuse_months"], {"weight": _pct})
     ]
-    oq = {f.name: f for f in q_old.factors}
-    nq = {f.name: f for f in q_new.factors}
-    for name in sorted(oq.keys() | nq.keys()):
-        if name not in nq:
-            out.append(f"qualitative factor '{oq[name].label}' removed")
-        elif name not in oq:
-            out.append(
-                f"qualitative factor '{nq[name].label}' added, weight {_pct(nq[name].weight)}"
-            )
-        else:
-            for line in _fields(
-                oq[name], nq[name], ["label", "weight", "question"], {"weight": _pct}
-            ):
-                out.append(f"qualitative factor '{nq[name].label}': {line}")
+    out += _keyed_changes(
+        {f.name: f for f in q_old.factors},
+        {f.name: f for f in q_new.factors},
+        removed=lambda _, f: f"qualitative factor '{f.label}' removed",
+        added=lambda _, f: f"qualitative factor '{f.label}' added, weight {_pct(f.weight)}",
+        changed=lambda _, a, b: [
+            f"qualitative factor '{b.label}': {line}"
+            for line in _fields(a, b, ["label", "weight", "question"], {"weight": _pct})
+        ],
+    )
     return out
 
 
@@ -170,21 +191,15 @@ def _rating_changes(old: PolicyBody, new: PolicyBody) -> list[Change]:
 def _authority_changes(old: PolicyBody, new: PolicyBody) -> list[Change]:
     """The authority matrix's levels and rules, and who publishes a policy."""
     ao, an = old.authority, new.authority
-    old_l = {lv.level: lv for lv in ao.levels}
-    new_l = {lv.level: lv for lv in an.levels}
-    lines = []
-    for level in sorted(old_l.keys() | new_l.keys()):
-        if level not in new_l:
-            lines.append(f"level {level} ({old_l[level].role}) removed")
-        elif level not in old_l:
-            lines.append(
-                f"level {level} added: {new_l[level].role} up to {_num(new_l[level].up_to)}"
-            )
-        else:
-            lines += [
-                f"level {level}: {line}"
-                for line in _fields(old_l[level], new_l[level], ["role", "up_to"])
-            ]
+    lines = _keyed_changes(
+        {lv.level: lv for lv in ao.levels},
+        {lv.level: lv for lv in an.levels},
+        removed=lambda level, lv: f"level {level} ({lv.role}) removed",
+        added=lambda level, lv: f"level {level} added: {lv.role} up to {_num(lv.up_to)}",
+        changed=lambda level, a, b: [
+            f"level {level}: {line}" for line in _fields(a, b, ["role", "up_to"])
+        ],
+    )
     lines += _fields(
         ao,
         an,
@@ -234,20 +249,16 @@ def _dunning_changes(old: PolicyBody, new: PolicyBody) -> list[Change]:
         ],
         {"interest_annual_rate": lambda v: "none" if v is None else _pct(v)},
     )
-    old_d = {lv.level: lv for lv in do.levels}
-    new_d = {lv.level: lv for lv in dn.levels}
-    for level in sorted(old_d.keys() | new_d.keys()):
-        if level not in new_d:
-            lines.append(f"level {level} ({old_d[level].name}) removed")
-        elif level not in old_d:
-            lv = new_d[level]
-            lines.append(f"level {level} ({lv.name}) added: {_level_text(lv)}")
-        else:
-            da, db = old_d[level], new_d[level]
-            lines += [
-                f"level {level} ({db.name}): {line}"
-                for line in _fields(da, db, DUNNING_LEVEL_FIELDS, DUNNING_LEVEL_FORMATS)
-            ]
+    lines += _keyed_changes(
+        {lv.level: lv for lv in do.levels},
+        {lv.level: lv for lv in dn.levels},
+        removed=lambda level, lv: f"level {level} ({lv.name}) removed",
+        added=lambda level, lv: f"level {level} ({lv.name}) added: {_level_text(lv)}",
+        changed=lambda level, a, b: [
+            f"level {level} ({b.name}): {line}"
+            for line in _fields(a, b, DUNNING_LEVEL_FIELDS, DUNNING_LEVEL_FORMATS)
+        ],
+    )
     return _changes("dunning", lines)
 
 
