@@ -10,11 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from credit.domain.directory import EMAIL_PATTERN
-from credit.domain.policy import RiskRules
+from credit.domain.policy import RiskRules, Severity
 from credit.domain.records import PaymentStatus, RawDocument, RawPayment
 from credit.domain.words import counted
 
-SEVERITY_ORDER = {"low": 0, "medium": 1, "high": 2}
+SEVERITY_ORDER: dict[Severity, int] = {"low": 0, "medium": 1, "high": 2}
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Profile:
 @dataclass(frozen=True)
 class Signal:
     kind: str
-    severity: str
+    severity: Severity
     detail: str
     key: str  # what makes this occurrence the same signal on a later scan
 
@@ -85,7 +85,7 @@ def late_trend_signal(documents: list[RawDocument], rules: RiskRules, as_of: dat
     rise = recent - before
     if rise < rules.late_trend_days:
         return None
-    severity = "high" if rise >= rules.late_trend_high_days else "medium"
+    severity: Severity = "high" if rise >= rules.late_trend_high_days else "medium"
     return Signal(
         "late_trend",
         severity,
@@ -148,7 +148,7 @@ def utilisation_signal(
     used = exposure / limit
     if used < rules.utilisation_threshold:
         return None
-    severity = "high" if used >= rules.utilisation_high else "medium"
+    severity: Severity = "high" if used >= rules.utilisation_high else "medium"
     band = "over" if used >= 1 else "near"
     return Signal(
         "limit_utilisation",
@@ -199,7 +199,7 @@ class StoredSignal:
     review has answered yet."""
 
     kind: str
-    severity: str
+    severity: Severity
     detail: str
     key: str
     detected_on: date
@@ -210,7 +210,7 @@ class InForce:
     """A signal whose effects (the policy's ``risk.effects``) apply to a research."""
 
     kind: str
-    severity: str
+    severity: Severity
     detail: str
     key: str
     detected_on: date
