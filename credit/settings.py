@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -129,6 +129,15 @@ def check_payment_details(value: str, setting: str = "CREDIT_COMPANY_PAYMENT_DET
         _check_payment_line(line, setting)
 
 
+class CompanyDetails(TypedDict):
+    """The company as notices show it: its name and its address, contact and payment lines."""
+
+    name: str
+    address: list[str]
+    contact: list[str]
+    payment: list[str]
+
+
 class Delivery(StrEnum):
     """How notices leave: by SMTP, or as ``.eml`` files in the outbox folder."""
 
@@ -239,7 +248,7 @@ class Settings:
             check_payment_details(self.company_payment_details)
 
     @property
-    def company(self) -> dict[str, object]:
+    def company(self) -> CompanyDetails:
         """The company as notices show it: name, address lines, contact lines, payment lines."""
 
         def lines(text: str | None) -> list[str]:

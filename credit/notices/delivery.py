@@ -245,8 +245,9 @@ def send_one(notice: Outgoing, sender: Sender, report: DeliveryReport) -> SendOu
     except (smtplib.SMTPException, OSError) as exc:
         return _not_delivered(notice, report, exc, now=now, retry_base=sender.retry_base)
     except Exception as exc:  # the notice itself cannot be sent (say, an address smtplib refuses)
-        if hasattr(sender.transport, "_abandon"):
-            sender.transport._abandon()
+        abandon = getattr(sender.transport, "abandon", None)
+        if abandon is not None:
+            abandon()
         return fail(notice, report, f"cannot be sent: {type(exc).__name__}: {exc}")
     notice.status = NoticeStatus.SENT
     notice.sent_at = utcnow()

@@ -3,7 +3,7 @@ autoescape)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -69,7 +69,7 @@ class NoticeRenderer:
         templates_dir: Path,
         *,
         company_name: str | None = None,
-        company: dict[str, Any] | None = None,
+        company: Mapping[str, Any] | None = None,
         company_missing: Sequence[str] = (),
         timezone: str = "UTC",
         kinds_for_customers: frozenset[str] = CUSTOMER_KINDS,
@@ -114,7 +114,7 @@ class NoticeRenderer:
         cls,
         *,
         company_name: str | None = None,
-        company: dict[str, Any] | None = None,
+        company: Mapping[str, Any] | None = None,
         company_missing: Sequence[str] = (),
         timezone: str = "UTC",
     ) -> NoticeRenderer:

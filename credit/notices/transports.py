@@ -100,14 +100,15 @@ class SmtpTransport:
         except (smtplib.SMTPException, OSError):
             # A timeout or a refusal may leave the dialogue mid-way (a late reply would be read
             # as the answer to the next message): the next message gets a new connection.
-            self._abandon()
+            self.abandon()
             raise
         where = f"smtp://{self.host}:{self.port}"
         if refused:  # some recipients accepted, these not: say so on the notice
             where += " (refused: " + ", ".join(sorted(refused)) + ")"
         return where
 
-    def _abandon(self) -> None:
+    def abandon(self) -> None:
+        """Drop the connection without a goodbye (its dialogue may be mid-way)."""
         if self._conn is not None:
             try:
                 self._conn.close()
