@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from jinja2 import Environment
 
-from credit.notices import plural_filter, install_filters, local_time
+from credit.notices import install_filters, local_time, plural_filter
 
 
 def render(source: str, locale: str, **values) -> str:
