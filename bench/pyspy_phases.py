@@ -14,14 +14,14 @@ import sys
 from collections import Counter
 
 RULES = [
-    ("render a notice (Jinja templates, Babel money and dates)", "render", "credit/notices.py"),
-    ("deliver: build the MIME bytes", "build_message", "credit/notices.py"),
-    ("deliver: write the .eml files", "send", "credit/notices.py"),
-    ("deliver: claims, reads and marks", "deliver_pending", "credit/notices.py"),
+    ("render a notice (Jinja templates, Babel money and dates)", "render", "credit/notices/"),
+    ("deliver: build the MIME bytes", "build_message", "credit/notices/"),
+    ("deliver: write the .eml files", "send", "credit/notices/"),
+    ("deliver: claims, reads and marks", "deliver_pending", "credit/notices/"),
     ("read a batch's state set-based", "load", "credit/services/collections.py"),
     ("customer locks", "lock_customers", "credit/db/locks.py"),
     ("audit chain (SHA-256, insert)", "", "credit/audit.py"),
-    ("outbox insert", "batched", "credit/notices.py"),
+    ("outbox insert", "batched", "credit/notices/"),
     (
         "decide per customer (position, schedule, context)",
         "_dun_currency",

@@ -65,17 +65,8 @@ def _charts(report: dict[str, Any], folder: Path) -> dict[str, str]:
     return charts
 
 
-def render_markdown(report: dict[str, Any], charts: dict[str, str]) -> str:
-    cur = report["base_currency"]
-    lines = [
-        f"# Credit policy research as of {report['as_of']}",
-        "",
-        f"Policy version {report['policy_version']} in force; the last {report['months']} months; "
-        f"amounts in {cur} at the rates of {report['as_of']}.",
-        "",
-        f"**Receivables**: {report['receivables']} {cur}. **Top 5 customers**: "
-        f"{report['concentration']['top_share_pct'] or '-'}% of the exposure.",
-        "",
+def _monthly_section(report: dict[str, Any], charts: dict[str, str]) -> list[str]:
+    return [
         "## Collection per month",
         "",
         f"![DSO, CEI and collection rate]({charts['trend']})",
@@ -107,13 +98,21 @@ def render_markdown(report: dict[str, Any], charts: dict[str, str]) -> str:
                 for m in report["monthly"]
             ],
         ),
-        "",
+    ]
+
+
+def _aging_section(report: dict[str, Any], charts: dict[str, str]) -> list[str]:
+    return [
         "## Aging",
         "",
         f"![Aging]({charts['aging']})",
         "",
         _table(list(report["aging"]), [list(report["aging"].values())]),
-        "",
+    ]
+
+
+def _rating_section(report: dict[str, Any], charts: dict[str, str]) -> list[str]:
+    return [
         "## By rating",
         "",
         f"![Late payment by rating]({charts['ratings']})",
@@ -141,7 +140,12 @@ def render_markdown(report: dict[str, Any], charts: dict[str, str]) -> str:
                 for r in report["by_rating"]
             ],
         ),
-        "",
+    ]
+
+
+def _concentration_section(report: dict[str, Any]) -> list[str]:
+    cur = report["base_currency"]
+    return [
         "## Concentration and limit utilisation",
         "",
         _table(["customer", f"exposure {cur}"], report["concentration"]["top"]),
@@ -150,7 +154,11 @@ def render_markdown(report: dict[str, Any], charts: dict[str, str]) -> str:
             ["customer", "exposure", "limit", "utilisation %"],
             [[c, u["exposure"], u["limit"], u["pct"]] for c, u in report["utilisation"].items()],
         ),
-        "",
+    ]
+
+
+def _outcomes_section(report: dict[str, Any]) -> list[str]:
+    return [
         "## What the current policy did",
         "",
         f"Holds placed: {report['outcomes']['holds']}; episodes cleared: "
@@ -167,23 +175,49 @@ def render_markdown(report: dict[str, Any], charts: dict[str, str]) -> str:
             ],  # fmt: skip
         ),
     ]
+
+
+def _feedback_section(report: dict[str, Any]) -> list[str]:
     fb = report["feedback"]
-    lines += ["", "## Customer feedback", ""]
-    if fb["count"]:
-        lines += [
-            f"{counted(fb['count'], 'item')}: "
-            + ", ".join(f"{topic} {n}" for topic, n in fb["by_topic"].items())
-            + ".",
-            "",
-            _table(
-                ["received", "customer", "topic", "what they said"],
-                [[f["on"], f["customer"], f["topic"], f["text"]] for f in fb["latest"]],
-            ),
+    lines = ["## Customer feedback", ""]
+    if not fb["count"]:
+        return [
+            *lines,
+            "None recorded in the period (credit feedback CUSTOMER --topic ... --text ...).",
         ]
-    else:
-        lines.append(
-            "None recorded in the period (credit feedback CUSTOMER --topic ... --text ...)."
-        )
+    return [
+        *lines,
+        f"{counted(fb['count'], 'item')}: "
+        + ", ".join(f"{topic} {n}" for topic, n in fb["by_topic"].items())
+        + ".",
+        "",
+        _table(
+            ["received", "customer", "topic", "what they said"],
+            [[f["on"], f["customer"], f["topic"], f["text"]] for f in fb["latest"]],
+        ),
+    ]
+
+
+def render_markdown(report: dict[str, Any], charts: dict[str, str]) -> str:
+    cur = report["base_currency"]
+    lines = [
+        f"# Credit policy research as of {report['as_of']}",
+        "",
+        f"Policy version {report['policy_version']} in force; the last {report['months']} months; "
+        f"amounts in {cur} at the rates of {report['as_of']}.",
+        "",
+        f"**Receivables**: {report['receivables']} {cur}. **Top 5 customers**: "
+        f"{report['concentration']['top_share_pct'] or '-'}% of the exposure.",
+    ]
+    for section in (
+        _monthly_section(report, charts),
+        _aging_section(report, charts),
+        _rating_section(report, charts),
+        _concentration_section(report),
+        _outcomes_section(report),
+        _feedback_section(report),
+    ):
+        lines += ["", *section]
     if report["warnings"]:
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in report["warnings"]]
     return "\n".join(lines) + "\n"

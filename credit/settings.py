@@ -6,7 +6,9 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
+from typing import NoReturn, TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -66,51 +68,144 @@ def _iban_words(words: list[str]) -> list[tuple[str, str]]:
     return prefixes[::-1]
 
 
+def _refuse(setting: str, kind: str, candidate: str, exc: Exception) -> NoReturn:
+    reason = str(exc).rstrip(".") or type(exc).__name__
+    raise SettingsError(
+        f"{setting}: value {candidate!r} is not a valid {kind}: {reason[0].lower()}{reason[1:]}"
+    ) from None
+
+
+def _check_iban(words: list[str], setting: str) -> None:
+    """The longest prefix of ``words`` that is a valid IBAN, or :class:`SettingsError`."""
+    from schwifty import IBAN
+    from schwifty.exceptions import SchwiftyException
+
+    if not words:
+        _refuse(setting, "IBAN", "IBAN", ValueError("no account number follows the label"))
+    prefixes = _iban_words(words)
+    failure: Exception | None = None
+    for candidate, _ in prefixes:  # the longest that is a valid IBAN
+        try:
+            IBAN(candidate)
+            return
+        except (SchwiftyException, ValueError) as exc:
+            failure = failure or exc
+    _refuse(setting, "IBAN", prefixes[0][1], failure or ValueError("not an IBAN"))
+
+
+def _check_bic(label: str, words: list[str], setting: str) -> None:
+    from schwifty import BIC
+    from schwifty.exceptions import SchwiftyException
+
+    if not words:
+        _refuse(setting, "BIC", label, ValueError("no code follows the label"))
+    try:
+        BIC(words[0].upper())
+    except (SchwiftyException, ValueError) as exc:
+        _refuse(setting, "BIC", words[0], exc)
+
+
+def _check_payment_line(line: str, setting: str) -> None:
+    pieces = _LABEL.split(line)  # text, label, text, label, text ...
+    labelled = False
+    for label, after in zip(pieces[1::2], pieces[2::2], strict=True):
+        labelled = True
+        words = [w for w in re.split(r"[^A-Za-z0-9]+", after) if w]
+        if label.upper() == "IBAN":
+            _check_iban(words, setting)
+        else:
+            _check_bic(label, words, setting)
+    if not labelled:
+        for found in _IBAN_LIKE.finditer(line):
+            _check_iban(found.group(0).split(), setting)
+
+
 def check_payment_details(value: str, setting: str = "CREDIT_COMPANY_PAYMENT_DETAILS") -> None:
     """Every IBAN (and BIC) in the payment lines must be a valid one (checksum, length, country):
     customers would pay into it. Raises :class:`SettingsError` naming the setting and the value.
     Only what has the shape of an IBAN or BIC is read: the words around it ("at Commerzbank",
     "quoting the invoice number") are the letter's, not the account's."""
-    from schwifty import BIC, IBAN
-    from schwifty.exceptions import SchwiftyException
-
-    def refuse(kind: str, candidate: str, exc: Exception) -> None:
-        reason = str(exc).rstrip(".") or type(exc).__name__
-        raise SettingsError(
-            f"{setting}: value {candidate!r} is not a valid {kind}: {reason[0].lower()}{reason[1:]}"
-        ) from None
-
-    def check_iban(words: list[str]) -> None:
-        if not words:
-            refuse("IBAN", "IBAN", ValueError("no account number follows the label"))
-        prefixes = _iban_words(words)
-        failure: Exception | None = None
-        for candidate, _ in prefixes:  # the longest that is a valid IBAN
-            try:
-                IBAN(candidate)
-                return
-            except (SchwiftyException, ValueError) as exc:
-                failure = failure or exc
-        refuse("IBAN", prefixes[0][1], failure or ValueError("not an IBAN"))
-
     for line in (part.strip() for part in value.split("|")):
-        pieces = _LABEL.split(line)  # text, label, text, label, text ...
-        labelled = False
-        for label, after in zip(pieces[1::2], pieces[2::2], strict=True):
-            labelled = True
-            words = [w for w in re.split(r"[^A-Za-z0-9]+", after) if w]
-            if label.upper() == "IBAN":
-                check_iban(words)
-                continue
-            if not words:
-                refuse("BIC", label, ValueError("no code follows the label"))
-            try:
-                BIC(words[0].upper())
-            except (SchwiftyException, ValueError) as exc:
-                refuse("BIC", words[0], exc)
-        if not labelled:
-            for found in _IBAN_LIKE.finditer(line):
-                check_iban(found.group(0).split())
+        _check_payment_line(line, setting)
+
+
+class CompanyDetails(TypedDict):
+    """The company as notices show it: its name and its address, contact and payment lines."""
+
+    name: str
+    address: list[str]
+    contact: list[str]
+    payment: list[str]
+
+
+class Delivery(StrEnum):
+    """How notices leave: by SMTP, or as ``.eml`` files in the outbox folder."""
+
+    SMTP = "smtp"
+    FILE = "file"
+
+
+class _Environment:
+    """The ``CREDIT_*`` values of ``.env`` and the environment, read and checked by type."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def get(self, name: str) -> str | None:
+        raw = self.values.get(f"CREDIT_{name}")
+        return raw.strip() if raw is not None and raw.strip() != "" else None
+
+    def get_int(self, name: str, default: int) -> int:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"CREDIT_{name}: value {raw!r} is not a whole number") from None
+
+    def get_seconds(self, name: str, default: float) -> float:
+        raw = self.get(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if not value > 0:
+            raise SettingsError(f"CREDIT_{name}: value {raw!r} is not a positive number of seconds")
+        return value
+
+    def get_path(self, name: str) -> Path | None:
+        raw = self.get(name)
+        return Path(raw) if raw else None
+
+    def currency(self, default: str) -> str:
+        currency = (self.get("BASE_CURRENCY") or default).upper()
+        if len(currency) != 3 or not currency.isalpha():
+            raise SettingsError(f"CREDIT_BASE_CURRENCY: value {currency!r} is not an ISO 4217 code")
+        return currency
+
+    def timezone(self, default: str) -> str:
+        timezone = self.get("TIMEZONE") or default
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"CREDIT_TIMEZONE: value {timezone!r} is not an IANA time zone (e.g. Europe/Berlin)"
+            ) from None
+        return timezone
+
+    def lease_and_timeout(self) -> tuple[int, float]:
+        lease = self.get_int("DELIVERY_LEASE_SECONDS", 300)
+        smtp_timeout = float(self.get_int("SMTP_TIMEOUT", 30))
+        if lease <= smtp_timeout:
+            raise SettingsError(
+                f"CREDIT_DELIVERY_LEASE_SECONDS: value {lease!r} must be longer than "
+                f"CREDIT_SMTP_TIMEOUT ({smtp_timeout:g} s): a sender must finish a message "
+                "before another may take it over"
+            )
+        return lease, smtp_timeout
 
 
 @dataclass(frozen=True)
@@ -153,7 +248,7 @@ class Settings:
             check_payment_details(self.company_payment_details)
 
     @property
-    def company(self) -> dict[str, object]:
+    def company(self) -> CompanyDetails:
         """The company as notices show it: name, address lines, contact lines, payment lines."""
 
         def lines(text: str | None) -> list[str]:
@@ -226,9 +321,10 @@ class Settings:
         return datetime.now(tz=ZoneInfo(self.timezone)).date()
 
     @property
-    def delivery(self) -> str:
-        """``smtp`` when an SMTP host is set, otherwise ``file`` (.eml files in the outbox folder)."""
-        return "smtp" if self.smtp_host else "file"
+    def delivery(self) -> Delivery:
+        """``smtp`` when an SMTP host is set, otherwise ``file`` (.eml files in the outbox
+        folder)."""
+        return Delivery.SMTP if self.smtp_host else Delivery.FILE
 
     @property
     def policy_path(self) -> Path:
@@ -247,56 +343,11 @@ class Settings:
         if env_file and Path(env_file).is_file():
             values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
         values.update(os.environ if environ is None else environ)
-
-        def get(name: str) -> str | None:
-            raw = values.get(f"CREDIT_{name}")
-            return raw.strip() if raw is not None and raw.strip() != "" else None
-
-        def get_int(name: str, default: int) -> int:
-            raw = get(name)
-            if raw is None:
-                return default
-            try:
-                return int(raw)
-            except ValueError:
-                raise SettingsError(f"CREDIT_{name}: value {raw!r} is not a whole number") from None
-
-        def get_seconds(name: str, default: float) -> float:
-            raw = get(name)
-            if raw is None:
-                return default
-            try:
-                value = float(raw)
-            except ValueError:
-                value = -1.0
-            if not value > 0:
-                raise SettingsError(
-                    f"CREDIT_{name}: value {raw!r} is not a positive number of seconds"
-                )
-            return value
-
-        def get_path(name: str) -> Path | None:
-            raw = get(name)
-            return Path(raw) if raw else None
-
-        currency = (get("BASE_CURRENCY") or cls.base_currency).upper()
-        if len(currency) != 3 or not currency.isalpha():
-            raise SettingsError(f"CREDIT_BASE_CURRENCY: value {currency!r} is not an ISO 4217 code")
-        timezone = get("TIMEZONE") or cls.timezone
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise SettingsError(
-                f"CREDIT_TIMEZONE: value {timezone!r} is not an IANA time zone (e.g. Europe/Berlin)"
-            ) from None
-        lease = get_int("DELIVERY_LEASE_SECONDS", 300)
-        smtp_timeout = float(get_int("SMTP_TIMEOUT", 30))
-        if lease <= smtp_timeout:
-            raise SettingsError(
-                f"CREDIT_DELIVERY_LEASE_SECONDS: value {lease!r} must be longer than "
-                f"CREDIT_SMTP_TIMEOUT ({smtp_timeout:g} s): a sender must finish a message "
-                "before another may take it over"
-            )
+        env = _Environment(values)
+        get, get_int, get_path = env.get, env.get_int, env.get_path
+        currency = env.currency(cls.base_currency)
+        timezone = env.timezone(cls.timezone)
+        lease, smtp_timeout = env.lease_and_timeout()
         return cls(
             timezone=timezone,
             letters_dir=get_path("LETTERS_DIR"),
@@ -311,7 +362,7 @@ class Settings:
             smtp_starttls=(get("SMTP_STARTTLS") or "").lower() in _TRUE,
             smtp_timeout=smtp_timeout,
             delivery_lease_seconds=lease,
-            delivery_retry_seconds=get_seconds("DELIVERY_RETRY_SECONDS", 30.0),
+            delivery_retry_seconds=env.get_seconds("DELIVERY_RETRY_SECONDS", 30.0),
             mail_from=get("MAIL_FROM") or cls.mail_from,
             base_currency=currency,
             policy_file=get_path("POLICY_FILE"),

@@ -270,11 +270,11 @@ def test_a_delivery_claim_reads_the_index_of_unsent_notices_not_the_whole_outbox
     index that holds only the unsent (the plan would otherwise walk or sort the outbox). The
     plan checked is the one of the statement a claim really sends, with its parameters."""
     from credit.db.models import utcnow
-    from credit.notices import _claim
+    from credit.notices import claim
 
     _outbox(engine, ["sent"] * 3000 + ["pending"] * 10)
     with Session(engine) as s, _plan_of_what_runs(engine, "UPDATE notice") as plan:
-        [(first, _)] = _claim(s, utcnow(), 1, None)
+        [(first, _)] = claim(s, utcnow(), 1, None)
     assert "ix_notice_unsent" in " ".join(plan)
     assert first.id == 3001  # the oldest unsent
 

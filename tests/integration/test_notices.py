@@ -265,8 +265,8 @@ def test_settings_with_smtp_host_deliver_over_smtp(app, smtp_server, monkeypatch
 def test_smtp_errors_are_told_apart(exc, waits, permanent):
     """The server's or the session's failure makes a notice wait (no attempt spent); a 5xx for
     the message or every recipient fails it; anything else is retried with backoff."""
-    assert notices._server_unavailable(exc) is waits
-    assert notices._permanent(exc) is permanent or waits
+    assert notices.server_unavailable(exc) is waits
+    assert notices.permanent(exc) is permanent or waits
 
 
 def test_a_notice_smtplib_cannot_send_fails_alone_and_is_reported(app, smtp_server):
@@ -296,13 +296,13 @@ def test_a_sender_that_outlived_its_lease_does_not_overwrite_the_next_ones_outco
 
     n, _ = queue(app, "assessment-ready:lease")
     with Session(app.engine) as s:
-        [(slow, again)] = notices._claim(s, notices.utcnow(), 1, None, lease=timedelta(0))
+        [(slow, again)] = notices.claim(s, notices.utcnow(), 1, None, lease=timedelta(0))
         # the lease is over: a second sender takes the notice over (and sends it)
-        [(second, repeated)] = notices._claim(s, notices.utcnow() + timedelta(seconds=1), 1, None)
+        [(second, repeated)] = notices.claim(s, notices.utcnow() + timedelta(seconds=1), 1, None)
         assert (slow.id, slow.claim, again) == (n.id, 1, False)
         assert (second.id, second.claim, repeated) == (n.id, 2, True)
         slow.status, slow.last_error = NoticeStatus.PENDING, "late timeout"
-        notices._mark(s, [slow])  # the first sender's late outcome
+        notices.mark(s, [slow])  # the first sender's late outcome
         s.commit()
         row = s.get(Notice, n.id)
         assert (row.status, row.attempts, row.last_error) == (

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from jinja2 import Environment
 
-from credit.notices import _plural_filter, install_filters, local_time
+from credit.notices import install_filters, local_time, plural_filter
 
 
 def render(source: str, locale: str, **values) -> str:
     env = Environment()
-    env.filters["plural"] = _plural_filter
+    env.filters["plural"] = plural_filter
     return env.from_string(source).render(locale=locale, **values)
 
 

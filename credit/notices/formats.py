@@ -1,0 +1,109 @@
+"""Filters notices and pages share: money, dates and plurals by locale (Babel), times by zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal, get_currency_precision
+from jinja2 import Environment, pass_context
+
+from credit.domain.money import money
+
+
+@lru_cache(maxsize=64)
+def babel_locale(locale: str) -> Locale:
+    """``en``, ``de_DE``, ``zh-Hant`` -> a Babel locale (unknown ones fall back to English)."""
+    try:
+        return Locale.parse(locale.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return Locale.parse("en")
+
+
+@pass_context
+def money_filter(ctx: Any, value: Decimal | str | None, currency: str = "") -> str:
+    """An amount as the notice's locale writes it (Babel), exact from the Decimal."""
+    if value is None:
+        return "-"
+    loc = babel_locale(ctx.get("locale", "en"))
+    if not currency:
+        return format_decimal(money(Decimal(value)), format="#,##0.00", locale=loc)
+    # Rounded half up (as invoices are) to the decimals the letter prints for the currency:
+    # KWD 1.2345 is KWD 1.235, not the cents of money() (which gave KWD 1.230).
+    digits = get_currency_precision(currency)
+    amount = Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return format_currency(amount, currency, locale=loc)
+
+
+@pass_context
+def plural_filter(
+    ctx: Any,
+    count: int | Decimal | str | None,
+    one: str,
+    other: str,
+    *,
+    number: bool = True,
+    **forms: str,
+) -> str:
+    """A count with its noun by the plural rules of the template's language (Babel's CLDR rules;
+    ``template_language``, else the notice's ``locale``):
+    ``{{ n|plural("day", "days") }}`` gives "1 day", "2 days"; ``{{ n|plural("Tag", "Tage") }}``
+    "1 Tag"; Chinese has one form (``other``). Languages with more forms take them by their CLDR
+    names (``few=``, ``many=``, ``two=``, ``zero=``). ``number=false``: the noun alone."""
+    if count is None or count == "":
+        return "-"
+    loc = babel_locale(ctx.get("template_language") or ctx.get("locale", "en"))
+    value: int | Decimal = Decimal(count) if isinstance(count, str) else count
+    # Decimal: the type Babel's rules take (an integer reads the same: no fraction digits)
+    word = {"one": one, "other": other, **forms}.get(loc.plural_form(abs(Decimal(value))), other)
+    return f"{format_decimal(value, locale=loc)} {word}" if number else word
+
+
+def parse_moment(value: datetime | str) -> datetime | None:
+    """A stored time: a datetime (naive ones are UTC), ISO text or "YYYY-MM-DD HH:MM UTC"."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = str(value).strip()
+        if text.endswith(" UTC"):
+            text = text[:-4] + "+00:00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def local_time(value: datetime | str | None, zone: ZoneInfo) -> str:
+    """A time as notices show it: in the company's time zone with its abbreviation,
+    "2026-12-08 01:41 CET". Text that is not a time is shown as it is."""
+    if value is None or value == "":
+        return ""
+    moment = parse_moment(value)
+    if moment is None:
+        return str(value)
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or zone.key}"
+
+
+def install_filters(env: Environment, zone: ZoneInfo) -> None:
+    """The filters notices and pages share: ``money``, ``date`` (the locale's), ``plural`` (the
+    language's plural rules) and ``datetime`` (in the company's time zone)."""
+    env.filters["money"] = money_filter
+    env.filters["date"] = date_filter
+    env.filters["plural"] = plural_filter
+    env.filters["datetime"] = lambda value: local_time(value, zone)
+
+
+@pass_context
+def date_filter(ctx: Any, value: date | str | None, fmt: str = "medium") -> str:
+    """A date as the notice's locale writes it (Babel): 30 Nov 2026, 2026年11月30日."""
+    if value is None or value == "":
+        return "-"
+    day = date.fromisoformat(value[:10]) if isinstance(value, str) else value
+    return format_date(day, format=fmt, locale=babel_locale(ctx.get("locale", "en")))
