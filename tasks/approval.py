@@ -8,6 +8,7 @@ from prefect.artifacts import create_table_artifact
 from sqlmodel import select
 
 from credit import services
+from credit.services.approvals import SweepCounts
 from tasks._runtime import app
 
 
@@ -67,6 +68,6 @@ def backtest_policy(version: int, as_of: date, days: int = 90, every: int = 30) 
 
 
 @task(name="sweep-approvals")
-def sweep_approvals(as_of: date) -> dict:
+def sweep_approvals(as_of: date) -> SweepCounts:
     """Reminders and escalations for overdue approval steps (each sent once)."""
     return services.sweep_approvals(app(), as_of=as_of)

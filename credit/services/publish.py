@@ -17,7 +17,8 @@ from credit.db.models import (
     RequestStatus,
     utcnow,
 )
-from credit.services.approvals import _steps
+from credit.services.approval_chain.steps import chain_steps
+from credit.services.approval_chain.subjects.credit_request import lock_request
 from credit.services.common import (
     SUBJECT_REQUEST,
     ServiceError,
@@ -33,11 +34,9 @@ from credit.services.views import customer_view, line_view, request_view
 def publish_request(app: App, *, request_id: int, as_of: date) -> dict[str, Any]:
     """Activate (or change) the customer's credit line from an approved request; tell the customer
     and the sales owner. Rerunning after publication changes nothing and sends nothing new."""
-    from credit.services.approvals import lock_subject
-
     with app.uow() as uow:
         s = uow.session
-        lock_subject(s, SUBJECT_REQUEST, request_id)  # a sweep and the approver's own run at once
+        lock_request(s, request_id)  # a sweep and the approver's own run at once
         r = s.get(CreditRequest, request_id)
         if r is None:
             raise ServiceError(f"no credit request {request_id}")
@@ -82,7 +81,7 @@ def publish_request(app: App, *, request_id: int, as_of: date) -> dict[str, Any]
             r.status = RequestStatus.PUBLISHED
             s.add(r)
             s.flush()
-            approvers = [st.decided_by for st in _steps(s, SUBJECT_REQUEST, saved_id(r))]
+            approvers = [st.decided_by for st in chain_steps(s, SUBJECT_REQUEST, saved_id(r))]
             audit.record(
                 s,
                 actor="system",
