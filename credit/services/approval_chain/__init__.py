@@ -21,13 +21,21 @@ from credit.services.approval_chain.engine import (
     pending_approvals,
 )
 from credit.services.approval_chain.steps import ChainRestarted, Progress, chain_steps
-from credit.services.approval_chain.subject import ApprovalSubject, Level, NoticeSpec, register
+from credit.services.approval_chain.subject import (
+    ApprovalSubject,
+    Level,
+    Listing,
+    NoticeSpec,
+    register,
+    unregister,
+)
 from credit.services.approval_chain.sweep import SweepCounts, sweep_approvals
 
 __all__ = [
     "ApprovalSubject",
     "ChainRestarted",
     "Level",
+    "Listing",
     "NoticeSpec",
     "PendingApproval",
     "Progress",
@@ -39,4 +47,5 @@ __all__ = [
     "pending_approvals",
     "register",
     "sweep_approvals",
+    "unregister",
 ]

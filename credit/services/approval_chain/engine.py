@@ -181,7 +181,7 @@ def void_and_restart(
                 s,
                 item.app.renderer,
                 key=f"approval-voided:{st.id}:r{st.round}",
-                kind="approval_voided",
+                kind=item.voided_kind,
                 locale="en",
                 recipients=[person_email(item.app, st.decided_by)],
                 customer_id=item.customer_id,

@@ -71,6 +71,8 @@ class ApprovalSubject(ABC):
     in_order: ClassVar[bool] = True  # levels decided one after the other (else all at once)
     reminders: ClassVar[bool] = False  # overdue steps are reminded and escalated by the sweep
     report_asked_notices: ClassVar[bool] = True  # the asked approver's notice is in Progress
+    voided_kind: ClassVar[str] = "approval_voided"  # the notice kind of a voided approval
+    reminder_kind: ClassVar[str] = "approval_reminder"  # of a reminder or an escalation
 
     def __init__(self, app: App, s: Session, *, as_of: date | None) -> None:
         self.app, self.s, self.as_of = app, s, as_of
@@ -210,6 +212,11 @@ def register(subject: type[ApprovalSubject]) -> type[ApprovalSubject]:
     """Make a subject kind known to the engine (usable as a class decorator)."""
     _REGISTRY[subject.kind] = subject
     return subject
+
+
+def unregister(kind: str) -> None:
+    """Forget a subject kind (a test's own subject)."""
+    _REGISTRY.pop(kind, None)
 
 
 def subject_type(kind: str) -> type[ApprovalSubject]:

@@ -103,7 +103,7 @@ def notify_overdue(
         s,
         app.renderer,
         key=key,
-        kind="approval_reminder",
+        kind=item.reminder_kind,
         locale="en",
         recipients=recipients,
         customer_id=item.customer_id,
