@@ -34,7 +34,8 @@ def advance_policy(version: int, backtest: dict | None = None) -> dict:
 def backtest_policy(version: int, as_of: date, days: int = 90, every: int = 30) -> dict | None:
     """Shadow-run a draft against the stored history (nothing sent or changed); the result as a
     table artifact, and a summary for the approval notice."""
-    from credit.db.models import CreditPolicy, PolicyStatus
+    from credit.db.models import CreditPolicy
+    from credit.domain.authority import PolicyStatus
 
     a = app()
     with a.uow() as uow:

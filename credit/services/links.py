@@ -23,7 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
 from credit.app import App
-from credit.db.models import ApprovalLink, ApprovalStep, Decision, utcnow
+from credit.db.models import ApprovalLink, ApprovalStep, utcnow
+from credit.domain.authority import Decision
 from credit.services.common import ServiceError, saved_id
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import func
 from sqlmodel import select
@@ -24,7 +24,42 @@ from credit.services.approval_chain.subjects.policy_version import (
 from credit.services.common import ServiceError, person_email
 from credit.services.setup import new_policy_row
 
+
+class VersionStatus(TypedDict):
+    version: int
+    status: str
+
+
+class PolicyChange(TypedDict):
+    section: str
+    text: str
+
+
+# "from" is a keyword: the functional form.
+PolicyDiff = TypedDict(
+    "PolicyDiff", {"from": VersionStatus, "to": VersionStatus, "changes": list[PolicyChange]}
+)
+
+
+class PolicyVersionView(TypedDict):
+    """A stored policy version as written, with its risk effects and dunning schedule in words."""
+
+    risk_effects: list[dict[str, Any]]
+    effects_lookback_days: int
+    dunning_levels: list[dict[str, Any]]
+    version: int
+    name: str
+    status: str
+    proposed_by: str
+    reason: str
+    sha256: str
+    published_at: str | None
+    body: dict[str, Any]
+
+
 __all__ = [
+    "PolicyDiff",
+    "PolicyVersionView",
     "advance_policy",
     "policy_changes",
     "policy_diff",
@@ -86,7 +121,7 @@ def propose_policy(app: App, *, path: Path, by: str, reason: str, as_of: date | 
 
 def policy_diff(
     app: App, *, from_version: int | None = None, to_version: int | None = None
-) -> dict[str, Any]:
+) -> PolicyDiff:
     """The changes between two stored versions: by default from the published one to the newest
     (usually the draft in approval)."""
     with app.uow() as uow:
@@ -114,7 +149,7 @@ def policy_diff(
         }
 
 
-def policy_view(app: App, *, version: int | None) -> dict[str, Any]:
+def policy_view(app: App, *, version: int | None) -> PolicyVersionView:
     """A stored version as written, plus its dunning schedule in words (any version: older ones
     are read through the current schema)."""
     from credit.domain.dunning import describe_level

@@ -11,7 +11,8 @@ from sqlmodel import Session
 
 from credit import services
 from credit.app import App
-from credit.db.models import ApprovalStep, CreditRequest, Decision, RequestStatus
+from credit.db.models import ApprovalStep, CreditRequest
+from credit.domain.authority import Decision, RequestStatus
 from credit.domain.money import fmt_money
 from credit.services import links
 from credit.services.approval_chain import chain_steps

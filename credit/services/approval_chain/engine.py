@@ -14,8 +14,9 @@ from sqlmodel import Session, col, select
 
 from credit import audit, notices
 from credit.app import App
-from credit.db.models import ApprovalStep, Decision, utcnow
+from credit.db.models import ApprovalStep, utcnow
 from credit.domain import authority
+from credit.domain.authority import Decision
 from credit.services.approval_chain.steps import (
     Asking,
     ChainRestarted,

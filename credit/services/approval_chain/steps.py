@@ -13,8 +13,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from credit.app import App
-from credit.db.models import ApprovalStep, Decision
+from credit.db.models import ApprovalStep
 from credit.domain import authority
+from credit.domain.authority import Decision
 from credit.services.approval_chain.subject import Level
 from credit.services.common import ServiceError
 

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 from credit import audit, notices
 from credit.app import App
-from credit.db.models import ApprovalStep, Decision, utcnow
+from credit.db.models import ApprovalStep, utcnow
 from credit.domain import authority
+from credit.domain.authority import Decision
 from credit.services.approval_chain.engine import decision_context
 from credit.services.approval_chain.steps import chain_steps, deciders
 from credit.services.approval_chain.subject import ApprovalSubject, registered

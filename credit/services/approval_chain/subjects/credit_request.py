@@ -21,10 +21,10 @@ from credit.db.models import (
     CreditRequest,
     Customer,
     RequestKind,
-    RequestStatus,
     utcnow,
 )
 from credit.domain import authority
+from credit.domain.authority import RequestStatus
 from credit.domain.policy import AuthorityLevel, PolicyBody
 from credit.services.approval_chain.engine import advance
 from credit.services.approval_chain.steps import Progress

@@ -14,15 +14,8 @@ from sqlmodel import Session, col, select
 
 from credit import audit, notices
 from credit.app import App
-from credit.db.models import (
-    ApprovalStep,
-    CreditLine,
-    CreditPolicy,
-    Customer,
-    Decision,
-    PolicyStatus,
-    utcnow,
-)
+from credit.db.models import ApprovalStep, CreditLine, CreditPolicy, Customer, utcnow
+from credit.domain.authority import Decision, PolicyStatus
 from credit.domain.money import ZERO
 from credit.domain.policy import PolicyBody
 from credit.domain.policy_diff import diff_policies
