@@ -13,6 +13,7 @@ from credit.services.approval_chain import (
     Progress,
     SweepCounts,
     decide,
+    lock_subject,
     pending_approvals,
     sweep_approvals,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "advance_request",
     "decide",
     "lock_request",
+    "lock_subject",
     "pending_approvals",
     "request_amount",
     "sweep_approvals",

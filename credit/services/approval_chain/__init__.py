@@ -18,6 +18,7 @@ from credit.services.approval_chain.engine import (
     advance,
     advance_in,
     decide,
+    lock_subject,
     pending_approvals,
 )
 from credit.services.approval_chain.steps import ChainRestarted, Progress, chain_steps
@@ -44,6 +45,7 @@ __all__ = [
     "advance_in",
     "chain_steps",
     "decide",
+    "lock_subject",
     "pending_approvals",
     "register",
     "sweep_approvals",

@@ -44,6 +44,12 @@ from credit.services.views import step_view
 OnDecided = Callable[[Session, ApprovalStep], None]
 
 
+def lock_subject(s: Session, subject: str, subject_id: int) -> None:
+    """Take the write lock on a subject's row first, so that two decisions on the same chain are
+    applied one after the other (a row lock on PostgreSQL, the write lock on SQLite)."""
+    subject_type(subject).lock(s, subject_id)
+
+
 def decision_context(
     item: ApprovalSubject, step: ApprovalStep, *, link: bool, anyone: bool = False
 ) -> dict[str, Any]:
