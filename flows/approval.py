@@ -10,6 +10,7 @@ from datetime import date
 
 from prefect import flow, get_run_logger
 
+from credit.domain.authority import RequestStatus
 from credit.settings import Settings
 from flows.publish import publish
 from tasks.approval import advance_request, approved_requests, sweep_approvals
@@ -22,10 +23,10 @@ def approval(request_id: int, as_of: date) -> dict:
     progress = advance_request(request_id, as_of)
     deliver_notices()
     log = get_run_logger()
-    if progress["status"] == "approved":
+    if progress["status"] == RequestStatus.APPROVED:
         log.info("request %s approved at every level: publishing", request_id)
         progress["published"] = publish(request_id, as_of)
-        progress["status"] = "published"
+        progress["status"] = RequestStatus.PUBLISHED
     else:
         log.info("request %s: %s %s", request_id, progress["status"], progress["waiting_for"] or "")
     return progress

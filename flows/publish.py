@@ -6,12 +6,13 @@ from datetime import date
 
 from prefect import flow
 
+from credit.services.publish import PublishedLine
 from tasks.notices import deliver_notices
 from tasks.publish import activate_credit_line
 
 
 @flow(name="publish", flow_run_name="publish-request-{request_id}")
-def publish(request_id: int, as_of: date) -> dict:
+def publish(request_id: int, as_of: date) -> PublishedLine:
     """Activate the approved request's credit line and send the terms letter."""
     result = activate_credit_line(request_id, as_of)
     deliver_notices()

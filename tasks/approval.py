@@ -8,6 +8,7 @@ from prefect.artifacts import create_table_artifact
 from sqlmodel import select
 
 from credit import services
+from credit.services.approvals import SweepCounts
 from tasks._runtime import app
 
 
@@ -33,7 +34,8 @@ def advance_policy(version: int, backtest: dict | None = None) -> dict:
 def backtest_policy(version: int, as_of: date, days: int = 90, every: int = 30) -> dict | None:
     """Shadow-run a draft against the stored history (nothing sent or changed); the result as a
     table artifact, and a summary for the approval notice."""
-    from credit.db.models import CreditPolicy, PolicyStatus
+    from credit.db.models import CreditPolicy
+    from credit.domain.authority import PolicyStatus
 
     a = app()
     with a.uow() as uow:
@@ -67,6 +69,6 @@ def backtest_policy(version: int, as_of: date, days: int = 90, every: int = 30) 
 
 
 @task(name="sweep-approvals")
-def sweep_approvals(as_of: date) -> dict:
+def sweep_approvals(as_of: date) -> SweepCounts:
     """Reminders and escalations for overdue approval steps (each sent once)."""
     return services.sweep_approvals(app(), as_of=as_of)

@@ -12,6 +12,11 @@ from sqlmodel import Field, SQLModel
 
 from credit.db.types import Money, Rate
 
+# The approval statuses belong to the authority rules; re-exported here beside their tables.
+from credit.domain.authority import Decision as Decision
+from credit.domain.authority import PolicyStatus as PolicyStatus
+from credit.domain.authority import RequestStatus as RequestStatus
+
 
 def utcnow() -> datetime:
     """Wall-clock time for audit stamps (aware, UTC)."""
@@ -108,14 +113,6 @@ class FxRate(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class PolicyStatus(StrEnum):
-    DRAFT = "draft"
-    IN_APPROVAL = "in_approval"
-    PUBLISHED = "published"
-    RETIRED = "retired"
-    REJECTED = "rejected"
-
-
 class CreditPolicy(SQLModel, table=True):
     __tablename__ = "credit_policy"
 
@@ -203,13 +200,6 @@ class RequestKind(StrEnum):
     REVIEW = "review"
 
 
-class RequestStatus(StrEnum):
-    IN_APPROVAL = "in_approval"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    PUBLISHED = "published"
-
-
 class CreditRequest(SQLModel, table=True):
     __tablename__ = "credit_request"
 
@@ -235,12 +225,6 @@ class CreditRequest(SQLModel, table=True):
     status: str = Field(default=RequestStatus.IN_APPROVAL, max_length=20, index=True)
     created_at: datetime = Field(default_factory=utcnow)
     decided_at: datetime | None = None
-
-
-class Decision(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
 
 
 class ApprovalStep(SQLModel, table=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from enum import StrEnum
 
 from credit.domain.directory import Approver, Directory
 from credit.domain.policy import AuthorityLevel, PolicyBody
@@ -174,3 +175,33 @@ def pick_approver(
         if ok(a):
             return a, None
     return None
+
+
+# -- The statuses of what goes through approval (values as stored in the database) -----------
+
+
+class Decision(StrEnum):
+    """An approval step's decision."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class RequestStatus(StrEnum):
+    """A credit request's way through approval to publication."""
+
+    IN_APPROVAL = "in_approval"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PUBLISHED = "published"
+
+
+class PolicyStatus(StrEnum):
+    """A policy version's way from draft through the committee to publication and retirement."""
+
+    DRAFT = "draft"
+    IN_APPROVAL = "in_approval"
+    PUBLISHED = "published"
+    RETIRED = "retired"
+    REJECTED = "rejected"

@@ -18,18 +18,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import update
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from credit.app import App
-from credit.db.models import ApprovalLink, ApprovalStep, Decision, utcnow
+from credit.db.models import ApprovalLink, ApprovalStep, utcnow
+from credit.domain.authority import Decision
 from credit.services.common import ServiceError, saved_id
 
 log = logging.getLogger(__name__)
 
 
 def web_secret(app: App) -> bytes:
-    """CREDIT_WEB_SECRET; on the embedded SQLite default a random secret kept beside the database."""
+    """CREDIT_WEB_SECRET; on the embedded SQLite default a random secret kept beside the
+    database."""
     if app.settings.web_secret:
         return app.settings.web_secret.encode()
     url = make_url(app.settings.database_url)
@@ -111,7 +114,8 @@ class ValidLink:
 
 
 def check(app: App, s: Session, token: str, *, now: datetime | None = None) -> ValidLink:
-    """Verify signature, expiry, use and currency of a token; raise :class:`LinkRefused` otherwise."""
+    """Verify signature, expiry, use and currency of a token; raise :class:`LinkRefused`
+    otherwise."""
     now = now or utcnow()
     secret = web_secret(app)
     body, _, mac = token.partition(".")
@@ -152,3 +156,12 @@ def check(app: App, s: Session, token: str, *, now: datetime | None = None) -> V
             payload,
         )
     return ValidLink(link, step, payload)
+
+
+def mark_used(s: Session, *, link_id: int | None) -> None:
+    """A link works once: mark it used (inside the transaction of the decision it carried)."""
+    s.execute(
+        update(ApprovalLink)
+        .where(col(ApprovalLink.id) == link_id, col(ApprovalLink.used_at).is_(None))
+        .values(used_at=utcnow())
+    )

@@ -4,29 +4,68 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import select
 
-from credit import audit, notices
+from credit import audit
 from credit.app import App
 from credit.config import load_policy_file
 from credit.db.models import (
-    CreditLine,
     CreditPolicy,
-    Customer,
-    Decision,
-    PolicyStatus,
-    utcnow,
 )
-from credit.domain.money import ZERO
-from credit.domain.policy import PolicyBody
 from credit.domain.policy_diff import diff_policies
-from credit.services.approvals import Progress, _assign, _create_steps, _steps, lock_subject
-from credit.services.common import SUBJECT_POLICY, ServiceError, person_email
+from credit.services.approval_chain.subjects.policy_version import (
+    advance_policy,
+    advance_policy_in,
+    policy_changes,
+)
+from credit.services.common import ServiceError, person_email
 from credit.services.setup import new_policy_row
-from credit.services.views import step_view
+
+
+class VersionStatus(TypedDict):
+    version: int
+    status: str
+
+
+class PolicyChange(TypedDict):
+    section: str
+    text: str
+
+
+# "from" is a keyword: the functional form.
+PolicyDiff = TypedDict(
+    "PolicyDiff", {"from": VersionStatus, "to": VersionStatus, "changes": list[PolicyChange]}
+)
+
+
+class PolicyVersionView(TypedDict):
+    """A stored policy version as written, with its risk effects and dunning schedule in words."""
+
+    risk_effects: list[dict[str, Any]]
+    effects_lookback_days: int
+    dunning_levels: list[dict[str, Any]]
+    version: int
+    name: str
+    status: str
+    proposed_by: str
+    reason: str
+    sha256: str
+    published_at: str | None
+    body: dict[str, Any]
+
+
+__all__ = [
+    "PolicyDiff",
+    "PolicyVersionView",
+    "advance_policy",
+    "policy_changes",
+    "policy_diff",
+    "policy_view",
+    "propose_policy",
+]
 
 
 def propose_policy(app: App, *, path: Path, by: str, reason: str, as_of: date | None = None) -> int:
@@ -75,277 +114,14 @@ def propose_policy(app: App, *, path: Path, by: str, reason: str, as_of: date | 
         _, live = app.published_policy(s)
         result = shadow_run(s, live, body, span(day - timedelta(days=90), day, 30))
         summary = backtest_summary({"version": row.version, **result})
-        _advance_policy_in(app, s, row, summary)  # routed to the committee in the same transaction
+        advance_policy_in(app, s, row, summary)  # routed to the committee in the same transaction
         uow.commit()
         return row.version
 
 
-def advance_policy(app: App, *, version: int, backtest: dict[str, Any] | None = None) -> Progress:
-    """Route a draft policy to the committee the published policy names; publish it once every
-    member approved (retiring the previous version); report a rejection. Safe to repeat.
-    ``backtest`` (a summary of the shadow run) goes into the approval notices."""
-    with app.uow() as uow:
-        s = uow.session
-        lock_subject(s, SUBJECT_POLICY, version)
-        row = s.exec(select(CreditPolicy).where(CreditPolicy.version == version)).first()
-        if row is None:
-            raise ServiceError(f"no policy version {version}")
-        progress = _advance_policy_in(app, s, row, backtest)
-        uow.commit()
-        return progress
-
-
-def _rereview_all(app: App, s: Session, row: CreditPolicy) -> list[str]:
-    """The new version says existing lines are re-reviewed at once: flag every line's customer
-    (the next periodic review run re-assesses them under the new version)."""
-    today = app.settings.today()
-    flagged = []
-    for customer, _ in s.exec(
-        select(Customer, CreditLine).join(
-            CreditLine, col(CreditLine.customer_id) == col(Customer.id)
-        )
-    ):
-        if customer.review_flagged_on is None:
-            customer.review_flagged_on = today
-            customer.review_flag_reason = (
-                f"policy version {row.version} published: re-review at once"
-            )
-            s.add(customer)
-            flagged.append(customer.code)
-    if flagged:
-        audit.record(
-            s,
-            actor="system",
-            action="policy.rereview",
-            entity_type="credit_policy",
-            entity_id=row.version,
-            after={"flagged": flagged},
-            reason="the new version asks for every credit line to be re-reviewed at once",
-            policy_version=row.version,
-        )
-    return sorted(flagged)
-
-
-def _advance_policy_in(
-    app: App, s: Session, row: CreditPolicy, backtest: dict[str, Any] | None = None
-) -> Progress:
-    """The committee chain's next step for a policy version, inside the caller's transaction."""
-    version = row.version
-    current_version, current = app.published_policy(s)
-    now = utcnow()
-    steps = _steps(s, SUBJECT_POLICY, version)
-    if row.status == PolicyStatus.DRAFT:
-        chain = [
-            (i + 1, role, None, f"policy change needs {role}")
-            for i, role in enumerate(current.policy_change.approver_roles)
-        ]
-        steps = _create_steps(
-            app,
-            s,
-            subject=SUBJECT_POLICY,
-            subject_id=version,
-            chain=chain,
-            requester=row.proposed_by,
-            amount=ZERO,
-            due_hours=current.authority.step_due_hours,
-            now=now,
-        )
-        row.status = PolicyStatus.IN_APPROVAL
-        s.add(row)
-        audit.record(
-            s,
-            actor="system",
-            action="policy.route",
-            entity_type="credit_policy",
-            entity_id=version,
-            before={"status": "draft"},
-            after={"status": "in_approval", "roles": [c[1] for c in chain]},
-            policy_version=current_version,
-        )
-    progress = Progress(SUBJECT_POLICY, version, row.status)
-    ctx = {
-        "policy": {
-            "version": row.version,
-            "name": row.name,
-            "proposed_by": row.proposed_by,
-            "reason": row.reason,
-            "sha256": row.body_sha256,
-        },
-        "current_version": current_version,
-        "changes": policy_changes(current, app.policy_body(row)),
-        "steps": [step_view(st) for st in steps],
-        "backtest": backtest,
-    }
-    if row.status == PolicyStatus.IN_APPROVAL:
-        rejected = next((st for st in steps if st.decision == Decision.REJECTED), None)
-        if rejected is not None:
-            row.status = PolicyStatus.REJECTED
-            s.add(row)
-            audit.record(
-                s,
-                actor=rejected.decided_by or "system",
-                action="policy.reject",
-                entity_type="credit_policy",
-                entity_id=version,
-                before={"status": "in_approval"},
-                after={"status": "rejected"},
-                reason=rejected.comment or "",
-                policy_version=current_version,
-            )
-            notices.enqueue(
-                s,
-                app.renderer,
-                key=f"policy-rejected:{version}",
-                kind="policy_rejected",
-                locale="en",
-                recipients=[person_email(app, row.proposed_by)],
-                context={**ctx, "rejection": step_view(rejected)},
-            )
-        elif all(st.decision == Decision.APPROVED for st in steps) and (
-            row.based_on_version not in (None, current_version)
-        ):
-            # Another version was published since this one was proposed: publishing it now
-            # would silently undo that version's changes.
-            row.status = PolicyStatus.REJECTED
-            s.add(row)
-            audit.record(
-                s,
-                actor="system",
-                action="policy.reject",
-                entity_type="credit_policy",
-                entity_id=version,
-                before={"status": "in_approval", "based_on_version": row.based_on_version},
-                after={"status": "rejected"},
-                reason=f"version {current_version} was published after this proposal; propose "
-                "the change again against it",
-                policy_version=current_version,
-            )
-            notices.enqueue(
-                s,
-                app.renderer,
-                key=f"policy-rejected:{version}",
-                kind="policy_rejected",
-                locale="en",
-                recipients=[person_email(app, row.proposed_by)],
-                context={
-                    **ctx,
-                    "rejection": {
-                        "level": 0,
-                        "role": "system",
-                        "approver": None,
-                        "decided_by": "system",
-                        "decision": "rejected",
-                        "comment": f"version {current_version} was published after this proposal "
-                        f"(based on version {row.based_on_version}); propose the change again "
-                        "against the published version",
-                        "reason": "superseded",
-                        "due_at": "",
-                        "decided_at": "",
-                        "id": 0,
-                    },
-                },
-            )
-        elif all(st.decision == Decision.APPROVED for st in steps):
-            old = s.exec(select(CreditPolicy).where(CreditPolicy.version == current_version)).one()
-            old.status, old.retired_at = PolicyStatus.RETIRED, now
-            row.status, row.published_at = PolicyStatus.PUBLISHED, now
-            s.add(old)
-            s.add(row)
-            audit.record(
-                s,
-                actor="system",
-                action="policy.publish",
-                entity_type="credit_policy",
-                entity_id=version,
-                before={"published_version": current_version},
-                after={"published_version": version, "sha256": row.body_sha256},
-                reason="approved by " + ", ".join(st.decided_by or "" for st in steps),
-                policy_version=version,
-            )
-            new_body = app.policy_body(row)
-            rereview = (
-                _rereview_all(app, s, row) if new_body.policy_change.rereview_on_publish else []
-            )
-            # Credit, collections and sales (every sales owner of a customer with a line) hear of
-            # it with the list of changes.
-            sales = sorted(
-                {
-                    c.sales_owner_email
-                    for c, _ in s.exec(
-                        select(Customer, CreditLine).join(
-                            CreditLine, col(CreditLine.customer_id) == col(Customer.id)
-                        )
-                    )
-                }
-            )
-            notices.enqueue(
-                s,
-                app.renderer,
-                key=f"policy-published:{version}",
-                kind="policy_published",
-                locale="en",
-                recipients=[app.directory.teams.credit, app.directory.teams.collections, *sales],
-                context={
-                    **ctx,
-                    "approvers": [st.decided_by for st in steps],
-                    "rereview": rereview,
-                },
-            )
-        else:
-            deciders = {st.decided_by for st in steps if st.decided_by}
-            for st in steps:
-                if st.decision != Decision.PENDING:
-                    continue
-                who = _assign(app, st, amount=ZERO, requester=row.proposed_by, excluded=deciders)
-                s.add(st)
-                if who is None:
-                    notices.enqueue(
-                        s,
-                        app.renderer,
-                        key=f"policy-approval-unassignable:{st.id}",
-                        kind="policy_approval_needed",
-                        locale="en",
-                        recipients=[app.directory.teams.credit],
-                        context={
-                            **ctx,
-                            "step": step_view(st),
-                            "approver": "",
-                            "command_approve": f"credit policy approve {version} --as USER",
-                            "command_reject": f'credit policy reject {version} --as USER --comment "..."',
-                        },
-                    )
-                else:
-                    deciders.add(who)
-                    notices.enqueue(
-                        s,
-                        app.renderer,
-                        key=f"policy-approval-needed:{st.id}:{who}",
-                        kind="policy_approval_needed",
-                        locale="en",
-                        recipients=[person_email(app, who)],
-                        context={
-                            **ctx,
-                            "step": step_view(st),
-                            "approver": who,
-                            "command_approve": f"credit policy approve {version} --as {who}",
-                            "command_reject": f'credit policy reject {version} --as {who} --comment "..."',
-                        },
-                    )
-            progress.waiting_for = ", ".join(
-                f"{st.role}: {st.approver}" for st in steps if st.decision == Decision.PENDING
-            )
-    progress.status = row.status
-    return progress
-
-
-def policy_changes(old: PolicyBody, new: PolicyBody) -> list[str]:
-    """What a new version changes, in readable lines, section by section."""
-    return [str(c) for c in diff_policies(old, new)]
-
-
 def policy_diff(
     app: App, *, from_version: int | None = None, to_version: int | None = None
-) -> dict[str, Any]:
+) -> PolicyDiff:
     """The changes between two stored versions: by default from the published one to the newest
     (usually the draft in approval)."""
     with app.uow() as uow:
@@ -373,7 +149,7 @@ def policy_diff(
         }
 
 
-def policy_view(app: App, *, version: int | None) -> dict[str, Any]:
+def policy_view(app: App, *, version: int | None) -> PolicyVersionView:
     """A stored version as written, plus its dunning schedule in words (any version: older ones
     are read through the current schema)."""
     from credit.domain.dunning import describe_level

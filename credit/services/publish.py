@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from credit import audit, notices
 from credit.app import App
-from credit.db.models import (
-    CreditLine,
-    CreditRequest,
-    Customer,
-    LineStatus,
-    RequestStatus,
-    utcnow,
-)
-from credit.services.approvals import _steps
+from credit.db.models import CreditLine, CreditRequest, Customer, LineStatus, utcnow
+from credit.domain.authority import RequestStatus
+from credit.services.approval_chain.steps import chain_steps
+from credit.services.approval_chain.subjects.credit_request import lock_request
 from credit.services.common import (
     SUBJECT_REQUEST,
     ServiceError,
@@ -30,14 +25,82 @@ from credit.services.common import (
 from credit.services.views import customer_view, line_view, request_view
 
 
-def publish_request(app: App, *, request_id: int, as_of: date) -> dict[str, Any]:
+class PublishedLine(TypedDict):
+    """The credit line an approved request published, and the notices it sent."""
+
+    customer: str
+    limit: str
+    currency: str
+    next_review_on: str
+    notices: list[int]
+
+
+def _line_from(r: CreditRequest, line: CreditLine | None, *, as_of: date) -> CreditLine:
+    """The customer's line with the request's terms: a new line, or the one they have changed."""
+    if line is None:
+        return CreditLine(
+            customer_id=r.customer_id,
+            limit=r.proposed_limit,
+            currency=r.currency,
+            terms_days=r.terms_days,
+            conditions=list(r.conditions),
+            rating=r.rating,
+            request_id=saved_id(r),
+            policy_version=r.policy_version,
+            activated_on=as_of,
+            next_review_on=add_months(as_of, r.review_months),
+        )
+    line.limit, line.terms_days, line.conditions = (
+        r.proposed_limit,
+        r.terms_days,
+        list(r.conditions),
+    )
+    line.rating, line.request_id, line.policy_version = (
+        r.rating,
+        saved_id(r),
+        r.policy_version,
+    )
+    line.next_review_on, line.updated_at = add_months(as_of, r.review_months), utcnow()
+    if line.status == LineStatus.CLOSED:
+        line.status = LineStatus.ACTIVE
+    return line
+
+
+def _publish_line(
+    s: Session, r: CreditRequest, customer: Customer, *, as_of: date
+) -> tuple[CreditLine, dict[str, Any] | None]:
+    """Publish an approved request: (its line, the line before it); a published one stays."""
+    line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
+    if r.status != RequestStatus.APPROVED:
+        assert line is not None
+        return line, None
+    before = line_view(line) if line else None
+    line = _line_from(r, line, as_of=as_of)
+    s.add(line)
+    r.status = RequestStatus.PUBLISHED
+    s.add(r)
+    s.flush()
+    approvers = [st.decided_by for st in chain_steps(s, SUBJECT_REQUEST, saved_id(r))]
+    audit.record(
+        s,
+        actor="system",
+        action="credit_line.publish",
+        entity_type="credit_line",
+        entity_id=customer.code,
+        before=before,
+        after={**line_view(line), "request_id": r.id},
+        reason=f"request {r.id} approved by {', '.join(a for a in approvers if a)}",
+        policy_version=r.policy_version,
+    )
+    return line, before
+
+
+def publish_request(app: App, *, request_id: int, as_of: date) -> PublishedLine:
     """Activate (or change) the customer's credit line from an approved request; tell the customer
     and the sales owner. Rerunning after publication changes nothing and sends nothing new."""
-    from credit.services.approvals import lock_subject
-
     with app.uow() as uow:
         s = uow.session
-        lock_subject(s, SUBJECT_REQUEST, request_id)  # a sweep and the approver's own run at once
+        lock_request(s, request_id)  # a sweep and the approver's own run at once
         r = s.get(CreditRequest, request_id)
         if r is None:
             raise ServiceError(f"no credit request {request_id}")
@@ -47,54 +110,7 @@ def publish_request(app: App, *, request_id: int, as_of: date) -> dict[str, Any]
             )
         customer = s.get(Customer, r.customer_id)
         assert customer is not None
-        line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
-        before = None  # the line before this request (only when it is published now)
-        if r.status == RequestStatus.APPROVED:
-            before = line_view(line) if line else None
-            if line is None:
-                line = CreditLine(
-                    customer_id=saved_id(customer),
-                    limit=r.proposed_limit,
-                    currency=r.currency,
-                    terms_days=r.terms_days,
-                    conditions=list(r.conditions),
-                    rating=r.rating,
-                    request_id=saved_id(r),
-                    policy_version=r.policy_version,
-                    activated_on=as_of,
-                    next_review_on=add_months(as_of, r.review_months),
-                )
-            else:
-                line.limit, line.terms_days, line.conditions = (
-                    r.proposed_limit,
-                    r.terms_days,
-                    list(r.conditions),
-                )
-                line.rating, line.request_id, line.policy_version = (
-                    r.rating,
-                    saved_id(r),
-                    r.policy_version,
-                )
-                line.next_review_on, line.updated_at = add_months(as_of, r.review_months), utcnow()
-                if line.status == LineStatus.CLOSED:
-                    line.status = LineStatus.ACTIVE
-            s.add(line)
-            r.status = RequestStatus.PUBLISHED
-            s.add(r)
-            s.flush()
-            approvers = [st.decided_by for st in _steps(s, SUBJECT_REQUEST, saved_id(r))]
-            audit.record(
-                s,
-                actor="system",
-                action="credit_line.publish",
-                entity_type="credit_line",
-                entity_id=customer.code,
-                before=before,
-                after={**line_view(line), "request_id": r.id},
-                reason=f"request {r.id} approved by {', '.join(a for a in approvers if a)}",
-                policy_version=r.policy_version,
-            )
-        assert line is not None
+        line, before = _publish_line(s, r, customer, as_of=as_of)
         if before is not None and before["limit"] > line.limit:
             from credit.services.service_desk import open_service_task
 

@@ -327,3 +327,30 @@ def test_the_approval_page_shows_what_changes_and_what_the_risk_signals_did(site
         "limit cut 50% by high signal bounced_payment: EUR 250,000.00 → EUR 125,000.00",
     ):
         assert line in page.text, line
+
+
+def test_the_link_is_marked_used_in_the_decisions_own_transaction(site, monkeypatch):
+    """A page decision whose transaction fails after the link was marked leaves both undone:
+    the step still waits and the link still works (no used link without a decision)."""
+    app, base, continued = site
+    rid = review(app, "C-1003", "30000")
+    url = link_of(app, rid)
+    before = state(app)
+    mark_used = links.mark_used
+
+    def mark_then_fail(s, *, link_id):
+        mark_used(s, link_id=link_id)
+        raise services.ServiceError("something failed before the commit")
+
+    monkeypatch.setattr(links, "mark_used", mark_then_fail)
+    with httpx.Client(base_url=base) as client:
+        page = client.get(path(url))
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+        failed = client.post(path(url), data={"csrf": csrf, "decision": "approve"})
+        assert failed.status_code == 400 and "your link still works" in failed.text
+        assert state(app) == before and continued == []
+        monkeypatch.setattr(links, "mark_used", mark_used)
+        done = client.post(path(url), data={"csrf": csrf, "decision": "approve"})
+    assert done.status_code == 200 and continued == [rid]
+    steps, used = state(app)
+    assert steps[0] == ("approved", "carla.manager") and all(used)

@@ -21,7 +21,7 @@ def _strings(node: ast.AST) -> list[str]:
 
 def test_no_service_error_names_a_command_line_flag():
     found = []
-    for path in sorted(SERVICES.glob("*.py")):
+    for path in sorted(SERVICES.rglob("*.py")):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             texts: list[str] = []

@@ -1,0 +1,55 @@
+"""Rendering the web pages: one Jinja environment, the page headers, the message page."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from credit.notices import install_filters
+from credit.resources import resource_dir
+from credit.settings import Settings
+
+
+class Pages:
+    """The site's templates (``templates/web``) with the notices' filters."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.env = Environment(
+            loader=FileSystemLoader(str(resource_dir("templates"))),
+            autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=True),
+            undefined=StrictUndefined,
+        )
+        install_filters(self.env, ZoneInfo(settings.timezone))
+        self.env.globals["company_name"] = settings.company_name or "Credit management"
+
+    def page(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        response = HTMLResponse(
+            self.env.get_template(f"web/{name}").render(**ctx), status_code=status
+        )
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    def message(
+        self,
+        title: str,
+        text: str,
+        *,
+        ok: bool,
+        status: int,
+        details: list[str] | None = None,
+        back: str = "",
+    ) -> HTMLResponse:
+        return self.page(
+            "message.html.j2",
+            status,
+            title=title,
+            message=text,
+            ok=ok,
+            details=details or [],
+            back=back,
+        )
