@@ -85,7 +85,7 @@ def collections_partition(run_key: str, as_of: date, dry_run: bool = False) -> d
 
 
 def _finish(
-    as_of: date, dry_run: bool, customers: int, summary: dict, partitions: list | None = None
+    as_of: date, dry_run: bool, customers: int, summary: dict, *, partitions: list | None = None
 ) -> dict | State:
     result = {
         "as_of": as_of.isoformat(),

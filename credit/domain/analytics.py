@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from credit.domain.dunning import aging_bucket, empty_aging
 from credit.domain.money import ZERO
 
 PCT = Decimal("0.1")
@@ -96,9 +97,14 @@ class Ledger:
 
     def payments(self, start: date, end: date) -> Decimal:
         allocated = sum(
-            (a for doc in self.documents for d, a, paid in doc.settlements if paid and start < d <= end),
+            (
+                a
+                for doc in self.documents
+                for d, a, paid in doc.settlements
+                if paid and start < d <= end
+            ),
             ZERO,
-        )  # fmt: skip
+        )
         return allocated + sum((a for d, a in self.on_account if start < d <= end), ZERO)
 
 
@@ -158,22 +164,14 @@ def monthly_figures(ledger: Ledger, as_of: date, months: int = 12) -> list[Month
     return out
 
 
-AGING = (("current", None, 0), ("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90),
-         ("90+", 91, None))  # fmt: skip
-
-
 def aging(ledger: Ledger, as_of: date) -> dict[str, Decimal]:
     """Open receivables by days past due; payments on account and credit notes count as current."""
-    buckets = {name: ZERO for name, _, _ in AGING}
+    buckets = empty_aging()
     for d in ledger.documents:
         if d.issue_date > as_of:
             continue
-        amount = d.open_on(as_of)
         days = max(0, (as_of - d.due_date).days) if d.amount > 0 else 0
-        for name, low, high in AGING:
-            if (low is None or days >= low) and (high is None or days <= high):
-                buckets[name] += amount
-                break
+        buckets[aging_bucket(days)] += d.open_on(as_of)
     buckets["current"] -= sum((a for day, a in ledger.on_account if day <= as_of), ZERO)
     return buckets
 
