@@ -7,6 +7,7 @@ from prefect import task
 
 from credit.services import collections as collections_service
 from credit.services import partitions
+from credit.services.collections import RunSummary
 from tasks._runtime import app
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ def find_collection_candidates(as_of: date, dry_run: bool = False) -> list[int]:
 
 
 @task(name="dun-customers")
-def dun_customers(customer_ids: list[int], as_of: date, dry_run: bool) -> dict:
+def dun_customers(customer_ids: list[int], as_of: date, dry_run: bool) -> RunSummary:
     """Take the next dunning step for a batch of customers (a transaction per few hundred);
     returns the batch's summary, not one row per customer."""
     outcomes = collections_service.dun_customers(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import and_, func, or_
 from sqlalchemy import select as sa_select
@@ -35,6 +35,36 @@ from credit.services.ledger_raw import load_raw as load_raw
 from credit.services.ledger_raw import load_raw_many as load_raw_many
 from credit.services.ledger_raw import rate_table as rate_table
 from credit.services.ledger_raw import research_ledger_many as research_ledger_many
+
+
+class BaseView(TypedDict):
+    """Exposure and limit in the base currency, and the rate of the customer's currency."""
+
+    exposure: Decimal
+    limit: Decimal | None
+    customer_currency: str
+    customer_rate: Decimal | None
+    customer_rate_date: str | None
+
+
+class OpenOrder(TypedDict):
+    number: str
+    order_date: date
+    amount: Decimal
+    currency: str
+
+
+class CreditExposure(TypedDict):
+    """Open receivables and open orders in one currency, against the credit line."""
+
+    currency: str
+    receivables: Decimal
+    open_orders: Decimal
+    exposure: Decimal
+    limit: Decimal | None
+    headroom: Decimal | None
+    orders: list[OpenOrder]
+    unvalued: list[str]  # what could not be valued for want of a rate
 
 
 def open_disputes(session: Session, customer_id: int, as_of: date) -> dict[str, Dispute]:
@@ -261,7 +291,7 @@ def base_view(  # noqa: PLR0917  # risk calls it positionally (not this module's
     rates: RateTable,
     as_of: date,
     report: CleaningReport | None = None,
-) -> dict[str, Any]:
+) -> BaseView:
     """Exposure and limit in the base currency at the research date's rates, and the rate of the
     customer's currency, so that limits, utilisation and authority compare like with like."""
     return base_view_of(
@@ -286,7 +316,7 @@ def base_view_of(  # noqa: PLR0917  # research calls it positionally (not this m
     rates: RateTable,
     as_of: date,
     report: CleaningReport | None = None,
-) -> dict[str, Any]:
+) -> BaseView:
     """:func:`base_view` from an exposure already read."""
     exposure_base = ZERO
     for currency, amount in exposure_by_currency.items():
@@ -341,7 +371,7 @@ def credit_exposure(
     line: CreditLine | None,
     as_of: date,
     items: dict[str, list[dunning.OpenItem]],
-) -> dict[str, Any]:
+) -> CreditExposure:
     """The exposure a new order is checked against (``credit orders check``) and ``credit
     customers show`` shows: open receivables + open orders, in the line's currency (the
     customer's without a line) at the latest rates on ``as_of``; what cannot be valued for want
@@ -356,7 +386,7 @@ def credit_exposure(
             unvalued.append(f"open items in {cur}: no exchange rate {cur}->{target} on {as_of}")
         else:
             receivables += converted
-    orders, listed = ZERO, []
+    orders, listed = ZERO, list[OpenOrder]()
     for o in s.exec(
         select(SalesOrder)
         .where(SalesOrder.customer_id == customer.id, SalesOrder.status == OrderStatus.OPEN)

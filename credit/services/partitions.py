@@ -26,10 +26,11 @@ from sqlmodel import col, select
 
 from credit.app import App
 from credit.db.models import WorkPartition, utcnow
-from credit.services.collections import dun_customers, run_summary
+from credit.services.collections import RunSummary, dun_customers, run_summary
 from credit.services.common import id_col
 
 log = logging.getLogger(__name__)
+
 
 class PartitionStatus(StrEnum):
     PENDING = "pending"  # free to claim
@@ -144,14 +145,16 @@ def renew_lease(app: App, *, partition_id: int, worker: str, token: int) -> None
 
 
 def finish_partition(
-    app: App, *, partition_id: int, worker: str, token: int, summary: dict[str, Any]
+    app: App, *, partition_id: int, worker: str, token: int, summary: RunSummary
 ) -> bool:
     """Record the partition done with its summary, if this worker still holds it."""
     with app.uow() as uow:
         done = uow.session.exec(
             update(WorkPartition)
             .where(_mine(partition_id, worker, token))
-            .values(status=PartitionStatus.DONE, summary=summary, lease_until=None, finished_at=utcnow())
+            .values(
+                status=PartitionStatus.DONE, summary=summary, lease_until=None, finished_at=utcnow()
+            )
         ).rowcount
         uow.commit()
     if done != 1:
@@ -251,7 +254,9 @@ def unfinished_with_lease_ended(app: App, *, run_key: str) -> int:
     return sum(
         1
         for p in partition_summaries(app, run_key=run_key)
-        if p["status"] == PartitionStatus.RUNNING and p["lease_until"] is not None and p["lease_until"] < now
+        if p["status"] == PartitionStatus.RUNNING
+        and p["lease_until"] is not None
+        and p["lease_until"] < now
     )
 
 

@@ -30,7 +30,13 @@ from credit.services.collections.promises import paid_between
 from credit.services.collections.run import BATCH, dun_customer, dun_customers, failure_reason
 from credit.services.collections.state import Batch, CustomerPosition, DunningRun
 from credit.services.collections.steps import notice_context
-from credit.services.collections.summary import ACTIONS_SHOWN, merge_summaries, run_summary
+from credit.services.collections.summary import (
+    ACTIONS_SHOWN,
+    OutcomeRow,
+    RunSummary,
+    merge_summaries,
+    run_summary,
+)
 
 __all__ = [
     "ACTIONS_SHOWN",
@@ -42,6 +48,8 @@ __all__ = [
     "CustomerPosition",
     "DunningOutcome",
     "DunningRun",
+    "OutcomeRow",
+    "RunSummary",
     "check_run_date",
     "collection_candidates",
     "dun_customer",

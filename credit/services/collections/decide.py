@@ -27,7 +27,7 @@ class DunningOutcome:
     overdue_total: str
     invoices: list[str]
     action: str
-    status: str  # an OutcomeStatus
+    status: OutcomeStatus
     channel: str = ""
     reason: str = ""
     notices: list[str] = field(default_factory=list)

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date
-from typing import Any
+from typing import cast
 
 from sqlalchemy import insert
 from sqlalchemy.exc import StatementError
@@ -23,6 +23,7 @@ from credit.faults import checkpoint
 from credit.services.collections.decide import DunningOutcome, dun_currency
 from credit.services.collections.errors import AmountOutOfRange
 from credit.services.collections.state import Batch, DunningRun
+from credit.services.collections.summary import OutcomeRow
 from credit.services.common import id_col
 
 log = logging.getLogger(__name__)
@@ -139,13 +140,13 @@ def dun_customers(
     expected: dict[str, Planned] | None = None,
     batch_size: int = BATCH,
     after_batch: Callable[[], None] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[OutcomeRow]:
     """Collections for a list of customers, a batch per transaction. ``expected`` maps a customer
     code to the levels planned at selection. If a batch fails, it is rolled back and redone one
     customer at a time, so that one customer's failure does not stop the others: that customer
     gets an ``error`` outcome and is left as it was."""
     checkpoint("collections.selected")
-    out: list[dict[str, Any]] = []
+    out: list[OutcomeRow] = []
     by_id = _planned_by_id(app, expected) if expected else None
     for i in range(0, len(customer_ids), batch_size):
         chunk = customer_ids[i : i + batch_size]
@@ -163,7 +164,7 @@ def dun_customers(
                 _dun_one_carefully(app, cid, as_of=as_of, dry_run=dry_run, expected=by_id)
                 for cid in chunk
             ]
-        out.extend(asdict(o) for _, outcomes in results for o in outcomes)
+        out.extend(cast(OutcomeRow, asdict(o)) for _, outcomes in results for o in outcomes)
         if after_batch is not None:
             after_batch()  # e.g. renew the lease on a claimed partition
     return out
