@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from credit.domain.dunning import aging_bucket, empty_aging
+from credit.domain.dunning import INVOICE, aging_bucket, empty_aging
 from credit.domain.money import ZERO
 
 PCT = Decimal("0.1")
@@ -40,7 +40,7 @@ class Document:
     amount: Decimal
     # What settled it: (date, amount, is_payment). Credit notes applied to it are not payments.
     settlements: tuple[tuple[date, Decimal, bool], ...] = ()
-    kind: str = "invoice"  # invoice (credit notes too) | fee | interest (charged by dunning)
+    kind: str = INVOICE  # invoice (credit notes too) | fee | interest (charged by dunning)
 
     def open_on(self, day: date) -> Decimal:
         return self.amount - sum((a for d, a, _ in self.settlements if d <= day), ZERO)
@@ -76,22 +76,14 @@ class Ledger:
     def sales(self, start: date, end: date) -> Decimal:
         """Credit sales: invoices less credit notes; late fees and interest are not sales."""
         return sum(
-            (
-                d.amount
-                for d in self.documents
-                if start < d.issue_date <= end and d.kind == "invoice"
-            ),
+            (d.amount for d in self.documents if start < d.issue_date <= end and d.kind == INVOICE),
             ZERO,
         )
 
     def charges(self, start: date, end: date) -> Decimal:
         """Late fees and interest booked by dunning: receivables, but not sales."""
         return sum(
-            (
-                d.amount
-                for d in self.documents
-                if start < d.issue_date <= end and d.kind != "invoice"
-            ),
+            (d.amount for d in self.documents if start < d.issue_date <= end and d.kind != INVOICE),
             ZERO,
         )
 
@@ -192,7 +184,7 @@ def by_rating(
 ) -> list[RatingFigures]:
     groups: dict[str, list[Document]] = defaultdict(list)
     for d in ledger.documents:
-        if d.amount > 0 and d.issue_date <= as_of and d.kind == "invoice":
+        if d.amount > 0 and d.issue_date <= as_of and d.kind == INVOICE:
             groups[d.rating].append(d)
     out = []
     for rating in sorted(groups):
