@@ -104,8 +104,9 @@ def bare(url: str, as_of: date) -> tuple[int, str]:
             if step is None:
                 return
             c = customers[cid]
-            ctx = notice_context(c, cur, step, position.overdue_items, position.credits, as_of,
-                                 lines.get(cid), {})  # type: ignore[arg-type]  # fmt: skip
+            ctx = notice_context(customer=c, currency=cur, step=step,  # type: ignore[arg-type]
+                                 listed=position.overdue_items, credits=position.credits,
+                                 as_of=as_of, line=lines.get(cid), details={})  # fmt: skip
             r = renderer.render(step.template, c.locale, ctx)
             key = f"dunning:{c.code}:{cur}:e1:l{step.level}"
             digest.update(f"{key}\n{r.subject}\n{r.text}\n{r.html}\n".encode())

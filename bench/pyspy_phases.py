@@ -18,16 +18,16 @@ RULES = [
     ("deliver: build the MIME bytes", "build_message", "credit/notices/"),
     ("deliver: write the .eml files", "send", "credit/notices/"),
     ("deliver: claims, reads and marks", "deliver_pending", "credit/notices/"),
-    ("read a batch's state set-based", "load", "credit/services/collections.py"),
+    ("read a batch's state set-based", "load", "credit/services/collections/state.py"),
     ("customer locks", "lock_customers", "credit/db/locks.py"),
     ("audit chain (SHA-256, insert)", "", "credit/audit.py"),
     ("outbox insert", "batched", "credit/notices/"),
     (
         "decide per customer (position, schedule, context)",
-        "_dun_currency",
-        "credit/services/collections.py",
+        "dun_currency",
+        "credit/services/collections/decide.py",
     ),
-    ("select the candidates", "collection_candidates", "credit/services/collections.py"),
+    ("select the candidates", "collection_candidates", "credit/services/collections/candidates.py"),
 ]
 
 

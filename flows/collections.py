@@ -8,7 +8,7 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Failed, State
 
-from credit.services.collections import CollectionsRunFailed, merge_summaries
+from credit.services.collections import CollectionsRunFailed, RunSummary, merge_summaries
 from credit.settings import Settings
 from tasks.collections import (
     dun_customers,
@@ -85,7 +85,12 @@ def collections_partition(run_key: str, as_of: date, dry_run: bool = False) -> d
 
 
 def _finish(
-    as_of: date, dry_run: bool, customers: int, summary: dict, partitions: list | None = None
+    as_of: date,
+    dry_run: bool,
+    customers: int,
+    summary: RunSummary,
+    *,
+    partitions: list | None = None,
 ) -> dict | State:
     result = {
         "as_of": as_of.isoformat(),

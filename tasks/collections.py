@@ -5,8 +5,9 @@ from typing import TYPE_CHECKING, cast
 
 from prefect import task
 
-from credit import services
+from credit.services import collections as collections_service
 from credit.services import partitions
+from credit.services.collections import RunSummary
 from tasks._runtime import app
 
 if TYPE_CHECKING:
@@ -17,17 +18,17 @@ if TYPE_CHECKING:
 def find_collection_candidates(as_of: date, dry_run: bool = False) -> list[int]:
     """Ids of customers with something past due, an open dunning episode or an open promise
     (a live run dated in the past is refused, with the reason)."""
-    return services.collection_candidates(app(), as_of=as_of, dry_run=dry_run)
+    return collections_service.collection_candidates(app(), as_of=as_of, dry_run=dry_run)
 
 
 @task(name="dun-customers")
-def dun_customers(customer_ids: list[int], as_of: date, dry_run: bool) -> dict:
+def dun_customers(customer_ids: list[int], as_of: date, dry_run: bool) -> RunSummary:
     """Take the next dunning step for a batch of customers (a transaction per few hundred);
     returns the batch's summary, not one row per customer."""
-    outcomes = services.dun_customers(
+    outcomes = collections_service.dun_customers(
         app(), customer_ids=customer_ids, as_of=as_of, dry_run=dry_run
     )
-    return services.collections.run_summary(outcomes)
+    return collections_service.run_summary(outcomes)
 
 
 @task(name="plan-partitions")
@@ -98,6 +99,7 @@ def start_partition_runs(run_key: str, as_of: date, dry_run: bool, workers: int)
 def wait_for_partitions(
     run_key: str,
     helper_ids: list[str],
+    *,
     poll: float = 2.0,
     start_grace: float = 300.0,
     deadline: float = 12 * 3600.0,
@@ -120,7 +122,7 @@ def wait_for_partitions(
         while True:
             runs = [client.read_flow_run(UUID(i)) for i in helper_ids]
             parts = partitions.partition_summaries(app(), run_key=run_key)
-            if all(p["status"] == "done" for p in parts):
+            if all(p["status"] == partitions.PartitionStatus.DONE for p in parts):
                 break
             running = [r for r in runs if r.state_type == StateType.RUNNING]
             waiting = [r for r in runs if r.state_type in not_started]

@@ -33,3 +33,9 @@ def lock_customers(session: Session, customer_ids: Iterable[int]) -> None:
             ).all()
         return
     session.execute(update(Customer).where(col(Customer.id).in_(ids[:1])).values(id=Customer.id))
+
+
+def lock_customer(session: Session, customer_id: int) -> None:
+    """Take one customer's write lock (see :func:`lock_customers`): what the collections desk
+    takes before it records a dispute or a promise, and dunning before it re-reads a balance."""
+    lock_customers(session, [customer_id])

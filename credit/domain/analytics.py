@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from credit.domain.dunning import INVOICE, aging_bucket, empty_aging
 from credit.domain.money import ZERO
 
 PCT = Decimal("0.1")
@@ -39,7 +40,7 @@ class Document:
     amount: Decimal
     # What settled it: (date, amount, is_payment). Credit notes applied to it are not payments.
     settlements: tuple[tuple[date, Decimal, bool], ...] = ()
-    kind: str = "invoice"  # invoice (credit notes too) | fee | interest (charged by dunning)
+    kind: str = INVOICE  # invoice (credit notes too) | fee | interest (charged by dunning)
 
     def open_on(self, day: date) -> Decimal:
         return self.amount - sum((a for d, a, _ in self.settlements if d <= day), ZERO)
@@ -75,30 +76,27 @@ class Ledger:
     def sales(self, start: date, end: date) -> Decimal:
         """Credit sales: invoices less credit notes; late fees and interest are not sales."""
         return sum(
-            (
-                d.amount
-                for d in self.documents
-                if start < d.issue_date <= end and d.kind == "invoice"
-            ),
+            (d.amount for d in self.documents if start < d.issue_date <= end and d.kind == INVOICE),
             ZERO,
         )
 
     def charges(self, start: date, end: date) -> Decimal:
         """Late fees and interest booked by dunning: receivables, but not sales."""
         return sum(
-            (
-                d.amount
-                for d in self.documents
-                if start < d.issue_date <= end and d.kind != "invoice"
-            ),
+            (d.amount for d in self.documents if start < d.issue_date <= end and d.kind != INVOICE),
             ZERO,
         )
 
     def payments(self, start: date, end: date) -> Decimal:
         allocated = sum(
-            (a for doc in self.documents for d, a, paid in doc.settlements if paid and start < d <= end),
+            (
+                a
+                for doc in self.documents
+                for d, a, paid in doc.settlements
+                if paid and start < d <= end
+            ),
             ZERO,
-        )  # fmt: skip
+        )
         return allocated + sum((a for d, a in self.on_account if start < d <= end), ZERO)
 
 
@@ -158,22 +156,14 @@ def monthly_figures(ledger: Ledger, as_of: date, months: int = 12) -> list[Month
     return out
 
 
-AGING = (("current", None, 0), ("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90),
-         ("90+", 91, None))  # fmt: skip
-
-
 def aging(ledger: Ledger, as_of: date) -> dict[str, Decimal]:
     """Open receivables by days past due; payments on account and credit notes count as current."""
-    buckets = {name: ZERO for name, _, _ in AGING}
+    buckets = empty_aging()
     for d in ledger.documents:
         if d.issue_date > as_of:
             continue
-        amount = d.open_on(as_of)
         days = max(0, (as_of - d.due_date).days) if d.amount > 0 else 0
-        for name, low, high in AGING:
-            if (low is None or days >= low) and (high is None or days <= high):
-                buckets[name] += amount
-                break
+        buckets[aging_bucket(days)] += d.open_on(as_of)
     buckets["current"] -= sum((a for day, a in ledger.on_account if day <= as_of), ZERO)
     return buckets
 
@@ -194,7 +184,7 @@ def by_rating(
 ) -> list[RatingFigures]:
     groups: dict[str, list[Document]] = defaultdict(list)
     for d in ledger.documents:
-        if d.amount > 0 and d.issue_date <= as_of and d.kind == "invoice":
+        if d.amount > 0 and d.issue_date <= as_of and d.kind == INVOICE:
             groups[d.rating].append(d)
     out = []
     for rating in sorted(groups):

@@ -6,11 +6,14 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
 
 from credit.domain.money import CENT, ZERO
 from credit.domain.policy import DunningLevel, DunningTrigger, PolicyBody
 from credit.domain.words import counted
 
+# The aging buckets of receivables, by days past due: (name, from, to), both ends included. The
+# one definition: a customer's aging (``aging`` below) and the portfolio's (analytics) use it.
 AGING_BUCKETS = (
     ("current", None, 0),
     ("1-30", 1, 30),
@@ -19,10 +22,65 @@ AGING_BUCKETS = (
     ("90+", 91, None),
 )
 
+
+def aging_bucket(days_overdue: int) -> str:
+    """The name of the aging bucket for an amount ``days_overdue`` (0 or more) days past due."""
+    return next(
+        name
+        for name, low, high in AGING_BUCKETS
+        if (low is None or days_overdue >= low) and (high is None or days_overdue <= high)
+    )
+
+
+def empty_aging() -> dict[str, Decimal]:
+    """Every aging bucket, in order, at zero."""
+    return {name: ZERO for name, _, _ in AGING_BUCKETS}
+
+
 # What an open item is: an invoice, a late fee or interest charged by dunning, or a credit, which
 # is negative: a credit note or a payment not allocated to an invoice.
 INVOICE, FEE, INTEREST = "invoice", "fee", "interest"
 CREDIT_NOTE, PAYMENT = "credit_note", "payment"
+
+
+@dataclass(frozen=True)
+class DunningState:
+    """Where a customer stands in dunning in one currency: the episode (the levels from the first
+    reminder until the balance is cleared), the level reached (0: not in dunning) and the day of
+    the last step (None: never dunned)."""
+
+    episode: int = 1
+    level: int = 0
+    last_day: date | None = None
+
+    @classmethod
+    def after_step(cls, *, episode: int, level: int, on: date | None) -> DunningState:
+        """The state once a step of ``episode`` at ``level`` was taken ``on`` a day: level 0
+        (cleared) closes the episode, and the next one starts."""
+        if level == 0:
+            return cls(episode=episode + 1, level=0, last_day=on)
+        return cls(episode=episode, level=level, last_day=on)
+
+    @property
+    def in_dunning(self) -> bool:
+        return self.level > 0
+
+
+class OutcomeStatus(StrEnum):
+    """What a collections run did (or, dry, would do) for a customer in one currency."""
+
+    SENT = "sent"
+    WOULD_SEND = "would_send"
+    CLEARED = "cleared"  # the episode closed: paid, or offset by credits, within the tolerance
+    WOULD_CLEAR = "would_clear"
+    ALREADY_DONE = "already_done"  # this step was taken by an earlier (or a concurrent) run
+    NOTHING_DUE = "nothing_due"
+    DEFERRED = "deferred"  # due, but the day is not a business day where the customer is
+    PROMISED = "promised"  # an open promise to pay holds escalation back
+    PAUSED = "paused"  # only disputed invoices are overdue: the episode waits
+    PROMISE_BROKEN = "promise_broken"  # broken, with no level left to send
+    SKIPPED = "skipped"  # the state changed after the run selected the customer
+    ERROR = "error"  # the customer failed and was left as it was; the others were dunned
 
 
 @dataclass(frozen=True)
@@ -264,11 +322,8 @@ def interest_lines(
 
 def aging(items: list[OpenItem], as_of: date) -> dict[str, Decimal]:
     """Open receivables by days overdue bucket (credits count in 'current')."""
-    result = {name: ZERO for name, _, _ in AGING_BUCKETS}
+    result = empty_aging()
     for item in items:
         days = item.days_overdue(as_of) if item.open_amount > 0 else 0
-        for name, low, high in AGING_BUCKETS:
-            if (low is None or days >= low) and (high is None or days <= high):
-                result[name] += item.open_amount
-                break
+        result[aging_bucket(days)] += item.open_amount
     return result

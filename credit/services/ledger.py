@@ -1,12 +1,12 @@
-"""Ledger views: a customer's stored data for research, open items, exposure and dunning state."""
+"""Ledger views: open items, exposure and dunning state (the stored data research reads as plain
+values is in :mod:`credit.services.ledger_raw`, its names re-exported here)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import and_, func, or_
 from sqlalchemy import select as sa_select
@@ -17,8 +17,6 @@ from credit.db.models import (
     Customer,
     Dispute,
     DunningAction,
-    FinancialStatement,
-    FxRate,
     Invoice,
     Payment,
     SalesOrder,
@@ -28,220 +26,45 @@ from credit.domain.cleaning import (
     CleaningReport,
     Entry,
     RateTable,
-    RawDocument,
-    RawPayment,
-    RawStatement,
 )
 from credit.domain.money import ZERO, money
+from credit.domain.receivables_status import OrderStatus, PaymentStatus
 from credit.services.common import saved_id, table_of
+from credit.services.ledger_raw import collect_clean as collect_clean
+from credit.services.ledger_raw import load_raw as load_raw
+from credit.services.ledger_raw import load_raw_many as load_raw_many
+from credit.services.ledger_raw import rate_table as rate_table
+from credit.services.ledger_raw import research_ledger_many as research_ledger_many
 
 
-def rate_table(session: Session, base_currency: str) -> RateTable:
-    """Every stored exchange rate to the base currency."""
-    table: dict[str, list[tuple[date, Decimal]]] = {}
-    for r in session.exec(select(FxRate)):
-        table.setdefault(r.currency, []).append((r.rate_date, r.rate_to_base))
-    return RateTable(base_currency, table)
+class BaseView(TypedDict):
+    """Exposure and limit in the base currency, and the rate of the customer's currency."""
+
+    exposure: Decimal
+    limit: Decimal | None
+    customer_currency: str
+    customer_rate: Decimal | None
+    customer_rate_date: str | None
 
 
-def research_ledger_many(
-    session: Session, customer_ids: list[int], as_of: date, tolerance: Decimal = ZERO
-) -> dict[int, tuple[list[RawDocument], list[RawPayment], dict[str, Decimal]]]:
-    """What research reads of each customer's ledger, from one read of it (the one place
-    payments are allocated to invoices): the trade documents (invoices and credit notes, with the
-    day each invoice was settled within ``tolerance`` and what is still open on ``as_of``) and
-    payments, and the exposure per currency (everything
-    still open, charges included, less payments on account: what :func:`exposure` gives)."""
-    ids = sorted(set(customer_ids))
-    invoices, payments, numbers = _read_ledger(session, ids, as_of)
-    out = {}
-    for cid in ids:
-        own, paid = invoices.get(cid, []), payments.get(cid, [])
-        documents, raw_payments = _allocate(
-            [i for i in own if i.kind == "invoice"], paid, numbers, tolerance
-        )
-        everything, _ = _allocate(own, paid, numbers, ZERO)
-        owed: dict[str, Decimal] = defaultdict(Decimal)
-        for d in everything:
-            if d.open_amount != 0:
-                owed[d.currency] += d.open_amount
-        for p in paid:
-            if p.invoice_id is None and p.status == "received":
-                owed[p.currency] -= p.amount
-        out[cid] = (documents, raw_payments, dict(owed))
-    return out
+class OpenOrder(TypedDict):
+    number: str
+    order_date: date
+    amount: Decimal
+    currency: str
 
 
-def _read_ledger(
-    session: Session, ids: list[int], as_of: date
-) -> tuple[dict[int, list[Any]], dict[int, list[Any]], dict[int, str]]:
-    """The batch's documents issued by ``as_of`` (invoices, credit notes, late fees and
-    interest) and payments made by then, per customer, and the number of every
-    invoice a payment names."""
-    invoices: dict[int, list[Any]] = defaultdict(list)
-    payments: dict[int, list[Any]] = defaultdict(list)
-    numbers: dict[int, str] = {}
-    if not ids:
-        return invoices, payments, numbers
-    inv, pay = table_of(Invoice), table_of(Payment)
-    query = sa_select(
-        inv.c.customer_id,
-        inv.c.id,
-        inv.c.number,
-        inv.c.issue_date,
-        inv.c.due_date,
-        inv.c.amount,
-        inv.c.currency,
-        inv.c.kind,
-        inv.c.applies_to_id,
-    ).where(inv.c.customer_id.in_(ids), inv.c.issue_date <= as_of)
-    for r in session.execute(query.order_by(inv.c.customer_id, inv.c.id)):
-        invoices[r.customer_id].append(r)
-    for r in session.execute(
-        sa_select(
-            pay.c.customer_id,
-            pay.c.invoice_id,
-            pay.c.reference,
-            pay.c.paid_on,
-            pay.c.amount,
-            pay.c.currency,
-            pay.c.method,
-            pay.c.status,
-        )
-        .where(pay.c.customer_id.in_(ids), pay.c.paid_on <= as_of)
-        .order_by(pay.c.customer_id, pay.c.paid_on, pay.c.id)
-    ):
-        payments[r.customer_id].append(r)
-    numbers.update((i.id, i.number) for rows in invoices.values() for i in rows)
-    later = {
-        p.invoice_id
-        for rows in payments.values()
-        for p in rows
-        if p.invoice_id and p.invoice_id not in numbers
-    }
-    # A payment of an invoice issued after as_of (paid ahead), or of a charge research leaves
-    # out, is still allocated: never "on account".
-    for chunk in _chunks(sorted(later)):
-        numbers.update(
-            (r.id, r.number)
-            for r in session.execute(sa_select(inv.c.id, inv.c.number).where(inv.c.id.in_(chunk)))
-        )
-    return invoices, payments, numbers
+class CreditExposure(TypedDict):
+    """Open receivables and open orders in one currency, against the credit line."""
 
-
-def _chunks(values: list[Any], size: int = 1000) -> list[list[Any]]:
-    return [values[i : i + size] for i in range(0, len(values), size)]
-
-
-def _allocate(
-    invoices: list[Any], payments: list[Any], numbers: dict[int, str], tolerance: Decimal
-) -> tuple[list[RawDocument], list[RawPayment]]:
-    """Payments made for an invoice and credit notes applied to it, in date order (payments
-    first on the same day): what each document still has open and the day each invoice was
-    settled (within ``tolerance``)."""
-    allocated: dict[int, Decimal] = defaultdict(Decimal)
-    paid_on: dict[int, date] = {}
-    by_id = {i.id: i for i in invoices}
-    settlements = sorted(
-        [
-            (p.paid_on, 0, p.invoice_id, p.amount)
-            for p in payments
-            if p.invoice_id in by_id and p.status == "received"
-        ]
-        + [
-            (i.issue_date, 1, i.applies_to_id, -i.amount)
-            for i in invoices
-            if i.amount < 0 and i.applies_to_id in by_id
-        ],
-        key=lambda t: (t[0], t[1]),
-    )
-    for day, _, invoice_id, amount in settlements:
-        allocated[invoice_id] += amount
-        if (
-            invoice_id not in paid_on
-            and allocated[invoice_id] >= by_id[invoice_id].amount - tolerance
-        ):
-            paid_on[invoice_id] = day
-
-    def still_open(i: Any) -> Decimal:
-        if i.amount > 0:
-            return i.amount - allocated.get(i.id, ZERO)
-        return ZERO if i.applies_to_id in by_id else i.amount  # applied, or a credit on account
-
-    documents = [
-        RawDocument(
-            number=i.number,
-            issue_date=i.issue_date,
-            due_date=i.due_date,
-            amount=i.amount,
-            currency=i.currency,
-            paid_on=paid_on.get(i.id),
-            open_amount=still_open(i),
-        )
-        for i in invoices
-    ]
-    raw_payments = [
-        RawPayment(
-            reference=p.reference,
-            paid_on=p.paid_on,
-            amount=p.amount,
-            currency=p.currency,
-            method=p.method,
-            status=p.status,
-            invoice_number=numbers.get(p.invoice_id) if p.invoice_id else None,
-        )
-        for p in payments
-    ]
-    return documents, raw_payments
-
-
-def load_raw(
-    session: Session, customer: Customer, as_of: date, tolerance: Decimal = ZERO
-) -> tuple[list[RawStatement], list[RawDocument], list[RawPayment]]:
-    """Everything stored about a customer up to a date (see :func:`load_raw_many`)."""
-    return load_raw_many(session, [customer], as_of, tolerance)[saved_id(customer)][0]
-
-
-def load_raw_many(
-    session: Session, customers: list[Customer], as_of: date, tolerance: Decimal = ZERO
-) -> dict[
-    int, tuple[tuple[list[RawStatement], list[RawDocument], list[RawPayment]], dict[str, Decimal]]
-]:
-    """Everything stored about each customer up to a date, as plain values for cleaning and
-    signals, and the exposure per currency, read set-based for a batch:
-    ``{customer id: ((statements, documents, payments), exposure)}``.
-
-    An invoice counts as paid on the day what is still open falls within ``tolerance`` (the policy's
-    dunning tolerance): a short payment of a few cents does not make it late forever.
-
-    Each invoice carries the date it was fully paid and what was still open on ``as_of``;
-    bounced payments are listed but pay nothing.
-    """
-    ids = sorted(saved_id(c) for c in customers)
-    st = table_of(FinancialStatement)
-    statements: dict[int, list[RawStatement]] = defaultdict(list)
-    for chunk in _chunks(ids):
-        for s in session.execute(
-            sa_select(st).where(st.c.customer_id.in_(chunk)).order_by(st.c.customer_id, st.c.id)
-        ):
-            statements[s.customer_id].append(
-                RawStatement(
-                    period_end=s.period_end,
-                    currency=s.currency,  # the statement's own
-                    revenue=s.revenue,
-                    net_income=s.net_income,
-                    total_assets=s.total_assets,
-                    total_liabilities=s.total_liabilities,
-                    current_assets=s.current_assets,
-                    current_liabilities=s.current_liabilities,
-                    operating_cash_flow=s.operating_cash_flow,
-                )
-            )
-    ledger = research_ledger_many(session, ids, as_of, tolerance)
-    return {
-        cid: ((statements.get(cid, []), ledger[cid][0], ledger[cid][1]), ledger[cid][2])
-        for cid in ids
-    }
+    currency: str
+    receivables: Decimal
+    open_orders: Decimal
+    exposure: Decimal
+    limit: Decimal | None
+    headroom: Decimal | None
+    orders: list[OpenOrder]
+    unvalued: list[str]  # what could not be valued for want of a rate
 
 
 def open_disputes(session: Session, customer_id: int, as_of: date) -> dict[str, Dispute]:
@@ -267,7 +90,7 @@ def _allocations(as_of: date, customer_ids: list[int] | None = None) -> tuple[An
         sa_select(pay.c.invoice_id, pay.c.customer_id, func.sum(pay.c.amount).label("paid"))
         .where(
             pay.c.invoice_id.is_not(None),
-            pay.c.status == "received",
+            pay.c.status == PaymentStatus.RECEIVED,
             pay.c.paid_on <= as_of,
         )
         .group_by(pay.c.invoice_id, pay.c.customer_id)
@@ -332,7 +155,31 @@ def open_items_many(
     out: dict[int, dict[str, list[dunning.OpenItem]]] = {}
     if not ids:
         return out
-    inv, pay, disp = table_of(Invoice), table_of(Payment), table_of(Dispute)
+    for r in session.execute(_documents_still_open(ids, as_of)):
+        item = _open_document(r)
+        if item is not None:
+            out.setdefault(r.customer_id, {}).setdefault(r.currency, []).append(item)
+    pay = table_of(Payment)
+    on_account = sa_select(
+        pay.c.customer_id, pay.c.reference, pay.c.paid_on, pay.c.amount, pay.c.currency
+    ).where(
+        pay.c.customer_id.in_(ids),
+        pay.c.invoice_id.is_(None),
+        pay.c.status == PaymentStatus.RECEIVED,
+        pay.c.paid_on <= as_of,
+    )
+    for r in session.execute(on_account):
+        out.setdefault(r.customer_id, {}).setdefault(r.currency, []).append(
+            dunning.OpenItem(r.reference, r.paid_on, -r.amount, dunning.PAYMENT)
+        )
+    return out
+
+
+def _documents_still_open(ids: list[int], as_of: date) -> Any:
+    """The query behind :func:`open_items_many`: each document issued by ``as_of`` with what was
+    paid on it, the credit notes applied to it, the invoice it applies to (issued by then) and
+    whether a dispute is open on it."""
+    inv, disp = table_of(Invoice), table_of(Dispute)
     target = inv.alias("target")
     paid, applied = _allocations(as_of, ids)
     disputed = (
@@ -345,7 +192,7 @@ def open_items_many(
         .distinct()
         .subquery("disputed")
     )
-    query = (
+    return (
         sa_select(
             inv.c.customer_id,
             inv.c.number,
@@ -381,36 +228,24 @@ def open_items_many(
         )
         .where(inv.c.customer_id.in_(ids), inv.c.issue_date <= as_of)
     )
-    for r in session.execute(query):
-        if r.amount > 0:
-            still_open = r.amount - (r.paid or ZERO) + (r.applied or ZERO)
-        else:  # a credit note: used up where it is applied, otherwise a credit on account
-            still_open = ZERO if r.target_id is not None else r.amount
-        if still_open == 0:
-            continue
-        kind = (
-            r.kind
-            if r.kind != "invoice"
-            else (dunning.INVOICE if r.amount > 0 else dunning.CREDIT_NOTE)
-        )
-        out.setdefault(r.customer_id, {}).setdefault(r.currency, []).append(
-            dunning.OpenItem(
-                r.number, r.due_date, still_open, kind, disputed=r.disputed_id is not None
-            )
-        )
-    on_account = sa_select(
-        pay.c.customer_id, pay.c.reference, pay.c.paid_on, pay.c.amount, pay.c.currency
-    ).where(
-        pay.c.customer_id.in_(ids),
-        pay.c.invoice_id.is_(None),
-        pay.c.status == "received",
-        pay.c.paid_on <= as_of,
+
+
+def _open_document(r: Any) -> dunning.OpenItem | None:
+    """A row of :func:`_documents_still_open` as an open item, or None when nothing is open."""
+    if r.amount > 0:
+        still_open = r.amount - (r.paid or ZERO) + (r.applied or ZERO)
+    else:  # a credit note: used up where it is applied, otherwise a credit on account
+        still_open = ZERO if r.target_id is not None else r.amount
+    if still_open == 0:
+        return None
+    kind = (
+        r.kind
+        if r.kind != dunning.INVOICE
+        else (dunning.INVOICE if r.amount > 0 else dunning.CREDIT_NOTE)
     )
-    for r in session.execute(on_account):
-        out.setdefault(r.customer_id, {}).setdefault(r.currency, []).append(
-            dunning.OpenItem(r.reference, r.paid_on, -r.amount, dunning.PAYMENT)
-        )
-    return out
+    return dunning.OpenItem(
+        r.number, r.due_date, still_open, kind, disputed=r.disputed_id is not None
+    )
 
 
 def open_items(
@@ -424,11 +259,11 @@ def exposure(session: Session, customer_id: int, as_of: date) -> dict[str, Decim
     return exposure_of(open_items(session, customer_id, as_of))
 
 
-def last_dunning_state(
+def dunning_state(
     session: Session, customer_id: int, currency: str, as_of: date | None = None
-) -> tuple[int, int, date | None]:
-    """(episode, current level, date of the last action) for a customer's currency, optionally as
-    of a date; level 0 means not in dunning."""
+) -> dunning.DunningState:
+    """Where a customer's currency stands in dunning (episode, level, day of the last step),
+    optionally as of a date."""
     query = select(DunningAction).where(
         DunningAction.customer_id == customer_id, DunningAction.currency == currency
     )
@@ -436,20 +271,27 @@ def last_dunning_state(
         query = query.where(DunningAction.as_of <= as_of)
     last = session.exec(query.order_by(col(DunningAction.id).desc())).first()
     if last is None:
-        return 1, 0, None
-    if last.level == 0:
-        return last.episode + 1, 0, last.as_of
-    return last.episode, last.level, last.as_of
+        return dunning.DunningState()
+    return dunning.DunningState.after_step(episode=last.episode, level=last.level, on=last.as_of)
 
 
-def base_view(
+def last_dunning_state(
+    session: Session, customer_id: int, currency: str, as_of: date | None = None
+) -> tuple[int, int, date | None]:
+    """:func:`dunning_state` as a tuple (episode, level, date of the last step), for the callers
+    that still unpack it."""
+    state = dunning_state(session, customer_id, currency, as_of)
+    return state.episode, state.level, state.last_day
+
+
+def base_view(  # noqa: PLR0917  # risk calls it positionally (not this module's file)
     s: Session,
     customer: Customer,
     line: CreditLine | None,
     rates: RateTable,
     as_of: date,
     report: CleaningReport | None = None,
-) -> dict[str, Any]:
+) -> BaseView:
     """Exposure and limit in the base currency at the research date's rates, and the rate of the
     customer's currency, so that limits, utilisation and authority compare like with like."""
     return base_view_of(
@@ -467,14 +309,14 @@ def exposure_of(items: dict[str, list[dunning.OpenItem]]) -> dict[str, Decimal]:
     return {cur: sum((i.open_amount for i in its), ZERO) for cur, its in items.items()}
 
 
-def base_view_of(
+def base_view_of(  # noqa: PLR0917  # research calls it positionally (not this module's file)
     exposure_by_currency: dict[str, Decimal],
     customer: Customer,
     line: CreditLine | None,
     rates: RateTable,
     as_of: date,
     report: CleaningReport | None = None,
-) -> dict[str, Any]:
+) -> BaseView:
     """:func:`base_view` from an exposure already read."""
     exposure_base = ZERO
     for currency, amount in exposure_by_currency.items():
@@ -505,33 +347,6 @@ def base_view_of(
     }
 
 
-def collect_clean(
-    session: Session,
-    customer: Customer,
-    as_of: date,
-    policy: Any,
-    rates: RateTable | None = None,
-) -> tuple[Any, CleaningReport, list[RawDocument], list[RawPayment]]:
-    """The customer's data as the scorecard and the signals see it: cleaned base-currency facts,
-    the cleaning report, and the raw documents and payments (``rates``: the caller's rate table,
-    read once for several uses)."""
-    from credit.domain.cleaning import clean
-
-    raw_statements, raw_documents, raw_payments = load_raw(
-        session, customer, as_of, policy.dunning.tolerance
-    )
-    facts, report = clean(
-        registered_on=customer.registered_on,
-        statements=raw_statements,
-        documents=raw_documents,
-        payments=raw_payments,
-        rates=rates or rate_table(session, policy.base_currency),
-        as_of=as_of,
-        max_statement_age_months=policy.max_statement_age_months,
-    )
-    return facts, report, raw_documents, raw_payments
-
-
 def converter(
     s: Session, base_currency: str, target: str, as_of: date
 ) -> Callable[[Decimal, str], Decimal | None]:
@@ -556,7 +371,7 @@ def credit_exposure(
     line: CreditLine | None,
     as_of: date,
     items: dict[str, list[dunning.OpenItem]],
-) -> dict[str, Any]:
+) -> CreditExposure:
     """The exposure a new order is checked against (``credit orders check``) and ``credit
     customers show`` shows: open receivables + open orders, in the line's currency (the
     customer's without a line) at the latest rates on ``as_of``; what cannot be valued for want
@@ -571,10 +386,10 @@ def credit_exposure(
             unvalued.append(f"open items in {cur}: no exchange rate {cur}->{target} on {as_of}")
         else:
             receivables += converted
-    orders, listed = ZERO, []
+    orders, listed = ZERO, list[OpenOrder]()
     for o in s.exec(
         select(SalesOrder)
-        .where(SalesOrder.customer_id == customer.id, SalesOrder.status == "open")
+        .where(SalesOrder.customer_id == customer.id, SalesOrder.status == OrderStatus.OPEN)
         .order_by(col(SalesOrder.order_date), col(SalesOrder.number))
     ):
         listed.append(

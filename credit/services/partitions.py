@@ -18,6 +18,7 @@ import socket
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, or_, update
@@ -25,10 +26,17 @@ from sqlmodel import col, select
 
 from credit.app import App
 from credit.db.models import WorkPartition, utcnow
-from credit.services.collections import dun_customers, run_summary
+from credit.services.collections import RunSummary, dun_customers, run_summary
 from credit.services.common import id_col
 
 log = logging.getLogger(__name__)
+
+
+class PartitionStatus(StrEnum):
+    PENDING = "pending"  # free to claim
+    RUNNING = "running"  # claimed; free again once its lease ends
+    DONE = "done"
+
 
 LEASE = timedelta(minutes=2)  # renewed after every batch of 500 customers (a few seconds each)
 
@@ -50,8 +58,8 @@ def plan_partitions(app: App, *, run_key: str, customer_ids: list[int], parts: i
         existing = s.exec(select(WorkPartition).where(WorkPartition.run_key == run_key)).all()
         if existing:
             for p in existing:
-                if p.status == "done" and (p.summary or {}).get("errors"):
-                    p.status, p.summary = "pending", None
+                if p.status == PartitionStatus.DONE and (p.summary or {}).get("errors"):
+                    p.status, p.summary = PartitionStatus.PENDING, None
                     s.add(p)
             uow.commit()
             return len(existing)
@@ -72,8 +80,11 @@ def claim_partition(
     ended): (partition id, number, claim token, customer ids), or None when there is none."""
     now = now or utcnow()
     free = or_(
-        col(WorkPartition.status) == "pending",
-        and_(col(WorkPartition.status) == "running", col(WorkPartition.lease_until) < now),
+        col(WorkPartition.status) == PartitionStatus.PENDING,
+        and_(
+            col(WorkPartition.status) == PartitionStatus.RUNNING,
+            col(WorkPartition.lease_until) < now,
+        ),
     )
     while True:
         with app.uow() as uow:
@@ -96,7 +107,7 @@ def claim_partition(
                 update(WorkPartition)
                 .where(col(WorkPartition.id) == pid, col(WorkPartition.attempts) == attempts, free)
                 .values(
-                    status="running",
+                    status=PartitionStatus.RUNNING,
                     claimed_by=worker,
                     lease_until=now + LEASE,
                     attempts=attempts + 1,
@@ -116,7 +127,7 @@ def _mine(partition_id: int, worker: str, token: int) -> Any:
         col(WorkPartition.id) == partition_id,
         col(WorkPartition.claimed_by) == worker,
         col(WorkPartition.attempts) == token,
-        col(WorkPartition.status) == "running",
+        col(WorkPartition.status) == PartitionStatus.RUNNING,
     )
 
 
@@ -134,14 +145,16 @@ def renew_lease(app: App, *, partition_id: int, worker: str, token: int) -> None
 
 
 def finish_partition(
-    app: App, *, partition_id: int, worker: str, token: int, summary: dict[str, Any]
+    app: App, *, partition_id: int, worker: str, token: int, summary: RunSummary
 ) -> bool:
     """Record the partition done with its summary, if this worker still holds it."""
     with app.uow() as uow:
         done = uow.session.exec(
             update(WorkPartition)
             .where(_mine(partition_id, worker, token))
-            .values(status="done", summary=summary, lease_until=None, finished_at=utcnow())
+            .values(
+                status=PartitionStatus.DONE, summary=summary, lease_until=None, finished_at=utcnow()
+            )
         ).rowcount
         uow.commit()
     if done != 1:
@@ -192,7 +205,11 @@ def finish_run(
     done: list[int] = []
     while True:
         done += work_partitions(app, run_key=run_key, as_of=as_of, dry_run=dry_run)
-        held = [p for p in partition_summaries(app, run_key=run_key) if p["status"] != "done"]
+        held = [
+            p
+            for p in partition_summaries(app, run_key=run_key)
+            if p["status"] != PartitionStatus.DONE
+        ]
         if not held:
             return done
         ends = [p["lease_until"] for p in held if p["lease_until"] is not None]
@@ -237,12 +254,15 @@ def unfinished_with_lease_ended(app: App, *, run_key: str) -> int:
     return sum(
         1
         for p in partition_summaries(app, run_key=run_key)
-        if p["status"] == "running" and p["lease_until"] is not None and p["lease_until"] < now
+        if p["status"] == PartitionStatus.RUNNING
+        and p["lease_until"] is not None
+        and p["lease_until"] < now
     )
 
 
 __all__ = [
     "LeaseLost",
+    "PartitionStatus",
     "claim_partition",
     "finish_partition",
     "finish_run",

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TypedDict
 
 from sqlmodel import Session, col, select
 
 from credit import audit
 from credit.app import App
+from credit.db.locks import lock_customer
 from credit.db.models import (
     CollectionCase,
     CollectionNote,
@@ -24,10 +25,69 @@ from credit.db.models import (
 )
 from credit.domain import dunning
 from credit.domain.money import ZERO, fmt_money, money
+from credit.domain.policy import PolicyBody
+from credit.domain.receivables_status import (
+    CaseReason,
+    CaseStatus,
+    DisputeStatus,
+    NoteKind,
+    OrderDecision,
+    PromiseStatus,
+)
 from credit.domain.words import counted, said
-from credit.services.collections import lock_customer
 from credit.services.common import ServiceError, get_customer, known_user, required_text, saved_id
-from credit.services.ledger import converter, credit_exposure, last_dunning_state, open_items
+from credit.services.ledger import converter, credit_exposure, dunning_state, open_items
+
+
+class DisputeResult(TypedDict):
+    invoice: str
+    customer: str
+    status: str  # a DisputeStatus
+
+
+class PromiseResult(TypedDict):
+    customer: str
+    amount: str
+    currency: str
+    promised_for: str
+    replaced: list[int | None]
+
+
+class NoteResult(TypedDict):
+    customer: str
+    kind: str  # a NoteKind
+    call_tasks_closed: list[str]
+
+
+class WorklistRow(TypedDict):
+    customer: str
+    name: str
+    task: str  # a CaseReason
+    currency: str
+    amount: str
+    oldest_overdue_days: int
+    oldest_due_date: str | None
+    disputed: list[str]
+    opened_on: str
+    last_action: str
+    promised_date: str | None
+    next_step: str
+
+
+class OrderCheck(TypedDict):
+    customer: str
+    decision: str  # an OrderDecision
+    reasons: list[str]
+    currency: str
+    order_amount: str
+    receivables: str
+    open_orders: str
+    exposure: str
+    limit: str | None
+    headroom: str | None
+    line_status: str | None
+    oldest_overdue_days: int
+    in_dunning: list[str]
 
 
 def _not_in_future(as_of: date, today: date | None, what: str) -> None:
@@ -62,7 +122,7 @@ def open_dispute(
     by: str,
     as_of: date,
     today: date | None = None,
-) -> dict:
+) -> DisputeResult:
     """The customer disputes an invoice: it leaves dunning until the dispute is resolved."""
     by, reason = known_user(app, by), required_text(reason, "the dispute's reason")
     _not_in_future(as_of, today, "a dispute")
@@ -103,12 +163,12 @@ def open_dispute(
             policy_version=_policy_version(app, s),
         )
         uow.commit()
-        return {"invoice": inv.number, "customer": customer.code, "status": "disputed"}
+        return {"invoice": inv.number, "customer": customer.code, "status": DisputeStatus.DISPUTED}
 
 
 def resolve_dispute(
     app: App, *, invoice_number: str, by: str, note: str, as_of: date, today: date | None = None
-) -> dict:
+) -> DisputeResult:
     """The dispute is settled: what is still open on the invoice is dunned again (a credit note
     issued for it is imported as usual and reduces it)."""
     by, note = known_user(app, by), required_text(note, "how the dispute was resolved")
@@ -143,13 +203,13 @@ def resolve_dispute(
             policy_version=_policy_version(app, s),
         )
         uow.commit()
-        return {"invoice": inv.number, "customer": customer.code, "status": "resolved"}
+        return {"invoice": inv.number, "customer": customer.code, "status": DisputeStatus.RESOLVED}
 
 
 # --------------------------------------------------------------------------- promises
 
 
-def record_promise(
+def record_promise(  # noqa: PLR0913  # a promise's parts, each named by the callers
     app: App,
     *,
     customer_code: str,
@@ -160,7 +220,7 @@ def record_promise(
     currency: str | None = None,
     note: str = "",
     today: date | None = None,
-) -> dict:
+) -> PromiseResult:
     """A promise to pay: the customer's escalation in that currency pauses until ``promised_for``.
     A newer promise replaces an open one."""
     by = known_user(app, by)
@@ -175,41 +235,11 @@ def record_promise(
         s = uow.session
         customer = get_customer(s, customer_code)
         _, policy = app.published_policy(s)
-        horizon = policy.dunning.max_promise_days
-        if (promised_for - as_of).days > horizon:
-            raise ServiceError(
-                f"the promised date {promised_for.isoformat()} is more than {horizon} days ahead "
-                "(the policy's dunning.max_promise_days); agree a payment plan in steps"
-            )
+        _check_promise_horizon(policy, promised_for=promised_for, as_of=as_of)
         lock_customer(s, saved_id(customer))
         cur = (currency or customer.currency).strip().upper()
-        balances = {
-            c: sum((i.open_amount for i in items), ZERO)
-            for c, items in open_items(s, saved_id(customer), as_of).items()
-        }
-        owed = {c: b for c, b in balances.items() if b > 0}
-        if not re.fullmatch(r"[A-Z]{3}", cur) or cur not in owed:
-            raise ServiceError(
-                f"{customer.code} owes nothing in {cur!r}"
-                + (f" (open items in {', '.join(sorted(owed))})" if owed else "")
-            )
-        if money(amount) > owed[cur]:
-            raise ServiceError(
-                f"{customer.code} owes {fmt_money(owed[cur], cur)} in all; a promise of "
-                f"{fmt_money(amount, cur)} is more than that (record what they promised to pay "
-                "of what is open)"
-            )
-        replaced = []
-        for old in s.exec(
-            select(PaymentPromise).where(
-                PaymentPromise.customer_id == customer.id,
-                PaymentPromise.currency == cur,
-                PaymentPromise.status == "open",
-            )
-        ):
-            old.status, old.settled_on = "replaced", as_of
-            s.add(old)
-            replaced.append(old.id)
+        _check_promise_owed(s, customer, currency=cur, amount=amount, as_of=as_of)
+        replaced = _replace_open_promises(s, customer, currency=cur, as_of=as_of)
         p = PaymentPromise(
             customer_id=saved_id(customer),
             currency=cur,
@@ -242,15 +272,64 @@ def record_promise(
         }
 
 
+def _check_promise_horizon(policy: PolicyBody, *, promised_for: date, as_of: date) -> None:
+    horizon = policy.dunning.max_promise_days
+    if (promised_for - as_of).days > horizon:
+        raise ServiceError(
+            f"the promised date {promised_for.isoformat()} is more than {horizon} days ahead "
+            "(the policy's dunning.max_promise_days); agree a payment plan in steps"
+        )
+
+
+def _check_promise_owed(
+    s: Session, customer: Customer, *, currency: str, amount: Decimal, as_of: date
+) -> None:
+    """A promise is for what the customer owes in that currency, and no more."""
+    balances = {
+        c: sum((i.open_amount for i in items), ZERO)
+        for c, items in open_items(s, saved_id(customer), as_of).items()
+    }
+    owed = {c: b for c, b in balances.items() if b > 0}
+    if not re.fullmatch(r"[A-Z]{3}", currency) or currency not in owed:
+        raise ServiceError(
+            f"{customer.code} owes nothing in {currency!r}"
+            + (f" (open items in {', '.join(sorted(owed))})" if owed else "")
+        )
+    if money(amount) > owed[currency]:
+        raise ServiceError(
+            f"{customer.code} owes {fmt_money(owed[currency], currency)} in all; a promise of "
+            f"{fmt_money(amount, currency)} is more than that (record what they promised to pay "
+            "of what is open)"
+        )
+
+
+def _replace_open_promises(
+    s: Session, customer: Customer, *, currency: str, as_of: date
+) -> list[int | None]:
+    """Mark the customer's open promises in ``currency`` replaced; their ids."""
+    replaced = []
+    for old in s.exec(
+        select(PaymentPromise).where(
+            PaymentPromise.customer_id == customer.id,
+            PaymentPromise.currency == currency,
+            PaymentPromise.status == PromiseStatus.OPEN,
+        )
+    ):
+        old.status, old.settled_on = PromiseStatus.REPLACED, as_of
+        s.add(old)
+        replaced.append(old.id)
+    return replaced
+
+
 # --------------------------------------------------------------------------- worklist
 
 
 def log_note(
-    app: App, *, customer_code: str, note: str, by: str, as_of: date, kind: str = "note"
-) -> dict:
+    app: App, *, customer_code: str, note: str, by: str, as_of: date, kind: str = NoteKind.NOTE
+) -> NoteResult:
     """Log a call or a note; logging a call closes the customer's open call tasks."""
     by, note = known_user(app, by), required_text(note, "the note")
-    if kind not in ("call", "note"):
+    if kind not in (NoteKind.CALL, NoteKind.NOTE):
         raise ServiceError(f"the kind {kind!r} is not one of call, note")
     with app.uow() as uow:
         s = uow.session
@@ -265,16 +344,16 @@ def log_note(
             )
         )
         closed = []
-        if kind == "call":
+        if kind == NoteKind.CALL:
             for case in s.exec(
                 select(CollectionCase).where(
                     CollectionCase.customer_id == customer.id,
-                    CollectionCase.reason == "call",
-                    CollectionCase.status == "open",
+                    CollectionCase.reason == CaseReason.CALL,
+                    CollectionCase.status == CaseStatus.OPEN,
                 )
             ):
                 case.status, case.closed_on, case.closed_by, case.closed_reason = (
-                    "closed",
+                    CaseStatus.CLOSED,
                     as_of,
                     by,
                     "called",
@@ -295,7 +374,7 @@ def log_note(
         return {"customer": customer.code, "kind": kind, "call_tasks_closed": closed}
 
 
-def worklist(app: App, *, as_of: date) -> list[dict[str, Any]]:
+def worklist(app: App, *, as_of: date) -> list[WorklistRow]:
     """The collections team's worklist: every open handover and call task, with the amount owed,
     the oldest overdue invoice, the last action, any promised date and the next step."""
     with app.uow() as uow:
@@ -305,70 +384,82 @@ def worklist(app: App, *, as_of: date) -> list[dict[str, Any]]:
             s.exec(
                 select(CollectionCase, Customer)
                 .join(Customer, col(Customer.id) == col(CollectionCase.customer_id))
-                .where(CollectionCase.status == "open")
+                .where(CollectionCase.status == CaseStatus.OPEN)
                 .order_by(col(CollectionCase.opened_on), col(Customer.code))
             )
         )
-        rows = []
-        for case, customer in cases:
-            items = open_items(s, saved_id(customer), as_of).get(case.currency, [])
-            position = dunning.dunning_position(items, as_of)
-            _, level, last_day = last_dunning_state(s, saved_id(customer), case.currency)
-            last_note = s.exec(
-                select(CollectionNote)
-                .where(CollectionNote.customer_id == customer.id)
-                .order_by(col(CollectionNote.id).desc())
-            ).first()
-            promise = s.exec(
-                select(PaymentPromise)
-                .where(
-                    PaymentPromise.customer_id == customer.id,
-                    PaymentPromise.currency == case.currency,
-                    PaymentPromise.status == "open",
-                )
-                .order_by(col(PaymentPromise.id).desc())
-            ).first()
-            last_action = (
-                f"{policy.dunning_level(level).name} on {last_day.isoformat()}"
-                if level > 0 and last_day and level <= len(policy.dunning.levels)
-                else ""
-            )
-            if last_note is not None and (last_day is None or last_note.logged_on >= last_day):
-                last_action = f"{last_note.kind} by {last_note.logged_by} on " + (
-                    f"{last_note.logged_on.isoformat()}: {last_note.note[:60]}"
-                )
-            if promise is not None:
-                next_step = (
-                    f"wait for {money(promise.amount)} promised by "
-                    f"{promise.promised_for.isoformat()}; "
-                    "escalation resumes one level up if it is broken"
-                )
-            elif case.reason == "call":
-                next_step = "call the customer and log it: credit worklist log --kind call"
-            else:
-                next_step = (
-                    "contact the customer: agree a payment plan (credit promise) or "
-                    "pass to the collection agency"
-                )
-            rows.append(
-                {
-                    "customer": customer.code,
-                    "name": customer.name,
-                    "task": case.reason,
-                    "currency": case.currency,
-                    "amount": str(money(position.overdue_total)),
-                    "oldest_overdue_days": position.oldest_days_overdue,
-                    "oldest_due_date": (
-                        position.oldest_due_date.isoformat() if position.oldest_due_date else None
-                    ),
-                    "disputed": [i.number for i in position.disputed_items],
-                    "opened_on": case.opened_on.isoformat(),
-                    "last_action": last_action,
-                    "promised_date": promise.promised_for.isoformat() if promise else None,
-                    "next_step": next_step,
-                }
-            )
-        return rows
+        return [
+            _worklist_row(s, policy, case=case, customer=customer, as_of=as_of)
+            for case, customer in cases
+        ]
+
+
+def _worklist_row(
+    s: Session, policy: PolicyBody, *, case: CollectionCase, customer: Customer, as_of: date
+) -> WorklistRow:
+    items = open_items(s, saved_id(customer), as_of).get(case.currency, [])
+    position = dunning.dunning_position(items, as_of)
+    promise = s.exec(
+        select(PaymentPromise)
+        .where(
+            PaymentPromise.customer_id == customer.id,
+            PaymentPromise.currency == case.currency,
+            PaymentPromise.status == PromiseStatus.OPEN,
+        )
+        .order_by(col(PaymentPromise.id).desc())
+    ).first()
+    return {
+        "customer": customer.code,
+        "name": customer.name,
+        "task": case.reason,
+        "currency": case.currency,
+        "amount": str(money(position.overdue_total)),
+        "oldest_overdue_days": position.oldest_days_overdue,
+        "oldest_due_date": (
+            position.oldest_due_date.isoformat() if position.oldest_due_date else None
+        ),
+        "disputed": [i.number for i in position.disputed_items],
+        "opened_on": case.opened_on.isoformat(),
+        "last_action": _last_action(s, policy, customer, case.currency),
+        "promised_date": promise.promised_for.isoformat() if promise else None,
+        "next_step": _next_step(case, promise),
+    }
+
+
+def _last_action(s: Session, policy: PolicyBody, customer: Customer, currency: str) -> str:
+    """The last dunning level taken, or the last note logged since."""
+    state = dunning_state(s, saved_id(customer), currency)
+    level, last_day = state.level, state.last_day
+    last_note = s.exec(
+        select(CollectionNote)
+        .where(CollectionNote.customer_id == customer.id)
+        .order_by(col(CollectionNote.id).desc())
+    ).first()
+    last_action = (
+        f"{policy.dunning_level(level).name} on {last_day.isoformat()}"
+        if level > 0 and last_day and level <= len(policy.dunning.levels)
+        else ""
+    )
+    if last_note is not None and (last_day is None or last_note.logged_on >= last_day):
+        last_action = f"{last_note.kind} by {last_note.logged_by} on " + (
+            f"{last_note.logged_on.isoformat()}: {last_note.note[:60]}"
+        )
+    return last_action
+
+
+def _next_step(case: CollectionCase, promise: PaymentPromise | None) -> str:
+    if promise is not None:
+        return (
+            f"wait for {money(promise.amount)} promised by "
+            f"{promise.promised_for.isoformat()}; "
+            "escalation resumes one level up if it is broken"
+        )
+    if case.reason == CaseReason.CALL:
+        return "call the customer and log it: credit worklist log --kind call"
+    return (
+        "contact the customer: agree a payment plan (credit promise) or "
+        "pass to the collection agency"
+    )
 
 
 # --------------------------------------------------------------------------- orders
@@ -376,7 +467,7 @@ def worklist(app: App, *, as_of: date) -> list[dict[str, Any]]:
 
 def check_order(
     app: App, *, customer_code: str, amount: Decimal, as_of: date, currency: str | None = None
-) -> dict[str, Any]:
+) -> OrderCheck:
     """Whether a new order may ship on credit: ``allow`` or ``hold`` with every reason.
 
     Exposure = open receivables (undisputed and disputed alike, net of credits) + open orders +
@@ -391,44 +482,19 @@ def check_order(
         _, policy = app.published_policy(s)
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
         cur = (currency or (line.currency if line else customer.currency)).upper()
-        reasons: list[str] = []
         target = line.currency if line else cur
         items = open_items(s, saved_id(customer), as_of)
-        known = credit_exposure(
-            s, base_currency=policy.base_currency, customer=customer, line=line, as_of=as_of,
-            items=items,
-        )  # fmt: skip
-        reasons += [f"cannot value {what}" for what in known["unvalued"]]
-        receivables, orders = known["receivables"], known["open_orders"]
-        if known["currency"] != target:  # no line: in the order's own currency
-            convert = converter(s, policy.base_currency, target, as_of)
-            valued = convert(receivables, known["currency"]), convert(orders, known["currency"])
-            if valued[0] is None or valued[1] is None:
-                reasons.append(f"no exchange rate {known['currency']}->{target}: cannot value")
-            receivables, orders = valued[0] or ZERO, valued[1] or ZERO
-        oldest = 0
-        oldest_invoice = ""
-        for items_of_currency in items.values():
-            position = dunning.dunning_position(items_of_currency, as_of)
-            if position.overdue_total > policy.dunning.tolerance and (
-                position.oldest_days_overdue > oldest
-            ):
-                oldest, oldest_invoice = (
-                    position.oldest_days_overdue,
-                    position.overdue_items[0].number,
-                )
+        reasons, receivables, orders = _receivables_and_orders(
+            s, policy, customer=customer, line=line, target=target, as_of=as_of, items=items
+        )
+        oldest, oldest_invoice = _oldest_overdue(items, as_of, policy.dunning.tolerance)
         this = converter(s, policy.base_currency, target, as_of)(amount, cur)
         if this is None:
             reasons.append(f"no exchange rate {cur}->{target}: cannot value this order")
             this = ZERO
         exposure = money(receivables + orders + this)
         limit = line.limit if line else None
-        if line is None:
-            reasons.append("no credit line: prepayment or cash in advance only")
-        elif line.status != LineStatus.ACTIVE:
-            reasons.append(
-                f"credit line is {said(line.status)} ({line.hold_reason or 'no reason'})"
-            )
+        reasons += _line_reasons(line)
         if limit is not None and exposure > limit:
 
             def m(value: Decimal) -> str:
@@ -443,19 +509,9 @@ def check_order(
                 f"invoice {oldest_invoice} is {counted(oldest, 'day')} overdue "
                 f"(policy allows {policy.orders.max_days_overdue})"
             )
-        in_dunning = [
-            c
-            for c in {
-                a.currency
-                for a in s.exec(
-                    select(DunningAction).where(DunningAction.customer_id == customer.id)
-                )
-            }
-            if last_dunning_state(s, saved_id(customer), c)[1] > 0
-        ]
         return {
             "customer": customer.code,
-            "decision": "hold" if reasons else "allow",
+            "decision": OrderDecision.HOLD if reasons else OrderDecision.ALLOW,
             "reasons": reasons,
             "currency": target,
             "order_amount": str(money(this)),
@@ -466,5 +522,63 @@ def check_order(
             "headroom": str(money(limit - exposure)) if limit is not None else None,
             "line_status": line.status if line else None,
             "oldest_overdue_days": oldest,
-            "in_dunning": sorted(in_dunning),
+            "in_dunning": _currencies_in_dunning(s, customer),
         }
+
+
+def _receivables_and_orders(
+    s: Session,
+    policy: PolicyBody,
+    *,
+    customer: Customer,
+    line: CreditLine | None,
+    target: str,
+    as_of: date,
+    items: dict[str, list[dunning.OpenItem]],
+) -> tuple[list[str], Decimal, Decimal]:
+    """Open receivables and open orders in ``target``, and why any of them cannot be valued."""
+    known = credit_exposure(
+        s, base_currency=policy.base_currency, customer=customer, line=line, as_of=as_of,
+        items=items,
+    )  # fmt: skip
+    reasons = [f"cannot value {what}" for what in known["unvalued"]]
+    receivables, orders = known["receivables"], known["open_orders"]
+    if known["currency"] != target:  # no line: in the order's own currency
+        convert = converter(s, policy.base_currency, target, as_of)
+        valued = convert(receivables, known["currency"]), convert(orders, known["currency"])
+        if valued[0] is None or valued[1] is None:
+            reasons.append(f"no exchange rate {known['currency']}->{target}: cannot value")
+        receivables, orders = valued[0] or ZERO, valued[1] or ZERO
+    return reasons, receivables, orders
+
+
+def _oldest_overdue(
+    items: dict[str, list[dunning.OpenItem]], as_of: date, tolerance: Decimal
+) -> tuple[int, str]:
+    """Days overdue and number of the oldest overdue invoice, in a currency whose overdue total
+    is beyond the tolerance (0 and "" when there is none)."""
+    oldest, oldest_invoice = 0, ""
+    for items_of_currency in items.values():
+        position = dunning.dunning_position(items_of_currency, as_of)
+        if position.overdue_total > tolerance and position.oldest_days_overdue > oldest:
+            oldest, oldest_invoice = (
+                position.oldest_days_overdue,
+                position.overdue_items[0].number,
+            )
+    return oldest, oldest_invoice
+
+
+def _line_reasons(line: CreditLine | None) -> list[str]:
+    if line is None:
+        return ["no credit line: prepayment or cash in advance only"]
+    if line.status != LineStatus.ACTIVE:
+        return [f"credit line is {said(line.status)} ({line.hold_reason or 'no reason'})"]
+    return []
+
+
+def _currencies_in_dunning(s: Session, customer: Customer) -> list[str]:
+    currencies = {
+        a.currency
+        for a in s.exec(select(DunningAction).where(DunningAction.customer_id == customer.id))
+    }
+    return sorted(c for c in currencies if dunning_state(s, saved_id(customer), c).in_dunning)

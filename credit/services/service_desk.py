@@ -4,22 +4,60 @@ control cut a limit or held a line (so good customers are not quietly lost)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlmodel import Session, col, select
 
 from credit import audit, notices
 from credit.app import App
 from credit.db.models import Customer, CustomerFeedback, ServiceTask
+from credit.domain.receivables_status import ServiceTaskStatus
 from credit.services.common import ServiceError, get_customer, known_user, required_text
 from credit.services.views import customer_view
 
 TOPICS = ("terms", "limit", "collection", "service", "other")
+ALL = "all"  # service_tasks(status=ALL): open and done alike
+
+
+class FeedbackRecorded(TypedDict):
+    id: int | None
+    customer: str
+    topic: str
+
+
+class FeedbackLine(TypedDict):
+    on: str
+    customer: str
+    topic: str
+    text: str
+
+
+class FeedbackSummary(TypedDict):
+    count: int
+    by_topic: dict[str, int]
+    latest: list[FeedbackLine]
+
+
+class ServiceTaskRow(TypedDict):
+    id: int | None
+    customer: str
+    name: str
+    sales_owner: str
+    reason: str
+    opened_on: str
+    status: str  # a ServiceTaskStatus
+    done_by: str | None
+    note: str | None
+
+
+class ServiceTaskDone(TypedDict):
+    id: int | None
+    status: str  # ServiceTaskStatus.DONE
 
 
 def record_feedback(
     app: App, *, customer_code: str, topic: str, text: str, by: str, as_of: date
-) -> dict[str, Any]:
+) -> FeedbackRecorded:
     by, text = known_user(app, by), required_text(text, "what the customer said")
     if topic not in TOPICS:
         raise ServiceError(f"the topic {topic!r} is not one of {', '.join(TOPICS)}")
@@ -49,7 +87,7 @@ def record_feedback(
         return {"id": row.id, "customer": customer.code, "topic": topic}
 
 
-def feedback_summary(s: Session, start: date, end: date) -> dict[str, Any]:
+def feedback_summary(s: Session, start: date, end: date) -> FeedbackSummary:
     rows = list(
         s.exec(
             select(CustomerFeedback, Customer.code)
@@ -94,7 +132,7 @@ def open_service_task(
         action="service.task",
         entity_type="customer",
         entity_id=customer.code,
-        after={"status": "open", "reason": reason},
+        after={"status": ServiceTaskStatus.OPEN, "reason": reason},
         reason="follow-up after a credit decision",
     )
     if notify:
@@ -115,8 +153,8 @@ def open_service_task(
         )
 
 
-def service_tasks(app: App, *, status: str = "open") -> list[dict[str, Any]]:
-    if status not in ("open", "done", "all"):
+def service_tasks(app: App, *, status: str = ServiceTaskStatus.OPEN) -> list[ServiceTaskRow]:
+    if status not in (*ServiceTaskStatus, ALL):
         raise ServiceError(f"the task status {status!r} is not one of open, done, all")
     with app.uow() as uow:
         query = (
@@ -124,7 +162,7 @@ def service_tasks(app: App, *, status: str = "open") -> list[dict[str, Any]]:
             .join(Customer, col(Customer.id) == col(ServiceTask.customer_id))
             .order_by(col(ServiceTask.opened_on), col(ServiceTask.id))
         )
-        if status != "all":
+        if status != ALL:
             query = query.where(ServiceTask.status == status)
         return [
             {
@@ -142,16 +180,18 @@ def service_tasks(app: App, *, status: str = "open") -> list[dict[str, Any]]:
         ]
 
 
-def close_service_task(app: App, *, task_id: int, by: str, note: str, as_of: date) -> dict:
+def close_service_task(
+    app: App, *, task_id: int, by: str, note: str, as_of: date
+) -> ServiceTaskDone:
     by, note = known_user(app, by), required_text(note, "the note")
     with app.uow() as uow:
         s = uow.session
         t = s.get(ServiceTask, task_id)
         if t is None:
             raise ServiceError(f"no service task {task_id}")
-        if t.status == "done":
+        if t.status == ServiceTaskStatus.DONE:
             raise ServiceError(f"service task {task_id} was done on {t.done_on} by {t.done_by}")
-        t.status, t.done_on, t.done_by, t.note = "done", as_of, by, note
+        t.status, t.done_on, t.done_by, t.note = ServiceTaskStatus.DONE, as_of, by, note
         s.add(t)
         customer = s.get(Customer, t.customer_id)
         audit.record(
@@ -160,9 +200,9 @@ def close_service_task(app: App, *, task_id: int, by: str, note: str, as_of: dat
             action="service.done",
             entity_type="customer",
             entity_id=customer.code if customer else str(t.customer_id),
-            before={"status": "open", "reason": t.reason},
-            after={"status": "done"},
+            before={"status": ServiceTaskStatus.OPEN, "reason": t.reason},
+            after={"status": ServiceTaskStatus.DONE},
             reason=note,
         )
         uow.commit()
-        return {"id": t.id, "status": "done"}
+        return {"id": t.id, "status": ServiceTaskStatus.DONE}

@@ -34,6 +34,7 @@ from credit.db.models import (
     RiskSignal,
 )
 from credit.resources import resource_dir
+from credit.services.collections import state as collections_state
 from credit.settings import Settings
 from tests.conftest import scratch_postgres
 
@@ -542,7 +543,7 @@ def test_two_call_levels_and_a_failing_customer_do_not_block_the_others(desk: Ap
     monkeypatch.setattr(desk, "published_policy", lambda s: (1, twice))
     with desk.uow() as uow:
         broken_id = uow.session.exec(select(Customer.id).where(Customer.code == "BROKEN")).one()
-    real = services.collections.open_items_many
+    real = collections_state.open_items_many
 
     def failing(s, ids, as_of):
         # The batch holding BROKEN fails, is rolled back and redone customer by customer.
@@ -550,7 +551,7 @@ def test_two_call_levels_and_a_failing_customer_do_not_block_the_others(desk: Ap
             raise RuntimeError("ledger unreadable")
         return real(s, ids, as_of)
 
-    monkeypatch.setattr(services.collections, "open_items_many", failing)
+    monkeypatch.setattr(collections_state, "open_items_many", failing)
     by_day = {}
     for d in days(1, 31):
         ids = services.collection_candidates(desk, as_of=d)

@@ -263,3 +263,31 @@ def test_a_paid_or_tolerated_balance_says_so():
         within_tolerance_reason(offset)
         == "overdue INV-1 offset by unallocated credits: credit note CN-7"
     )
+
+
+def test_each_day_past_due_falls_in_exactly_one_aging_bucket():
+    from credit.domain.dunning import AGING_BUCKETS, aging_bucket
+
+    assert [aging_bucket(d) for d in (0, 1, 30, 31, 60, 61, 90, 91, 4000)] == [
+        "current", "1-30", "1-30", "31-60", "31-60", "61-90", "61-90", "90+", "90+",
+    ]  # fmt: skip
+    assert [name for name, _, _ in AGING_BUCKETS] == ["current", "1-30", "31-60", "61-90", "90+"]
+
+
+def test_a_cleared_step_closes_the_episode_and_the_next_one_starts():
+    from credit.domain.dunning import DunningState
+
+    assert DunningState() == DunningState(episode=1, level=0, last_day=None)
+    taken = DunningState.after_step(episode=2, level=3, on=AS_OF)
+    assert (taken.episode, taken.level, taken.last_day, taken.in_dunning) == (2, 3, AS_OF, True)
+    cleared = DunningState.after_step(episode=2, level=0, on=AS_OF)
+    assert (cleared.episode, cleared.level, cleared.in_dunning) == (3, 0, False)
+
+
+def test_statuses_are_the_strings_the_database_holds():
+    from credit.domain.dunning import OutcomeStatus
+    from credit.domain.receivables_status import CaseStatus, PaymentStatus, PromiseStatus
+
+    assert PromiseStatus.BROKEN == "broken" and f"promise.{PromiseStatus.KEPT}" == "promise.kept"
+    assert PaymentStatus.RECEIVED == "received" and CaseStatus.CLOSED == "closed"
+    assert {s.value for s in OutcomeStatus} >= {"sent", "would_send", "skipped", "error"}

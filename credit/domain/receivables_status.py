@@ -1,0 +1,63 @@
+"""The statuses of what the collections desk records, as stored (a member equals its string).
+
+Payments, promises to pay, worklist cases and notes, disputes, sales orders and customer
+service's follow-ups: the values are the ones the database holds, so queries and rows compare
+with the members directly."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class PaymentStatus(StrEnum):
+    RECEIVED = "received"  # counts: pays the invoice it names, or sits on account
+    BOUNCED = "bounced"  # listed, pays nothing
+
+
+class PromiseStatus(StrEnum):
+    OPEN = "open"  # escalation in that currency waits until the promised day (and its grace)
+    KEPT = "kept"
+    BROKEN = "broken"  # the next level is due at once
+    REPLACED = "replaced"  # a newer promise took its place
+
+
+class CaseStatus(StrEnum):
+    """A collections worklist case (a call task or a handover)."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class CaseReason(StrEnum):
+    CALL = "call"  # a dunning level whose channel is a call
+    HANDOVER = "handover"  # handed over to the collections team
+
+
+class NoteKind(StrEnum):
+    CALL = "call"  # closes the customer's open call tasks
+    NOTE = "note"
+
+
+class DisputeStatus(StrEnum):
+    """What opening or resolving a dispute reports for its invoice."""
+
+    DISPUTED = "disputed"
+    RESOLVED = "resolved"
+
+
+class OrderStatus(StrEnum):
+    OPEN = "open"  # counts in the exposure a new order is checked against
+    INVOICED = "invoiced"
+    CANCELLED = "cancelled"
+
+
+class OrderDecision(StrEnum):
+    ALLOW = "allow"
+    HOLD = "hold"
+
+
+class ServiceTaskStatus(StrEnum):
+    """Customer service's follow-up after a limit was cut or a line held."""
+
+    OPEN = "open"
+    DONE = "done"
