@@ -296,10 +296,10 @@ def run_demo(directory: Path, console: Console) -> None:
                 scores={n: Decimal(v) for n, v in zip(names, (80, 75, 70, 70), strict=True)},
                 comment="The bank confirmed a technical error on the bounced direct debit.",
             )
-            done = complete_review(assessment_id=r["assessment_id"], as_of=PERIODIC_DAY)
+            drafted = complete_review(assessment_id=r["assessment_id"], as_of=PERIODIC_DAY)
             say(
-                f"   {analyst} rated {r['customer']} again (`credit assess`): request {done['request_id']} "
-                f"{said(done['status'])}, waiting for {done['waiting_for']}"
+                f"   {analyst} rated {r['customer']} again (`credit assess`): request {drafted['request_id']} "
+                f"{said(drafted['status'])}, waiting for {drafted['waiting_for']}"
             )
 
     say(f"[bold]7. Policy review[/] (quarterly): research report as of {RESEARCH_DAY}")

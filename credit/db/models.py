@@ -11,6 +11,7 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, literal_colu
 from sqlmodel import Field, SQLModel
 
 from credit.db.types import Money, Rate
+from credit.domain.research_status import AssessmentStatus as AssessmentStatus
 
 
 def utcnow() -> datetime:
@@ -131,11 +132,6 @@ class CreditPolicy(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     published_at: datetime | None = None
     retired_at: datetime | None = None
-
-
-class AssessmentStatus(StrEnum):
-    AWAITING_QUALITATIVE = "awaiting_qualitative"
-    COMPLETE = "complete"
 
 
 class CreditAssessment(SQLModel, table=True):

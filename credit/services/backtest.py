@@ -55,7 +55,7 @@ def decision_under(a: CreditAssessment, policy: PolicyBody) -> dict[str, Any]:
 
     # the policy's risk effects of the snapshot's signals in force, and limits in the
     # customer's currency at the research date's rate, as the live decision had them
-    rec, risk = recommend_with_signals(grade, a.inputs, a.as_of, facts, policy)
+    rec, risk = recommend_with_signals(grade, a.inputs, as_of=a.as_of, facts=facts, policy=policy)
     return {
         "score": str(total.quantize(Decimal("0.01"))),
         "rating": rec.rating,

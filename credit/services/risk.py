@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +18,25 @@ from credit.domain import cleaning, signals
 from credit.services.common import saved_id, table_of
 from credit.services.ledger import base_view, collect_clean, rate_table
 from credit.services.views import customer_view
+
+
+class RiskScan(TypedDict):
+    """What a risk scan found: customers scanned, new signals, customers with a high one."""
+
+    customers: int
+    new: int
+    high: int
+    flagged: list[str]
+
+
+class SignalRow(TypedDict):
+    id: int | None
+    customer: str
+    kind: str
+    severity: str
+    detail: str
+    detected_on: str
+    reviewed_in: int | None
 
 
 @dataclass
@@ -227,7 +246,7 @@ def scan_customer(app: App, s: Session, customer: Customer, as_of: date) -> list
     )
 
 
-def scan_risk(app: App, *, as_of: date, customer_ids: list[int] | None = None) -> dict[str, Any]:
+def scan_risk(app: App, *, as_of: date, customer_ids: list[int] | None = None) -> RiskScan:
     """Scan customers with an active or held credit line (or the given ones) for risk signals;
     one transaction per customer."""
     with app.uow() as uow:
@@ -239,7 +258,7 @@ def scan_risk(app: App, *, as_of: date, customer_ids: list[int] | None = None) -
                     )
                 )
             )
-    summary: dict[str, Any] = {"customers": len(customer_ids), "new": 0, "high": 0, "flagged": []}
+    summary: RiskScan = {"customers": len(customer_ids), "new": 0, "high": 0, "flagged": []}
     for cid in customer_ids:
         with app.uow() as uow:
             s = uow.session
@@ -262,7 +281,7 @@ def scan_risk(app: App, *, as_of: date, customer_ids: list[int] | None = None) -
     return summary
 
 
-def list_signals(app: App, *, customer_code: str | None = None) -> list[dict[str, Any]]:
+def list_signals(app: App, *, customer_code: str | None = None) -> list[SignalRow]:
     with app.uow() as uow:
         q = select(RiskSignal, Customer).join(
             Customer, col(Customer.id) == col(RiskSignal.customer_id)
