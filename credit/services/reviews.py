@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import date, timedelta
 from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 from typing import Any, TypedDict
 
 from sqlalchemy import or_
