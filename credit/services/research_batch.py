@@ -329,13 +329,7 @@ def _research(
         )
         decided.append((item, customer, a, facts, report, found, outcome))
 
-    table = table_of(CreditAssessment)
-    ids_back = s.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True),
-        [{k: v for k, v in vars(a).items() if k != "id"} for _, _, a, *_ in decided],
-    ).scalars()
-    for (_, _, a, *_), new_id in zip(decided, ids_back, strict=True):
-        a.id = new_id  # one multi-row insert; every assessment has its id
+    _insert_assessments(s, [a for _, _, a, *_ in decided])
 
     known = known_signals(
         s, ids, [f"{c.code}:{sig.key}" for _, c, _, _, _, found, _ in decided for sig in found]
@@ -358,6 +352,17 @@ def _research(
             results[item["review_key"]] = _brief(item, scored_summary(a))
         write_signals(s, known)
     return results
+
+
+def _insert_assessments(s: Session, drafts: list[Any]) -> None:
+    """One multi-row insert of the batch's new assessments; each gets its id."""
+    table = table_of(CreditAssessment)
+    ids_back = s.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        [{k: v for k, v in vars(a).items() if k != "id"} for a in drafts],
+    ).scalars()
+    for a, new_id in zip(drafts, ids_back, strict=True):
+        a.id = new_id
 
 
 @cache
