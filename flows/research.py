@@ -8,7 +8,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from credit.services.research import ScoredSummary
+from credit.services.research import ReminderCounts, ScoredSummary
 from credit.settings import Settings
 from tasks.notices import deliver_notices
 from tasks.research import (
@@ -23,6 +23,12 @@ class ResearchDone(ScoredSummary):
     """The scored assessment, with what cleaning did to the customer's data."""
 
     cleaning: dict[str, Any]
+
+
+class Reminded(ReminderCounts):
+    """Reminders and escalations sent, and interrupted research runs finished."""
+
+    resumed: int
 
 
 @flow(name="research", flow_run_name="research-{customer_code}-{as_of}")
@@ -55,13 +61,13 @@ def research(
 
 
 @flow(name="research-reminders")
-def research_reminders(as_of: date | None = None) -> dict[str, Any]:
+def research_reminders(as_of: date | None = None) -> Reminded:
     """Finish interrupted research and remind analysts of overdue qualitative ratings (hourly)."""
     as_of = (
         as_of or Settings.load().today()
     )  # the edge: a scheduled run works as of its own day in the company's time zone
     resumed = resume_research(as_of)
-    sent = {
+    sent: Reminded = {
         **send_research_reminders(),
         "resumed": len(resumed["scored"]) + len(resumed["drafted"]),
     }

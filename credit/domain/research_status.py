@@ -20,6 +20,11 @@ class AssessmentStatus(StrEnum):
 IN_PROGRESS = (AssessmentStatus.COLLECTED, AssessmentStatus.AWAITING_QUALITATIVE)
 
 
+# A due review's reason when its date has come (a flagged customer's reads "risk signal: ...");
+# a recent qualitative rating may be carried over into a scheduled review only.
+SCHEDULED = "scheduled"
+
+
 class ReviewOutcome(StrEnum):
     """The status a review run reports for a customer besides its assessment's or request's."""
 

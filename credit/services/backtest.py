@@ -29,7 +29,7 @@ from credit.domain.money import ZERO, money
 from credit.domain.policy import DunningAction as DunningActionKind
 from credit.domain.policy import DunningTrigger, PolicyBody
 from credit.domain.snapshot import facts_from_snapshot
-from credit.services.common import ServiceError
+from credit.services.common import ServiceError, saved_id
 from credit.services.ledger import open_items, rate_table
 
 
@@ -174,7 +174,7 @@ def shadow_run(s: Session, live: PolicyBody, draft: PolicyBody, dates: list[date
                             "draft": new,
                         }  # fmt: skip
                     )
-            for currency, items in open_items(s, c.id, day).items():  # type: ignore[arg-type]
+            for currency, items in open_items(s, saved_id(c), day).items():
                 found = rates.lookup(currency, day)
                 if found is not None:
                     exposure += sum((i.open_amount for i in items), ZERO) * found[0]

@@ -33,7 +33,7 @@ from credit.db.models import (
     utcnow,
 )
 from credit.domain.policy import PolicyBody
-from credit.domain.research_status import IN_PROGRESS, AssessmentStatus, ReviewOutcome
+from credit.domain.research_status import IN_PROGRESS, SCHEDULED, AssessmentStatus, ReviewOutcome
 from credit.services.common import (
     ServiceError,
     add_months,
@@ -163,7 +163,7 @@ def research_one(
             app,
             assessment_id=collected["assessment_id"],
             # a rating may be carried over into a scheduled review, not into one a signal asked for
-            reuse_qualitative=item["reason"] == "scheduled",
+            reuse_qualitative=item["reason"] == SCHEDULED,
             notify_ready=notify_ready,
             now=now,
         )
@@ -320,9 +320,7 @@ def _research(
         result, found, scanned = scan_assessment(a, line, policy, opened.get(cid, []))
         # a rating may be carried over into a scheduled review, not into one a signal asked for
         carried = (
-            first_own_rating(ratings.get(cid, []), policy)
-            if item["reason"] == "scheduled"
-            else None
+            first_own_rating(ratings.get(cid, []), policy) if item["reason"] == SCHEDULED else None
         )
         outcome: Outcome = decide(
             a, policy, result=result, carried=carried, now=run.now, notify=run.notify, facts=scanned

@@ -26,7 +26,7 @@ from credit.db.models import (
     RiskSignal,
     utcnow,
 )
-from credit.domain.research_status import IN_PROGRESS, AssessmentStatus, ReviewOutcome
+from credit.domain.research_status import IN_PROGRESS, SCHEDULED, AssessmentStatus, ReviewOutcome
 from credit.services.approvals import advance_request
 from credit.services.common import SUBJECT_REQUEST, ServiceError, enqueued_id, id_col, saved_id
 from credit.services.draft import draft_request
@@ -128,7 +128,7 @@ def due_reviews(app: App, *, as_of: date, include_in_progress: bool = False) -> 
                     "next_review_on": line.next_review_on.isoformat(),
                     "reason": f"risk signal: {c.review_flag_reason}"
                     if c.review_flagged_on is not None and line.next_review_on > as_of
-                    else "scheduled",
+                    else SCHEDULED,
                     "flagged_on": c.review_flagged_on.isoformat() if c.review_flagged_on else None,
                     "limit": str(line.limit),
                     "currency": line.currency,
