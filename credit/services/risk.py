@@ -130,8 +130,15 @@ def record_signals(
         if any(r.severity == Severity.HIGH for r in new):
             write_signals(s, known)  # the alert's key names the first high signal's id
     if any(r.severity == Severity.HIGH for r in new):
-        _flag_and_alert(app, s, customer, new, as_of=as_of, policy_version=policy_version,
-                        reviewed_in=reviewed_in)  # fmt: skip
+        _flag_and_alert(
+            app,
+            s,
+            customer,
+            new,
+            as_of=as_of,
+            policy_version=policy_version,
+            reviewed_in=reviewed_in,
+        )
     return new
 
 

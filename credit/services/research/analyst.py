@@ -72,8 +72,9 @@ def record_qualitative(
         _check_scores(scores, policy)
         _claim(s, a)
         if override_limit is not None:
-            _override(s, a, code=customer.code, by=username, limit=override_limit,
-                      reason=override_reason)  # fmt: skip
+            _override(
+                s, a, code=customer.code, by=username, limit=override_limit, reason=override_reason
+            )
         _take_in_signals_since(s, a, customer=customer, as_of=as_of)
         result = rescore(a, policy)
         rating = Rating(scores=scores, comment=comment, by=username)
