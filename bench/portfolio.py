@@ -140,7 +140,7 @@ def _earlier_research(
     recommend) concluded about a customer on ``day``, with the domain functions the services use;
     the analyst's rating is drawn to land the combined score in ``target``'s band if it can."""
     from credit.domain import cleaning, scoring
-    from credit.services.research import _in_customer_currency
+    from credit.services.research import in_customer_currency
 
     facts, report = cleaning.clean(
         registered_on=customer["registered_on"],
@@ -178,7 +178,7 @@ def _earlier_research(
         "customer_rate_date": rate[1].isoformat() if rate else None,
     }
     rec = scoring.recommend(grade, facts, day, policy)
-    rec = _in_customer_currency(rec, currency, policy.base_currency)
+    rec = in_customer_currency(rec, currency, policy.base_currency)
     return {
         "day": day,
         "grade": grade,

@@ -460,7 +460,7 @@ def bare(url: str, as_of: date) -> dict[str, Any]:
         total = scoring.combined_score(result.total, qual_total, policy)
         grade = scoring.rate_combined(result, total, policy)
         # the policy's risk effects of the signals found (the bare side reads no stored ones)
-        rec, risk = recommend_with_signals(grade, snapshot, as_of, facts, policy)
+        rec, risk = recommend_with_signals(grade, snapshot, as_of=as_of, facts=facts, policy=policy)
         snapshot["risk_effects"] = risk_effects_view(risk)
         grade = rec.rating
         now = utcnow()

@@ -364,10 +364,11 @@ def review(demo: Demo) -> None:
                 scores=_scores(demo, (80, 75, 70, 70)),
                 comment="The bank confirmed a technical error on the bounced direct debit.",
             )
-            done = complete_review(assessment_id=r["assessment_id"], as_of=PERIODIC_DAY)
+            drafted = complete_review(assessment_id=r["assessment_id"], as_of=PERIODIC_DAY)
             demo.say(
                 f"   {analyst} rated {r['customer']} again (`credit assess`): request "
-                f"{done['request_id']} {said(done['status'])}, waiting for {done['waiting_for']}"
+                f"{drafted['request_id']} "
+                f"{said(drafted['status'])}, waiting for {drafted['waiting_for']}"
             )
 
 

@@ -4,19 +4,26 @@ and every customer a high-severity signal flagged."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from prefect import flow, get_run_logger
 
+from credit.services.reviews import ReviewStarted
 from credit.settings import Settings
-from tasks._runtime import app
 from tasks.notices import deliver_notices
-from tasks.research import find_due_reviews, notify_reviews_started, review_customers, scan_risk
+from tasks.research import (
+    find_due_reviews,
+    notify_reviews_started,
+    review_customers,
+    review_requester,
+    scan_risk,
+)
 
 BATCH = 200
 
 
 @flow(name="periodic-review", flow_run_name="periodic-review-{as_of}")
-def periodic_review(as_of: date | None = None) -> dict:
+def periodic_review(as_of: date | None = None) -> dict[str, Any]:
     """Risk scan, then research -> draft -> approval for each due or flagged line, in batches."""
     as_of = (
         as_of or Settings.load().today()
@@ -27,8 +34,8 @@ def periodic_review(as_of: date | None = None) -> dict:
     # hears of it: an overdue review never vanishes.
     due = [d for d in listed if not d["in_progress"]]
     under_way = [d for d in listed if d["in_progress"]]
-    requester = app().directory.teams.review_requester
-    started: list[dict] = []
+    requester = review_requester()
+    started: list[ReviewStarted] = []
     for i in range(0, len(due), BATCH):
         started += review_customers(due[i : i + BATCH], as_of, requester)
     by_code = {d["customer"]: d for d in due}

@@ -4,6 +4,7 @@ written as a report (Markdown with charts, and a Prefect artifact), sent to the 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from prefect import flow
 
@@ -13,7 +14,9 @@ from tasks.policy_research import notify_policy_committee, portfolio_report, wri
 
 
 @flow(name="policy-research", flow_run_name="policy-research-{as_of}")
-def policy_research(as_of: date | None = None, months: int = 12, review_due: bool = False) -> dict:
+def policy_research(
+    as_of: date | None = None, months: int = 12, review_due: bool = False
+) -> dict[str, Any]:
     """Compute the report, write it, tell the committee; ``review_due`` for the quarterly review."""
     as_of = as_of or Settings.load().today()  # the edge: today in the company's time zone
     report = portfolio_report(as_of, months)
@@ -24,7 +27,7 @@ def policy_research(as_of: date | None = None, months: int = 12, review_due: boo
 
 
 @flow(name="policy-review", flow_run_name="policy-review-{as_of}")
-def policy_review(as_of: date | None = None) -> dict:
+def policy_review(as_of: date | None = None) -> dict[str, Any]:
     """The periodic policy review (quarterly): the research report, and the committee is told the
     policy is due for evaluation."""
     return policy_research(as_of=as_of, review_due=True)

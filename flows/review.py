@@ -1,11 +1,14 @@
-"""A credit review started by a credit manager: research -> (analyst's rating) -> draft -> approval."""
+"""A credit review started by a credit manager: research -> (analyst's rating) -> draft ->
+approval."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from prefect import flow
 
+from credit.domain.research_status import AssessmentStatus
 from flows.approval import approval
 from flows.draft import draft
 from flows.research import research
@@ -17,16 +20,23 @@ def credit_review(
     requested_by: str,
     as_of: date,
     review_key: str,
+    *,
     requested_limit: str | None = None,
     override_reason: str | None = None,
     analyst: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Research; if the policy needs the analyst's qualitative rating the run ends and
     `credit assess` continues the review, otherwise draft and route it now."""
     scored = research(
-        customer_code, requested_by, as_of, review_key, analyst, requested_limit, override_reason
+        customer_code,
+        requested_by,
+        as_of,
+        review_key,
+        analyst=analyst,
+        requested_limit=requested_limit,
+        override_reason=override_reason,
     )
-    if scored["status"] != "complete":
+    if scored["status"] != AssessmentStatus.COMPLETE:
         return {
             "assessment_id": scored["assessment_id"],
             "status": scored["status"],
@@ -36,7 +46,7 @@ def credit_review(
 
 
 @flow(name="complete-review", flow_run_name="complete-review-{assessment_id}")
-def complete_review(assessment_id: int, as_of: date) -> dict:
+def complete_review(assessment_id: int, as_of: date) -> dict[str, Any]:
     """Draft the request from a complete assessment and route it for approval."""
     request_id = draft(assessment_id)
     progress = approval(request_id, as_of)

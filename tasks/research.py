@@ -4,11 +4,15 @@ import hashlib
 import re
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from prefect import task
 from prefect.artifacts import create_table_artifact
 
 from credit import services
+from credit.services.research import Collected, ReminderCounts, ScoredSummary
+from credit.services.reviews import DueReview, ReviewStarted
+from credit.services.risk import RiskScan
 from tasks._runtime import app
 
 
@@ -16,13 +20,15 @@ from tasks._runtime import app
 def collect_customer_data(
     customer_code: str,
     as_of: date,
+    *,
     requested_by: str,
     review_key: str,
     analyst: str | None = None,
     requested_limit: str | None = None,
     override_reason: str | None = None,
-) -> dict:
-    """Collect and clean the customer's data into an assessment; returns its id and the cleaning report."""
+) -> Collected:
+    """Collect and clean the customer's data into an assessment; returns its id and the
+    cleaning report."""
     return services.collect_customer_data(
         app(),
         customer_code=customer_code,
@@ -38,8 +44,9 @@ def collect_customer_data(
 @task(name="score-assessment")
 def score_assessment(
     assessment_id: int, customer_code: str, reuse_qualitative: bool = False
-) -> dict:
-    """Quantitative scorecard and risk signals; ask the analyst or complete. Publishes the breakdown."""
+) -> ScoredSummary:
+    """Quantitative scorecard and risk signals; ask the analyst or complete. Publishes the
+    breakdown."""
     scored = services.score_assessment(
         app(), assessment_id=assessment_id, reuse_qualitative=reuse_qualitative
     )
@@ -65,37 +72,43 @@ def score_assessment(
 
 
 @task(name="resume-research")
-def resume_research(as_of: date) -> dict:
+def resume_research(as_of: date) -> dict[str, list[int]]:
     """Finish research runs that stopped half way (scored, drafted and routed)."""
     return services.resume_research(app(), as_of=as_of)
 
 
 @task(name="send-research-reminders")
-def send_research_reminders() -> dict:
+def send_research_reminders() -> ReminderCounts:
     return services.send_research_reminders(app())
 
 
 @task(name="scan-risk")
-def scan_risk(as_of: date) -> dict:
-    """Risk signals for every customer with a credit line; high ones alert and flag for re-review."""
+def scan_risk(as_of: date) -> RiskScan:
+    """Risk signals for every customer with a credit line; high ones alert and flag for
+    re-review."""
     return services.scan_risk(app(), as_of=as_of)
 
 
+def review_requester() -> str:
+    """Who a periodic review's requests are requested by (the directory's review requester)."""
+    return app().directory.teams.review_requester
+
+
 @task(name="review-customers")
-def review_customers(due: list[dict], as_of: date, requested_by: str) -> list[dict]:
+def review_customers(due: list[DueReview], as_of: date, requested_by: str) -> list[ReviewStarted]:
     """Research, draft and route a batch of re-reviews."""
     return services.review_customers(app(), due=due, as_of=as_of, requested_by=requested_by)
 
 
 @task(name="find-due-reviews")
-def find_due_reviews(as_of: date) -> list[dict]:
+def find_due_reviews(as_of: date) -> list[DueReview]:
     """Every line due for review, those already under way included (``in_progress``)."""
     return services.due_reviews(app(), as_of=as_of, include_in_progress=True)
 
 
 @task(name="notify-reviews-started")
 def notify_reviews_started(
-    as_of: date, reviews: list[dict], under_way: list[dict] | None = None
+    as_of: date, reviews: list[dict[str, Any]], under_way: list[DueReview] | None = None
 ) -> int | None:
     return services.notify_reviews_started(
         app(), as_of=as_of, reviews=reviews, under_way=under_way or []

@@ -16,6 +16,7 @@ from credit.db.types import Money, Rate
 from credit.domain.authority import Decision as Decision
 from credit.domain.authority import PolicyStatus as PolicyStatus
 from credit.domain.authority import RequestStatus as RequestStatus
+from credit.domain.research_status import AssessmentStatus as AssessmentStatus
 
 
 def utcnow() -> datetime:
@@ -128,11 +129,6 @@ class CreditPolicy(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     published_at: datetime | None = None
     retired_at: datetime | None = None
-
-
-class AssessmentStatus(StrEnum):
-    AWAITING_QUALITATIVE = "awaiting_qualitative"
-    COMPLETE = "complete"
 
 
 class CreditAssessment(SQLModel, table=True):

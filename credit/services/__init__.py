@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from credit.services.draft import draft_request
     from credit.services.imports import import_data
     from credit.services.ledger import exposure, load_raw, open_items
+    from credit.services.outbox import deliver, retry_notices
     from credit.services.policy import (
         advance_policy,
         policy_changes,
@@ -51,10 +52,8 @@ if TYPE_CHECKING:
         audit_events,
         customer_list,
         customer_overview,
-        deliver,
         limit_changes,
         list_notices,
-        retry_notices,
         verify_audit,
     )
     from credit.services.receivables import (
@@ -119,7 +118,7 @@ _WHERE = {
     "customer_list": "credit.services.queries",
     "customer_overview": "credit.services.queries",
     "decide": "credit.services.approvals",
-    "deliver": "credit.services.queries",
+    "deliver": "credit.services.outbox",
     "draft_request": "credit.services.draft",
     "due_reviews": "credit.services.reviews",
     "dun_customer": "credit.services.collections",
@@ -154,7 +153,7 @@ _WHERE = {
     "research_customers": "credit.services.research_batch",
     "resolve_dispute": "credit.services.receivables",
     "resume_research": "credit.services.reviews",
-    "retry_notices": "credit.services.queries",
+    "retry_notices": "credit.services.outbox",
     "review_customers": "credit.services.reviews",
     "scan_risk": "credit.services.risk",
     "score_assessment": "credit.services.research",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -18,14 +18,16 @@ from credit.db.models import (
     CreditAssessment,
     CreditLine,
     Customer,
+    Decision,
     DunningAction,
     Invoice,
     Payment,
 )
 from credit.domain import analytics
+from credit.domain.cleaning import RateTable
 from credit.domain.money import ZERO, money
 from credit.domain.policy import DunningAction as DunningActionKind
-from credit.services.common import add_months, enqueued_id, saved_id
+from credit.services.common import SUBJECT_REQUEST, add_months, enqueued_id, id_col, saved_id
 from credit.services.ledger import rate_table
 
 
@@ -42,46 +44,43 @@ def _ratings(s: Session, as_of: date) -> dict[int, str]:
     return ratings
 
 
+@dataclass
+class _ToBase:
+    """Amounts in the base currency at the rate of ``as_of`` (one lookup per currency); a
+    currency without a rate is left out, with a warning."""
+
+    rates: RateTable
+    as_of: date
+    base: str
+    warnings: list[str]
+    factor: dict[str, Decimal | None] = field(default_factory=dict)
+
+    def __call__(self, amount: Decimal, currency: str) -> Decimal | None:
+        if currency not in self.factor:
+            found = self.rates.lookup(currency, self.as_of)
+            self.factor[currency] = found[0] if found else None
+            if found is None:
+                self.warnings.append(f"no {currency} rate to {self.base}: left out")
+        f = self.factor[currency]
+        return None if f is None else amount * f
+
+
+Settlements = dict[int, list[tuple[date, Decimal, bool]]]
+
+
 def portfolio_ledger(
     app: App, s: Session, as_of: date
 ) -> tuple[analytics.Ledger, dict[str, Decimal], list[str]]:
     """Every document and payment up to ``as_of`` in the base currency (at the rate of as_of);
     (ledger, exposure per customer, warnings)."""
     _, policy = app.published_policy(s)
-    rates = rate_table(s, policy.base_currency)
-    warnings: list[str] = []
-    codes = dict(s.exec(select(Customer.id, Customer.code)).all())
+    to_base = _ToBase(rate_table(s, policy.base_currency), as_of, policy.base_currency, [])
+    codes = dict(s.exec(select(id_col(Customer), Customer.code)).all())
     ratings = _ratings(s, as_of)
-    factor: dict[str, Decimal | None] = {}
-
-    def to_base(amount: Decimal, currency: str) -> Decimal | None:
-        if currency not in factor:
-            found = rates.lookup(currency, as_of)
-            factor[currency] = found[0] if found else None
-            if found is None:
-                warnings.append(f"no {currency} rate to {policy.base_currency}: left out")
-        f = factor[currency]
-        return None if f is None else amount * f
-
-    settlements: dict[int, list[tuple[date, Decimal, bool]]] = defaultdict(list)
-    on_account: list[tuple[date, Decimal, str]] = []
     invoices = list(s.exec(select(Invoice).where(Invoice.issue_date <= as_of)))
     loaded = {saved_id(i) for i in invoices}
-    for p in s.exec(select(Payment).where(Payment.paid_on <= as_of, Payment.status == "received")):
-        amount = to_base(p.amount, p.currency)
-        if amount is None:
-            continue
-        if p.invoice_id is not None and p.invoice_id in loaded:
-            settlements[p.invoice_id].append((p.paid_on, amount, True))
-        else:  # on account, or paid ahead of an invoice issued after the date
-            on_account.append((p.paid_on, amount, codes[p.customer_id]))
-    applied: set[int] = set()
-    for i in invoices:
-        if i.amount < 0 and i.applies_to_id is not None and i.applies_to_id in loaded:
-            amount = to_base(-i.amount, i.currency)
-            if amount is not None:
-                settlements[i.applies_to_id].append((i.issue_date, amount, False))
-                applied.add(saved_id(i))
+    settlements, on_account = _payments(s, as_of, to_base, loaded=loaded, codes=codes)
+    applied = _applied_credit_notes(invoices, to_base, loaded=loaded, settlements=settlements)
     documents = []
     exposure: dict[str, Decimal] = defaultdict(Decimal)
     for i in invoices:
@@ -108,8 +107,40 @@ def portfolio_ledger(
     return (
         analytics.Ledger(documents, [(d, a) for d, a, _ in on_account]),
         dict(exposure),
-        warnings,
+        to_base.warnings,
     )
+
+
+def _payments(
+    s: Session, as_of: date, to_base: _ToBase, *, loaded: set[int], codes: dict[int, str]
+) -> tuple[Settlements, list[tuple[date, Decimal, str]]]:
+    """Payments received by ``as_of``: those settling a loaded invoice (by invoice id), and
+    those on account (or paid ahead of an invoice issued after the date), with the customer."""
+    settlements: Settlements = defaultdict(list)
+    on_account: list[tuple[date, Decimal, str]] = []
+    for p in s.exec(select(Payment).where(Payment.paid_on <= as_of, Payment.status == "received")):
+        amount = to_base(p.amount, p.currency)
+        if amount is None:
+            continue
+        if p.invoice_id is not None and p.invoice_id in loaded:
+            settlements[p.invoice_id].append((p.paid_on, amount, True))
+        else:  # on account, or paid ahead of an invoice issued after the date
+            on_account.append((p.paid_on, amount, codes[p.customer_id]))
+    return settlements, on_account
+
+
+def _applied_credit_notes(
+    invoices: list[Invoice], to_base: _ToBase, *, loaded: set[int], settlements: Settlements
+) -> set[int]:
+    """Credit notes applied to a loaded invoice settle it (added to ``settlements``); their ids."""
+    applied: set[int] = set()
+    for i in invoices:
+        if i.amount < 0 and i.applies_to_id is not None and i.applies_to_id in loaded:
+            amount = to_base(-i.amount, i.currency)
+            if amount is not None:
+                settlements[i.applies_to_id].append((i.issue_date, amount, False))
+                applied.add(saved_id(i))
+    return applied
 
 
 def _outcomes(app: App, s: Session, start: date, as_of: date) -> dict[str, Any]:
@@ -136,9 +167,9 @@ def _outcomes(app: App, s: Session, start: date, as_of: date) -> dict[str, Any]:
     approvals: dict[int, dict[str, Any]] = {}
     decided = s.exec(
         select(ApprovalStep).where(
-            ApprovalStep.subject == "credit_request",
+            ApprovalStep.subject == SUBJECT_REQUEST,
             col(ApprovalStep.decided_at).is_not(None),
-            col(ApprovalStep.decision).in_(["approved", "rejected"]),
+            col(ApprovalStep.decision).in_([Decision.APPROVED, Decision.REJECTED]),
         )
     ).all()
     # decisions are stamped by the wall clock: those on the window's days count
@@ -151,7 +182,7 @@ def _outcomes(app: App, s: Session, start: date, as_of: date) -> dict[str, Any]:
         entry = approvals.setdefault(
             step.level, {"level": step.level, "approved": 0, "rejected": 0, "hours": []}
         )
-        entry["approved" if step.decision == "approved" else "rejected"] += 1
+        entry["approved" if step.decision == Decision.APPROVED else "rejected"] += 1
         created = step.created_at
         hours = (decided_at - created).total_seconds() / 3600
         entry["hours"].append(hours)

@@ -15,9 +15,10 @@ Everything runs in a transaction that is rolled back.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlmodel import Session, col, select
 
@@ -28,11 +29,36 @@ from credit.domain.money import ZERO, money
 from credit.domain.policy import DunningAction as DunningActionKind
 from credit.domain.policy import DunningTrigger, PolicyBody
 from credit.domain.snapshot import facts_from_snapshot
-from credit.services.common import ServiceError
+from credit.services.common import ServiceError, saved_id
 from credit.services.ledger import open_items, rate_table
 
 
-def decision_under(a: CreditAssessment, policy: PolicyBody) -> dict[str, Any]:
+class Decided(TypedDict):
+    """What a policy decides of a stored assessment's snapshot."""
+
+    score: str
+    rating: str
+    limit: str
+    terms_days: int
+    conditions: list[str]
+    risk_effects: str
+
+
+class ShadowRun(TypedDict):
+    """The customers whose decision would change, the dunning differences (both by date) and
+    each date's totals under either policy."""
+
+    decisions: list[dict[str, Any]]
+    dunning: list[dict[str, Any]]
+    totals: list[dict[str, Any]]
+
+
+class BacktestResult(ShadowRun):
+    version: int
+    against: int
+
+
+def decision_under(a: CreditAssessment, policy: PolicyBody) -> Decided:
     """Rating, limit, terms and conditions a policy gives a stored assessment's snapshot."""
     facts = facts_from_snapshot(a.inputs)
     result = scoring.score_customer(facts, a.as_of, policy)
@@ -55,7 +81,7 @@ def decision_under(a: CreditAssessment, policy: PolicyBody) -> dict[str, Any]:
 
     # the policy's risk effects of the snapshot's signals in force, and limits in the
     # customer's currency at the research date's rate, as the live decision had them
-    rec, risk = recommend_with_signals(grade, a.inputs, a.as_of, facts, policy)
+    rec, risk = recommend_with_signals(grade, a.inputs, as_of=a.as_of, facts=facts, policy=policy)
     return {
         "score": str(total.quantize(Decimal("0.01"))),
         "rating": rec.rating,
@@ -92,7 +118,7 @@ def _holds(level: int, policy: PolicyBody) -> bool:
     )
 
 
-def backtest(app: App, *, version: int, dates: list[date]) -> dict[str, Any]:
+def backtest(app: App, *, version: int, dates: list[date]) -> BacktestResult:
     """The draft ``version`` against the published policy on each of ``dates``."""
     if not dates:
         raise ServiceError("give at least one date to back-test on")
@@ -108,9 +134,7 @@ def backtest(app: App, *, version: int, dates: list[date]) -> dict[str, Any]:
     return {"version": version, "against": live_version, **result}
 
 
-def shadow_run(
-    s: Session, live: PolicyBody, draft: PolicyBody, dates: list[date]
-) -> dict[str, Any]:
+def shadow_run(s: Session, live: PolicyBody, draft: PolicyBody, dates: list[date]) -> ShadowRun:
     customers = list(s.exec(select(Customer).order_by(col(Customer.code))))
     rates = rate_table(s, live.base_currency)
     decisions: list[dict[str, Any]] = []
@@ -150,7 +174,7 @@ def shadow_run(
                             "draft": new,
                         }  # fmt: skip
                     )
-            for currency, items in open_items(s, c.id, day).items():  # type: ignore[arg-type]
+            for currency, items in open_items(s, saved_id(c), day).items():
                 found = rates.lookup(currency, day)
                 if found is not None:
                     exposure += sum((i.open_amount for i in items), ZERO) * found[0]
@@ -201,7 +225,7 @@ def span(start: date, end: date, every_days: int) -> list[date]:
     return [*out, end]
 
 
-def backtest_summary(result: dict[str, Any]) -> dict[str, Any]:
+def backtest_summary(result: Mapping[str, Any]) -> dict[str, Any]:
     """What an approver reads: the customers whose decision would change, the dunning
     differences and the totals on the last date."""
     latest: dict[str, dict[str, Any]] = {}

@@ -39,6 +39,7 @@ def _view(
     app: App,
     s: Session,
     a: CreditAssessment,
+    *,
     proposed: Terms,
     rating: str | None,
     subject: str,
@@ -65,7 +66,7 @@ def request_change(app: App, s: Session, r: CreditRequest) -> dict[str, Any]:
     a = s.get(CreditAssessment, r.assessment_id)
     assert a is not None
     proposed = Terms(r.proposed_limit, r.currency, r.terms_days, list(r.conditions))
-    return _view(app, s, a, proposed, r.rating, f"request #{r.id}")
+    return _view(app, s, a, proposed=proposed, rating=r.rating, subject=f"request #{r.id}")
 
 
 def assessment_change(app: App, s: Session, a: CreditAssessment, currency: str) -> dict[str, Any]:
@@ -75,4 +76,4 @@ def assessment_change(app: App, s: Session, a: CreditAssessment, currency: str) 
     proposed = Terms(
         ZERO if limit is None else limit, currency, a.terms_days or 0, list(a.conditions)
     )
-    return _view(app, s, a, proposed, a.rating, f"assessment #{a.id}")
+    return _view(app, s, a, proposed=proposed, rating=a.rating, subject=f"assessment #{a.id}")

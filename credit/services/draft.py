@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from credit import audit, notices
 from credit.app import App
 from credit.db.models import (
-    AssessmentStatus,
     CreditAssessment,
     CreditLine,
     CreditRequest,
     Customer,
     RequestKind,
 )
+from credit.domain.research_status import AssessmentStatus
 from credit.services.changes import request_change
 from credit.services.common import ServiceError, person_email, saved_id
 from credit.services.research import refuse_if_review_open
@@ -46,32 +46,16 @@ def draft_request(app: App, *, assessment_id: int, kind: str | None = None) -> i
             raise ServiceError(
                 "the requested limit differs from the recommendation and no reason was given"
             )
-        if kind is None:
-            if line is None:
-                kind = RequestKind.NEW
-            elif proposed > line.limit:
-                kind = RequestKind.INCREASE
-            elif proposed < line.limit:
-                kind = RequestKind.DECREASE
-            else:
-                kind = RequestKind.REVIEW
-        # In the base currency at the rate the assessment used (reproducible), for the authority matrix.
-        rate = a.inputs.get("customer_rate")
-        base_amount: Decimal | None
-        if customer.currency == app.settings.base_currency:
-            base_amount = proposed
-        else:
-            base_amount = (proposed * Decimal(rate)).quantize(Decimal("0.01")) if rate else None
         request = CreditRequest(
             review_key=a.review_key,
             customer_id=saved_id(customer),
             assessment_id=saved_id(a),
-            kind=kind,
+            kind=kind if kind is not None else _kind_of(line, proposed),
             requested_by=a.requested_by,
             requested_limit=a.requested_limit,
             recommended_limit=a.recommended_limit,
             proposed_limit=proposed,
-            base_amount=base_amount,
+            base_amount=_base_amount(app, customer, a, proposed),
             current_limit=line.limit if line else None,
             currency=customer.currency,
             terms_days=a.terms_days,
@@ -82,29 +66,7 @@ def draft_request(app: App, *, assessment_id: int, kind: str | None = None) -> i
         )
         s.add(request)
         s.flush()
-        request_id = saved_id(request)
-        audit.record(
-            s,
-            actor=a.requested_by,
-            action="request.create",
-            entity_type="credit_request",
-            entity_id=request_id,
-            after=request_view(request),
-            reason=f"{kind} from assessment {a.id}",
-            policy_version=a.policy_version,
-        )
-        if proposed != a.recommended_limit:
-            audit.record(
-                s,
-                actor=a.requested_by,
-                action="request.override",
-                entity_type="credit_request",
-                entity_id=request_id,
-                before={"recommended_limit": a.recommended_limit},
-                after={"proposed_limit": proposed},
-                reason=a.override_reason or "",
-                policy_version=a.policy_version,
-            )
+        _audit_drafted(s, a, request)
         notices.enqueue(
             s,
             app.renderer,
@@ -122,3 +84,52 @@ def draft_request(app: App, *, assessment_id: int, kind: str | None = None) -> i
         )
         uow.commit()
         return saved_id(request)
+
+
+def _kind_of(line: CreditLine | None, proposed: Decimal) -> RequestKind:
+    """A new line, or an increase, decrease or review of the line as it stands."""
+    if line is None:
+        return RequestKind.NEW
+    if proposed > line.limit:
+        return RequestKind.INCREASE
+    if proposed < line.limit:
+        return RequestKind.DECREASE
+    return RequestKind.REVIEW
+
+
+def _base_amount(
+    app: App, customer: Customer, a: CreditAssessment, proposed: Decimal
+) -> Decimal | None:
+    """The proposed limit in the base currency at the rate the assessment used (reproducible),
+    for the authority matrix; None without a rate."""
+    if customer.currency == app.settings.base_currency:
+        return proposed
+    rate = a.inputs.get("customer_rate")
+    return (proposed * Decimal(rate)).quantize(Decimal("0.01")) if rate else None
+
+
+def _audit_drafted(s: Session, a: CreditAssessment, request: CreditRequest) -> None:
+    """The request's creation, and the override when it proposes other than the recommendation."""
+    request_id = saved_id(request)
+    audit.record(
+        s,
+        actor=a.requested_by,
+        action="request.create",
+        entity_type="credit_request",
+        entity_id=request_id,
+        after=request_view(request),
+        reason=f"{request.kind} from assessment {a.id}",
+        policy_version=a.policy_version,
+    )
+    if request.proposed_limit != a.recommended_limit:
+        audit.record(
+            s,
+            actor=a.requested_by,
+            action="request.override",
+            entity_type="credit_request",
+            entity_id=request_id,
+            before={"recommended_limit": a.recommended_limit},
+            after={"proposed_limit": request.proposed_limit},
+            reason=a.override_reason or "",
+            policy_version=a.policy_version,
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from sqlmodel import Session, col, select
 
@@ -22,7 +22,7 @@ from credit.services.common import (
     person_email,
     saved_id,
 )
-from credit.services.views import customer_view, line_view, request_view
+from credit.services.views import LineView, customer_view, line_view, request_view
 
 
 class PublishedLine(TypedDict):
@@ -68,7 +68,7 @@ def _line_from(r: CreditRequest, line: CreditLine | None, *, as_of: date) -> Cre
 
 def _publish_line(
     s: Session, r: CreditRequest, customer: Customer, *, as_of: date
-) -> tuple[CreditLine, dict[str, Any] | None]:
+) -> tuple[CreditLine, LineView | None]:
     """Publish an approved request: (its line, the line before it); a published one stays."""
     line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
     if r.status != RequestStatus.APPROVED:

@@ -1,16 +1,16 @@
-"""Read models for the CLI: customers, notices, audit trail; delivery."""
+"""Read models for the CLI: customers, notices, audit trail (read-only; delivery and retries
+are in :mod:`credit.services.outbox`)."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import literal
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from credit import audit, notices
+from credit import audit
 from credit.app import App
 from credit.db.models import (
     AssessmentStatus,
@@ -23,39 +23,41 @@ from credit.db.models import (
     NoticeStatus,
     PaymentPromise,
     RequestStatus,
-    utcnow,
 )
 from credit.domain import dunning
 from credit.domain.money import ZERO
 from credit.services.changes import assessment_change, request_change
-from credit.services.common import get_customer, saved_id
+from credit.services.common import SUBJECT_REQUEST, get_customer, saved_id
 from credit.services.ledger import credit_exposure, last_dunning_state, open_items
 from credit.services.views import assessment_view, customer_view, line_view, request_view
 
 log = logging.getLogger(__name__)
 
 
-def customer_overview(app: App, *, code: str, as_of: date) -> dict[str, Any]:
+class CustomerOverview(TypedDict):
+    """Everything ``credit customers show`` prints of a customer as of a date (JSON values)."""
+
+    customer: dict[str, Any]
+    as_of: str
+    assessment: dict[str, Any] | None
+    credit_line: dict[str, Any] | None
+    exposure: dict[str, str]
+    credit_exposure: Any
+    change: dict[str, Any] | None
+    aging: dict[str, Any]
+    dunning_level: dict[str, int]
+    open_items: dict[str, list[dict[str, Any]]]
+    promises: list[dict[str, Any]]
+    requests: list[dict[str, Any]]
+
+
+def customer_overview(app: App, *, code: str, as_of: date) -> CustomerOverview:
     with app.uow(read_only=True) as uow:
         s = uow.session
         c = get_customer(s, code)
-        a = s.exec(
-            select(CreditAssessment)
-            .where(CreditAssessment.customer_id == c.id, CreditAssessment.as_of <= as_of)
-            .order_by(col(CreditAssessment.as_of).desc(), col(CreditAssessment.id).desc())
-        ).first()
+        a = _latest_assessment(s, c, as_of)
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == c.id)).first()
         items = open_items(s, saved_id(c), as_of)
-        levels = {}
-        for cur in sorted(
-            set(items)
-            | {
-                d.currency
-                for d in s.exec(select(DunningAction).where(DunningAction.customer_id == c.id))
-            }
-        ):
-            _, level, _ = last_dunning_state(s, saved_id(c), cur, as_of)
-            levels[cur] = level
         requests = s.exec(
             select(CreditRequest)
             .where(CreditRequest.customer_id == c.id)
@@ -65,15 +67,7 @@ def customer_overview(app: App, *, code: str, as_of: date) -> dict[str, Any]:
         rated = (
             a
             if a is not None and a.status == AssessmentStatus.COMPLETE
-            else s.exec(
-                select(CreditAssessment)
-                .where(
-                    CreditAssessment.customer_id == c.id,
-                    CreditAssessment.as_of <= as_of,
-                    CreditAssessment.status == AssessmentStatus.COMPLETE,
-                )
-                .order_by(col(CreditAssessment.as_of).desc(), col(CreditAssessment.id).desc())
-            ).first()
+            else _latest_assessment(s, c, as_of, complete=True)
         )
         if in_approval is not None:
             change = request_change(app, s, in_approval)
@@ -81,7 +75,7 @@ def customer_overview(app: App, *, code: str, as_of: date) -> dict[str, Any]:
             change = assessment_change(app, s, rated, c.currency)
         else:
             change = None
-        return audit.jsonable(
+        overview: CustomerOverview = audit.jsonable(
             {
                 "customer": {
                     **customer_view(c),
@@ -107,39 +101,91 @@ def customer_overview(app: App, *, code: str, as_of: date) -> dict[str, Any]:
                 ),
                 "change": change,
                 "aging": {cur: dunning.aging(its, as_of) for cur, its in items.items()},
-                "dunning_level": levels,
-                "open_items": {
-                    cur: [
-                        {
-                            "number": i.number,
-                            "kind": i.kind,
-                            "due_date": i.due_date,
-                            "open_amount": i.open_amount,
-                            "days_overdue": i.days_overdue(as_of),
-                            "disputed": i.disputed,
-                        }
-                        for i in sorted(its, key=lambda i: (i.due_date, i.number))
-                    ]
-                    for cur, its in items.items()
-                },
-                "promises": [
-                    {
-                        "amount": p.amount,
-                        "currency": p.currency,
-                        "promised_for": p.promised_for,
-                        "recorded_by": p.recorded_by,
-                        "status": p.status,
-                        "paid": p.paid,
-                    }
-                    for p in s.exec(
-                        select(PaymentPromise)
-                        .where(PaymentPromise.customer_id == c.id)
-                        .order_by(col(PaymentPromise.id))
-                    )
-                ],
+                "dunning_level": _dunning_levels(s, c, items, as_of),
+                "open_items": {cur: _open_items_view(its, as_of) for cur, its in items.items()},
+                "promises": _promises(s, c),
                 "requests": [request_view(r) for r in requests],
             }
         )
+        return overview
+
+
+def _latest_assessment(
+    s: Session, c: Customer, as_of: date, *, complete: bool = False
+) -> CreditAssessment | None:
+    """The customer's latest assessment by ``as_of`` (by research date, then id); ``complete``:
+    the latest complete one."""
+    q = select(CreditAssessment).where(
+        CreditAssessment.customer_id == c.id, CreditAssessment.as_of <= as_of
+    )
+    if complete:
+        q = q.where(CreditAssessment.status == AssessmentStatus.COMPLETE)
+    return s.exec(
+        q.order_by(col(CreditAssessment.as_of).desc(), col(CreditAssessment.id).desc())
+    ).first()
+
+
+def _dunning_levels(
+    s: Session, c: Customer, items: dict[str, list[dunning.OpenItem]], as_of: date
+) -> dict[str, int]:
+    """The dunning level of each currency the customer owes in or was dunned in."""
+    levels = {}
+    for cur in sorted(
+        set(items)
+        | {
+            d.currency
+            for d in s.exec(select(DunningAction).where(DunningAction.customer_id == c.id))
+        }
+    ):
+        _, level, _ = last_dunning_state(s, saved_id(c), cur, as_of)
+        levels[cur] = level
+    return levels
+
+
+def _open_items_view(its: list[dunning.OpenItem], as_of: date) -> list[dict[str, Any]]:
+    return [
+        {
+            "number": i.number,
+            "kind": i.kind,
+            "due_date": i.due_date,
+            "open_amount": i.open_amount,
+            "days_overdue": i.days_overdue(as_of),
+            "disputed": i.disputed,
+        }
+        for i in sorted(its, key=lambda i: (i.due_date, i.number))
+    ]
+
+
+def _promises(s: Session, c: Customer) -> list[dict[str, Any]]:
+    return [
+        {
+            "amount": p.amount,
+            "currency": p.currency,
+            "promised_for": p.promised_for,
+            "recorded_by": p.recorded_by,
+            "status": p.status,
+            "paid": p.paid,
+        }
+        for p in s.exec(
+            select(PaymentPromise)
+            .where(PaymentPromise.customer_id == c.id)
+            .order_by(col(PaymentPromise.id))
+        )
+    ]
+
+
+class NoticeRow(TypedDict):
+    id: int | None
+    kind: str
+    status: str
+    subject: str
+    channel: str
+    recipients: list[str]
+    created_at: str
+    attempts: int
+    delivered_to: str
+    key: str
+    last_error: str
 
 
 def list_notices(
@@ -149,7 +195,7 @@ def list_notices(
     kind: str | None,
     status: str | None = None,
     limit: int = 200,
-) -> list[dict[str, Any]]:
+) -> list[NoticeRow]:
     with app.uow(read_only=True) as uow:
         s = uow.session
         q = select(Notice).order_by(col(Notice.id))
@@ -181,189 +227,18 @@ def list_notices(
         ]
 
 
-def deliver(
-    app: App,
-    *,
-    limit: int | None = None,
-    notice_ids: list[int] | None = None,
-    now: bool = False,
-    by: str | None = None,
-) -> dict[str, Any]:
-    """Send what the outbox holds. Notices that failed for good in this sweep (a permanent
-    refusal, or retries used up) are listed in one notice to the operator.
-
-    While the company's details are not configured, notices to customers stay in the outbox
-    (pending, no attempt spent) and the report says why. ``now``: notices waiting out a retry
-    delay are sent now (audited, as ``by``)."""
-    hold: frozenset[str] = frozenset()
-    hold_reason = ""
-    missing = app.settings.company_missing()
-    if missing:
-        hold = _customer_kinds(app)
-        hold_reason = notices.company_refusal(missing)
-    released: list[int] = []
-    if now:
-        from credit.services.common import known_user
-
-        by = known_user(app, by or "")  # sending before the retry is due is audited: by whom
-        with app.uow() as uow:
-            released = notices.release_waiting(uow.session, utcnow(), hold)
-            if released:
-                audit.record(
-                    uow.session,
-                    actor=by,
-                    action="notice.retry_now",
-                    entity_type="outbox",
-                    entity_id="waiting",
-                    before={"waiting": len(released)},
-                    after={
-                        "due": len(released),
-                        "first_id": min(released),
-                        "last_id": max(released),
-                    },
-                    reason="sent now instead of after their retry delay",
-                )
-            uow.commit()
-    report = notices.deliver_pending(
-        app.engine,
-        notices.transport_for(app.settings),
-        mail_from=app.settings.mail_from,
-        limit=limit,
-        notice_ids=notice_ids,
-        letters_dir=app.settings.letters_path,
-        lease=timedelta(seconds=app.settings.delivery_lease_seconds),
-        retry_base=app.settings.delivery_retry_seconds,
-        hold=hold,
-        hold_reason=hold_reason,
-    )
-    out = asdict(report)
-    out["released"] = len(released)
-    out["operator_notice"] = _tell_operator(app, report.failed_ids)
-    return out
+class CustomerRow(TypedDict):
+    code: str
+    name: str
+    currency: str
+    rating: str | None
+    limit: str | None
+    terms_days: int | None
+    status: str | None
+    next_review_on: str | None
 
 
-def _customer_kinds(app: App) -> frozenset[str]:
-    """The kinds of notice that go to customers: the shipped ones and the templates of every
-    policy version's dunning levels that write to them (not the call tasks)."""
-    from credit.db.models import CreditPolicy
-    from credit.domain.policy import DunningChannel
-
-    templates = set()
-    with app.uow(read_only=True) as uow:
-        for row in uow.session.exec(select(CreditPolicy)):
-            for level in app.policy_body(row).dunning.levels:
-                if level.channel != DunningChannel.CALL:
-                    templates.add(level.template)
-    return notices.customer_kinds(templates)
-
-
-def retry_notices(app: App, *, notice_ids: list[int], by: str, reason: str) -> list[int]:
-    """Put failed notices back in the outbox (after the cause is fixed); audited. Refuses ids
-    that are unknown or not failed, and changes nothing then."""
-    from credit.services.common import ServiceError, known_user, required_text
-
-    by, reason = known_user(app, by), required_text(reason, "what was fixed")
-    with app.uow() as uow:
-        s = uow.session
-        rows = {n.id: n for n in s.exec(select(Notice).where(col(Notice.id).in_(notice_ids)))}
-        missing = [i for i in notice_ids if i not in rows]
-        if missing:
-            raise ServiceError(f"no notice with id {', '.join(map(str, missing))}")
-        not_failed = [f"#{i} is {rows[i].status}" for i in notice_ids if rows[i].status != "failed"]
-        if not_failed:
-            raise ServiceError(f"only failed notices can be retried: {'; '.join(not_failed)}")
-        for i in notice_ids:
-            n = rows[i]
-            before = {"status": n.status, "attempts": n.attempts, "last_error": n.last_error}
-            n.status, n.attempts, n.claimed_until = NoticeStatus.PENDING, 0, None
-            s.add(n)
-            audit.record(
-                s,
-                actor=by,
-                action="notice.retry",
-                entity_type="notice",
-                entity_id=str(i),
-                before=before,
-                after={"status": n.status, "attempts": 0},
-                reason=reason,
-            )
-        uow.commit()
-    return notice_ids
-
-
-SHOWN_FAILED = 200  # failed notices listed one by one in the operator's notice
-
-
-def _tell_operator(app: App, failed_ids: list[int]) -> int | None:
-    """Queue (and try to send) one notice to the operator listing notices that failed for good;
-    an operator notice that fails is not reported again by another."""
-    if not failed_ids:
-        return None
-    with app.uow() as uow:
-        s = uow.session
-        failed = []
-        for i in range(0, len(failed_ids), 5000):
-            failed += [
-                n
-                for n in s.exec(
-                    select(Notice)
-                    .where(col(Notice.id).in_(failed_ids[i : i + 5000]))
-                    .order_by(col(Notice.id))
-                )
-                if n.kind != "delivery_failed"
-            ]
-        if not failed:
-            return None
-        key = "delivery-failed:" + ",".join(str(n.id) for n in failed)
-        if len(key) > 120:  # the key column's size: a long list is named by its digest
-            import hashlib
-
-            digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-            key = f"delivery-failed:{failed[0].id}-{failed[-1].id}:{len(failed)}:{digest}"
-        notice, _ = notices.enqueue(
-            s,
-            app.renderer,
-            key=key,
-            kind="delivery_failed",
-            locale="en",
-            recipients=[app.directory.teams.operator_email],
-            context={
-                "total": len(failed),
-                "failed": [
-                    {
-                        "id": n.id,
-                        "key": n.idempotency_key,
-                        "kind": n.kind,
-                        "recipients": list(n.recipients),
-                        "attempts": n.attempts,
-                        "last_error": n.last_error or "",
-                        "subject": n.subject,
-                    }
-                    for n in failed[:SHOWN_FAILED]
-                ],
-                "mail_from": app.settings.mail_from,
-            },
-        )
-        uow.commit()
-        operator_id = notice.id if notice is not None else None
-    log.error(
-        "%d notice(s) could not be delivered (%s); the operator is told",
-        len(failed),
-        ", ".join(str(n.id) for n in failed[:20]),
-    )
-    if operator_id is not None:
-        notices.deliver_pending(
-            app.engine,
-            notices.transport_for(app.settings),
-            mail_from=app.settings.mail_from,
-            notice_ids=[operator_id],
-            letters_dir=app.settings.letters_path,
-            lease=timedelta(seconds=app.settings.delivery_lease_seconds),
-        )
-    return operator_id
-
-
-def customer_list(app: App) -> list[dict[str, Any]]:
+def customer_list(app: App) -> list[CustomerRow]:
     with app.uow(read_only=True) as uow:
         s = uow.session
         rows = s.exec(
@@ -389,7 +264,20 @@ def customer_list(app: App) -> list[dict[str, Any]]:
         ]
 
 
-def audit_events(app: App, *, entity: str | None, limit: int) -> list[dict[str, Any]]:
+class AuditEventRow(TypedDict):
+    id: int | None
+    at: str
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    reason: str
+    policy_version: int | None
+
+
+def audit_events(app: App, *, entity: str | None, limit: int) -> list[AuditEventRow]:
     from credit.db.models import AuditEvent
 
     with app.uow(read_only=True) as uow:
@@ -414,7 +302,14 @@ def audit_events(app: App, *, entity: str | None, limit: int) -> list[dict[str, 
         ]
 
 
-def verify_audit(app: App) -> dict[str, Any]:
+class AuditCheck(TypedDict):
+    events: int
+    ok: bool
+    broken_at: int | None
+    reason: str
+
+
+def verify_audit(app: App) -> AuditCheck:
     """Check the audit hash chain from the first event to the last."""
     with app.uow(read_only=True) as uow:
         result = audit.verify(uow.session)
@@ -426,16 +321,33 @@ def verify_audit(app: App) -> dict[str, Any]:
     }
 
 
-def limit_changes(app: App, *, start: date, end: date) -> list[dict[str, Any]]:
+class LimitChange(TypedDict):
+    """A published credit-limit change and its approval evidence (``approvals``: who decided
+    each level, when, what they saw and its hash)."""
+
+    event_id: int | None
+    at: str
+    customer: str
+    currency: str
+    old_limit: str | None
+    new_limit: str | None
+    terms_days: int | None
+    rating: str | None
+    policy_version: int | None
+    request_id: int | None
+    approvals: list[dict[str, Any]]
+
+
+def limit_changes(app: App, *, start: date, end: date) -> list[LimitChange]:
     """Every credit-limit change recorded between two dates (inclusive, by the audit clock), with
     its approval evidence: who decided each level, when, and the hash of what they saw."""
-    from datetime import UTC, datetime, time, timedelta
+    from datetime import UTC, datetime, time
 
     from credit.db.models import ApprovalStep, AuditEvent
 
     lo = datetime.combine(start, time(0), tzinfo=UTC)
     hi = datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC)
-    rows = []
+    rows: list[LimitChange] = []
     with app.uow(read_only=True) as uow:
         s = uow.session
         events = s.exec(
@@ -446,13 +358,15 @@ def limit_changes(app: App, *, start: date, end: date) -> list[dict[str, Any]]:
             .order_by(col(AuditEvent.id))
         ).all()
         for e in events:
-            after, before = e.after or {}, e.before or {}
+            # the audit's JSON as recorded (a published line's event names its currency)
+            after: Any = e.after or {}
+            before: Any = e.before or {}
             request_id = after.get("request_id")
             steps = (
                 s.exec(
                     select(ApprovalStep)
                     .where(
-                        ApprovalStep.subject == "credit_request",
+                        ApprovalStep.subject == SUBJECT_REQUEST,
                         ApprovalStep.subject_id == request_id,
                     )
                     .order_by(col(ApprovalStep.level))

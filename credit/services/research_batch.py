@@ -11,11 +11,12 @@ is researched on its own (:func:`research_one`), where an error stops only that 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
@@ -24,7 +25,6 @@ from credit import audit, notices
 from credit.app import App
 from credit.db.locks import lock_customers
 from credit.db.models import (
-    AssessmentStatus,
     CreditAssessment,
     CreditLine,
     CreditRequest,
@@ -33,6 +33,7 @@ from credit.db.models import (
     utcnow,
 )
 from credit.domain.policy import PolicyBody
+from credit.domain.research_status import IN_PROGRESS, SCHEDULED, AssessmentStatus, ReviewOutcome
 from credit.services.common import (
     ServiceError,
     add_months,
@@ -43,8 +44,8 @@ from credit.services.common import (
 )
 from credit.services.ledger import load_raw_many, rate_table
 from credit.services.research import (
-    COLLECTED,
     Outcome,
+    ScoredSummary,
     audit_collected,
     collect_customer_data,
     collected_snapshot,
@@ -63,17 +64,42 @@ log = logging.getLogger(__name__)
 BATCH = 200
 
 
+class Researched(TypedDict, total=False):
+    """What a run reports of one due customer: its assessment in brief, or ``status: "not
+    started"`` and the ``error`` why."""
+
+    customer: str
+    reason: str
+    assessment_id: int
+    status: str
+    analyst: str | None
+    quantitative_score: str | None
+    score: str | None
+    rating: str | None
+    error: str
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every customer of a research run shares."""
+
+    as_of: date
+    requested_by: str
+    now: datetime
+    notify: bool
+
+
 def research_customers(
     app: App,
     *,
-    due: list[dict[str, Any]],
+    due: Sequence[Mapping[str, Any]],
     as_of: date,
     requested_by: str,
     notify_ready: bool = True,
     batch_size: int = BATCH,
     now: datetime | None = None,
     after_batch: Callable[[int], None] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[Researched]:
     """Collect and score each due customer (``customer``, ``review_key`` and ``reason`` as
     :func:`credit.services.reviews.due_reviews` lists them), carrying a recent qualitative rating
     over into a scheduled review. Idempotent per review key. One result per item, in order:
@@ -86,11 +112,12 @@ def research_customers(
         person_email(app, requested_by)
     except ServiceError as exc:
         return [_not_started(item, exc) for item in due]
-    results: list[dict[str, Any]] = []
+    run = _Run(as_of=as_of, requested_by=requested_by, now=now, notify=notify_ready)
+    results: list[Researched] = []
     for i in range(0, len(due), batch_size):
         chunk = due[i : i + batch_size]
         try:
-            done, alone = _research_batch(app, chunk, as_of, requested_by, now, notify_ready)
+            done, alone = _research_batch(app, chunk, run)
         except Exception as exc:  # noqa: BLE001 - redone one by one, where a real error surfaces
             log.warning(
                 "research batch of %d customer(s) rolled back (%s: %s); researching each alone",
@@ -98,7 +125,7 @@ def research_customers(
                 type(exc).__name__,
                 exc,
             )
-            done, alone = {}, chunk
+            done, alone = {}, list(chunk)
         for item in alone:
             done[item["review_key"]] = research_one(
                 app,
@@ -116,13 +143,13 @@ def research_customers(
 
 def research_one(
     app: App,
-    item: dict[str, Any],
+    item: Mapping[str, Any],
     *,
     as_of: date,
     requested_by: str,
     notify_ready: bool = True,
     now: datetime | None = None,
-) -> dict[str, Any]:
+) -> Researched:
     """One due customer on its own: collect, then score (two transactions, each safe to redo)."""
     try:
         collected = collect_customer_data(
@@ -136,7 +163,7 @@ def research_one(
             app,
             assessment_id=collected["assessment_id"],
             # a rating may be carried over into a scheduled review, not into one a signal asked for
-            reuse_qualitative=item["reason"] == "scheduled",
+            reuse_qualitative=item["reason"] == SCHEDULED,
             notify_ready=notify_ready,
             now=now,
         )
@@ -145,36 +172,33 @@ def research_one(
     return _brief(item, scored)
 
 
-BRIEF = ("assessment_id", "status", "analyst", "quantitative_score", "score", "rating")
-
-
-def _brief(item: dict[str, Any], scored: dict[str, Any]) -> dict[str, Any]:
+def _brief(item: Mapping[str, Any], scored: ScoredSummary) -> Researched:
     """What a run reports of one researched customer (the factors and signals are on the
     assessment: 100,000 customers' worth would not fit a flow's result)."""
     return {
         "customer": item["customer"],
         "reason": item["reason"],
-        **{k: scored[k] for k in BRIEF},
+        "assessment_id": scored["assessment_id"],
+        "status": scored["status"],
+        "analyst": scored["analyst"],
+        "quantitative_score": scored["quantitative_score"],
+        "score": scored["score"],
+        "rating": scored["rating"],
     }
 
 
-def _not_started(item: dict[str, Any], exc: Exception) -> dict[str, Any]:
+def _not_started(item: Mapping[str, Any], exc: Exception) -> Researched:
     log.warning("review of %s not started: %s", item["customer"], exc)
-    return {"customer": item["customer"], "status": "not started", "error": str(exc)}
+    return {"customer": item["customer"], "status": ReviewOutcome.NOT_STARTED, "error": str(exc)}
 
 
 def _research_batch(
-    app: App,
-    items: list[dict[str, Any]],
-    as_of: date,
-    requested_by: str,
-    now: datetime,
-    notify: bool,
-) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    app: App, items: Sequence[Mapping[str, Any]], run: _Run
+) -> tuple[dict[str, Researched], list[Mapping[str, Any]]]:
     """(results by review key, the items left to :func:`research_one`): those whose review key
     already has an assessment (a rerun finishes or returns it) and repeated customers."""
-    results: dict[str, dict[str, Any]] = {}
-    alone: list[dict[str, Any]] = []
+    results: dict[str, Researched] = {}
+    alone: list[Mapping[str, Any]] = []
     with app.uow() as uow:
         s = uow.session
         codes = [item["customer"] for item in items]
@@ -198,7 +222,7 @@ def _research_batch(
                 )
             )
         )
-        todo: list[tuple[dict[str, Any], Customer]] = []
+        todo: list[tuple[Mapping[str, Any], Customer]] = []
         seen: set[str] = set()
         for item in items:
             customer = customers.get(item["customer"])
@@ -220,9 +244,7 @@ def _research_batch(
                 )
         todo = [(item, c) for item, c in todo if c.id not in refused]
         if todo:
-            results.update(
-                _research(app, s, todo, version, policy, as_of, requested_by, now, notify)
-            )
+            results.update(_research(app, s, todo, version=version, policy=policy, run=run))
         uow.commit()
     return results, alone
 
@@ -235,7 +257,7 @@ def _open_reviews(s: Session, ids: list[int]) -> dict[int, str]:
     for cid, aid, analyst in s.exec(
         select(CreditAssessment.customer_id, CreditAssessment.id, CreditAssessment.analyst).where(
             col(CreditAssessment.customer_id).in_(ids),
-            col(CreditAssessment.status).in_([COLLECTED, AssessmentStatus.AWAITING_QUALITATIVE]),
+            col(CreditAssessment.status).in_(IN_PROGRESS),
         )
     ):
         why[cid] = (
@@ -258,15 +280,14 @@ def _open_reviews(s: Session, ids: list[int]) -> dict[int, str]:
 def _research(
     app: App,
     s: Session,
-    todo: list[tuple[dict[str, Any], Customer]],
+    todo: list[tuple[Mapping[str, Any], Customer]],
+    *,
     version: int,
     policy: PolicyBody,
-    as_of: date,
-    requested_by: str,
-    now: datetime,
-    notify: bool,
-) -> dict[str, dict[str, Any]]:
+    run: _Run,
+) -> dict[str, Researched]:
     """Collect, score and decide every customer of the batch, then write it all."""
+    as_of, requested_by = run.as_of, run.requested_by
     ids = [saved_id(c) for _, c in todo]
     rates = rate_table(s, policy.base_currency)
     raw = load_raw_many(s, [c for _, c in todo], as_of, policy.dunning.tolerance)
@@ -281,8 +302,9 @@ def _research(
     for item, customer in todo:
         cid = saved_id(customer)
         line = lines.get(cid)
+        customer_raw, owed = raw[cid]
         snapshot, report, facts = collected_snapshot(
-            customer, line, *raw[cid], as_of, policy, rates
+            customer, line, raw=customer_raw, owed=owed, as_of=as_of, policy=policy, rates=rates
         )
         a = _draft(
             review_key=item["review_key"],
@@ -290,7 +312,7 @@ def _research(
             as_of=as_of,
             policy_version=version,
             requested_by=requested_by,
-            status=COLLECTED,
+            status=AssessmentStatus.COLLECTED,
             analyst=requested_by,
             inputs=snapshot,
             cleaning_report=report.to_dict(),
@@ -298,28 +320,22 @@ def _research(
         result, found, scanned = scan_assessment(a, line, policy, opened.get(cid, []))
         # a rating may be carried over into a scheduled review, not into one a signal asked for
         carried = (
-            first_own_rating(ratings.get(cid, []), policy)
-            if item["reason"] == "scheduled"
-            else None
+            first_own_rating(ratings.get(cid, []), policy) if item["reason"] == SCHEDULED else None
         )
-        outcome: Outcome = decide(a, policy, result, carried, now, notify=notify, facts=scanned)
+        outcome: Outcome = decide(
+            a, policy, result=result, carried=carried, now=run.now, notify=run.notify, facts=scanned
+        )
         decided.append((item, customer, a, facts, report, found, outcome))
 
-    table = table_of(CreditAssessment)
-    ids_back = s.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True),
-        [{k: v for k, v in vars(a).items() if k != "id"} for _, _, a, *_ in decided],
-    ).scalars()
-    for (_, _, a, *_), new_id in zip(decided, ids_back, strict=True):
-        a.id = new_id  # one multi-row insert; every assessment has its id
+    _insert_assessments(s, [a for _, _, a, *_ in decided])
 
     known = known_signals(
         s, ids, [f"{c.code}:{sig.key}" for _, c, _, _, _, found, _ in decided for sig in found]
     )
-    results: dict[str, dict[str, Any]] = {}
+    results: dict[str, Researched] = {}
     with audit.batched(s), notices.batched(s):
         for item, customer, a, facts, report, found, outcome in decided:
-            audit_collected(s, a, customer, facts, report)
+            audit_collected(s, a, customer=customer, facts=facts, report=report)
             record_signals(
                 app,
                 s,
@@ -330,10 +346,21 @@ def _research(
                 reviewed_in=a.id,
                 known=known,
             )
-            outcome_effects(app, s, a, customer, policy, outcome)
+            outcome_effects(app, s, a, customer=customer, policy=policy, outcome=outcome)
             results[item["review_key"]] = _brief(item, scored_summary(a))
         write_signals(s, known)
     return results
+
+
+def _insert_assessments(s: Session, drafts: list[Any]) -> None:
+    """One multi-row insert of the batch's new assessments; each gets its id."""
+    table = table_of(CreditAssessment)
+    ids_back = s.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        [{k: v for k, v in vars(a).items() if k != "id"} for a in drafts],
+    ).scalars()
+    for a, new_id in zip(drafts, ids_back, strict=True):
+        a.id = new_id
 
 
 @cache

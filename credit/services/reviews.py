@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import or_
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from credit import notices
 from credit.app import App
 from credit.db.models import (
     ApprovalStep,
-    AssessmentStatus,
     CreditAssessment,
     CreditLine,
     CreditRequest,
@@ -26,18 +26,41 @@ from credit.db.models import (
     RiskSignal,
     utcnow,
 )
+from credit.domain.research_status import IN_PROGRESS, SCHEDULED, AssessmentStatus, ReviewOutcome
 from credit.services.approvals import advance_request
 from credit.services.common import SUBJECT_REQUEST, ServiceError, enqueued_id, id_col, saved_id
 from credit.services.draft import draft_request
-from credit.services.research import COLLECTED, score_assessment
+from credit.services.research import score_assessment
 from credit.services.research_batch import research_customers
 
 log = logging.getLogger(__name__)
 
 
-def due_reviews(
-    app: App, *, as_of: date, include_in_progress: bool = False
-) -> list[dict[str, Any]]:
+class InProgress(TypedDict):
+    """A review under way: what it is, since when, and whom it waits for."""
+
+    what: str
+    since: str
+    waiting_for: str
+
+
+class DueReview(TypedDict):
+    """A line due for review (or whose customer a risk signal flagged)."""
+
+    customer: str
+    review_key: str
+    name: str
+    next_review_on: str
+    reason: str
+    flagged_on: str | None
+    limit: str
+    currency: str
+    rating: str
+    status: str
+    in_progress: InProgress | None
+
+
+def due_reviews(app: App, *, as_of: date, include_in_progress: bool = False) -> list[DueReview]:
     """Lines due for review as of a date, or whose customer a high risk signal flagged.
 
     A line whose customer already has a review under way (research waiting for the analyst, a
@@ -89,7 +112,7 @@ def due_reviews(
                     )
                 )
             )
-        out = []
+        out: list[DueReview] = []
         for line, c in rows:
             in_progress = busy.get(saved_id(c))
             if in_progress is None and key(c, line) in done:
@@ -105,7 +128,7 @@ def due_reviews(
                     "next_review_on": line.next_review_on.isoformat(),
                     "reason": f"risk signal: {c.review_flag_reason}"
                     if c.review_flagged_on is not None and line.next_review_on > as_of
-                    else "scheduled",
+                    else SCHEDULED,
                     "flagged_on": c.review_flagged_on.isoformat() if c.review_flagged_on else None,
                     "limit": str(line.limit),
                     "currency": line.currency,
@@ -117,10 +140,10 @@ def due_reviews(
         return out
 
 
-def _reviews_in_progress(s: Any, customer_ids: set[int]) -> dict[int, dict[str, Any]]:
+def _reviews_in_progress(s: Session, customer_ids: set[int]) -> dict[int, InProgress]:
     """The review under way for each of these customers, if any: what it is, since when, and
     whom it waits for."""
-    found: dict[int, dict[str, Any]] = {}
+    found: dict[int, InProgress] = {}
     if not customer_ids:
         return found
     ids = sorted(customer_ids)
@@ -129,9 +152,7 @@ def _reviews_in_progress(s: Any, customer_ids: set[int]) -> dict[int, dict[str, 
         for a in s.exec(
             select(CreditAssessment)
             .where(col(CreditAssessment.customer_id).in_(chunk))
-            .where(
-                col(CreditAssessment.status).in_([COLLECTED, AssessmentStatus.AWAITING_QUALITATIVE])
-            )
+            .where(col(CreditAssessment.status).in_(IN_PROGRESS))
         ):
             if a.status == AssessmentStatus.AWAITING_QUALITATIVE:
                 waiting = f"qualitative rating by {a.analyst or a.requested_by}"
@@ -175,14 +196,14 @@ def _reviews_in_progress(s: Any, customer_ids: set[int]) -> dict[int, dict[str, 
             )
         }
         for r in requests:
-            step = pending.get(saved_id(r))
+            level_step = pending.get(saved_id(r))
             if r.status == RequestStatus.APPROVED:
                 waiting = "publication (approved; the approval sweeper publishes it)"
-            elif step is None:
+            elif level_step is None:
                 waiting = "approval"
             else:
-                waiting = f"approval level {step.level} ({step.role}" + (
-                    f": {step.approver})" if step.approver else ")"
+                waiting = f"approval level {level_step.level} ({level_step.role}" + (
+                    f": {level_step.approver})" if level_step.approver else ")"
                 )
             since = started.get(r.assessment_id) or r.created_at.date()
             found[r.customer_id] = {
@@ -197,8 +218,8 @@ def notify_reviews_started(
     app: App,
     *,
     as_of: date,
-    reviews: list[dict[str, Any]],
-    under_way: list[dict[str, Any]] | None = None,
+    reviews: Sequence[Mapping[str, Any]],
+    under_way: Sequence[Mapping[str, Any]] | None = None,
 ) -> int | None:
     """One notice to the credit team listing the reviews started for a date, and the due lines
     whose earlier review is still under way (since when, waiting for whom)."""
@@ -226,21 +247,35 @@ def notify_reviews_started(
         return enqueued_id(n)
 
 
+class ReviewStarted(TypedDict, total=False):
+    """What a periodic review reports of one due customer: the request it routed and whom it
+    waits for, the assessment waiting for the analyst, or ``status: "not started"`` and the
+    ``error`` why."""
+
+    customer: str
+    assessment_id: int
+    reason: str
+    request_id: int
+    status: str
+    waiting_for: str | None
+    error: str
+
+
 def review_customers(
-    app: App, *, due: list[dict[str, Any]], as_of: date, requested_by: str
-) -> list[dict[str, Any]]:
+    app: App, *, due: Sequence[Mapping[str, Any]], as_of: date, requested_by: str
+) -> list[ReviewStarted]:
     """Re-review a batch: collect, score (carrying a recent qualitative rating over), then draft
     and route; idempotent per customer and due date (or flag date)."""
-    results = []
+    results: list[ReviewStarted] = []
     researched = research_customers(
         app, due=due, as_of=as_of, requested_by=requested_by, notify_ready=False
     )
     for scored in researched:
         code = scored["customer"]
-        if scored["status"] == "not started":
-            results.append(scored)
+        if scored["status"] == ReviewOutcome.NOT_STARTED:
+            results.append({"customer": code, "status": scored["status"], "error": scored["error"]})
             continue
-        result = {
+        result: ReviewStarted = {
             "customer": code,
             "assessment_id": scored["assessment_id"],
             "reason": scored["reason"],
@@ -255,7 +290,9 @@ def review_customers(
             progress = advance_request(app, request_id=request_id, as_of=as_of)
         except ServiceError as exc:
             log.warning("review of %s not started: %s", code, exc)
-            results.append({"customer": code, "status": "not started", "error": str(exc)})
+            results.append(
+                {"customer": code, "status": ReviewOutcome.NOT_STARTED, "error": str(exc)}
+            )
             continue
         results.append(
             {
@@ -281,7 +318,8 @@ def resume_research(
         collected = list(
             s.exec(
                 select(id_col(CreditAssessment)).where(
-                    CreditAssessment.status == COLLECTED, col(CreditAssessment.created_at) < cutoff
+                    CreditAssessment.status == AssessmentStatus.COLLECTED,
+                    col(CreditAssessment.created_at) < cutoff,
                 )
             )
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
@@ -13,11 +13,30 @@ from sqlmodel import Session, col, select
 
 from credit import audit, notices
 from credit.app import App
-from credit.db.models import CreditLine, Customer, LineStatus, RiskSignal, utcnow
+from credit.db.models import CreditLine, Customer, LineStatus, RiskSignal, Severity, utcnow
 from credit.domain import cleaning, signals
 from credit.services.common import saved_id, table_of
 from credit.services.ledger import base_view, collect_clean, rate_table
 from credit.services.views import customer_view
+
+
+class RiskScan(TypedDict):
+    """What a risk scan found: customers scanned, new signals, customers with a high one."""
+
+    customers: int
+    new: int
+    high: int
+    flagged: list[str]
+
+
+class SignalRow(TypedDict):
+    id: int | None
+    customer: str
+    kind: str
+    severity: str
+    detail: str
+    detected_on: str
+    reviewed_in: int | None
 
 
 @dataclass
@@ -90,44 +109,11 @@ def record_signals(
     without a savepoint each, and a concurrent duplicate fails the caller's batch instead."""
     new: list[RiskSignal] = []
     for sig in found:
-        fingerprint = f"{customer.code}:{sig.key}"
-        if known is not None:
-            if fingerprint in known.fingerprints or (customer.id, sig.kind) in known.open_kinds:
-                continue
-        else:
-            if s.exec(select(RiskSignal.id).where(RiskSignal.fingerprint == fingerprint)).first():
-                continue
-            open_same_kind = s.exec(
-                select(RiskSignal.id).where(
-                    RiskSignal.customer_id == customer.id,
-                    RiskSignal.kind == sig.kind,
-                    col(RiskSignal.reviewed_in).is_(None),
-                )
-            ).first()
-            if open_same_kind is not None:
-                continue  # still waiting for the review that answers the earlier one
-        values: dict[str, Any] = {
-            "fingerprint": fingerprint,
-            "customer_id": customer.id,
-            "kind": sig.kind,
-            "severity": sig.severity,
-            "detail": sig.detail,
-            "detected_on": as_of,
-            "reviewed_in": reviewed_in,
-        }
-        if known is not None:  # a plain row, inserted with the batch's others
-            row: Any = SimpleNamespace(id=None, detected_at=utcnow(), **values)
-            known.fingerprints.add(fingerprint)
-            if reviewed_in is None:
-                known.open_kinds.add((saved_id(customer), sig.kind))
-        else:
-            row = RiskSignal(**values)
-            try:
-                with s.begin_nested():
-                    s.add(row)
-                    s.flush()
-            except IntegrityError:
-                continue  # another run recorded it first
+        if _seen(s, customer, sig, known):
+            continue
+        row = _add_signal(s, customer, sig, as_of=as_of, reviewed_in=reviewed_in, known=known)
+        if row is None:
+            continue  # another run recorded it first
         new.append(row)
         audit.record(
             s,
@@ -141,50 +127,125 @@ def record_signals(
         )
     if known is not None:
         known.pending += new
-        if any(r.severity == "high" for r in new):
+        if any(r.severity == Severity.HIGH for r in new):
             write_signals(s, known)  # the alert's key names the first high signal's id
-    high = [r for r in new if r.severity == "high"]
-    if high:
-        before = {"review_flagged_on": customer.review_flagged_on}
-        if customer.review_flagged_on is None and reviewed_in is None:
-            customer.review_flagged_on = as_of
-            customer.review_flag_reason = "; ".join(f"{r.kind}: {r.detail}" for r in high)[:300]
-            s.add(customer)
-            audit.record(
-                s,
-                actor="risk",
-                action="customer.flag_for_review",
-                entity_type="customer",
-                entity_id=customer.code,
-                before=before,
-                after={"review_flagged_on": as_of, "reason": customer.review_flag_reason},
-                reason="high-severity risk signal",
-                policy_version=policy_version,
-            )
-        line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
-        notices.enqueue(
+    if any(r.severity == Severity.HIGH for r in new):
+        _flag_and_alert(
+            app,
             s,
-            app.renderer,
-            key=f"risk-alert:{customer.code}:{min(saved_id(r) for r in high)}",
-            kind="risk_alert",
-            locale="en",
-            recipients=[app.directory.teams.credit],
-            customer_id=customer.id,
-            context={
-                "customer": customer_view(customer),
-                "as_of": as_of.isoformat(),
-                "signals": [
-                    {"kind": r.kind, "severity": r.severity, "detail": r.detail} for r in new
-                ],
-                "line": {"limit": line.limit, "currency": line.currency, "status": line.status}
-                if line
-                else None,
-                "flagged_on": customer.review_flagged_on.isoformat()
-                if customer.review_flagged_on
-                else "",
-            },
+            customer,
+            new,
+            as_of=as_of,
+            policy_version=policy_version,
+            reviewed_in=reviewed_in,
         )
     return new
+
+
+def _seen(s: Session, customer: Customer, sig: signals.Signal, known: KnownSignals | None) -> bool:
+    """The signal is recorded already, or its kind still waits for the review that answers an
+    earlier one."""
+    fingerprint = f"{customer.code}:{sig.key}"
+    if known is not None:
+        return fingerprint in known.fingerprints or (customer.id, sig.kind) in known.open_kinds
+    if s.exec(select(RiskSignal.id).where(RiskSignal.fingerprint == fingerprint)).first():
+        return True
+    open_same_kind = s.exec(
+        select(RiskSignal.id).where(
+            RiskSignal.customer_id == customer.id,
+            RiskSignal.kind == sig.kind,
+            col(RiskSignal.reviewed_in).is_(None),
+        )
+    ).first()
+    return open_same_kind is not None
+
+
+def _add_signal(
+    s: Session,
+    customer: Customer,
+    sig: signals.Signal,
+    *,
+    as_of: date,
+    reviewed_in: int | None,
+    known: KnownSignals | None,
+) -> Any:
+    """The new signal's row: a plain one joining the batch's insert (``known``), or a
+    :class:`RiskSignal` added in a savepoint (None when another run recorded it first)."""
+    fingerprint = f"{customer.code}:{sig.key}"
+    values: dict[str, Any] = {
+        "fingerprint": fingerprint,
+        "customer_id": customer.id,
+        "kind": sig.kind,
+        "severity": sig.severity,
+        "detail": sig.detail,
+        "detected_on": as_of,
+        "reviewed_in": reviewed_in,
+    }
+    if known is not None:  # a plain row, inserted with the batch's others
+        known.fingerprints.add(fingerprint)
+        if reviewed_in is None:
+            known.open_kinds.add((saved_id(customer), sig.kind))
+        return SimpleNamespace(id=None, detected_at=utcnow(), **values)
+    row = RiskSignal(**values)
+    try:
+        with s.begin_nested():
+            s.add(row)
+            s.flush()
+    except IntegrityError:
+        return None
+    return row
+
+
+def _flag_and_alert(
+    app: App,
+    s: Session,
+    customer: Customer,
+    new: list[RiskSignal],
+    *,
+    as_of: date,
+    policy_version: int,
+    reviewed_in: int | None,
+) -> None:
+    """New high signals: flag the customer for re-review (unless a review is assessing it right
+    now) and alert the credit team."""
+    high = [r for r in new if r.severity == Severity.HIGH]
+    before = {"review_flagged_on": customer.review_flagged_on}
+    if customer.review_flagged_on is None and reviewed_in is None:
+        customer.review_flagged_on = as_of
+        customer.review_flag_reason = "; ".join(f"{r.kind}: {r.detail}" for r in high)[:300]
+        s.add(customer)
+        audit.record(
+            s,
+            actor="risk",
+            action="customer.flag_for_review",
+            entity_type="customer",
+            entity_id=customer.code,
+            before=before,
+            after={"review_flagged_on": as_of, "reason": customer.review_flag_reason},
+            reason="high-severity risk signal",
+            policy_version=policy_version,
+        )
+    line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
+    notices.enqueue(
+        s,
+        app.renderer,
+        key=f"risk-alert:{customer.code}:{min(saved_id(r) for r in high)}",
+        kind="risk_alert",
+        locale="en",
+        recipients=[app.directory.teams.credit],
+        customer_id=customer.id,
+        context={
+            "customer": customer_view(customer),
+            "as_of": as_of.isoformat(),
+            "signals": [{"kind": r.kind, "severity": r.severity, "detail": r.detail} for r in new],
+            "line": {"limit": line.limit, "currency": line.currency, "status": line.status}
+            if line
+            else None,
+            "flagged_on": customer.review_flagged_on.isoformat()
+            if customer.review_flagged_on
+            else "",
+        },
+    )
 
 
 def scan_customer(app: App, s: Session, customer: Customer, as_of: date) -> list[signals.Signal]:
@@ -227,7 +288,7 @@ def scan_customer(app: App, s: Session, customer: Customer, as_of: date) -> list
     )
 
 
-def scan_risk(app: App, *, as_of: date, customer_ids: list[int] | None = None) -> dict[str, Any]:
+def scan_risk(app: App, *, as_of: date, customer_ids: list[int] | None = None) -> RiskScan:
     """Scan customers with an active or held credit line (or the given ones) for risk signals;
     one transaction per customer."""
     with app.uow() as uow:
@@ -239,7 +300,7 @@ def scan_risk(app: App, *, as_of: date, customer_ids: list[int] | None = None) -
                     )
                 )
             )
-    summary: dict[str, Any] = {"customers": len(customer_ids), "new": 0, "high": 0, "flagged": []}
+    summary: RiskScan = {"customers": len(customer_ids), "new": 0, "high": 0, "flagged": []}
     for cid in customer_ids:
         with app.uow() as uow:
             s = uow.session
@@ -256,13 +317,13 @@ def scan_risk(app: App, *, as_of: date, customer_ids: list[int] | None = None) -
             )
             uow.commit()
             summary["new"] += len(new)
-            if any(r.severity == "high" for r in new):
+            if any(r.severity == Severity.HIGH for r in new):
                 summary["high"] += 1
                 summary["flagged"].append(customer.code)
     return summary
 
 
-def list_signals(app: App, *, customer_code: str | None = None) -> list[dict[str, Any]]:
+def list_signals(app: App, *, customer_code: str | None = None) -> list[SignalRow]:
     with app.uow() as uow:
         q = select(RiskSignal, Customer).join(
             Customer, col(Customer.id) == col(RiskSignal.customer_id)

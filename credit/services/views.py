@@ -3,12 +3,104 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from credit.db.models import ApprovalStep, CreditAssessment, CreditLine, CreditRequest, Customer
 
 
-def customer_view(c: Customer) -> dict[str, Any]:
+class CustomerView(TypedDict):
+    code: str
+    name: str
+    email: str
+    country: str
+    currency: str
+    sales_owner_email: str
+    locale: str
+    postal_address: list[str]
+
+
+class QualitativeView(TypedDict):
+    factors: list[dict[str, Any]]
+    comment: str
+    by: str
+    carried_over_from: int | None
+
+
+class CleaningView(TypedDict):
+    fixes: list[Any]
+    rejected: list[Any]
+    flags: list[Any]
+
+
+class AssessmentView(TypedDict):
+    id: int | None
+    status: str
+    as_of: str
+    analyst: str
+    quantitative_score: Decimal | None
+    qualitative_score: Decimal | None
+    score: Decimal | None
+    rating: str | None
+    recommended_limit: Decimal | None
+    terms_days: int | None
+    conditions: list[str]
+    review_months: int | None
+    limit_basis: str
+    policy_version: int
+    factors: list[dict[str, Any]]
+    qualitative: QualitativeView
+    cleaning: CleaningView
+    signals: list[dict[str, Any]]
+    risk_effects: dict[str, Any] | None
+    requested_limit: Decimal | None
+    override_reason: str
+
+
+class RequestView(TypedDict):
+    id: int | None
+    kind: str
+    status: str
+    requested_by: str
+    requested_limit: Decimal | None
+    recommended_limit: Decimal
+    proposed_limit: Decimal
+    current_limit: Decimal | None
+    currency: str
+    terms_days: int
+    conditions: list[str]
+    rating: str
+    review_months: int
+    policy_version: int
+
+
+class StepView(TypedDict):
+    id: int | None
+    level: int
+    role: str
+    approver: str | None
+    decided_by: str | None
+    decision: str
+    comment: str
+    reason: str
+    due_at: str
+    decided_at: str
+    evidence_hash: str
+
+
+class LineView(TypedDict):
+    limit: Decimal
+    currency: str
+    terms_days: int
+    conditions: list[str]
+    rating: str
+    status: str
+    hold_reason: str
+    activated_on: str
+    next_review_on: str
+    policy_version: int
+
+
+def customer_view(c: Customer) -> CustomerView:
     return {
         "code": c.code,
         "name": c.name,
@@ -25,7 +117,7 @@ def q2(value: Decimal | None) -> Decimal | None:
     return None if value is None else value.quantize(Decimal("0.01"))
 
 
-def assessment_view(a: CreditAssessment) -> dict[str, Any]:
+def assessment_view(a: CreditAssessment) -> AssessmentView:
     """What notices and the CLI show of an assessment (complete or awaiting the analyst)."""
     qualitative = a.qualitative or {}
     report = a.cleaning_report or {}
@@ -53,7 +145,11 @@ def assessment_view(a: CreditAssessment) -> dict[str, Any]:
             "by": qualitative.get("by", ""),
             "carried_over_from": qualitative.get("carried_over_from"),
         },
-        "cleaning": {k: list(report.get(k, [])) for k in ("fixes", "rejected", "flags")},
+        "cleaning": {
+            "fixes": list(report.get("fixes", [])),
+            "rejected": list(report.get("rejected", [])),
+            "flags": list(report.get("flags", [])),
+        },
         "signals": list((a.inputs or {}).get("signals", [])),
         # what the signals in force did (capped rating, cut limit, conditions); None before
         # the assessment is rated (and for assessments made before signals had effects)
@@ -63,7 +159,7 @@ def assessment_view(a: CreditAssessment) -> dict[str, Any]:
     }
 
 
-def request_view(r: CreditRequest) -> dict[str, Any]:
+def request_view(r: CreditRequest) -> RequestView:
     return {
         "id": r.id,
         "kind": r.kind,
@@ -82,7 +178,7 @@ def request_view(r: CreditRequest) -> dict[str, Any]:
     }
 
 
-def step_view(st: ApprovalStep) -> dict[str, Any]:
+def step_view(st: ApprovalStep) -> StepView:
     return {
         "id": st.id,
         "level": st.level,
@@ -98,7 +194,7 @@ def step_view(st: ApprovalStep) -> dict[str, Any]:
     }
 
 
-def line_view(line: CreditLine) -> dict[str, Any]:
+def line_view(line: CreditLine) -> LineView:
     return {
         "limit": line.limit,
         "currency": line.currency,

@@ -145,14 +145,14 @@ def _the_rest_of_the_lifecycle(a) -> None:
     report = services.portfolio_report(a, as_of=date(2026, 12, 31), months=3)
     services.notify_policy_research(a, as_of=date(2026, 12, 31), report=report, path="r.md")
     from credit.db.models import Notice
-    from credit.services.queries import _tell_operator
+    from credit.services.outbox import tell_operator
 
     with a.uow() as uow:  # a notice the mail server refused for good: the operator hears of it
         n = uow.session.exec(select(Notice).where(Notice.kind == "terms_letter")).first()
         n.status, n.last_error = "failed", "SMTPRecipientsRefused: 550 no such user"
         uow.session.add(n)
         uow.commit()
-    _tell_operator(a, [n.id])
+    tell_operator(a, [n.id])
 
 
 def test_the_lifecycle_produced_every_kind_of_notice(recorded):

@@ -29,7 +29,7 @@ from credit.services.approval_chain.subject import (
     register,
 )
 from credit.services.common import SUBJECT_POLICY, ServiceError, person_email
-from credit.services.views import step_view
+from credit.services.views import StepView, step_view
 
 
 def policy_changes(old: PolicyBody, new: PolicyBody) -> list[str]:
@@ -229,7 +229,7 @@ class PolicyVersionSubject(ApprovalSubject):
             policy_version=self.published[0],
         )
 
-    def _tell_proposer(self, ctx: dict[str, Any], rejection: dict[str, Any]) -> None:
+    def _tell_proposer(self, ctx: dict[str, Any], rejection: StepView) -> None:
         notices.enqueue(
             self.s,
             self.app.renderer,

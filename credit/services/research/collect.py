@@ -1,0 +1,216 @@
+"""Research's first step: collect and clean everything known about a customer into a new
+assessment's snapshot (its own transaction, safe to repeat)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any, TypedDict
+
+from sqlmodel import Session, col, select
+
+from credit import audit
+from credit.app import App
+from credit.db.models import (
+    CreditAssessment,
+    CreditLine,
+    CreditRequest,
+    Customer,
+    RequestStatus,
+)
+from credit.domain import cleaning, scoring
+from credit.domain.money import money
+from credit.domain.policy import PolicyBody
+from credit.domain.research_status import IN_PROGRESS, AssessmentStatus
+from credit.domain.snapshot import make_snapshot
+from credit.services.common import ServiceError, get_customer, person_email, saved_id
+from credit.services.ledger import base_view_of, load_raw_many, rate_table
+
+COLLECTED = AssessmentStatus.COLLECTED
+
+RawLedger = tuple[
+    list[cleaning.RawStatement], list[cleaning.RawDocument], list[cleaning.RawPayment]
+]
+
+
+class Collected(TypedDict):
+    """What collecting returns: the assessment and what cleaning did to the data."""
+
+    assessment_id: int
+    cleaning: dict[str, Any]
+
+
+def refuse_if_review_open(
+    s: Session, customer: Customer, *, ignore_assessment: int | None = None
+) -> None:
+    open_request = s.exec(
+        select(CreditRequest).where(
+            CreditRequest.customer_id == customer.id,
+            col(CreditRequest.status).in_([RequestStatus.IN_APPROVAL, RequestStatus.APPROVED]),
+        )
+    ).first()
+    if open_request is not None:
+        raise ServiceError(
+            f"customer {customer.code} already has credit request {open_request.id} "
+            f"({open_request.status}); it must be decided before a new review starts"
+        )
+    waiting = s.exec(
+        select(CreditAssessment).where(
+            CreditAssessment.customer_id == customer.id,
+            col(CreditAssessment.status).in_(IN_PROGRESS),
+            CreditAssessment.id != (ignore_assessment or 0),
+        )
+    ).first()
+    if waiting is not None:
+        raise ServiceError(
+            f"customer {customer.code} already has assessment {waiting.id} waiting for "
+            f"{waiting.analyst or 'scoring'}; finish it with `credit assess {customer.code}` first"
+        )
+
+
+def check_review_can_start(
+    app: App,
+    *,
+    customer_code: str,
+    requested_by: str,
+    analyst: str | None = None,
+    requested_limit: Decimal | None = None,
+    override_reason: str | None = None,
+) -> None:
+    """Fail fast, before any flow runs, when a review cannot start."""
+    person_email(app, requested_by)
+    if analyst:
+        person_email(app, analyst)
+    if requested_limit is not None and not (override_reason and override_reason.strip()):
+        raise ServiceError(
+            "a requested limit overrides the policy's recommendation: give the reason for it"
+        )
+    with app.uow() as uow:
+        customer = get_customer(uow.session, customer_code)
+        app.published_policy(uow.session)
+        refuse_if_review_open(uow.session, customer)
+
+
+def collect_customer_data(
+    app: App,
+    *,
+    customer_code: str,
+    as_of: date,
+    requested_by: str,
+    review_key: str,
+    analyst: str | None = None,
+    requested_limit: Decimal | None = None,
+    override_reason: str | None = None,
+) -> Collected:
+    """Collect and clean everything known about a customer into a new assessment's snapshot.
+
+    Idempotent per ``review_key``: a rerun returns the assessment already started.
+    """
+    person_email(app, requested_by)
+    with app.uow() as uow:
+        s = uow.session
+        done = s.exec(
+            select(CreditAssessment).where(CreditAssessment.review_key == review_key)
+        ).first()
+        if done is not None:
+            return {"assessment_id": saved_id(done), "cleaning": done.cleaning_report}
+        customer = get_customer(s, customer_code)
+        refuse_if_review_open(s, customer)  # two review starts at once: the second one stops here
+        version, policy = app.published_policy(s)
+        rates = rate_table(s, policy.base_currency)
+        line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
+        customer_id = saved_id(customer)
+        raw, owed = load_raw_many(s, [customer], as_of, policy.dunning.tolerance)[customer_id]
+        snapshot, report, facts = collected_snapshot(
+            customer, line, raw=raw, owed=owed, as_of=as_of, policy=policy, rates=rates
+        )
+        assessment = CreditAssessment(
+            review_key=review_key,
+            customer_id=customer_id,
+            as_of=as_of,
+            policy_version=version,
+            requested_by=requested_by,
+            status=COLLECTED,
+            analyst=analyst or requested_by,
+            requested_limit=money(requested_limit) if requested_limit is not None else None,
+            override_reason=override_reason,
+            inputs=snapshot,
+            cleaning_report=report.to_dict(),
+        )
+        s.add(assessment)
+        s.flush()
+        audit_collected(s, assessment, customer=customer, facts=facts, report=report)
+        uow.commit()
+        return {"assessment_id": saved_id(assessment), "cleaning": report.to_dict()}
+
+
+def collected_snapshot(
+    customer: Customer,
+    line: CreditLine | None,
+    *,
+    raw: RawLedger,
+    owed: dict[str, Decimal],
+    as_of: date,
+    policy: PolicyBody,
+    rates: cleaning.RateTable,
+) -> tuple[dict[str, Any], cleaning.CleaningReport, scoring.CustomerFacts]:
+    """The cleaned facts of a customer's stored data as an assessment's snapshot (what the
+    scorecard and the signals see), with exposure (``owed``, by currency) and limit in the base
+    currency."""
+    raw_statements, raw_documents, raw_payments = raw
+    facts, report = cleaning.clean(
+        registered_on=customer.registered_on,
+        statements=raw_statements,
+        documents=raw_documents,
+        payments=raw_payments,
+        rates=rates,
+        as_of=as_of,
+        max_statement_age_months=policy.max_statement_age_months,
+    )
+    base = base_view_of(owed, customer, line, rates, as_of, report)
+    snapshot = make_snapshot(
+        facts,
+        raw_payments,
+        {
+            "as_of": as_of,
+            "base_currency": policy.base_currency,
+            "profile": {
+                "email": customer.email,
+                "country": customer.country,
+                "tax_id": customer.tax_id,
+                "registered_on": customer.registered_on.isoformat()
+                if customer.registered_on
+                else None,
+                "sales_owner_email": customer.sales_owner_email,
+            },
+            **base,
+        },
+    )
+    return snapshot, report, facts
+
+
+def audit_collected(
+    s: Session,
+    a: CreditAssessment,
+    *,
+    customer: Customer,
+    facts: scoring.CustomerFacts,
+    report: cleaning.CleaningReport,
+) -> None:
+    audit.record(
+        s,
+        actor=a.requested_by,
+        action="assessment.collect",
+        entity_type="customer",
+        entity_id=customer.code,
+        after={
+            "assessment_id": a.id,
+            "statements": len(facts.statements),
+            "documents": len(facts.documents),
+            "fixes": len(report.fixes),
+            "rejected": len(report.rejected),
+            "flags": len(report.flags),
+        },
+        reason=a.review_key,
+        policy_version=a.policy_version,
+    )
