@@ -4,6 +4,7 @@ version) unless another version was published since it was proposed."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
@@ -29,7 +30,7 @@ from credit.services.approval_chain.subject import (
     register,
 )
 from credit.services.common import SUBJECT_POLICY, ServiceError, person_email
-from credit.services.views import StepView, step_view
+from credit.services.views import step_view
 
 
 def policy_changes(old: PolicyBody, new: PolicyBody) -> list[str]:
@@ -229,7 +230,7 @@ class PolicyVersionSubject(ApprovalSubject):
             policy_version=self.published[0],
         )
 
-    def _tell_proposer(self, ctx: dict[str, Any], rejection: StepView) -> None:
+    def _tell_proposer(self, ctx: dict[str, Any], rejection: Mapping[str, Any]) -> None:
         notices.enqueue(
             self.s,
             self.app.renderer,
