@@ -105,8 +105,8 @@ def real_flow(url: str, as_of: date) -> dict[str, float]:
     from prefect import flow, task
 
     from flows import periodic_review
-    from tasks._runtime import app
     from tasks.research import find_due_reviews
+    from tasks.runtime import app
 
     inside = {"batches": 0.0, "body": 0.0}
 

@@ -27,7 +27,7 @@ from flows.periodic_review import periodic_review
 from flows.policy import policy
 from flows.policy_research import policy_review
 from flows.review import complete_review, credit_review
-from tasks._runtime import app
+from tasks.runtime import app
 
 REVIEW_DAY = date(2026, 10, 1)
 COLLECTION_DAYS = [

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from credit import services
 from credit.services.approvals import SweepCounts
-from tasks._runtime import app
+from tasks.runtime import app
 
 
 @task(name="advance-request")

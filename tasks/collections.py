@@ -8,7 +8,7 @@ from prefect import task
 from credit.services import collections as collections_service
 from credit.services import partitions
 from credit.services.collections import RunSummary
-from tasks._runtime import app
+from tasks.runtime import app
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import FlowRun

@@ -3,7 +3,7 @@ from __future__ import annotations
 from prefect import task
 
 from credit import services
-from tasks._runtime import app
+from tasks.runtime import app
 
 
 @task(name="draft-request")

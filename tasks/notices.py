@@ -4,7 +4,7 @@ from prefect import task
 
 from credit import services
 from credit.services.outbox import Delivered
-from tasks._runtime import app
+from tasks.runtime import app
 
 
 @task(name="deliver-notices", retries=3, retry_delay_seconds=[10, 60, 300])

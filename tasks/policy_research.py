@@ -8,7 +8,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
 from credit import services
-from tasks._runtime import app
+from tasks.runtime import app
 
 
 @task(name="portfolio-analytics")

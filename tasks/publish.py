@@ -6,7 +6,7 @@ from prefect import task
 
 from credit import services
 from credit.services.publish import PublishedLine
-from tasks._runtime import app
+from tasks.runtime import app
 
 
 @task(name="activate-credit-line")

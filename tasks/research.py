@@ -13,7 +13,7 @@ from credit import services
 from credit.services.research import Collected, ReminderCounts, ScoredSummary
 from credit.services.reviews import DueReview, ReviewStarted
 from credit.services.risk import RiskScan
-from tasks._runtime import app
+from tasks.runtime import app
 
 
 @task(name="collect-and-clean")

@@ -6,12 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
 
-
-class PaymentStatus(StrEnum):
-    RECEIVED = "received"
-    BOUNCED = "bounced"
+from credit.domain.receivables_status import PaymentStatus as PaymentStatus
 
 
 @dataclass(frozen=True)

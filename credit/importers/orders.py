@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from sqlmodel import Session
 
 from credit.db.models import SalesOrder
+from credit.domain.receivables_status import OrderStatus
 from credit.importers.lookups import (
     check_customer_totals,
     customer_ref,
@@ -14,14 +13,6 @@ from credit.importers.lookups import (
     dupe_check,
 )
 from credit.importers.rows import CODE, Row, Values
-
-
-class OrderStatus(StrEnum):
-    """Where a sales order stands (an import may change it; amounts and dates it may not)."""
-
-    OPEN = "open"
-    INVOICED = "invoiced"
-    CANCELLED = "cancelled"
 
 
 def plan_orders(session: Session, rows: list[Row], ctx: Values) -> list[tuple[str, Values, Row]]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from sqlmodel import Session, col, select
 
 from credit.db.models import Invoice, Payment
+from credit.domain.receivables_status import PaymentStatus
 from credit.importers.lookups import (
     check_customer_totals,
     customer_ref,
@@ -15,13 +14,6 @@ from credit.importers.lookups import (
     select_in,
 )
 from credit.importers.rows import CODE, Row, Values
-
-
-class PaymentStatus(StrEnum):
-    """A payment received, or one that bounced (a direct debit returned) after it was received."""
-
-    RECEIVED = "received"
-    BOUNCED = "bounced"
 
 
 def plan_payments(session: Session, rows: list[Row], ctx: Values) -> list[tuple[str, Values, Row]]:
