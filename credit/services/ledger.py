@@ -275,18 +275,10 @@ def dunning_state(
     return dunning.DunningState.after_step(episode=last.episode, level=last.level, on=last.as_of)
 
 
-def last_dunning_state(
-    session: Session, customer_id: int, currency: str, as_of: date | None = None
-) -> tuple[int, int, date | None]:
-    """:func:`dunning_state` as a tuple (episode, level, date of the last step), for the callers
-    that still unpack it."""
-    state = dunning_state(session, customer_id, currency, as_of)
-    return state.episode, state.level, state.last_day
-
-
-def base_view(  # noqa: PLR0917  # risk calls it positionally (not this module's file)
+def base_view(
     s: Session,
     customer: Customer,
+    *,
     line: CreditLine | None,
     rates: RateTable,
     as_of: date,
@@ -297,10 +289,10 @@ def base_view(  # noqa: PLR0917  # risk calls it positionally (not this module's
     return base_view_of(
         exposure(s, saved_id(customer), as_of),
         customer,
-        line,
-        rates,
-        as_of,
-        report,
+        line=line,
+        rates=rates,
+        as_of=as_of,
+        report=report,
     )
 
 
@@ -309,9 +301,10 @@ def exposure_of(items: dict[str, list[dunning.OpenItem]]) -> dict[str, Decimal]:
     return {cur: sum((i.open_amount for i in its), ZERO) for cur, its in items.items()}
 
 
-def base_view_of(  # noqa: PLR0917  # research calls it positionally (not this module's file)
+def base_view_of(
     exposure_by_currency: dict[str, Decimal],
     customer: Customer,
+    *,
     line: CreditLine | None,
     rates: RateTable,
     as_of: date,

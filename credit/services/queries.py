@@ -28,7 +28,7 @@ from credit.domain import dunning
 from credit.domain.money import ZERO
 from credit.services.changes import assessment_change, request_change
 from credit.services.common import SUBJECT_REQUEST, get_customer, saved_id
-from credit.services.ledger import credit_exposure, last_dunning_state, open_items
+from credit.services.ledger import credit_exposure, dunning_state, open_items
 from credit.services.views import assessment_view, customer_view, line_view, request_view
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def _dunning_levels(
             for d in s.exec(select(DunningAction).where(DunningAction.customer_id == c.id))
         }
     ):
-        _, level, _ = last_dunning_state(s, saved_id(c), cur, as_of)
+        level = dunning_state(s, saved_id(c), cur, as_of).level
         levels[cur] = level
     return levels
 

@@ -254,7 +254,7 @@ def scan_customer(app: App, s: Session, customer: Customer, as_of: date) -> list
     facts, report, raw_documents, raw_payments = collect_clean(s, customer, as_of, policy)
     line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
     stale = next((f.reason for f in report.flags if "stale" in f.reason), None)
-    view = base_view(s, customer, line, rate_table(s, policy.base_currency), as_of)
+    view = base_view(s, customer, line=line, rates=rate_table(s, policy.base_currency), as_of=as_of)
     stale_key = next((f.item for f in report.flags if "stale" in f.reason), "")
     base_docs = [
         cleaning.RawDocument(

@@ -167,7 +167,7 @@ def collected_snapshot(
         as_of=as_of,
         max_statement_age_months=policy.max_statement_age_months,
     )
-    base = base_view_of(owed, customer, line, rates, as_of, report)
+    base = base_view_of(owed, customer, line=line, rates=rates, as_of=as_of, report=report)
     snapshot = make_snapshot(
         facts,
         raw_payments,
