@@ -28,10 +28,13 @@ test: $(STAMP) chromium
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# ruff (lint and format), the import contracts (credit/ never imports Prefect; the domain no
-# database; flows -> tasks -> credit) and the type checker (mypy, configured in pyproject.toml).
+# ruff (lint and format, with complexity, parameter-count, unused-argument and private-import rules),
+# the import contracts (credit/ never imports Prefect; the domain no database; flows -> tasks ->
+# credit; the approval engine never imports its subjects), the type checker (mypy, strict on
+# credit/domain) and the shape of the code (file and function sizes, private names, import cycles).
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports && $(BIN)/mypy
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports && $(BIN)/mypy \
+	  && $(BIN)/python tests/shape_check.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -78,7 +78,7 @@ def _lock_head(session: Session) -> tuple[int, str | None]:
     return (last[0], last[1]) if last else (0, None)
 
 
-def record(
+def record(  # noqa: PLR0913  # the audit event's own fields, all keyword-only
     session: Session,
     *,
     actor: str,

@@ -71,5 +71,5 @@ class Rate(TypeDecorator):
             raise ValueError(f"rate {value} has more than 10 decimal places")
         return str(value) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:  # noqa: ARG002  # SQLAlchemy's signature
         return None if value is None else Decimal(str(value)).normalize()

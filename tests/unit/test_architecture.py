@@ -1,4 +1,5 @@
-"""The boundaries of ARCHITECTURE.md, checked by import-linter (contracts in pyproject.toml)."""
+"""The boundaries of ARCHITECTURE.md (at the repository's root): import-linter contracts in
+pyproject.toml, and the shape of the code (tests/shape_check.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,43 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def test_architecture_md_names_every_import_contract():
+    text = (REPO / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    contracts = (
+        (REPO / "pyproject.toml")
+        .read_text(encoding="utf-8")
+        .count("[[tool.importlinter.contracts]]")
+    )
+    assert f"import-linter contract {contracts}" in text
+    assert "import-linter contract 1" in text
+
+
+def test_the_code_keeps_its_shape():
+    from tests.shape_check import check
+
+    assert check() == []
+
+
+def test_the_shape_check_finds_long_files_and_functions_private_imports_and_cycles(tmp_path):
+    from tests.shape_check import check
+
+    pkg = tmp_path / "credit"
+    pkg.mkdir()
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "tasks").mkdir()
+    (pkg / "__init__.py").write_text("")
+    body = "\n".join(f"    x{i} = {i}" for i in range(85))
+    (pkg / "a.py").write_text(f"from credit.b import _hidden\n\n\ndef long():\n{body}\n")
+    (pkg / "b.py").write_text("import credit.a\n\n_hidden = 1\n" + "\n" * 600)
+    (pkg / "table.py").write_text(f"def table():  # shape: table\n{body}\n")
+    found = check(tmp_path)
+    assert any("a.py:4: function long is 86 lines" in f for f in found), found
+    assert any("b.py: 603 lines" in f for f in found), found
+    assert any("imports the private name _hidden from credit.b" in f for f in found), found
+    assert "import cycle: credit.a <-> credit.b" in found, found
+    assert not any("table" in f for f in found), found
 
 
 def test_import_contracts_are_kept():
