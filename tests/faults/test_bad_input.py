@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlmodel import func, select
 
@@ -262,6 +262,8 @@ CELL = st.one_of(
     ),
     rows=st.lists(st.lists(CELL, min_size=0, max_size=9), max_size=6),
 )
+# found by the fuzzer: lone carriage returns inside quoted cells end lines for the reader
+@example(header=list(COLUMNS["invoices"]), rows=[["0\r", "\r\r"]])
 def test_fuzzed_invoice_files_either_import_or_fail_located_and_write_nothing(
     desk, tmp_path, header, rows
 ):
@@ -282,9 +284,9 @@ def test_fuzzed_invoice_files_either_import_or_fail_located_and_write_nothing(
         except ImportFailed as exc:
             assert exc.errors
             for e in exc.errors:
-                lines = buffer.getvalue().count(
-                    "\n"
-                )  # rows are named by line (a cell may span lines)
+                # rows are named by line (a cell may span lines, and a lone \r ends a line too,
+                # as the csv reader counts them)
+                lines = len(buffer.getvalue().splitlines())
                 assert e.file == str(path) and 0 <= e.row <= lines + 2 and e.reason
                 assert e.column
             # nothing was added to the session before the whole file was checked
