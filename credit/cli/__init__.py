@@ -51,7 +51,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for command in (
+# The commands of their own, then the groups, in the order `credit --help` lists them.
+COMMANDS = (
     init.init,
     research.assess,
     approvals.approve,
@@ -61,10 +62,8 @@ for command in (
     serve.serve,
     serve.web,
     serve.demo,
-):
-    app.command()(command)
-
-for group, name in [
+)
+GROUPS = (
     (reviews.app, "reviews"),
     (approvals.app, "approvals"),
     (collections.app, "collections"),
@@ -79,7 +78,10 @@ for group, name in [
     (orders.app, "orders"),
     (worklist.app, "worklist"),
     (service.app, "service"),
-]:
+)
+for command in COMMANDS:
+    app.command()(command)
+for group, name in GROUPS:
     app.add_typer(group, name=name)
 
 __all__ = ["app"]

@@ -9,14 +9,13 @@ from typing import Annotated
 import typer
 
 from credit.cli.output import JsonOpt, clear_errors, console, get_app, print_json
-from credit.domain.columns import COLUMNS
+from credit.domain.columns import COLUMNS, KINDS
 from credit.domain.words import counted
 
 app = typer.Typer(
     help="Import CSV files (all-or-nothing; --dry-run shows what would change).",
     no_args_is_help=True,
 )
-KINDS = ("customers", "financials", "invoices", "payments", "fx-rates", "orders")
 
 
 def import_file(*, kind: str, file: Path, dry_run: bool, actor: str | None, as_json: bool) -> None:
