@@ -139,9 +139,8 @@ def web(
 
             try:
                 approval(request_id=request_id, as_of=as_of)
-            except (
-                Exception
-            ):  # the decision is recorded; `credit approvals resume` finishes the rest
+            # the decision is recorded; `credit approvals resume` finishes the rest
+            except Exception:
                 err.print(
                     f"continuing request {request_id} failed; "
                     f"run `credit approvals resume {request_id}`"
