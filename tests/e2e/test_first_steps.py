@@ -158,12 +158,13 @@ def test_an_unexpected_error_is_one_line_naming_the_log_with_the_traceback(cli):
     # The product's own error handling around a command that fails in a way nobody foresaw.
     code = (
         "import sys\n"
-        "import credit.cli as c\n"
+        "import credit.cli.customers as c\n"
+        "import credit.console\n"
         "def broken():\n"
         "    raise KeyError('days_overdue')\n"
         "c.get_app = broken\n"
         "sys.argv = ['credit', 'customers', 'list']\n"
-        "c.main()\n"
+        "credit.console.main()\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=cli.path, env=cli.env, capture_output=True, text=True,

@@ -135,7 +135,7 @@ def test_limit_report_shows_who_approved_when_and_what_they_saw_and_neutralises_
 
 
 def test_csv_cells_that_start_like_formulas_are_neutralised():
-    from credit.cli import csv_safe
+    from credit.cli.audit import csv_safe
 
     assert [csv_safe(v) for v in ("=1+1", "+1", "-2", "@SUM(A1)", "\tx", "plain", None, 5)] == [
         "'=1+1",

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from sqlalchemy.exc import StatementError
 
-from credit.cli import collections_summary, fmt_amount
+from credit.cli.collections import collections_summary
+from credit.cli.output import fmt_amount
 from credit.services.collections import AmountOutOfRange, failure_reason
 
 

@@ -1,0 +1,224 @@
+"""`credit approve|reject` and `credit approvals ...`: decisions on credit requests and what
+waits for an approver."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+
+import typer
+
+from credit.cli.output import (
+    AsOpt,
+    JsonOpt,
+    clear_errors,
+    console,
+    err,
+    fmt_time,
+    get_app,
+    parse_date,
+    print_json,
+    table,
+)
+from credit.cli.running import run_flow
+from credit.domain.words import counted, said
+
+app = typer.Typer(help="What is waiting for an approver.", no_args_is_help=True)
+
+
+def continue_request(request_id: int, day: date) -> dict[str, Any]:
+    """Run the approval flow of a request: deliver its notices, publish it if approved."""
+
+    def call() -> Any:
+        from flows.approval import approval
+
+        return approval(request_id=request_id, as_of=day)
+
+    return run_flow(f"Continuing request {request_id}", call)
+
+
+def decide(
+    request_id: int,
+    *,
+    user: str,
+    approve: bool,
+    comment: str | None,
+    as_of: str | None,
+    as_json: bool,
+) -> None:
+    """Record a decision on a request's pending level, then continue the request."""
+    from credit import services
+
+    day = parse_date(as_of)
+    a = get_app()
+    with clear_errors():
+        step = services.decide(
+            a,
+            subject=services.SUBJECT_REQUEST,
+            subject_id=request_id,
+            username=user,
+            approve=approve,
+            comment=comment,
+            as_of=day,
+        )
+    if not as_json:
+        console.print(
+            f"Request {request_id} level {step.level} ({step.role}): {step.decision} by {user}."
+        )
+    from credit.faults import checkpoint
+
+    checkpoint("approval.decided")  # the fault tests stop here: decided, not followed up
+    try:
+        with clear_errors():
+            progress = continue_request(request_id, day)
+    except typer.Exit:
+        err.print(
+            f"The decision is recorded; to deliver its notices and publish an approved line, "
+            f"run `credit approvals resume {request_id}`."
+        )
+        raise
+    if as_json:
+        print_json(progress)
+        return
+    msg = f"Request {request_id} is now {said(progress['status'])}"
+    if progress.get("waiting_for"):
+        msg += f", waiting for {progress['waiting_for']}"
+    if progress.get("published"):
+        p = progress["published"]
+        msg += (
+            f": credit line {p['currency']} {Decimal(p['limit']):,.2f}, "
+            f"next review {p['next_review_on']}"
+        )
+    console.print(msg + ".")
+
+
+def approve(
+    request_id: Annotated[
+        int, typer.Argument(help="Credit request id (from `credit approvals list`).")
+    ],
+    *,
+    user: Annotated[str, typer.Option("--as", help="The approver deciding (username).")],
+    comment: Annotated[
+        str | None, typer.Option("--comment", help="Why (recorded in the audit trail).")
+    ] = None,
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve the pending level of a credit request; the lifecycle continues (next level or publish)."""  # noqa: E501
+    decide(request_id, user=user, approve=True, comment=comment, as_of=as_of, as_json=as_json)
+
+
+def reject(
+    request_id: Annotated[int, typer.Argument(help="Credit request id.")],
+    *,
+    user: Annotated[str, typer.Option("--as", help="The approver deciding (username).")],
+    comment: Annotated[
+        str, typer.Option("--comment", help="Why (required; sent to the requester).")
+    ],
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reject a credit request at its pending level; the requester is told why."""
+    decide(request_id, user=user, approve=False, comment=comment, as_of=as_of, as_json=as_json)
+
+
+@app.command("list")
+def approvals_list(
+    user: Annotated[
+        str | None, typer.Option("--for", help="Only steps this person's roles can decide.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Approval steps waiting for a decision."""
+    from credit import services
+
+    a = get_app()
+    with clear_errors():
+        if user is not None:
+            services.person_email(a, user)
+        rows = services.pending_approvals(a, username=user)
+    if as_json:
+        print_json(rows)
+        return
+    table(
+        "Waiting for approval",
+        [
+            "subject",
+            "id",
+            "customer",
+            "kind",
+            "amount",
+            "rating",
+            "level",
+            "role",
+            "asked",
+            "requested by",
+            "due",
+        ],
+        [
+            [
+                r["subject"],
+                r["id"],
+                r["customer"],
+                r["kind"],
+                f"{r['currency']} {Decimal(r['amount']):,.2f}" if r["amount"] else "-",
+                r["rating"],
+                r["level"],
+                r["role"],
+                r["approver"],
+                r["requested_by"],
+                fmt_time(r["due_at"]),
+            ]
+            for r in rows
+        ],
+    )
+
+
+@app.command("sweep")
+def approvals_sweep(as_of: AsOpt = None) -> None:
+    """Send reminders for overdue approval steps and escalate those past their second deadline
+    (the approval-sweeper flow; hourly when served)."""
+    day = parse_date(as_of)
+    get_app()
+
+    def call() -> Any:
+        from flows.approval import approval_sweeper
+
+        return approval_sweeper(as_of=day)
+
+    with clear_errors():
+        counts = run_flow("Sweeping approvals", call)
+    console.print(
+        f"{counted(counts['reminders'], 'reminder')}, "
+        f"{counted(counts['escalations'], 'escalation')} sent; "
+        f"{counted(counts['published'], 'approved request')} published."
+    )
+    if counts["not_published"]:
+        err.print(
+            f"approved but not published (see the log; `credit approvals resume ID` after fixing "
+            f"the cause): {', '.join(map(str, counts['not_published']))}"
+        )
+        raise typer.Exit(1)
+
+
+@app.command("resume")
+def approvals_resume(
+    request_id: Annotated[int, typer.Argument(help="Credit request id.")],
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Continue a request from what the database says: deliver its notices, publish it if approved
+    (after a crash or an outage between a decision and its follow-up)."""
+    day = parse_date(as_of)
+    get_app()
+    with clear_errors():
+        progress = continue_request(request_id, day)
+    if as_json:
+        print_json(progress)
+        return
+    console.print(
+        f"Request {request_id} is {said(progress['status'])}"
+        + (f", waiting for {progress['waiting_for']}" if progress.get("waiting_for") else "")
+        + "."
+    )

@@ -1,0 +1,185 @@
+"""`credit reviews start|due`: start a credit review, and the periodic reviews that are due."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+import typer
+
+from credit.cli.output import (
+    AsOpt,
+    JsonOpt,
+    as_code,
+    clear_errors,
+    console,
+    fmt_amount,
+    get_app,
+    parse_date,
+    parse_money,
+    print_json,
+    table,
+)
+from credit.cli.running import run_flow
+from credit.domain.words import counted, said
+
+app = typer.Typer(
+    help="Credit reviews: start one, and the periodic re-reviews that are due.",
+    no_args_is_help=True,
+)
+
+
+@app.command("start")
+def review_start(
+    customer_code: Annotated[str, typer.Argument(help="Customer code, e.g. C-1001.")],
+    *,
+    by: Annotated[
+        str,
+        typer.Option(
+            "--as", "--by", help="The credit manager asking (username in approvers.yaml)."
+        ),
+    ],
+    requested_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--requested-limit",
+            help="Limit asked for instead of the policy's recommendation (needs --reason).",
+        ),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", help="Why the requested limit overrides the recommendation."),
+    ] = None,
+    analyst: Annotated[
+        str | None,
+        typer.Option(
+            "--analyst", help="Who gives the qualitative rating (default: the requester)."
+        ),
+    ] = None,
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Research a customer: collect and clean the data, score it, and ask the analyst for the
+    qualitative rating (answered with `credit assess`); without a qualitative part the request is
+    drafted and routed at once."""
+    from credit import services
+
+    day = parse_date(as_of)
+    limit = (
+        parse_money(requested_limit, "--requested-limit") if requested_limit is not None else None
+    )
+    a = get_app()
+    code = as_code(customer_code)
+    with clear_errors():
+        services.check_review_can_start(
+            a,
+            customer_code=code,
+            requested_by=by,
+            analyst=analyst,
+            requested_limit=limit,
+            override_reason=reason,
+        )
+    key = f"manual:{code}:{uuid.uuid4().hex[:12]}"
+
+    def call() -> Any:
+        from flows.review import credit_review
+
+        return credit_review(
+            customer_code=code,
+            requested_by=by,
+            as_of=day,
+            review_key=key,
+            requested_limit=str(limit) if limit is not None else None,
+            override_reason=reason,
+            analyst=analyst,
+        )
+
+    with clear_errors():
+        result = run_flow(f"Reviewing {code}", call)
+    if as_json:
+        print_json(result)
+        return
+    msg = f"Review of {code}: assessment {result['assessment_id']}"
+    if result.get("request_id"):
+        msg += f", request {result['request_id']}"
+    msg += f": {said(result['status'])}"
+    if result.get("waiting_for"):
+        msg += f", waiting for {result['waiting_for']}"
+    console.print(msg + ".")
+
+
+@app.command("due")
+def reviews_due(
+    as_of: AsOpt = None,
+    run: Annotated[
+        bool, typer.Option("--run", help="Start the reviews (periodic_review flow).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Credit lines whose periodic review is due as of a date; --run starts them."""
+    from credit import services
+
+    day = parse_date(as_of)
+    a = get_app()
+    with clear_errors():
+        due = services.due_reviews(a, as_of=day, include_in_progress=not run)
+    if run:
+        _start_due_reviews(day, count=len(due), as_json=as_json)
+    elif as_json:
+        print_json(due)
+    else:
+        _show_due(day, due)
+
+
+def _start_due_reviews(day: date, *, count: int, as_json: bool) -> None:
+    def call() -> Any:
+        from flows.periodic_review import periodic_review
+
+        return periodic_review(as_of=day)
+
+    with clear_errors():
+        result = run_flow(f"Starting {counted(count, 'review')}", call)
+    if as_json:
+        print_json(result)
+        return
+    table(
+        f"Reviews started as of {day}",
+        ["customer", "request", "status", "waiting for"],
+        [
+            [
+                r["customer"],
+                r.get("request_id", "-"),
+                r.get("status", r.get("error", "")),
+                r.get("waiting_for") or "",
+            ]
+            for r in result["reviews"]
+        ],
+    )
+
+
+def _show_due(day: date, due: list[dict[str, Any]]) -> None:
+    table(
+        f"Reviews due as of {day}",
+        ["customer", "name", "due", "why", "limit", "rating", "line", "review"],
+        [
+            [
+                d["customer"],
+                d["name"],
+                d["next_review_on"],
+                d["reason"],
+                fmt_amount(d["limit"], d["currency"]),
+                d["rating"],
+                d["status"],
+                (
+                    f"in progress: {d['in_progress']['what']} since "
+                    f"{d['in_progress']['since']}, waiting for {d['in_progress']['waiting_for']}"
+                )
+                if d["in_progress"]
+                else "to start (--run)",
+            ]
+            for d in due
+        ],
+    )
+    if not due:
+        console.print(f"No credit line is due for review as of {day}.")

@@ -1,0 +1,200 @@
+"""The collections team at work: `credit worklist`, `credit worklist log`, `credit promise` and
+`credit dispute open|resolve`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from credit.cli.output import (
+    AsOpt,
+    JsonOpt,
+    UserOpt,
+    as_code,
+    clear_errors,
+    console,
+    fmt_amount,
+    get_app,
+    parse_date,
+    parse_money,
+    print_json,
+    table,
+)
+
+app = typer.Typer(
+    help="The collections team's worklist: handovers and call tasks.",
+    invoke_without_command=True,
+)
+dispute_app = typer.Typer(
+    help="Disputed invoices: they leave dunning until resolved.", no_args_is_help=True
+)
+
+
+@dispute_app.command("open")
+def dispute_open(
+    invoice: Annotated[str, typer.Argument(help="Invoice number.")],
+    *,
+    reason: Annotated[str, typer.Option("--reason", help="What the customer disputes.")],
+    by: Annotated[str, typer.Option("--as", "--by", help="Who records the dispute (audited).")],
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record that the customer disputes an invoice: it leaves dunning until resolved."""
+    from credit import services
+
+    day = parse_date(as_of)
+    a = get_app()
+    with clear_errors():
+        result = services.open_dispute(
+            a, invoice_number=invoice, reason=reason, by=by, as_of=day, today=a.settings.today()
+        )
+    if as_json:
+        print_json(result)
+        return
+    console.print(
+        f"{result['invoice']} ({result['customer']}) is disputed: it is left out of dunning "
+        "until `credit dispute resolve`."
+    )
+
+
+@dispute_app.command("resolve")
+def dispute_resolve(
+    invoice: Annotated[str, typer.Argument(help="Invoice number.")],
+    *,
+    by: Annotated[str, typer.Option("--as", "--by", help="Who resolves it (audited).")],
+    note: Annotated[
+        str, typer.Option("--note", help="The outcome (e.g. credit note CN-12 issued).")
+    ],
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Close an invoice's dispute: what is still open on it is dunned again."""
+    from credit import services
+
+    day = parse_date(as_of)
+    a = get_app()
+    with clear_errors():
+        result = services.resolve_dispute(
+            a, invoice_number=invoice, by=by, note=note, as_of=day, today=a.settings.today()
+        )
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"{result['invoice']} ({result['customer']}): dispute resolved.")
+
+
+def promise(
+    customer: Annotated[str, typer.Argument(help="Customer code.")],
+    *,
+    amount: Annotated[str, typer.Option("--amount", help="Amount promised.")],
+    by_date: Annotated[
+        str, typer.Option("--date", help="The date the customer promised to pay by, YYYY-MM-DD.")
+    ],
+    actor: UserOpt,
+    currency: Annotated[
+        str | None, typer.Option("--currency", help="Default: the customer's currency.")
+    ] = None,
+    note: Annotated[str, typer.Option("--note", help="What was agreed.")] = "",
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a promise to pay: escalation pauses until the date; a broken promise resumes it one
+    level up and raises a risk signal."""
+    from credit import services
+
+    day = parse_date(as_of)
+    promised = parse_date(by_date, "--date")
+    value = parse_money(amount, "--amount")
+    a = get_app()
+    with clear_errors():
+        result = services.record_promise(
+            a,
+            customer_code=as_code(customer),
+            amount=value,
+            promised_for=promised,
+            by=actor,
+            as_of=day,
+            currency=currency,
+            note=note,
+            today=a.settings.today(),
+        )
+    if as_json:
+        print_json(result)
+        return
+    console.print(
+        f"{result['customer']} promised {fmt_amount(result['amount'], result['currency'])} by "
+        f"{result['promised_for']}: escalation paused until then"
+        + (
+            f" (replaces promise {', '.join(map(str, result['replaced']))})"
+            if result["replaced"]
+            else ""
+        )
+        + "."
+    )
+
+
+@app.callback()
+def worklist_show(
+    ctx: typer.Context,
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Open handovers and call tasks: amount, oldest overdue, last action, promise, next step."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from credit import services
+
+    day = parse_date(as_of)
+    a = get_app()
+    with clear_errors():
+        rows = services.worklist(a, as_of=day)
+    if as_json:
+        print_json(rows)
+        return
+    table(
+        f"Collections worklist as of {day}",
+        ["customer", "task", "amount", "oldest overdue", "last action", "promised", "next step"],
+        [
+            [
+                f"{r['customer']} {r['name']}",
+                r["task"],
+                fmt_amount(r["amount"], r["currency"]),
+                f"{r['oldest_overdue_days']} days ({r['oldest_due_date'] or '-'})",
+                r["last_action"],
+                r["promised_date"] or "",
+                r["next_step"],
+            ]
+            for r in rows
+        ],
+    )
+    if not rows:
+        console.print("Nothing on the worklist.")
+
+
+@app.command("log")
+def worklist_log(
+    customer: Annotated[str, typer.Argument(help="Customer code.")],
+    *,
+    note: Annotated[str, typer.Option("--note", help="What was said or done.")],
+    actor: UserOpt,
+    kind: Annotated[
+        str, typer.Option("--kind", help="call (closes the open call task) or note.")
+    ] = "note",
+    as_of: AsOpt = None,
+) -> None:
+    """Log a call or a note against a customer."""
+    from credit import services
+
+    day = parse_date(as_of)
+    a = get_app()
+    with clear_errors():
+        result = services.log_note(
+            a, customer_code=as_code(customer), note=note, by=actor, as_of=day, kind=kind
+        )
+    closed = result["call_tasks_closed"]
+    console.print(
+        f"{result['kind']} logged for {result['customer']}"
+        + (f"; call task closed ({', '.join(closed)})" if closed else "")
+        + "."
+    )
