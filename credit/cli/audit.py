@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,6 +22,9 @@ from credit.cli.output import (
     print_json,
     table,
 )
+
+if TYPE_CHECKING:
+    from credit.services.queries import LimitChange
 
 app = typer.Typer(help="The append-only audit trail.", no_args_is_help=True)
 
@@ -154,7 +157,7 @@ def audit_limits(
         )
 
 
-def write_limit_changes_csv(rows: list[dict[str, Any]]) -> None:
+def write_limit_changes_csv(rows: list[LimitChange]) -> None:
     """The limit changes as CSV on standard output: one row per approval step (a change without
     one gets a row of its own), every cell safe for a spreadsheet."""
     import csv

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,6 +21,9 @@ from credit.cli.output import (
     table,
 )
 from credit.domain.words import counted, said
+
+if TYPE_CHECKING:
+    from credit.services.queries import CustomerOverview
 
 app = typer.Typer(help="Look up customers.", no_args_is_help=True)
 
@@ -178,7 +181,7 @@ def show_change(change: dict[str, Any]) -> None:
         say(f"  {line}")
 
 
-def show_line_and_exposure(view: dict[str, Any]) -> None:
+def show_line_and_exposure(view: CustomerOverview) -> None:
     """The credit line, open items with their aging per currency, and the exposure."""
     line = view["credit_line"]
     if line:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +20,7 @@ from credit.domain.words import counted
 
 if TYPE_CHECKING:
     from credit.app import App
+    from credit.services.outbox import Delivered
 
 app = typer.Typer(help="The notice outbox.", no_args_is_help=True)
 
@@ -111,7 +112,7 @@ def notices_deliver(
     show_not_sent(report, a)
 
 
-def show_not_sent(report: dict[str, Any], a: App) -> None:
+def show_not_sent(report: Delivered, a: App) -> None:
     """What a delivery left in the outbox, and what to do about it."""
     from credit.notices import local_time
 

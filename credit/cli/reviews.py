@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +23,9 @@ from credit.cli.output import (
 )
 from credit.cli.running import run_flow
 from credit.domain.words import counted, said
+
+if TYPE_CHECKING:
+    from credit.services.reviews import DueReview
 
 app = typer.Typer(
     help="Credit reviews: start one, and the periodic re-reviews that are due.",
@@ -158,7 +161,7 @@ def _start_due_reviews(day: date, *, count: int, as_json: bool) -> None:
     )
 
 
-def _show_due(day: date, due: list[dict[str, Any]]) -> None:
+def _show_due(day: date, due: list[DueReview]) -> None:
     table(
         f"Reviews due as of {day}",
         ["customer", "name", "due", "why", "limit", "rating", "line", "review"],
