@@ -22,7 +22,7 @@ class _DecimalLoader(yaml.SafeLoader):
 
 
 def _decimal(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
-    return Decimal(loader.construct_scalar(node))  # type: ignore[arg-type]
+    return Decimal(str(loader.construct_scalar(node)))  # type: ignore[arg-type]  # only scalars reach here; the stub takes any node
 
 
 _DecimalLoader.add_constructor("tag:yaml.org,2002:float", _decimal)

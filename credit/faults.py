@@ -50,8 +50,9 @@ def checkpoint(name: str) -> None:
         sys.stderr.flush()
         while True:
             time.sleep(1)
-    if _target is None or _target[0] != name:  # type: ignore[index]
+    target = _target
+    if not isinstance(target, tuple) or target[0] != name:
         return
     _seen[name] = _seen.get(name, 0) + 1
-    if _seen[name] == _target[1]:  # type: ignore[index]
+    if _seen[name] == target[1]:
         os.kill(os.getpid(), signal.SIGKILL)

@@ -24,24 +24,25 @@ from credit.cli.output import (
     table,
 )
 from credit.cli.running import run_flow
+from credit.domain.receivables_status import OutcomeStatus
 from credit.domain.words import counted, said
 
 app = typer.Typer(help="Dunning: age receivables and send the next level.", no_args_is_help=True)
 
 # The outcomes in the order the summary line counts them, in words.
-OUTCOME_WORDS = {
-    "sent": "sent",
-    "would_send": "would be sent",
-    "cleared": "cleared",
-    "would_clear": "would be cleared",
-    "promise_broken": "promise broken",
-    "already_done": "already done",
-    "deferred": "deferred",
-    "promised": "promised",
-    "paused": "paused",
-    "skipped": "skipped",
-    "nothing_due": "nothing due",
-    "error": "failed",
+OUTCOME_WORDS: dict[str, str] = {
+    OutcomeStatus.SENT: "sent",
+    OutcomeStatus.WOULD_SEND: "would be sent",
+    OutcomeStatus.CLEARED: "cleared",
+    OutcomeStatus.WOULD_CLEAR: "would be cleared",
+    OutcomeStatus.PROMISE_BROKEN: "promise broken",
+    OutcomeStatus.ALREADY_DONE: "already done",
+    OutcomeStatus.DEFERRED: "deferred",
+    OutcomeStatus.PROMISED: "promised",
+    OutcomeStatus.PAUSED: "paused",
+    OutcomeStatus.SKIPPED: "skipped",
+    OutcomeStatus.NOTHING_DUE: "nothing due",
+    OutcomeStatus.ERROR: "failed",
 }
 
 
@@ -164,7 +165,7 @@ def show_run(result: dict[str, Any], *, day: date, dry_run: bool) -> None:
             [
                 o["customer"],
                 o["currency"],
-                f"{o['level']} {o['level_name']}" if o["status"] != "error" else "",
+                f"{o['level']} {o['level_name']}" if o["status"] != OutcomeStatus.ERROR else "",
                 o.get("channel", ""),
                 fmt_amount(o["overdue_total"], o["currency"]),
                 ", ".join(o["invoices"]),

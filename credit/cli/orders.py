@@ -18,6 +18,7 @@ from credit.cli.output import (
     parse_money,
     print_json,
 )
+from credit.domain.receivables_status import OrderDecision
 
 app = typer.Typer(help="May a new order ship on credit?", no_args_is_help=True)
 
@@ -44,7 +45,7 @@ def orders_check(
         result = services.check_order(
             a, customer_code=as_code(customer), amount=value, as_of=day, currency=currency
         )
-    allowed = result["decision"] == "allow"
+    allowed = result["decision"] == OrderDecision.ALLOW
     if as_json:
         print_json(result)
     else:

@@ -366,7 +366,7 @@ class Notice(SQLModel, table=True):
 
 
 # The same condition for queries on the outbox (rendered with the values inline).
-UNSENT = Notice.__table__.c.status.in_(  # type: ignore[attr-defined]
+UNSENT = Notice.__table__.c.status.in_(  # type: ignore[attr-defined]  # SQLModel types __table__ as a FromClause without columns
     [literal_column("'pending'"), literal_column("'sending'")]
 )
 

@@ -6,10 +6,10 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from enum import StrEnum
 
 from credit.domain.money import CENT, ZERO
 from credit.domain.policy import DunningLevel, DunningTrigger, PolicyBody
+from credit.domain.receivables_status import OutcomeStatus as OutcomeStatus
 from credit.domain.words import counted
 
 # The aging buckets of receivables, by days past due: (name, from, to), both ends included. The
@@ -64,23 +64,6 @@ class DunningState:
     @property
     def in_dunning(self) -> bool:
         return self.level > 0
-
-
-class OutcomeStatus(StrEnum):
-    """What a collections run did (or, dry, would do) for a customer in one currency."""
-
-    SENT = "sent"
-    WOULD_SEND = "would_send"
-    CLEARED = "cleared"  # the episode closed: paid, or offset by credits, within the tolerance
-    WOULD_CLEAR = "would_clear"
-    ALREADY_DONE = "already_done"  # this step was taken by an earlier (or a concurrent) run
-    NOTHING_DUE = "nothing_due"
-    DEFERRED = "deferred"  # due, but the day is not a business day where the customer is
-    PROMISED = "promised"  # an open promise to pay holds escalation back
-    PAUSED = "paused"  # only disputed invoices are overdue: the episode waits
-    PROMISE_BROKEN = "promise_broken"  # broken, with no level left to send
-    SKIPPED = "skipped"  # the state changed after the run selected the customer
-    ERROR = "error"  # the customer failed and was left as it was; the others were dunned
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,13 @@ from credit import audit, notices
 from credit.app import App
 from credit.db.models import Customer, CustomerFeedback, ServiceTask
 from credit.domain.receivables_status import ServiceTaskStatus
-from credit.services.common import ServiceError, get_customer, known_user, required_text
+from credit.services.common import (
+    ServiceError,
+    get_customer,
+    known_user,
+    required_text,
+    saved_id,
+)
 from credit.services.views import customer_view
 
 TOPICS = ("terms", "limit", "collection", "service", "other")
@@ -65,7 +71,7 @@ def record_feedback(
         s = uow.session
         customer = get_customer(s, customer_code)
         row = CustomerFeedback(
-            customer_id=customer.id,  # type: ignore[arg-type]
+            customer_id=saved_id(customer),
             topic=topic,
             text=text,
             recorded_by=by,
@@ -124,7 +130,7 @@ def open_service_task(
     with ``notify``, the sales owner is told too."""
     if s.exec(select(ServiceTask.id).where(ServiceTask.key == key)).first() is not None:
         return
-    s.add(ServiceTask(key=key, customer_id=customer.id, reason=reason, opened_on=as_of))  # type: ignore[arg-type]
+    s.add(ServiceTask(key=key, customer_id=saved_id(customer), reason=reason, opened_on=as_of))
     s.flush()
     audit.record(
         s,
