@@ -57,8 +57,8 @@ def test_import_contracts_are_kept():
 
 
 def test_every_service_name_is_the_use_case_even_after_its_submodule_is_imported():
-    """``credit.services.backtest`` is a function and a submodule's name: however the submodules
-    are imported, the package's name stays the use case."""
+    """credit.services loads its names on first use; a name that is also a submodule's name
+    must still be the use case, not the module, whichever is imported first."""
     import importlib
     import pkgutil
     import types
@@ -66,11 +66,11 @@ def test_every_service_name_is_the_use_case_even_after_its_submodule_is_imported
     import credit.services as services
 
     for found in pkgutil.walk_packages(services.__path__, "credit.services."):
-        importlib.import_module(found.name)
-    assert callable(services.backtest) and not isinstance(services.backtest, types.ModuleType)
-    public = [n for n in vars(services) if not n.startswith("_") and n != "annotations"]
-    for name in public:
+        importlib.import_module(found.name)  # binds each submodule to the package's attribute
+    names = services._where()
+    assert {"decide", "dun_customers", "import_data", "record_qualitative"} <= set(names)
+    for name, module in names.items():
         value = getattr(services, name)
-        if isinstance(value, types.ModuleType):
-            continue  # a submodule the import system bound (credit.services.ledger, ...)
-        assert getattr(value, "__module__", "credit.services").startswith("credit."), name
+        assert not isinstance(value, types.ModuleType), name
+        assert value is getattr(importlib.import_module(module), name), name
+    assert callable(services.backtest) and not isinstance(services.backtest, types.ModuleType)
