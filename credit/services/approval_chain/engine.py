@@ -231,8 +231,14 @@ def _step_to_decide(
     return steps, mine[0] if mine else pending[0]
 
 
-def _refusals(
-    item: ApprovalSubject, steps: list[ApprovalStep], step: ApprovalStep, username: str
+def refusals_of(
+    item: ApprovalSubject,
+    steps: list[ApprovalStep],
+    step: ApprovalStep,
+    *,
+    username: str,
+    acting_for: str | None,
+    escalated_role: str | None = None,
 ) -> list[str]:
     """Why ``username`` may not decide ``step``: the authority matrix and four eyes."""
     return authority.decision_refusals(
@@ -244,10 +250,8 @@ def _refusals(
         requester=item.requester,
         deciders_of_other_steps=deciders(steps),
         analyst=item.analyst,
-        acting_for=step.delegated_from
-        if step.delegated_from and username == step.approver
-        else None,
-        escalated_role=step.escalated_role,
+        acting_for=acting_for,
+        escalated_role=escalated_role,
     )
 
 
@@ -332,7 +336,16 @@ def decide(
     with app.uow() as uow:
         item = kind.load_locked(app, uow.session, subject_id, as_of=as_of)
         steps, step = _step_to_decide(item, username)
-        refusals = _refusals(item, steps, step, username)
+        refusals = refusals_of(
+            item,
+            steps,
+            step,
+            username=username,
+            acting_for=step.delegated_from
+            if step.delegated_from and username == step.approver
+            else None,
+            escalated_role=step.escalated_role,
+        )
         if refusals:
             policy_version = item.policy_version
             uow.rollback()

@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo
 from credit import audit, notices
 from credit.app import App
 from credit.db.models import ApprovalStep, utcnow
-from credit.domain import authority
 from credit.domain.authority import Decision
-from credit.services.approval_chain.engine import decision_context
+from credit.services.approval_chain.engine import decision_context, refusals_of
 from credit.services.approval_chain.steps import chain_steps, deciders
 from credit.services.approval_chain.subject import ApprovalSubject, registered
 from credit.services.common import person_email
@@ -129,17 +128,7 @@ def _to_delegate(
     delegate = app.directory.get(person.delegate) if person and person.delegate else None
     if delegate is None or delegate.away(as_of):
         return None
-    refusals = authority.decision_refusals(
-        username=delegate.username,
-        directory=app.directory,
-        step_role=step.role,
-        step_cap=step.cap,
-        amount=item.amount,
-        requester=item.requester,
-        deciders_of_other_steps=deciders(steps),
-        analyst=item.analyst,
-        acting_for=original,
-    )
+    refusals = refusals_of(item, steps, step, username=delegate.username, acting_for=original)
     if refusals:
         return None
     step.approver, step.delegated_from = delegate.username, original

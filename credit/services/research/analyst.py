@@ -234,12 +234,10 @@ def reassign_analyst(app: App, *, customer_code: str, to: str, by: str, reason: 
     """Give a waiting qualitative rating to another analyst (audited); they are asked at once."""
     person_email(app, to)
     person_email(app, by)
-    if not reason.strip():
-        raise ServiceError("a reason is required: say why")
+    _require_reason(reason)
     with app.uow() as uow:
         s = uow.session
-        customer = get_customer(s, customer_code)
-        a = _waiting(s, customer)
+        customer, a = _waiting_of(s, customer_code)
         before = {"analyst": a.analyst}
         a.analyst = to
         a.qualitative_due_at = utcnow() + timedelta(
@@ -276,12 +274,10 @@ def reassign_analyst(app: App, *, customer_code: str, to: str, by: str, reason: 
 def cancel_research(app: App, *, customer_code: str, by: str, reason: str) -> int:
     """Abandon a review waiting for its qualitative rating (audited), so a new one can start."""
     person_email(app, by)
-    if not reason.strip():
-        raise ServiceError("a reason is required: say why")
+    _require_reason(reason)
     with app.uow() as uow:
         s = uow.session
-        customer = get_customer(s, customer_code)
-        a = _waiting(s, customer)
+        customer, a = _waiting_of(s, customer_code)
         a.status = AssessmentStatus.CANCELLED
         s.add(a)
         audit.record(
@@ -297,6 +293,17 @@ def cancel_research(app: App, *, customer_code: str, by: str, reason: str) -> in
         )
         uow.commit()
         return saved_id(a)
+
+
+def _require_reason(reason: str) -> None:
+    if not reason.strip():
+        raise ServiceError("a reason is required: say why")
+
+
+def _waiting_of(s: Session, customer_code: str) -> tuple[Customer, CreditAssessment]:
+    """The customer and its assessment waiting for a qualitative rating."""
+    customer = get_customer(s, customer_code)
+    return customer, _waiting(s, customer)
 
 
 def _waiting(s: Session, customer: Customer) -> CreditAssessment:
