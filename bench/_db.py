@@ -9,7 +9,8 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # The company customer notices print (required settings): a visibly fictitious one, valid IBAN.
@@ -82,3 +83,31 @@ def run_sides(
                 raise SystemExit(f"{side} failed:\n{proc.stderr[-3000:]}")
             results[side] = json.loads(proc.stdout.strip().splitlines()[-1])
     return results
+
+
+@contextmanager
+def scratch_postgres(server_url: str) -> Iterator[str]:
+    """An empty database of its own on the PostgreSQL server at ``server_url``, dropped after."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from credit.db.engine import make_engine
+
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    base = make_engine(server_url, isolation_level="AUTOCOMMIT")
+    with base.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with base.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        base.dispose()

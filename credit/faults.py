@@ -14,7 +14,9 @@ The checkpoints, in the order a collections run reaches them:
 - ``collections.committed``: a batch's steps, audit events and notices are committed;
 - ``delivery.accepted``: the mail server accepted a message, not yet marked sent;
 - ``approval.decided``: `credit approve`/`reject` committed the decision, and has not yet
-  published or sent what follows (the approval sweeper picks that up).
+  published or sent what follows (the approval sweeper picks that up);
+- ``followup.claimed``: a service (or a command) claimed a decision's follow-up and has not
+  run its flow yet (the next service to start takes it over).
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from credit.cli import (
     risk,
     serve,
     service,
+    status,
     worklist,
 )
 
@@ -60,6 +61,7 @@ COMMANDS = (
     worklist.promise,
     service.feedback,
     serve.serve,
+    status.status,
     serve.web,
     serve.demo,
 )

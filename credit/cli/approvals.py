@@ -3,12 +3,14 @@ waits for an approver."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
 
+from credit.cli.handoff import HandedOver, hand_over
 from credit.cli.output import (
     AsOpt,
     JsonOpt,
@@ -22,6 +24,7 @@ from credit.cli.output import (
     table,
 )
 from credit.cli.running import run_flow
+from credit.domain.authority import RequestStatus
 from credit.domain.words import counted, said
 
 app = typer.Typer(help="What is waiting for an approver.", no_args_is_help=True)
@@ -47,13 +50,14 @@ def decide(
     as_of: str | None,
     as_json: bool,
 ) -> None:
-    """Record a decision on a request's pending level, then continue the request."""
+    """Record a decision on a request's pending level; a running service continues the request
+    (publishing it once approved), else this command does."""
     from credit import services
 
     day = parse_date(as_of)
     a = get_app()
     with clear_errors():
-        step = services.decide(
+        decided = services.record_decision(
             a,
             subject=services.SUBJECT_REQUEST,
             subject_id=request_id,
@@ -62,6 +66,7 @@ def decide(
             comment=comment,
             as_of=day,
         )
+    step = decided.step
     if not as_json:
         console.print(
             f"Request {request_id} level {step.level} ({step.role}): {step.decision} by {user}."
@@ -71,16 +76,33 @@ def decide(
     checkpoint("approval.decided")  # the fault tests stop here: decided, not followed up
     try:
         with clear_errors():
-            progress = continue_request(request_id, day)
+            done = hand_over(a, decided.follow_up, label=f"Continuing request {request_id}")
     except typer.Exit:
         err.print(
             f"The decision is recorded; to deliver its notices and publish an approved line, "
             f"run `credit approvals resume {request_id}`."
         )
         raise
-    if as_json:
-        print_json(progress)
+    if isinstance(done, HandedOver):
+        progress = {**asdict(decided.progress), "follow_up": decided.follow_up}
+        if as_json:
+            print_json({**progress, "handed_over_to": done.where})
+            return
+        _say_progress(request_id, progress)
+        then = (
+            "publishes the credit line and sends the terms letter"
+            if decided.progress.status == RequestStatus.APPROVED
+            else "sends the notices"
+        )
+        console.print(f"Handed to {done.where}: it {then} now.", highlight=False)
         return
+    if as_json:
+        print_json(done)
+        return
+    _say_progress(request_id, done)
+
+
+def _say_progress(request_id: int, progress: dict[str, Any]) -> None:
     msg = f"Request {request_id} is now {said(progress['status'])}"
     if progress.get("waiting_for"):
         msg += f", waiting for {progress['waiting_for']}"

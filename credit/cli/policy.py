@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from credit.cli.handoff import HandedOver, hand_over
 from credit.cli.output import (
     AsOpt,
     JsonOpt,
@@ -103,17 +104,6 @@ def policy_show(
             for lv in view["dunning_levels"]
         ],
     )
-
-
-def continue_policy(version: int) -> dict[str, Any]:
-    """Run the policy flow of a version: route it, publish it once approved."""
-
-    def call() -> Any:
-        from flows.policy import policy
-
-        return policy(version=version)
-
-    return run_flow(f"Policy version {version}", call)
 
 
 @app.command("diff")
@@ -269,7 +259,18 @@ def policy_propose(
         version = services.propose_policy(
             a, path=file, by=by, reason=reason, as_of=a.settings.today()
         )
-        progress = continue_policy(version)
+        key = f"policy:{version}:proposed"
+        follow_up = services.followup_by_key(a, key)
+        progress = hand_over(
+            a, follow_up["id"] if follow_up else None, label=f"Policy version {version}"
+        )
+    if isinstance(progress, HandedOver):
+        console.print(
+            f"Policy version {version} is proposed and routed to the committee; handed to "
+            f"{progress.where}, which sends their notices now (`credit approvals list`).",
+            highlight=False,
+        )
+        return
     console.print(
         f"Policy version {version} is {said(progress['status'])}, waiting for "
         f"{progress['waiting_for']}."
@@ -277,11 +278,13 @@ def policy_propose(
 
 
 def _policy_decide(version: int, *, user: str, approve: bool, comment: str | None) -> None:
+    from dataclasses import asdict
+
     from credit import services
 
     a = get_app()
     with clear_errors():
-        step = services.decide(
+        decided = services.record_decision(
             a,
             subject=services.SUBJECT_POLICY,
             subject_id=version,
@@ -290,12 +293,17 @@ def _policy_decide(version: int, *, user: str, approve: bool, comment: str | Non
             comment=comment,
             as_of=a.settings.today(),  # the edge: today in the company's time zone
         )
-        console.print(f"Policy version {version} ({step.role}): {step.decision} by {user}.")
-        progress = continue_policy(version)
+        console.print(
+            f"Policy version {version} ({decided.step.role}): {decided.step.decision} by {user}."
+        )
+        done = hand_over(a, decided.follow_up, label=f"Policy version {version}")
+    progress = asdict(decided.progress) if isinstance(done, HandedOver) else done
     msg = f"Policy version {version} is now {said(progress['status'])}"
     console.print(
         msg + (f", waiting for {progress['waiting_for']}." if progress.get("waiting_for") else ".")
     )
+    if isinstance(done, HandedOver):
+        console.print(f"Handed to {done.where}: it sends the notices now.", highlight=False)
 
 
 @app.command("approve")

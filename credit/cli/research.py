@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from credit.cli.handoff import HandedOver, hand_over
 from credit.cli.output import (
     AsOpt,
     JsonOpt,
@@ -105,13 +106,18 @@ def assess(
             f"{fmt_amount(done['recommended_limit'], done['currency'])}."
         )
 
-    def call() -> Any:
-        from flows.review import complete_review
-
-        return complete_review(assessment_id=done["assessment_id"], as_of=day)
-
     with clear_errors():
-        result = run_flow(f"Drafting the request of {customer_code}", call)
+        result = hand_over(a, done["follow_up"], label=f"Drafting the request of {customer_code}")
+    if isinstance(result, HandedOver):
+        if as_json:
+            print_json({**done, "handed_over_to": result.where})
+            return
+        console.print(
+            f"Handed to {result.where}: it drafts the request and asks the first approver now "
+            "(`credit approvals list`).",
+            highlight=False,
+        )
+        return
     if as_json:
         print_json({**done, **result})
         return

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from credit.cli.handoff import HandedOver, hand_over
 from credit.cli.output import (
     AsOpt,
     JsonOpt,
@@ -75,40 +75,36 @@ def review_start(
     a = get_app()
     code = as_code(customer_code)
     with clear_errors():
-        services.check_review_can_start(
+        asked = services.request_review(
             a,
             customer_code=code,
             requested_by=by,
+            as_of=day,
             analyst=analyst,
             requested_limit=limit,
             override_reason=reason,
         )
-    key = f"manual:{code}:{uuid.uuid4().hex[:12]}"
-
-    def call() -> Any:
-        from flows.review import credit_review
-
-        return credit_review(
-            customer_code=code,
-            requested_by=by,
-            as_of=day,
-            review_key=key,
-            requested_limit=str(limit) if limit is not None else None,
-            override_reason=reason,
-            analyst=analyst,
+        done = hand_over(a, asked["follow_up"], label=f"Reviewing {code}")
+    if isinstance(done, HandedOver):
+        if as_json:
+            print_json({**asked, "status": "requested", "handed_over_to": done.where})
+            return
+        console.print(
+            f"Review of {code} asked for: handed to {done.where}, which researches the customer "
+            f"now and asks {analyst or by} for the qualitative rating if the policy needs one "
+            "(`credit research waiting` lists it).",
+            highlight=False,
         )
-
-    with clear_errors():
-        result = run_flow(f"Reviewing {code}", call)
-    if as_json:
-        print_json(result)
         return
-    msg = f"Review of {code}: assessment {result['assessment_id']}"
-    if result.get("request_id"):
-        msg += f", request {result['request_id']}"
-    msg += f": {said(result['status'])}"
-    if result.get("waiting_for"):
-        msg += f", waiting for {result['waiting_for']}"
+    if as_json:
+        print_json(done)
+        return
+    msg = f"Review of {code}: assessment {done['assessment_id']}"
+    if done.get("request_id"):
+        msg += f", request {done['request_id']}"
+    msg += f": {said(done['status'])}"
+    if done.get("waiting_for"):
+        msg += f", waiting for {done['waiting_for']}"
     console.print(msg + ".")
 
 

@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Generator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,18 +20,35 @@ from credit.cli.output import (
     get_app,
     require_company,
 )
+from credit.cli.prefect_server import prefect_server
 from credit.cli.running import prefect_defaults
+
+if TYPE_CHECKING:
+    from credit.app import App
 
 
 def serve(
+    *,
     timezone: Annotated[
         str | None,
         typer.Option(
             "--timezone", help="Time zone of the cron schedules (default: CREDIT_TIMEZONE)."
         ),
     ] = None,
+    host: Annotated[str, typer.Option("--host", help="Address the web app listens on.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[
+        int, typer.Option("--port", help="Port of the web app (CREDIT_WEB_BASE_URL points here).")
+    ] = 8765,
+    no_web: Annotated[bool, typer.Option("--no-web", help="Do not serve the web app.")] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=16, help="Follow-ups run at once.")
+    ] = 2,
 ) -> None:
-    """Run all deployments on this machine (collections and periodic review daily) with Prefect's serve()."""  # noqa: E501
+    """The one long-lived process of a single box: the Prefect server (or PREFECT_API_URL's), every
+    deployment with its schedules, the follow-ups of decisions the moment they are recorded,
+    outbox delivery and the web app. Ctrl-C or SIGTERM stops it cleanly."""
     a = get_app()
     zone = timezone or a.settings.timezone
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -44,75 +59,36 @@ def serve(
         fail(f"--timezone: value {zone!r} is not an IANA time zone (e.g. Europe/Berlin)")
     require_company(a.settings, "credit serve")
     prefect_defaults()
-    with clear_errors(), _prefect_server():
-        from flows.serve import serve_all
+    with clear_errors(), prefect_server():
+        from flows.service import Service, Web
         from flows.watched import tracebacks_to
 
+        web = None if no_web else Web(host, port, lambda hook: _web_app(a, hook))
+        service = Service(a, prefect_url=os.environ.get("PREFECT_API_URL"), web=web)
+        service.workers = workers
+
+        def ready() -> None:
+            if web is not None:
+                console.print(
+                    f"Web app on http://{host}:{port} (links in notices point to "
+                    f"{a.settings.web_base_url})",
+                    highlight=False,
+                )
+            console.print(
+                "Serving: schedules, follow-ups of decisions, outbox delivery. "
+                "`credit status` shows what runs and waits; Ctrl-C stops.",
+                highlight=False,
+            )
+
         with tracebacks_to(error_log()):
-            serve_all(timezone=zone)
+            service.run(timezone=zone, on_ready=ready)
     console.print("credit serve stopped: schedules wait until it runs again.")
 
 
-@contextmanager
-def _prefect_server() -> Generator[None, None, None]:
-    """The Prefect server `credit serve` talks to: PREFECT_API_URL's, or else one it runs itself,
-    in a session of its own, for as long as it serves.
+def _web_app(a: App, on_decided: Callable[[int, date], None]) -> Any:
+    from credit.web import create_app
 
-    Prefect's local mode would start a temporary server in the command's process group: Ctrl-C in
-    the terminal then stopped that server first, and serve spent a minute retrying it before it
-    could stop. Here Ctrl-C reaches serve alone; serve stops, then its server. The server's state
-    (runs, the UI at its address) lives in PREFECT_HOME."""
-    if os.environ.get("PREFECT_API_URL"):
-        yield
-        return
-    import socket
-    import subprocess
-    import time
-    import urllib.request
-
-    with socket.socket() as probe:  # 4200 (Prefect's usual port) when free, else any free one
-        port = 4200 if probe.connect_ex(("127.0.0.1", 4200)) != 0 else 0
-    if port == 0:
-        with socket.socket() as free:
-            free.bind(("127.0.0.1", 0))
-            port = free.getsockname()[1]
-    log_path = error_log().with_name("prefect-server.log")
-    url = f"http://127.0.0.1:{port}/api"
-    with log_path.open("a", encoding="utf-8") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-             "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if server.poll() is not None:
-                fail(
-                    f"the Prefect server did not start (exit code {server.returncode}); "
-                    f"see {log_path}"
-                )
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                fail(f"the Prefect server did not answer within 120 s; see {log_path}")
-            time.sleep(0.5)
-        os.environ["PREFECT_API_URL"] = url
-        console.print(
-            f"Prefect server (and its UI) on http://127.0.0.1:{port}; its log: {log_path}"
-        )
-        yield
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    return create_app(a, on_decided=on_decided)
 
 
 def web(
@@ -121,39 +97,45 @@ def web(
         int, typer.Option("--port", help="Port (CREDIT_WEB_BASE_URL must point here).")
     ] = 8765,
 ) -> None:
-    """Serve the approval page that the signed links in approvers' notices open."""
+    """Serve only the approval page that the signed links in approvers' notices open (`credit
+    serve` serves it too, with everything else)."""
     import threading
 
     import uvicorn
 
-    from credit.web import create_app
+    from credit import services
+    from credit.services.followups import claimer_name
 
     a = get_app()
     # An approval published from the page sends the customer the terms letter.
     require_company(a.settings, "credit web")
+    running = threading.Lock()
 
-    def continue_request(request_id: int, as_of: date) -> None:
+    def continue_request(request_id: int, _as_of: date) -> None:
+        """A running service picks the decision's follow-up up; else run it here."""
+        if services.running_service(a) is not None:
+            return
+
         def run() -> None:
             prefect_defaults()
-            from flows.approval import approval
+            from flows.followups import drain
 
-            try:
-                approval(request_id=request_id, as_of=as_of)
-            # the decision is recorded; `credit approvals resume` finishes the rest
-            except Exception:
-                err.print(
-                    f"continuing request {request_id} failed; "
-                    f"run `credit approvals resume {request_id}`"
-                )
+            with running:
+                try:
+                    drain(a, claimer=claimer_name("web"))
+                # the decision and its follow-up are recorded: `credit serve` runs it later
+                except Exception:
+                    err.print(
+                        f"continuing request {request_id} failed; it waits for `credit serve` "
+                        f"(or run `credit approvals resume {request_id}`)"
+                    )
 
         threading.Thread(target=run, daemon=True).start()
 
     console.print(
         f"Approval page on http://{host}:{port} (links point to {a.settings.web_base_url})"
     )
-    uvicorn.run(
-        create_app(a, on_decided=continue_request), host=host, port=port, log_level="warning"
-    )
+    uvicorn.run(_web_app(a, continue_request), host=host, port=port, log_level="warning")
 
 
 def demo(

@@ -542,3 +542,45 @@ class WorkPartition(SQLModel, table=True):
     summary: dict | None = _json()
     created_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+
+
+class FollowUp(SQLModel, table=True):
+    """What a recorded decision asks the orchestrator to do next (research a customer, draft the
+    request, ask the next approver, publish): committed in the decision's own transaction, so it
+    is never lost; run once by whoever claims it first (the service, or the command itself when
+    no service runs). A claim carries a lease: a claimer that died lets go when it ends."""
+
+    __tablename__ = "follow_up"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=160)  # e.g. approval:request:12:step:31
+    kind: str = Field(max_length=40)  # review | complete_review | approval | policy
+    params: dict = _json(dict)
+    as_of: date | None = None
+    requested_by: str = Field(max_length=60)
+    status: str = Field(default="pending", max_length=20, index=True)
+    claimed_by: str | None = Field(default=None, max_length=120)
+    lease_until: datetime | None = None
+    not_before: datetime | None = None  # a failed attempt waits until then
+    attempts: int = 0
+    result: dict | None = _json()
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class ServiceInstance(SQLModel, table=True):
+    """A running `credit serve`: it says it is alive every few seconds. Commands hand their
+    follow-ups to it while one has beaten recently, and reuse its Prefect server."""
+
+    __tablename__ = "service_instance"
+
+    id: str = Field(primary_key=True, max_length=40)
+    host: str = Field(max_length=120)
+    pid: int
+    started_at: datetime = Field(default_factory=utcnow)
+    beat_at: datetime = Field(default_factory=utcnow)
+    stopped_at: datetime | None = None
+    prefect_url: str | None = Field(default=None, max_length=300)
+    web_url: str | None = Field(default=None, max_length=300)

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
         Progress,
         advance_request,
         decide,
+        decision_followup_key,
         pending_approvals,
+        record_decision,
         sweep_approvals,
     )
     from credit.services.collections import (
@@ -47,6 +49,12 @@ if TYPE_CHECKING:
         person_email,
     )
     from credit.services.draft import draft_request
+    from credit.services.followups import (
+        FollowUpView,
+        followup,
+        followup_by_key,
+        open_followups,
+    )
     from credit.services.imports import import_data
     from credit.services.ledger import exposure, load_raw, open_items
     from credit.services.outbox import deliver, retry_notices
@@ -80,6 +88,7 @@ if TYPE_CHECKING:
         collect_customer_data,
         reassign_analyst,
         record_qualitative,
+        request_review,
         rescore,
         score_assessment,
         send_research_reminders,
@@ -94,7 +103,9 @@ if TYPE_CHECKING:
     )
     from credit.services.risk import list_signals, scan_risk
     from credit.services.service_desk import close_service_task, record_feedback, service_tasks
+    from credit.services.service_state import ServiceView, running_service
     from credit.services.setup import init_database
+    from credit.services.status import Status, house_status
 
 
 @cache

@@ -9,12 +9,15 @@ from __future__ import annotations
 import credit.services.approval_chain.subjects  # noqa: F401  (registers both subjects)
 from credit.services.approval_chain import (
     ChainRestarted,
+    Decided,
     PendingApproval,
     Progress,
     SweepCounts,
     decide,
+    decision_followup_key,
     lock_subject,
     pending_approvals,
+    record_decision,
     sweep_approvals,
 )
 from credit.services.approval_chain.subjects.credit_request import (
@@ -25,14 +28,17 @@ from credit.services.approval_chain.subjects.credit_request import (
 
 __all__ = [
     "ChainRestarted",
+    "Decided",
     "PendingApproval",
     "Progress",
     "SweepCounts",
     "advance_request",
     "decide",
+    "decision_followup_key",
     "lock_request",
     "lock_subject",
     "pending_approvals",
+    "record_decision",
     "request_amount",
     "sweep_approvals",
 ]

@@ -16,6 +16,7 @@ from credit.db.models import (
     CreditPolicy,
 )
 from credit.domain.policy_diff import diff_policies
+from credit.services import followups
 from credit.services.approval_chain.subjects.policy_version import (
     advance_policy,
     advance_policy_in,
@@ -115,6 +116,16 @@ def propose_policy(app: App, *, path: Path, by: str, reason: str, as_of: date | 
         result = shadow_run(s, live, body, span(day - timedelta(days=90), day, 30))
         summary = backtest_summary({"version": row.version, **result})
         advance_policy_in(app, s, row, summary)  # routed to the committee in the same transaction
+        followups.enqueue(  # its notices delivered, the back-test kept as a flow artifact
+            s,
+            followups.FollowUpSpec(
+                followups.FollowUpKind.POLICY,
+                f"policy:{row.version}:proposed",
+                {"version": row.version},
+            ),
+            as_of=day,
+            by=by,
+        )
         uow.commit()
         return row.version
 

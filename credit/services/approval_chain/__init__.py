@@ -14,12 +14,15 @@ import-linter contract keeps it so).
 """
 
 from credit.services.approval_chain.engine import (
+    Decided,
     PendingApproval,
     advance,
     advance_in,
     decide,
+    decision_followup_key,
     lock_subject,
     pending_approvals,
+    record_decision,
 )
 from credit.services.approval_chain.steps import ChainRestarted, Progress, chain_steps
 from credit.services.approval_chain.subject import (
@@ -44,9 +47,12 @@ __all__ = [
     "advance",
     "advance_in",
     "chain_steps",
+    "Decided",
     "decide",
+    "decision_followup_key",
     "lock_subject",
     "pending_approvals",
+    "record_decision",
     "register",
     "sweep_approvals",
     "unregister",

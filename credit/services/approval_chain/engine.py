@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -17,6 +17,7 @@ from credit.app import App
 from credit.db.models import ApprovalStep, utcnow
 from credit.domain import authority
 from credit.domain.authority import Decision
+from credit.services import followups
 from credit.services.approval_chain.steps import (
     Asking,
     ChainRestarted,
@@ -36,7 +37,13 @@ from credit.services.approval_chain.subject import (
     NoticeSpec,
     subject_type,
 )
-from credit.services.common import DecisionRefused, ServiceError, enqueued_id, person_email
+from credit.services.common import (
+    DecisionRefused,
+    ServiceError,
+    enqueued_id,
+    person_email,
+    saved_id,
+)
 from credit.services.views import step_view
 
 # Called inside the decision's transaction, after the decision is recorded (e.g. to mark the
@@ -312,6 +319,15 @@ def _restart_if_changed(
     )
 
 
+class Decided(NamedTuple):
+    """A recorded decision: the step, where the chain stands now, and the follow-up it handed
+    over (None for a subject that needs none)."""
+
+    step: ApprovalStep
+    progress: Progress
+    follow_up: int | None
+
+
 def decide(
     app: App,
     *,
@@ -323,11 +339,36 @@ def decide(
     as_of: date,
     on_decided: OnDecided | None = None,
 ) -> ApprovalStep:
+    """:func:`record_decision`'s step."""
+    return record_decision(
+        app,
+        subject=subject,
+        subject_id=subject_id,
+        username=username,
+        approve=approve,
+        comment=comment,
+        as_of=as_of,
+        on_decided=on_decided,
+    ).step
+
+
+def record_decision(
+    app: App,
+    *,
+    subject: str,
+    subject_id: int,
+    username: str,
+    approve: bool,
+    comment: str | None,
+    as_of: date,
+    on_decided: OnDecided | None = None,
+) -> Decided:
     """Record one approver's decision on the pending step after checking the authority matrix and
     segregation of duties, and apply what follows (next approver asked, rejection sent, request
-    approved, policy published) in the same transaction; ``on_decided`` runs in it too. A refusal
-    raises :class:`DecisionRefused` and is itself audited; a step someone else decided meanwhile
-    is refused too."""
+    approved, policy published) in the same transaction, with the follow-up the orchestrator runs
+    (publishing, delivery); ``on_decided`` runs in it too. A refusal raises
+    :class:`DecisionRefused` and is itself audited; a step someone else decided meanwhile is
+    refused too."""
     if not approve and not (comment and comment.strip()):
         raise ServiceError(
             "a rejection needs a comment saying why: the requester is told your reasons"
@@ -371,11 +412,35 @@ def decide(
             DecisionRequest(username=username, approve=approve, comment=comment),
             evidence,
         )
-        advance_in(item)
+        progress = advance_in(item)
+        follow_up = _hand_over(item, step, as_of=as_of)
         if on_decided is not None:
             on_decided(uow.session, step)
         uow.commit()
-        return step
+        return Decided(step, progress, follow_up)
+
+
+def decision_followup_key(subject: str, subject_id: int, step_id: int) -> str:
+    """The key of the follow-up one decision hands over (one per decided step)."""
+    return f"decision:{subject}:{subject_id}:step:{step_id}"
+
+
+def _hand_over(item: ApprovalSubject, step: ApprovalStep, *, as_of: date) -> int | None:
+    """Record, with the decision, what the orchestrator does next (publish an approved request,
+    deliver the notices the decision wrote): a running service runs it at once. Its id."""
+    if item.follow_up_kind is None or step.id is None:
+        return None
+    row = followups.enqueue(
+        item.s,
+        followups.FollowUpSpec(
+            kind=followups.FollowUpKind(item.follow_up_kind),
+            key=decision_followup_key(item.kind, item.subject_id, step.id),
+            params=item.follow_up_params(),
+        ),
+        as_of=as_of,
+        by=step.decided_by or "system",
+    )
+    return saved_id(row)
 
 
 def _audit_refusal(

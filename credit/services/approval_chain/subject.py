@@ -73,6 +73,8 @@ class ApprovalSubject(ABC):
     report_asked_notices: ClassVar[bool] = True  # the asked approver's notice is in Progress
     voided_kind: ClassVar[str] = "approval_voided"  # the notice kind of a voided approval
     reminder_kind: ClassVar[str] = "approval_reminder"  # of a reminder or an escalation
+    # What a decision hands to the orchestrator (a kind of credit.services.followups), if anything.
+    follow_up_kind: ClassVar[str | None] = None
 
     def __init__(self, app: App, s: Session, *, as_of: date | None) -> None:
         self.app, self.s, self.as_of = app, s, as_of
@@ -199,6 +201,10 @@ class ApprovalSubject(ABC):
     def how_to_decide(self, step: ApprovalStep, *, link: bool, anyone: bool) -> dict[str, Any]:
         """What a notice asking for a decision adds to who and for whom: the link (``link``: a
         new one may be made) and the commands. ``anyone``: several people may decide."""
+
+    def follow_up_params(self) -> dict[str, Any]:
+        """The parameters of the follow-up a decision hands over (``follow_up_kind``)."""
+        return {}
 
     def voided_context(self) -> dict[str, Any]:
         """What the notice telling an approver their approval was voided shows of the subject."""

@@ -23,11 +23,13 @@ from credit.services.research.analyst import (
 from credit.services.research.collect import (
     COLLECTED,
     Collected,
+    ReviewRequested,
     audit_collected,
     check_review_can_start,
     collect_customer_data,
     collected_snapshot,
     refuse_if_review_open,
+    request_review,
 )
 from credit.services.research.decision import (
     Outcome,
@@ -54,6 +56,7 @@ from credit.services.research.score import score_assessment
 __all__ = [
     "COLLECTED",
     "Collected",
+    "ReviewRequested",
     "Outcome",
     "QualitativeRecorded",
     "Rating",
@@ -77,6 +80,7 @@ __all__ = [
     "recommend_with_signals",
     "record_qualitative",
     "refuse_if_review_open",
+    "request_review",
     "rescore",
     "risk_effects_view",
     "scan_assessment",

@@ -18,6 +18,7 @@ from credit.domain import scoring
 from credit.domain.money import money
 from credit.domain.policy import PolicyBody
 from credit.domain.research_status import IN_PROGRESS, AssessmentStatus
+from credit.services import followups
 from credit.services.common import ServiceError, get_customer, person_email, saved_id
 from credit.services.research.decision import Rating, ScoredSummary, rescore, scored_summary
 from credit.services.research.effects import complete, open_signals, qualitative_context
@@ -30,6 +31,7 @@ class QualitativeRecorded(ScoredSummary):
 
     recommended_limit: str
     currency: str
+    follow_up: int  # drafting and routing the request, handed to the orchestrator
 
 
 class ReminderCounts(TypedDict):
@@ -79,11 +81,22 @@ def record_qualitative(
         result = rescore(a, policy)
         rating = Rating(scores=scores, comment=comment, by=username)
         complete(app, s, a, customer=customer, policy=policy, result=result, rating=rating)
+        follow = followups.enqueue(  # draft and route the request: the orchestrator's
+            s,
+            followups.FollowUpSpec(
+                followups.FollowUpKind.COMPLETE_REVIEW,
+                f"complete_review:{saved_id(a)}",
+                {"assessment_id": saved_id(a)},
+            ),
+            as_of=as_of,
+            by=username,
+        )
         uow.commit()
         return {
             **scored_summary(a),
             "recommended_limit": str(a.recommended_limit),
             "currency": customer.currency,
+            "follow_up": saved_id(follow),
         }
 
 

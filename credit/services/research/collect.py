@@ -3,6 +3,7 @@ assessment's snapshot (its own transaction, safe to repeat)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypedDict
@@ -23,6 +24,7 @@ from credit.domain.money import money
 from credit.domain.policy import PolicyBody
 from credit.domain.research_status import IN_PROGRESS, AssessmentStatus
 from credit.domain.snapshot import make_snapshot
+from credit.services import followups
 from credit.services.common import ServiceError, get_customer, person_email, saved_id
 from credit.services.ledger import base_view_of, load_raw_many, rate_table
 
@@ -89,6 +91,79 @@ def check_review_can_start(
         customer = get_customer(uow.session, customer_code)
         app.published_policy(uow.session)
         refuse_if_review_open(uow.session, customer)
+
+
+class ReviewRequested(TypedDict):
+    """A review recorded and handed over: the follow-up that researches the customer."""
+
+    customer: str
+    review_key: str
+    follow_up: int
+
+
+def review_key_prefix(customer_code: str) -> str:
+    return f"review:{customer_code}:"
+
+
+def request_review(  # noqa: PLR0913  # the review's own fields, all keyword-only
+    app: App,
+    *,
+    customer_code: str,
+    requested_by: str,
+    as_of: date,
+    analyst: str | None = None,
+    requested_limit: Decimal | None = None,
+    override_reason: str | None = None,
+) -> ReviewRequested:
+    """Record that a credit manager asked for a review, and hand the research to the
+    orchestrator (a running service starts it at once; else the command runs it). Refused
+    like :func:`check_review_can_start`, and while a review of the customer is already handed
+    over and not started yet."""
+    check_review_can_start(
+        app,
+        customer_code=customer_code,
+        requested_by=requested_by,
+        analyst=analyst,
+        requested_limit=requested_limit,
+        override_reason=override_reason,
+    )
+    review_key = f"manual:{customer_code}:{uuid.uuid4().hex[:12]}"
+    with app.uow() as uow:
+        s = uow.session
+        customer = get_customer(s, customer_code)
+        refuse_if_review_open(s, customer)  # again, in the transaction that records it
+        if followups.open_with_prefix(s, review_key_prefix(customer_code)):
+            raise ServiceError(
+                f"a review of customer {customer_code} was asked for just now and has not "
+                "started yet; `credit status` shows it"
+            )
+        params = {
+            "customer_code": customer_code,
+            "requested_by": requested_by,
+            "review_key": review_key,
+            "analyst": analyst,
+            "requested_limit": str(requested_limit) if requested_limit is not None else None,
+            "override_reason": override_reason,
+        }
+        row = followups.enqueue(
+            s,
+            followups.FollowUpSpec(
+                followups.FollowUpKind.REVIEW, review_key_prefix(customer_code) + review_key, params
+            ),
+            as_of=as_of,
+            by=requested_by,
+        )
+        audit.record(
+            s,
+            actor=requested_by,
+            action="review.requested",
+            entity_type="customer",
+            entity_id=customer_code,
+            after={k: v for k, v in params.items() if v is not None and k != "requested_by"},
+            reason=override_reason or "",
+        )
+        uow.commit()
+        return {"customer": customer_code, "review_key": review_key, "follow_up": saved_id(row)}
 
 
 def collect_customer_data(

@@ -139,10 +139,14 @@ class CreditRequestSubject(ApprovalSubject):
     in_order = True
     reminders = True
     report_asked_notices = True
+    follow_up_kind = "approval"  # deliver what the decision wrote; publish once approved
 
     def __init__(self, app: App, s: Session, r: CreditRequest, *, as_of: date | None) -> None:
         super().__init__(app, s, as_of=as_of)
         self.r = r
+
+    def follow_up_params(self) -> dict[str, Any]:
+        return {"request_id": self.subject_id}
 
     @classmethod
     def lock(cls, s: Session, subject_id: int) -> None:

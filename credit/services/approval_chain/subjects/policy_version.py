@@ -100,6 +100,7 @@ class PolicyVersionSubject(ApprovalSubject):
     in_order = False  # the committee's members decide at once, in any order
     reminders = False
     report_asked_notices = False
+    follow_up_kind = "policy"  # deliver what the decision wrote (publication is in it)
 
     def __init__(
         self,
@@ -134,6 +135,9 @@ class PolicyVersionSubject(ApprovalSubject):
     @property
     def subject_id(self) -> int:
         return self.row.version
+
+    def follow_up_params(self) -> dict[str, Any]:
+        return {"version": self.row.version}
 
     @property
     def status(self) -> str:

@@ -1,0 +1,85 @@
+"""Handing a recorded decision's follow-up to the running service, or running it here.
+
+A command that records something (a review asked for, a rating, a decision, a policy proposal)
+commits it together with its follow-up. While ``credit serve`` runs, the command ends there and
+the service runs the follow-up at once; this module never imports Prefect then. Without a
+service, the command runs the follow-up itself (Prefect's local mode: seconds) and says, once a
+day, how to get instant answers."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from credit.cli.output import err, error_log
+from credit.cli.running import run_flow
+
+if TYPE_CHECKING:
+    from credit.app import App
+
+
+class HandedOver:
+    """The follow-up is the service's: what to tell the user instead of its result."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+
+def hand_over(a: App, followup_id: int | None, *, label: str) -> dict[str, Any] | HandedOver:
+    """The follow-up's result when it ran here, or :class:`HandedOver` when a service runs it."""
+    from credit import services
+
+    if followup_id is None:
+        return HandedOver("nothing follows")
+    service = services.running_service(a)
+    if service is not None:
+        return HandedOver(f"credit serve on {service['host']} (pid {service['pid']})")
+    _hint_once()
+
+    def call() -> Any:
+        from credit.services.followups import claimer_name
+        from flows.followups import run_one
+
+        return run_one(a, followup_id, claimer=claimer_name("cli"))
+
+    result = run_flow(label, call)
+    if result is None:  # a service started meanwhile and took it
+        return HandedOver("the service (it started meanwhile)")
+    return dict(result)
+
+
+def use_service_prefect(a: App) -> None:
+    """Flows this command runs itself report to the running service's Prefect server (no
+    temporary server of its own: seconds saved) when one runs and PREFECT_API_URL is not set."""
+    if os.environ.get("PREFECT_API_URL"):
+        return
+    import socket
+    from urllib.parse import urlsplit
+
+    from credit import services
+
+    service = services.running_service(a)
+    if service is None or not service["prefect_url"]:
+        return
+    loopback = urlsplit(service["prefect_url"]).hostname in ("127.0.0.1", "localhost", "::1")
+    if not loopback or service["host"] == socket.gethostname()[:120]:
+        os.environ["PREFECT_API_URL"] = service["prefect_url"]
+
+
+def _hint_once() -> None:
+    """Once a day: the follow-up runs here because no service runs, and how to change that."""
+    marker = error_log().with_name(".serve-hint")
+    today = date.today().isoformat()  # the edge: a reminder per calendar day on this machine
+    try:
+        if marker.exists() and marker.read_text(encoding="utf-8").strip() == today:
+            return
+        marker.write_text(today, encoding="utf-8")
+    except OSError:
+        pass
+    err.print(
+        "note: no `credit serve` is running, so this command runs what follows itself "
+        "(Prefect's local mode: seconds). With `credit serve` running it answers at once.",
+        style="dim",
+        highlight=False,
+    )

@@ -1,0 +1,110 @@
+"""The one long-lived process of a single box (``credit serve``).
+
+In one process: Prefect's ``serve`` runs every deployment and its schedules (main thread); a
+heartbeat says the service is alive (commands then hand their follow-ups over); workers claim
+follow-ups the moment a decision commits them and run their flows here, against the Prefect
+server (each run shows in its UI); a delivery loop sends what the outbox holds; and the web app
+serves the approval page. SIGTERM or Ctrl-C stops the schedules, lets the running follow-ups
+finish, gives back what was not started and signs the service off.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from credit.app import App
+from credit.services import followups, service_state
+from flows import followups as runner
+from flows.serve import serve_all
+
+log = logging.getLogger("credit.service")
+
+
+@dataclass
+class Web:
+    """Where the service's web app listens (None: no web app)."""
+
+    host: str
+    port: int
+    make_app: Callable[[Callable[[int, date], None]], Any]  # on_decided -> ASGI app
+
+
+@dataclass
+class Service:
+    app: App
+    prefect_url: str | None
+    web: Web | None = None
+    workers: int = 2
+    deliver_every: float = 2.0
+    stop: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)
+    claimer: str = field(default_factory=lambda: followups.claimer_name("service"))
+
+    def _beat(self, instance: str) -> None:
+        while not self.stop.wait(service_state.BEAT_EVERY.total_seconds()):
+            try:
+                service_state.beat(self.app, instance)
+                followups.renew(self.app, claimer=self.claimer)
+            except Exception:
+                log.exception("heartbeat failed; trying again")
+
+    def _deliver(self) -> None:
+        from credit import services
+
+        while not self.stop.wait(self.deliver_every):
+            try:
+                services.deliver(self.app)
+            except Exception:
+                log.exception("delivering the outbox failed; trying again")
+
+    def _thread(self, name: str, target: Callable[[], None]) -> threading.Thread:
+        t = threading.Thread(target=target, name=name, daemon=True)
+        t.start()
+        return t
+
+    def _web_server(self) -> Any:
+        import uvicorn
+
+        assert self.web is not None
+        asgi = self.web.make_app(lambda _request_id, _as_of: self.wake.set())
+        return uvicorn.Server(
+            uvicorn.Config(asgi, host=self.web.host, port=self.web.port, log_level="warning")
+        )
+
+    def run(self, *, timezone: str, on_ready: Callable[[], None] | None = None) -> None:
+        """Serve until SIGTERM or Ctrl-C."""
+        web_url = f"http://{self.web.host}:{self.web.port}" if self.web else None
+        followups.release_dead(self.app, alive=set())
+        instance = service_state.register(self.app, prefect_url=self.prefect_url, web_url=web_url)
+        threads = [self._thread("heartbeat", lambda: self._beat(instance))]
+        for n in range(self.workers):
+            threads.append(
+                self._thread(
+                    f"follow-ups-{n}",
+                    lambda: runner.work(
+                        self.app, claimer=self.claimer, stop=self.stop, wake=self.wake
+                    ),
+                )
+            )
+        threads.append(self._thread("delivery", self._deliver))
+        web = self._web_server() if self.web else None
+        if web is not None:
+            threads.append(self._thread("web", web.run))
+        try:
+            if on_ready is not None:
+                on_ready()
+            serve_all(timezone=timezone)
+        finally:
+            self.stop.set()
+            self.wake.set()
+            if web is not None:
+                web.should_exit = True
+            for t in threads:
+                t.join(timeout=60)
+            followups.release(self.app, claimer=self.claimer)
+            service_state.sign_off(self.app, instance)
