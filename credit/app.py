@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -14,8 +15,10 @@ from credit.db.models import CreditPolicy, PolicyStatus
 from credit.db.uow import UnitOfWork
 from credit.domain.directory import Directory
 from credit.domain.policy import PolicyBody
-from credit.notices import NoticeRenderer
 from credit.settings import Settings
+
+if TYPE_CHECKING:
+    from credit.notices import NoticeRenderer
 
 
 class NotInitialised(RuntimeError):
@@ -41,6 +44,9 @@ class App:
 
     @cached_property
     def renderer(self) -> NoticeRenderer:
+        # deliberately lazy: Jinja and Babel, only for commands that render a notice
+        from credit.notices import NoticeRenderer
+
         return NoticeRenderer.for_settings(self.settings)
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:

@@ -47,22 +47,39 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+class _NeverRaised(Exception):
+    """Stands for the error class of a module the command has not loaded: none was raised."""
+
+
+def _if_loaded(module: str, name: str) -> Any:
+    """``module.name`` once the command has loaded ``module``, else :class:`_NeverRaised`: an
+    ``except`` clause evaluates it only when an error arrives, so a command that never loads the
+    importers or Jinja does not import them just to catch their errors."""
+    loaded = sys.modules.get(module)
+    return _NeverRaised if loaded is None else getattr(loaded, name)
+
+
 @contextmanager
 def clear_errors() -> Generator[None, None, None]:
     """Turn the product's refusals into a clear message and exit code 2 (no traceback)."""
     from credit.app import NotInitialised
     from credit.config import ConfigError
-    from credit.importers import ImportFailed
-    from credit.notices import NoticeError
     from credit.services import ServiceError
 
     try:
         yield
-    except ImportFailed as exc:
+    except _if_loaded("credit.importers", "ImportFailed") as exc:
         for e in exc.errors:
             err.print(str(e), highlight=False, markup=False, soft_wrap=True)
         fail(f"{counted(len(exc.errors), 'error')}; nothing was imported")
-    except (ServiceError, ConfigError, SettingsError, NotInitialised, NoticeError, BadInput) as exc:
+    except (
+        ServiceError,
+        ConfigError,
+        SettingsError,
+        NotInitialised,
+        _if_loaded("credit.notices", "NoticeError"),
+        BadInput,
+    ) as exc:
         fail(str(exc))
     except Exception as exc:  # database unreachable and the like: say so without a traceback
         _fail_on_database_error(exc)

@@ -7,8 +7,6 @@ from calendar import monthrange
 from datetime import date, timedelta
 from functools import lru_cache
 
-import holidays as _holidays
-
 DEFAULT_WEEKEND = frozenset({5, 6})  # Saturday, Sunday
 
 
@@ -27,8 +25,10 @@ def add_months(day: date, months: int) -> date:
 def _country_calendar(
     country: str, year: int
 ) -> tuple[frozenset[date], frozenset[int], dict[date, str]]:
+    import holidays  # deliberately lazy: 30-60 ms, and adding months needs none of it
+
     try:
-        cal = _holidays.country_holidays(country.upper(), years=year)
+        cal = holidays.country_holidays(country.upper(), years=year)
     except (NotImplementedError, KeyError):
         # A country the package does not know: weekends only.
         return frozenset(), DEFAULT_WEEKEND, {}

@@ -11,21 +11,12 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from credit.domain.calendar import add_months
 from credit.domain.money import ZERO
+from credit.domain.records import STATEMENT_AMOUNTS
 from credit.domain.records import RawDocument as RawDocument  # re-exported: what clean() takes
 from credit.domain.records import RawPayment as RawPayment
 from credit.domain.records import RawStatement as RawStatement
 from credit.domain.scoring import CustomerFacts, DocumentFacts, StatementFacts
 from credit.domain.words import counted
-
-STATEMENT_AMOUNTS = (
-    "revenue",
-    "net_income",
-    "total_assets",
-    "total_liabilities",
-    "current_assets",
-    "current_liabilities",
-    "operating_cash_flow",
-)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ the importers and the database layer)."""
 
 from __future__ import annotations
 
-from credit.domain.cleaning import STATEMENT_AMOUNTS
+from credit.domain.records import STATEMENT_AMOUNTS
 
 KINDS = ("customers", "financials", "invoices", "payments", "fx-rates", "orders")
 

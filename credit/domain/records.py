@@ -9,6 +9,17 @@ from decimal import Decimal
 
 from credit.domain.receivables_status import PaymentStatus as PaymentStatus
 
+# The amounts of a statement, in RawStatement's order (also the columns of financials.csv).
+STATEMENT_AMOUNTS = (
+    "revenue",
+    "net_income",
+    "total_assets",
+    "total_liabilities",
+    "current_assets",
+    "current_liabilities",
+    "operating_cash_flow",
+)
+
 
 @dataclass(frozen=True)
 class RawStatement:

@@ -7,8 +7,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from credit.db.models import FinancialStatement
-from credit.domain.cleaning import STATEMENT_AMOUNTS
 from credit.domain.money import MAX_AMOUNT
+from credit.domain.records import STATEMENT_AMOUNTS
 from credit.importers.lookups import (
     KEEP_STORED,
     customer_ref,

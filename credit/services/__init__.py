@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import ast
 import importlib
+import sys
+import types
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-# ``backtest`` is also a submodule's name: importing the submodule (from anywhere) binds the module
-# to this package's attribute. Imported here, the use case is bound after it, whatever comes later.
-from credit.services.backtest import backtest, backtest_summary
 
 if TYPE_CHECKING:
     from credit.services.analytics import notify_policy_research, portfolio_report
@@ -32,6 +30,7 @@ if TYPE_CHECKING:
         record_decision,
         sweep_approvals,
     )
+    from credit.services.backtest import backtest, backtest_summary
     from credit.services.collections import (
         DunningOutcome,
         collection_candidates,
@@ -132,3 +131,16 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *_where()})
+
+
+class _Package(types.ModuleType):
+    """``backtest`` is also a submodule's name: importing the submodule (from anywhere, lazily or
+    not) binds it to this package's attribute. This binds the use case of that name instead."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and name in _where():
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
