@@ -13,7 +13,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from credit.app import App
@@ -119,10 +119,11 @@ def run_one(app: App, followup_id: int, *, claimer: str) -> dict[str, Any] | Non
     return run_claimed(app, claimed, claimer=claimer)
 
 
-def drain(app: App, *, claimer: str) -> int:
-    """Run every free follow-up, one after the other; how many ran (failures included)."""
+def drain(app: App, *, claimer: str, older_than: timedelta | None = None) -> int:
+    """Run every free follow-up (``older_than``: recorded at least that long ago), one after the
+    other; how many ran (failures included)."""
     ran = 0
-    while (claimed := followups.claim(app, claimer=claimer)) is not None:
+    while (claimed := followups.claim(app, claimer=claimer, older_than=older_than)) is not None:
         ran += 1
         try:
             run_claimed(app, claimed, claimer=claimer)

@@ -11,6 +11,7 @@ finish, gives back what was not started and signs the service off.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,14 @@ from flows import followups as runner
 from flows.serve import serve_all
 
 log = logging.getLogger("credit.service")
+
+
+class StopRequested(Exception):  # noqa: N818  (a request, not an error)
+    """SIGTERM arrived while Prefect's runner was not there to take it."""
+
+
+def _stop_requested(_signum: int, _frame: object) -> None:
+    raise StopRequested
 
 
 @dataclass
@@ -77,7 +86,15 @@ class Service:
         )
 
     def run(self, *, timezone: str, on_ready: Callable[[], None] | None = None) -> None:
-        """Serve until SIGTERM or Ctrl-C."""
+        """Serve until SIGTERM or Ctrl-C (a SIGTERM before the schedules run, or while the
+        service stops, stops it just as cleanly: Prefect's own handler exists only meanwhile)."""
+        signal.signal(signal.SIGTERM, _stop_requested)
+        try:
+            self._run(timezone=timezone, on_ready=on_ready)
+        except StopRequested:
+            pass
+
+    def _run(self, *, timezone: str, on_ready: Callable[[], None] | None) -> None:
         web_url = f"http://{self.web.host}:{self.web.port}" if self.web else None
         followups.release_dead(self.app, alive=set())
         instance = service_state.register(self.app, prefect_url=self.prefect_url, web_url=web_url)
@@ -99,7 +116,11 @@ class Service:
             if on_ready is not None:
                 on_ready()
             serve_all(timezone=timezone)
+        except StopRequested:
+            pass
         finally:
+            # Stopping already: a second SIGTERM must not cut the sign-off short.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             self.stop.set()
             self.wake.set()
             if web is not None:

@@ -202,15 +202,21 @@ def approvals_sweep(as_of: AsOpt = None) -> None:
     """Send reminders for overdue approval steps and escalate those past their second deadline
     (the approval-sweeper flow; hourly when served)."""
     day = parse_date(as_of)
-    get_app()
+    a = get_app()
 
     def call() -> Any:
         from flows.approval import approval_sweeper
 
-        return approval_sweeper(as_of=day)
+        swept = approval_sweeper(as_of=day)
+        return swept, _left_over_followups(a)
 
     with clear_errors():
-        counts = run_flow("Sweeping approvals", call)
+        counts, left_over = run_flow("Sweeping approvals", call)
+    if left_over:
+        console.print(
+            f"{counted(left_over, 'follow-up')} that earlier commands left behind ran "
+            "(no `credit serve` runs to take them)."
+        )
     console.print(
         f"{counted(counts['reminders'], 'reminder')}, "
         f"{counted(counts['escalations'], 'escalation')} sent; "
@@ -222,6 +228,20 @@ def approvals_sweep(as_of: AsOpt = None) -> None:
             f"the cause): {', '.join(map(str, counts['not_published']))}"
         )
         raise typer.Exit(1)
+
+
+def _left_over_followups(a: Any) -> int:
+    """Without a service, the follow-ups of decisions whose command died before running them
+    (recorded over a minute ago): run here, once each. A running service has them already."""
+    from datetime import timedelta
+
+    from credit import services
+    from credit.services.followups import claimer_name
+    from flows.followups import drain
+
+    if services.running_service(a) is not None:
+        return 0
+    return drain(a, claimer=claimer_name("cli"), older_than=timedelta(minutes=1))
 
 
 @app.command("resume")

@@ -17,6 +17,7 @@ from jinja2 import (
     TemplateNotFound,
     select_autoescape,
 )
+from jinja2.bccache import Bucket
 
 from credit.notices.base import CUSTOMER_KINDS, NoticeError, company_refusal, is_customer_facing
 from credit.notices.formats import install_filters
@@ -61,6 +62,29 @@ class Rendered:
     html: str
 
 
+class _QuietBytecodeCache(FileSystemBytecodeCache):
+    """A cache that never makes rendering fail: a file it cannot read or write is compiled."""
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except OSError:
+            pass
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _bytecode_cache() -> FileSystemBytecodeCache | None:
+    try:
+        return _QuietBytecodeCache()
+    except (OSError, RuntimeError):  # no private temporary folder: compile every time
+        return None
+
+
 class NoticeRenderer:
     """Renders ``notices/<kind>.<locale>.{txt,html}.j2``; locale falls back to its language,
     then en."""
@@ -85,7 +109,7 @@ class NoticeRenderer:
             # Compiled templates kept between processes (in the system's temporary folder, one
             # per user, keyed by each template's source): a command that writes one notice
             # saves about 0.25 s of compiling.
-            bytecode_cache=FileSystemBytecodeCache(),
+            bytecode_cache=_bytecode_cache(),
         )
         self._resolved: dict[tuple[str, str, str], tuple[Any, str]] = {}
         self.zone = ZoneInfo(timezone)

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 from credit.app import App
 from credit.db.models import FollowUp, utcnow
 from credit.services.common import id_col, saved_id
+from credit.services.service_state import pid_alive
 
 
 class FollowUpStatus(StrEnum):
@@ -91,10 +92,16 @@ def _free(now: datetime) -> Any:
 
 
 def claim(
-    app: App, *, claimer: str, followup_id: int | None = None, lease: timedelta = LEASE
+    app: App,
+    *,
+    claimer: str,
+    followup_id: int | None = None,
+    lease: timedelta = LEASE,
+    older_than: timedelta | None = None,
 ) -> Claimed | None:
     """Take the oldest free follow-up (or the one given) for ``claimer``; None when there is none
-    (or the one given is done, or held by someone else)."""
+    (or the one given is done, or held by someone else). ``older_than``: only one recorded at
+    least that long ago (a sweep leaves a command the follow-up it is about to run)."""
     now = utcnow()
     while True:
         with app.uow() as uow:
@@ -102,6 +109,8 @@ def claim(
             query = select(id_col(FollowUp), FollowUp.attempts).where(_free(now))
             if followup_id is not None:
                 query = query.where(col(FollowUp.id) == followup_id)
+            if older_than is not None:
+                query = query.where(col(FollowUp.created_at) <= now - older_than)
             query = query.order_by(col(FollowUp.id)).limit(1)
             if s.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
@@ -226,15 +235,7 @@ def _pid_alive(claimer: str) -> bool:
         pid = int(claimer.rsplit(":", 1)[1])
     except (IndexError, ValueError):
         return True  # not ours to judge: wait for the lease
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid == os.getpid() or pid_alive(pid)
 
 
 def renew(app: App, *, claimer: str, lease: timedelta = LEASE) -> None:

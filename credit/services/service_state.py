@@ -75,17 +75,19 @@ def sign_off(app: App, instance: str) -> None:
 
 
 def running_service(app: App, *, now: datetime | None = None) -> ServiceView | None:
-    """The most recently started service that is alive, or None."""
+    """The most recently started service that is alive: it beat within ALIVE_WITHIN and, when
+    it runs on this machine, its process is there (a killed one is known at once)."""
     since = (now or utcnow()) - ALIVE_WITHIN
+    here = socket.gethostname()[:120]
     with app.uow(read_only=True) as uow:
-        row = uow.session.exec(
+        rows = uow.session.exec(
             select(ServiceInstance)
             .where(col(ServiceInstance.stopped_at).is_(None), col(ServiceInstance.beat_at) >= since)
             .order_by(col(ServiceInstance.started_at).desc())
-            .limit(1)
-        ).first()
-        if row is None:
-            return None
+        ).all()
+    for row in rows:
+        if row.host == here and not pid_alive(row.pid):
+            continue
         return {
             "id": row.id,
             "host": row.host,
@@ -95,3 +97,15 @@ def running_service(app: App, *, now: datetime | None = None) -> ServiceView | N
             "prefect_url": row.prefect_url,
             "web_url": row.web_url,
         }
+    return None
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this machine is there (one of another user's counts as there)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

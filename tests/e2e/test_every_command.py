@@ -77,6 +77,7 @@ VALID: list[tuple[str, list[str], set[int]]] = [
     ("policy reject", ["policy", "reject", "2", "--as", "victor.cfo", "--comment", "not now"], {0}),
     ("reviews due", ["reviews", "due", "--as-of", DAY], {0}),
     ("approvals resume", ["approvals", "resume", "{request}"], {0}),
+    ("status", ["status"], {0}),
 ]  # fmt: skip
 # Covered by their own tests: the whole demo (tests/e2e/test_demo.py).
 ELSEWHERE = {"demo": "tests/e2e/test_demo.py"}
@@ -93,6 +94,7 @@ BAD: dict[str, list[list[str]]] = {
     "feedback": [["feedback", "C-1003", "--topic", "price", "--text", "x", "--as", "sam.sales"]],
     "serve": [["serve", "--timezone", "Mars/Olympus"]],
     "web": [["web", "--port", "not-a-port"]],
+    "status": [["status", "--bogus"]],
     "demo": [["demo", "--bogus"]],
     "reviews start": [["reviews", "start", "NOPE", "--as", "ben.manager"],
                       ["reviews", "start", "C-1001", "--as", "ben.manager", "--requested-limit", "-5"]],

@@ -88,7 +88,7 @@ def record_qualitative(
                 f"complete_review:{saved_id(a)}",
                 {"assessment_id": saved_id(a)},
             ),
-            as_of=as_of,
+            as_of=as_of or a.as_of,  # the day the analyst answers, else the research's day
             by=username,
         )
         uow.commit()
