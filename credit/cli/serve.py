@@ -58,6 +58,8 @@ def serve(
     except (ZoneInfoNotFoundError, ValueError):
         fail(f"--timezone: value {zone!r} is not an IANA time zone (e.g. Europe/Berlin)")
     require_company(a.settings, "credit serve")
+    if not no_web:
+        _refuse_busy_port(host, port)
     prefect_defaults()
     with clear_errors(), prefect_server():
         from flows.service import Service, Web
@@ -83,6 +85,20 @@ def serve(
         with tracebacks_to(error_log()):
             service.run(timezone=zone, on_ready=ready)
     console.print("credit serve stopped: schedules wait until it runs again.")
+
+
+def _refuse_busy_port(host: str, port: int) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            fail(
+                f"--port: {host}:{port} is taken ({exc.strerror}; another `credit serve` or "
+                "`credit web`?): choose another port, or --no-web"
+            )
 
 
 def _web_app(a: App, on_decided: Callable[[int, date], None]) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TypedDict
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlmodel import col, select
 
 from credit.app import App
@@ -38,18 +38,21 @@ class Status(TypedDict):
 def _outbox(app: App) -> OutboxCounts:
     with app.uow(read_only=True) as uow:
         rows = uow.session.exec(
-            select(Notice.status, col(Notice.attempts) > 0, func.count())
+            select(
+                Notice.status,
+                func.count(),
+                func.coalesce(func.sum(case((col(Notice.attempts) > 0, 1), else_=0)), 0),
+            )
             .where(col(Notice.status) != NoticeStatus.SENT)
-            .group_by(Notice.status, col(Notice.attempts) > 0)
+            .group_by(Notice.status)
         ).all()
     counts: OutboxCounts = {"pending": 0, "retrying": 0, "failed": 0}
-    for status, tried, n in rows:
+    for status, n, tried in rows:
         if status == NoticeStatus.FAILED:
             counts["failed"] += int(n)
         else:
             counts["pending"] += int(n)
-            if tried:
-                counts["retrying"] += int(n)
+            counts["retrying"] += int(tried)
     return counts
 
 
