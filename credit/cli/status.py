@@ -59,7 +59,10 @@ def prefect_runs(api: str) -> dict[str, Any]:
             for r in found
         ]
 
-    return {"running": runs(["RUNNING", "PENDING"], 20), "scheduled": runs(["SCHEDULED"], 8)}
+    upcoming: dict[str, dict[str, str]] = {}
+    for r in runs(["SCHEDULED"], 100):  # the next run of each schedule
+        upcoming.setdefault(r["flow"], r)
+    return {"running": runs(["RUNNING", "PENDING"], 20), "scheduled": list(upcoming.values())}
 
 
 def status(as_json: JsonOpt = False) -> None:
@@ -106,7 +109,7 @@ def _print(state: Any, prefect: dict[str, Any]) -> None:
         )
     if prefect.get("error"):
         console.print(prefect["error"], highlight=False)
-    for title, key in (("Running now", "running"), ("Scheduled next", "scheduled")):
+    for title, key in (("Running now", "running"), ("Next run of each schedule", "scheduled")):
         if prefect.get(key):
             table(
                 title,

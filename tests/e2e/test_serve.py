@@ -168,3 +168,25 @@ def test_a_service_killed_between_a_decision_and_its_follow_up_does_it_once_rest
         assert len(uow.session.exec(select(CreditLine)).all()) == 1
     claimed = [f for f in follow_ups(app) if f.attempts > 1]
     assert claimed, "the follow-up the killed service held was run again by the new one"
+
+
+def test_a_decision_handed_to_a_running_service_never_imports_prefect(cli, ledger):  # noqa: F811
+    import sys
+
+    from credit.services import service_state
+
+    app, two, _ = ledger
+    # A service that counts as running: registered and beating, its process (this one) there.
+    service_state.register(app, prefect_url=None, web_url=None)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "credit.console", "approve", str(two),
+         "--as", "carla.manager", "--as-of", str(DAY)],
+        cwd=cli.path, env=cli.env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Handed to credit serve" in proc.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "credit.services" in imported  # the measurement works
+    assert not {m for m in imported if m == "prefect" or m.startswith(("prefect.", "flows"))}
+    [waiting] = [f for f in follow_ups(app) if f.status == "pending" and f.kind == "approval"]
+    assert waiting.requested_by == "carla.manager"
