@@ -8,6 +8,7 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Failed, State
 
+from credit import progress
 from credit.services.collections import CollectionsRunFailed, RunSummary, merge_summaries
 from credit.settings import Settings
 from tasks.collections import (
@@ -45,9 +46,14 @@ def collections(
     ids = find_collection_candidates(as_of, dry_run)
     if partitions > 1 and ids:
         return _partitioned(as_of, dry_run, ids, partitions)
-    summary = merge_summaries(
-        [dun_customers(ids[i : i + BATCH], as_of, dry_run) for i in range(0, len(ids), BATCH)]
-    )
+    progress.expect("customers", len(ids))
+    batches = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+    progress.expect("batches", len(batches))
+    summaries = []
+    for batch in batches:
+        summaries.append(dun_customers(batch, as_of, dry_run))
+        progress.advance("batches")
+    summary = merge_summaries(summaries)
     if not dry_run:
         deliver_notices()
     return _finish(as_of, dry_run, len(ids), summary)
@@ -55,6 +61,7 @@ def collections(
 
 def _partitioned(as_of: date, dry_run: bool, ids: list[int], parts: int) -> dict | State:
     run_key = f"collections:{as_of.isoformat()}:{flow_run.id}"
+    progress.expect("customers", len(ids))  # those dunned here are counted
     plan_partitions(run_key, ids, parts)
     helpers = start_partition_runs(run_key, as_of, dry_run, parts)
     if helpers:  # the pool's workers do the partitions; this run waits for them

@@ -8,6 +8,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from credit import progress
 from credit.services.reviews import ReviewStarted
 from credit.settings import Settings
 from tasks.notices import deliver_notices
@@ -36,8 +37,10 @@ def periodic_review(as_of: date | None = None) -> dict[str, Any]:
     under_way = [d for d in listed if d["in_progress"]]
     requester = review_requester()
     started: list[ReviewStarted] = []
+    progress.expect("reviews", len(due))
     for i in range(0, len(due), BATCH):
         started += review_customers(due[i : i + BATCH], as_of, requester)
+        progress.advance("reviews", len(due[i : i + BATCH]))
     by_code = {d["customer"]: d for d in due}
     notify_reviews_started(
         as_of, [{**by_code[s["customer"]], "review": s} for s in started], under_way

@@ -23,7 +23,7 @@ from credit.cli.output import (
     print_json,
     table,
 )
-from credit.cli.running import run_flow
+from credit.cli.running import run_flow, start_prefect_early
 from credit.domain.receivables_status import OutcomeStatus
 from credit.domain.words import counted, said
 
@@ -124,6 +124,7 @@ def collections_run(
     from credit.services.collections import CollectionsRunFailed, check_run_date
 
     day = parse_date(as_of)
+    start_prefect_early()  # its server loads while the run date is checked
     a = get_app()
     with clear_errors():
         # before Prefect starts: a plain refusal (a date typed in the future too)

@@ -93,7 +93,9 @@ def notices_deliver(
     a = get_app()
     if now and by is None:
         fail("--now sends notices before their retry is due: say who asks with --as USER")
-    with clear_errors():
+    from credit.cli.running import progress_display
+
+    with clear_errors(), progress_display("Delivering notices"):
         report = services.deliver(a, now=now, by=by)
     if as_json:
         print_json(report)

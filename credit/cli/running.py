@@ -4,10 +4,15 @@ display while the flow runs in this process. Prefect is imported only when a flo
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
+from credit import progress
 from credit.cli.output import err, error_log
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 def prefect_defaults() -> None:
@@ -25,23 +30,67 @@ def prefect_defaults() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def start_prefect_early() -> None:
+    """Start Prefect's local server now (when there is no Prefect server to use), so that it loads
+    while the command does its own checks; :func:`run_flow` uses it."""
+    from flows.local_server import start_early
+
+    start_early()
+
+
+class _Bars:
+    """A Rich progress row per thing a run counts (customers, batches, notices ...), under the
+    command's own row: a bar with done and total."""
+
+    def __init__(self, shown: Progress) -> None:
+        self.shown = shown
+        self.rows: dict[str, tuple[TaskID, list[int]]] = {}  # what: (its row, [done, total])
+
+    def _add(self, what: str, *, done: int = 0, total: int = 0) -> None:
+        if what not in self.rows:
+            self.rows[what] = (self.shown.add_task(f"  {what}", total=0, counts=""), [0, 0])
+        row, counts = self.rows[what]
+        counts[0] += done
+        counts[1] += total
+        self.shown.update(
+            row, completed=counts[0], total=counts[1], counts=f"{counts[0]}/{counts[1]}"
+        )
+
+    def expect(self, what: str, count: int) -> None:
+        self._add(what, total=count)
+
+    def advance(self, what: str, count: int) -> None:
+        self._add(what, done=count)
+
+
+@contextmanager
+def progress_display(label: str) -> Iterator[None]:
+    """While the block runs: ``label`` with a spinner on stderr, and a bar with real counts for
+    each thing the run reports through :mod:`credit.progress` (nothing when stderr is not a
+    terminal)."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as shown:
+        shown.add_task(label, total=None, counts="")
+        with progress.watching(_Bars(shown)):
+            yield
+
+
 def run_flow(label: str, call: Callable[[], Any]) -> Any:
     """Run a Prefect flow in this process with a progress display (Prefect is imported here)."""
     prefect_defaults()
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from flows.local_server import local_api, start_early
 
+    server = start_early()  # loads while this process imports Prefect and the flow
     from flows.watched import watched_runs
 
-    with (
-        watched_runs(error_log=error_log()),
-        Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as progress,
-    ):
-        progress.add_task(label, total=None)
+    with local_api(server), watched_runs(error_log=error_log()), progress_display(label):
         return call()

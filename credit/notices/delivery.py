@@ -15,10 +15,19 @@ from typing import Any, Required, TypedDict, Unpack
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from credit import progress
 from credit.db.models import UNSENT, Notice, NoticeStatus, utcnow
 from credit.faults import checkpoint
 from credit.notices.base import Channel
-from credit.notices.claims import LEASE, Outgoing, claim, held_back, mark, waiting
+from credit.notices.claims import (
+    LEASE,
+    Outgoing,
+    claim,
+    due_notices,
+    held_back,
+    mark,
+    waiting,
+)
 from credit.notices.message import build_message, message_id
 from credit.notices.transports import LetterWriter, Transport
 
@@ -156,8 +165,25 @@ def deliver_pending(
     return sweep.report
 
 
+def _expect(sweep: _Sweep) -> None:
+    """Tell a watcher how many notices are due now (counted only when someone watches)."""
+    if not progress.watched():
+        return
+    due = due_notices(
+        "",  # counted, not claimed: no row locks
+        sweep.began,
+        sweep.limit if sweep.limit is not None else 2**62,
+        notice_ids=sweep.notice_ids,
+        held=sweep.held,
+    )
+    progress.expect(
+        "notices", sweep.session.exec(select(func.count()).select_from(due.subquery())).one()
+    )
+
+
 def _run(sweep: _Sweep) -> None:
     """Claim, send and mark until the outbox is empty, the limit reached or the server down."""
+    _expect(sweep)
     while sweep.more():
         claimed = claim(
             sweep.session,
@@ -194,6 +220,7 @@ def _run(sweep: _Sweep) -> None:
 def _send_chunk(sweep: _Sweep, chunk: list[Outgoing]) -> None:
     for out in chunk:
         outcome = send_one(out, sweep.sender, sweep.report)
+        progress.advance("notices")
         sweep.down = sweep.down + 1 if outcome == SendOutcome.UNAVAILABLE else 0
         if not sweep.per_chunk:
             if outcome == SendOutcome.SENT:

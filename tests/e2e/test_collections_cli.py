@@ -234,3 +234,48 @@ def test_a_back_dated_live_run_is_refused_with_the_reason_and_a_dry_run_is_not(c
     assert "a collections run as of 2026-11-30 is already recorded" in earlier.stderr
     rerun = cli.json("collections", "run", "--as-of", "2026-11-30")  # its own date: allowed
     assert {a["status"] for a in rerun["actions"]} == {"already_done"}
+
+
+@pytest.mark.slow  # starts Prefect's local server (several seconds)
+def test_a_run_in_local_mode_shows_real_counts_on_a_terminal_and_is_recorded(cli, tmp_path):
+    """Issue 17: without a Prefect server the command starts Prefect's local server itself, early;
+    on a terminal it counts customers, batches and notices; the run is in PREFECT_HOME's database."""
+    import pty
+    import sqlite3
+
+    cli("init")
+    for kind in ("customers", "financials", "invoices", "payments"):
+        cli("import", kind, str(SAMPLE / f"{kind}.csv"))
+    env = {k: v for k, v in cli.env.items() if k != "PREFECT_API_URL"}  # no server: local mode
+    env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), TERM="xterm")
+    terminal, side = pty.openpty()
+    proc = subprocess.Popen(
+        [CREDIT, "collections", "run", "--as-of", "2026-12-06"],
+        cwd=cli.path, env=env, stdout=subprocess.PIPE, stderr=side,
+    )  # fmt: skip
+    os.close(side)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(terminal, 65536)
+        except OSError:  # the command ended and closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    out = proc.communicate(timeout=300)[0].decode()
+    os.close(terminal)
+    screen = shown.decode(errors="replace")
+    assert proc.returncode == 0, out + screen
+    assert "6 customers checked" in out
+    for counted in ("customers", "batches", "notices"):
+        assert counted in screen, screen
+    assert "6/6" in screen and "1/1" in screen  # customers and the one batch, counted as done
+    db = sqlite3.connect(tmp_path / "prefect-home" / "prefect.db")
+    [(run_id, state)] = db.execute("SELECT id, state_type FROM flow_run").fetchall()
+    tasks = db.execute("SELECT name FROM task_run WHERE flow_run_id = ?", (run_id,)).fetchall()
+    db.close()
+    assert state == "COMPLETED"
+    assert {name.rsplit("-", 1)[0] for (name,) in tasks} >= {
+        "find-collection-candidates", "dun-customers", "deliver-notices"
+    }  # fmt: skip

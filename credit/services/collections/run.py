@@ -13,7 +13,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import StatementError
 from sqlmodel import col, select
 
-from credit import audit, notices
+from credit import audit, notices, progress
 from credit.app import App
 from credit.db.locks import lock_customers
 from credit.db.models import Customer, DunningAction
@@ -165,6 +165,7 @@ def dun_customers(
                 for cid in chunk
             ]
         out.extend(cast(OutcomeRow, asdict(o)) for _, outcomes in results for o in outcomes)
+        progress.advance("customers", len(chunk))
         if after_batch is not None:
             after_batch()  # e.g. renew the lease on a claimed partition
     return out
