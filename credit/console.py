@@ -66,19 +66,20 @@ def unexpected(exc: Exception) -> None:
 
 
 def exit_now(code: int | None) -> None:
-    """End a command that ran a flow without the interpreter's teardown: once Prefect is loaded,
-    freeing every module and object took about a second after the command had finished. The
-    exit handlers still run (Prefect's temporary server stops, its events and logs are sent, log
-    files are closed); when a thread that is not a daemon is still running, the interpreter ends
-    as usual (it waits for that thread)."""
+    """End a finished command without the interpreter's teardown: freeing every module and object
+    took 0.2 s after any command (SQLAlchemy, pydantic) and about a second once Prefect was
+    loaded. The exit handlers still run (Prefect's temporary server stops, its events and logs
+    are sent, log files are closed) and the database connections are closed; when a thread that
+    is not a daemon is still running, the interpreter ends as usual (it waits for that thread)."""
     import atexit
     import threading
 
-    if "prefect" not in sys.modules or any(
-        not t.daemon for t in threading.enumerate() if t is not threading.main_thread()
-    ):
+    if any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         return
     atexit._run_exitfuncs()  # what the interpreter would run, in the same order
+    engines = sys.modules.get("credit.db.engine")
+    if engines is not None:
+        engines.dispose_all()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -24,7 +24,6 @@ from credit.cli.output import (
     table,
 )
 from credit.cli.running import run_flow
-from credit.domain.authority import RequestStatus
 from credit.domain.words import counted, said
 
 app = typer.Typer(help="What is waiting for an approver.", no_args_is_help=True)
@@ -84,6 +83,8 @@ def decide(
         )
         raise
     if isinstance(done, HandedOver):
+        from credit.domain.authority import RequestStatus  # (loads the directory's models)
+
         progress = {**asdict(decided.progress), "follow_up": decided.follow_up}
         if as_json:
             print_json({**progress, "handed_over_to": done.where})

@@ -121,14 +121,19 @@ def collections_run(
     A live run dated before the latest run, or before payments already recorded, is refused;
     --dry-run may look at any date. A customer that fails is listed with the reason and left as
     it was, the others are dunned, and the command then exits with 1."""
+    from credit import services
     from credit.services.collections import CollectionsRunFailed, check_run_date
 
     day = parse_date(as_of)
-    start_prefect_early()  # its server loads while the run date is checked
     a = get_app()
     with clear_errors():
         # before Prefect starts: a plain refusal (a date typed in the future too)
         check_run_date(a, as_of=day, dry_run=dry_run, today=a.settings.today())
+        due = services.collection_candidates(a, as_of=day, dry_run=dry_run)
+    if not due:
+        _nothing_due(a, day=day, dry_run=dry_run, as_json=as_json)
+        return
+    start_prefect_early()  # its server loads while this process imports the flow
 
     def call() -> Any:
         from flows.collections import collections
@@ -155,6 +160,30 @@ def collections_run(
             soft_wrap=True,
         )
         raise typer.Exit(1)
+
+
+def _nothing_due(a: Any, *, day: date, dry_run: bool, as_json: bool) -> None:
+    """No customer has anything past due, an open dunning episode or a promise to settle: the run
+    would take no step, so no flow run is started (the orchestrator's start-up alone costs
+    seconds). A live run still sends what the outbox holds, as the flow would."""
+    from credit import services
+
+    result: dict[str, Any] = {
+        "as_of": day.isoformat(), "dry_run": dry_run, "customers": 0, "counts": {},
+        "by_currency": {}, "levels": {}, "actions": [], "actions_total": 0, "failed": 0,
+        "errors": [], "flow_run": None,
+    }  # fmt: skip
+    if not dry_run:
+        with clear_errors():
+            result["delivered"] = services.deliver(a)
+    if as_json:
+        print_json(result)
+        return
+    console.print(
+        f"Collections as of {day}: nothing due (no customer has anything past due, an open "
+        "dunning episode or a promise to settle); no flow run was needed.",
+        highlight=False,
+    )
 
 
 def show_run(result: dict[str, Any], *, day: date, dry_run: bool) -> None:

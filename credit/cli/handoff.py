@@ -8,7 +8,6 @@ day, how to get instant answers."""
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -47,24 +46,6 @@ def hand_over(a: App, followup_id: int | None, *, label: str) -> dict[str, Any] 
     if result is None:  # a service started meanwhile and took it
         return HandedOver("the service (it started meanwhile)")
     return dict(result)
-
-
-def use_service_prefect(a: App) -> None:
-    """Flows this command runs itself report to the running service's Prefect server (no
-    temporary server of its own: seconds saved) when one runs and PREFECT_API_URL is not set."""
-    if os.environ.get("PREFECT_API_URL"):
-        return
-    import socket
-    from urllib.parse import urlsplit
-
-    from credit import services
-
-    service = services.running_service(a)
-    if service is None or not service["prefect_url"]:
-        return
-    loopback = urlsplit(service["prefect_url"]).hostname in ("127.0.0.1", "localhost", "::1")
-    if not loopback or service["host"] == socket.gethostname()[:120]:
-        os.environ["PREFECT_API_URL"] = service["prefect_url"]
 
 
 def _hint_once() -> None:

@@ -19,6 +19,9 @@ def prefect_defaults() -> None:
     """Quiet logs, no analytics, and time for local mode's server to start (it runs in a
     subprocess; on a busy machine that takes longer than Prefect's 20 s default). The user's own
     settings win."""
+    # The product's runs (and `credit serve`'s server database) live with its other state in var/,
+    # not in the user's ~/.prefect.
+    os.environ.setdefault("PREFECT_HOME", os.path.abspath(os.path.join("var", "prefect")))
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
@@ -30,9 +33,33 @@ def prefect_defaults() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def use_service_prefect() -> None:
+    """Flows this command runs itself report to the running service's Prefect server (no
+    temporary server of its own: seconds saved) when one runs and PREFECT_API_URL is not set."""
+    if os.environ.get("PREFECT_API_URL"):
+        return
+    import socket
+    from urllib.parse import urlsplit
+
+    from credit import services
+    from credit.app import App
+    from credit.settings import Settings
+
+    try:
+        service = services.running_service(App(Settings.load()))
+    except Exception:  # bad settings, no database yet: the command itself says so
+        return
+    if service is None or not service["prefect_url"]:
+        return
+    loopback = urlsplit(service["prefect_url"]).hostname in ("127.0.0.1", "localhost", "::1")
+    if not loopback or service["host"] == socket.gethostname()[:120]:
+        os.environ["PREFECT_API_URL"] = service["prefect_url"]
+
+
 def start_prefect_early() -> None:
     """Start Prefect's local server now (when there is no Prefect server to use), so that it loads
     while the command does its own checks; :func:`run_flow` uses it."""
+    use_service_prefect()
     from flows.local_server import start_early
 
     start_early()
@@ -87,6 +114,7 @@ def progress_display(label: str) -> Iterator[None]:
 def run_flow(label: str, call: Callable[[], Any]) -> Any:
     """Run a Prefect flow in this process with a progress display (Prefect is imported here)."""
     prefect_defaults()
+    use_service_prefect()
     from flows.local_server import local_api, start_early
 
     server = start_early()  # loads while this process imports Prefect and the flow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,23 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 
 READ_ONLY = "credit_read_only"  # execution option of units of work that never write
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def dispose_all() -> None:
+    """Close every engine's connections (a command ending without the interpreter's teardown:
+    PostgreSQL then sees each session end, not a dropped connection)."""
+    for engine in list(_ENGINES):
+        engine.dispose()
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    engine = _make_engine(url, **kwargs)
+    _ENGINES.add(engine)
+    return engine
+
+
+def _make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout, enforced foreign keys and
     ``BEGIN IMMEDIATE`` transactions.
 
