@@ -92,6 +92,18 @@ class Journey:
             time.sleep(0.02)
         raise SystemExit(f"{name}: no {'/'.join(kinds)} notice sent within 60 s")
 
+    def breakdown(self) -> dict[str, list[float]]:
+        """Per kind of follow-up: from its commit to the service's claim, and its flow run."""
+        out: dict[str, list[float]] = {}
+        for kind, created, started, finished in self._q(
+            "SELECT kind, created_at, started_at, finished_at FROM follow_up "
+            "WHERE status = 'done' AND claimed_by LIKE 'service:%' ORDER BY id"
+        ):
+            begun, made = _at(started), _at(created)
+            out.setdefault(f"{kind}: claimed", []).append((begun - made).total_seconds())
+            out.setdefault(f"{kind}: flow run", []).append((_at(finished) - begun).total_seconds())
+        return dict(sorted(out.items()))
+
     def _pending_step(self, request_id: int) -> tuple[int, str] | None:
         rows = self._q(
             "SELECT level, approver FROM approval_step WHERE subject = 'credit_request' AND "
@@ -242,6 +254,7 @@ def run(label: str, url: str, args: argparse.Namespace) -> None:
             print(f"\r  {label}: inline {n + 1}/{args.inline}", end="", file=sys.stderr)
         print(file=sys.stderr)
         bare = bare_transactions(url, env, codes[args.customers + args.inline :])
+        handoff = served.breakdown()
     print(f"\n{label}: {'':27} {'n':>4} {'median':>8} {'p95':>8} {'max':>8}  (seconds)")
     for title, journey in (("with credit serve", served), ("inline (no service)", inline)):
         print(f" {title}: command wall time")
@@ -251,6 +264,9 @@ def run(label: str, url: str, args: argparse.Namespace) -> None:
         for name, values in journey.to_outbox.items():
             print(_line(f"{name}: in outbox", values))
             print(_line(f"{name}: sent", journey.to_sent[name]))
+    print(" with credit serve: a follow-up recorded -> claimed by the service / its flow run done")
+    for name, values in handoff.items():
+        print(_line(name, values))
     print(" bound: the decision's transaction alone, in process")
     print(_line("services.record_decision", bare))
 

@@ -242,6 +242,7 @@ class Settings:
     letters_dir: Path | None = None
     reports_dir: Path = Path("var/reports")
     log_dir: Path = Path("var/log")  # where the full traceback of an unexpected error is written
+    run_dir: Path = Path("var/run")  # where a running `credit serve` keeps its command socket
 
     def __post_init__(self) -> None:
         if self.company_payment_details:
@@ -353,6 +354,7 @@ class Settings:
             letters_dir=get_path("LETTERS_DIR"),
             reports_dir=get_path("REPORTS_DIR") or cls.reports_dir,
             log_dir=get_path("LOG_DIR") or cls.log_dir,
+            run_dir=get_path("RUN_DIR") or cls.run_dir,
             database_url=get("DATABASE_URL") or cls.database_url,
             outbox_dir=get_path("OUTBOX_DIR") or cls.outbox_dir,
             smtp_host=get("SMTP_HOST"),

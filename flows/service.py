@@ -11,7 +11,9 @@ finish, gives back what was not started and signs the service off.
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from datetime import date
 from typing import Any
 
 from credit.app import App
+from credit.cli.remote import CommandServer
 from credit.services import followups, service_state
 from flows import followups as runner
 from flows.serve import serve_all
@@ -76,6 +79,19 @@ class Service:
         t.start()
         return t
 
+    def _command_server(self) -> CommandServer | None:
+        """Decisions commands on this machine send here (credit.cli.remote)."""
+        where = f"credit serve on {socket.gethostname()[:120]} (pid {os.getpid()})"
+        try:
+            server = CommandServer(self.app, where=where, after=self.wake.set)
+        except OSError:  # a path too long for a socket, a folder not writable: commands commit
+            log.warning(
+                "no command socket: commands record their decisions themselves", exc_info=True
+            )
+            return None
+        server.serve_in_thread()
+        return server
+
     def _web_server(self) -> Any:
         import uvicorn
 
@@ -109,6 +125,7 @@ class Service:
                 )
             )
         threads.append(self._thread("delivery", self._deliver))
+        commands = self._command_server()
         web = self._web_server() if self.web else None
         if web is not None:
             threads.append(self._thread("web", web.run))
@@ -125,6 +142,8 @@ class Service:
             self.wake.set()
             if web is not None:
                 web.should_exit = True
+            if commands is not None:
+                commands.close()
             for t in threads:
                 t.join(timeout=60)
             followups.release(self.app, claimer=self.claimer)

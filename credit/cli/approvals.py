@@ -3,14 +3,13 @@ waits for an approver."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
 
-from credit.cli.handoff import HandedOver, hand_over
+from credit.cli.handoff import HandedOver, hand_over, record
 from credit.cli.output import (
     AsOpt,
     JsonOpt,
@@ -51,48 +50,35 @@ def decide(
 ) -> None:
     """Record a decision on a request's pending level; a running service continues the request
     (publishing it once approved), else this command does."""
-    from credit import services
-
     day = parse_date(as_of)
-    a = get_app()
-    with clear_errors():
-        decided = services.record_decision(
-            a,
-            subject=services.SUBJECT_REQUEST,
-            subject_id=request_id,
-            username=user,
-            approve=approve,
-            comment=comment,
-            as_of=day,
-        )
-    step = decided.step
+    decided, a = record(
+        "decide",
+        subject="credit_request",  # services.SUBJECT_REQUEST (without loading the services)
+        subject_id=request_id,
+        username=user,
+        approve=approve,
+        comment=comment,
+        as_of=day.isoformat(),
+    )
+    step = decided["step"]
     if not as_json:
         console.print(
-            f"Request {request_id} level {step.level} ({step.role}): {step.decision} by {user}."
+            f"Request {request_id} level {step['level']} ({step['role']}): {step['decision']} "
+            f"by {user}."
         )
-    from credit.faults import checkpoint
-
-    checkpoint("approval.decided")  # the fault tests stop here: decided, not followed up
-    try:
-        with clear_errors():
-            done = hand_over(a, decided.follow_up, label=f"Continuing request {request_id}")
-    except typer.Exit:
-        err.print(
-            f"The decision is recorded; to deliver its notices and publish an approved line, "
-            f"run `credit approvals resume {request_id}`."
-        )
-        raise
+    if a is None:
+        done: dict[str, Any] | HandedOver = HandedOver(decided["service"])
+    else:
+        done = _follow_up_here(a, request_id, decided["follow_up"])
     if isinstance(done, HandedOver):
-        from credit.domain.authority import RequestStatus  # (loads the directory's models)
-
-        progress = {**asdict(decided.progress), "follow_up": decided.follow_up}
+        progress = {**decided["progress"], "follow_up": decided["follow_up"]}
         if as_json:
             print_json({**progress, "handed_over_to": done.where})
             return
         _say_progress(request_id, progress)
         then = (
             "publishes the credit line and sends the terms letter"
-            if decided.progress.status == RequestStatus.APPROVED
+            if progress["status"] == "approved"
             else "sends the notices"
         )
         console.print(f"Handed to {done.where}: it {then} now.", highlight=False)
@@ -101,6 +87,21 @@ def decide(
         print_json(done)
         return
     _say_progress(request_id, done)
+
+
+def _follow_up_here(a: Any, request_id: int, follow_up: int | None) -> dict[str, Any] | HandedOver:
+    from credit.faults import checkpoint
+
+    checkpoint("approval.decided")  # the fault tests stop here: decided, not followed up
+    try:
+        with clear_errors():
+            return hand_over(a, follow_up, label=f"Continuing request {request_id}")
+    except typer.Exit:
+        err.print(
+            f"The decision is recorded; to deliver its notices and publish an approved line, "
+            f"run `credit approvals resume {request_id}`."
+        )
+        raise
 
 
 def _say_progress(request_id: int, progress: dict[str, Any]) -> None:

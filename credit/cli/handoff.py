@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+import typer
+
 from credit.cli.output import err, error_log
 from credit.cli.running import run_flow
 
@@ -64,3 +66,33 @@ def _hint_once() -> None:
         style="dim",
         highlight=False,
     )
+
+
+def record(op: str, **kwargs: Any) -> tuple[dict[str, Any], App | None]:
+    """Record a decision (an operation of :mod:`credit.cli.operations`): by the running service
+    on this machine when its socket answers (then no app: it is the service's to follow up),
+    else here; the answer, and the app when recorded here. Refusals end the command (exit 2)."""
+    from credit.cli import remote
+    from credit.cli.output import clear_errors, fail, get_app
+
+    try:
+        answer = remote.call(op, **kwargs)
+    except remote.RemoteRefusal as exc:
+        if exc.unexpected:
+            err.print(
+                f"[bold red]error:[/] the service stopped on an unexpected error ({exc}); its "
+                "log has the details (`credit status` says where it runs)",
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
+        fail(str(exc))
+    except remote.ServiceGone as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    if answer is not None:
+        return answer, None
+    from credit.cli import operations
+
+    a = get_app()
+    with clear_errors():
+        return operations.OPERATIONS[op](a, **kwargs), a

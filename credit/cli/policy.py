@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from credit.cli.handoff import HandedOver, hand_over
+from credit.cli.handoff import HandedOver, hand_over, record
 from credit.cli.output import (
     AsOpt,
     JsonOpt,
@@ -278,26 +278,25 @@ def policy_propose(
 
 
 def _policy_decide(version: int, *, user: str, approve: bool, comment: str | None) -> None:
-    from dataclasses import asdict
+    from credit.settings import Settings
 
-    from credit import services
-
-    a = get_app()
-    with clear_errors():
-        decided = services.record_decision(
-            a,
-            subject=services.SUBJECT_POLICY,
-            subject_id=version,
-            username=user,
-            approve=approve,
-            comment=comment,
-            as_of=a.settings.today(),  # the edge: today in the company's time zone
-        )
-        console.print(
-            f"Policy version {version} ({decided.step.role}): {decided.step.decision} by {user}."
-        )
-        done = hand_over(a, decided.follow_up, label=f"Policy version {version}")
-    progress = asdict(decided.progress) if isinstance(done, HandedOver) else done
+    decided, a = record(
+        "decide",
+        subject="credit_policy",  # services.SUBJECT_POLICY (without loading the services)
+        subject_id=version,
+        username=user,
+        approve=approve,
+        comment=comment,
+        as_of=Settings.load().today().isoformat(),  # the edge: today in the company's time zone
+    )
+    step = decided["step"]
+    console.print(f"Policy version {version} ({step['role']}): {step['decision']} by {user}.")
+    if a is None:
+        done: dict[str, Any] | HandedOver = HandedOver(decided["service"])
+    else:
+        with clear_errors():
+            done = hand_over(a, decided["follow_up"], label=f"Policy version {version}")
+    progress = decided["progress"] if isinstance(done, HandedOver) else done
     msg = f"Policy version {version} is now {said(progress['status'])}"
     console.print(
         msg + (f", waiting for {progress['waiting_for']}." if progress.get("waiting_for") else ".")

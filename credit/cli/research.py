@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from credit.cli.handoff import HandedOver, hand_over
+from credit.cli.handoff import HandedOver, hand_over, record
 from credit.cli.output import (
     AsOpt,
     JsonOpt,
@@ -80,25 +80,21 @@ def assess(
 ) -> None:
     """Give the qualitative rating a review waits for; the review then drafts and routes the request.
     The analyst may propose another limit than the recommendation, with a reason."""  # noqa: E501
-    from credit import services
-
     day = parse_date(as_of)
     scores = parse_factors(factor)
     override = parse_money(limit, "--limit") if limit is not None else None
     if override is not None and not (reason and reason.strip()):
         fail("--limit overrides the recommendation: give the reason with --reason")
-    a = get_app()
-    with clear_errors():
-        done = services.record_qualitative(
-            a,
-            customer_code=as_code(customer_code),
-            username=user,
-            scores=scores,
-            comment=comment,
-            override_limit=override,
-            override_reason=reason,
-            as_of=day,
-        )
+    done, a = record(
+        "assess",
+        customer_code=as_code(customer_code),
+        username=user,
+        scores={k: str(v) for k, v in scores.items()},
+        comment=comment,
+        override_limit=str(override) if override is not None else None,
+        override_reason=reason,
+        as_of=day.isoformat(),
+    )
     if not as_json:
         console.print(
             f"Assessment {done['assessment_id']}: qualitative rating recorded; combined score "
@@ -106,8 +102,13 @@ def assess(
             f"{fmt_amount(done['recommended_limit'], done['currency'])}."
         )
 
-    with clear_errors():
-        result = hand_over(a, done["follow_up"], label=f"Drafting the request of {customer_code}")
+    if a is None:
+        result: dict[str, Any] | HandedOver = HandedOver(done.pop("service"))
+    else:
+        with clear_errors():
+            result = hand_over(
+                a, done["follow_up"], label=f"Drafting the request of {customer_code}"
+            )
     if isinstance(result, HandedOver):
         if as_json:
             print_json({**done, "handed_over_to": result.where})

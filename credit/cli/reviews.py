@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from credit.cli.handoff import HandedOver, hand_over
+from credit.cli.handoff import HandedOver, hand_over, record
 from credit.cli.output import (
     AsOpt,
     JsonOpt,
@@ -66,25 +66,26 @@ def review_start(
     """Research a customer: collect and clean the data, score it, and ask the analyst for the
     qualitative rating (answered with `credit assess`); without a qualitative part the request is
     drafted and routed at once."""
-    from credit import services
 
     day = parse_date(as_of)
     limit = (
         parse_money(requested_limit, "--requested-limit") if requested_limit is not None else None
     )
-    a = get_app()
     code = as_code(customer_code)
-    with clear_errors():
-        asked = services.request_review(
-            a,
-            customer_code=code,
-            requested_by=by,
-            as_of=day,
-            analyst=analyst,
-            requested_limit=limit,
-            override_reason=reason,
-        )
-        done = hand_over(a, asked["follow_up"], label=f"Reviewing {code}")
+    asked, a = record(
+        "request_review",
+        customer_code=code,
+        requested_by=by,
+        as_of=day.isoformat(),
+        analyst=analyst,
+        requested_limit=str(limit) if limit is not None else None,
+        override_reason=reason,
+    )
+    if a is None:
+        done: dict[str, Any] | HandedOver = HandedOver(asked.pop("service"))
+    else:
+        with clear_errors():
+            done = hand_over(a, asked["follow_up"], label=f"Reviewing {code}")
     if isinstance(done, HandedOver):
         if as_json:
             print_json({**asked, "status": "requested", "handed_over_to": done.where})

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -103,10 +104,21 @@ def test_served_decisions_from_the_cli_and_the_web_page_are_followed_up(cli, led
     with serving(cli) as service:
         status = cli("status").stdout
         assert "credit serve on" in status and f"pid {service.pid}" in status
-        # From the CLI: level 1 of C-1001. The command ends with the hand-over ...
-        done = cli("approve", str(two), "--as", "carla.manager", "--as-of", str(DAY))
+        # From the CLI: level 1 of C-1001. The service records it for the command (which loads
+        # no database code at all) and continues the request ...
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "credit.console", "approve", str(two),
+             "--as", "carla.manager", "--as-of", str(DAY)],
+            cwd=cli.path, env=cli.env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
         assert "Handed to credit serve" in done.stdout
         assert "waiting for level 2 (finance_director)" in done.stdout
+        loaded = {ln.rsplit("|", 1)[-1].strip() for ln in done.stderr.splitlines() if "|" in ln}
+        assert "credit.cli" in loaded and "sqlalchemy" not in loaded
+        # ... a refusal comes back as the same one line and exit code 2
+        refused = cli("approve", str(two), "--as", "carla.manager", expect=2)
+        assert "carla.manager" in refused.stderr and "Traceback" not in refused.stderr
         # ... and the service sends the next approver's notice.
         wait_for(lambda: len(sent(app, "approval_needed")) == 3, "fiona.director's notice")
         # From the page: C-1003's only level; the service publishes it, the customer is told.
@@ -171,8 +183,6 @@ def test_a_service_killed_between_a_decision_and_its_follow_up_does_it_once_rest
 
 
 def test_a_decision_handed_to_a_running_service_never_imports_prefect(cli, ledger):  # noqa: F811
-    import sys
-
     from credit.services import service_state
 
     app, two, _ = ledger
