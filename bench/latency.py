@@ -36,6 +36,7 @@ from bench._db import BENCH_COMPANY
 
 AS_OF = date(2026, 12, 1)
 REQUESTER, ANALYST = "ben.manager", "mia.analyst"
+SETTLE = 15  # seconds between the service coming up and the first command
 FACTORS = ["market_position=70", "management=70", "industry_outlook=60", "reputation=70"]
 
 
@@ -185,6 +186,9 @@ def _serve(env: dict[str, str], journey: Journey) -> subprocess.Popen[bytes]:
             raise SystemExit(f"credit serve stopped; see {log.name}")
         alive = journey._q("SELECT count(*) FROM service_instance WHERE stopped_at IS NULL")[0][0]
         if alive:
+            # Steady state: serve() registers the deployments and the Prefect server plans their
+            # scheduled runs in the first seconds; a team's day starts after that.
+            time.sleep(SETTLE)
             return service
         time.sleep(0.5)
     raise SystemExit("credit serve did not come up within 180 s")
