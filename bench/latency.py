@@ -223,11 +223,35 @@ def bare_transactions(url: str, env: dict[str, str], codes: list[str]) -> list[f
     return times
 
 
+def collections_inline(url: str, env: dict[str, str], tmp: str) -> dict[str, list[float]]:
+    """`credit collections run` with no service: with nothing due (a fresh database with the
+    customers and no invoices), and a dry run over the generated ledger (the flow runs)."""
+    journey = Journey(url, env)
+    empty = {**env, "CREDIT_DATABASE_URL": f"sqlite:///{tmp}/empty.db"}
+    sample = Path(__file__).resolve().parent.parent / "sample_data" / "customers.csv"
+    for args in (["init"], ["import", "customers", str(sample)]):
+        subprocess.run([journey.credit, *args], env=empty, check=True, capture_output=True)
+    times: dict[str, list[float]] = {}
+    for name, run_env, extra in (
+        ("collections run, nothing due", empty, []),
+        ("collections run --dry-run, ledger", env, ["--dry-run"]),
+    ):
+        for _ in range(3):
+            t0 = time.perf_counter()
+            subprocess.run(
+                [journey.credit, "collections", "run", "--as-of", AS_OF.isoformat(), *extra],
+                env=run_env, check=True, capture_output=True,
+            )  # fmt: skip
+            times.setdefault(name, []).append(time.perf_counter() - t0)
+    return times
+
+
 def run(label: str, url: str, args: argparse.Namespace) -> None:
     from bench.portfolio import generate
 
     total = args.customers + args.inline + args.bare
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.keep or scratch
         env = {
             **{k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"},
             **BENCH_COMPANY,
@@ -236,6 +260,7 @@ def run(label: str, url: str, args: argparse.Namespace) -> None:
             "CREDIT_LOG_DIR": f"{tmp}/log",
             "CREDIT_SMTP_HOST": "",
             "PREFECT_HOME": f"{tmp}/prefect",
+            "CREDIT_WEB_SECRET": "bench-secret-not-for-production-0123456789",
         }
         Path(env["CREDIT_LOG_DIR"]).mkdir(parents=True)
         os.environ["CREDIT_DATABASE_URL"] = url
@@ -259,6 +284,7 @@ def run(label: str, url: str, args: argparse.Namespace) -> None:
         print(file=sys.stderr)
         bare = bare_transactions(url, env, codes[args.customers + args.inline :])
         handoff = served.breakdown()
+        runs = collections_inline(url, env, tmp)
     print(f"\n{label}: {'':27} {'n':>4} {'median':>8} {'p95':>8} {'max':>8}  (seconds)")
     for title, journey in (("with credit serve", served), ("inline (no service)", inline)):
         print(f" {title}: command wall time")
@@ -273,6 +299,9 @@ def run(label: str, url: str, args: argparse.Namespace) -> None:
         print(_line(name, values))
     print(" bound: the decision's transaction alone, in process")
     print(_line("services.record_decision", bare))
+    print(" inline (no service): collections runs")
+    for name, values in runs.items():
+        print(_line(name, values))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -281,9 +310,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--inline", type=int, default=3, help="taken through without one")
     parser.add_argument("--bare", type=int, default=10, help="decisions timed in process")
     parser.add_argument("--postgres", default=os.environ.get("CREDIT_TEST_POSTGRES_URL"))
+    parser.add_argument(
+        "--keep", help="keep the SQLite run's files (database, logs) in this folder"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        run("SQLite", f"sqlite:///{tmp}/latency.db", args)
+        run("SQLite", f"sqlite:///{args.keep or tmp}/latency.db", args)
     if args.postgres:
         from bench._db import scratch_postgres
 

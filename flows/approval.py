@@ -12,7 +12,7 @@ from prefect import flow, get_run_logger
 
 from credit.domain.authority import RequestStatus
 from credit.settings import Settings
-from flows.publish import publish
+from flows.publish import publish, publish_steps
 from tasks.approval import advance_request, approved_requests, sweep_approvals
 from tasks.notices import deliver_notices
 
@@ -20,12 +20,17 @@ from tasks.notices import deliver_notices
 @flow(name="approval", flow_run_name="approval-request-{request_id}")
 def approval(request_id: int, as_of: date) -> dict:
     """Advance one credit request; publishes it when every level has approved."""
+    return approval_steps(request_id, as_of)
+
+
+def approval_steps(request_id: int, as_of: date) -> dict:
+    """The tasks of advancing a request (and publishing it), in the calling flow's run."""
     progress = advance_request(request_id, as_of)
     deliver_notices()
     log = get_run_logger()
     if progress["status"] == RequestStatus.APPROVED:
         log.info("request %s approved at every level: publishing", request_id)
-        progress["published"] = publish(request_id, as_of)
+        progress["published"] = publish_steps(request_id, as_of)
         progress["status"] = RequestStatus.PUBLISHED
     else:
         log.info("request %s: %s %s", request_id, progress["status"], progress["waiting_for"] or "")

@@ -43,6 +43,28 @@ def research(
     override_reason: str | None = None,
 ) -> ResearchDone:
     """Returns the assessment's status: complete, or awaiting the analyst's qualitative rating."""
+    return research_steps(
+        customer_code,
+        requested_by,
+        as_of,
+        review_key,
+        analyst=analyst,
+        requested_limit=requested_limit,
+        override_reason=override_reason,
+    )
+
+
+def research_steps(
+    customer_code: str,
+    requested_by: str,
+    as_of: date,
+    review_key: str,
+    *,
+    analyst: str | None = None,
+    requested_limit: str | None = None,
+    override_reason: str | None = None,
+) -> ResearchDone:
+    """The tasks of research, in the calling flow's run."""
     collected = collect_customer_data(
         customer_code,
         as_of,
