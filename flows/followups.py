@@ -82,21 +82,49 @@ def quick_runs() -> Iterator[None]:
         yield
 
 
+# The follow-ups this process is running now: the only claims a service renews.
+_running: set[int] = set()
+_running_lock = threading.Lock()
+
+
+def running_now() -> list[int]:
+    with _running_lock:
+        return sorted(_running)
+
+
+def _retrying(what: Callable[[], Any], *, tries: int = 5) -> Any:
+    """Record an outcome even through a moment of database trouble (SQLite's lock held past its
+    busy timeout by a long batch, a dropped PostgreSQL connection)."""
+    import time
+
+    for attempt in range(tries):
+        try:
+            return what()
+        except Exception:
+            if attempt == tries - 1:
+                raise
+            log.warning("recording a follow-up's outcome failed; trying again", exc_info=True)
+            time.sleep(1 + attempt)
+    return None
+
+
 def run_claimed(app: App, claimed: Claimed, *, claimer: str) -> dict[str, Any]:
     """Run a claimed follow-up's flow and record the outcome; re-raises a failure (recorded as a
-    failed attempt first)."""
+    failed attempt first: a refusal of the product's gives up at once, anything else is tried
+    again later). Interrupted (Ctrl-C), the claim is given back."""
     from credit.faults import checkpoint
+    from credit.services.common import ServiceError
 
-    checkpoint("followup.claimed")
+    with _running_lock:
+        _running.add(claimed.id)
     try:
+        checkpoint("followup.claimed")
         with quick_runs():
             result = _jsonable(RUNNERS[claimed.kind](claimed.params, claimed.as_of))
-    except (KeyboardInterrupt, SystemExit):
-        followups.release(app, claimer=claimer)  # not done: the next claimer runs it
-        raise
     except Exception as exc:
-        status = followups.failed(
-            app, claimed, claimer=claimer, error=f"{type(exc).__name__}: {exc}"
+        error, final = f"{type(exc).__name__}: {exc}", isinstance(exc, ServiceError)
+        status = _retrying(
+            lambda: followups.failed(app, claimed, claimer=claimer, error=error, final=final)
         )
         log.error(
             "follow-up %s (%s) failed, attempt %s, now %s:\n%s",
@@ -107,8 +135,15 @@ def run_claimed(app: App, claimed: Claimed, *, claimer: str) -> dict[str, Any]:
             traceback.format_exc(),
         )
         raise
-    followups.finish(app, claimed, claimer=claimer, result=result)
-    return result
+    except BaseException:  # Ctrl-C, SystemExit: not done, the next claimer runs it
+        _retrying(lambda: followups.release_one(app, claimed, claimer=claimer), tries=1)
+        raise
+    else:
+        _retrying(lambda: followups.finish(app, claimed, claimer=claimer, result=result))
+        return result
+    finally:
+        with _running_lock:
+            _running.discard(claimed.id)
 
 
 def run_one(app: App, followup_id: int, *, claimer: str) -> dict[str, Any] | None:
@@ -119,16 +154,25 @@ def run_one(app: App, followup_id: int, *, claimer: str) -> dict[str, Any] | Non
     return run_claimed(app, claimed, claimer=claimer)
 
 
-def drain(app: App, *, claimer: str, older_than: timedelta | None = None) -> int:
+def drain(
+    app: App,
+    *,
+    claimer: str,
+    older_than: timedelta | None = None,
+    stop: threading.Event | None = None,
+) -> int:
     """Run every free follow-up (``older_than``: recorded at least that long ago), one after the
-    other; how many ran (failures included)."""
+    other, until none is left or ``stop`` is set; how many ran (failures included)."""
     ran = 0
-    while (claimed := followups.claim(app, claimer=claimer, older_than=older_than)) is not None:
+    while (
+        not (stop is not None and stop.is_set())
+        and (claimed := followups.claim(app, claimer=claimer, older_than=older_than)) is not None
+    ):
         ran += 1
         try:
             run_claimed(app, claimed, claimer=claimer)
-        except Exception:  # recorded and logged; the next one still runs
-            pass
+        except Exception:  # recorded as a failed attempt and logged; the next one still runs
+            log.warning("follow-up %s did not complete", claimed.id)
     return ran
 
 
@@ -145,7 +189,7 @@ def work(
     while not stop.is_set():
         try:
             if followups.any_free(app):
-                drain(app, claimer=claimer)
+                drain(app, claimer=claimer, stop=stop)
         except Exception:  # the database away for a moment: log it, keep serving
             log.exception("follow-up worker: looking for work failed; trying again")
             stop.wait(2.0)

@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -61,7 +62,7 @@ class Service:
         while not self.stop.wait(service_state.BEAT_EVERY.total_seconds()):
             try:
                 service_state.beat(self.app, instance)
-                followups.renew(self.app, claimer=self.claimer)
+                followups.renew(self.app, claimer=self.claimer, ids=runner.running_now())
             except Exception:
                 log.exception("heartbeat failed; trying again")
 
@@ -112,39 +113,66 @@ class Service:
 
     def _run(self, *, timezone: str, on_ready: Callable[[], None] | None) -> None:
         web_url = f"http://{self.web.host}:{self.web.port}" if self.web else None
-        followups.release_dead(self.app, alive=set())
-        instance = service_state.register(self.app, prefect_url=self.prefect_url, web_url=web_url)
-        threads = [self._thread("heartbeat", lambda: self._beat(instance))]
-        for n in range(self.workers):
-            threads.append(
-                self._thread(
-                    f"follow-ups-{n}",
-                    lambda: runner.work(
-                        self.app, claimer=self.claimer, stop=self.stop, wake=self.wake
-                    ),
-                )
-            )
-        threads.append(self._thread("delivery", self._deliver))
-        commands = self._command_server()
-        web = self._web_server() if self.web else None
-        if web is not None:
-            threads.append(self._thread("web", web.run))
+        parts = _Parts()
         try:
+            followups.release_dead(self.app, alive=set())
+            parts.instance = service_state.register(
+                self.app, prefect_url=self.prefect_url, web_url=web_url
+            )
+            instance = parts.instance
+            parts.threads.append(self._thread("heartbeat", lambda: self._beat(instance)))
+            for n in range(self.workers):
+                parts.threads.append(
+                    self._thread(
+                        f"follow-ups-{n}",
+                        lambda: runner.work(
+                            self.app, claimer=self.claimer, stop=self.stop, wake=self.wake
+                        ),
+                    )
+                )
+            parts.threads.append(self._thread("delivery", self._deliver))
+            parts.commands = self._command_server()
+            parts.web = self._web_server() if self.web else None
+            if parts.web is not None:
+                parts.web_thread = self._thread("web", parts.web.run)
             if on_ready is not None:
                 on_ready()
             serve_all(timezone=timezone)
         except StopRequested:
             pass
         finally:
-            # Stopping already: a second SIGTERM must not cut the sign-off short.
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            self.stop.set()
-            self.wake.set()
-            if web is not None:
-                web.should_exit = True
-            if commands is not None:
-                commands.close()
-            for t in threads:
-                t.join(timeout=60)
-            followups.release(self.app, claimer=self.claimer)
-            service_state.sign_off(self.app, instance)
+            self._stop_all(parts)
+
+    def _stop_all(self, parts: _Parts) -> None:
+        """Stop taking work, then let the work under way finish: sign off first (commands on
+        this machine then run their follow-ups themselves), close the socket and the web app
+        (their requests under way answered), then the workers end after the follow-up each is
+        running. One that is still running after a minute keeps its claim: the next service
+        takes it over (this process is gone by then)."""
+        # Stopping already: a second SIGTERM or Ctrl-C must not cut this short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if parts.instance is not None:
+            service_state.sign_off(self.app, parts.instance)
+        if parts.commands is not None:
+            parts.commands.close()
+        if parts.web is not None:
+            parts.web.should_exit = True
+            if parts.web_thread is not None:
+                parts.web_thread.join(timeout=10)
+        self.stop.set()
+        self.wake.set()
+        deadline = time.monotonic() + 60
+        for t in parts.threads:
+            t.join(timeout=max(0.1, deadline - time.monotonic()))
+
+
+@dataclass
+class _Parts:
+    """What a running service started (for stopping it in order)."""
+
+    instance: str | None = None
+    threads: list[threading.Thread] = field(default_factory=list)
+    commands: CommandServer | None = None
+    web: Any = None
+    web_thread: threading.Thread | None = None

@@ -243,6 +243,9 @@ def _left_over_followups(a: Any) -> int:
 
     if services.running_service(a) is not None:
         return 0
+    from credit.services import followups
+
+    followups.release_dead(a, alive=set())  # those of a command killed on this machine
     return drain(a, claimer=claimer_name("cli"), older_than=timedelta(minutes=1))
 
 

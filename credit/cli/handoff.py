@@ -80,8 +80,8 @@ def record(op: str, **kwargs: Any) -> tuple[dict[str, Any], App | None]:
     except remote.RemoteRefusal as exc:
         if exc.unexpected:
             err.print(
-                f"[bold red]error:[/] the service stopped on an unexpected error ({exc}); its "
-                "log has the details (`credit status` says where it runs)",
+                f"[bold red]error:[/] the service failed on this request ({exc}); its log "
+                "has the details (`credit status` says where it runs)",
                 highlight=False,
             )
             raise typer.Exit(1) from None

@@ -56,6 +56,13 @@ def _left_behind(state: Path) -> tuple[int, str] | None:
         if kept.get("prefect_home") != _home():
             return None
         os.kill(pid, 0)
+        owner = int(kept.get("owner", 0))
+        if owner and owner != os.getpid():
+            try:  # the service that started it is still there: it is not left behind
+                os.kill(owner, 0)
+                return None
+            except ProcessLookupError:
+                pass
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return (pid, url) if _healthy(url) else None
@@ -123,9 +130,10 @@ def prefect_server() -> Generator[None, None, None]:
     else:
         server, url = _start(log_path)
         pid, said = server.pid, "Prefect server (and its UI)"
-        state.write_text(
-            json.dumps({"pid": pid, "url": url, "prefect_home": _home()}), encoding="utf-8"
-        )
+    state.write_text(
+        json.dumps({"pid": pid, "url": url, "prefect_home": _home(), "owner": os.getpid()}),
+        encoding="utf-8",
+    )
     os.environ["PREFECT_API_URL"] = url
     console.print(f"{said} on {url.removesuffix('/api')}; its log: {log_path}", highlight=False)
     try:

@@ -39,8 +39,17 @@ def socket_path(settings: Settings) -> Path:
 
 
 def database_of(settings: Settings) -> str:
-    """Which database a request is about (a service answers for its own only)."""
-    return hashlib.sha256(settings.database_url.encode()).hexdigest()[:16]
+    """Which database a request is about (a service answers for its own only): the URL without
+    its password, a SQLite file by its absolute path (a relative one depends on the folder)."""
+    url = settings.database_url
+    scheme, sep, rest = url.partition(":///")
+    if scheme.startswith("sqlite") and sep and rest and not rest.startswith(":memory:"):
+        url = f"sqlite:///{Path(rest).resolve()}"
+    elif "@" in url and "://" in url:
+        head, _, tail = url.partition("://")
+        creds, _, host = tail.rpartition("@")
+        url = f"{head}://{creds.split(':', 1)[0]}@{host}"
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 class ServiceGone(RuntimeError):
@@ -53,7 +62,10 @@ def call(op: str, **kwargs: Any) -> dict[str, Any] | None:
     (the caller then does it itself). A refusal raises :class:`RemoteRefusal`."""
     settings = Settings.load()
     path = socket_path(settings)
-    if not path.exists():
+    try:
+        if path.stat().st_uid != os.getuid():  # not this user's service: never trust it
+            return None
+    except OSError:
         return None
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.settimeout(TIMEOUT)
@@ -62,10 +74,16 @@ def call(op: str, **kwargs: Any) -> dict[str, Any] | None:
     except OSError:  # a socket a killed service left behind
         conn.close()
         return None
+    request = {"op": op, "kwargs": kwargs, "database": database_of(settings)}
     with conn:
-        request = {"op": op, "kwargs": kwargs, "database": database_of(settings)}
-        conn.sendall(json.dumps(request).encode() + b"\n")
-        answer = _read_line(conn)
+        try:
+            conn.sendall(json.dumps(request).encode() + b"\n")
+        except OSError:  # the service closed its socket as it stopped: nothing was read
+            return None
+        try:
+            answer = _read_line(conn)
+        except OSError:  # a timeout, a reset after the request went: it may have been recorded
+            answer = None
     if answer is None:
         raise ServiceGone(
             "the service stopped before it answered; `credit status` and the audit trail "
@@ -105,7 +123,14 @@ class _Handler(socketserver.StreamRequestHandler):
         line = self.rfile.readline()
         if not line:
             return
-        reply = self.server.answer(json.loads(line))
+        try:
+            request = json.loads(line)
+            if not isinstance(request, dict) or not isinstance(request.get("kwargs"), dict):
+                raise ValueError("not a request")
+        except ValueError:
+            reply: dict[str, Any] = {"ok": False, "error": "a malformed request was refused"}
+        else:
+            reply = self.server.answer(request)
         self.wfile.write(json.dumps(reply, default=str).encode() + b"\n")
 
 
@@ -119,22 +144,30 @@ class CommandServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.path = socket_path(app.settings)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.unlink(missing_ok=True)  # one a killed service left behind
-        old = os.umask(0o077)  # this user only: the socket acts with --as on trust
-        try:
-            super().__init__(str(self.path), _Handler)
-        finally:
-            os.umask(old)
+        super().__init__(str(self.path), _Handler)
+
+    def server_bind(self) -> None:
+        super().server_bind()
+        # This user only (before it listens): the socket acts with --as on trust.
+        os.chmod(self.path, 0o600)
 
     def answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        from credit.app import NotInitialised
         from credit.cli import operations
+        from credit.config import ConfigError
+        from credit.notices import NoticeError
         from credit.services.common import ServiceError
+        from credit.settings import SettingsError
 
         if request.get("database") != database_of(self.app.settings):
             return {"ok": False, "other_database": True}
+        operation = operations.OPERATIONS.get(str(request.get("op")))
+        if operation is None:
+            return {"ok": False, "error": f"the service does not know {request.get('op')!r}"}
         try:
-            result = operations.OPERATIONS[request["op"]](self.app, **request["kwargs"])
-        except ServiceError as exc:
-            return {"ok": False, "error": str(exc)}
+            result = operation(self.app, **request["kwargs"])
+        except (ServiceError, ConfigError, SettingsError, NotInitialised, NoticeError) as exc:
+            return {"ok": False, "error": str(exc)}  # a refusal, as the command itself says it
         except Exception as exc:
             log.exception("a command's %s failed in the service", request.get("op"))
             return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "unexpected": True}

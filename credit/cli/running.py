@@ -14,6 +14,8 @@ from credit.cli.output import err, error_log
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    from credit.services.service_state import ServiceView
+
 
 def prefect_defaults() -> None:
     """Quiet logs, no analytics, and time for local mode's server to start (it runs in a
@@ -38,8 +40,6 @@ def use_service_prefect() -> None:
     temporary server of its own: seconds saved) when one runs and PREFECT_API_URL is not set."""
     if os.environ.get("PREFECT_API_URL"):
         return
-    import socket
-    from urllib.parse import urlsplit
 
     from credit import services
     from credit.app import App
@@ -49,11 +49,22 @@ def use_service_prefect() -> None:
         service = services.running_service(App(Settings.load()))
     except Exception:  # bad settings, no database yet: the command itself says so
         return
+    url = reachable_prefect(service)
+    if url:
+        os.environ["PREFECT_API_URL"] = url
+
+
+def reachable_prefect(service: ServiceView | None) -> str | None:
+    """The service's Prefect API, unless it listens on loopback on another machine."""
+    import socket
+    from urllib.parse import urlsplit
+
     if service is None or not service["prefect_url"]:
-        return
+        return None
     loopback = urlsplit(service["prefect_url"]).hostname in ("127.0.0.1", "localhost", "::1")
     if not loopback or service["host"] == socket.gethostname()[:120]:
-        os.environ["PREFECT_API_URL"] = service["prefect_url"]
+        return service["prefect_url"]
+    return None
 
 
 def start_prefect_early() -> None:

@@ -17,6 +17,7 @@ from credit.cli.output import (
     err,
     error_log,
     fail,
+    fmt_time,
     get_app,
     require_company,
 )
@@ -58,6 +59,7 @@ def serve(
     except (ZoneInfoNotFoundError, ValueError):
         fail(f"--timezone: value {zone!r} is not an IANA time zone (e.g. Europe/Berlin)")
     require_company(a.settings, "credit serve")
+    _refuse_second_service(a)
     if not no_web:
         _refuse_busy_port(host, port)
     prefect_defaults()
@@ -85,6 +87,22 @@ def serve(
         with tracebacks_to(error_log()):
             service.run(timezone=zone, on_ready=ready)
     console.print("credit serve stopped: schedules wait until it runs again.")
+
+
+def _refuse_second_service(a: App) -> None:
+    """One service per database on a machine: a second would take the first one's socket and
+    Prefect server away (on other machines, several may share a PostgreSQL database)."""
+    import socket
+
+    from credit import services
+
+    with clear_errors():
+        running = services.running_service(a)
+    if running is not None and running["host"] == socket.gethostname()[:120]:
+        fail(
+            f"credit serve runs already for this database (pid {running['pid']}, since "
+            f"{fmt_time(running['started_at'])}): stop it first (SIGTERM or Ctrl-C)"
+        )
 
 
 def _refuse_busy_port(host: str, port: int) -> None:

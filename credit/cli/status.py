@@ -75,8 +75,9 @@ def status(as_json: JsonOpt = False) -> None:
     a = get_app()
     with clear_errors():
         state = services.house_status(a)
-    service = state["service"]
-    api = (service["prefect_url"] if service else None) or os.environ.get("PREFECT_API_URL")
+    from credit.cli.running import reachable_prefect
+
+    api = reachable_prefect(state["service"]) or os.environ.get("PREFECT_API_URL")
     prefect: dict[str, Any] = {}
     if api:
         try:

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple, TypedDict
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
+from credit import audit
 from credit.app import App
 from credit.db.models import FollowUp, utcnow
 from credit.services.common import id_col, saved_id
@@ -135,6 +136,13 @@ def claim(
                 continue
             f = s.get(FollowUp, fid)
             assert f is not None
+            if attempts >= MAX_ATTEMPTS + 2:  # its runs ended the process each time (OOM, kill)
+                f.status, f.finished_at = FollowUpStatus.FAILED, now
+                f.error = f"given up: claimed {attempts} times, never finished"
+                s.add(f)
+                _audit_given_up(s, fid, attempts=attempts, error=f.error)
+                uow.commit()
+                continue
             claimed = Claimed(fid, f.kind, dict(f.params), f.as_of, attempts + 1)
             uow.commit()
             return claimed
@@ -167,13 +175,16 @@ def finish(app: App, c: Claimed, *, claimer: str, result: dict[str, Any]) -> boo
     return done == 1
 
 
-def failed(app: App, c: Claimed, *, claimer: str, error: str) -> FollowUpStatus:
-    """Record a failed attempt: pending again after a growing pause, FAILED after the last."""
-    last = c.attempt >= MAX_ATTEMPTS
+def failed(
+    app: App, c: Claimed, *, claimer: str, error: str, final: bool = False
+) -> FollowUpStatus:
+    """Record a failed attempt: pending again after a growing pause; FAILED after the last one,
+    or at once when ``final`` (a refusal: trying again would be refused again), audited."""
+    last = final or c.attempt >= MAX_ATTEMPTS
     pause = RETRY_AFTER[min(c.attempt, len(RETRY_AFTER)) - 1]
     status = FollowUpStatus.FAILED if last else FollowUpStatus.PENDING
     with app.uow() as uow:
-        uow.session.exec(
+        changed = uow.session.exec(
             update(FollowUp)
             .where(_mine(c, claimer))
             .values(
@@ -183,24 +194,42 @@ def failed(app: App, c: Claimed, *, claimer: str, error: str) -> FollowUpStatus:
                 not_before=None if last else utcnow() + pause,
                 finished_at=utcnow() if last else None,
             )
-        )
+        ).rowcount
+        if last and changed:
+            _audit_given_up(uow.session, c.id, attempts=c.attempt, error=error)
         uow.commit()
     return status
 
 
-def release(app: App, *, claimer: str) -> int:
-    """Give back what ``claimer`` holds (a service stopping): pending again, at once."""
+def _audit_given_up(s: Session, followup_id: int, *, attempts: int, error: str) -> None:
+    """A follow-up given up: what a decision asked for did not happen (`credit status` lists
+    it; the error says why)."""
+    row = s.get(FollowUp, followup_id)
+    audit.record(
+        s,
+        actor="system",
+        action="follow_up.failed",
+        entity_type="follow_up",
+        entity_id=followup_id,
+        before={"status": FollowUpStatus.RUNNING, "attempts": attempts},
+        after={
+            "status": FollowUpStatus.FAILED,
+            "kind": row.kind if row else "",
+            "key": row.key if row else "",
+        },
+        reason=error[:500],
+    )
+
+
+def release_one(app: App, c: Claimed, *, claimer: str) -> None:
+    """Give one claim back (its run was interrupted before it finished): pending again."""
     with app.uow() as uow:
-        n = uow.session.exec(
+        uow.session.exec(
             update(FollowUp)
-            .where(
-                col(FollowUp.claimed_by) == claimer,
-                col(FollowUp.status) == FollowUpStatus.RUNNING,
-            )
+            .where(_mine(c, claimer))
             .values(status=FollowUpStatus.PENDING, lease_until=None)
-        ).rowcount
+        )
         uow.commit()
-    return n
 
 
 def release_dead(app: App, *, alive: set[str]) -> int:
@@ -238,12 +267,16 @@ def _pid_alive(claimer: str) -> bool:
     return pid == os.getpid() or pid_alive(pid)
 
 
-def renew(app: App, *, claimer: str, lease: timedelta = LEASE) -> None:
-    """Extend every lease ``claimer`` holds (a service does so while it beats)."""
+def renew(app: App, *, claimer: str, ids: list[int], lease: timedelta = LEASE) -> None:
+    """Extend the leases of the follow-ups ``claimer`` is running now (``ids``: a service's
+    workers say which; a claim nobody works on any more is left to its lease)."""
+    if not ids:
+        return
     with app.uow() as uow:
         uow.session.exec(
             update(FollowUp)
             .where(
+                col(FollowUp.id).in_(ids),
                 col(FollowUp.claimed_by) == claimer,
                 col(FollowUp.status) == FollowUpStatus.RUNNING,
             )

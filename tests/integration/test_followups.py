@@ -144,7 +144,7 @@ def test_a_review_asked_for_twice_before_it_starts_is_refused_and_audited_once(h
     )
     view = followups.followup(house, asked["follow_up"])
     assert view and view["kind"] == "review" and view["status"] == "pending"
-    with pytest.raises(ServiceError, match="asked for just now"):
+    with pytest.raises(ServiceError, match="asked for already"):
         services.request_review(
             house, customer_code="C-1001", requested_by="ben.manager", as_of=DAY
         )
@@ -153,3 +153,18 @@ def test_a_review_asked_for_twice_before_it_starts_is_refused_and_audited_once(h
             select(AuditEvent).where(AuditEvent.action == "review.requested")
         ).all()
     assert [e.actor for e in events] == ["ben.manager"]
+
+
+def test_a_follow_up_whose_runs_never_finish_is_given_up_and_audited(house):
+    [fid] = record(house, 1)
+    for n in range(1, followups.MAX_ATTEMPTS + 3):  # each claimer dies: its lease just ends
+        c = followups.claim(house, claimer=f"w{n}", lease=timedelta(seconds=-1))
+        assert c is not None and c.attempt == n
+    assert followups.claim(house, claimer="last") is None
+    view = followups.followup(house, fid)
+    assert view and view["status"] == "failed" and "never finished" in (view["error"] or "")
+    with house.uow() as uow:
+        [event] = uow.session.exec(
+            select(AuditEvent).where(AuditEvent.action == "follow_up.failed")
+        ).all()
+    assert event.actor == "system" and event.entity_id == str(fid)

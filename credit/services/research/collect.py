@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from credit import audit
 from credit.app import App
+from credit.db.locks import lock_customer
 from credit.db.models import (
     CreditAssessment,
     CreditLine,
@@ -131,11 +132,12 @@ def request_review(  # noqa: PLR0913  # the review's own fields, all keyword-onl
     with app.uow() as uow:
         s = uow.session
         customer = get_customer(s, customer_code)
+        lock_customer(s, saved_id(customer))  # two requests at once: one after the other
         refuse_if_review_open(s, customer)  # again, in the transaction that records it
         if followups.open_with_prefix(s, review_key_prefix(customer_code)):
             raise ServiceError(
-                f"a review of customer {customer_code} was asked for just now and has not "
-                "started yet; `credit status` shows it"
+                f"a review of customer {customer_code} is asked for already and has not "
+                "started yet (`credit status` shows it, with its last error if it failed)"
             )
         params = {
             "customer_code": customer_code,
