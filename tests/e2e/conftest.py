@@ -44,3 +44,13 @@ def cli(tmp_path, prefect_api_url):
     run.path = tmp_path  # type: ignore[attr-defined]
     run.env = env  # type: ignore[attr-defined]
     return run
+
+
+def forget_deployments() -> None:
+    """Delete the deployments `credit serve` left on the session's Prefect server: a later test's
+    partitioned run would otherwise ask them for helpers nobody serves, and wait for them."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        for deployment in client.read_deployments():
+            client.delete_deployment(deployment.id)

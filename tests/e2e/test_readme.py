@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import forget_deployments
 from tests.e2e.readme import NEVER, Shell, commands_under, problems
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,7 +66,7 @@ def test_every_command_of_using_it_runs_in_order_on_a_fresh_database(tmp_path, p
     try:
         _run_in_order(shell, commands, failures)
     finally:
-        _forget_deployments()  # `credit serve` registered them on the session's server
+        forget_deployments()  # `credit serve` registered them on the session's server
     print("\n".join(shell.log))
     assert not failures, "\n\n".join(failures)
 
@@ -82,13 +83,3 @@ def _run_in_order(shell: Shell, commands: list, failures: list[str]) -> None:
             continue
         expect = next((codes for k, codes in EXIT_CODES.items() if key[: len(k)] == k), {0})
         failures += problems(cmd, shell.run(cmd), expect)
-
-
-def _forget_deployments() -> None:
-    """Delete the deployments `credit serve` left on the session's Prefect server: a later test's
-    partitioned run would otherwise ask them for helpers nobody serves, and wait for them."""
-    from prefect.client.orchestration import get_client
-
-    with get_client(sync_client=True) as client:
-        for deployment in client.read_deployments():
-            client.delete_deployment(deployment.id)

@@ -21,7 +21,7 @@ from credit.app import App
 from credit.db.models import AuditEvent, CreditLine, FollowUp, Notice, ServiceInstance
 from credit.settings import Settings
 from tests.conftest import import_sample
-from tests.e2e.conftest import CREDIT, cli  # noqa: F401 - the fixture
+from tests.e2e.conftest import CREDIT, cli, forget_deployments  # noqa: F401 - the fixture
 from tests.integration.test_lifecycle_services import DAY, decide, review
 from tests.integration.test_web import free_port, link_of
 
@@ -80,6 +80,14 @@ def sent(app: App, kind: str) -> list[Notice]:
 def follow_ups(app: App) -> list[FollowUp]:
     with app.uow() as uow:
         return list(uow.session.exec(select(FollowUp).order_by(col(FollowUp.id))))
+
+
+@pytest.fixture(autouse=True)
+def _no_deployments_left(prefect_api_url):
+    """`credit serve` registers its deployments on the session's Prefect server: gone after
+    each test (a later partitioned run would wait for helpers of them that nobody serves)."""
+    yield
+    forget_deployments()
 
 
 @pytest.fixture
