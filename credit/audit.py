@@ -16,6 +16,8 @@ from sqlalchemy import insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from credit.acting import acting as acting
+from credit.acting import current as _via
 from credit.db.models import AuditEvent, AuditHead, utcnow
 
 
@@ -56,10 +58,17 @@ _HASHED = (
 
 
 def event_hash(event: AuditEvent | dict[str, Any]) -> str:
-    """SHA-256 over the event's content, its id and the previous event's hash."""
-    fields = event if isinstance(event, dict) else {k: getattr(event, k) for k in (*_HASHED, "at")}
+    """SHA-256 over the event's content, its id and the previous event's hash. ``via`` (how the
+    actor acted) is hashed where it is set: events written before it existed keep their hash."""
+    fields = (
+        event
+        if isinstance(event, dict)
+        else {k: getattr(event, k) for k in (*_HASHED, "at", "via")}
+    )
     at = fields["at"] if fields["at"].tzinfo else fields["at"].replace(tzinfo=UTC)
     content = {k: fields[k] for k in _HASHED}
+    if fields.get("via") is not None:
+        content["via"] = fields["via"]
     content["at"] = at.astimezone(UTC).isoformat(timespec="microseconds")
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -105,6 +114,7 @@ def record(  # noqa: PLR0913  # the audit event's own fields, all keyword-only
                 "after": jsonable(after) if after is not None else None,
                 "reason": reason,
                 "policy_version": policy_version,
+                "via": _via(),
             }
         )
         return None
@@ -120,6 +130,7 @@ def record(  # noqa: PLR0913  # the audit event's own fields, all keyword-only
         after=jsonable(after) if after is not None else None,
         reason=reason,
         policy_version=policy_version,
+        via=_via(),
         prev_hash=last_hash,
     )
     event.hash = event_hash(event)

@@ -94,8 +94,11 @@ def main() -> None:
         from credit.cli import app
     except KeyboardInterrupt:
         interrupted()
+    from credit.acting import acting, command_line
+
     try:
-        app()
+        with acting(command_line()):
+            app()
     except KeyboardInterrupt:
         interrupted()
     except SystemExit as done:

@@ -243,6 +243,18 @@ class Settings:
     reports_dir: Path = Path("var/reports")
     log_dir: Path = Path("var/log")  # where the full traceback of an unexpected error is written
     run_dir: Path = Path("var/run")  # where a running `credit serve` keeps its command socket
+    # The web workspace's sessions: ended after this long without a request, and this long after
+    # sign-in whatever happens.
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    # Single sign-on over OpenID Connect (all three set it up): the identity provider's issuer
+    # URL (its /.well-known/openid-configuration is read), and this app's client there.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = field(default=None, repr=False)
+    oidc_claim: str = (
+        "email"  # the ID token's claim that names a directory person (email | preferred_username)
+    )
 
     def __post_init__(self) -> None:
         if self.company_payment_details:
@@ -377,4 +389,10 @@ class Settings:
             web_base_url_set=get("WEB_BASE_URL") is not None,
             web_secret=get("WEB_SECRET"),
             link_valid_hours=get_int("LINK_VALID_HOURS", 72),
+            session_idle_minutes=get_int("SESSION_IDLE_MINUTES", 30),
+            session_max_hours=get_int("SESSION_MAX_HOURS", 12),
+            oidc_issuer=get("OIDC_ISSUER"),
+            oidc_client_id=get("OIDC_CLIENT_ID"),
+            oidc_client_secret=get("OIDC_CLIENT_SECRET"),
+            oidc_claim=get("OIDC_CLAIM") or "email",
         )

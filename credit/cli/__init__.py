@@ -27,6 +27,7 @@ from credit.cli import (
     serve,
     service,
     status,
+    users,
     worklist,
 )
 
@@ -80,6 +81,7 @@ GROUPS = (
     (orders.app, "orders"),
     (worklist.app, "worklist"),
     (service.app, "service"),
+    (users.app, "users"),
 )
 for command in COMMANDS:
     app.command()(command)

@@ -74,7 +74,9 @@ def call(op: str, **kwargs: Any) -> dict[str, Any] | None:
     except OSError:  # a socket a killed service left behind
         conn.close()
         return None
-    request = {"op": op, "kwargs": kwargs, "database": database_of(settings)}
+    from credit.acting import current
+
+    request = {"op": op, "kwargs": kwargs, "database": database_of(settings), "via": current()}
     with conn:
         try:
             conn.sendall(json.dumps(request).encode() + b"\n")
@@ -164,8 +166,12 @@ class CommandServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         operation = operations.OPERATIONS.get(str(request.get("op")))
         if operation is None:
             return {"ok": False, "error": f"the service does not know {request.get('op')!r}"}
+        from credit.acting import acting
+
+        via = request.get("via")
         try:
-            result = operation(self.app, **request["kwargs"])
+            with acting({**via, "relayed_by": "credit serve"} if isinstance(via, dict) else None):
+                result = operation(self.app, **request["kwargs"])
         except (ServiceError, ConfigError, SettingsError, NotInitialised, NoticeError) as exc:
             return {"ok": False, "error": str(exc)}  # a refusal, as the command itself says it
         except Exception as exc:

@@ -388,6 +388,9 @@ class AuditEvent(SQLModel, table=True):
     after: dict | None = _json()
     reason: str = Field(default="", sa_column=Column(Text, nullable=False))
     policy_version: int | None = None
+    # how the actor acted: {"channel": "web", "method": "password", "session": "…"} or
+    # {"channel": "cli", "os_user": "…", "host": "…"}; None for the flows' own steps
+    via: dict | None = _json()
     prev_hash: str | None = Field(default=None, max_length=64)
     hash: str = Field(default="", max_length=64)
 
@@ -584,3 +587,9 @@ class ServiceInstance(SQLModel, table=True):
     stopped_at: datetime | None = None
     prefect_url: str | None = Field(default=None, max_length=300)
     web_url: str | None = Field(default=None, max_length=300)
+
+
+# The web workspace's accounts and sessions (imported here so every table is known at once).
+from credit.db.models_web import SignInAttempt as SignInAttempt  # noqa: E402
+from credit.db.models_web import UserAccount as UserAccount  # noqa: E402
+from credit.db.models_web import WebSession as WebSession  # noqa: E402

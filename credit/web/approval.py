@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
@@ -18,13 +18,14 @@ from credit.services import links
 from credit.services.approval_chain import chain_steps
 from credit.services.approval_chain.subjects.credit_request import approval_context
 from credit.services.views import step_view
+from credit.web.auth import PUBLIC, Access
 from credit.web.deps import SignedLink, Site, SiteDep
 
 router = APIRouter()
 CSRF_COOKIE = "credit_csrf"
 
 
-@router.get("/approve/{token}", response_class=HTMLResponse)
+@router.get("/approve/{token}", response_class=HTMLResponse, dependencies=[Depends(Access(PUBLIC))])
 def show(*, token: str, valid: SignedLink, here: SiteDep) -> HTMLResponse:
     app = here.app
     with app.uow() as uow:
@@ -67,7 +68,9 @@ def _check_form(app: App, request: Request, valid: links.ValidLink, csrf: str) -
         )
 
 
-@router.post("/approve/{token}", response_class=HTMLResponse)
+@router.post(
+    "/approve/{token}", response_class=HTMLResponse, dependencies=[Depends(Access(PUBLIC))]
+)
 def decide(
     *,
     token: str,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
@@ -28,6 +28,12 @@ class Site:
     today: Callable[[], date]
     on_decided: Callable[[int, date], None] | None = None
 
+    def followed_up(self, as_of: date) -> None:
+        """A page recorded a decision whose follow-up waits in the queue: wake whoever runs it
+        (the service's workers, or `credit web`'s own runner)."""
+        if self.on_decided is not None:
+            self.on_decided(0, as_of)
+
 
 def site(request: Request) -> Site:
     found: Site = request.app.state.site
@@ -37,10 +43,21 @@ def site(request: Request) -> Site:
 SiteDep = Annotated[Site, Depends(site)]
 
 
-def signed_link(token: str, here: SiteDep) -> links.ValidLink:
-    """The link the token names, verified (signature, expiry, use, currency)."""
+def signed_link(token: str, request: Request, here: SiteDep) -> links.ValidLink:
+    """The link the token names, verified (signature, expiry, use, currency). Someone signed in
+    to the workspace may open only a link sent to them."""
     with here.app.uow() as uow:
-        return links.check(here.app, uow.session, token)
+        valid = links.check(here.app, uow.session, token)
+    person = getattr(request.state, "person", None)
+    if person is not None and person.username != valid.link.approver:
+        raise links.LinkRefused(
+            403,
+            f"This link was sent to {valid.link.approver}, and you are signed in as "
+            f"{person.username}. A decision is made by the person it was sent to: sign out "
+            "first, or decide your own approvals from your inbox.",
+            valid.payload,
+        )
+    return valid
 
 
 SignedLink = Annotated[links.ValidLink, Depends(signed_link)]
@@ -67,3 +84,8 @@ def link_refused(request: Request, exc: Exception) -> HTMLResponse:
         )
         uow.commit()
     return here.pages.message("This link cannot be used", exc.reason, ok=False, status=exc.status)
+
+
+def me(request: Request) -> Any:
+    """The signed-in person (a route's :class:`~credit.web.auth.Access` rule let them in)."""
+    return request.state.person

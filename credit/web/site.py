@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
 from datetime import date
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 
 from credit.app import App
+from credit.db.models import utcnow
 from credit.services import links
-from credit.web import approval, health
+from credit.web import (
+    approval,
+    approvals,
+    auth,
+    collections,
+    credit_work,
+    customers,
+    health,
+    home,
+    operations,
+    signin,
+)
 from credit.web.deps import Site, link_refused
 from credit.web.pages import Pages
+
+# The workspace's routers, each a role's pages; every route carries its Access rule.
+ROUTERS = (
+    health.router,
+    signin.router,
+    approval.router,
+    home.router,
+    customers.router,
+    credit_work.router,
+    approvals.router,
+    collections.router,
+    operations.router,
+)
 
 
 def create_app(
@@ -22,14 +49,40 @@ def create_app(
 ) -> FastAPI:
     """The web app; ``on_decided(request_id, as_of)`` continues the lifecycle after a decision.
     ``today`` is the business date of a decision (default: today in the company's time zone)."""
-    web = FastAPI(title="Credit approvals", docs_url=None, redoc_url=None, openapi_url=None)
-    web.state.site = Site(
+    web = FastAPI(title="Credit workspace", docs_url=None, redoc_url=None, openapi_url=None)
+    here = Site(
         app=app,
         pages=Pages(app.settings),
         today=today or app.settings.today,
         on_decided=on_decided,
     )
+    web.state.site = here
     web.add_exception_handler(links.LinkRefused, link_refused)
-    web.include_router(health.router)
-    web.include_router(approval.router)
+
+    def refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, auth.Refused)
+        return auth.refused_response(here.pages, exc, getattr(request.state, "person", None))
+
+    web.add_exception_handler(auth.Refused, refused)
+
+    def unexpected(request: Request, exc: Exception) -> Response:
+        """An error the product did not expect: the traceback to the log, one page here."""
+        where = app.settings.log_dir / "web-errors.log"
+        where.parent.mkdir(parents=True, exist_ok=True)
+        with where.open("a", encoding="utf-8") as f:
+            f.write(f"--- {utcnow().isoformat()} {request.method} {request.url.path}\n")
+            f.write("".join(traceback.format_exception(exc)))
+        return here.pages.message(
+            "Something went wrong",
+            "The page stopped on an unexpected error; nothing more than what was already "
+            f"saved has changed. The details are in {where} on the server.",
+            ok=False,
+            status=500,
+            me=getattr(request.state, "person", None),
+        )
+
+    web.add_exception_handler(Exception, unexpected)
+    web.middleware("http")(auth.middleware(app))
+    for router in ROUTERS:
+        web.include_router(router)
     return web
