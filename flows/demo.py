@@ -77,7 +77,34 @@ def run_demo(directory: Path, console: Console) -> None:
     collect(demo)
     review(demo)
     policy_research(demo)
+    finish_follow_ups(demo)
+    sample_accounts(demo)
     summary(demo)
+
+
+def finish_follow_ups(demo: Demo) -> None:
+    """The demo ran every step itself; the follow-ups its decisions queued find their work done
+    (each continues from the database and sends nothing twice), so `credit status` shows none
+    waiting."""
+    from flows.followups import drain
+
+    drain(demo.app, claimer="demo")
+
+
+def demo_password(username: str) -> str:
+    """A sample account's password (only in the demo's own database)."""
+    return f"demo-{username.split('.')[0]}-2026"
+
+
+def sample_accounts(demo: Demo) -> None:
+    """An account for everyone in the sample directory, so each role can sign in to the
+    workspace."""
+    from credit.services import accounts
+
+    for person in demo.app.directory.approvers:
+        accounts.add_user(
+            demo.app, username=person.username, password=demo_password(person.username), by="demo"
+        )
 
 
 def set_up(demo: Demo) -> None:
@@ -420,10 +447,29 @@ def summary(demo: Demo) -> None:
     )
     url = a.settings.database_url
     console.print(f"Database: {url}. Try: CREDIT_DATABASE_URL={url} credit customers show C-1003")
+    _workspace_hint(a, console)
+
+
+def _workspace_hint(a: App, console: Console) -> None:
+    from credit.services import accounts
+
+    url = a.settings.database_url
     console.print(
-        f"Approval page: CREDIT_DATABASE_URL={url} credit web, then open the link in an "
-        "open approval_needed notice (what is waiting: credit approvals list)."
+        f"[bold]Workspace[/]: CREDIT_DATABASE_URL={url} credit serve, then open "
+        f"{a.settings.web_base_url} and sign in as one of the sample users (these accounts exist "
+        "only in this demo database):"
     )
+    shown: set[str] = set()
+    for person in a.directory.approvers:
+        roles = sorted(accounts.roles_of(a, person.username) - shown)
+        if not roles:
+            continue
+        shown.update(roles)
+        console.print(
+            f"   {person.username:<16} password {demo_password(person.username):<22} "
+            f"({', '.join(roles)})",
+            highlight=False,
+        )
 
 
 def _customers_table(a: App) -> Table:

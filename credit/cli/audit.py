@@ -68,12 +68,13 @@ def audit_list(
         return
     table(
         "Audit trail",
-        ["id", "at", "actor", "action", "entity", "reason"],
+        ["id", "at", "actor", "via", "action", "entity", "reason"],
         [
             [
                 r["id"],
                 fmt_time(r["at"]),
                 r["actor"],
+                via_text(r["via"]),
                 r["action"],
                 f"{r['entity_type']}:{r['entity_id']}",
                 r["reason"],
@@ -81,6 +82,18 @@ def audit_list(
             for r in rows
         ],
     )
+
+
+def via_text(via: dict[str, Any] | None) -> str:
+    """How an actor acted, in a few words: ``web (password)``, ``cli root@host``, or ``-`` for
+    the flows' own steps."""
+    if not via:
+        return "-"
+    if via.get("channel") == "web":
+        return f"web ({via.get('method', '?')})"
+    if via.get("channel") == "cli":
+        return f"cli {via.get('os_user', '?')}@{via.get('host', '?')}"
+    return str(via.get("channel", "?"))
 
 
 @app.command("verify")

@@ -275,6 +275,7 @@ class AuditEventRow(TypedDict):
     after: dict[str, Any] | None
     reason: str
     policy_version: int | None
+    via: dict[str, Any] | None  # how the actor acted (web session, command and OS login)
 
 
 def audit_events(app: App, *, entity: str | None, limit: int) -> list[AuditEventRow]:
@@ -297,6 +298,7 @@ def audit_events(app: App, *, entity: str | None, limit: int) -> list[AuditEvent
                 "after": e.after,
                 "reason": e.reason,
                 "policy_version": e.policy_version,
+                "via": e.via,
             }
             for e in reversed(rows)
         ]

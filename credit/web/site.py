@@ -23,6 +23,7 @@ from credit.web import (
     home,
     operations,
     signin,
+    sso,
 )
 from credit.web.deps import Site, link_refused
 from credit.web.pages import Pages
@@ -31,6 +32,7 @@ from credit.web.pages import Pages
 ROUTERS = (
     health.router,
     signin.router,
+    sso.router,
     approval.router,
     home.router,
     customers.router,

@@ -80,7 +80,13 @@ VALID: list[tuple[str, list[str], set[int]]] = [
     ("status", ["status"], {0}),
 ]  # fmt: skip
 # Covered by their own tests: the whole demo (tests/e2e/test_demo.py).
-ELSEWHERE = {"demo": "tests/e2e/test_demo.py"}
+ELSEWHERE = {
+    "demo": "tests/e2e/test_demo.py",
+    "users add": "tests/e2e/test_users_cli.py",
+    "users disable": "tests/e2e/test_users_cli.py",
+    "users reset-password": "tests/e2e/test_users_cli.py",
+    "users list": "tests/e2e/test_users_cli.py",
+}
 
 # Calls that must be refused: exit code 2, one clear line, no traceback, nothing changed.
 BAD: dict[str, list[list[str]]] = {
@@ -141,6 +147,11 @@ BAD: dict[str, list[list[str]]] = {
                       "--kind", "fax"]],
     "service tasks": [["service", "tasks", "--status", "maybe"]],
     "service done": [["service", "done", "999", "--note", "x", "--as", "sam.sales"]],
+    "users add": [["users", "add", "nobody.at.all", "--as", "olga.operator"],
+                  ["users", "add", "mia.analyst", "--as", "cora.collector"]],
+    "users disable": [["users", "disable", "mia.analyst", "--as", "olga.operator", "--reason", "x"]],
+    "users reset-password": [["users", "reset-password", "mia.analyst", "--as", "olga.operator"]],
+    "users list": [["users", "list", "--bogus"]],
 }  # fmt: skip
 
 

@@ -60,10 +60,12 @@ class Workspace:
 
     def client(self, username: str | None = None) -> httpx.Client:
         """An httpx client, signed in as ``username`` when given."""
-        c = httpx.Client(base_url=self.base, follow_redirects=False, timeout=30)
+        cookies = httpx.Cookies()
         if username is not None:
-            sign_in(c, username)
-        return c
+            with httpx.Client(base_url=self.base, timeout=30) as first:
+                sign_in(first, username)
+                cookies = first.cookies
+        return httpx.Client(base_url=self.base, follow_redirects=False, timeout=30, cookies=cookies)
 
 
 def add_accounts(app: App) -> None:
@@ -88,8 +90,8 @@ def sign_in(client: httpx.Client, username: str, password: str = PASSWORD) -> ht
 
 
 @contextmanager
-def serving(web: Any) -> Iterator[str]:
-    port = free_port()
+def serving(web: Any, port: int | None = None) -> Iterator[str]:
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
