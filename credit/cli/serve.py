@@ -131,8 +131,9 @@ def web(
         int, typer.Option("--port", help="Port (CREDIT_WEB_BASE_URL must point here).")
     ] = 8765,
 ) -> None:
-    """Serve only the approval page that the signed links in approvers' notices open (`credit
-    serve` serves it too, with everything else)."""
+    """Serve only the web workspace and the approval page of the signed links in approvers'
+    notices; the follow-ups of its decisions run here (`credit serve` serves it too, with the
+    schedules, its workers and delivery)."""
     import threading
 
     import uvicorn
@@ -167,7 +168,8 @@ def web(
         threading.Thread(target=run, daemon=True).start()
 
     console.print(
-        f"Approval page on http://{host}:{port} (links point to {a.settings.web_base_url})"
+        f"Workspace and approval page on http://{host}:{port} (links point to "
+        f"{a.settings.web_base_url}); accounts: `credit users list`"
     )
     uvicorn.run(_web_app(a, continue_request), host=host, port=port, log_level="warning")
 

@@ -462,6 +462,7 @@ class CollectionCase(SQLModel, table=True):
     closed_by: str | None = Field(default=None, max_length=60)
     closed_reason: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
+    collector: str | None = Field(default=None, max_length=60, index=True)  # assigned to
 
 
 class CollectionNote(SQLModel, table=True):

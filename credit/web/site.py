@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import date
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from credit.app import App
@@ -84,6 +85,26 @@ def create_app(
         )
 
     web.add_exception_handler(Exception, unexpected)
+
+    def invalid(request: Request, exc: Exception) -> Response:
+        """A value in the address or the form that is not of its kind (a word for a number):
+        one page saying which, never FastAPI's JSON."""
+        assert isinstance(exc, RequestValidationError)
+        details = [
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'value'}: {e.get('msg', '')}"
+            for e in exc.errors()
+        ]
+        return here.pages.message(
+            "That did not work",
+            "A value in the address or the form is not what this page expects; nothing was "
+            "changed.",
+            ok=False,
+            status=400,
+            details=details,
+            me=getattr(request.state, "person", None),
+        )
+
+    web.add_exception_handler(RequestValidationError, invalid)
     web.middleware("http")(auth.middleware(app))
     for router in ROUTERS:
         web.include_router(router)

@@ -21,7 +21,7 @@ BIN = str(Path(sys.executable).parent)
 # Commands that answer with another exit code on purpose.
 EXIT_CODES = {("credit", "orders", "check"): {0, 1}}  # ALLOW 0, HOLD 1
 # Commands that serve until Ctrl-C, and what they print once they are up.
-SERVING = {("credit", "serve"): "deployments", ("credit", "web"): "Approval page on"}
+SERVING = {("credit", "serve"): "deployments", ("credit", "web"): "Workspace and approval page on"}
 
 
 def _user_folder(tmp_path: Path) -> Path:

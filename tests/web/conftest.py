@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -19,7 +20,6 @@ import pytest
 import uvicorn
 
 from credit.app import App
-from credit.services import accounts
 from credit.web import create_app
 
 DAY = date(2026, 10, 1)
@@ -68,9 +68,29 @@ class Workspace:
         return httpx.Client(base_url=self.base, follow_redirects=False, timeout=30, cookies=cookies)
 
 
+@lru_cache(maxsize=1)
+def _password_hash() -> str:
+    from credit.services.accounts import _HASHER
+
+    return _HASHER.hash(PASSWORD)
+
+
 def add_accounts(app: App) -> None:
-    for person in app.directory.approvers:
-        accounts.add_user(app, username=person.username, password=PASSWORD, by="olga.operator")
+    """An account for everyone in the directory, all with PASSWORD: the Argon2 hash is made
+    once per test session (nine hashes took 3 s of every test's set-up); sign-in checks it
+    as usual. `credit users add` itself is tested in tests/e2e/test_users_cli.py."""
+    from credit.db.models import UserAccount, utcnow
+
+    with app.uow() as uow:
+        for person in app.directory.approvers:
+            uow.session.add(
+                UserAccount(
+                    username=person.username,
+                    password_hash=_password_hash(),
+                    password_set_at=utcnow(),
+                )
+            )
+        uow.commit()
 
 
 def csrf_of(html: str) -> str:

@@ -1,0 +1,260 @@
+"""The worklist a page at a time: every open case that passes the filters, read set-based (a
+handful of queries, whatever the number of cases), ranked by priority; the last action of the
+page's customers only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, TypedDict
+
+from sqlalchemy import func, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from credit.app import App
+from credit.db.models import CollectionCase, CollectionNote, Customer, DunningAction, PaymentPromise
+from credit.domain import dunning
+from credit.domain.money import money
+from credit.domain.receivables_status import CaseStatus, PromiseStatus
+from credit.services.casework.shared import CHUNK, PER_PAGE, Key, View, assignable, level_label
+from credit.services.common import table_of
+from credit.services.ledger import converter, open_items_many
+
+PRIORITY_RULE = (
+    "Priority = the amount overdue in {base} (other currencies at the latest exchange rate) x "
+    "the days the oldest overdue invoice is late / 1,000: {base} 10,000 overdue for 30 days "
+    "scores 300, as does {base} 5,000 for 60 days. Highest first; a case whose currency has no "
+    "exchange rate comes after the others."
+)
+COLLECTOR_FILTERS = {"mine": "Mine and unassigned", "all": "Everyone's", "unassigned": "Unassigned"}
+PROMISE_FILTERS = {
+    "": "Any",
+    "due": "Promise due (date reached)",
+    "week": "Promise due within 7 days",
+    "open": "Any open promise",
+    "none": "No open promise",
+}
+
+
+@dataclass(frozen=True)
+class WorklistFilters:
+    """What the worklist shows: ``collector`` is ``mine`` (the viewer's and unassigned),
+    ``all``, ``unassigned`` or a username; ``promise`` a key of :data:`PROMISE_FILTERS`."""
+
+    level: int | None = None
+    currency: str = ""
+    collector: str = "all"
+    promise: str = ""
+    page: int = 1
+
+
+class WorklistPage(TypedDict):
+    rows: list[View]  # see _case_row, with the level and the last action
+    total: int
+    page: int
+    pages: int
+    per_page: int
+    base_currency: str
+    priority_rule: str
+    currencies: list[str]
+    levels: list[tuple[int, str]]
+    collectors: list[tuple[str, str]]
+
+
+def worklist_page(app: App, *, as_of: date, viewer: str, filters: WorklistFilters) -> WorklistPage:
+    """Open cases that pass ``filters``, highest priority first, a page of :data:`PER_PAGE`."""
+    with app.uow(read_only=True) as uow:
+        s = uow.session
+        _, policy = app.published_policy(s)
+        cases = _open_cases(s, filters, viewer)
+        ids = sorted({c.customer_id for c in cases})
+        levels, promises = _levels(s, ids), _open_promises(s, ids)
+        cases = [
+            c for c in cases if _passes(c, filters, levels=levels, promises=promises, as_of=as_of)
+        ]
+        items = _open_items(s, sorted({c.customer_id for c in cases}), as_of)
+        to_base = converter(s, policy.base_currency, policy.base_currency, as_of)
+        rows = []
+        for c in cases:
+            key = (c.customer_id, c.currency)
+            position = dunning.dunning_position(items.get(key[0], {}).get(key[1], []), as_of)
+            level = levels.get(key, (0, None))[0]
+            row = _case_row(c, position=position, promise=promises.get(key), to_base=to_base)
+            rows.append(row | {"level": level, "level_name": level_label(policy, level)})
+        rows.sort(key=_priority_order)
+        pages = max(1, -(-len(rows) // PER_PAGE))
+        page = min(max(1, filters.page), pages)
+        shown = rows[(page - 1) * PER_PAGE : page * PER_PAGE]
+        _add_last_actions(s, shown, levels)
+        open_ = CollectionCase.status == CaseStatus.OPEN
+        return {
+            "rows": shown,
+            "total": len(rows),
+            "page": page,
+            "pages": pages,
+            "per_page": PER_PAGE,
+            "base_currency": policy.base_currency,
+            "priority_rule": PRIORITY_RULE.format(base=policy.base_currency),
+            "currencies": sorted(s.exec(select(CollectionCase.currency).where(open_).distinct())),
+            "levels": [(lv.level, lv.label) for lv in policy.dunning.levels],
+            "collectors": assignable(app, policy),
+        }
+
+
+def _open_cases(s: Session, filters: WorklistFilters, viewer: str) -> list[Any]:
+    """The open cases the filters of collector and currency let through, as plain rows (what a
+    worklist row shows of the case and its customer: thousands of them are read per page)."""
+    case, customer = table_of(CollectionCase).c, table_of(Customer).c
+    q = (
+        sa_select(
+            case.id, case.customer_id, case.currency, case.reason, case.opened_on,
+            case.collector, customer.code, customer.name,
+        )
+        .join_from(table_of(CollectionCase), table_of(Customer), customer.id == case.customer_id)
+        .where(case.status == CaseStatus.OPEN)
+    )  # fmt: skip
+    if filters.currency:
+        q = q.where(case.currency == filters.currency)
+    who = case.collector
+    if filters.collector == "mine":
+        q = q.where(or_(who == viewer, who.is_(None)))
+    elif filters.collector == "unassigned":
+        q = q.where(who.is_(None))
+    elif filters.collector not in ("all", ""):
+        q = q.where(who == filters.collector)
+    return list(s.execute(q))
+
+
+def _levels(s: Session, ids: list[int]) -> dict[Key, tuple[int, date]]:
+    """(customer id, currency) -> the dunning level reached and the day it was taken."""
+    out: dict[Key, tuple[int, date]] = {}
+    step = table_of(DunningAction).c
+    for i in range(0, len(ids), CHUNK):
+        last = (
+            sa_select(func.max(step.id))
+            .where(step.customer_id.in_(ids[i : i + CHUNK]))
+            .group_by(step.customer_id, step.currency)
+        )
+        for cid, cur, level, on in s.execute(
+            sa_select(step.customer_id, step.currency, step.level, step.as_of).where(
+                step.id.in_(last)
+            )
+        ):
+            out[(cid, cur)] = (level, on)
+    return out
+
+
+def _open_promises(s: Session, ids: list[int]) -> dict[Key, PaymentPromise]:
+    """(customer id, currency) -> the open promise to pay (the latest, should there be two)."""
+    out: dict[Key, PaymentPromise] = {}
+    for i in range(0, len(ids), CHUNK):
+        for p in s.exec(
+            select(PaymentPromise)
+            .where(
+                col(PaymentPromise.customer_id).in_(ids[i : i + CHUNK]),
+                PaymentPromise.status == PromiseStatus.OPEN,
+            )
+            .order_by(col(PaymentPromise.id))
+        ):
+            out[(p.customer_id, p.currency)] = p
+    return out
+
+
+def _open_items(
+    s: Session, ids: list[int], as_of: date
+) -> dict[int, dict[str, list[dunning.OpenItem]]]:
+    out: dict[int, dict[str, list[dunning.OpenItem]]] = {}
+    for i in range(0, len(ids), CHUNK):
+        out.update(open_items_many(s, ids[i : i + CHUNK], as_of))
+    return out
+
+
+def _passes(
+    case: Any,
+    filters: WorklistFilters,
+    *,
+    levels: dict[Key, tuple[int, date]],
+    promises: dict[Key, PaymentPromise],
+    as_of: date,
+) -> bool:
+    key = (case.customer_id, case.currency)
+    if filters.level is not None and levels.get(key, (0, None))[0] != filters.level:
+        return False
+    promise = promises.get(key)
+    if filters.promise == "none":
+        return promise is None
+    if filters.promise == "open":
+        return promise is not None
+    if filters.promise in ("due", "week"):
+        ahead = 0 if filters.promise == "due" else 7
+        return promise is not None and (promise.promised_for - as_of).days <= ahead
+    return True
+
+
+def _case_row(
+    case: Any,
+    *,
+    position: dunning.DunningPosition,
+    promise: PaymentPromise | None,
+    to_base: Callable[[Decimal, str], Decimal | None],
+) -> View:
+    """A worklist row (without its level) of a row of :func:`_open_cases`: amount and days
+    overdue as ``credit worklist`` counts them (disputed invoices left out), and the priority."""
+    amount = money(position.overdue_total)
+    in_base = to_base(amount, case.currency)
+    days = position.oldest_days_overdue
+    return {
+        "case_id": case.id,
+        "customer_id": case.customer_id,
+        "customer": case.code,
+        "name": case.name,
+        "task": case.reason,
+        "currency": case.currency,
+        "amount": amount,
+        "amount_base": money(in_base) if in_base is not None else None,
+        "oldest_overdue_days": days,
+        "oldest_due_date": position.oldest_due_date,
+        "disputed": len(position.disputed_items),
+        "opened_on": case.opened_on,
+        "collector": case.collector,
+        "promised_for": promise.promised_for if promise else None,
+        "promised_amount": promise.amount if promise else None,
+        "priority": int(in_base * days / 1000) if in_base is not None else None,
+        "last_action": "",
+    }
+
+
+def _priority_order(row: View) -> tuple[int, int, int, str, str]:
+    rated = row["priority"] is not None
+    return (
+        int(not rated),
+        -(row["priority"] or 0),
+        -row["oldest_overdue_days"],
+        row["customer"],
+        row["currency"],
+    )
+
+
+def _add_last_actions(s: Session, rows: list[View], levels: dict[Key, tuple[int, date]]) -> None:
+    """The last dunning step of each row's currency, or the last call or note logged since (one
+    query for the page's customers)."""
+    ids = {r["customer_id"] for r in rows}
+    latest = (
+        select(func.max(CollectionNote.id))
+        .where(col(CollectionNote.customer_id).in_(ids))
+        .group_by(col(CollectionNote.customer_id))
+    )
+    notes = {
+        n.customer_id: n
+        for n in s.exec(select(CollectionNote).where(col(CollectionNote.id).in_(latest)))
+    }
+    for r in rows:
+        level, on = levels.get((r["customer_id"], r["currency"]), (0, None))
+        text = f"{r['level_name']} on {on.isoformat()}" if level > 0 and on else ""
+        note = notes.get(r["customer_id"])
+        if note is not None and (on is None or note.logged_on >= on):
+            text = f"{note.kind} by {note.logged_by} on {note.logged_on.isoformat()}: {note.note}"
+        r["last_action"] = text[:140]
