@@ -37,7 +37,10 @@ def web_secret(app: App) -> bytes:
         return app.settings.web_secret.encode()
     url = make_url(app.settings.database_url)
     if url.get_backend_name() != "sqlite" or not url.database:
-        raise ServiceError("set CREDIT_WEB_SECRET (a long random string) to sign approval links")
+        raise ServiceError(
+            "set CREDIT_WEB_SECRET (a long random string): it signs approval links and "
+            "workspace sessions"
+        )
     path = Path(url.database).with_name("web-secret")
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

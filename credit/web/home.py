@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from credit import services
 from credit.domain import workspace as ws
+from credit.services import casework
 from credit.web.auth import SIGNED_IN, Access, Person
 from credit.web.deps import SiteDep
 
@@ -28,7 +29,9 @@ def _waits(here: SiteDep, me: Person) -> dict[str, Any]:
             if p["approver"] in ("", me.username)
         ]
     if me.has(ws.COLLECTOR, ws.MANAGER):
-        out["cases"] = services.worklist(app, as_of=here.today())
+        mine = not me.has(ws.MANAGER)
+        out["cases"] = casework.open_case_count(app, viewer=me.username, mine=mine)
+        out["cases_mine"] = mine
     if me.has(ws.OPERATOR, ws.MANAGER):
         status = services.house_status(app)
         out["status"] = status

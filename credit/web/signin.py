@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from credit.resources import resource_dir
-from credit.services import accounts
+from credit.services import accounts, links
+from credit.services.common import ServiceError
 from credit.web.auth import (
     PUBLIC,
     SESSION_COOKIE,
@@ -80,6 +81,10 @@ def signin(
     csrf: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
+    try:
+        links.web_secret(here.app)  # sessions are signed with it
+    except ServiceError as exc:
+        return here.pages.message("Sign-in is not available", str(exc), ok=False, status=503)
     cookie = request.cookies.get(SIGNIN_COOKIE, "")
     if not csrf or not hmac.compare_digest(csrf.encode(), cookie.encode()):
         return _form(

@@ -152,7 +152,9 @@ def test_sign_in_gives_a_new_session_and_sign_out_ends_it_on_the_server(workspac
         assert {s.ended_reason for s in ended} == {"signed out"}
         actions = [
             (e.actor, e.action, (e.via or {}).get("channel"))
-            for e in uow.session.exec(select(AuditEvent).where(AuditEvent.entity_id == "mia.analyst"))
+            for e in uow.session.exec(
+                select(AuditEvent).where(AuditEvent.entity_id == "mia.analyst")
+            )
         ]
     assert ("mia.analyst", "session.signed_in", "web") in actions
     assert ("mia.analyst", "session.signed_out", "web") in actions
@@ -285,7 +287,8 @@ def test_wrong_passwords_from_one_address_across_accounts_are_throttled(workspac
         codes = []
         for i in range(accounts.ADDRESS_FAILURES + 3):
             answer = c.post(
-                "/signin", data={"username": people[i % len(people)], "password": "no", "csrf": csrf}
+                "/signin",
+                data={"username": people[i % len(people)], "password": "no", "csrf": csrf},
             )
             codes.append(answer.status_code)
             csrf = csrf_of(answer.text)
@@ -342,6 +345,11 @@ def test_after_sign_in_the_person_goes_only_to_a_page_of_this_site(workspace: Wo
             csrf = csrf_of(c.get("/signin").text)
             answer = c.post(
                 "/signin",
-                data={"username": "mia.analyst", "password": PASSWORD, "csrf": csrf, "next": target},
+                data={
+                    "username": "mia.analyst",
+                    "password": PASSWORD,
+                    "csrf": csrf,
+                    "next": target,
+                },
             )
             assert answer.headers["location"] == expected, target

@@ -23,6 +23,7 @@ from credit.services.casework.worklist import (
     PROMISE_FILTERS,
     WorklistFilters,
     WorklistPage,
+    open_case_count,
     worklist_page,
 )
 
@@ -36,6 +37,7 @@ __all__ = [
     "customer_invoice",
     "customer_notice",
     "place_hold",
+    "open_case_count",
     "release_hold",
     "worklist_page",
 ]

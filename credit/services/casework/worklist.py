@@ -258,3 +258,14 @@ def _add_last_actions(s: Session, rows: list[View], levels: dict[Key, tuple[int,
         if note is not None and (on is None or note.logged_on >= on):
             text = f"{note.kind} by {note.logged_by} on {note.logged_on.isoformat()}: {note.note}"
         r["last_action"] = text[:140]
+
+
+def open_case_count(app: App, *, viewer: str, mine: bool) -> int:
+    """How many cases are open (``mine``: assigned to ``viewer`` or to nobody): one count, for
+    a home page that links to the worklist instead of ranking every case."""
+    case = table_of(CollectionCase).c
+    q = sa_select(func.count()).where(case.status == CaseStatus.OPEN)
+    if mine:
+        q = q.where(or_(case.collector == viewer, case.collector.is_(None)))
+    with app.uow(read_only=True) as uow:
+        return int(uow.session.execute(q).scalar() or 0)
