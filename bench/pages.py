@@ -38,10 +38,10 @@ AS_OF = date(2027, 3, 1)
 
 
 def _prepare(url: str, cases: int) -> None:
-    from sqlalchemy import func, insert, select
+    from sqlalchemy import func, select
 
     from credit.app import App
-    from credit.db.models import CollectionCase, Invoice, UserAccount
+    from credit.db.models import CollectionCase, UserAccount
     from credit.services import accounts
     from credit.settings import Settings
 
@@ -55,28 +55,38 @@ def _prepare(url: str, cases: int) -> None:
     if opened:
         return
     with app.engine.begin() as conn:
-        overdue = conn.execute(
-            select(Invoice.customer_id, Invoice.currency, func.count())
-            .where(Invoice.due_date < AS_OF)
-            .group_by(Invoice.customer_id, Invoice.currency)
-            .order_by(Invoice.customer_id, Invoice.currency)
-        ).all()
-        worst = random.Random(7).sample(overdue, min(cases, len(overdue)))
-        rows = [
-            {
-                "customer_id": cid,
-                "currency": cur,
-                "episode": 1,
-                "reason": "handover" if i % 2 else "call",
-                "level": 4 if i % 2 else 2,
-                "opened_on": AS_OF,
-                "status": "open",
-                "collector": "cora.collector" if i % 3 == 0 else None,
-            }
-            for i, (cid, cur, _n) in enumerate(worst)
-        ]
-        conn.execute(insert(CollectionCase), rows)
+        _open_cases(conn, cases)
+        if app.engine.dialect.name == "postgresql":  # statistics, as autovacuum would keep them
+            conn.exec_driver_sql("ANALYZE")
     app.engine.dispose()
+
+
+def _open_cases(conn: Any, cases: int) -> None:
+    from sqlalchemy import func, insert, select
+
+    from credit.db.models import CollectionCase, Invoice
+
+    overdue = conn.execute(
+        select(Invoice.customer_id, Invoice.currency, func.count())
+        .where(Invoice.due_date < AS_OF)
+        .group_by(Invoice.customer_id, Invoice.currency)
+        .order_by(Invoice.customer_id, Invoice.currency)
+    ).all()
+    worst = random.Random(7).sample(overdue, min(cases, len(overdue)))
+    rows = [
+        {
+            "customer_id": cid,
+            "currency": cur,
+            "episode": 1,
+            "reason": "handover" if i % 2 else "call",
+            "level": 4 if i % 2 else 2,
+            "opened_on": AS_OF,
+            "status": "open",
+            "collector": "cora.collector" if i % 3 == 0 else None,
+        }
+        for i, (cid, cur, _n) in enumerate(worst)
+    ]
+    conn.execute(insert(CollectionCase), rows)
 
 
 def _serve(url: str) -> tuple[str, Any]:
