@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from datetime import date
@@ -120,8 +121,16 @@ def _refuse_busy_port(host: str, port: int) -> None:
 
 
 def _web_app(a: App, on_decided: Callable[[int, date], None]) -> Any:
+    import threading
+
+    from credit.services import portfolio
     from credit.web import create_app
 
+    def warm() -> None:  # the dashboard's figures, before anyone asks (seconds on a big ledger)
+        with contextlib.suppress(Exception):
+            portfolio.dashboard(a, as_of=a.settings.today(), wait=True)
+
+    threading.Thread(target=warm, name="dashboard-warm-up", daemon=True).start()
     return create_app(a, on_decided=on_decided)
 
 

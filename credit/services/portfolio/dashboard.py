@@ -9,6 +9,7 @@ queries: no invoice is loaded one by one. Exposure is the report's too: open rec
 from __future__ import annotations
 
 import heapq
+import logging
 import threading
 from collections import defaultdict
 from dataclasses import asdict
@@ -30,6 +31,7 @@ from credit.db.models import (
     LineStatus,
     Payment,
     SalesOrder,
+    utcnow,
 )
 from credit.domain import analytics
 from credit.domain.money import ZERO, money
@@ -37,6 +39,8 @@ from credit.domain.policy import PolicyBody
 from credit.domain.receivables_status import OrderStatus, PaymentStatus
 from credit.services.common import table_of
 from credit.services.portfolio.fold import ToBase, folded_ledger
+
+log = logging.getLogger(__name__)
 
 TOP = 10  # customers in the concentration and in each list
 # Utilisation bands (exposure / limit, percent): (label, from, below)
@@ -47,7 +51,7 @@ BANDS: tuple[tuple[str, Decimal | None, Decimal | None], ...] = (
     ("100% and over", Decimal(100), None),
 )
 
-_CACHE: dict[tuple[Any, ...], dict[str, Any]] = {}
+_CACHE: dict[tuple[Any, ...], tuple[tuple[Any, ...], dict[str, Any]]] = {}
 _CACHE_LOCK = threading.Lock()
 _CACHED = 8
 
@@ -263,20 +267,57 @@ def _read(s: Session, app: App, *, as_of: date, months: int) -> dict[str, Any]:
     }
 
 
-def dashboard(app: App, *, as_of: date, months: int = 12) -> dict[str, Any]:
+def dashboard(app: App, *, as_of: date, months: int = 12, wait: bool = False) -> dict[str, Any]:
     """The dashboard's figures as of a date. Computed once for what the database holds: until
     something is recorded (an import, a decision, a dunning step), a repeated call returns the
-    same figures from memory."""
+    same figures from memory. After a change, the figures computed last for the same date are
+    returned at once, marked ``refreshing`` with when they were computed, while newer ones are
+    computed in the background (a person never waits seconds for a chart); ``wait`` waits for
+    them instead (the first call ever for a date always does)."""
     with app.uow(read_only=True) as uow:
         s = uow.session
-        key = (app.settings.database_url, as_of, months, _version(s))
-        with _CACHE_LOCK:
-            cached = _CACHE.get(key)
-        if cached is not None:
-            return cached
-        figures = _read(s, app, as_of=as_of, months=months)
+        version = _version(s)
+    key = (app.settings.database_url, as_of, months)
     with _CACHE_LOCK:
-        while len(_CACHE) >= _CACHED:
+        cached = _CACHE.get(key)
+    if cached is not None and cached[0] == version:
+        return {**cached[1], "refreshing": False}
+    if cached is not None and not wait:
+        _refresh_in_background(app, key, version)
+        return {**cached[1], "refreshing": True}
+    return _compute(app, key, version)
+
+
+_RUNNING: set[tuple[Any, ...]] = set()
+
+
+def _compute(app: App, key: tuple[Any, ...], version: tuple[Any, ...]) -> dict[str, Any]:
+    _url, as_of, months = key
+    with app.uow(read_only=True) as uow:
+        figures = {
+            **_read(uow.session, app, as_of=as_of, months=months),
+            "computed_at": utcnow(),
+        }
+    with _CACHE_LOCK:
+        while len(_CACHE) >= _CACHED and key not in _CACHE:
             _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = figures
-    return figures
+        _CACHE[key] = (version, figures)
+    return {**figures, "refreshing": False}
+
+
+def _refresh_in_background(app: App, key: tuple[Any, ...], version: tuple[Any, ...]) -> None:
+    with _CACHE_LOCK:
+        if key in _RUNNING:
+            return
+        _RUNNING.add(key)
+
+    def run() -> None:
+        try:
+            _compute(app, key, version)
+        except Exception:  # the stale figures stay; the next view tries again
+            log.exception("refreshing the dashboard failed")
+        finally:
+            with _CACHE_LOCK:
+                _RUNNING.discard(key)
+
+    threading.Thread(target=run, name="dashboard-refresh", daemon=True).start()
