@@ -4,9 +4,11 @@ page's customers only."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypedDict
 
@@ -15,13 +17,26 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from credit.app import App
-from credit.db.models import CollectionCase, CollectionNote, Customer, DunningAction, PaymentPromise
+from credit.db.models import (
+    AuditHead,
+    CollectionCase,
+    CollectionNote,
+    Customer,
+    Dispute,
+    DunningAction,
+    Invoice,
+    Payment,
+    PaymentPromise,
+    utcnow,
+)
 from credit.domain import dunning
 from credit.domain.money import money
 from credit.domain.receivables_status import CaseStatus, PromiseStatus
 from credit.services.casework.shared import CHUNK, PER_PAGE, Key, View, assignable, level_label
 from credit.services.common import table_of
 from credit.services.ledger import converter, open_items_many
+
+log = logging.getLogger(__name__)
 
 PRIORITY_RULE = (
     "Priority = the amount overdue in {base} (other currencies at the latest exchange rate) x "
@@ -62,10 +77,17 @@ class WorklistPage(TypedDict):
     currencies: list[str]
     levels: list[tuple[int, str]]
     collectors: list[tuple[str, str]]
+    ranked_at: datetime  # when the order of the cases was computed
+    reranking: bool  # something was recorded since: a new order is being computed
 
 
 def worklist_page(app: App, *, as_of: date, viewer: str, filters: WorklistFilters) -> WorklistPage:
-    """Open cases that pass ``filters``, highest priority first, a page of :data:`PER_PAGE`."""
+    """Open cases that pass ``filters``, highest priority first, a page of :data:`PER_PAGE`.
+
+    Ranking needs the open items of every customer with an open case (thousands of documents);
+    it is kept in memory per business date and, after something is recorded, refreshed in the
+    background while the last ranking orders the list (``ranked_at``, ``reranking``). The rows of
+    the page itself are always computed afresh: what a collector reads is current."""
     with app.uow(read_only=True) as uow:
         s = uow.session
         _, policy = app.published_policy(s)
@@ -75,24 +97,28 @@ def worklist_page(app: App, *, as_of: date, viewer: str, filters: WorklistFilter
         cases = [
             c for c in cases if _passes(c, filters, levels=levels, promises=promises, as_of=as_of)
         ]
-        items = _open_items(s, sorted({c.customer_id for c in cases}), as_of)
         to_base = converter(s, policy.base_currency, policy.base_currency, as_of)
+        ranking = _ranking(app, s, as_of=as_of, to_base=to_base)
+        ranks = ranking.ranks | _ranks(s, [c for c in cases if _key(c) not in ranking.ranks],
+                                       as_of=as_of, to_base=to_base)  # fmt: skip
+        cases.sort(key=lambda c: _rank_order(c, ranks))
+        pages = max(1, -(-len(cases) // PER_PAGE))
+        page = min(max(1, filters.page), pages)
+        shown = cases[(page - 1) * PER_PAGE : page * PER_PAGE]
+        items = _open_items(s, sorted({c.customer_id for c in shown}), as_of)
         rows = []
-        for c in cases:
-            key = (c.customer_id, c.currency)
+        for c in shown:
+            key = _key(c)
             position = dunning.dunning_position(items.get(key[0], {}).get(key[1], []), as_of)
             level = levels.get(key, (0, None))[0]
             row = _case_row(c, position=position, promise=promises.get(key), to_base=to_base)
             rows.append(row | {"level": level, "level_name": level_label(policy, level)})
         rows.sort(key=_priority_order)
-        pages = max(1, -(-len(rows) // PER_PAGE))
-        page = min(max(1, filters.page), pages)
-        shown = rows[(page - 1) * PER_PAGE : page * PER_PAGE]
-        _add_last_actions(s, shown, levels)
+        _add_last_actions(s, rows, levels)
         open_ = CollectionCase.status == CaseStatus.OPEN
         return {
-            "rows": shown,
-            "total": len(rows),
+            "rows": rows,
+            "total": len(cases),
             "page": page,
             "pages": pages,
             "per_page": PER_PAGE,
@@ -101,7 +127,110 @@ def worklist_page(app: App, *, as_of: date, viewer: str, filters: WorklistFilter
             "currencies": sorted(s.exec(select(CollectionCase.currency).where(open_).distinct())),
             "levels": [(lv.level, lv.label) for lv in policy.dunning.levels],
             "collectors": assignable(app, policy),
+            "ranked_at": ranking.at,
+            "reranking": ranking.stale,
         }
+
+
+Rank = tuple[int | None, int]  # (priority, days overdue); no priority without an exchange rate
+
+
+@dataclass(frozen=True)
+class Ranking:
+    ranks: dict[Key, Rank]
+    at: datetime
+    stale: bool = False
+
+
+_RANKINGS: dict[tuple[str, date], tuple[tuple[Any, ...], Ranking]] = {}
+_REFRESHING: set[tuple[str, date]] = set()
+_LOCK = threading.Lock()
+
+
+def _key(case: Any) -> Key:
+    return (case.customer_id, case.currency)
+
+
+def _rank_order(case: Any, ranks: dict[Key, Rank]) -> tuple[int, int, int, str, str]:
+    priority, days = ranks.get(_key(case), (None, 0))
+    return (int(priority is None), -(priority or 0), -days, case.code, case.currency)
+
+
+def _ranks(
+    s: Session, cases: list[Any], *, as_of: date, to_base: Callable[[Decimal, str], Decimal | None]
+) -> dict[Key, Rank]:
+    """Each case's priority and days overdue, from its customer's open items."""
+    items = _open_items(s, sorted({c.customer_id for c in cases}), as_of)
+    out: dict[Key, Rank] = {}
+    for c in cases:
+        position = dunning.dunning_position(items.get(c.customer_id, {}).get(c.currency, []), as_of)
+        in_base = to_base(money(position.overdue_total), c.currency)
+        days = position.oldest_days_overdue
+        out[_key(c)] = (int(in_base * days / 1000) if in_base is not None else None, days)
+    return out
+
+
+def _version(s: Session) -> tuple[Any, ...]:
+    """What changes whenever a ranking may: the end of the audit chain (every import, payment
+    matched, dispute and dunning step records an event) and the last row of each table read."""
+    heads = [
+        sa_select(func.max(table_of(t).c.id)).scalar_subquery()
+        for t in (Invoice, Payment, Dispute, DunningAction, CollectionCase)
+    ]
+    audit_head = sa_select(func.max(table_of(AuditHead).c.last_id)).scalar_subquery()
+    return tuple(s.execute(sa_select(audit_head, *heads)).one())
+
+
+def _ranking(
+    app: App, s: Session, *, as_of: date, to_base: Callable[[Decimal, str], Decimal | None]
+) -> Ranking:
+    """The ranking of every open case on ``as_of``: kept while nothing is recorded; after a
+    change the last one, marked stale, while a new one is computed in the background."""
+    key, version = (app.settings.database_url, as_of), _version(s)
+    with _LOCK:
+        kept = _RANKINGS.get(key)
+    if kept is not None and kept[0] == version:
+        return kept[1]
+    if kept is None:
+        return _rank_all(s, key=key, version=version, to_base=to_base)
+    with _LOCK:
+        start = key not in _REFRESHING
+        _REFRESHING.add(key)
+    if start:
+        threading.Thread(
+            target=_refresh, args=(app, key, version), name="worklist-ranking", daemon=True
+        ).start()
+    return Ranking(kept[1].ranks, kept[1].at, stale=True)
+
+
+def _rank_all(
+    s: Session,
+    *,
+    key: tuple[str, date],
+    version: tuple[Any, ...],
+    to_base: Callable[[Decimal, str], Decimal | None],
+) -> Ranking:
+    every = _open_cases(s, WorklistFilters(), viewer="")
+    ranking = Ranking(_ranks(s, every, as_of=key[1], to_base=to_base), utcnow())
+    with _LOCK:
+        while len(_RANKINGS) >= 8 and key not in _RANKINGS:
+            _RANKINGS.pop(next(iter(_RANKINGS)))
+        _RANKINGS[key] = (version, ranking)
+    return ranking
+
+
+def _refresh(app: App, key: tuple[str, date], version: tuple[Any, ...]) -> None:
+    try:
+        with app.uow(read_only=True) as uow:
+            s = uow.session
+            _, policy = app.published_policy(s)
+            to_base = converter(s, policy.base_currency, policy.base_currency, key[1])
+            _rank_all(s, key=key, version=version, to_base=to_base)
+    except Exception:  # the last ranking stays; the next view tries again
+        log.exception("ranking the worklist failed")
+    finally:
+        with _LOCK:
+            _REFRESHING.discard(key)
 
 
 def _open_cases(s: Session, filters: WorklistFilters, viewer: str) -> list[Any]:
