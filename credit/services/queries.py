@@ -47,11 +47,16 @@ class CustomerOverview(TypedDict):
     aging: dict[str, Any]
     dunning_level: dict[str, int]
     open_items: dict[str, list[dict[str, Any]]]
+    open_item_counts: dict[str, int]
     promises: list[dict[str, Any]]
     requests: list[dict[str, Any]]
 
 
-def customer_overview(app: App, *, code: str, as_of: date) -> CustomerOverview:
+def customer_overview(
+    app: App, *, code: str, as_of: date, items_shown: int | None = None
+) -> CustomerOverview:
+    """A customer at a glance (``credit customers show``); ``items_shown`` keeps that many of
+    the oldest open items per currency (a page shows 50 of a customer's 40,000)."""
     with app.uow(read_only=True) as uow:
         s = uow.session
         c = get_customer(s, code)
@@ -102,7 +107,10 @@ def customer_overview(app: App, *, code: str, as_of: date) -> CustomerOverview:
                 "change": change,
                 "aging": {cur: dunning.aging(its, as_of) for cur, its in items.items()},
                 "dunning_level": _dunning_levels(s, c, items, as_of),
-                "open_items": {cur: _open_items_view(its, as_of) for cur, its in items.items()},
+                "open_items": {
+                    cur: _open_items_view(its, as_of, items_shown) for cur, its in items.items()
+                },
+                "open_item_counts": {cur: len(its) for cur, its in items.items()},
                 "promises": _promises(s, c),
                 "requests": [request_view(r) for r in requests],
             }
@@ -142,7 +150,10 @@ def _dunning_levels(
     return levels
 
 
-def _open_items_view(its: list[dunning.OpenItem], as_of: date) -> list[dict[str, Any]]:
+def _open_items_view(
+    its: list[dunning.OpenItem], as_of: date, shown: int | None = None
+) -> list[dict[str, Any]]:
+    oldest = sorted(its, key=lambda i: (i.due_date, i.number))[:shown]
     return [
         {
             "number": i.number,
@@ -152,7 +163,7 @@ def _open_items_view(its: list[dunning.OpenItem], as_of: date) -> list[dict[str,
             "days_overdue": i.days_overdue(as_of),
             "disputed": i.disputed,
         }
-        for i in sorted(its, key=lambda i: (i.due_date, i.number))
+        for i in oldest
     ]
 
 

@@ -165,7 +165,7 @@ def customer_file(app: App, *, code: str, as_of: date) -> dict[str, Any]:
     """Everything the workspace shows of a customer: the overview of ``credit customers show``
     and, beside it, the score's factors with why, the trend of its assessments, the credit
     line's history, dunning, cases, disputes, feedback, risk signals, notices and audit trail."""
-    overview = customer_overview(app, code=code, as_of=as_of)
+    overview = customer_overview(app, code=code, as_of=as_of, items_shown=50)
     with app.uow(read_only=True) as uow:
         s = uow.session
         customer = get_customer(s, code)
