@@ -23,6 +23,7 @@ from credit import audit
 from credit.app import App
 from credit.db.models import SignInAttempt, UserAccount, WebSession, utcnow
 from credit.domain import workspace
+from credit.domain.policy import PolicyBody
 from credit.services.common import ServiceError, known_person, required_text
 
 _HASHER = PasswordHasher()
@@ -78,13 +79,15 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def roles_of(app: App, username: str) -> frozenset[str]:
-    """The person's workspace roles under the published policy (empty for someone unknown)."""
+def roles_of(app: App, username: str, policy: PolicyBody | None = None) -> frozenset[str]:
+    """The person's workspace roles under the published policy (or ``policy``; empty for
+    someone unknown)."""
     person = app.directory.get(username)
     if person is None:
         return frozenset()
-    with app.uow(read_only=True) as uow:
-        _, policy = app.published_policy(uow.session)
+    if policy is None:
+        with app.uow(read_only=True) as uow:
+            _, policy = app.published_policy(uow.session)
     return workspace.workspace_roles(
         person.roles,
         approval_roles=[level.role for level in policy.authority.levels],
@@ -208,6 +211,7 @@ def list_users(app: App, *, now: datetime | None = None) -> list[AccountRow]:
     with app.uow(read_only=True) as uow:
         s = uow.session
         accounts = {a.username: a for a in s.exec(select(UserAccount))}
+        _, policy = app.published_policy(s)
         open_sessions = dict(
             s.execute(
                 select(WebSession.username, func.count())
@@ -239,7 +243,7 @@ def list_users(app: App, *, now: datetime | None = None) -> list[AccountRow]:
                 "username": person.username,
                 "name": person.name,
                 "email": str(person.email),
-                "roles": sorted(roles_of(app, person.username)) if account else [],
+                "roles": sorted(roles_of(app, person.username, policy)),
                 "status": status,
                 "sign_in": ", ".join(methods) or "-",
                 "last_sign_in_at": account.last_sign_in_at if account else None,
