@@ -1,6 +1,6 @@
-"""The worklist's order is kept per business date and, after something is recorded, recomputed
-in the background: meanwhile the last order is used (and said to be), but the rows shown are
-always current; then the new order takes over."""
+"""The worklist's amounts and order are kept per business date and, after something is recorded,
+recomputed in the background: meanwhile the last ones are shown (and said to be); then the new
+ones take over, equal to what `credit worklist` computes."""
 
 from __future__ import annotations
 
@@ -39,5 +39,7 @@ def test_after_a_change_the_last_order_is_used_until_the_new_one_is_ready(desk):
         assert time.monotonic() < deadline, "the new order never came"
         time.sleep(0.05)
     assert after["ranked_at"] > first["ranked_at"]
+    current = {r["customer"]: Decimal(r["amount"]) for r in services.worklist(app, as_of=CASES_DAY)}
+    assert {r["customer"]: r["amount"] for r in after["rows"]} == current
     priorities = [r["priority"] for r in after["rows"] if r["priority"] is not None]
     assert priorities == sorted(priorities, reverse=True)

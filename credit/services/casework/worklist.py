@@ -84,10 +84,11 @@ class WorklistPage(TypedDict):
 def worklist_page(app: App, *, as_of: date, viewer: str, filters: WorklistFilters) -> WorklistPage:
     """Open cases that pass ``filters``, highest priority first, a page of :data:`PER_PAGE`.
 
-    Ranking needs the open items of every customer with an open case (thousands of documents);
-    it is kept in memory per business date and, after something is recorded, refreshed in the
-    background while the last ranking orders the list (``ranked_at``, ``reranking``). The rows of
-    the page itself are always computed afresh: what a collector reads is current."""
+    Ranking needs the open items of every customer with an open case (thousands of documents,
+    tens of thousands for the biggest debtors); the amounts and days of every case are kept in
+    memory per business date and, after something is recorded, recomputed in the background
+    while the last ones are shown, saying so (``ranked_at``, ``reranking``). Promises, levels and
+    last actions are always read afresh."""
     with app.uow(read_only=True) as uow:
         s = uow.session
         _, policy = app.published_policy(s)
@@ -104,16 +105,12 @@ def worklist_page(app: App, *, as_of: date, viewer: str, filters: WorklistFilter
         cases.sort(key=lambda c: _rank_order(c, ranks))
         pages = max(1, -(-len(cases) // PER_PAGE))
         page = min(max(1, filters.page), pages)
-        shown = cases[(page - 1) * PER_PAGE : page * PER_PAGE]
-        items = _open_items(s, sorted({c.customer_id for c in shown}), as_of)
         rows = []
-        for c in shown:
+        for c in cases[(page - 1) * PER_PAGE : page * PER_PAGE]:
             key = _key(c)
-            position = dunning.dunning_position(items.get(key[0], {}).get(key[1], []), as_of)
             level = levels.get(key, (0, None))[0]
-            row = _case_row(c, position=position, promise=promises.get(key), to_base=to_base)
+            row = _case_row(c, rank=ranks[key], promise=promises.get(key))
             rows.append(row | {"level": level, "level_name": level_label(policy, level)})
-        rows.sort(key=_priority_order)
         _add_last_actions(s, rows, levels)
         open_ = CollectionCase.status == CaseStatus.OPEN
         return {
@@ -132,7 +129,7 @@ def worklist_page(app: App, *, as_of: date, viewer: str, filters: WorklistFilter
         }
 
 
-Rank = tuple[int | None, int]  # (priority, days overdue); no priority without an exchange rate
+Rank = dict[str, Any]  # a case's amount (and in the base currency), days, oldest due, disputes
 
 
 @dataclass(frozen=True)
@@ -152,7 +149,8 @@ def _key(case: Any) -> Key:
 
 
 def _rank_order(case: Any, ranks: dict[Key, Rank]) -> tuple[int, int, int, str, str]:
-    priority, days = ranks.get(_key(case), (None, 0))
+    rank = ranks[_key(case)]
+    priority, days = rank["priority"], rank["oldest_overdue_days"]
     return (int(priority is None), -(priority or 0), -days, case.code, case.currency)
 
 
@@ -164,9 +162,17 @@ def _ranks(
     out: dict[Key, Rank] = {}
     for c in cases:
         position = dunning.dunning_position(items.get(c.customer_id, {}).get(c.currency, []), as_of)
-        in_base = to_base(money(position.overdue_total), c.currency)
+        amount = money(position.overdue_total)
+        in_base = to_base(amount, c.currency)
         days = position.oldest_days_overdue
-        out[_key(c)] = (int(in_base * days / 1000) if in_base is not None else None, days)
+        out[_key(c)] = {
+            "amount": amount,
+            "amount_base": money(in_base) if in_base is not None else None,
+            "oldest_overdue_days": days,
+            "oldest_due_date": position.oldest_due_date,
+            "disputed": len(position.disputed_items),
+            "priority": int(in_base * days / 1000) if in_base is not None else None,
+        }
     return out
 
 
@@ -323,18 +329,9 @@ def _passes(
     return True
 
 
-def _case_row(
-    case: Any,
-    *,
-    position: dunning.DunningPosition,
-    promise: PaymentPromise | None,
-    to_base: Callable[[Decimal, str], Decimal | None],
-) -> View:
+def _case_row(case: Any, *, rank: Rank, promise: PaymentPromise | None) -> View:
     """A worklist row (without its level) of a row of :func:`_open_cases`: amount and days
     overdue as ``credit worklist`` counts them (disputed invoices left out), and the priority."""
-    amount = money(position.overdue_total)
-    in_base = to_base(amount, case.currency)
-    days = position.oldest_days_overdue
     return {
         "case_id": case.id,
         "customer_id": case.customer_id,
@@ -342,29 +339,13 @@ def _case_row(
         "name": case.name,
         "task": case.reason,
         "currency": case.currency,
-        "amount": amount,
-        "amount_base": money(in_base) if in_base is not None else None,
-        "oldest_overdue_days": days,
-        "oldest_due_date": position.oldest_due_date,
-        "disputed": len(position.disputed_items),
+        **rank,
         "opened_on": case.opened_on,
         "collector": case.collector,
         "promised_for": promise.promised_for if promise else None,
         "promised_amount": promise.amount if promise else None,
-        "priority": int(in_base * days / 1000) if in_base is not None else None,
         "last_action": "",
     }
-
-
-def _priority_order(row: View) -> tuple[int, int, int, str, str]:
-    rated = row["priority"] is not None
-    return (
-        int(not rated),
-        -(row["priority"] or 0),
-        -row["oldest_overdue_days"],
-        row["customer"],
-        row["currency"],
-    )
 
 
 def _add_last_actions(s: Session, rows: list[View], levels: dict[Key, tuple[int, date]]) -> None:
