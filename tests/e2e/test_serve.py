@@ -63,7 +63,9 @@ def _alive(app: App) -> bool:
         )
 
 
-def wait_for(ready: Any, what: str, seconds: float = 30, why: Any = None) -> None:
+def wait_for(ready: Any, what: str, seconds: float = 120, why: Any = None) -> None:
+    """Wait until ``ready()``: a bound for liveness, not a time limit (two test workers share
+    the machine; a flow run may wait its turn)."""
     deadline = time.monotonic() + seconds
     while not ready():
         assert time.monotonic() < deadline, f"waited {seconds} s for {what}: {why and why()}"

@@ -268,4 +268,4 @@ def operator(app: App, base: str, failed: int, shots: Path) -> None:
             n = uow.session.get(Notice, failed)
             return n is not None and n.status == "sent"
 
-    wait_for(sent, "the retried notice to be delivered (by the service)", 60)
+    wait_for(sent, "the retried notice to be delivered (by the service)", 120)
