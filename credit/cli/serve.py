@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable
 from datetime import date
@@ -121,19 +120,8 @@ def _refuse_busy_port(host: str, port: int) -> None:
 
 
 def _web_app(a: App, on_decided: Callable[[int, date], None]) -> Any:
-    import threading
-
-    from credit.services import casework, portfolio
     from credit.web import create_app
 
-    def warm() -> None:  # the dashboard and the worklist's order, before anyone asks (seconds
-        # each on a big ledger)
-        day = a.settings.today()
-        with contextlib.suppress(Exception):
-            portfolio.dashboard(a, as_of=day, wait=True)
-            casework.worklist_page(a, as_of=day, viewer="", filters=casework.WorklistFilters())
-
-    threading.Thread(target=warm, name="dashboard-warm-up", daemon=True).start()
     return create_app(a, on_decided=on_decided)
 
 
