@@ -451,11 +451,22 @@ def summary(demo: Demo) -> None:
 
 
 def _workspace_hint(a: App, console: Console) -> None:
+    import shlex
+
     from credit.services import accounts
 
     url = a.settings.database_url
+    settings = {
+        "CREDIT_DATABASE_URL": url,
+        "CREDIT_OUTBOX_DIR": str(a.settings.outbox_dir),
+        "CREDIT_SMTP_HOST": "",
+        **DEMO_COMPANY,
+    }
+    env_file = Path(str(a.settings.outbox_dir)).parent / "demo.env"
+    env_file.write_text("".join(f"{k}={shlex.quote(v)}\n" for k, v in settings.items()))
     console.print(
-        f"[bold]Workspace[/]: CREDIT_DATABASE_URL={url} credit serve, then open "
+        f"[bold]Workspace[/]: set -a; . {env_file}; set +a; credit serve (the demo's database and "
+        "its made-up company), then open "
         f"{a.settings.web_base_url} and sign in as one of the sample users (these accounts exist "
         "only in this demo database):"
     )
