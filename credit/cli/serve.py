@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -84,9 +85,24 @@ def serve(
                 highlight=False,
             )
 
-        with tracebacks_to(error_log()):
+        with tracebacks_to(error_log()), _stacks_on_sigusr1(error_log()):
             service.run(timezone=zone, on_ready=ready)
     console.print("credit serve stopped: schedules wait until it runs again.")
+
+
+@contextmanager
+def _stacks_on_sigusr1(log: Path) -> Iterator[None]:
+    """`kill -USR1 <pid>` appends every thread's stack to the error log: what a service that
+    seems stuck is doing, without stopping it."""
+    import faulthandler
+    import signal
+
+    with log.open("a") as out:
+        faulthandler.register(signal.SIGUSR1, file=out, all_threads=True)
+        try:
+            yield
+        finally:
+            faulthandler.unregister(signal.SIGUSR1)
 
 
 def _refuse_second_service(a: App) -> None:

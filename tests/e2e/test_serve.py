@@ -72,6 +72,14 @@ def wait_for(ready: Any, what: str, seconds: float = 120, why: Any = None) -> No
         time.sleep(0.1)
 
 
+def stacks_of(service: subprocess.Popen[str], cli: Any) -> str:  # noqa: F811
+    """What every thread of a service that seems stuck is doing (`kill -USR1` writes it)."""
+    log = cli.path / "var" / "log" / "credit-errors.log"
+    service.send_signal(signal.SIGUSR1)
+    time.sleep(1)
+    return log.read_text()[-20000:] if log.exists() else f"no {log}"
+
+
 def sent(app: App, kind: str) -> list[Notice]:
     with app.uow() as uow:
         return list(
@@ -171,13 +179,14 @@ def test_a_service_killed_between_a_decision_and_its_follow_up_does_it_once_rest
     waiting = [f for f in follow_ups(app) if f.status != "done"]
     assert any(f.kind == "approval" for f in waiting)
     assert "Service: not running" in cli("status").stdout
-    with serving(cli):
+    with serving(cli) as service:
         wait_for(
             lambda: all(f.status == "done" for f in follow_ups(app)),
             "the follow-ups",
-            why=lambda: [
-                (f.kind, f.status, f.attempts, f.claimed_by, f.error) for f in follow_ups(app)
-            ],
+            why=lambda: (
+                [(f.kind, f.status, f.attempts, f.claimed_by, f.error) for f in follow_ups(app)],
+                stacks_of(service, cli),
+            ),
         )
         wait_for(lambda: len(sent(app, "terms_letter")) == 1, "the terms letter")
         time.sleep(2)  # a second run would show now
