@@ -1,0 +1,1 @@
+"""Money in: payment references on letters, bank statements and cash application."""
