@@ -25,11 +25,13 @@ demo: $(STAMP)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)) || echo "make: chromium not installed (needs root: apt-get install chromium); the browser test will be skipped"; }
 
+# Two test processes (pytest-xdist), each test file in one of them: the session's Prefect server and
+# the module fixtures are made once per process.
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 # ruff (lint and format, with complexity, parameter-count, unused-argument and private-import rules),
 # the import contracts (credit/ never imports Prefect; the domain no database; flows -> tasks ->

@@ -105,7 +105,9 @@ def _serve(url: str) -> tuple[str, Any]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_app(app, today=lambda: AS_OF), port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(app, today=lambda: AS_OF), port=port, log_level="warning", log_config=None
+        )
     )
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:

@@ -98,8 +98,13 @@ class Service:
 
         assert self.web is not None
         asgi = self.web.make_app(lambda _request_id, _as_of: self.wake.set())
+        # log_config=None: uvicorn would otherwise reconfigure logging (dictConfig), which
+        # flushes Prefect's API log handler while holding logging's lock: with a flow running in
+        # a worker thread that waits for the same lock, the service deadlocked (seen in CI).
         return uvicorn.Server(
-            uvicorn.Config(asgi, host=self.web.host, port=self.web.port, log_level="warning")
+            uvicorn.Config(
+                asgi, host=self.web.host, port=self.web.port, log_level="warning", log_config=None
+            )
         )
 
     def run(self, *, timezone: str, on_ready: Callable[[], None] | None = None) -> None:
@@ -120,6 +125,8 @@ class Service:
                 self.app, prefect_url=self.prefect_url, web_url=web_url
             )
             instance = parts.instance
+            # The web server is made before any thread runs a flow (see _web_server).
+            parts.web = self._web_server() if self.web else None
             parts.threads.append(self._thread("heartbeat", lambda: self._beat(instance)))
             for n in range(self.workers):
                 parts.threads.append(
@@ -132,7 +139,6 @@ class Service:
                 )
             parts.threads.append(self._thread("delivery", self._deliver))
             parts.commands = self._command_server()
-            parts.web = self._web_server() if self.web else None
             if parts.web is not None:
                 parts.web_thread = self._thread("web", parts.web.run)
             if on_ready is not None:

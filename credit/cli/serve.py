@@ -187,7 +187,9 @@ def web(
         f"Workspace and approval page on http://{host}:{port} (links point to "
         f"{a.settings.web_base_url}); accounts: `credit users list`"
     )
-    uvicorn.run(_web_app(a, continue_request), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        _web_app(a, continue_request), host=host, port=port, log_level="warning", log_config=None
+    )
 
 
 def demo(

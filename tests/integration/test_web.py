@@ -33,7 +33,9 @@ def site(ledger):
     port = free_port()
     continued: list[int] = []
     web = create_app(ledger, on_decided=lambda rid, as_of: continued.append(rid), today=lambda: DAY)
-    server = uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning", log_config=None)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -112,7 +112,9 @@ def sign_in(client: httpx.Client, username: str, password: str = PASSWORD) -> ht
 @contextmanager
 def serving(web: Any, port: int | None = None) -> Iterator[str]:
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning", log_config=None)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
