@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from credit.config import load_directory
+from credit.config import load_bank_accounts, load_directory
 from credit.db.engine import make_engine
 from credit.db.models import CreditPolicy, PolicyStatus
 from credit.db.uow import UnitOfWork
+from credit.domain.bank_accounts import BankAccounts
 from credit.domain.directory import Directory
 from credit.domain.policy import PolicyBody
 from credit.settings import Settings
@@ -41,6 +42,11 @@ class App:
     @cached_property
     def directory(self) -> Directory:
         return load_directory(self.settings.approvers_path)
+
+    @cached_property
+    def bank_accounts(self) -> BankAccounts:
+        """The company's bank accounts by currency (read once; a bad file fails here, located)."""
+        return load_bank_accounts(self.settings.bank_accounts_path)
 
     @cached_property
     def renderer(self) -> NoticeRenderer:

@@ -228,6 +228,7 @@ class Settings:
     base_currency: str = "EUR"
     policy_file: Path | None = None
     approvers_file: Path | None = None
+    bank_accounts_file: Path | None = None  # the company's accounts, one per currency
     # What letters and customer notices show for the company: its name, and for reaching and
     # paying it (lines with " | "). Required before customer notices go out: no defaults.
     company_name: str | None = None
@@ -347,6 +348,10 @@ class Settings:
     def approvers_path(self) -> Path:
         return self.approvers_file or resource_dir("config") / "approvers.yaml"
 
+    @property
+    def bank_accounts_path(self) -> Path:
+        return self.bank_accounts_file or resource_dir("config") / "bank_accounts.yaml"
+
     @classmethod
     def load(
         cls, env_file: str | Path | None = ".env", environ: dict[str, str] | None = None
@@ -381,6 +386,7 @@ class Settings:
             base_currency=currency,
             policy_file=get_path("POLICY_FILE"),
             approvers_file=get_path("APPROVERS_FILE"),
+            bank_accounts_file=get_path("BANK_ACCOUNTS_FILE"),
             company_name=get("COMPANY_NAME"),
             company_address=get("COMPANY_ADDRESS"),
             company_contact=get("COMPANY_CONTACT"),

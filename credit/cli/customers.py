@@ -1,8 +1,10 @@
-"""`credit customers show|list`: a customer's profile, rating, credit line and exposure."""
+"""`credit customers show|list|statement`: a customer's profile, rating, credit line and
+exposure; the statement of account as a PDF."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -13,11 +15,13 @@ from credit.cli.output import (
     as_code,
     clear_errors,
     console,
+    fail,
     fmt_amount,
     fmt_figure,
     get_app,
     parse_date,
     print_json,
+    require_company,
     table,
 )
 from credit.domain.words import counted, said
@@ -260,4 +264,52 @@ def customers_list(as_json: JsonOpt = False) -> None:
             ]
             for r in rows
         ],
+    )
+
+
+@app.command("statement")
+def customers_statement(
+    customer_code: Annotated[str, typer.Argument(help="Customer code.")],
+    as_of: AsOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="The PDF file to write (default: statement-CODE-DATE.pdf in the reports folder).",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The customer's statement of account as a PDF: every open item and credit, and the balance
+    per currency (in the customer's language, with the company's account for each currency)."""
+    from credit import services
+
+    day = parse_date(as_of)
+    a = get_app()
+    require_company(a.settings, "a statement of account")
+    code = as_code(customer_code)
+    with clear_errors():
+        statement = services.customer_statement(a, customer_code=code, as_of=day)
+        from credit.notices.pdf_statement import statement_pdf
+
+        data = statement_pdf(
+            statement, company=a.settings.company, locale=statement["customer"]["locale"]
+        )
+    target = out or a.settings.reports_dir / f"statement-{code}-{day.isoformat()}.pdf"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    except OSError as exc:
+        fail(f"--out: cannot write {target}: {exc.strerror}")
+    if as_json:
+        print_json({**statement, "file": str(target)})
+        return
+    balances = "; ".join(
+        f"{c['currency']} {counted(len(c['items']), 'open item')}, "
+        f"{counted(len(c['credits']), 'credit')}, balance {amt(c['balance'], c['currency'])}"
+        for c in statement["currencies"]
+    )
+    say(
+        f"Statement of account of {code} as of {day.isoformat()}: "
+        f"{balances or 'nothing open'}. Written to {target}"
     )

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from credit.cli import payments
 from credit.cli.output import JsonOpt, clear_errors, console, get_app, print_json
 from credit.domain.columns import COLUMNS, KINDS
 from credit.domain.words import counted
@@ -70,3 +71,6 @@ def _add_import_command(kind: str) -> None:
 
 for _kind in KINDS:
     _add_import_command(_kind)
+
+# A bank statement (camt.053 or MT940) is imported and matched: credit/cli/payments.py.
+app.command("statement")(payments.import_statement)

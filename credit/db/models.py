@@ -96,9 +96,10 @@ class Payment(SQLModel, table=True):
     amount: Decimal = _money()
     currency: str = Field(max_length=3)
     method: str = Field(max_length=30)
-    status: str = Field(default="received", max_length=20)  # received | bounced
+    status: str = Field(default="received", max_length=20)  # received | bounced | reversed
     invoice_id: int | None = Field(default=None, foreign_key="invoice.id", index=True)
     created_at: datetime = Field(default_factory=utcnow)
+    bank_entry_id: int | None = Field(default=None, foreign_key="bank_entry.id", index=True)
 
 
 class FxRate(SQLModel, table=True):
@@ -337,9 +338,8 @@ FAILED_SQL = text("status = 'failed'")
 class Notice(SQLModel, table=True):
     """The outbox: a notice is committed here, under a unique key, before anything is sent."""
 
-    # The notices waiting to go, in id order: a claim reads the first of them without passing
-    # those already sent (migration 0007). A query uses it when it says ``UNSENT`` literally.
-    # And the failed ones, which an operator lists (``status = 'failed'``, literally).
+    # The notices waiting to go, in id order (a claim reads the first without passing those sent,
+    # 0007; a query says ``UNSENT`` literally), and the failed ones an operator lists (literally).
     __table_args__ = (
         Index("ix_notice_unsent", "id", sqlite_where=UNSENT_SQL, postgresql_where=UNSENT_SQL),
         Index("ix_notice_failed", "id", sqlite_where=FAILED_SQL, postgresql_where=FAILED_SQL),
@@ -363,6 +363,9 @@ class Notice(SQLModel, table=True):
     delivered_to: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+    # A customer letter's content for its PDF (credit.notices.document): the context it was
+    # rendered from and its body, stored when queued; None for other notices.
+    document: dict | None = _json()
 
 
 # The same condition for queries on the outbox (rendered with the values inline).
@@ -590,7 +593,8 @@ class ServiceInstance(SQLModel, table=True):
     web_url: str | None = Field(default=None, max_length=300)
 
 
-# The web workspace's accounts and sessions (imported here so every table is known at once).
+# The web workspace's and cash application's tables (imported so every table is known at once).
+from credit.db import models_cash as models_cash  # noqa: E402
 from credit.db.models_web import SignInAttempt as SignInAttempt  # noqa: E402
 from credit.db.models_web import UserAccount as UserAccount  # noqa: E402
 from credit.db.models_web import WebSession as WebSession  # noqa: E402

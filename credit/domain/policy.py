@@ -233,6 +233,9 @@ class DunningLevel(_Strict):
     fee: dict[str, Decimal] = {}
     interest: bool = False
     pay_within_days: int = Field(default=7, ge=0, le=90)  # the notice asks for payment by then
+    # The customer's statement of account (every open item and credit) goes with the notice as a
+    # second PDF.
+    attach_statement: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -263,6 +266,10 @@ class DunningLevel(_Strict):
             raise ValueError(f"level {self.level}: action charge needs a fee or interest: true")
         if self.action != DunningAction.CHARGE and charges:
             raise ValueError(f"level {self.level}: fee and interest need action: charge")
+        if self.attach_statement and self.channel == DunningChannel.CALL:
+            raise ValueError(
+                f"level {self.level}: attach_statement needs a letter or an e-mail, not a call"
+            )
         return self
 
 
@@ -270,6 +277,15 @@ class Orders(_Strict):
     """When ``credit orders check`` holds a new order besides the limit and an on-hold line."""
 
     max_days_overdue: int = Field(default=30, ge=0)  # oldest undisputed overdue invoice
+
+
+class CashApplication(_Strict):
+    """How close a payment matched by the payer's IBAN and its amount must come to the items it
+    pays: within the smaller of ``tolerance`` (an amount, in the payment's currency) and
+    ``tolerance_pct`` percent of the payment. Policies without the section get these defaults."""
+
+    tolerance: Decimal = Field(default=Decimal("1.00"), ge=0, le=1000)
+    tolerance_pct: Decimal = Field(default=Decimal("0.5"), ge=0, le=10)
 
 
 class Dunning(_Strict):
@@ -388,6 +404,7 @@ class PolicyBody(_Strict):
     dunning: Dunning
     orders: Orders = Orders()
     risk: RiskRules = RiskRules()
+    cash_application: CashApplication = CashApplication()
 
     @field_validator("ratings")
     @classmethod

@@ -70,7 +70,13 @@ def _level_text(lv: DunningLevel) -> str:
         parts.append("fee " + _num(lv.fee))
     if lv.interest:
         parts.append("interest")
+    if lv.attach_statement:
+        parts.append("statement of account attached")
     return ", ".join(parts)
+
+
+def _yes_no(value: object) -> str:
+    return "yes" if value else "no"
 
 
 Key = TypeVar("Key", str, int)
@@ -273,8 +279,14 @@ DUNNING_LEVEL_FIELDS = [
     "fee",
     "interest",
     "pay_within_days",
+    "attach_statement",
 ]
-DUNNING_LEVEL_FORMATS = {"trigger": _enum_value, "channel": _enum_value, "action": _enum_value}
+DUNNING_LEVEL_FORMATS = {
+    "trigger": _enum_value,
+    "channel": _enum_value,
+    "action": _enum_value,
+    "attach_statement": _yes_no,
+}
 
 
 def _order_and_risk_changes(old: PolicyBody, new: PolicyBody) -> list[Change]:
@@ -286,6 +298,10 @@ def _order_and_risk_changes(old: PolicyBody, new: PolicyBody) -> list[Change]:
         if key != "effects" and ro.get(key) != rn.get(key)
     ]
     out += _changes("risk", _effects_changes(old.risk.effects, new.risk.effects))
+    out += _changes(
+        "cash application",
+        _fields(old.cash_application, new.cash_application, ["tolerance", "tolerance_pct"]),
+    )
     return out
 
 

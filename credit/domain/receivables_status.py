@@ -11,7 +11,17 @@ from enum import StrEnum
 
 class PaymentStatus(StrEnum):
     RECEIVED = "received"  # counts: pays the invoice it names, or sits on account
-    BOUNCED = "bounced"  # listed, pays nothing
+    BOUNCED = "bounced"  # listed, pays nothing (the bank took it back: a risk signal)
+    REVERSED = "reversed"  # a match undone (cash application): kept for the record, pays nothing
+
+
+class BankEntryStatus(StrEnum):
+    """A bank statement entry in cash application."""
+
+    MATCHED = "matched"  # its payments are recorded (a return: the payment it takes back found)
+    UNMATCHED = "unmatched"  # waits for a collector, with suggestions
+    RETURNED = "returned"  # a credit the bank took back (its payments bounced)
+    IGNORED = "ignored"  # money out that is not a return: kept for the record
 
 
 class PromiseStatus(StrEnum):

@@ -44,7 +44,10 @@ def plan_payments(session: Session, rows: list[Row], ctx: Values) -> list[tuple[
                 reason="lower-case word such as bank_transfer",
             ),
             "status": r.text(
-                "status", pattern="|".join(PaymentStatus), max_len=20, reason="received or bounced"
+                "status",
+                pattern=f"{PaymentStatus.RECEIVED}|{PaymentStatus.BOUNCED}",  # reversed: matching's
+                max_len=20,
+                reason="received or bounced",
             )
             or PaymentStatus.RECEIVED.value,
             "invoice_id": None,

@@ -127,6 +127,8 @@ class Outgoing:
     attempts: int
     message_id: str | None
     created_at: datetime
+    locale: str
+    document: dict[str, Any] | None  # a customer letter's content, for its PDF
     claim: int = 0  # ``attempts`` right after this sender's claim: its token
     status: str = NoticeStatus.SENDING
     last_error: str | None = None
@@ -136,7 +138,7 @@ class Outgoing:
 
 
 _OUTBOX = table_of(Notice)
-_READ_FIELDS = [f.name for f in fields(Outgoing)[:11]]
+_READ_FIELDS = [f.name for f in fields(Outgoing)[:13]]
 _READ = [_OUTBOX.c[name] for name in _READ_FIELDS]
 _MARK = (
     update(_OUTBOX)

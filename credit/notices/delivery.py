@@ -28,7 +28,8 @@ from credit.notices.claims import (
     mark,
     waiting,
 )
-from credit.notices.message import build_message, message_id
+from credit.notices.document import LetterRefused
+from credit.notices.message import Attachment, build_message, message_id
 from credit.notices.transports import LetterWriter, Transport
 
 log = logging.getLogger("credit.notices")
@@ -81,6 +82,9 @@ class Sender:
     letters: LetterWriter
     mail_from: str
     retry_base: float = RETRY_BASE
+    # Makes a customer letter's files (its PDF ...) from what its notice stored, and refuses one
+    # naming no or an old account (credit.notices.pdf_maker.LetterMaker); None: such notices fail.
+    letter_maker: Any = None
 
 
 class DeliveryOptions(TypedDict, total=False):
@@ -94,6 +98,7 @@ class DeliveryOptions(TypedDict, total=False):
     retry_base: float
     hold: frozenset[str]
     hold_reason: str
+    letter_maker: Any
 
 
 @dataclass
@@ -144,6 +149,7 @@ def deliver_pending(
         letters=LetterWriter(options.get("letters_dir") or Path("var/outbox/letters")),
         mail_from=options["mail_from"],
         retry_base=options.get("retry_base", RETRY_BASE),
+        letter_maker=options.get("letter_maker"),
     )
     began = utcnow()
     with Session(engine, expire_on_commit=False) as session:
@@ -260,13 +266,21 @@ def send_one(notice: Outgoing, sender: Sender, report: DeliveryReport) -> SendOu
     if notice.attempts > MAX_ATTEMPTS + 2:  # claimed again and again, never an outcome
         return fail(notice, report, f"claimed {notice.attempts} times without an outcome")
     try:
-        message = build_message(notice, mail_from=sender.mail_from)
+        files = letter_files(notice, sender)
+    except LetterRefused as exc:  # no or another account: refused, never sent with a wrong one
+        fail(notice, report, f"not sent: {exc}")
+        return SendOutcome.UNBUILDABLE
+    except Exception as exc:
+        fail(notice, report, f"its letter (PDF) cannot be made: {type(exc).__name__}: {exc}")
+        return SendOutcome.UNBUILDABLE
+    try:
+        message = build_message(notice, mail_from=sender.mail_from, attachments=files)
     except Exception as exc:  # a notice that cannot become a message never will
         fail(notice, report, f"cannot build the message: {type(exc).__name__}: {exc}")
         return SendOutcome.UNBUILDABLE
     try:
         if notice.channel == Channel.LETTER:
-            where = sender.letters.write(notice)
+            where = sender.letters.write(notice, files)
         else:
             where = sender.transport.send(notice, message)
     except (smtplib.SMTPException, OSError) as exc:
@@ -282,6 +296,20 @@ def send_one(notice: Outgoing, sender: Sender, report: DeliveryReport) -> SendOu
     notice.claimed_until = None
     report.sent += 1
     return SendOutcome.SENT
+
+
+def letter_files(notice: Outgoing, sender: Sender) -> list[Attachment]:
+    """The files a customer letter goes with, made from what its notice stored (none for other
+    notices). Raises :class:`LetterRefused` when it must not go out as stored."""
+    if not notice.document:
+        return []
+    if sender.letter_maker is None:
+        raise LetterRefused(
+            "this delivery cannot make customer letters (it has neither the company's details "
+            "nor its bank accounts): deliver with `credit notices deliver`"
+        )
+    files: list[Attachment] = sender.letter_maker.files(notice)
+    return files
 
 
 def _not_delivered(

@@ -28,9 +28,14 @@ def babel_locale(locale: str) -> Locale:
 @pass_context
 def money_filter(ctx: Any, value: Decimal | str | None, currency: str = "") -> str:
     """An amount as the notice's locale writes it (Babel), exact from the Decimal."""
+    return money_text(value, currency, ctx.get("locale", "en"))
+
+
+def money_text(value: Decimal | str | None, currency: str, locale: str) -> str:
+    """An amount as ``locale`` writes it (Babel), exact from the Decimal; "-" for none."""
     if value is None:
         return "-"
-    loc = babel_locale(ctx.get("locale", "en"))
+    loc = babel_locale(locale)
     if not currency:
         return format_decimal(money(Decimal(value)), format="#,##0.00", locale=loc)
     # Rounded half up (as invoices are) to the decimals the letter prints for the currency:
@@ -103,7 +108,12 @@ def install_filters(env: Environment, zone: ZoneInfo) -> None:
 @pass_context
 def date_filter(ctx: Any, value: date | str | None, fmt: str = "medium") -> str:
     """A date as the notice's locale writes it (Babel): 30 Nov 2026, 2026年11月30日."""
+    return date_text(value, ctx.get("locale", "en"), fmt)
+
+
+def date_text(value: date | str | None, locale: str, fmt: str = "medium") -> str:
+    """A date as ``locale`` writes it (Babel); "-" for none."""
     if value is None or value == "":
         return "-"
     day = date.fromisoformat(value[:10]) if isinstance(value, str) else value
-    return format_date(day, format=fmt, locale=babel_locale(ctx.get("locale", "en")))
+    return format_date(day, format=fmt, locale=babel_locale(locale))

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from credit.db.models import Notice, NoticeStatus, utcnow
 from credit.db.tables import table_of
 from credit.notices.base import Channel, NoticeError
+from credit.notices.document import stored
 from credit.notices.rendering import NoticeRenderer
 
 
@@ -33,6 +34,9 @@ class OutboxEntry(TypedDict):
     context: dict[str, Any]
     customer_id: NotRequired[int | None]
     channel: NotRequired[str]
+    # A customer letter: its content (context and body) is stored with it, and delivery sends
+    # it as a PDF (attached to the e-mail, or written beside the printable letter).
+    letter: NotRequired[bool]
 
 
 def enqueue(
@@ -69,6 +73,10 @@ def _rendered_row(renderer: NoticeRenderer, entry: OutboxEntry) -> dict[str, Any
     if not recipients or any("@" not in r for r in recipients):
         raise NoticeError(f"notice {key!r} has no valid recipient: {recipients!r}")
     rendered = renderer.render(entry["kind"], entry["locale"], entry["context"])
+    document = None
+    if entry.get("letter"):
+        body = renderer.render_letter_body(entry["kind"], entry["locale"], entry["context"])
+        document = stored(entry["context"], body)
     return {
         "idempotency_key": key,
         "kind": entry["kind"],
@@ -79,6 +87,7 @@ def _rendered_row(renderer: NoticeRenderer, entry: OutboxEntry) -> dict[str, Any
         "subject": rendered.subject,
         "text": rendered.text,
         "html": rendered.html,
+        "document": document,
     }
 
 

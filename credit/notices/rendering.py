@@ -225,3 +225,18 @@ class NoticeRenderer:
         if not subject:
             raise NoticeError(f"notice {kind!r}: the text template sets no subject")
         return Rendered(subject=subject, text=str(text_module), html=html)
+
+    def render_letter_body(self, kind: str, locale: str, context: dict[str, Any]) -> str:
+        """The body of a customer letter for its PDF: the text template rendered with
+        ``letter_pdf`` set (no e-mail footer; the items table, totals and payment details
+        replaced by the line :data:`~credit.notices.document.STATEMENT_MARK`, where the PDF
+        draws them)."""
+        context = {**context, "locale": locale, "letter_pdf": True}
+        try:
+            template, language = self._template(kind, locale, "txt")
+            body = template.render({**context, "template_language": language})
+        except NoticeError:
+            raise
+        except Exception as exc:  # jinja2.UndefinedError and friends
+            raise NoticeError(f"letter {kind!r} ({locale}) cannot be rendered: {exc}") from exc
+        return body.strip("\n") + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import smtplib
 import ssl
+from collections.abc import Sequence
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,7 +44,9 @@ class FileTransport:
 
 
 class LetterWriter:
-    """Writes a letter's HTML (A4, print-ready: open it and print or save as PDF)."""
+    """Writes a letter for the post room: its PDF (A4, for a window envelope) and, beside it, its
+    printable HTML; a statement of account it goes with as a second PDF. The file names derive
+    from the notice id, so writing a letter again replaces its files."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -51,13 +54,23 @@ class LetterWriter:
     def path_for(self, notice: Any) -> Path:
         return self.directory / f"{notice.id:07d}-{notice.kind}.html"
 
-    def write(self, notice: Any) -> str:
+    def write(self, notice: Any, files: Sequence[Any] = ()) -> str:
+        """Write the letter; where it is (its PDF, or its HTML when it has no PDF)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.path_for(notice)
-        tmp = target.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(notice.html, encoding="utf-8")
-        os.replace(tmp, target)
-        return str(target)
+        _replace(target, notice.html.encode("utf-8"))
+        pdfs = [f for f in files if f.content_type == "application/pdf"]
+        for n, pdf in enumerate(pdfs):
+            suffix = ".pdf" if n == 0 else f"-{n + 1}.pdf"
+            _replace(target.with_name(target.stem + suffix), pdf.data)
+        return str(target.with_suffix(".pdf") if pdfs else target)
+
+
+def _replace(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` atomically: a reader never sees half a file."""
+    tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
 
 
 class SmtpTransport:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from credit.services.account_statement import customer_statement
     from credit.services.analytics import notify_policy_research, portfolio_report
     from credit.services.approvals import (
         ChainRestarted,
@@ -31,6 +32,13 @@ if TYPE_CHECKING:
         sweep_approvals,
     )
     from credit.services.backtest import backtest, backtest_summary
+    from credit.services.cash.queue import (
+        match_payment,
+        payment_entry,
+        unmatch_payment,
+        unmatched_payments,
+    )
+    from credit.services.cash.statements import apply_statements, import_statement
     from credit.services.collections import (
         DunningOutcome,
         collection_candidates,

@@ -98,7 +98,11 @@ def _read_ledger(
             pay.c.method,
             pay.c.status,
         )
-        .where(pay.c.customer_id.in_(ids), pay.c.paid_on <= as_of)
+        .where(
+            pay.c.customer_id.in_(ids),
+            pay.c.paid_on <= as_of,
+            pay.c.status != PaymentStatus.REVERSED,  # a match undone: no payment at all
+        )
         .order_by(pay.c.customer_id, pay.c.paid_on, pay.c.id)
     ):
         payments[r.customer_id].append(r)

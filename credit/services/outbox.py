@@ -7,7 +7,7 @@ import hashlib
 import logging
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import TypedDict, cast
+from typing import Any, TypedDict, cast
 
 from sqlmodel import col, select
 
@@ -16,6 +16,7 @@ from credit.app import App
 from credit.db.models import CreditPolicy, Notice, NoticeStatus, utcnow
 from credit.domain.policy import DunningChannel
 from credit.services.common import ServiceError, known_user, required_text
+from credit.services.letters import rewrite_for_account
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +72,19 @@ def deliver(
         retry_base=app.settings.delivery_retry_seconds,
         hold=hold,
         hold_reason=hold_reason,
+        letter_maker=letter_maker(app),
     )
     out = asdict(report)
     out["released"] = len(released)
     out["operator_notice"] = tell_operator(app, report.failed_ids)
     return cast("Delivered", out)  # the report's fields and the two above
+
+
+def letter_maker(app: App) -> Any:
+    """What makes customer letters' PDFs at delivery: the company's details and bank accounts."""
+    from credit.notices.pdf_maker import LetterMaker
+
+    return LetterMaker(company=app.settings.company, load_accounts=lambda: app.bank_accounts)
 
 
 def _release_waiting(app: App, *, by: str | None, hold: frozenset[str]) -> list[int]:
@@ -133,6 +142,8 @@ def retry_notices(app: App, *, notice_ids: list[int], by: str, reason: str) -> l
         for i in notice_ids:
             n = rows[i]
             before = {"status": n.status, "attempts": n.attempts, "last_error": n.last_error}
+            # A letter refused for its account is written again with the account as it is now.
+            rewritten = rewrite_for_account(app, n)
             n.status, n.attempts, n.claimed_until = NoticeStatus.PENDING, 0, None
             s.add(n)
             audit.record(
@@ -142,7 +153,8 @@ def retry_notices(app: App, *, notice_ids: list[int], by: str, reason: str) -> l
                 entity_type="notice",
                 entity_id=str(i),
                 before=before,
-                after={"status": n.status, "attempts": 0},
+                after={"status": n.status, "attempts": 0}
+                | ({"rewritten": rewritten} if rewritten else {}),
                 reason=reason,
             )
         uow.commit()

@@ -22,6 +22,7 @@ from credit.services.common import (
     person_email,
     saved_id,
 )
+from credit.services.letters import Asked, remittance
 from credit.services.views import LineView, customer_view, line_view, request_view
 
 
@@ -124,20 +125,34 @@ def publish_request(app: App, *, request_id: int, as_of: date) -> PublishedLine:
                 as_of=as_of,
                 notify=True,
             )
+        key = f"terms-letter:{r.id}"
         ctx = {
             "customer": customer_view(customer),
             "line": line_view(line),
             "request": request_view(r),
+            "as_of": as_of,
+            # The reference the customer quotes on payments to the account (no amount asked).
+            "remittance": remittance(
+                app,
+                s,
+                customer=customer,
+                asked=Asked(line.currency, None),
+                purpose="terms",
+                notice_key=key,
+                as_of=as_of,
+                channel="email",
+            ),
         }
         n1, _ = notices.enqueue(
             s,
             app.renderer,
-            key=f"terms-letter:{r.id}",
+            key=key,
             kind="terms_letter",
             locale=customer.locale,
             recipients=[customer.email],
             customer_id=customer.id,
             context=ctx,
+            letter=True,
         )
         n2, _ = notices.enqueue(
             s,

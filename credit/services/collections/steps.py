@@ -17,6 +17,8 @@ from credit.domain.policy import DunningChannel, DunningLevel
 from credit.domain.receivables_status import CaseReason, CaseStatus
 from credit.domain.words import counted
 from credit.faults import checkpoint
+from credit.services import letters
+from credit.services.account_statement import account_statement
 from credit.services.collections.charges import book_charges
 from credit.services.collections.state import CustomerPosition, DunningRun
 from credit.services.views import customer_view, line_view
@@ -46,6 +48,16 @@ def notice_context(
     """What a dunning notice shows: every overdue invoice and charge with its open balance and days
     overdue, the credits that reduce it, and a total that is exactly their sum."""
     total = sum((i.open_amount for i in listed), ZERO) + sum((c.open_amount for c in credits), ZERO)
+    invoices = [
+        {
+            "number": i.number,
+            "kind": i.kind,
+            "due_date": i.due_date,
+            "open_amount": i.open_amount,
+            "days_overdue": i.days_overdue(as_of),
+        }
+        for i in listed
+    ]
     return {
         "customer": customer_view(customer),
         "as_of": as_of,
@@ -57,16 +69,7 @@ def notice_context(
             "channel": step.channel.value,
         },
         "overdue_total": total,
-        "invoices": [
-            {
-                "number": i.number,
-                "kind": i.kind,
-                "due_date": i.due_date,
-                "open_amount": i.open_amount,
-                "days_overdue": i.days_overdue(as_of),
-            }
-            for i in listed
-        ],
+        "invoices": invoices,
         "credits": [
             {
                 "number": c.number,
@@ -78,6 +81,8 @@ def notice_context(
         ],
         "interest": details.get("interest"),
         "fee": details.get("fee"),
+        # A long list: the e-mail summarises it (the attached PDF lists every item).
+        "summary": letters.summary(invoices),
         "line": line_view(line) if line else None,
         # The date payment is asked for: the policy's days to pay, on a business day there.
         "pay_by": calendar.next_business_day(
@@ -95,9 +100,11 @@ def enqueue(
     recipients: list[str],
     customer: Customer,
     ctx: dict[str, Any],
-    channel: str = "email",
+    letter_by: str | None = None,
 ) -> str:
-    """Queue a notice about the customer in the outbox; its kind."""
+    """Queue a notice about the customer in the outbox; its kind. ``letter_by``: the notice is
+    the customer's letter, sent by this channel (email or letter) with its PDF; otherwise an
+    e-mail."""
     notices.enqueue(
         run.session,
         run.app.renderer,
@@ -107,7 +114,8 @@ def enqueue(
         recipients=recipients,
         customer_id=customer.id,
         context=ctx,
-        channel=channel,
+        channel=letter_by or "email",
+        letter=letter_by is not None,
     )
     return kind
 
@@ -150,8 +158,44 @@ def apply_dunning(
         details=details,
     )
     ctx["level"]["channel"] = channel.value
+    if channel != DunningChannel.CALL:
+        _letter_details(run, pos, step=step, channel=channel, ctx=ctx)
     queued = _queue_notices(run, pos, step=step, channel=channel, ctx=ctx)
     return StepTaken(notices=queued, channel=channel.value, note=note)
+
+
+def _letter_details(
+    run: DunningRun,
+    pos: CustomerPosition,
+    *,
+    step: DunningLevel,
+    channel: DunningChannel,
+    ctx: dict[str, Any],
+) -> None:
+    """What the customer's letter needs to be paid from: its RF reference (issued now, in the
+    run's transaction, under the notice's key), the account for the currency; and the statement
+    of account when the level attaches one."""
+    ctx["remittance"] = letters.remittance(
+        run.app,
+        run.session,
+        customer=pos.customer,
+        asked=letters.Asked(
+            pos.currency, ctx["overdue_total"], [i["number"] for i in ctx["invoices"]]
+        ),
+        purpose="dunning",
+        notice_key=_customer_notice_key(pos, step),
+        as_of=run.as_of,
+        channel=channel.value,
+    )
+    if step.attach_statement:
+        ctx["account_statement"] = account_statement(
+            run.app, run.session, pos.customer, as_of=run.as_of
+        )
+
+
+def _customer_notice_key(pos: CustomerPosition, step: DunningLevel) -> str:
+    """The idempotency key of the level's notice to the customer."""
+    return f"dunning:{pos.episode_key}:l{step.level}"
 
 
 def _record_step(
@@ -295,7 +339,7 @@ def _queue_notices(
         _open_case(run, pos, reason=CaseReason.CALL, level=step.level)
         send("call_task", "call-task", "en", [teams.collections])
     else:
-        send(step.template, "dunning", customer.locale, [customer.email], channel=channel.value)
+        send(step.template, "dunning", customer.locale, [customer.email], letter_by=channel.value)
     if step.action == DunningActionKind.CREDIT_HOLD:
         # Sales hears of the hold level even without a credit line: no new orders on credit.
         send("credit_hold_sales", "credit-hold", "en", [customer.sales_owner_email, teams.credit])

@@ -1,0 +1,380 @@
+"""PDF letters with fpdf2: A4 pages laid out for a window envelope (DIN 5008 form B: the address
+field 20 mm from the left and 45 mm from the top, the information block at 125 mm, the subject at
+98.5 mm, fold marks), the company's sender block, a table that runs across pages with its heading
+repeated, the payment block with its EPC QR code, and "Page X of Y" on every page.
+
+fpdf2 is pure Python (it needs fontTools, Pillow and defusedxml, all wheels): it installs with
+``pip install`` on a fresh machine, no system libraries (Cairo, Pango) and no browser. Its core
+fonts are Latin-1 only, so the letters use DejaVu Sans (Unicode: names and addresses in any Latin,
+Greek or Cyrillic script), which matplotlib, a dependency already, ships; a CJK font found on the
+system is used for characters DejaVu lacks (Traditional Chinese letters)."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+
+from credit.notices.pdf_labels import labels
+
+FONT, MONO = "DejaVu", "DejaVuMono"
+LEFT, RIGHT = 25.0, 20.0  # margins (mm)
+WIDTH = 210.0 - LEFT - RIGHT  # the text's width
+LINE = 4.6  # body line height (mm)
+ROW = 5.2  # table row height (mm)
+GREY = (82, 96, 109)
+# Fonts for the characters DejaVu lacks (CJK), where a system has one; the first found is used.
+_FALLBACK_FONTS = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/System/Library/Fonts/PingFang.ttc",
+    "C:/Windows/Fonts/msjh.ttc",
+)
+
+
+class PdfError(RuntimeError):
+    """A PDF cannot be made (its fonts are missing)."""
+
+
+@cache
+def font_files() -> dict[str, Path]:
+    """DejaVu Sans (regular, bold) and DejaVu Sans Mono: matplotlib's copy, else the system's."""
+    places = []
+    spec = importlib.util.find_spec("matplotlib")
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        places.append(Path(root) / "mpl-data" / "fonts" / "ttf")
+    places.append(Path("/usr/share/fonts/truetype/dejavu"))
+    names = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "mono": "DejaVuSansMono.ttf"}
+    for place in places:
+        if all((place / n).is_file() for n in names.values()):
+            return {style: place / name for style, name in names.items()}
+    raise PdfError(
+        "letters are printed in DejaVu Sans, which was found neither in matplotlib's fonts nor in "
+        "/usr/share/fonts/truetype/dejavu: reinstall matplotlib (pip install matplotlib)"
+    )
+
+
+@cache
+def fallback_font() -> Path | None:
+    return next((Path(p) for p in _FALLBACK_FONTS if Path(p).is_file()), None)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: heading, width (mm), alignment (L or R)."""
+
+    heading: str
+    width: float
+    align: str = "L"
+
+
+class Document(FPDF):
+    """An A4 document of the company: fonts, margins, the running head of later pages, the footer
+    with the company's details and the page numbers."""
+
+    def __init__(
+        self,
+        *,
+        company: Mapping[str, Any],
+        locale: str,
+        title: str,
+        created: datetime,
+        text: str = "",
+    ) -> None:
+        super().__init__(orientation="P", unit="mm", format="A4")
+        self.company, self.locale, self.doc_title = company, locale, title
+        self.words = labels(locale)
+        files = font_files()
+        self.add_font(FONT, "", str(files[""]))
+        self.add_font(FONT, "B", str(files["B"]))
+        self._mono = files["mono"]  # added on first use (parsing a font costs 50 ms)
+        # The CJK font (parsing it costs about 0.4 s) only for a document that needs it.
+        extra = fallback_font() if needs_fallback(text, title, company) else None
+        self._fallback = extra is not None
+        if extra is not None:
+            self.add_font("Fallback", "", str(extra))
+            self.set_fallback_fonts(["Fallback"], exact_match=False)
+        self.set_margins(LEFT, 20, RIGHT)
+        self.set_auto_page_break(True, margin=24)
+        self.set_title(title)
+        self.set_author(str(company.get("name", "")))
+        self.set_creator("credit")
+        self.set_creation_date(created)  # the notice's: the same letter gives the same bytes
+        self.set_font(FONT, size=10)
+
+    def cell(self, *args: Any, **kwargs: Any) -> Any:
+        done = super().cell(*args, **kwargs)
+        if self._fallback:
+            # A fallback font's characters can leave it selected in the page while fpdf2 thinks
+            # ours is: the next text would be drawn with the wrong glyphs. Select ours again.
+            self.current_font_is_set_on_page = False
+        return done
+
+    # -- every page ----------------------------------------------------------------------------
+
+    def header(self) -> None:
+        if self.page_no() == 1:
+            self._fold_marks()
+            return
+        self.set_font(FONT, size=8)
+        self.set_text_color(*GREY)
+        self.set_xy(LEFT, 10)
+        self.cell(WIDTH * 0.4, 4, fit(self, str(self.company.get("name", "")), WIDTH * 0.4))
+        self.cell(WIDTH * 0.6, 4, fit(self, self.doc_title, WIDTH * 0.6), align="R")
+        self.set_text_color(0, 0, 0)
+        self.set_xy(LEFT, 20)
+
+    def footer(self) -> None:
+        self.set_y(-18)
+        self.set_draw_color(154, 165, 177)
+        self.set_line_width(0.2)
+        self.line(LEFT, self.get_y(), LEFT + WIDTH, self.get_y())
+        self.set_font(FONT, size=7)
+        self.set_text_color(*GREY)
+        company = self.company
+        details = [str(company.get("name", "")), *sender_lines(company)]
+        self.set_xy(LEFT, self.get_y() + 1.2)
+        self.cell(WIDTH - 30, 3.2, fit(self, " · ".join(details), WIDTH - 30))
+        page = self.words["page"].format(page=self.page_no(), pages="{nb}")
+        self.cell(30, 3.2, page, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        contact = " · ".join(company.get("contact", []))
+        if contact:
+            self.cell(WIDTH, 3.2, fit(self, contact, WIDTH))
+        self.set_text_color(0, 0, 0)
+
+    def _fold_marks(self) -> None:
+        """Fold marks (105 and 210 mm, form B) and the punch mark (148.5 mm) at the left edge."""
+        self.set_draw_color(120, 120, 120)
+        self.set_line_width(0.2)
+        for y, length in ((105.0, 5.0), (148.5, 7.0), (210.0, 5.0)):
+            self.line(3, y, 3 + length, y)
+
+    # -- the first page ------------------------------------------------------------------------
+
+    def letterhead(self, recipient: Sequence[str], info: Sequence[tuple[str, str]]) -> None:
+        """The sender block, the window address (return line and recipient), the information
+        block (date, customer number, reference); the cursor then stands at the subject."""
+        company = self.company
+        self.set_xy(LEFT, 12)
+        self.set_font(FONT, "B", 14)
+        self.cell(WIDTH, 6, str(company.get("name", "")), align="R")
+        self.set_xy(LEFT, 18.5)
+        self.set_font(FONT, size=8.5)
+        self.set_text_color(*GREY)
+        self.cell(WIDTH, 4, self.words["department"], align="R")
+        for n, line in enumerate(sender_lines(company)[:4]):
+            self.set_xy(LEFT, 23 + n * 3.6)
+            self.cell(WIDTH, 3.6, fit(self, line, WIDTH), align="R")
+        # The address field: 85 x 45 mm at (20, 45); the return line just above the address.
+        self.set_font(FONT, size=6.5)
+        self.set_xy(20, 57.5)
+        back = " · ".join([str(company.get("name", "")), *sender_lines(company)])
+        self.cell(85, 3, fit(self, back, 85))
+        self.set_text_color(0, 0, 0)
+        self.set_draw_color(154, 165, 177)
+        self.line(20, 60.8, 105, 60.8)
+        self.set_font(FONT, size=10)
+        for n, line in enumerate(list(recipient)[:6]):
+            self.set_xy(20, 63 + n * 4.5)
+            self.cell(85, 4.5, fit(self, line, 85))
+        # The information block at 125 mm.
+        for n, (label, value) in enumerate(info):
+            self.set_xy(125, 50 + n * 4.6)
+            self.set_font(FONT, size=7.5)
+            self.set_text_color(*GREY)
+            self.cell(22, 4.6, label)
+            self.set_text_color(0, 0, 0)
+            self.set_font(FONT, size=shrunk(self, value, 43, 9))
+            self.cell(43, 4.6, value)
+        self.set_xy(LEFT, 98.5)
+
+    def subject_line(self, text: str) -> None:
+        self.set_font(FONT, "B", 11)
+        self.multi_cell(WIDTH, 5.5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.ln(4)
+        self.set_font(FONT, size=10)
+
+    # -- the body ------------------------------------------------------------------------------
+
+    def paragraphs(self, text: str) -> None:
+        """Plain text as a letter's body: paragraphs at blank lines; a line underlined with dashes
+        is a heading; indented lines keep their columns (a fixed-width font)."""
+        for block in text.strip("\n").split("\n\n"):
+            lines = block.split("\n")
+            if not any(line.strip() for line in lines):
+                continue
+            if len(lines) >= 2 and set(lines[1].strip()) == {"-"}:
+                self.heading(lines[0].strip())
+                lines = lines[2:]
+            plain: list[str] = []
+            for line in lines:
+                if line.startswith("  ") and line.strip():
+                    self._flush(plain)
+                    self._indented(line)
+                else:
+                    plain.append(line)
+            self._flush(plain)
+            self.ln(2.2)
+
+    def _flush(self, lines: list[str]) -> None:
+        if lines:
+            self.set_font(FONT, size=10)
+            text = "\n".join(lines)
+            self.multi_cell(WIDTH, LINE, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            lines.clear()
+
+    def _indented(self, line: str) -> None:
+        if MONO.lower() not in self.fonts:
+            self.add_font(MONO, "", str(self._mono))
+        self.set_font(MONO, size=7.5)
+        self.multi_cell(WIDTH, 3.6, line.rstrip(), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_font(FONT, size=10)
+
+    def heading(self, text: str) -> None:
+        if self.will_page_break(14):
+            self.add_page()
+        self.ln(1.5)
+        self.set_font(FONT, "B", 10.5)
+        self.multi_cell(WIDTH, 5.5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_font(FONT, size=10)
+        self.ln(0.8)
+
+    # -- tables --------------------------------------------------------------------------------
+
+    def items_table(self, columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> None:
+        """A table across as many pages as it takes, its heading repeated on each."""
+
+        def head() -> None:
+            self.set_font(FONT, "B", 8)
+            self.set_draw_color(0, 0, 0)
+            for c in columns:
+                self.cell(
+                    c.width, ROW + 0.6, fit(self, c.heading, c.width), border="B", align=c.align
+                )
+            self.ln(ROW + 0.6)
+            self.set_font(FONT, size=8.5)
+
+        if self.will_page_break(3 * ROW):
+            self.add_page()
+        head()
+        self.set_draw_color(210, 216, 222)
+        for row in rows:
+            if self.will_page_break(ROW):
+                self.add_page()
+                head()
+                self.set_draw_color(210, 216, 222)
+            for c, value in zip(columns, row, strict=True):
+                self.cell(c.width, ROW, fit(self, value, c.width), border="B", align=c.align)
+            self.ln(ROW)
+        self.ln(1.5)
+
+    def totals(self, lines: Sequence[tuple[str, str, bool]]) -> None:
+        """Right-aligned label and amount lines; a bold line is a total (ruled above)."""
+        if self.will_page_break(len(lines) * ROW + 2):
+            self.add_page()
+        for label, value, bold in lines:
+            self.set_font(FONT, "B" if bold else "", 9)
+            if bold:
+                self.set_draw_color(0, 0, 0)
+                self.line(LEFT + WIDTH - 80, self.get_y(), LEFT + WIDTH, self.get_y())
+            self.set_x(LEFT + WIDTH - 125)
+            self.cell(85, ROW, fit(self, label, 85), align="R")
+            self.cell(40, ROW, value, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_font(FONT, size=10)
+        self.ln(3)
+
+    def payment_block(
+        self, rows: Sequence[tuple[str, str]], note: str, qr_png: bytes | None
+    ) -> None:
+        """The payment details (beneficiary, IBAN, BIC, amount, reference) in a box, with the
+        EPC QR code at its right when there is one."""
+        height = max(len(rows) * 5.0 + 14, 42 if qr_png else 0)
+        if self.will_page_break(height + 8):
+            self.add_page()
+        self.heading(self.words["payment_details"])
+        top = self.get_y()
+        self.set_draw_color(0, 0, 0)
+        self.set_line_width(0.6)
+        self.line(LEFT, top, LEFT, top + height - 4)
+        self.set_line_width(0.2)
+        for n, (label, value) in enumerate(rows):
+            self.set_xy(LEFT + 4, top + n * 5.0)
+            self.set_font(FONT, size=8.5)
+            self.set_text_color(*GREY)
+            self.cell(28, 5, label)
+            self.set_text_color(0, 0, 0)
+            self.set_font(FONT, "B", 10)
+            self.set_font(FONT, "B", shrunk(self, value, 92, 10))
+            self.cell(92, 5, value)
+        self.set_xy(LEFT + 4, top + len(rows) * 5.0 + 1.5)
+        self.set_font(FONT, size=8.5)
+        self.multi_cell(WIDTH - 48, 4, note, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        if qr_png is not None:
+            self.image(io.BytesIO(qr_png), x=LEFT + WIDTH - 36, y=top - 1, w=36, h=36)
+            self.set_xy(LEFT + WIDTH - 40, top + 35.5)
+            self.set_font(FONT, size=6)
+            self.multi_cell(40, 2.6, self.words["qr"], align="C")
+        self.set_xy(LEFT, top + height)
+        self.set_font(FONT, size=10)
+
+    def render(self) -> bytes:
+        """The finished document."""
+        return bytes(self.output())
+
+
+def needs_fallback(*texts: Any) -> bool:
+    """Whether the texts hold characters DejaVu Sans lacks (CJK and beyond, from U+2E80)."""
+    return any(ord(ch) >= 0x2E80 for text in texts for ch in str(text))
+
+
+def sender_lines(company: Mapping[str, Any]) -> list[str]:
+    """The company's address lines without a first line that repeats its name."""
+    lines = [str(line) for line in company.get("address", [])]
+    name = str(company.get("name", "")).strip().lower()
+    return lines[1:] if lines and lines[0].strip().lower() == name else lines
+
+
+def fit(pdf: FPDF, text: str, width: float) -> str:
+    """``text`` shortened with an ellipsis to fit ``width`` mm in the current font."""
+    text = " ".join(str(text).split())
+    if pdf.get_string_width(text) <= width - 1.5:
+        return text
+    while text and pdf.get_string_width(text + "…") > width - 1.5:
+        text = text[:-1]
+    return text + "…"
+
+
+def shrunk(pdf: FPDF, text: str, width: float, size: float, *, smallest: float = 6.0) -> float:
+    """The font size, from ``size`` down to ``smallest``, at which ``text`` fits ``width`` mm in
+    the current font (what must not be cut short: an account holder, an IBAN, a reference)."""
+    pdf.set_font_size(size)
+    while size > smallest and pdf.get_string_width(text) > width - 1:
+        size -= 0.5
+        pdf.set_font_size(size)
+    return size
+
+
+def qr_png(payload: str) -> bytes:
+    """The QR code of ``payload`` as a PNG: byte mode in UTF-8, error correction level M (as
+    EPC069-12 requires), a quiet zone of four modules."""
+    import segno
+
+    code = segno.make(
+        payload, error="m", mode="byte", encoding="utf-8", micro=False, boost_error=False
+    )
+    out = io.BytesIO()
+    code.save(out, kind="png", scale=6, border=4)
+    return out.getvalue()

@@ -1,0 +1,146 @@
+"""The words a PDF letter or statement prints besides its body (headings, columns, the payment
+block), per language: English, German, Traditional Chinese (others fall back to English)."""
+
+from __future__ import annotations
+
+_EN = {
+    "department": "Credit Department",
+    "date": "Date",
+    "customer_no": "Customer no.",
+    "reference": "Reference",
+    "page": "Page {page} of {pages}",
+    "number": "Number",
+    "type": "Type",
+    "due_date": "Due date",
+    "days_overdue": "Days overdue",
+    "open_amount": "Open amount",
+    "invoice": "Invoice",
+    "fee": "Late fee",
+    "interest": "Interest",
+    "payment": "Payment on account",
+    "credit_note": "Credit note",
+    "subtotal": "Subtotal",
+    "total_overdue": "Total overdue",
+    "payment_details": "Payment details",
+    "beneficiary": "Beneficiary",
+    "iban": "IBAN",
+    "bic": "BIC",
+    "bank": "Bank",
+    "amount": "Amount",
+    "pay_reference": "Reference",
+    "quote": "Please quote {rf} with your payment.",
+    "qr": "Scan with your banking app (SEPA credit transfer)",
+    "statement": "Statement of account",
+    "statement_as_of": "Statement of account as of {date}",
+    "open_items": "Open items",
+    "credits": "Credits",
+    "date_col": "Date",
+    "open_total": "Open items",
+    "credit_total": "Credits",
+    "balance": "Balance",
+    "overdue": "of which overdue",
+    "disputed": "disputed",
+    "nothing_open": "No open items and no credits: your account is settled.",
+    "currency": "Currency",
+    "statement_intro": "Please find below all open items and credits on your account with us "
+    "as of {date}. If any item is not as in your records, please let us know.",
+    "balance_credit": "in your favour",
+}
+_DE = {
+    **_EN,
+    "department": "Kreditabteilung",
+    "date": "Datum",
+    "customer_no": "Kundennummer",
+    "reference": "Verwendungszweck",
+    "page": "Seite {page} von {pages}",
+    "number": "Nummer",
+    "type": "Art",
+    "due_date": "Fällig am",
+    "days_overdue": "Tage überfällig",
+    "open_amount": "Offener Betrag",
+    "invoice": "Rechnung",
+    "fee": "Mahngebühr",
+    "interest": "Verzugszinsen",
+    "payment": "Zahlung ohne Rechnungsbezug",
+    "credit_note": "Gutschrift",
+    "subtotal": "Zwischensumme",
+    "total_overdue": "Überfällig insgesamt",
+    "payment_details": "Zahlungsangaben",
+    "beneficiary": "Empfänger",
+    "bank": "Bank",
+    "amount": "Betrag",
+    "pay_reference": "Verwendungszweck",
+    "quote": "Bitte geben Sie bei der Zahlung {rf} an.",
+    "qr": "Mit Ihrer Banking-App scannen (SEPA-Überweisung)",
+    "statement": "Kontoauszug",
+    "statement_as_of": "Kontoauszug zum {date}",
+    "open_items": "Offene Posten",
+    "credits": "Gutschriften",
+    "date_col": "Datum",
+    "open_total": "Offene Posten",
+    "credit_total": "Gutschriften",
+    "balance": "Saldo",
+    "overdue": "davon überfällig",
+    "disputed": "strittig",
+    "nothing_open": "Keine offenen Posten und keine Gutschriften: Ihr Konto ist ausgeglichen.",
+    "currency": "Währung",
+    "statement_intro": "Nachstehend finden Sie alle offenen Posten und Gutschriften Ihres "
+    "Kontos bei uns zum {date}. Sollte ein Posten nicht Ihren Unterlagen entsprechen, geben Sie "
+    "uns bitte Bescheid.",
+    "balance_credit": "zu Ihren Gunsten",
+}
+_ZH = {
+    **_EN,
+    "department": "信用管理部",
+    "date": "日期",
+    "customer_no": "客戶編號",
+    "reference": "付款參考編號",
+    "page": "第 {page} 頁，共 {pages} 頁",
+    "number": "單據號碼",
+    "type": "類別",
+    "due_date": "到期日",
+    "days_overdue": "逾期天數",
+    "open_amount": "未付金額",
+    "invoice": "發票",
+    "fee": "催款手續費",
+    "interest": "逾期利息",
+    "payment": "預收款項",
+    "credit_note": "貸項通知單",
+    "subtotal": "小計",
+    "total_overdue": "逾期應付總額",
+    "payment_details": "付款資料",
+    "beneficiary": "收款人",
+    "bank": "銀行",
+    "amount": "金額",
+    "pay_reference": "付款參考編號",
+    "quote": "匯款時敬請註明 {rf}。",
+    "qr": "請以網路銀行應用程式掃描（SEPA 轉帳）",
+    "statement": "對帳單",
+    "statement_as_of": "截至 {date} 之對帳單",
+    "open_items": "未結款項",
+    "credits": "貸項",
+    "date_col": "日期",
+    "open_total": "未結款項",
+    "credit_total": "貸項",
+    "balance": "餘額",
+    "overdue": "其中逾期",
+    "disputed": "有爭議",
+    "nothing_open": "貴公司帳戶無未結款項亦無貸項。",
+    "currency": "幣別",
+    "statement_intro": "茲檢附截至 {date} 貴公司帳戶之全部未結款項及貸項。如有任何款項與貴公司紀錄"
+    "不符，敬請告知。",
+    "balance_credit": "為貴公司之貸餘",
+}
+_BY_LANGUAGE = {"en": _EN, "de": _DE, "zh": _ZH}
+
+
+def labels(locale: str) -> dict[str, str]:
+    """The labels for ``locale`` (its language's; English when there are none)."""
+    return _BY_LANGUAGE.get(locale.replace("_", "-").split("-")[0], _EN)
+
+
+def kind_label(words: dict[str, str], kind: str, amount_negative: bool = False) -> str:
+    """What an item is: an invoice, a late fee, interest; a credit: a payment or a credit note."""
+    if amount_negative:
+        return words["payment"] if kind == "payment" else words["credit_note"]
+    return words.get(kind, kind.replace("_", " ").capitalize())
