@@ -292,12 +292,16 @@ def collect(demo: Demo) -> None:
 
 def collect_day(demo: Demo, day: date) -> None:
     """One collections day: what the collector did since, the payments in, the run, and checks."""
+    from flows.demo_cash import BY_STATEMENT, cash_application, released, statement_of_nov_27
+
+    held = statement_of_nov_27(demo) if day == date(2026, 11, 30) else None
     if day == date(2026, 12, 15):
         _collector_calls(demo)
-    paid = services.import_data(  # the bank statements since the last run
+        held = cash_application(demo)
+    paid = services.import_data(  # the payments since the last run
         demo.app,
         kind="payments",
-        path=sample_payments_until(day, demo.directory),
+        path=sample_payments_until(day, demo.directory, leave_out=BY_STATEMENT),
         actor="demo",
         dry_run=False,
     )
@@ -311,6 +315,8 @@ def collect_day(demo: Demo, day: date) -> None:
         if o["status"] in ("sent", "cleared")
     ]
     demo.say(f"   {day}: {', '.join(moves) or 'nothing due'}")
+    if held is not None:
+        released(demo, held)
     for o in result["actions"]:
         if o["status"] in ("deferred", "paused", "promised", "promise_broken"):
             demo.say(f"      {o['customer']}: {said(o['status'])}: {o['reason']}")
@@ -331,7 +337,7 @@ def _collector_calls(demo: Demo) -> None:
         by="cora.collector", as_of=date(2026, 12, 1), kind="call",
     )  # fmt: skip
     services.record_promise(
-        a, customer_code="C-1007", amount=Decimal("9955.92"),  # all it owes then
+        a, customer_code="C-1007", amount=Decimal("9800.00"),  # its invoices less a credit note
         promised_for=date(2026, 12, 10), by="cora.collector", as_of=date(2026, 12, 1),
     )  # fmt: skip
     services.open_dispute(
@@ -442,8 +448,10 @@ def summary(demo: Demo) -> None:
     sent = ", ".join(f"{n} {said(k)}" for k, n in sorted(status.items()))
     console.print(
         f"[bold green]{len(notices)} notices[/] ({sent}); the .eml files are in "
-        f"[bold]{outbox}[/] ({len(list(outbox.glob('*.eml')))} files), printable letters in "
-        f"[bold]{letters}[/] ({len(list(letters.glob('*.html')))} files)."
+        f"[bold]{outbox}[/] ({len(list(outbox.glob('*.eml')))} files; each dunning e-mail carries "
+        f"its letter as a PDF), letters to print in [bold]{letters}[/] "
+        f"({len(list(letters.glob('*.pdf')))} PDFs with the account for their currency, the RF "
+        "reference and, in euros, an EPC QR code to pay by phone)."
     )
     url = a.settings.database_url
     console.print(f"Database: {url}. Try: CREDIT_DATABASE_URL={url} credit customers show C-1003")

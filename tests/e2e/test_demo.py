@@ -42,13 +42,32 @@ def test_demo_runs_the_whole_lifecycle_in_local_mode_and_leaves_readable_notices
         and "refused (the analyst approving what they rated)" in out
     )
     files = sorted((demo / "outbox").glob("*.eml"))
-    assert f"the .eml files are in {demo / 'outbox'} ({len(files)} files)" in out.replace("\n", "")
+    assert f"the .eml files are in {demo / 'outbox'} ({len(files)} files;" in out.replace("\n", "")
+    # Money in: the bank statements match on their own (the RF of C-1003's letter releases its
+    # hold), two payments wait and the collector confirms one suggestion.
+    assert "camt053_nov27.xml: 2 payments read; matched 1 by invoice number, 1 by rf" in out
+    assert "C-1003: its matched payments cleared the overdue balance: hold released" in out
+    assert "camt053_day1.xml: 8 payments read" in out and "2 waiting" in out
+    assert "cora.collector confirms entry" in out
+    from pypdf import PdfReader
+
+    letters = sorted((demo / "outbox" / "letters").glob("*.pdf"))
+    assert letters
+    first = PdfReader(letters[0]).pages[0]
+    assert "DE89 3704 0044 0532 0130 00" in first.extract_text()
+    assert len(first.images) >= 1  # the EPC QR code
+    attached = set()
     kinds = set()
     for f in files:
         msg = email.message_from_bytes(f.read_bytes(), policy=email_policy.default)
         assert msg["To"] and msg["Subject"] and msg["Message-ID"]
         assert msg.get_body(("plain",)).get_content().strip()
         kinds.add(msg["X-Credit-Notice-Kind"])
+        attached |= {
+            (msg["X-Credit-Notice-Kind"], part.get_content_type())
+            for part in msg.iter_attachments()
+        }
+    assert ("dunning_reminder", "application/pdf") in attached
     assert {
         "terms_letter",
         "approval_needed",
