@@ -6,18 +6,27 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlmodel import col, select
 
 from credit import services
+from credit.app import App
 from credit.db.models import Customer, LineStatus
 from credit.db.models_cash import PaymentReference
 from credit.domain.money import fmt_money
 from credit.domain.words import counted
 
-if TYPE_CHECKING:
-    from flows.demo import Demo
+
+class Demo(Protocol):
+    """What these steps use of the demo (flows.demo.Demo)."""
+
+    app: App
+    directory: Path
+    data: Path
+
+    def say(self, text: str) -> None: ...
+
 
 STATEMENTS = [
     (date(2026, 12, 2), "camt053_day1.xml"),

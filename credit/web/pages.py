@@ -73,6 +73,7 @@ SECTIONS: tuple[tuple[str, str, frozenset[str]], ...] = (
     ("Ratings", "/ratings", frozenset({workspace.ANALYST, workspace.MANAGER})),
     ("Approvals", "/approvals", frozenset({workspace.APPROVER, workspace.COMMITTEE})),
     ("Worklist", "/worklist", frozenset({workspace.COLLECTOR, workspace.MANAGER})),
+    ("Payments", "/payments", frozenset({workspace.COLLECTOR, workspace.MANAGER})),
     ("Imports", "/imports", frozenset({workspace.MANAGER})),
     ("Policy", "/policy", workspace.CREDIT_STAFF),
     ("Operations", "/operations", frozenset({workspace.OPERATOR})),

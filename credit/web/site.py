@@ -23,6 +23,7 @@ from credit.web import (
     health,
     home,
     operations,
+    payments,
     signin,
     sso,
 )
@@ -40,6 +41,7 @@ ROUTERS = (
     credit_work.router,
     approvals.router,
     collections.router,
+    payments.router,
     operations.router,
 )
 

@@ -29,6 +29,7 @@ PARAMS = {
     "notice_id": "1",
     "kind": "customers",
     "token": "not-a-token",
+    "entry_id": "1",
 }
 
 
