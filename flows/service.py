@@ -141,6 +141,7 @@ class Service:
             parts.commands = self._command_server()
             if parts.web is not None:
                 parts.web_thread = self._thread("web", parts.web.run)
+                _wait_listening(parts.web, parts.web_thread)
             if on_ready is not None:
                 on_ready()
             serve_all(timezone=timezone)
@@ -171,6 +172,16 @@ class Service:
         deadline = time.monotonic() + 60
         for t in parts.threads:
             t.join(timeout=max(0.1, deadline - time.monotonic()))
+
+
+def _wait_listening(server: Any, thread: threading.Thread, seconds: float = 60) -> None:
+    """Until the web server listens (or its thread ended: a port taken meanwhile), so that what
+    says the service is ready holds for the web app too."""
+    deadline = time.monotonic() + seconds
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if not server.started:
+        log.warning("the web app is not listening yet; serving the rest")
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 from credit.domain import epc_qr
 from credit.notices.document import STATEMENT_MARK, Letter
 from credit.notices.formats import date_text, money_text
-from credit.notices.pdf import WIDTH, Column, Document, qr_png
+from credit.notices.pdf import WIDTH, Column, Document, build, qr_png
 from credit.notices.pdf_labels import kind_label, labels
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 
 def letter_pdf(letter: Letter, *, company: Mapping[str, Any]) -> bytes:
     """The letter's PDF (the same letter gives the same bytes)."""
+    return build(lambda builtin: _letter_pdf(letter, company=company, builtin=builtin))
+
+
+def _letter_pdf(letter: Letter, *, company: Mapping[str, Any], builtin: bool) -> bytes:
     ctx, locale = letter.context, letter.locale
     pdf = Document(
         company=company,
@@ -29,6 +33,7 @@ def letter_pdf(letter: Letter, *, company: Mapping[str, Any]) -> bytes:
         title=letter.subject,
         created=letter.created_at,
         text=letter.body + str(ctx.get("customer")) + labels(locale)["department"],
+        builtin=builtin,
     )
     words = pdf.words
     customer = ctx["customer"]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from credit.notices.formats import date_text, money_text
-from credit.notices.pdf import WIDTH, Column, Document
+from credit.notices.pdf import WIDTH, Column, Document, build
 from credit.notices.pdf_labels import kind_label, labels
 from credit.notices.pdf_letter import recipient_lines
 
@@ -27,6 +27,21 @@ def statement_pdf(
 ) -> bytes:
     """The statement's PDF in ``locale``; ``created`` (default: the statement's day) dates the
     file, so the same statement gives the same bytes."""
+    return build(
+        lambda builtin: _statement_pdf(
+            statement, company=company, locale=locale, created=created, builtin=builtin
+        )
+    )
+
+
+def _statement_pdf(
+    statement: Mapping[str, Any],
+    *,
+    company: Mapping[str, Any],
+    locale: str,
+    created: datetime | None,
+    builtin: bool,
+) -> bytes:
     as_of = statement["as_of"]
     title = statement_title(statement, locale)
     pdf = Document(
@@ -35,6 +50,7 @@ def statement_pdf(
         title=title,
         created=created or datetime.combine(as_of, time(0), tzinfo=UTC),
         text=str(statement) + labels(locale)["statement_intro"],
+        builtin=builtin,
     )
     words, customer = pdf.words, statement["customer"]
     pdf.add_page()

@@ -44,13 +44,26 @@ def serving(cli, **extra: str) -> Iterator[subprocess.Popen[str]]:  # noqa: F811
         stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
-        wait_for(lambda: service.poll() is not None or _alive(app), "the service to start", 120)
+        wait_for(
+            lambda: service.poll() is not None or (_alive(app) and _listening(cli)),
+            "the service to start",
+            120,
+        )
         assert service.poll() is None, service.stdout.read() if service.stdout else ""
         yield service
     finally:
         if service.poll() is None:
             service.send_signal(signal.SIGTERM)
             service.wait(timeout=60)
+
+
+def _listening(cli: Any) -> bool:  # noqa: F811
+    """Its web app accepts connections (the test's port)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", int(cli.env["CREDIT_WEB_PORT"]))) == 0
 
 
 def _alive(app: App) -> bool:

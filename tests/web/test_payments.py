@@ -52,7 +52,7 @@ def prepare(app: App) -> None:
         assert helios is not None and inv.id is not None
         rf = references.issue(
             s, customer=helios, currency="EUR", invoice_ids=[inv.id], amount=inv.amount,
-            purpose="dunning", notice_key="test:helios", as_of=DAY,
+            purpose="dunning", notice_key=None, as_of=DAY,
         )  # fmt: skip
         uow.commit()
     assert rf == "RF61C100500000001"  # what Helios quotes on the statement
