@@ -40,7 +40,7 @@ def _ledger(cli) -> None:
     a = App(Settings.load(env_file=None, environ=cli.env))
     with a.uow() as uow:
         s = uow.session
-        for n, number in enumerate(("INV-1005-OPEN1", "INV-1001-OPEN2", "INV-1012-OPEN1"), 1):
+        for number in ("INV-1005-OPEN1", "INV-1001-OPEN2", "INV-1012-OPEN1"):
             inv = s.exec(select(Invoice).where(Invoice.number == number)).one()
             references.issue(
                 s, customer=s.get(Customer, inv.customer_id), currency="EUR",

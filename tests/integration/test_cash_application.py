@@ -61,7 +61,7 @@ def bank(request, credit_env: Path, monkeypatch: pytest.MonkeyPatch):
         with a.uow() as uow:
             s = uow.session
             numbers = ("INV-1005-OPEN1", "INV-1001-OPEN2", "INV-1012-OPEN1")
-            for n, number in enumerate(numbers, start=1):
+            for number in numbers:
                 inv = s.exec(select(Invoice).where(Invoice.number == number)).one()
                 customer = s.get(Customer, inv.customer_id)
                 references.issue(

@@ -64,7 +64,7 @@ def issue(
 
 def _keyed(code: str, notice_key: str) -> str:
     digest = int(hashlib.sha256(notice_key.encode()).hexdigest(), 16)
-    chars = []
+    chars: list[str] = []
     while digest and len(chars) < 11:
         digest, rest = divmod(digest, 36)
         chars.append("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[rest])
