@@ -145,3 +145,22 @@ def scratch_postgres(monkeypatch: pytest.MonkeyPatch | None = None) -> Iterator[
         with base.connect() as conn:
             conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         base.dispose()
+
+
+# The longest test files start first: `make test` hands whole files to its two processes in
+# collection order, and one of these coming last would run alone at the end.
+LONGEST_FIRST = (
+    "tests/e2e/test_scale_out.py",
+    "tests/e2e/test_readme.py",
+    "tests/web/test_journey.py",
+    "tests/e2e/test_serve.py",
+    "tests/e2e/test_demo.py",
+    "tests/faults/test_crash.py",
+    "tests/faults/test_downtime.py",
+    "tests/integration/test_partitions.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {path: n for n, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
