@@ -593,8 +593,8 @@ class ServiceInstance(SQLModel, table=True):
     web_url: str | None = Field(default=None, max_length=300)
 
 
-# The web workspace's and cash application's tables (imported so every table is known at once).
-from credit.db import models_cash as models_cash  # noqa: E402
+# The other tables, imported so every table is known at once.
+from credit.db import models_more as models_more  # noqa: E402
 from credit.db.models_web import SignInAttempt as SignInAttempt  # noqa: E402
 from credit.db.models_web import UserAccount as UserAccount  # noqa: E402
 from credit.db.models_web import WebSession as WebSession  # noqa: E402

@@ -1,0 +1,3 @@
+"""Tables of customer groups (group exposure) and temporary limits."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Tables of order releases and order-check exemptions."""
+
+from __future__ import annotations

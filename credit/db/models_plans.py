@@ -1,0 +1,3 @@
+"""Tables of instalment plans and write-offs."""
+
+from __future__ import annotations
