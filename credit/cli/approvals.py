@@ -16,6 +16,7 @@ from credit.cli.output import (
     clear_errors,
     console,
     err,
+    fail,
     fmt_time,
     get_app,
     parse_date,
@@ -26,6 +27,18 @@ from credit.cli.running import run_flow
 from credit.domain.words import counted, said
 
 app = typer.Typer(help="What is waiting for an approver.", no_args_is_help=True)
+
+# `credit approve|reject ID --subject NAME`: the approval engine's subject each name decides
+# (a credit request unless told otherwise). Policy versions have `credit policy approve|reject`.
+SUBJECTS = {"request": "credit_request", "order_release": "order_release"}
+SubjectOpt = Annotated[
+    str,
+    typer.Option(
+        "--subject",
+        help="What ID is: request (a credit request) or order_release (`credit approvals list` "
+        "names it).",
+    ),
+]
 
 
 def continue_request(request_id: int, day: date) -> dict[str, Any]:
@@ -47,10 +60,16 @@ def decide(
     comment: str | None,
     as_of: str | None,
     as_json: bool,
+    subject: str = "request",
 ) -> None:
     """Record a decision on a request's pending level; a running service continues the request
     (publishing it once approved), else this command does."""
     day = parse_date(as_of)
+    if subject not in SUBJECTS:
+        fail(f"--subject: {subject!r} is not one of {', '.join(SUBJECTS)}")
+    if subject != "request":
+        return _decide_other(request_id, subject, user=user, approve=approve, comment=comment,
+                             day=day, as_json=as_json)  # fmt: skip
     decided, a = record(
         "decide",
         subject="credit_request",  # services.SUBJECT_REQUEST (without loading the services)
@@ -87,6 +106,41 @@ def decide(
         print_json(done)
         return
     _say_progress(request_id, done)
+
+
+def _decide_other(  # noqa: PLR0913  # the decision's parts, each named
+    subject_id: int,
+    subject: str,
+    *,
+    user: str,
+    approve: bool,
+    comment: str | None,
+    day: date,
+    as_json: bool,
+) -> None:
+    """A decision on a subject whose decision hands nothing over (an order release): recorded,
+    its notices left in the outbox for delivery."""
+    decided, _ = record(
+        "decide",
+        subject=SUBJECTS[subject],
+        subject_id=subject_id,
+        username=user,
+        approve=approve,
+        comment=comment,
+        as_of=day.isoformat(),
+    )
+    if as_json:
+        print_json(decided)
+        return
+    step, progress = decided["step"], decided["progress"]
+    name = subject.replace("_", " ").capitalize()
+    console.print(
+        f"{name} {subject_id} level {step['level']} ({step['role']}): {step['decision']} by "
+        f"{user}. {name} {subject_id} is now {said(progress['status'])}"
+        + (f", waiting for {progress['waiting_for']}" if progress.get("waiting_for") else "")
+        + ".",
+        highlight=False,
+    )
 
 
 def _follow_up_here(a: Any, request_id: int, follow_up: int | None) -> dict[str, Any] | HandedOver:
@@ -128,9 +182,13 @@ def approve(
     ] = None,
     as_of: AsOpt = None,
     as_json: JsonOpt = False,
+    subject: SubjectOpt = "request",
 ) -> None:
-    """Approve the pending level of a credit request; the lifecycle continues (next level or publish)."""  # noqa: E501
-    decide(request_id, user=user, approve=True, comment=comment, as_of=as_of, as_json=as_json)
+    """Approve the pending level of a credit request (or, with --subject, an order release); the lifecycle continues (next level or publish)."""  # noqa: E501
+    decide(
+        request_id, user=user, approve=True, comment=comment, as_of=as_of, as_json=as_json,
+        subject=subject,
+    )  # fmt: skip
 
 
 def reject(
@@ -142,9 +200,13 @@ def reject(
     ],
     as_of: AsOpt = None,
     as_json: JsonOpt = False,
+    subject: SubjectOpt = "request",
 ) -> None:
-    """Reject a credit request at its pending level; the requester is told why."""
-    decide(request_id, user=user, approve=False, comment=comment, as_of=as_of, as_json=as_json)
+    """Reject a credit request (or, with --subject, an order release) at its pending level; the requester is told why."""  # noqa: E501
+    decide(
+        request_id, user=user, approve=False, comment=comment, as_of=as_of, as_json=as_json,
+        subject=subject,
+    )  # fmt: skip
 
 
 @app.command("list")

@@ -277,6 +277,8 @@ class Orders(_Strict):
     """When ``credit orders check`` holds a new order besides the limit and an on-hold line."""
 
     max_days_overdue: int = Field(default=30, ge=0)  # oldest undisputed overdue invoice
+    release_valid_days: int = Field(default=7, ge=1, le=90)  # an approved order release's life
+    max_exemption_days: int = Field(default=366, ge=1, le=1830)  # how far an exemption may reach
 
 
 class CashApplication(_Strict):

@@ -290,7 +290,12 @@ DUNNING_LEVEL_FORMATS = {
 
 
 def _order_and_risk_changes(old: PolicyBody, new: PolicyBody) -> list[Change]:
-    out = _changes("orders", _fields(old.orders, new.orders, ["max_days_overdue"]))
+    out = _changes(
+        "orders",
+        _fields(
+            old.orders, new.orders, ["max_days_overdue", "release_valid_days", "max_exemption_days"]
+        ),
+    )
     ro, rn = old.risk.model_dump(), new.risk.model_dump()
     out += [
         Change("risk", f"{key.replace('_', ' ')} {_num(ro.get(key))} → {_num(rn.get(key))}")

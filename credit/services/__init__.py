@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from credit.services.account_statement import customer_statement
     from credit.services.analytics import notify_policy_research, portfolio_report
+    from credit.services.approval_chain.subjects.order_release import request_order_release
     from credit.services.approvals import (
         ChainRestarted,
         Progress,
@@ -89,6 +90,7 @@ if TYPE_CHECKING:
         resolve_dispute,
         worklist,
     )
+    from credit.services.receivables.exemptions import exempt_customer, revoke_exemption
     from credit.services.research import (
         cancel_research,
         check_review_can_start,

@@ -24,6 +24,7 @@ from credit.domain.receivables_status import (
 from credit.domain.words import counted, said
 from credit.services.common import ServiceError, get_customer, saved_id
 from credit.services.ledger import converter, credit_exposure, dunning_state, open_items
+from credit.services.receivables.order_release import order_controls
 
 
 class OrderCheck(TypedDict):
@@ -40,23 +41,34 @@ class OrderCheck(TypedDict):
     line_status: str | None
     oldest_overdue_days: int
     in_dunning: list[str]
+    order: str | None  # the order's reference (--order), when given
+    allowed_by: str | None  # an exemption or a release: ALLOW although ``reasons`` would hold
+    notes: list[str]  # an exemption or a release that no longer applies, and why
 
 
-def check_order(
-    app: App, *, customer_code: str, amount: Decimal, as_of: date, currency: str | None = None
+def check_order(  # noqa: PLR0913  # the order's parts, each named by the callers
+    app: App,
+    *,
+    customer_code: str,
+    amount: Decimal,
+    as_of: date,
+    currency: str | None = None,
+    order_ref: str | None = None,
 ) -> OrderCheck:
     """Whether a new order may ship on credit: ``allow`` or ``hold`` with every reason.
 
     Exposure = open receivables (undisputed and disputed alike, net of credits) + open orders +
     this order, in the credit line's currency at the latest rates; a line on hold, no line, or an
-    invoice overdue beyond the policy's ``orders.max_days_overdue`` also hold the order.
+    invoice overdue beyond the policy's ``orders.max_days_overdue`` also hold the order. An
+    exemption in force, or an approved release of the order ``order_ref`` (used up here), allows
+    it all the same (:mod:`credit.services.receivables.order_release`).
     """
     if amount <= 0:
         raise ServiceError(f"the order amount {amount} must be positive")
     with app.uow() as uow:
         s = uow.session
         customer = get_customer(s, customer_code)
-        _, policy = app.published_policy(s)
+        version, policy = app.published_policy(s)
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
         cur = (currency or (line.currency if line else customer.currency)).upper()
         target = line.currency if line else cur
@@ -86,9 +98,15 @@ def check_order(
                 f"invoice {oldest_invoice} is {counted(oldest, 'day')} overdue "
                 f"(policy allows {policy.orders.max_days_overdue})"
             )
-        return {
+        controls = order_controls(
+            s, customer_id=saved_id(customer), order_ref=order_ref, amount=amount, currency=cur,
+            as_of=as_of, held=bool(reasons), policy_version=version,
+        )  # fmt: skip
+        check: OrderCheck = {
             "customer": customer.code,
-            "decision": OrderDecision.HOLD if reasons else OrderDecision.ALLOW,
+            "decision": OrderDecision.ALLOW
+            if controls.allowed_by or not reasons
+            else OrderDecision.HOLD,
             "reasons": reasons,
             "currency": target,
             "order_amount": str(money(this)),
@@ -100,7 +118,11 @@ def check_order(
             "line_status": line.status if line else None,
             "oldest_overdue_days": oldest,
             "in_dunning": _currencies_in_dunning(s, customer),
-        }
+            "order": order_ref, "allowed_by": controls.allowed_by, "notes": controls.notes,
+        }  # fmt: skip
+        if controls.used:
+            uow.commit()  # a release used up
+        return check
 
 
 def _receivables_and_orders(
