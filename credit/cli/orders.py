@@ -23,6 +23,7 @@ from credit.cli.output import (
     print_json,
 )
 from credit.domain.receivables_status import OrderDecision
+from credit.domain.words import said
 
 app = typer.Typer(help="May a new order ship on credit?", no_args_is_help=True)
 
@@ -124,7 +125,7 @@ def orders_release(
         return
     console.print(
         f"Release {result['id']} of order {result['order']} ({result['customer']}, "
-        f"{fmt_amount(result['amount'], result['currency'])}) is {result['status']}"
+        f"{fmt_amount(result['amount'], result['currency'])}) is {said(result['status'])}"
         + (f", waiting for {result['waiting_for']}" if result["waiting_for"] else "")
         + ".",
         highlight=False,

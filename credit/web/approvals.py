@@ -26,6 +26,7 @@ from credit.services.approval_chain import chain_steps
 from credit.services.approval_chain.subjects.credit_request import approval_context
 from credit.services.views import step_view
 from credit.web.approval import what_happened
+from credit.web.approvals_elsewhere import COMMAND_LINE_ONLY, command_line_only
 from credit.web.auth import Access, Person
 from credit.web.deps import Site, SiteDep
 
@@ -73,7 +74,10 @@ def _stand_ins(here: Site, username: str) -> dict[tuple[str, int, int], str]:
                 col(ApprovalStep.delegated_from).is_not(None),
             )
         ).all()
-        return {(URLS[st.subject], st.subject_id, st.level): st.delegated_from or "" for st in rows}
+        return {
+            (URLS.get(st.subject, st.subject), st.subject_id, st.level): st.delegated_from or ""
+            for st in rows
+        }
 
 
 def _recent(here: Site, username: str) -> list[dict[str, Any]]:
@@ -97,7 +101,7 @@ def _recent(here: Site, username: str) -> list[dict[str, Any]]:
         return [
             {
                 **step_view(st),
-                "subject": URLS[st.subject],
+                "subject": URLS.get(st.subject, st.subject),  # an order release: its own kind
                 "subject_id": st.subject_id,
                 "customer": customers.get(st.subject_id, "-")
                 if st.subject == services.SUBJECT_REQUEST
@@ -351,6 +355,8 @@ def decision_page(  # noqa: PLR0913  (the path's and the query's parameters)
 ) -> HTMLResponse:
     """The evidence a decision is bound to and the decision's form."""
     me: Person = request.state.person
+    if subject in COMMAND_LINE_ONLY:
+        return here.pages.message(**command_line_only(subject, id, me), ok=True, status=200)
     if subject not in KINDS:
         return _not_found(here, me, "Approvals are about a request or a policy version.")
     return _decision_page(

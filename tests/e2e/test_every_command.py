@@ -92,6 +92,8 @@ ELSEWHERE = {
     "payments match": "tests/e2e/test_payments_cli.py",
     "payments unmatch": "tests/e2e/test_payments_cli.py",
     "customers statement": "tests/integration/test_letters_pdf.py",
+    "orders release": "tests/e2e/test_order_control_cli.py",
+    "orders exempt": "tests/e2e/test_order_control_cli.py",
 }
 
 # Calls that must be refused: exit code 2, one clear line, no traceback, nothing changed.
@@ -157,6 +159,10 @@ BAD: dict[str, list[list[str]]] = {
     "dispute resolve": [["dispute", "resolve", "INV-1001-001", "--as", "cora.collector", "--note", "x"]],
     "orders check": [["orders", "check", "NOPE", "--amount", "100"],
                      ["orders", "check", "C-1003", "--amount", "1e5"]],
+    "orders release": [["orders", "release", "NOPE", "--order", "SO-1", "--amount", "100",
+                        "--reason", "x", "--as", "sam.sales"]],
+    "orders exempt": [["orders", "exempt", "C-1003", "--until", "2026-12-31", "--basis", "cash",
+                       "--reason", "x", "--as", "carla.manager"]],
     "worklist": [["worklist", "--as-of", "soon"]],
     "worklist log": [["worklist", "log", "C-1007", "--note", "x", "--as", "cora.collector",
                       "--kind", "fax"]],

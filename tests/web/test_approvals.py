@@ -237,3 +237,31 @@ def test_an_approver_opens_the_inbox_and_approves_a_request_in_the_browser(works
     )
     [event] = events(workspace.app, "approval.approve")
     assert event.via["channel"] == "web"
+
+
+def test_an_order_release_waits_in_the_inbox_and_its_page_names_the_commands(workspace):
+    """Order releases are decided with the command line: the inbox and the home page list them
+    under their own name, their page says how, and once decided they are among the recent."""
+    from datetime import date
+    from decimal import Decimal
+
+    asked = services.request_order_release(
+        workspace.app, customer_code="C-1003", order_ref="SO-77", amount=Decimal("9000"),
+        reason="urgent", by="sam.sales", as_of=DAY,
+    )  # fmt: skip
+    assert asked["waiting_for"] == "level 1 (credit_manager): carla.manager"
+    carla = workspace.client("carla.manager")
+    path = f"/approvals/order_release/{asked['id']}"
+    inbox = section(carla.get("/approvals").text, "inbox")
+    assert path in inbox and f"Order release #{asked['id']}" in inbox and "order SO-77" in inbox
+    assert path in carla.get("/").text
+    page = carla.get(path)
+    assert page.status_code == 200
+    assert f"credit approve {asked['id']} --subject order_release --as carla.manager" in page.text
+    services.record_decision(
+        workspace.app, subject="order_release", subject_id=asked["id"],
+        username="carla.manager", approve=True, comment=None, as_of=date.fromisoformat(str(DAY)),
+    )  # fmt: skip
+    after = carla.get("/approvals")
+    assert after.status_code == 200
+    assert f"Order release #{asked['id']}" in section(after.text, "recent")
