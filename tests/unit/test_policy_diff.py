@@ -66,10 +66,12 @@ def test_removed_factor_committee_and_risk_rules_are_named():
         b["policy_change"]["approver_roles"] = ["cfo"]
         b["risk"]["late_trend_days"] = "10"
         b["orders"]["max_days_overdue"] = 45
+        b["orders"]["release_valid_days"] = 3
 
     assert changed(edit) == [
         "authority: policy committee finance_director, cfo → cfo",
         "orders: max days overdue 30 → 45",
+        "orders: release valid days 7 → 3",
         "risk: late trend days 7 → 10",
     ]
 

@@ -239,6 +239,17 @@ def test_a_call_is_logged_and_an_order_is_checked(desk: Workspace) -> None:
     assert "invoice INV-1005" in held.text and "days overdue (policy allows 30)" in held.text
     no_line = cora.get("/cases/C-1007", params={"order_amount": "50"})
     assert "no credit line: prepayment or cash in advance only" in no_line.text
+    services.exempt_customer(
+        desk.app, customer_code="C-1007", until=CASES_DAY, basis="prepaid", reason="paid ahead",
+        by="carla.manager", as_of=CASES_DAY,
+    )  # fmt: skip
+    exempt = cora.get("/cases/C-1007", params={"order_amount": "50"})
+    assert "Allow: the order may ship on credit." in exempt.text
+    assert (
+        f"Exempt until {CASES_DAY.isoformat()} (prepaid, by carla.manager); it would have held "
+        "for:" in exempt.text
+    )
+    assert "no credit line: prepayment or cash in advance only" in exempt.text
     bad = cora.get("/cases/C-1007", params={"order_amount": "-5"})
     assert bad.status_code == 400 and "must not be negative" in bad.text
     assert cora.get("/cases/C-9999").status_code == 404
