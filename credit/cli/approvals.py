@@ -173,7 +173,10 @@ def _say_progress(request_id: int, progress: dict[str, Any]) -> None:
 
 def approve(
     request_id: Annotated[
-        int, typer.Argument(help="Credit request id (from `credit approvals list`).")
+        int,
+        typer.Argument(
+            help="Credit request id, or with --subject the order release id (`credit approvals list`)."
+        ),
     ],
     *,
     user: Annotated[str, typer.Option("--as", help="The approver deciding (username).")],
