@@ -284,3 +284,17 @@ def test_order_control_ledger(desk: App):
     assert exemptions == [
         (1, None, None), (2, day(11), "fiona.director"), (3, day(12), "carla.manager"),
     ]  # fmt: skip
+
+
+def test_two_checks_of_a_released_order_at_once_use_it_once(desk: App):
+    from concurrent.futures import ThreadPoolExecutor
+
+    release(desk, day(1), "ACME", "SO-1", "12000", "sam.sales")
+    approve(desk, day(1), 1, "carla.manager")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = sorted(pool.map(lambda _: check(desk, day(2), "ACME", "12000", "SO-1"), range(2)))
+    assert answers[0] == f"ALLOW ({RELEASE_1}) [1 reasons]"
+    assert answers[1].startswith(HELD_ACME + "; release 1 of order SO-1 was used")
+    with desk.uow() as uow:
+        uses = [e for e in uow.session.exec(select(AuditEvent)) if e.action == "order_release.use"]
+    assert len(uses) == 1
