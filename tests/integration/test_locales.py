@@ -82,6 +82,7 @@ def recorded(tmp_path_factory):
         for cid in services.collection_candidates(a, as_of=day):
             services.dun_customer(a, customer_id=cid, as_of=day, dry_run=False)
     _the_rest_of_the_lifecycle(a)
+    _order_releases(a)
     yield a, recorder
     a.engine.dispose()
 
@@ -91,6 +92,16 @@ def _decide(a, subject, sid, user, approve=True, comment="ok", day=DAY):
         a, subject=subject, subject_id=sid, username=user, approve=approve, comment=comment,
         as_of=day,
     )  # fmt: skip
+
+
+def _order_releases(a) -> None:
+    """A held order released (asked, approved) and another refused."""
+    for ref, approve in (("SO-L1", True), ("SO-L2", False)):
+        asked = services.request_order_release(
+            a, customer_code="C-1004", order_ref=ref, amount=Decimal("5000"), reason="deposit",
+            by="sam.sales", as_of=DAY,
+        )  # fmt: skip
+        _decide(a, "order_release", asked["id"], "carla.manager", approve=approve, comment="no")
 
 
 def _the_rest_of_the_lifecycle(a) -> None:

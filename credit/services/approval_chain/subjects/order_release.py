@@ -422,5 +422,5 @@ def _refuse_a_second_release(s: Session, customer: Customer, ref: str, as_of: da
             raise ServiceError(
                 f"release {r.id} of order {ref} is approved (up to "
                 f"{fmt_money(r.amount, r.currency)}) until {rule.valid_until.isoformat()}: "
-                "check the order with --order to use it"
+                "check the order with its reference to use it"
             )
