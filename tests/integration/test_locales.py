@@ -95,13 +95,18 @@ def _decide(a, subject, sid, user, approve=True, comment="ok", day=DAY):
 
 
 def _order_releases(a) -> None:
-    """A held order released (asked, approved) and another refused."""
+    """A held order released (asked, approved), another refused, a third reminded."""
     for ref, approve in (("SO-L1", True), ("SO-L2", False)):
         asked = services.request_order_release(
             a, customer_code="C-1004", order_ref=ref, amount=Decimal("5000"), reason="deposit",
             by="sam.sales", as_of=DAY,
         )  # fmt: skip
         _decide(a, "order_release", asked["id"], "carla.manager", approve=approve, comment="no")
+    services.request_order_release(
+        a, customer_code="C-1004", order_ref="SO-L3", amount=Decimal("5000"), reason="deposit",
+        by="sam.sales", as_of=DAY,
+    )  # fmt: skip
+    services.sweep_approvals(a, as_of=DAY, now=datetime.now(UTC) + timedelta(days=3))
 
 
 def _the_rest_of_the_lifecycle(a) -> None:

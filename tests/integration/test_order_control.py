@@ -298,3 +298,27 @@ def test_two_checks_of_a_released_order_at_once_use_it_once(desk: App):
     with desk.uow() as uow:
         uses = [e for e in uow.session.exec(select(AuditEvent)) if e.action == "order_release.use"]
     assert len(uses) == 1
+
+
+def test_an_undecided_release_is_reminded_then_escalated_by_the_approval_sweep(desk: App):
+    from datetime import UTC, datetime, timedelta
+
+    release(desk, day(1), "ACME", "SO-1", "12000", "sam.sales")
+    later = datetime.now(UTC)
+    for days_later in (3, 3, 5):  # due after 48 hours; escalated after another 48
+        services.sweep_approvals(desk, as_of=day(1), now=later + timedelta(days=days_later))
+    with desk.uow() as uow:
+        sent = [
+            (n.recipients, n.subject.split(":")[0])
+            for n in uow.session.exec(select(Notice).order_by(col(Notice.id)))
+            if n.kind == "order_release_reminder"
+        ]
+    assert sent == [
+        (["carla.jansen@example.com"], "Reminder"),
+        (["ben.okafor@example.com"], "Escalated"),
+    ]
+    # carla's delegate decides with her authority
+    assert approve(desk, day(1), 1, "ben.manager") == "approved"
+    assert check(desk, day(1), "ACME", "12000", "SO-1").startswith(
+        "ALLOW (released by ben.manager on 2027-03-01 (approval 1))"
+    )

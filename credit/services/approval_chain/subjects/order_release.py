@@ -22,7 +22,7 @@ from credit.db.models_order_control import OrderRelease
 from credit.domain import authority
 from credit.domain.money import check_amount, check_currency, fmt_money, minor_units, money
 from credit.domain.order_control import ReleaseStatus
-from credit.domain.policy import PolicyBody
+from credit.domain.policy import AuthorityLevel, PolicyBody
 from credit.domain.receivables_status import OrderDecision
 from credit.services.approval_chain.engine import advance_in
 from credit.services.approval_chain.subject import (
@@ -36,6 +36,7 @@ from credit.services.common import (
     ServiceError,
     enqueued_id,
     get_customer,
+    id_col,
     known_user,
     person_email,
     required_text,
@@ -99,7 +100,8 @@ class OrderReleaseSubject(ApprovalSubject):
     label = "order release"
     noun = "order release"
     in_order = True
-    reminders = False
+    reminders = True  # an overdue step is reminded, then escalated, by the approval sweep
+    reminder_kind = "order_release_reminder"
     report_asked_notices = True
     follow_up_kind = None  # the decision's notices wait in the outbox for delivery
 
@@ -119,6 +121,17 @@ class OrderReleaseSubject(ApprovalSubject):
     @classmethod
     def missing(cls, subject_id: int) -> str:
         return f"no order release {subject_id}"
+
+    @classmethod
+    def awaiting(cls, s: Session) -> list[int]:
+        return list(
+            s.exec(
+                select(id_col(OrderRelease)).where(OrderRelease.status == ReleaseStatus.IN_APPROVAL)
+            )
+        )
+
+    def authority_levels(self) -> list[AuthorityLevel]:
+        return self.policy.authority.levels
 
     @property
     def day(self) -> date:
