@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,11 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from credit.notices.pdf_labels import labels
+
+# fpdf2 reports a glyph no font has (Chinese text on a machine without a CJK font) through its
+# logger; with no handler configured anywhere, Python would print it on the user's terminal. It
+# goes where the application's own logging goes (the error log file), never to stderr by itself.
+logging.getLogger("fpdf").addHandler(logging.NullHandler())
 
 FONT, MONO = "DejaVu", "DejaVuMono"
 LEFT, RIGHT = 25.0, 20.0  # margins (mm)
