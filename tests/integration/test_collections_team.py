@@ -311,6 +311,11 @@ def test_a_disputes_owner_is_notified_and_reminded_once_after_its_due_date(desk)
     assert [r["status"] for r in services.dispute_list(a, as_of=day(22), owner="mia.analyst",
                                                          resolved=True)] == ["resolved"]  # fmt: skip
 
+    file = casework.case_file(a, customer_code="C-DISP", as_of=day(22), viewer="cora.collector")
+    shown = {d["invoice"]: (d["code"], d["owner"], d["due_on"]) for d in file["disputes"]}
+    assert shown == {"C-DISP-1": ("delivery", "sam.sales", day(21)),
+                     "C-DISP-2": ("quality", "mia.analyst", day(15))}  # fmt: skip
+
     seen = len(_notices(a, "dispute-"))
     for d, expected in DISPUTE_DAYS:
         counts = services.remind_dispute_owners(a, as_of=d)

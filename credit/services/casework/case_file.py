@@ -19,6 +19,7 @@ from credit.db.models import (
     NoticeStatus,
     PaymentPromise,
 )
+from credit.db.models_team import DisputeTerms
 from credit.domain import dunning, workspace
 from credit.domain.money import fmt_money
 from credit.domain.policy import DunningAction as DunningActionKind
@@ -158,12 +159,18 @@ def _next_step(case: CollectionCase, view: View | None, promise: View | None, as
 def _disputes(s: Session, cid: int) -> list[View]:
     """Every open dispute, then the latest resolved ones."""
     rows = s.exec(
-        select(Dispute, Invoice.number)
+        select(Dispute, Invoice.number, DisputeTerms)
         .join(Invoice, col(Invoice.id) == col(Dispute.invoice_id))
+        .join(DisputeTerms, col(DisputeTerms.dispute_id) == col(Dispute.id), isouter=True)
         .where(Dispute.customer_id == cid)
         .order_by(col(Dispute.resolved_on).is_not(None), col(Dispute.id).desc())
     ).all()
-    out = [d.model_dump() | {"invoice": number} for d, number in rows]
+    out = [
+        d.model_dump()
+        | {"invoice": number, "code": t.code if t else None, "owner": t.owner if t else None}
+        | {"due_on": t.due_on if t else None}
+        for d, number, t in rows
+    ]
     open_ = [d for d in out if d["resolved_on"] is None]
     return open_ + [d for d in out if d["resolved_on"] is not None][:SHOWN]
 
