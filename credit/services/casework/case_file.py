@@ -84,6 +84,9 @@ def case_file(app: App, *, customer_code: str, as_of: date, viewer: str) -> View
                 if i["kind"] == dunning.INVOICE and i["open_amount"] > 0 and not i["disputed"]
             ],
             "disputed": [d["invoice"] for d in disputes if d["resolved_on"] is None],
+            "dispute_codes": [c.model_dump() for c in policy.team.dispute_codes],
+            "default_dispute_code": policy.team.default_dispute_code,
+            "people": [(p.username, p.name) for p in app.directory.approvers],
             "owed_currencies": [c["currency"] for c in currencies if c["balance"] > 0],
             "order_currency": line.currency if line else customer.currency,
         }
