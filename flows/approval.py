@@ -13,7 +13,12 @@ from prefect import flow, get_run_logger
 from credit.domain.authority import RequestStatus
 from credit.settings import Settings
 from flows.publish import publish, publish_steps
-from tasks.approval import advance_request, approved_requests, sweep_approvals
+from tasks.approval import (
+    advance_request,
+    approved_requests,
+    remind_dispute_owners,
+    sweep_approvals,
+)
 from tasks.notices import deliver_notices
 
 
@@ -39,11 +44,13 @@ def approval_steps(request_id: int, as_of: date) -> dict:
 
 @flow(name="approval-sweeper")
 def approval_sweeper(as_of: date | None = None) -> dict:
-    """Hourly: remind approvers at the first deadline, escalate at the second (each notice once)."""
+    """Hourly: remind approvers at the first deadline, escalate at the second (each notice once);
+    remind the owners of disputes past their due date (once per dispute and due date)."""
     as_of = (
         as_of or Settings.load().today()
     )  # the edge: a scheduled run sweeps as of its own day in the company's time zone
     counts = sweep_approvals(as_of)
+    disputes = remind_dispute_owners(as_of)
     # A decision is committed with what it decides; publishing and sending follow in the
     # approver's own run. If that run died, its work is picked up here, once.
     published, stuck = 0, []
@@ -55,4 +62,4 @@ def approval_sweeper(as_of: date | None = None) -> dict:
             get_run_logger().error("approved request %s not published: %s", request_id, exc)
             stuck.append(request_id)
     deliver_notices()
-    return {**counts, "published": published, "not_published": stuck}
+    return {**counts, **disputes, "published": published, "not_published": stuck}

@@ -68,6 +68,12 @@ def backtest_policy(version: int, as_of: date, days: int = 90, every: int = 30) 
     return services.backtest_summary(result) if draft else None
 
 
+@task(name="remind-dispute-owners")
+def remind_dispute_owners(as_of: date) -> dict:
+    """Reminders to the owners of disputes past their due date, escalations (each sent once)."""
+    return dict(services.remind_dispute_owners(app(), as_of=as_of))
+
+
 @task(name="sweep-approvals")
 def sweep_approvals(as_of: date) -> SweepCounts:
     """Reminders and escalations for overdue approval steps (each sent once)."""

@@ -289,6 +289,11 @@ def approvals_sweep(as_of: AsOpt = None) -> None:
         f"{counted(counts['escalations'], 'escalation')} sent; "
         f"{counted(counts['published'], 'approved request')} published."
     )
+    if counts.get("dispute_reminders") or counts.get("dispute_escalations"):
+        console.print(
+            f"Disputes past their due date: {counted(counts['dispute_reminders'], 'reminder')} "
+            f"to their owners, {counted(counts['dispute_escalations'], 'escalation')} sent."
+        )
     if counts["not_published"]:
         err.print(
             f"approved but not published (see the log; `credit approvals resume ID` after fixing "

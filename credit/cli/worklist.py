@@ -1,5 +1,5 @@
-"""The collections team at work: `credit worklist`, `credit worklist log`, `credit promise` and
-`credit dispute open|resolve`."""
+"""The collections team at work: `credit worklist` (per collector, by priority), `credit worklist
+log|assign`, `credit promise` and `credit dispute open|resolve|list`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from credit.cli.output import (
     as_code,
     clear_errors,
     console,
+    fail,
     fmt_amount,
     get_app,
     parse_date,
@@ -37,6 +38,26 @@ def dispute_open(
     *,
     reason: Annotated[str, typer.Option("--reason", help="What the customer disputes.")],
     by: Annotated[str, typer.Option("--as", "--by", help="Who records the dispute (audited).")],
+    code: Annotated[
+        str | None,
+        typer.Option(
+            "--code",
+            help="Reason code from the policy (team.dispute_codes), e.g. "
+            "pricing, delivery, quality, quantity, duplicate, other; default: its default.",
+        ),
+    ] = None,
+    owner: Annotated[
+        str | None,
+        typer.Option(
+            "--owner",
+            help="Who settles it (anyone in the directory, e.g. sales): "
+            "notified now, reminded once it is past its due date.",
+        ),
+    ] = None,
+    due: Annotated[
+        str | None,
+        typer.Option("--due", help="Settle by, YYYY-MM-DD (default: the code's days from now)."),
+    ] = None,
     as_of: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -44,18 +65,60 @@ def dispute_open(
     from credit import services
 
     day = parse_date(as_of)
+    due_on = parse_date(due, "--due") if due is not None else None
     a = get_app()
     with clear_errors():
         result = services.open_dispute(
-            a, invoice_number=invoice, reason=reason, by=by, as_of=day, today=a.settings.today()
-        )
+            a, invoice_number=invoice, reason=reason, by=by, as_of=day, today=a.settings.today(),
+            code=code, owner=owner, due=due_on,
+        )  # fmt: skip
     if as_json:
         print_json(result)
         return
+    owned = f", owner {result['owner']} (notified)" if result["owner"] else ""
     console.print(
-        f"{result['invoice']} ({result['customer']}) is disputed: it is left out of dunning "
-        "until `credit dispute resolve`."
+        f"{result['invoice']} ({result['customer']}) is disputed ({result['code']}, due "
+        f"{result['due_on']}{owned}): it is left out of dunning until `credit dispute resolve`."
     )
+
+
+@dispute_app.command("list")
+def dispute_list(
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="Only the disputes this person owns.")
+    ] = None,
+    resolved: Annotated[
+        bool, typer.Option("--resolved", help="The resolved disputes too.")
+    ] = False,
+    as_of: AsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Open disputes, oldest first: reason code, owner, due date, age."""
+    from credit import services
+
+    day = parse_date(as_of)
+    a = get_app()
+    with clear_errors():
+        rows = services.dispute_list(a, as_of=day, owner=owner, resolved=resolved)
+    if as_json:
+        print_json(rows)
+        return
+    table(
+        f"Disputes as of {day}" + (f" owned by {owner}" if owner else ""),
+        ["invoice", "customer", "amount", "code", "owner", "opened", "due", "age", "status"],
+        [
+            [
+                r["invoice"], r["customer"], fmt_amount(r["amount"], r["currency"]),
+                r["code"] or "-", r["owner"] or "-", f"{r['opened_on']} ({r['opened_by']})",
+                (r["due_on"] or "-")
+                + (f" ({r['days_past_due']} days past)" if r["days_past_due"] else ""),
+                f"{r['age_days']} days", r["status"],
+            ]
+            for r in rows
+        ],
+    )  # fmt: skip
+    if not rows:
+        console.print("No disputes.")
 
 
 @dispute_app.command("resolve")
@@ -137,10 +200,25 @@ def promise(
 @app.callback()
 def worklist_show(
     ctx: typer.Context,
+    *,
     as_of: AsOpt = None,
+    viewer: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Who is looking: a collector sees their own cases and the "
+            "unassigned ones unless --collector says otherwise.",
+        ),
+    ] = None,
+    collector: Annotated[
+        str | None,
+        typer.Option("--collector", help="mine (with --as), all, unassigned or a username."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Open handovers and call tasks: amount, oldest overdue, last action, promise, next step."""
+    """Open handovers and call tasks, highest priority first (overdue in the base currency x
+    days of the oldest overdue item x the risk weight of the rating / 1,000): collector,
+    amount, oldest overdue, last action, promise, next step."""
     if ctx.invoked_subcommand is not None:
         return
     from credit import services
@@ -148,17 +226,20 @@ def worklist_show(
     day = parse_date(as_of)
     a = get_app()
     with clear_errors():
-        rows = services.worklist(a, as_of=day)
+        rows = services.worklist(a, as_of=day, viewer=viewer, collector=collector)
     if as_json:
         print_json(rows)
         return
     table(
         f"Collections worklist as of {day}",
-        ["customer", "task", "amount", "oldest overdue", "last action", "promised", "next step"],
+        ["priority", "customer", "task", "collector", "amount", "oldest overdue", "last action",
+         "promised", "next step"],
         [
             [
+                "-" if r["priority"] is None else f"{r['priority']:,}",
                 f"{r['customer']} {r['name']}",
                 r["task"],
+                r["collector"] or "unassigned",
                 fmt_amount(r["amount"], r["currency"]),
                 f"{r['oldest_overdue_days']} days ({r['oldest_due_date'] or '-'})",
                 r["last_action"],
@@ -167,7 +248,7 @@ def worklist_show(
             ]
             for r in rows
         ],
-    )
+    )  # fmt: skip
     if not rows:
         console.print("Nothing on the worklist.")
 
@@ -197,4 +278,30 @@ def worklist_log(
         f"{result['kind']} logged for {result['customer']}"
         + (f"; call task closed ({', '.join(closed)})" if closed else "")
         + "."
+    )
+
+
+@app.command("assign")
+def worklist_assign(
+    customer: Annotated[str, typer.Argument(help="Customer code.")],
+    *,
+    to: Annotated[
+        str, typer.Option("--to", help="The collector (or credit manager) who takes the cases.")
+    ],
+    actor: UserOpt,
+    reason: Annotated[str, typer.Option("--reason", help="Why (audited).")],
+) -> None:
+    """Reassign a customer's open cases to a collector (credit managers; audited)."""
+    from credit.services.casework import assign_cases
+
+    if not reason.strip():
+        fail("--reason is required: say why the cases change hands (audited)")
+    a = get_app()
+    with clear_errors():
+        result = assign_cases(
+            a, customer_code=as_code(customer), collector=to, by=actor, reason=reason
+        )
+    console.print(
+        f"{result['customer']}: {len(result['cases'])} open case(s) assigned to "
+        f"{result['collector']}."
     )

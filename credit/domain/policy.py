@@ -10,6 +10,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from credit.domain.money import decimal_exponent
+from credit.domain.policy_team import Team
 
 
 class _Strict(BaseModel):
@@ -407,6 +408,7 @@ class PolicyBody(_Strict):
     orders: Orders = Orders()
     risk: RiskRules = RiskRules()
     cash_application: CashApplication = CashApplication()
+    team: Team = Team()  # collector rules, case priority weights, dispute codes
 
     @field_validator("ratings")
     @classmethod

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from credit.domain.policy import SEVERITIES, Band, DunningLevel, PolicyBody, Severity, SignalEffect
+from credit.domain.team import team_changes
 
 
 @dataclass(frozen=True)
@@ -319,6 +320,7 @@ def diff_policies(old: PolicyBody, new: PolicyBody) -> list[Change]:
         *_authority_changes(old, new),
         *_dunning_changes(old, new),
         *_order_and_risk_changes(old, new),
+        *_changes("team", team_changes(old.team, new.team)),
     ]
 
 

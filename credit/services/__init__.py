@@ -84,9 +84,11 @@ if TYPE_CHECKING:
     )
     from credit.services.receivables import (
         check_order,
+        dispute_list,
         log_note,
         open_dispute,
         record_promise,
+        remind_dispute_owners,
         resolve_dispute,
         worklist,
     )

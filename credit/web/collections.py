@@ -232,13 +232,16 @@ def record_promise(  # noqa: PLR0913  # the form's fields
 
 
 @router.post("/cases/{code}/dispute", response_class=HTMLResponse, dependencies=WORKERS)
-def open_dispute(
+def open_dispute(  # noqa: PLR0913  # the form's fields
     *,
     request: Request,
     here: SiteDep,
     code: str,
     invoice: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
+    dispute_code: Annotated[str, Form()] = "",
+    owner: Annotated[str, Form()] = "",
+    due: Annotated[str, Form()] = "",
 ) -> Response:
     def call(me: Person) -> object:
         _own_invoice(here, code, invoice)
@@ -249,9 +252,13 @@ def open_dispute(
             by=me.username,
             as_of=here.today(),
             today=here.today(),
+            code=dispute_code or None,
+            owner=owner or None,
+            due=_date(due, "the due date") if due.strip() else None,
         )
 
-    typed = {"invoice": invoice, "reason": reason}
+    typed = {"invoice": invoice, "reason": reason, "dispute_code": dispute_code}
+    typed |= {"owner": owner, "due": due}
     return _act(here, request, code, action="dispute", typed=typed, call=call)
 
 

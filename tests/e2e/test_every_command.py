@@ -94,6 +94,8 @@ ELSEWHERE = {
     "customers statement": "tests/integration/test_letters_pdf.py",
     "orders release": "tests/e2e/test_order_control_cli.py",
     "orders exempt": "tests/e2e/test_order_control_cli.py",
+    "worklist assign": "tests/e2e/test_team_cli.py",
+    "dispute list": "tests/e2e/test_team_cli.py",
 }
 
 # Calls that must be refused: exit code 2, one clear line, no traceback, nothing changed.
@@ -157,6 +159,7 @@ BAD: dict[str, list[list[str]]] = {
                           "--reason", "x"]],
     "dispute open": [["dispute", "open", "NO-SUCH", "--reason", "x", "--as", "cora.collector"]],
     "dispute resolve": [["dispute", "resolve", "INV-1001-001", "--as", "cora.collector", "--note", "x"]],
+    "dispute list": [["dispute", "list", "--owner", "nobody.at.all"]],
     "orders check": [["orders", "check", "NOPE", "--amount", "100"],
                      ["orders", "check", "C-1003", "--amount", "1e5"]],
     "orders release": [["orders", "release", "NOPE", "--order", "SO-1", "--amount", "100",
@@ -166,6 +169,8 @@ BAD: dict[str, list[list[str]]] = {
     "worklist": [["worklist", "--as-of", "soon"]],
     "worklist log": [["worklist", "log", "C-1007", "--note", "x", "--as", "cora.collector",
                       "--kind", "fax"]],
+    "worklist assign": [["worklist", "assign", "C-1007", "--to", "sam.sales", "--as", "carla.manager",
+                         "--reason", "x"]],
     "service tasks": [["service", "tasks", "--status", "maybe"]],
     "service done": [["service", "done", "999", "--note", "x", "--as", "sam.sales"]],
     "users add": [["users", "add", "nobody.at.all", "--as", "olga.operator"],

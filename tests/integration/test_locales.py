@@ -158,6 +158,11 @@ def _the_rest_of_the_lifecycle(a) -> None:
         open_service_task(a, uow.session, customer=c, key="t", reason="credit limit cut",
                           as_of=DAY, notify=True)  # fmt: skip
         uow.commit()
+    services.open_dispute(  # its owner hears of it, and is reminded once it is past due
+        a, invoice_number="INV-1007-OPEN2", reason="short delivery", by="cora.collector",
+        as_of=date(2026, 12, 2), code="delivery", owner="sam.sales",
+    )  # fmt: skip
+    services.remind_dispute_owners(a, as_of=date(2026, 12, 31))
     report = services.portfolio_report(a, as_of=date(2026, 12, 31), months=3)
     services.notify_policy_research(a, as_of=date(2026, 12, 31), report=report, path="r.md")
     from credit.db.models import Notice

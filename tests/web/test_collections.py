@@ -31,6 +31,7 @@ from credit.db.models import (
     Notice,
     PaymentPromise,
 )
+from credit.db.models_team import DisputeTerms
 from credit.services import accounts, casework
 from credit.web import create_app
 from tests.conftest import import_sample
@@ -198,10 +199,19 @@ def test_a_dispute_is_opened_and_resolved_on_the_customers_own_invoice(desk: Wor
     assert empty.status_code == 400 and "the dispute&#39;s reason is required" in empty.text
     assert rows(desk.app, Dispute) == []
 
-    opened = post(cora, "/cases/C-1007/dispute", invoice=invoice, reason="goods damaged")
+    weather = post(cora, "/cases/C-1007/dispute", invoice=invoice, reason="x",
+                   dispute_code="weather")  # fmt: skip
+    assert weather.status_code == 400 and "the dispute code &#39;weather&#39;" in weather.text
+    assert rows(desk.app, Dispute) == []
+
+    opened = post(cora, "/cases/C-1007/dispute", invoice=invoice, reason="goods damaged",
+                  dispute_code="quality", owner="sam.sales", due="2026-12-20")  # fmt: skip
     assert opened.status_code == 303
     [d] = rows(desk.app, Dispute)
     assert (d.opened_by, d.reason, d.resolved_on) == ("cora.collector", "goods damaged", None)
+    [terms] = rows(desk.app, DisputeTerms)
+    assert (terms.code, terms.owner, terms.due_on) == ("quality", "sam.sales", date(2026, 12, 20))
+    assert "quality; sam.sales; due 2026-12-20" in cora.get("/cases/C-1007").text
     [event] = events(desk.app, "dispute.opened")
     assert (event.actor, event.entity_id, event.via["channel"]) == (
         "cora.collector",
@@ -342,6 +352,8 @@ def test_a_collector_works_a_case_in_the_browser(desk: Workspace, tmp_path: Path
         page.select_option("#dispute-invoice", index=0)
         invoice = page.input_value("#dispute-invoice")
         page.fill("#dispute-reason", "delivery incomplete")
+        page.select_option("#dispute-code", "delivery")
+        page.select_option("#dispute-owner", "sam.sales")
         page.click("#open-dispute")
         page.wait_for_url("**/cases/C-1007?done=dispute*")
         assert "Dispute opened" in page.inner_text("#done")
@@ -353,4 +365,6 @@ def test_a_collector_works_a_case_in_the_browser(desk: Workspace, tmp_path: Path
     assert (p.amount, p.recorded_by) == (Decimal("2500.00"), "cora.collector")
     [d] = rows(desk.app, Dispute)
     assert (d.opened_by, d.reason) == ("cora.collector", "delivery incomplete")
+    [terms] = rows(desk.app, DisputeTerms)
+    assert (terms.code, terms.owner) == ("delivery", "sam.sales")
     assert events(desk.app, "dispute.opened")[0].entity_id == invoice

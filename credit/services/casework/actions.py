@@ -173,10 +173,16 @@ def _assignee(app: App, policy: PolicyBody, *, by: str, collector: str) -> str |
     return target
 
 
-def assign_cases(app: App, *, customer_code: str, collector: str, by: str) -> AssignResult:
+def assign_cases(
+    app: App, *, customer_code: str, collector: str, by: str, reason: str = ""
+) -> AssignResult:
     """Assign the customer's open cases to a collector (or credit manager); ``collector`` empty
-    leaves them unassigned. Credit managers only; audited with who had each case before."""
+    leaves them unassigned. Credit managers only; audited with who had each case before and
+    ``reason`` (the web's form gives none: the event then says who they went to)."""
     by = known_user(app, by)
+    reason = reason.strip()
+    if len(reason) > HOLD_REASON_MAX * 4:
+        raise ServiceError(f"the reason is {len(reason)} characters long; at most 480")
     with app.uow() as uow:
         s = uow.session
         version, policy = app.published_policy(s)
@@ -206,7 +212,7 @@ def assign_cases(app: App, *, customer_code: str, collector: str, by: str) -> As
             entity_id=customer.code,
             before={"collector": before},
             after={"collector": {case_id: target for case_id in before}},
-            reason=f"assigned to {target}" if target else "unassigned",
+            reason=reason or (f"assigned to {target}" if target else "unassigned"),
             policy_version=version,
         )
         uow.commit()

@@ -19,6 +19,7 @@ from credit.db.models import (
     NoticeStatus,
     PaymentPromise,
 )
+from credit.db.models_team import DisputeTerms
 from credit.domain import dunning, workspace
 from credit.domain.money import fmt_money
 from credit.domain.policy import DunningAction as DunningActionKind
@@ -83,6 +84,9 @@ def case_file(app: App, *, customer_code: str, as_of: date, viewer: str) -> View
                 if i["kind"] == dunning.INVOICE and i["open_amount"] > 0 and not i["disputed"]
             ],
             "disputed": [d["invoice"] for d in disputes if d["resolved_on"] is None],
+            "dispute_codes": [c.model_dump() for c in policy.team.dispute_codes],
+            "default_dispute_code": policy.team.default_dispute_code,
+            "people": [(p.username, p.name) for p in app.directory.approvers],
             "owed_currencies": [c["currency"] for c in currencies if c["balance"] > 0],
             "order_currency": line.currency if line else customer.currency,
         }
@@ -158,12 +162,18 @@ def _next_step(case: CollectionCase, view: View | None, promise: View | None, as
 def _disputes(s: Session, cid: int) -> list[View]:
     """Every open dispute, then the latest resolved ones."""
     rows = s.exec(
-        select(Dispute, Invoice.number)
+        select(Dispute, Invoice.number, DisputeTerms)
         .join(Invoice, col(Invoice.id) == col(Dispute.invoice_id))
+        .join(DisputeTerms, col(DisputeTerms.dispute_id) == col(Dispute.id), isouter=True)
         .where(Dispute.customer_id == cid)
         .order_by(col(Dispute.resolved_on).is_not(None), col(Dispute.id).desc())
     ).all()
-    out = [d.model_dump() | {"invoice": number} for d, number in rows]
+    out = [
+        d.model_dump()
+        | {"invoice": number, "code": t.code if t else None, "owner": t.owner if t else None}
+        | {"due_on": t.due_on if t else None}
+        for d, number, t in rows
+    ]
     open_ = [d for d in out if d["resolved_on"] is None]
     return open_ + [d for d in out if d["resolved_on"] is not None][:SHOWN]
 

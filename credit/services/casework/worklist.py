@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, TypedDict
 
 from sqlalchemy import func, or_
@@ -32,18 +30,13 @@ from credit.db.models import (
 from credit.domain import dunning
 from credit.domain.money import money
 from credit.domain.receivables_status import CaseStatus, PromiseStatus
+from credit.services.casework.priority import PRIORITY_RULE, Valuation, valuation
 from credit.services.casework.shared import CHUNK, PER_PAGE, Key, View, assignable, level_label
 from credit.services.common import table_of
-from credit.services.ledger import converter, open_items_many
+from credit.services.ledger import open_items_many
 
 log = logging.getLogger(__name__)
 
-PRIORITY_RULE = (
-    "Priority = the amount overdue in {base} (other currencies at the latest exchange rate) x "
-    "the days the oldest overdue invoice is late / 1,000: {base} 10,000 overdue for 30 days "
-    "scores 300, as does {base} 5,000 for 60 days. Highest first; a case whose currency has no "
-    "exchange rate comes after the others."
-)
 COLLECTOR_FILTERS = {"mine": "Mine and unassigned", "all": "Everyone's", "unassigned": "Unassigned"}
 PROMISE_FILTERS = {
     "": "Any",
@@ -98,7 +91,7 @@ def worklist_page(app: App, *, as_of: date, viewer: str, filters: WorklistFilter
         cases = [
             c for c in cases if _passes(c, filters, levels=levels, promises=promises, as_of=as_of)
         ]
-        to_base = converter(s, policy.base_currency, policy.base_currency, as_of)
+        to_base = valuation(s, policy, as_of)
         ranking = _ranking(app, s, as_of=as_of, to_base=to_base)
         ranks = ranking.ranks | _ranks(s, [c for c in cases if _key(c) not in ranking.ranks],
                                        as_of=as_of, to_base=to_base)  # fmt: skip
@@ -154,16 +147,14 @@ def _rank_order(case: Any, ranks: dict[Key, Rank]) -> tuple[int, int, int, str, 
     return (int(priority is None), -(priority or 0), -days, case.code, case.currency)
 
 
-def _ranks(
-    s: Session, cases: list[Any], *, as_of: date, to_base: Callable[[Decimal, str], Decimal | None]
-) -> dict[Key, Rank]:
+def _ranks(s: Session, cases: list[Any], *, as_of: date, to_base: Valuation) -> dict[Key, Rank]:
     """Each case's priority and days overdue, from its customer's open items."""
     items = _open_items(s, sorted({c.customer_id for c in cases}), as_of)
     out: dict[Key, Rank] = {}
     for c in cases:
         position = dunning.dunning_position(items.get(c.customer_id, {}).get(c.currency, []), as_of)
         amount = money(position.overdue_total)
-        in_base = to_base(amount, c.currency)
+        in_base = to_base.to_base(amount, c.currency)
         days = position.oldest_days_overdue
         out[_key(c)] = {
             "amount": amount,
@@ -171,7 +162,8 @@ def _ranks(
             "oldest_overdue_days": days,
             "oldest_due_date": position.oldest_due_date,
             "disputed": len(position.disputed_items),
-            "priority": int(in_base * days / 1000) if in_base is not None else None,
+            "weight": to_base.weight(c.customer_id),
+            "priority": to_base.priority(c.customer_id, in_base, days),
         }
     return out
 
@@ -187,9 +179,7 @@ def _version(s: Session) -> tuple[Any, ...]:
     return tuple(s.execute(sa_select(audit_head, *heads)).one())
 
 
-def _ranking(
-    app: App, s: Session, *, as_of: date, to_base: Callable[[Decimal, str], Decimal | None]
-) -> Ranking:
+def _ranking(app: App, s: Session, *, as_of: date, to_base: Valuation) -> Ranking:
     """The ranking of every open case on ``as_of``: kept while nothing is recorded; after a
     change the last one, marked stale, while a new one is computed in the background."""
     key, version = (app.settings.database_url, as_of), _version(s)
@@ -214,7 +204,7 @@ def _rank_all(
     *,
     key: tuple[str, date],
     version: tuple[Any, ...],
-    to_base: Callable[[Decimal, str], Decimal | None],
+    to_base: Valuation,
 ) -> Ranking:
     every = _open_cases(s, WorklistFilters(), viewer="")
     ranking = Ranking(_ranks(s, every, as_of=key[1], to_base=to_base), utcnow())
@@ -230,7 +220,7 @@ def _refresh(app: App, key: tuple[str, date], version: tuple[Any, ...]) -> None:
         with app.uow(read_only=True) as uow:
             s = uow.session
             _, policy = app.published_policy(s)
-            to_base = converter(s, policy.base_currency, policy.base_currency, key[1])
+            to_base = valuation(s, policy, key[1])
             _rank_all(s, key=key, version=version, to_base=to_base)
     except Exception:  # the last ranking stays; the next view tries again
         log.exception("ranking the worklist failed")

@@ -19,6 +19,7 @@ from credit.domain.words import counted
 from credit.faults import checkpoint
 from credit.services import letters
 from credit.services.account_statement import account_statement
+from credit.services.casework.assignment import case_collector
 from credit.services.collections.charges import book_charges
 from credit.services.collections.state import CustomerPosition, DunningRun
 from credit.services.views import customer_view, line_view
@@ -351,6 +352,10 @@ def _queue_notices(
 
 def _open_case(run: DunningRun, pos: CustomerPosition, *, reason: CaseReason, level: int) -> None:
     s = run.session
+    pick = case_collector(
+        run.app, s, run.policy, customer=pos.customer, currency=pos.currency,
+        overdue=pos.owed.overdue_total, line=pos.line, as_of=run.as_of,
+    )  # fmt: skip
     s.add(
         CollectionCase(
             customer_id=pos.customer_id,
@@ -359,6 +364,7 @@ def _open_case(run: DunningRun, pos: CustomerPosition, *, reason: CaseReason, le
             reason=reason,
             level=level,
             opened_on=run.as_of,
+            collector=pick.collector,
         )
     )
     s.flush()
@@ -368,7 +374,8 @@ def _open_case(run: DunningRun, pos: CustomerPosition, *, reason: CaseReason, le
         action=f"worklist.{reason}",
         entity_type="customer",
         entity_id=pos.customer.code,
-        after={"currency": pos.currency, "level": level, "status": CaseStatus.OPEN},
+        after={"currency": pos.currency, "level": level, "status": CaseStatus.OPEN}
+        | {"collector": pick.collector, "assigned": pick.why},
         reason=(
             "handed over to the collections team" if reason == CaseReason.HANDOVER else "call task"
         ),

@@ -18,6 +18,7 @@ from credit.domain.receivables_status import (
     DisputeStatus,
 )
 from credit.services.common import ServiceError, known_user, required_text, saved_id
+from credit.services.receivables.dispute_terms import dispute_terms, record_terms
 from credit.services.receivables.shared import invoice_by_number, not_in_future, policy_version
 
 
@@ -27,7 +28,13 @@ class DisputeResult(TypedDict):
     status: str  # a DisputeStatus
 
 
-def open_dispute(
+class OpenedDispute(DisputeResult):
+    code: str
+    owner: str | None
+    due_on: str
+
+
+def open_dispute(  # noqa: PLR0913  # a dispute's parts, each named by the callers
     app: App,
     *,
     invoice_number: str,
@@ -35,12 +42,20 @@ def open_dispute(
     by: str,
     as_of: date,
     today: date | None = None,
-) -> DisputeResult:
-    """The customer disputes an invoice: it leaves dunning until the dispute is resolved."""
+    code: str | None = None,
+    owner: str | None = None,
+    due: date | None = None,
+) -> OpenedDispute:
+    """The customer disputes an invoice: it leaves dunning until the dispute is resolved. It is
+    opened with a reason code (the policy's default without one), an owner who settles it (none:
+    nobody is notified) and a due date (the code's days after ``as_of`` without one)."""
     by, reason = known_user(app, by), required_text(reason, "the dispute's reason")
     not_in_future(as_of, today, "a dispute")
     with app.uow() as uow:
         s = uow.session
+        terms = dispute_terms(
+            app, app.published_policy(s)[1], code=code, owner=owner, due=due, opened_on=as_of
+        )
         inv = invoice_by_number(s, invoice_number)
         if inv.amount <= 0:
             raise ServiceError(f"{inv.number} is a credit note: only invoices can be disputed")
@@ -64,6 +79,7 @@ def open_dispute(
         )
         s.add(d)
         s.flush()
+        record_terms(app, s, dispute=d, invoice=inv, customer=customer, terms=terms)
         audit.record(
             s,
             actor=by,
@@ -71,12 +87,20 @@ def open_dispute(
             entity_type="invoice",
             entity_id=inv.number,
             before={"disputed": False},
-            after={"disputed": True, "customer": customer.code, "amount": inv.amount},
+            after={"disputed": True, "customer": customer.code, "amount": inv.amount}
+            | {"code": terms.code.code, "owner": terms.owner, "due_on": terms.due_on},
             reason=reason,
             policy_version=policy_version(app, s),
         )
         uow.commit()
-        return {"invoice": inv.number, "customer": customer.code, "status": DisputeStatus.DISPUTED}
+        return {
+            "invoice": inv.number,
+            "customer": customer.code,
+            "status": DisputeStatus.DISPUTED,
+            "code": terms.code.code,
+            "owner": terms.owner,
+            "due_on": terms.due_on.isoformat(),
+        }
 
 
 def resolve_dispute(

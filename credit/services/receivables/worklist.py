@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from typing import TypedDict
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from credit import audit
@@ -12,6 +15,7 @@ from credit.app import App
 from credit.db.models import (
     CollectionCase,
     CollectionNote,
+    CreditLine,
     Customer,
     PaymentPromise,
 )
@@ -24,8 +28,9 @@ from credit.domain.receivables_status import (
     NoteKind,
     PromiseStatus,
 )
+from credit.domain.team import case_priority
 from credit.services.common import ServiceError, get_customer, known_user, required_text, saved_id
-from credit.services.ledger import dunning_state, open_items
+from credit.services.ledger import converter, dunning_state, open_items
 from credit.services.receivables.shared import policy_version
 
 
@@ -48,6 +53,14 @@ class WorklistRow(TypedDict):
     last_action: str
     promised_date: str | None
     next_step: str
+    collector: str | None  # assigned to (None: unassigned)
+    rating: str | None  # the credit line's rating
+    risk_weight: str
+    amount_base: str | None  # the amount overdue in the base currency (None: no exchange rate)
+    priority: int | None  # see credit.domain.team.case_priority
+
+
+COLLECTOR_CHOICES = ("mine", "all", "unassigned")
 
 
 def log_note(
@@ -100,31 +113,71 @@ def log_note(
         return {"customer": customer.code, "kind": kind, "call_tasks_closed": closed}
 
 
-def worklist(app: App, *, as_of: date) -> list[WorklistRow]:
+def worklist(
+    app: App, *, as_of: date, viewer: str | None = None, collector: str | None = None
+) -> list[WorklistRow]:
     """The collections team's worklist: every open handover and call task, with the amount owed,
-    the oldest overdue invoice, the last action, any promised date and the next step."""
+    the oldest overdue invoice, the last action, any promised date, the next step, the collector
+    and the priority, highest priority first.
+
+    ``collector``: ``mine`` (``viewer``'s cases and the unassigned ones), ``all``, ``unassigned``
+    or a username; by default ``mine`` when ``viewer`` is a collector, else ``all``."""
+    who = _collector_filter(app, viewer=viewer, collector=collector)
     with app.uow() as uow:
         s = uow.session
         _, policy = app.published_policy(s)
-        cases = list(
-            s.exec(
-                select(CollectionCase, Customer)
-                .join(Customer, col(Customer.id) == col(CollectionCase.customer_id))
-                .where(CollectionCase.status == CaseStatus.OPEN)
-                .order_by(col(CollectionCase.opened_on), col(Customer.code))
-            )
+        q = (
+            select(CollectionCase, Customer)
+            .join(Customer, col(Customer.id) == col(CollectionCase.customer_id))
+            .where(CollectionCase.status == CaseStatus.OPEN)
+            .order_by(col(CollectionCase.opened_on), col(Customer.code))
         )
-        return [
-            _worklist_row(s, policy, case=case, customer=customer, as_of=as_of)
-            for case, customer in cases
+        assigned = col(CollectionCase.collector)
+        if who == "mine":
+            q = q.where(or_(assigned.is_(None), assigned == viewer))
+        elif who == "unassigned":
+            q = q.where(assigned.is_(None))
+        elif who != "all":
+            q = q.where(assigned == who)
+        to_base = converter(s, policy.base_currency, policy.base_currency, as_of)
+        rows = [
+            _worklist_row(s, policy, case=case, customer=customer, as_of=as_of, to_base=to_base)
+            for case, customer in s.exec(q)
         ]
+        rows.sort(key=lambda r: (r["priority"] is None, -(r["priority"] or 0),
+                                 -r["oldest_overdue_days"], r["customer"], r["currency"]))  # fmt: skip
+        return rows
 
 
-def _worklist_row(
-    s: Session, policy: PolicyBody, *, case: CollectionCase, customer: Customer, as_of: date
+def _collector_filter(app: App, *, viewer: str | None, collector: str | None) -> str:
+    """``mine``, ``all``, ``unassigned`` or the username whose cases are listed."""
+    if viewer:
+        viewer = known_user(app, viewer)
+    if collector is None or not collector.strip():
+        person = app.directory.get(viewer or "")
+        return "mine" if person is not None and "collector" in person.roles else "all"
+    collector = collector.strip()
+    if collector in COLLECTOR_CHOICES:
+        if collector == "mine" and not viewer:
+            raise ServiceError("the collector filter 'mine' needs to know who is looking")
+        return collector
+    return known_user(app, collector)
+
+
+def _worklist_row(  # noqa: PLR0913  # a row's parts, each named
+    s: Session,
+    policy: PolicyBody,
+    *,
+    case: CollectionCase,
+    customer: Customer,
+    as_of: date,
+    to_base: Callable[[Decimal, str], Decimal | None],
 ) -> WorklistRow:
     items = open_items(s, saved_id(customer), as_of).get(case.currency, [])
     position = dunning.dunning_position(items, as_of)
+    rating = s.exec(select(CreditLine.rating).where(CreditLine.customer_id == customer.id)).first()
+    weight = policy.team.risk_weight(rating)
+    in_base = to_base(money(position.overdue_total), case.currency)
     promise = s.exec(
         select(PaymentPromise)
         .where(
@@ -149,6 +202,11 @@ def _worklist_row(
         "last_action": _last_action(s, policy, customer, case.currency),
         "promised_date": promise.promised_for.isoformat() if promise else None,
         "next_step": _next_step(case, promise),
+        "collector": case.collector,
+        "rating": rating,
+        "risk_weight": str(weight),
+        "amount_base": str(money(in_base)) if in_base is not None else None,
+        "priority": case_priority(in_base, position.oldest_days_overdue, weight),
     }
 
 
