@@ -10,6 +10,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from credit.domain.money import decimal_exponent
+from credit.domain.policy_plans import Plans
 
 
 class _Strict(BaseModel):
@@ -405,6 +406,7 @@ class PolicyBody(_Strict):
     orders: Orders = Orders()
     risk: RiskRules = RiskRules()
     cash_application: CashApplication = CashApplication()
+    plans: Plans = Plans()  # instalment plans and write-offs (credit.domain.policy_plans)
 
     @field_validator("ratings")
     @classmethod

@@ -1,5 +1,5 @@
 """The things approved through the chain; importing this package registers each of them."""
 
-from credit.services.approval_chain.subjects import credit_request, policy_version
+from credit.services.approval_chain.subjects import credit_request, policy_version, write_off
 
-__all__ = ["credit_request", "policy_version"]
+__all__ = ["credit_request", "policy_version", "write_off"]
