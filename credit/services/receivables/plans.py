@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -61,33 +60,16 @@ def as_plan(rows: Sequence[PromiseInstalment]) -> list[rules.Instalment]:
     return [rules.Instalment(r.seq, r.due_on, r.amount, r.status) for r in rows]
 
 
-def instalment_views(s: Session, promise_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-    """promise id -> its instalments (seq, due_on, amount, status, settled_on, paid)."""
-    views: dict[int, list[dict[str, Any]]] = {}
-    if not promise_ids:
-        return views
-    for r in s.exec(
-        select(PromiseInstalment)
-        .where(col(PromiseInstalment.promise_id).in_(list(promise_ids)))
-        .order_by(col(PromiseInstalment.promise_id), col(PromiseInstalment.seq))
-    ):
-        views.setdefault(r.promise_id, []).append(
-            r.model_dump(include={"seq", "due_on", "amount", "status", "settled_on", "paid"})
-        )
-    return views
-
-
 def plan_summary(s: Session, promise: PaymentPromise) -> str | None:
-    """ "plan: 1 of 2 instalments kept; next 500.00 EUR by 2027-03-24" (None: no plan)."""
+    """The worklist's next step for an open plan: "plan: 1 of 2 instalments kept; wait for
+    EUR 500.00 by 2027-03-24; ..." (None: a single-date promise)."""
     rows = instalment_rows(s, promise.id)
-    if not rows:
+    following = rules.next_open(as_plan(rows))
+    if following is None:
         return None
     kept = sum(1 for r in rows if r.status == "kept")
-    text = f"plan: {kept} of {len(rows)} instalments kept"
-    following = rules.next_open(as_plan(rows))
-    if following is not None:
-        text += (
-            f"; next {fmt_money(following.amount, promise.currency)} by "
-            f"{following.due_on.isoformat()}"
-        )
-    return text
+    return (
+        f"plan: {kept} of {len(rows)} instalments kept; wait for "
+        f"{fmt_money(following.amount, promise.currency)} by {following.due_on.isoformat()}; "
+        "escalation resumes one level up if an instalment is broken"
+    )
