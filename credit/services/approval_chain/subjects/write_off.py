@@ -148,7 +148,7 @@ class WriteOffSubject(ApprovalSubject):
             "id": self.subject_id,
             "customer": self.customer.code,
             "kind": SUBJECT_WRITE_OFF,
-            "amount": str(self.wo.amount),
+            "amount": str(money(self.wo.amount)),
             "currency": self.wo.currency,
             "rating": "",
             "requested_by": self.wo.proposed_by,
