@@ -23,6 +23,8 @@ from credit.cli.output import (
 )
 from credit.domain.words import said
 
+OUTBOX = "Its notices are in the outbox: `credit serve` sends them, or `credit notices deliver`."
+
 app = typer.Typer(
     help="Write-offs of uncollectable balances: proposed by a collector, approved by amount.",
     no_args_is_help=True,
@@ -70,6 +72,7 @@ def writeoff_propose(  # noqa: PLR0913  (typer: one parameter per option)
         f"waiting for {result['waiting_for'] or 'nobody'}.",
         highlight=False,
     )
+    console.print(OUTBOX, highlight=False)
 
 
 @app.command("list")
@@ -133,6 +136,7 @@ def _decide(
         + ".",
         highlight=False,
     )
+    console.print(OUTBOX, highlight=False)
 
 
 @app.command("approve")

@@ -43,6 +43,12 @@ KINDS = {"request": services.SUBJECT_REQUEST, "policy": services.SUBJECT_POLICY}
 URLS = {engine: url for url, engine in KINDS.items()}
 
 
+def _url(subject: str) -> str:
+    """A subject's name in URLs and lists; one without a page here (a write-off: decided on the
+    command line) is named as its listing names it ("write-off")."""
+    return URLS.get(subject, subject.replace("_", "-"))
+
+
 class Missing(Exception):
     """The page names something that does not exist (404)."""
 
@@ -73,7 +79,7 @@ def _stand_ins(here: Site, username: str) -> dict[tuple[str, int, int], str]:
                 col(ApprovalStep.delegated_from).is_not(None),
             )
         ).all()
-        return {(URLS[st.subject], st.subject_id, st.level): st.delegated_from or "" for st in rows}
+        return {(_url(st.subject), st.subject_id, st.level): st.delegated_from or "" for st in rows}
 
 
 def _recent(here: Site, username: str) -> list[dict[str, Any]]:
@@ -97,7 +103,7 @@ def _recent(here: Site, username: str) -> list[dict[str, Any]]:
         return [
             {
                 **step_view(st),
-                "subject": URLS[st.subject],
+                "subject": _url(st.subject),
                 "subject_id": st.subject_id,
                 "customer": customers.get(st.subject_id, "-")
                 if st.subject == services.SUBJECT_REQUEST

@@ -51,9 +51,12 @@ def record_promise(  # noqa: PLR0913  # a promise's parts, each named by the cal
 ) -> PromiseResult:
     """A promise to pay: the customer's escalation in that currency pauses until ``promised_for``.
     A newer promise replaces an open one. With ``instalments`` (dated amounts) it is an instalment
-    plan: ``amount`` is their sum, ``promised_for`` the last date, each judged on its date."""
+    plan (``amount`` and ``promised_for`` are then their sum and the last date), each instalment
+    judged on its date."""
     by = known_user(app, by)
     not_in_future(as_of, today, "a promise")
+    if instalments:  # a plan: its total by its last date
+        amount, promised_for = sum((a for _, a in instalments), Decimal(0)), instalments[-1][0]
     if amount <= 0:
         raise ServiceError(f"the promised amount {amount} must be positive")
     if promised_for < as_of:
