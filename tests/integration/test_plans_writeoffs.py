@@ -267,3 +267,8 @@ def test_write_offs_approved_at_two_levels_rejected_and_refused(desk: App):
     assert report["bad_debt"] == {"written_off": "7000.00", "write_offs": 1,
                                   "by_month": {"2027-03": "7000.00"},
                                   "by_rating": {"unrated": "7000.00"}, "warnings": []}  # fmt: skip
+    from credit.reports import render_markdown
+
+    charts = {"trend": "t.png", "aging": "a.png", "ratings": "r.png"}
+    assert ("Written off as bad debt in the period: 7000.00 EUR (1 write-off; by rating: "
+            "unrated 7000.00).") in render_markdown(report, charts)  # fmt: skip

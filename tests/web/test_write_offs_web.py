@@ -1,8 +1,10 @@
 """A write-off waiting for an approver in the web inbox: listed as "Write-off #N" with how it is
 decided (on the command line: it has no decision page), and among the approver's recent
-decisions once decided, without breaking the inbox."""
+decisions once decided, without breaking the inbox. An instalment plan on the case page."""
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 from sqlmodel import select
 
@@ -36,3 +38,16 @@ def test_a_write_off_shows_in_the_approvers_inbox_and_recent_decisions(workspace
         page.screenshot(path=str(tmp_path / "inbox.png"), full_page=True)
     [listed] = services.list_write_offs(app)
     assert listed["status"] == "approved" and listed["booked"] == listed["amount"]
+
+
+def test_an_instalment_plan_on_the_case_page(workspace):
+    services.record_promise(
+        workspace.app, customer_code="C-1007", amount=Decimal(0), promised_for=DAY,
+        by="cora.collector", as_of=DAY,
+        instalments=[(DAY.replace(day=10), Decimal("1000.00")),
+                     (DAY.replace(day=20), Decimal("1000.00"))],
+    )  # fmt: skip
+    with browser_page(workspace.base, "cora.collector") as page:
+        page.goto("/cases/C-1007")
+        plan = page.inner_text("#promises tr.plan")
+    assert plan.strip() == ("Plan: €1,000.00 by 2026-10-10 (open); €1,000.00 by 2026-10-20 (open)")
