@@ -111,6 +111,8 @@ def writeoff_list(
             for r in rows
         ],
     )
+    if not rows:
+        console.print("No write-offs.")
 
 
 def _decide(
