@@ -47,7 +47,9 @@ def check_plan(
     at most ``max_instalments``, each positive, dates strictly
     ascending from ``as_of`` and the last no more than ``max_days`` ahead."""
     if len(instalments) < 2:
-        raise ValueError("an instalment plan needs at least two instalments (else promise one date)")
+        raise ValueError(
+            "an instalment plan needs at least two instalments (else promise one date)"
+        )
     if len(instalments) > max_instalments:
         raise ValueError(
             f"{len(instalments)} instalments are more than the policy's "
