@@ -140,6 +140,20 @@ def _rating_section(report: dict[str, Any], charts: dict[str, str]) -> list[str]
                 for r in report["by_rating"]
             ],
         ),
+        *_bad_debt_lines(report),
+    ]
+
+
+def _bad_debt_lines(report: dict[str, Any]) -> list[str]:
+    """What approved write-offs booked in the period (credit.services.analytics)."""
+    bad = report.get("bad_debt")
+    if not bad:
+        return []
+    by_rating = ", ".join(f"{k} {v}" for k, v in bad["by_rating"].items()) or "none"
+    return [
+        "",
+        f"Written off as bad debt in the period: {bad['written_off']} {report['base_currency']} "
+        f"({counted(bad['write_offs'], 'write-off')}; by rating: {by_rating}).",
     ]
 
 

@@ -30,6 +30,7 @@ from credit.cli import (
     status,
     users,
     worklist,
+    writeoffs,
 )
 
 # Old spellings of a group that still run, unlisted: `credit review start` is
@@ -84,6 +85,7 @@ GROUPS = (
     (worklist.app, "worklist"),
     (service.app, "service"),
     (users.app, "users"),
+    (writeoffs.app, "writeoff"),
 )
 for command in COMMANDS:
     app.command()(command)

@@ -30,13 +30,17 @@ app = typer.Typer(help="What is waiting for an approver.", no_args_is_help=True)
 
 # `credit approve|reject ID --subject NAME`: the approval engine's subject each name decides
 # (a credit request unless told otherwise). Policy versions have `credit policy approve|reject`.
-SUBJECTS = {"request": "credit_request", "order_release": "order_release"}
+SUBJECTS = {
+    "request": "credit_request",
+    "order_release": "order_release",
+    "write_off": "write_off",
+}
 SubjectOpt = Annotated[
     str,
     typer.Option(
         "--subject",
-        help="What ID is: request (a credit request) or order_release (`credit approvals list` "
-        "names it).",
+        help="What ID is: request (a credit request), order_release or write_off "
+        "(`credit approvals list` names it).",
     ),
 ]
 
@@ -175,7 +179,8 @@ def approve(
     request_id: Annotated[
         int,
         typer.Argument(
-            help="Credit request id, or with --subject the order release id (`credit approvals list`)."
+            help="Credit request id, or with --subject the order release's or write-off's id "
+            "(`credit approvals list`)."
         ),
     ],
     *,

@@ -3,6 +3,8 @@ log|assign`, `credit promise` and `credit dispute open|resolve|list`."""
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Annotated
 
 import typer
@@ -147,14 +149,23 @@ def dispute_resolve(
     console.print(f"{result['invoice']} ({result['customer']}): dispute resolved.")
 
 
-def promise(
+def promise(  # noqa: PLR0913  (typer: one parameter per option)
     customer: Annotated[str, typer.Argument(help="Customer code.")],
     *,
-    amount: Annotated[str, typer.Option("--amount", help="Amount promised.")],
-    by_date: Annotated[
-        str, typer.Option("--date", help="The date the customer promised to pay by, YYYY-MM-DD.")
-    ],
     actor: UserOpt,
+    amount: Annotated[str | None, typer.Option("--amount", help="Amount promised.")] = None,
+    by_date: Annotated[
+        str | None,
+        typer.Option("--date", help="The date the customer promised to pay by, YYYY-MM-DD."),
+    ] = None,
+    instalment: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--instalment",
+            help="An instalment plan instead of --amount/--date: DATE=AMOUNT, repeated "
+            "(e.g. --instalment 2027-03-10=500.00 --instalment 2027-03-24=500.00).",
+        ),
+    ] = None,
     currency: Annotated[
         str | None, typer.Option("--currency", help="Default: the customer's currency.")
     ] = None,
@@ -162,13 +173,18 @@ def promise(
     as_of: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record a promise to pay: escalation pauses until the date; a broken promise resumes it one
-    level up and raises a risk signal."""
+    """Record a promise to pay (or an instalment plan): escalation pauses until the date; a broken
+    promise (or one broken instalment) resumes it one level up and raises a risk signal."""
     from credit import services
 
     day = parse_date(as_of)
-    promised = parse_date(by_date, "--date")
-    value = parse_money(amount, "--amount")
+    plan = parse_instalments(instalment or [])
+    if plan and (amount is not None or by_date is not None):
+        fail("--instalment: give either --amount and --date or instalments, not both")
+    if not plan and (amount is None or by_date is None):
+        fail("--amount and --date are needed (or an instalment plan: --instalment DATE=AMOUNT)")
+    promised = plan[-1][0] if plan else parse_date(by_date, "--date")
+    value = sum((v for _, v in plan), Decimal(0)) if plan else parse_money(amount or "", "--amount")
     a = get_app()
     with clear_errors():
         result = services.record_promise(
@@ -181,9 +197,21 @@ def promise(
             currency=currency,
             note=note,
             today=a.settings.today(),
+            instalments=plan,
         )
     if as_json:
         print_json(result)
+        return
+    if plan:
+        console.print(
+            f"{result['customer']} agreed a plan of {len(plan)} instalments, "
+            f"{fmt_amount(result['amount'], result['currency'])} in all: "
+            + ", ".join(
+                f"{fmt_amount(i['amount'], result['currency'])} by {i['due_on']}"
+                for i in result["instalments"]
+            )
+            + "; escalation paused while the plan holds."
+        )
         return
     console.print(
         f"{result['customer']} promised {fmt_amount(result['amount'], result['currency'])} by "
@@ -305,3 +333,16 @@ def worklist_assign(
         f"{result['customer']}: {len(result['cases'])} open case(s) assigned to "
         f"{result['collector']}."
     )
+
+
+def parse_instalments(values: list[str]) -> list[tuple[date, Decimal]]:
+    """``--instalment DATE=AMOUNT`` values as (date, amount), in the order given."""
+    plan = []
+    for v in values:
+        on, sep, amount = v.partition("=")
+        if not sep:
+            fail(f"--instalment: value {v!r}: write DATE=AMOUNT, e.g. 2027-03-10=500.00")
+        plan.append(
+            (parse_date(on.strip(), "--instalment"), parse_money(amount.strip(), "--instalment"))
+        )
+    return plan

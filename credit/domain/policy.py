@@ -10,6 +10,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from credit.domain.money import decimal_exponent
+from credit.domain.policy_plans import Plans
 from credit.domain.policy_team import Team
 
 
@@ -409,6 +410,7 @@ class PolicyBody(_Strict):
     risk: RiskRules = RiskRules()
     cash_application: CashApplication = CashApplication()
     team: Team = Team()  # collector rules, case priority weights, dispute codes
+    plans: Plans = Plans()  # instalment plans and write-offs (credit.domain.policy_plans)
 
     @field_validator("ratings")
     @classmethod

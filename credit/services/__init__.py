@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from credit.services.account_statement import customer_statement
     from credit.services.analytics import notify_policy_research, portfolio_report
     from credit.services.approval_chain.subjects.order_release import request_order_release
+    from credit.services.approval_chain.subjects.write_off import propose_write_off
     from credit.services.approvals import (
         ChainRestarted,
         Progress,
@@ -93,6 +94,7 @@ if TYPE_CHECKING:
         worklist,
     )
     from credit.services.receivables.exemptions import exempt_customer, revoke_exemption
+    from credit.services.receivables.write_offs import list_write_offs
     from credit.services.research import (
         cancel_research,
         check_review_can_start,

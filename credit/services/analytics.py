@@ -23,7 +23,9 @@ from credit.db.models import (
     Invoice,
     Payment,
 )
+from credit.db.models_plans import WriteOff
 from credit.domain import analytics
+from credit.domain import write_offs as bad_debts
 from credit.domain.cleaning import RateTable
 from credit.domain.money import ZERO, money
 from credit.domain.policy import DunningAction as DunningActionKind
@@ -143,6 +145,32 @@ def _applied_credit_notes(
     return applied
 
 
+def _bad_debt(s: Session, base: str, start: date, as_of: date) -> dict[str, Any]:
+    """What approved write-offs booked in the window, in the base currency at the rate of
+    ``as_of``: the bad debt (per month and per rating of the customer when booked)."""
+    to_base = _ToBase(rate_table(s, base), as_of, base, [])
+    codes = dict(s.exec(select(id_col(Customer), Customer.code)).all())
+    booked = []
+    for wo in s.exec(
+        select(WriteOff).where(WriteOff.status == "approved", col(WriteOff.decided_on).is_not(None))
+    ):
+        assert wo.decided_on is not None and wo.booked is not None  # booked when approved
+        amount = to_base(wo.booked, wo.currency)
+        if amount is not None:
+            rating = _ratings(s, wo.decided_on).get(wo.customer_id, "unrated")
+            booked.append(
+                bad_debts.WrittenOff(wo.decided_on, codes[wo.customer_id], rating, amount)
+            )
+    figures = bad_debts.bad_debt(booked, start=start, end=as_of)
+    return {
+        "written_off": str(money(figures.written_off)),
+        "write_offs": figures.write_offs,
+        "by_month": {k: str(money(v)) for k, v in figures.by_month.items()},
+        "by_rating": {k: str(money(v)) for k, v in figures.by_rating.items()},
+        "warnings": to_base.warnings,
+    }
+
+
 def _outcomes(app: App, s: Session, start: date, as_of: date) -> dict[str, Any]:
     """What the current policy did in the window: holds, handovers, dunning steps, approvals."""
     _, policy = app.published_policy(s)
@@ -235,6 +263,7 @@ def portfolio_report(app: App, *, as_of: date, months: int = 12) -> dict[str, An
         ranked, share = analytics.concentration(exposure)
         util = analytics.utilisation(lines)
         outcomes = _outcomes(app, s, start, as_of)
+        bad_debt = _bad_debt(s, policy.base_currency, start, as_of)
         from credit.services.service_desk import feedback_summary
 
         feedback = feedback_summary(s, start, as_of)
@@ -263,6 +292,7 @@ def portfolio_report(app: App, *, as_of: date, months: int = 12) -> dict[str, An
             for c, (e, lim) in sorted(lines.items())
         },
         "outcomes": outcomes,
+        "bad_debt": bad_debt,  # approved write-offs (credit.services.approval_chain.subjects)
         "feedback": feedback,
         "warnings": warnings,
     }

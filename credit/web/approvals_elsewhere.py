@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 # Subjects of the approval engine whose decision page is the command line.
-COMMAND_LINE_ONLY = ("order_release",)
+COMMAND_LINE_ONLY = ("order_release", "write_off")
 
 
 def command_line_only(subject: str, subject_id: int, me: Any) -> dict[str, Any]:

@@ -96,6 +96,10 @@ ELSEWHERE = {
     "orders exempt": "tests/e2e/test_order_control_cli.py",
     "worklist assign": "tests/e2e/test_team_cli.py",
     "dispute list": "tests/e2e/test_team_cli.py",
+    "writeoff propose": "tests/e2e/test_plans_cli.py",
+    "writeoff list": "tests/e2e/test_plans_cli.py",
+    "writeoff approve": "tests/e2e/test_plans_cli.py",
+    "writeoff reject": "tests/e2e/test_plans_cli.py",
 }
 
 # Calls that must be refused: exit code 2, one clear line, no traceback, nothing changed.
@@ -106,7 +110,8 @@ BAD: dict[str, list[list[str]]] = {
     "approve": [["approve", "999", "--as", "carla.manager"], ["approve", "x", "--as", "carla.manager"]],
     "reject": [["reject", "999", "--as", "carla.manager", "--comment", "no"]],
     "promise": [["promise", "C-1007", "--amount", "ten", "--date", DAY, "--as", "cora.collector"],
-                ["promise", "C-1007", "--amount", "10", "--date", "10.12.2026", "--as", "cora.collector"]],
+                ["promise", "C-1007", "--amount", "10", "--date", "10.12.2026", "--as", "cora.collector"],
+                ["promise", "C-1007", "--instalment", "2026-12-10:100", "--as", "cora.collector"]],
     "feedback": [["feedback", "C-1003", "--topic", "price", "--text", "x", "--as", "sam.sales"]],
     "serve": [["serve", "--timezone", "Mars/Olympus"]],
     "web": [["web", "--port", "not-a-port"]],
@@ -178,6 +183,11 @@ BAD: dict[str, list[list[str]]] = {
     "users disable": [["users", "disable", "mia.analyst", "--as", "olga.operator", "--reason", "x"]],
     "users reset-password": [["users", "reset-password", "mia.analyst", "--as", "olga.operator"]],
     "users list": [["users", "list", "--bogus"]],
+    "writeoff propose": [["writeoff", "propose", "C-1007", "--currency", "EUR", "--reason", "x",
+                          "--as", "sam.sales"]],
+    "writeoff list": [["writeoff", "list", "--status", "bogus"]],
+    "writeoff approve": [["writeoff", "approve", "999", "--as", "carla.manager"]],
+    "writeoff reject": [["writeoff", "reject", "999", "--as", "carla.manager", "--comment", "no"]],
 }  # fmt: skip
 
 

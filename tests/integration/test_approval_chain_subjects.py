@@ -47,7 +47,7 @@ class WriteOffRow:
 class WriteOff(ApprovalSubject):
     """A write-off of a bad debt: a credit manager, then the finance director, in that order."""
 
-    kind = "write_off"
+    kind = "toy_write_off"  # not "write_off": the real subject keeps its registration
     label = "write-off"
     noun = "write-off"
     voided_kind = "write_off_voided"
@@ -86,7 +86,7 @@ class WriteOff(ApprovalSubject):
             "subject": "write-off",
             "id": self.row.id,
             "customer": "-",
-            "kind": "write_off",
+            "kind": "toy_write_off",
             "amount": str(self.row.amount),
             "currency": "EUR",
             "rating": "",
@@ -163,7 +163,7 @@ def _steps(app: App) -> list[tuple[int, str, str | None, str | None]]:
         return [
             (st.level, st.decision, st.approver, st.decided_by)
             for st in uow.session.exec(
-                select(ApprovalStep).where(ApprovalStep.subject == "write_off")
+                select(ApprovalStep).where(ApprovalStep.subject == "toy_write_off")
             )
         ]
 
@@ -171,7 +171,7 @@ def _steps(app: App) -> list[tuple[int, str, str | None, str | None]]:
 def _decide(app: App, who: str, approve: bool = True, comment: str | None = "ok") -> ApprovalStep:
     return decide(
         app,
-        subject="write_off",
+        subject="toy_write_off",
         subject_id=1,
         username=who,
         approve=approve,
@@ -182,7 +182,7 @@ def _decide(app: App, who: str, approve: bool = True, comment: str | None = "ok"
 
 def test_a_subject_registered_only_here_is_routed_asked_decided_in_order_and_approved(write_offs):
     app = write_offs
-    progress = advance(app, subject="write_off", subject_id=1, as_of=DAY)
+    progress = advance(app, subject="toy_write_off", subject_id=1, as_of=DAY)
     assert progress.status == "in_approval"
     assert progress.waiting_for == "level 1 (credit_manager): carla.manager"
     assert len(progress.notices) == 1
@@ -206,7 +206,9 @@ def test_a_subject_registered_only_here_is_routed_asked_decided_in_order_and_app
     assert WriteOff.locked  # every decision took the subject's lock first
     with app.uow() as uow:
         actions = [
-            e.action for e in uow.session.exec(select(AuditEvent)) if e.entity_type == "write_off"
+            e.action
+            for e in uow.session.exec(select(AuditEvent))
+            if e.entity_type == "toy_write_off"
         ]
         asked = [
             n.subject for n in uow.session.exec(select(Notice)) if n.kind == "write_off_needed"
@@ -225,7 +227,7 @@ def test_a_rejection_closes_the_subject_and_a_change_under_an_approval_restarts_
     write_offs,
 ):
     app = write_offs
-    advance(app, subject="write_off", subject_id=1, as_of=DAY)
+    advance(app, subject="toy_write_off", subject_id=1, as_of=DAY)
     _decide(app, "carla.manager")
     WriteOff.book[1].amount = Decimal("45000")  # the write-off changed after level 1 approved
     with pytest.raises(ChainRestarted, match="write-off 1 changed since level 1 approved it"):

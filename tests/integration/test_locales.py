@@ -111,6 +111,7 @@ def _order_releases(a) -> None:
 
 def _the_rest_of_the_lifecycle(a) -> None:
     """Rejection, voided approval, reminders, policy committee, periodic reviews, broken promise."""
+    _write_offs(a)  # while policy version 1 (two write-off levels above 5,000.00) is in force
     rejected = review(a, "C-1004", None)
     _decide(a, services.SUBJECT_REQUEST, rejected, "carla.manager", approve=False, comment="no")
     services.advance_request(a, request_id=rejected, as_of=DAY)
@@ -174,6 +175,34 @@ def _the_rest_of_the_lifecycle(a) -> None:
         uow.session.add(n)
         uow.commit()
     tell_operator(a, [n.id])
+
+
+def _write_offs(a) -> None:
+    """A write-off rejected; one whose proposal changed under an approval (voided), then
+    approved at two levels and booked (C-1007's two open invoices)."""
+    from credit.db.models_plans import WriteOff
+
+    on = date(2026, 12, 2)
+
+    def propose(invoice: str) -> int:
+        return services.propose_write_off(
+            a, customer_code="C-1007", currency="EUR", invoices=[invoice], reason="insolvent",
+            by="cora.collector", as_of=on,
+        )["id"]  # fmt: skip
+
+    small = propose("INV-1007-OPEN2")
+    _decide(a, "write_off", small, "carla.manager", approve=False, comment="they pay", day=on)
+    big = propose("INV-1007-OPEN1")
+    _decide(a, "write_off", big, "carla.manager", day=on)
+    with a.uow() as uow:
+        wo = uow.session.get(WriteOff, big)
+        wo.reason = "insolvent: the administrator pays nothing"
+        uow.session.add(wo)
+        uow.commit()
+    with pytest.raises(services.ChainRestarted):
+        _decide(a, "write_off", big, "fiona.director", day=on)
+    _decide(a, "write_off", big, "carla.manager", day=on)
+    _decide(a, "write_off", big, "fiona.director", day=on)
 
 
 def test_the_lifecycle_produced_every_kind_of_notice(recorded):

@@ -26,6 +26,7 @@ from credit.domain.policy import DunningAction as DunningActionKind
 from credit.domain.policy import PolicyBody
 from credit.domain.receivables_status import CaseReason, CaseStatus
 from credit.services.casework.actions import place_refusal, release_refusal
+from credit.services.casework.plans import plan_next_step, with_instalments
 from credit.services.casework.shared import (
     DUNNING_HOLD,
     SHOWN,
@@ -52,10 +53,13 @@ def case_file(app: App, *, customer_code: str, as_of: date, viewer: str) -> View
         steps = _latest(s, DunningAction, cid, 200)
         items = open_items_many(s, [cid], as_of).get(cid, {})
         currencies = currency_views(policy, items, steps, as_of)
-        promises = [
-            p.model_dump(exclude={"customer_id", "created_at"})
-            for p in _latest(s, PaymentPromise, cid)
-        ]
+        promises = with_instalments(
+            s,
+            [
+                p.model_dump(exclude={"customer_id", "created_at"})
+                for p in _latest(s, PaymentPromise, cid)
+            ],
+        )
         line = s.exec(select(CreditLine).where(CreditLine.customer_id == cid)).first()
         disputes = _disputes(s, cid)
         manager = workspace.MANAGER in roles_under(app, policy, viewer)
@@ -138,6 +142,9 @@ def _case_views(
 
 
 def _next_step(case: CollectionCase, view: View | None, promise: View | None, as_of: date) -> str:
+    plan = plan_next_step(promise, as_of) if promise is not None else None
+    if plan is not None:
+        return plan
     if promise is not None:
         promised = fmt_money(promise["amount"], promise["currency"])
         day = promise["promised_for"].isoformat()

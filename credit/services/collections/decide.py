@@ -13,7 +13,7 @@ from credit.domain.money import MAX_AMOUNT, ZERO, money
 from credit.domain.policy import DunningLevel, PolicyBody
 from credit.services.collections.clearing import clear_episode
 from credit.services.collections.errors import AlreadyTaken, AmountOutOfRange
-from credit.services.collections.promises import promise_expired, settle_promise
+from credit.services.collections.plans import judge_promise, promise_reason
 from credit.services.collections.state import CustomerPosition, DunningRun
 from credit.services.collections.steps import apply_dunning
 
@@ -89,18 +89,14 @@ def dun_currency(run: DunningRun, pos: CustomerPosition, *, day_off: str | None)
         )
     promise = pos.open_promise()
     settled = _Settled()
-    if promise is not None and promise_expired(run, promise):
-        kept = settle_promise(run, pos, promise)
-        note = "promise kept; " if kept else "promise broken (a high risk signal is raised); "
-        settled, promise = _Settled(note=note, broken=not kept), None
+    if promise is not None:  # judged on its date; a plan instalment by instalment
+        judged = judge_promise(run, pos, promise)
+        settled = _Settled(note=judged.note, broken=judged.broken)
+        promise = None if judged.settled else promise
     if pos.owed.overdue_total <= policy.dunning.tolerance:
         return _clear(run, pos, report, note=settled.note)
     if promise is not None:
-        return report(
-            OutcomeStatus.PROMISED,
-            f"{promise.recorded_by} recorded a promise to pay {money(promise.amount)} "
-            f"{pos.currency} by {promise.promised_for.isoformat()}",
-        )
+        return report(OutcomeStatus.PROMISED, settled.note + promise_reason(run, promise))
     return _escalate(run, pos, report, settled=settled, day_off=day_off)
 
 

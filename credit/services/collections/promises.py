@@ -55,13 +55,13 @@ def settle_promise(run: DunningRun, pos: CustomerPosition, promise: PaymentPromi
     )
     if run.dry_run:
         return kept
-    _record_settlement(run, pos, promise, paid=paid, kept=kept)
+    record_settlement(run, pos, promise, paid=paid, kept=kept)
     if not kept:
-        _signal_broken(run, pos, promise, paid=paid)
+        signal_broken(run, pos, promise, paid=paid)
     return kept
 
 
-def _record_settlement(
+def record_settlement(
     run: DunningRun, pos: CustomerPosition, promise: PaymentPromise, *, paid: Decimal, kept: bool
 ) -> None:
     s = run.session
@@ -89,7 +89,7 @@ def _record_settlement(
     )
 
 
-def _signal_broken(
+def signal_broken(
     run: DunningRun, pos: CustomerPosition, promise: PaymentPromise, *, paid: Decimal
 ) -> None:
     from credit.services.risk import record_signals

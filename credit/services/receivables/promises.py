@@ -23,6 +23,7 @@ from credit.domain.receivables_status import (
 )
 from credit.services.common import ServiceError, get_customer, known_user, saved_id
 from credit.services.ledger import open_items
+from credit.services.receivables.plans import Dated, add_instalments, check_plan
 from credit.services.receivables.shared import not_in_future, policy_version
 
 
@@ -32,6 +33,7 @@ class PromiseResult(TypedDict):
     currency: str
     promised_for: str
     replaced: list[int | None]
+    instalments: list[dict[str, str]]
 
 
 def record_promise(  # noqa: PLR0913  # a promise's parts, each named by the callers
@@ -45,11 +47,16 @@ def record_promise(  # noqa: PLR0913  # a promise's parts, each named by the cal
     currency: str | None = None,
     note: str = "",
     today: date | None = None,
+    instalments: Dated = (),
 ) -> PromiseResult:
     """A promise to pay: the customer's escalation in that currency pauses until ``promised_for``.
-    A newer promise replaces an open one."""
+    A newer promise replaces an open one. With ``instalments`` (dated amounts) it is an instalment
+    plan (``amount`` and ``promised_for`` are then their sum and the last date), each instalment
+    judged on its date."""
     by = known_user(app, by)
     not_in_future(as_of, today, "a promise")
+    if instalments:  # a plan: its total by its last date
+        amount, promised_for = sum((a for _, a in instalments), Decimal(0)), instalments[-1][0]
     if amount <= 0:
         raise ServiceError(f"the promised amount {amount} must be positive")
     if promised_for < as_of:
@@ -60,7 +67,10 @@ def record_promise(  # noqa: PLR0913  # a promise's parts, each named by the cal
         s = uow.session
         customer = get_customer(s, customer_code)
         _, policy = app.published_policy(s)
-        _check_promise_horizon(policy, promised_for=promised_for, as_of=as_of)
+        if instalments:
+            check_plan(policy, instalments, as_of=as_of)
+        else:
+            _check_promise_horizon(policy, promised_for=promised_for, as_of=as_of)
         lock_customer(s, saved_id(customer))
         cur = (currency or customer.currency).strip().upper()
         _check_promise_owed(s, customer, currency=cur, amount=amount, as_of=as_of)
@@ -76,6 +86,8 @@ def record_promise(  # noqa: PLR0913  # a promise's parts, each named by the cal
         )
         s.add(p)
         s.flush()
+        add_instalments(s, p, instalments)
+        plan = [{"due_on": d.isoformat(), "amount": str(money(a))} for d, a in instalments]
         audit.record(
             s,
             actor=by,
@@ -83,7 +95,8 @@ def record_promise(  # noqa: PLR0913  # a promise's parts, each named by the cal
             entity_type="customer",
             entity_id=customer.code,
             before={"replaced_promises": replaced} if replaced else None,
-            after={"amount": p.amount, "currency": cur, "promised_for": promised_for},
+            after={"amount": p.amount, "currency": cur, "promised_for": promised_for}
+            | ({"instalments": plan} if plan else {}),
             reason=note.strip() or "promise to pay",
             policy_version=policy_version(app, s),
         )
@@ -94,6 +107,7 @@ def record_promise(  # noqa: PLR0913  # a promise's parts, each named by the cal
             "currency": cur,
             "promised_for": promised_for.isoformat(),
             "replaced": replaced,
+            "instalments": plan,
         }
 
 

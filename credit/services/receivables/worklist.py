@@ -31,6 +31,7 @@ from credit.domain.receivables_status import (
 from credit.domain.team import case_priority
 from credit.services.common import ServiceError, get_customer, known_user, required_text, saved_id
 from credit.services.ledger import converter, dunning_state, open_items
+from credit.services.receivables.plans import plan_summary
 from credit.services.receivables.shared import policy_version
 
 
@@ -201,7 +202,7 @@ def _worklist_row(  # noqa: PLR0913  # a row's parts, each named
         "opened_on": case.opened_on.isoformat(),
         "last_action": _last_action(s, policy, customer, case.currency),
         "promised_date": promise.promised_for.isoformat() if promise else None,
-        "next_step": _next_step(case, promise),
+        "next_step": (promise and plan_summary(s, promise)) or _next_step(case, promise),
         "collector": case.collector,
         "rating": rating,
         "risk_weight": str(weight),

@@ -4,6 +4,7 @@ from credit.services.approval_chain.subjects import (
     credit_request,
     order_release,
     policy_version,
+    write_off,
 )
 
-__all__ = ["credit_request", "order_release", "policy_version"]
+__all__ = ["credit_request", "order_release", "policy_version", "write_off"]
