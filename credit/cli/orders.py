@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -61,4 +61,16 @@ def orders_check(
         )
         for r in result["reasons"]:
             console.print(f"  - {r}", highlight=False)
+        if result["group"]:
+            _show_group(dict(result["group"]))
     raise typer.Exit(0 if allowed else 1)
+
+
+def _show_group(check: dict[str, Any]) -> None:
+    g, cur = check["group"], check["group"]["currency"]
+    console.print(
+        f"  group {g['code']} ({g['name']}): exposure with this order "
+        f"{fmt_amount(check['exposure_with_order'], cur)} of group limit "
+        f"{fmt_amount(g['limit'], cur)}",
+        highlight=False,
+    )

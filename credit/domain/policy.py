@@ -10,6 +10,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from credit.domain.money import decimal_exponent
+from credit.domain.policy_groups import Limits
 
 
 class _Strict(BaseModel):
@@ -405,6 +406,7 @@ class PolicyBody(_Strict):
     orders: Orders = Orders()
     risk: RiskRules = RiskRules()
     cash_application: CashApplication = CashApplication()
+    limits: Limits = Limits()
 
     @field_validator("ratings")
     @classmethod

@@ -24,6 +24,7 @@ from credit.domain.receivables_status import (
 from credit.domain.words import counted, said
 from credit.services.common import ServiceError, get_customer, saved_id
 from credit.services.ledger import converter, credit_exposure, dunning_state, open_items
+from credit.services.limits.groups import GroupOrderCheck, order_group_check
 
 
 class OrderCheck(TypedDict):
@@ -40,6 +41,7 @@ class OrderCheck(TypedDict):
     line_status: str | None
     oldest_overdue_days: int
     in_dunning: list[str]
+    group: GroupOrderCheck | None  # the customer's group: its exposure + this order vs its limit
 
 
 def check_order(
@@ -81,6 +83,10 @@ def check_order(
                 f"exposure {m(exposure)} (receivables {m(receivables)} + open orders {m(orders)} "
                 f"+ this order {m(this)}) exceeds the limit {m(limit)} by {m(exposure - limit)}"
             )
+        group = order_group_check(
+            s, policy.base_currency, customer=customer, amount=amount, currency=cur, as_of=as_of
+        )
+        reasons += group["reasons"] if group else []
         if oldest > policy.orders.max_days_overdue:
             reasons.append(
                 f"invoice {oldest_invoice} is {counted(oldest, 'day')} overdue "
@@ -100,6 +106,7 @@ def check_order(
             "line_status": line.status if line else None,
             "oldest_overdue_days": oldest,
             "in_dunning": _currencies_in_dunning(s, customer),
+            "group": group,
         }
 
 
