@@ -26,10 +26,10 @@ from sqlmodel import col, select
 
 from credit import services
 from credit.app import App
-from credit.db.models import AuditEvent, CreditLine, Customer, Notice, SalesOrder
+from credit.db.models import AuditEvent, CreditLine, Customer, Notice
 from credit.db.models_groups import TemporaryLimit
-from credit.settings import Settings
 from credit.importers import import_file
+from credit.settings import Settings
 from tests.conftest import SAMPLE, TEST_COMPANY, import_sample, scratch_postgres
 
 DAY = date(2026, 12, 1)
@@ -119,10 +119,7 @@ def audit_actions(a: App, prefix: str) -> list[tuple[str, str, str]]:
 
 
 def check(a: App, code: str, amount: str, on: date = DAY) -> dict:
-    return dict(
-        services.check_order(a, customer_code=code, amount=Decimal(amount), as_of=on)
-    )
-
+    return dict(services.check_order(a, customer_code=code, amount=Decimal(amount), as_of=on))
 
 
 # --------------------------------------------------------------------------- group exposure
