@@ -316,9 +316,9 @@ def test_a_temporary_limit_is_approved_in_force_and_falls_back_once(desk):
 
 
 TEMPORARY_REFUSALS = [
-    ({"until": DAY}, "--until 2026-12-01 must be after the review's day 2026-12-01"),
+    ({"until": DAY}, "end date 2026-12-01 must be after the review's day 2026-12-01"),
     ({"until": date(2028, 1, 1)}, "more than 366 days ahead"),
-    ({"requested_limit": None, "override_reason": None}, "needs --requested-limit"),
+    ({"requested_limit": None, "override_reason": None}, "needs a requested limit"),
     ({"requested_limit": Decimal("15000")}, "a temporary limit is a raise: 15000 is not above"),
     ({"customer_code": "C-1005"}, "this customer has none yet"),
 ]

@@ -65,15 +65,17 @@ def check_temporary(
 ) -> None:
     """Why a temporary limit cannot be asked for (a ServiceError), or nothing."""
     if until <= as_of:
-        raise ServiceError(f"--until {until} must be after the review's day {as_of}")
+        raise ServiceError(
+            f"a temporary limit's end date {until} must be after the review's day {as_of}"
+        )
     longest = policy.limits.temporary_max_days
     if until > as_of + timedelta(days=longest):
         raise ServiceError(
-            f"--until {until} is more than {longest} days ahead (the policy's "
+            f"a temporary limit's end date {until} is more than {longest} days ahead (the policy's "
             "limits.temporary_max_days)"
         )
     if requested_limit is None:
-        raise ServiceError("a temporary limit needs --requested-limit (the raised limit)")
+        raise ServiceError("a temporary limit needs a requested limit (the raised limit)")
     if line is None:
         raise ServiceError("a temporary limit raises a credit line: this customer has none yet")
     if requested_limit <= line.limit:
