@@ -133,6 +133,7 @@ def publish_request(app: App, *, request_id: int, as_of: date) -> PublishedLine:
             "line": line_view(line),
             "request": request_view(r),
             "as_of": as_of,
+            "temporary": temporary.temporary_of(s, saved_id(customer)),  # a raise ending on a day
             # The reference the customer quotes on payments to the account (no amount asked).
             "remittance": remittance(
                 app,

@@ -286,6 +286,15 @@ def test_a_temporary_limit_is_approved_in_force_and_falls_back_once(desk):
         "limit": "35000.0000", "currency": "EUR", "until": "2026-12-15", "then": "20000.0000",
         "started_on": "2026-12-02", "request_id": rid,
     }  # fmt: skip
+    letter = notices(desk, "terms_letter")[-1]
+    assert (
+        "  Credit limit:   €35,000.00 (previously €20,000.00)\n"
+        "  Until:          Dec 15, 2026 (a temporary increase); from the day after, €20,000.00 "
+        "again\n\n  Payment terms:"
+    ) in letter.text
+    assert "temporary increase" in letter.html
+    sales = notices(desk, "line_published_sales")[-1]
+    assert "\n  Temporary:      until 2026-12-15, then €20,000.00 again (falls" in sales.text
     expired = {}
     for day, what, limit, decision in TEMPORARY:
         expired[day] = services.expire_temporary_limits(desk, as_of=day)
