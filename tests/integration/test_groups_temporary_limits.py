@@ -286,6 +286,11 @@ def test_a_temporary_limit_is_approved_in_force_and_falls_back_once(desk):
         "limit": "35000.0000", "currency": "EUR", "until": "2026-12-15", "then": "20000.0000",
         "started_on": "2026-12-02", "request_id": rid,
     }  # fmt: skip
+    asked = [n for n in notices(desk, "approval_needed") if f"#{rid}," in n.text]
+    assert asked and all(
+        "\n  Temporary:          until 2026-12-15, then the current limit again\n" in n.text
+        for n in asked
+    )
     letter = notices(desk, "terms_letter")[-1]
     assert (
         "  Credit limit:   €35,000.00 (previously €20,000.00)\n"

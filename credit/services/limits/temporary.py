@@ -110,6 +110,17 @@ def record_intent(  # noqa: PLR0913  (the intent's own fields, keyword-only)
     )
 
 
+def asked_until(s: Session, review_key: str) -> dict[str, date]:
+    """``{"temporary_until": D}`` while a request's raise is asked for as temporary (what its
+    approvers see beside the proposed limit), else nothing."""
+    t = s.exec(
+        select(TemporaryLimit).where(
+            TemporaryLimit.review_key == review_key, TemporaryLimit.status == REQUESTED
+        )
+    ).first()
+    return {} if t is None else {"temporary_until": t.until}
+
+
 def _end(s: Session, t: TemporaryLimit, status: str, *, why: str, as_of: date) -> None:
     before = {"status": t.status}
     t.status, t.ended_on, t.ended_reason = status, as_of, why
