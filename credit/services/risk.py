@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, TypedDict
 
@@ -17,6 +18,7 @@ from credit.db.models import CreditLine, Customer, LineStatus, RiskSignal, Sever
 from credit.domain import cleaning, signals
 from credit.services.common import saved_id, table_of
 from credit.services.ledger import base_view, collect_clean, rate_table
+from credit.services.limits.groups import customer_group_view
 from credit.services.views import customer_view
 
 
@@ -268,24 +270,31 @@ def scan_customer(app: App, s: Session, customer: Customer, as_of: date) -> list
         )
         for d in facts.documents
     ]
-    return signals.scan(
-        profile=signals.Profile(
-            email=customer.email,
-            country=customer.country,
-            tax_id=customer.tax_id,
-            registered_on=customer.registered_on,
-            sales_owner_email=customer.sales_owner_email,
-        ),
-        documents=base_docs,
-        payments=raw_payments,
-        exposure=view["exposure"],
-        limit=view["limit"],
-        stale_statement=stale,
-        rules=policy.risk,
-        as_of=as_of,
-        stale_key=stale_key,
-        line_ref=f"request-{line.request_id}" if line else "",
+    group = customer_group_view(s, policy.base_currency, customer, as_of)
+    over = group and signals.group_limit_signal(
+        group["code"], Decimal(group["exposure"]), Decimal(group["limit"]), group["currency"]
     )
+    return [
+        *([over] if over else []),
+        *signals.scan(
+            profile=signals.Profile(
+                email=customer.email,
+                country=customer.country,
+                tax_id=customer.tax_id,
+                registered_on=customer.registered_on,
+                sales_owner_email=customer.sales_owner_email,
+            ),
+            documents=base_docs,
+            payments=raw_payments,
+            exposure=view["exposure"],
+            limit=view["limit"],
+            stale_statement=stale,
+            rules=policy.risk,
+            as_of=as_of,
+            stale_key=stale_key,
+            line_ref=f"request-{line.request_id}" if line else "",
+        ),
+    ]
 
 
 def scan_risk(app: App, *, as_of: date, customer_ids: list[int] | None = None) -> RiskScan:

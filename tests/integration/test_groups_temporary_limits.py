@@ -183,6 +183,19 @@ def test_a_group_limit_holds_an_order_the_customers_own_limit_allows(desk):
         assert a.inputs["group"]["limit"] == "30000.00"
     services.cancel_research(desk, customer_code="C-1002", by="ben.manager", reason="seen")
 
+    # Over its limit, the group is a risk signal of each member (the risk scan).
+    services.set_group_limit(
+        desk, code="NORDATLAS", limit=Decimal("20000"), by="carla.manager", reason="cut",
+        as_of=DAY,
+    )  # fmt: skip
+    with desk.uow() as uow:
+        c2 = uow.session.exec(select(Customer).where(Customer.code == "C-1002")).one()
+    services.scan_risk(desk, as_of=DAY, customer_ids=[c2.id])
+    found = [s for s in services.list_signals(desk, customer_code="C-1002")]
+    assert [(s["kind"], s["severity"], s["detail"]) for s in found if "group" in s["kind"]] == [
+        ("group_over_limit", "medium",
+         "group NORDATLAS is over its limit: exposure 24,600.00 of 20,000.00 EUR"),
+    ]  # fmt: skip
     # A bigger group limit is beyond a credit manager's authority (50,000.00 EUR).
     with pytest.raises(services.ServiceError, match="carla.manager may decide limits up to"):
         services.set_group_limit(
@@ -211,6 +224,7 @@ def test_a_group_limit_holds_an_order_the_customers_own_limit_allows(desk):
         ("carla.manager", "group.create", "NORDATLAS"),
         ("carla.manager", "group.add_member", "C-1001"),
         ("carla.manager", "group.add_member", "C-1002"),
+        ("carla.manager", "group.limit", "NORDATLAS"),
         ("fiona.director", "group.limit", "NORDATLAS"),
         ("carla.manager", "group.limit", "NORDATLAS"),
         ("carla.manager", "group.remove_member", "C-1001"),
