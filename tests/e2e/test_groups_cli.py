@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from credit import services
 from credit.app import App
 from credit.importers import import_file
@@ -30,6 +32,7 @@ def _ledger(cli) -> App:
     return a
 
 
+@pytest.mark.slow  # fifteen `credit` processes, one running the periodic review flow
 def test_groups_hold_an_order_and_a_temporary_limit_falls_back_in_the_daily_run(cli):
     a = _ledger(cli)
     refused = cli(
