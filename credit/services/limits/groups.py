@@ -201,11 +201,11 @@ def order_group_check(
 
 
 def _decider(
-    app: App, s: Session, policy: PolicyBody, username: str, *, limit: Decimal, currency: str,
-    as_of: date,
+    app: App, s: Session, policy: PolicyBody, username: str, *, limit: Decimal | None,
+    currency: str, as_of: date,
 ) -> Approver:  # fmt: skip
-    """The person setting a group limit: a role of the authority matrix and the authority for
-    the limit in the base currency; anyone else is refused by name."""
+    """The person managing a group: a role of the authority matrix and, setting a limit, the
+    authority for it in the base currency; anyone else is refused by name."""
     person = known_person(app, username)
     roles = {level.role for level in policy.authority.levels}
     if not roles & set(person.roles):
@@ -213,6 +213,8 @@ def _decider(
             f"{person.username} may not manage customer groups: it takes one of the roles "
             f"{', '.join(sorted(roles))}"
         )
+    if limit is None:  # membership: the role is enough
+        return person
     base = converter(s, policy.base_currency, policy.base_currency, as_of)(limit, currency)
     if base is None:
         raise ServiceError(
@@ -348,7 +350,7 @@ def add_members(
         s = uow.session
         version, policy = app.published_policy(s)
         group = get_group(s, code)
-        person = _decider(app, s, policy, by, limit=ZERO, currency=group.currency, as_of=as_of)
+        person = _decider(app, s, policy, by, limit=None, currency=group.currency, as_of=as_of)
         for cust_code in customers:
             customer = get_customer(s, cust_code.strip().upper())
             lock_customer(s, saved_id(customer))
@@ -394,7 +396,7 @@ def remove_member(
         s = uow.session
         version, policy = app.published_policy(s)
         group = get_group(s, code)
-        person = _decider(app, s, policy, by, limit=ZERO, currency=group.currency, as_of=as_of)
+        person = _decider(app, s, policy, by, limit=None, currency=group.currency, as_of=as_of)
         customer = get_customer(s, customer_code.strip().upper())
         lock_customer(s, saved_id(customer))
         member = s.exec(
