@@ -171,17 +171,20 @@ def test_a_group_limit_holds_an_order_the_customers_own_limit_allows(desk):
     # The customer's page and the research both show the group.
     overview = services.customer_overview(desk, code="C-1002", as_of=DAY)
     assert overview["group"]["code"] == "NORDATLAS" and overview["group"]["limit"] == "30000.00"
-    collected = services.collect_customer_data(
-        desk, customer_code="C-1002", as_of=DAY, requested_by="ben.manager",
-        review_key="t:group-evidence", analyst="mia.analyst",
-    )  # fmt: skip
+    rid = review(desk, "C-1002", "40000", "t:group-evidence")
     with desk.uow() as uow:
-        from credit.db.models import CreditAssessment
+        from credit.db.models import CreditAssessment, CreditRequest
 
-        a = uow.session.get(CreditAssessment, collected["assessment_id"])
+        r = uow.session.get(CreditRequest, rid)
+        a = uow.session.get(CreditAssessment, r.assessment_id)
         assert a.inputs["group"]["exposure"] == "24600.00"
         assert a.inputs["group"]["limit"] == "30000.00"
-    services.cancel_research(desk, customer_code="C-1002", by="ben.manager", reason="seen")
+    asked = [n for n in notices(desk, "approval_needed") if f"#{rid}," in n.text]
+    assert asked and all(
+        "\n  Group:              NORDATLAS (Nordwind & Atlas, 2 members): exposure €24,600.00 "
+        "of the group limit €30,000.00 (at research, 2026-12-01)\n" in n.text
+        for n in asked
+    )
 
     # Over its limit, the group is a risk signal of each member (the risk scan).
     services.set_group_limit(
