@@ -304,7 +304,12 @@ def _order_and_risk_changes(old: PolicyBody, new: PolicyBody) -> list[Change]:
     )
     out += _changes(
         "limits",
-        _fields(old.limits, new.limits, ["temporary_max_days", "temporary_tell_customer"]),
+        _fields(
+            old.limits,
+            new.limits,
+            ["temporary_max_days", "temporary_tell_customer"],
+            {"temporary_tell_customer": _yes_no},
+        ),
     )
     return out
 
