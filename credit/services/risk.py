@@ -270,31 +270,29 @@ def scan_customer(app: App, s: Session, customer: Customer, as_of: date) -> list
         )
         for d in facts.documents
     ]
-    group = customer_group_view(s, policy.base_currency, customer, as_of)
+    found = signals.scan(
+        profile=signals.Profile(
+            email=customer.email,
+            country=customer.country,
+            tax_id=customer.tax_id,
+            registered_on=customer.registered_on,
+            sales_owner_email=customer.sales_owner_email,
+        ),
+        documents=base_docs,
+        payments=raw_payments,
+        exposure=view["exposure"],
+        limit=view["limit"],
+        stale_statement=stale,
+        rules=policy.risk,
+        as_of=as_of,
+        stale_key=stale_key,
+        line_ref=f"request-{line.request_id}" if line else "",
+    )
+    group = customer_group_view(s, policy.base_currency, customer, as_of)  # a parent company
     over = group and signals.group_limit_signal(
         group["code"], Decimal(group["exposure"]), Decimal(group["limit"]), group["currency"]
     )
-    return [
-        *([over] if over else []),
-        *signals.scan(
-            profile=signals.Profile(
-                email=customer.email,
-                country=customer.country,
-                tax_id=customer.tax_id,
-                registered_on=customer.registered_on,
-                sales_owner_email=customer.sales_owner_email,
-            ),
-            documents=base_docs,
-            payments=raw_payments,
-            exposure=view["exposure"],
-            limit=view["limit"],
-            stale_statement=stale,
-            rules=policy.risk,
-            as_of=as_of,
-            stale_key=stale_key,
-            line_ref=f"request-{line.request_id}" if line else "",
-        ),
-    ]
+    return [*found, over] if over else found
 
 
 def scan_risk(app: App, *, as_of: date, customer_ids: list[int] | None = None) -> RiskScan:
