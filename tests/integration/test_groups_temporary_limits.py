@@ -285,6 +285,23 @@ TEMPORARY = [
 ]
 
 
+def ask_temporary(a: App, code: str, limit: str, until: date, *, on: date) -> str:
+    """`credit reviews start CODE --requested-limit L --until D`, its research then run here
+    (the follow-up the service would run is marked done); the review's key."""
+    from credit.db.models import FollowUp
+
+    asked = services.request_review(
+        a, customer_code=code, requested_by="ben.manager", as_of=on, analyst="mia.analyst",
+        requested_limit=Decimal(limit), override_reason="seasonal peak", until=until,
+    )  # fmt: skip
+    with a.uow() as uow:
+        done = uow.session.get(FollowUp, asked["follow_up"])
+        done.status = "done"
+        uow.session.add(done)
+        uow.commit()
+    return asked["review_key"]
+
+
 def line_of(a: App, code: str) -> CreditLine:
     with a.uow() as uow:
         c = uow.session.exec(select(Customer).where(Customer.code == code)).one()
@@ -292,21 +309,17 @@ def line_of(a: App, code: str) -> CreditLine:
 
 
 def test_a_temporary_limit_is_approved_in_force_and_falls_back_once(desk):
-    asked = services.request_review(
-        desk, customer_code="C-1003", requested_by="ben.manager", as_of=DAY,
-        analyst="mia.analyst", requested_limit=Decimal("35000"),
-        override_reason="seasonal peak", until=UNTIL,
-    )  # fmt: skip
-    rid = review(desk, "C-1003", "35000", asked["review_key"], as_of=date(2026, 12, 2))
+    key = ask_temporary(desk, "C-1003", "35000", UNTIL, on=DAY)
+    rid = review(desk, "C-1003", "35000", key, as_of=date(2026, 12, 2))
     overview = services.customer_overview(desk, code="C-1003", as_of=date(2026, 12, 2))
     assert overview["temporary_limit"] == {
         "limit": "35000.0000", "currency": "EUR", "until": "2026-12-15", "then": "20000.0000",
         "started_on": "2026-12-02", "request_id": rid,
     }  # fmt: skip
-    asked = [n for n in notices(desk, "approval_needed") if f"#{rid}," in n.text]
-    assert asked and all(
+    asking = [n for n in notices(desk, "approval_needed") if f"#{rid}," in n.text]
+    assert asking and all(
         "\n  Temporary:          until 2026-12-15, then the current limit again\n" in n.text
-        for n in asked
+        for n in asking
     )
     letter = notices(desk, "terms_letter")[-1]
     assert (
@@ -341,9 +354,24 @@ def test_a_temporary_limit_is_approved_in_force_and_falls_back_once(desk):
     with desk.uow() as uow:
         [t] = uow.session.exec(select(TemporaryLimit)).all()
         assert (t.status, t.ended_on, t.request_id) == ("expired", date(2026, 12, 16), rid)
+        assert t.review_key == key
     assert [a for _, a, _ in audit_actions(desk, "credit_line.temporary")] == [
         "credit_line.temporary_limit_expired"
     ]
+
+    # A second raise, superseded by a review published before its end: nothing falls back.
+    key = ask_temporary(desk, "C-1003", "30000", date(2026, 12, 31), on=date(2026, 12, 17))
+    review(desk, "C-1003", "30000", key, as_of=date(2026, 12, 17))
+    review(desk, "C-1003", "25000", "t:C-1003:december", as_of=date(2026, 12, 18))
+    assert services.expire_temporary_limits(desk, as_of=date(2027, 1, 2)) == []
+    assert str(line_of(desk, "C-1003").limit) == "25000.0000"
+    with desk.uow() as uow:
+        rows = uow.session.exec(select(TemporaryLimit).order_by(col(TemporaryLimit.id))).all()
+        assert [(t.status, t.ended_on) for t in rows] == [
+            ("expired", date(2026, 12, 16)),
+            ("superseded", date(2026, 12, 18)),
+        ]
+    assert len(notices(desk, "temporary_limit_expired")) == 1
 
 
 TEMPORARY_REFUSALS = [

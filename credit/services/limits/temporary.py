@@ -148,7 +148,7 @@ def on_published(
             TemporaryLimit.status == IN_FORCE,
             TemporaryLimit.review_key != r.review_key,
         )
-    ):
+    ).all():
         _end(s, old, SUPERSEDED, why=f"request {r.id} published a new limit", as_of=as_of)
     t = s.exec(
         select(TemporaryLimit).where(
