@@ -1,4 +1,4 @@
-"""Periodic review: scan for risk signals, then re-assess every line whose review date has come
+"""Periodic review: fall back temporary limits that have ended, scan for risk signals, then re-assess every line whose review date has come
 and every customer a high-severity signal flagged."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from prefect import flow, get_run_logger
 from credit import progress
 from credit.services.reviews import ReviewStarted
 from credit.settings import Settings
+from tasks.limits import expire_temporary_limits
 from tasks.notices import deliver_notices
 from tasks.research import (
     find_due_reviews,
@@ -29,6 +30,7 @@ def periodic_review(as_of: date | None = None) -> dict[str, Any]:
     as_of = (
         as_of or Settings.load().today()
     )  # the edge: a scheduled run reviews as of its own day in the company's time zone
+    expired = expire_temporary_limits(as_of)  # before the scan: it sees the limits as they are
     risk = scan_risk(as_of)
     listed = find_due_reviews(as_of)
     # A line whose earlier review is still under way is not started again, but the credit team
@@ -47,4 +49,10 @@ def periodic_review(as_of: date | None = None) -> dict[str, Any]:
     )
     deliver_notices()
     get_run_logger().info("%d review(s) started as of %s; risk scan %s", len(started), as_of, risk)
-    return {"as_of": as_of.isoformat(), "risk": risk, "reviews": started, "under_way": under_way}
+    return {
+        "as_of": as_of.isoformat(),
+        "risk": risk,
+        "reviews": started,
+        "under_way": under_way,
+        "temporary_limits_expired": expired,
+    }

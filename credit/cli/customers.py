@@ -197,6 +197,7 @@ def show_line_and_exposure(view: CustomerOverview) -> None:
         )
     else:
         say("No credit line.")
+    show_limits(view)
     for cur, amount in view["exposure"].items():
         aging = ", ".join(f"{k}: {num(v, cur)}" for k, v in view["aging"][cur].items())
         say(
@@ -218,6 +219,24 @@ def show_line_and_exposure(view: CustomerOverview) -> None:
         say(f"  open order {o['number']} of {o['order_date']}: {amt(o['amount'], o['currency'])}")
     for why in ex["unvalued"]:
         say(f"  not counted: {why}")
+
+
+def show_limits(view: CustomerOverview) -> None:
+    """A temporary limit on the line, and the customer's group against its own limit."""
+    temp = view.get("temporary_limit")
+    if temp:
+        say(
+            f"  temporary until {temp['until']}, then {amt(temp['then'], temp['currency'])} "
+            f"(request {temp['request_id']})"
+        )
+    group = view.get("group")
+    if group:
+        cur = group["currency"]
+        say(
+            f"Group {group['code']} ({group['name']}, {len(group['members'])} members): exposure "
+            f"{amt(group['exposure'], cur)} of group limit {amt(group['limit'], cur)}, headroom "
+            f"{amt(group['headroom'], cur)}{' - OVER ITS LIMIT' if group['over_limit'] else ''}"
+        )
 
 
 def show_open_items(open_items: dict[str, list[dict[str, Any]]]) -> None:

@@ -80,8 +80,9 @@ def request_review(  # noqa: PLR0913  (the review's own fields, keyword-only)
     analyst: str | None,
     requested_limit: str | None,
     override_reason: str | None,
+    until: str | None = None,
 ) -> dict[str, Any]:
-    """A credit manager's request for a review."""
+    """A credit manager's request for a review (``until``: of a temporary limit)."""
     from credit import services
 
     return dict(
@@ -93,6 +94,7 @@ def request_review(  # noqa: PLR0913  (the review's own fields, keyword-only)
             analyst=analyst,
             requested_limit=Decimal(requested_limit) if requested_limit is not None else None,
             override_reason=override_reason,
+            until=date.fromisoformat(until) if until else None,
         )
     )
 

@@ -4,7 +4,7 @@ check until a date."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -82,6 +82,8 @@ def orders_check(
             console.print(f"  - {r}", highlight=False)
         for note in result["notes"]:
             console.print(f"  note: {note}", highlight=False)
+        if result["group"]:
+            _show_group(dict(result["group"]))
     raise typer.Exit(0 if allowed else 1)
 
 
@@ -187,5 +189,15 @@ def orders_exempt(  # noqa: PLR0913  # the exemption's parts, each an option
         f"({result['basis'].replace('_', ' ')}, by {result['granted_by']})"
         + (f"; it replaces exemption {result['ended']}" if result["ended"] else "")
         + ".",
+        highlight=False,
+    )
+
+
+def _show_group(check: dict[str, Any]) -> None:
+    g, cur = check["group"], check["group"]["currency"]
+    console.print(
+        f"  group {g['code']} ({g['name']}): exposure with this order "
+        f"{fmt_amount(check['exposure_with_order'], cur)} of group limit "
+        f"{fmt_amount(g['limit'], cur)}",
         highlight=False,
     )

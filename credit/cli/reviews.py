@@ -32,6 +32,15 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+UntilOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--until",
+        help="A temporary limit: the requested limit holds through this date (YYYY-MM-DD), "
+        "then the line falls back to the limit before it.",
+    ),
+]
+
 
 @app.command("start")
 def review_start(
@@ -60,6 +69,7 @@ def review_start(
             "--analyst", help="Who gives the qualitative rating (default: the requester)."
         ),
     ] = None,
+    until: UntilOpt = None,
     as_of: AsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -72,6 +82,7 @@ def review_start(
         parse_money(requested_limit, "--requested-limit") if requested_limit is not None else None
     )
     code = as_code(customer_code)
+    ends = parse_date(until, "--until") if until is not None else None
     asked, a = record(
         "request_review",
         customer_code=code,
@@ -80,6 +91,7 @@ def review_start(
         analyst=analyst,
         requested_limit=str(limit) if limit is not None else None,
         override_reason=reason,
+        **({"until": ends.isoformat()} if ends else {}),
     )
     if a is None:
         done: dict[str, Any] | HandedOver = HandedOver(asked.pop("service"))
@@ -143,6 +155,12 @@ def _start_due_reviews(day: date, *, count: int, as_json: bool) -> None:
     if as_json:
         print_json(result)
         return
+    for e in result.get("temporary_limits_expired", []):
+        console.print(
+            f"Temporary limit of {e['customer']} ended {e['until']}: "
+            f"{fmt_amount(e['limit'], e['currency'])} -> {fmt_amount(e['fallen_back_to'], e['currency'])}",
+            highlight=False,
+        )
     table(
         f"Reviews started as of {day}",
         ["customer", "request", "status", "waiting for"],

@@ -10,6 +10,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from credit.domain.money import decimal_exponent
+from credit.domain.policy_groups import Limits
 from credit.domain.policy_plans import Plans
 from credit.domain.policy_team import Team
 
@@ -411,6 +412,7 @@ class PolicyBody(_Strict):
     cash_application: CashApplication = CashApplication()
     team: Team = Team()  # collector rules, case priority weights, dispute codes
     plans: Plans = Plans()  # instalment plans and write-offs (credit.domain.policy_plans)
+    limits: Limits = Limits()
 
     @field_validator("ratings")
     @classmethod

@@ -308,6 +308,15 @@ def _order_and_risk_changes(old: PolicyBody, new: PolicyBody) -> list[Change]:
         "cash application",
         _fields(old.cash_application, new.cash_application, ["tolerance", "tolerance_pct"]),
     )
+    out += _changes(
+        "limits",
+        _fields(
+            old.limits,
+            new.limits,
+            ["temporary_max_days", "temporary_tell_customer"],
+            {"temporary_tell_customer": _yes_no},
+        ),
+    )
     return out
 
 

@@ -158,6 +158,21 @@ def utilisation_signal(
     )
 
 
+def group_limit_signal(
+    code: str, exposure: Decimal, limit: Decimal, currency: str
+) -> Signal | None:
+    """The customer's group (parent company) owes more than the group limit: medium (the
+    customer's own line may still have room; the group's does not)."""
+    if exposure <= limit:
+        return None
+    return Signal(
+        "group_over_limit",
+        "medium",
+        f"group {code} is over its limit: exposure {exposure:,.2f} of {limit:,.2f} {currency}",
+        f"group_over_limit:{code}:{limit}",
+    )
+
+
 def scan(  # noqa: PLR0913  # keyword-only; research and the risk scan call it (a record would change them)
     *,
     profile: Profile,

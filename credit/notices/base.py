@@ -23,6 +23,7 @@ CUSTOMER_KINDS = frozenset(
         "dunning_handover",
         "credit_hold_released",
         "terms_letter",
+        "temporary_limit_ended",
     }
 )
 # A notice of a customer kind whose copy goes to the company's own people (credit_hold_released

@@ -66,6 +66,15 @@ if TYPE_CHECKING:
     )
     from credit.services.imports import import_data
     from credit.services.ledger import exposure, load_raw, open_items
+    from credit.services.limits.groups import (
+        add_members,
+        create_group,
+        list_groups,
+        remove_member,
+        set_group_limit,
+        show_group,
+    )
+    from credit.services.limits.temporary import expire_temporary_limits
     from credit.services.outbox import deliver, retry_notices
     from credit.services.policy import (
         advance_policy,

@@ -23,6 +23,7 @@ from credit.services.common import (
     saved_id,
 )
 from credit.services.letters import Asked, remittance
+from credit.services.limits import temporary
 from credit.services.views import LineView, customer_view, line_view, request_view
 
 
@@ -81,6 +82,7 @@ def _publish_line(
     r.status = RequestStatus.PUBLISHED
     s.add(r)
     s.flush()
+    temporary.on_published(s, r, before, line, as_of=as_of)  # a temporary raise comes into force
     approvers = [st.decided_by for st in chain_steps(s, SUBJECT_REQUEST, saved_id(r))]
     audit.record(
         s,
@@ -131,6 +133,7 @@ def publish_request(app: App, *, request_id: int, as_of: date) -> PublishedLine:
             "line": line_view(line),
             "request": request_view(r),
             "as_of": as_of,
+            "temporary": temporary.temporary_of(s, saved_id(customer)),  # a raise ending on a day
             # The reference the customer quotes on payments to the account (no amount asked).
             "remittance": remittance(
                 app,

@@ -29,6 +29,8 @@ from credit.domain.money import ZERO
 from credit.services.changes import assessment_change, request_change
 from credit.services.common import SUBJECT_REQUEST, get_customer, saved_id
 from credit.services.ledger import credit_exposure, dunning_state, open_items
+from credit.services.limits.groups import GroupView, customer_group_view
+from credit.services.limits.temporary import TemporaryView, temporary_of
 from credit.services.views import assessment_view, customer_view, line_view, request_view
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,8 @@ class CustomerOverview(TypedDict):
     open_item_counts: dict[str, int]
     promises: list[dict[str, Any]]
     requests: list[dict[str, Any]]
+    group: GroupView | None  # the customer's group with its exposure against its limit
+    temporary_limit: TemporaryView | None  # the line's raise in force: until D, then X
 
 
 def customer_overview(
@@ -113,6 +117,8 @@ def customer_overview(
                 "open_item_counts": {cur: len(its) for cur, its in items.items()},
                 "promises": _promises(s, c),
                 "requests": [request_view(r) for r in requests],
+                "group": customer_group_view(s, app.settings.base_currency, c, as_of),
+                "temporary_limit": temporary_of(s, saved_id(c)),
             }
         )
         return overview

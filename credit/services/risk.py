@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, TypedDict
 
@@ -17,6 +18,7 @@ from credit.db.models import CreditLine, Customer, LineStatus, RiskSignal, Sever
 from credit.domain import cleaning, signals
 from credit.services.common import saved_id, table_of
 from credit.services.ledger import base_view, collect_clean, rate_table
+from credit.services.limits.groups import customer_group_view
 from credit.services.views import customer_view
 
 
@@ -268,7 +270,7 @@ def scan_customer(app: App, s: Session, customer: Customer, as_of: date) -> list
         )
         for d in facts.documents
     ]
-    return signals.scan(
+    found = signals.scan(
         profile=signals.Profile(
             email=customer.email,
             country=customer.country,
@@ -286,6 +288,11 @@ def scan_customer(app: App, s: Session, customer: Customer, as_of: date) -> list
         stale_key=stale_key,
         line_ref=f"request-{line.request_id}" if line else "",
     )
+    group = customer_group_view(s, policy.base_currency, customer, as_of)  # a parent company
+    over = group and signals.group_limit_signal(
+        group["code"], Decimal(group["exposure"]), Decimal(group["limit"]), group["currency"]
+    )
+    return [*found, over] if over else found
 
 
 def scan_risk(app: App, *, as_of: date, customer_ids: list[int] | None = None) -> RiskScan:

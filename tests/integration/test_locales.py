@@ -30,6 +30,7 @@ CUSTOMER_FACING = (
     "dunning_handover",
     "credit_hold_released",
     "terms_letter",
+    "temporary_limit_ended",
 )
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -175,6 +176,27 @@ def _the_rest_of_the_lifecycle(a) -> None:
         uow.session.add(n)
         uow.commit()
     tell_operator(a, [n.id])
+    _a_temporary_limit_ends(a)
+
+
+def _a_temporary_limit_ends(a) -> None:
+    """A raise of C-1003's line in force through 15 December falls back on the 16th."""
+    from credit.db.models import CreditLine
+    from credit.db.models_groups import TemporaryLimit
+
+    with a.uow() as uow:
+        c = uow.session.exec(select(Customer).where(Customer.code == "C-1003")).one()
+        line = uow.session.exec(select(CreditLine).where(CreditLine.customer_id == c.id)).one()
+        uow.session.add(
+            TemporaryLimit(
+                customer_id=c.id, review_key="t:temporary", until=date(2026, 12, 15),
+                requested_by="ben.manager", requested_on=DAY, status="in_force",
+                limit=line.limit, previous_limit=Decimal("20000"), currency=line.currency,
+                started_on=DAY,
+            )
+        )  # fmt: skip
+        uow.commit()
+    assert len(services.expire_temporary_limits(a, as_of=date(2026, 12, 16))) == 1
 
 
 def _write_offs(a) -> None:

@@ -137,3 +137,12 @@ def test_identity_check_names_every_problem(policy):
     )
     missing = signals.Profile("a@b.example", "FR", None, None, None)
     assert "tax_id missing" in signals.identity_signals(missing, policy.risk)[0].detail
+
+
+def test_a_group_over_its_limit_is_a_medium_signal_at_the_limit_none():
+    at = signals.group_limit_signal("ACME", Decimal("50000"), Decimal("50000"), "EUR")
+    over = signals.group_limit_signal("ACME", Decimal("50000.01"), Decimal("50000"), "EUR")
+    assert at is None and over is not None
+    assert (over.kind, over.severity, over.key) == ("group_over_limit", "medium",
+                                                    "group_over_limit:ACME:50000")  # fmt: skip
+    assert over.detail == "group ACME is over its limit: exposure 50,000.01 of 50,000.00 EUR"

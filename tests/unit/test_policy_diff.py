@@ -111,3 +111,13 @@ def test_every_field_that_differs_produces_a_line():
         if not diff_policies(base, new):
             silent.append(".".join(map(str, path)))
     assert silent == []
+
+
+def test_the_limits_section_how_long_a_temporary_limit_may_run_and_who_hears_of_its_end():
+    def edit(b):
+        b["limits"] = {"temporary_max_days": 90, "temporary_tell_customer": False}
+
+    assert changed(edit) == [
+        "limits: temporary max days 366 → 90",
+        "limits: temporary tell customer yes → no",
+    ]

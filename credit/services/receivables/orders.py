@@ -24,6 +24,7 @@ from credit.domain.receivables_status import (
 from credit.domain.words import counted, said
 from credit.services.common import ServiceError, get_customer, saved_id
 from credit.services.ledger import converter, credit_exposure, dunning_state, open_items
+from credit.services.limits.groups import GroupOrderCheck, order_group_check
 from credit.services.receivables.order_release import order_controls
 
 
@@ -44,6 +45,7 @@ class OrderCheck(TypedDict):
     order: str | None  # the order's reference (--order), when given
     allowed_by: str | None  # an exemption or a release: ALLOW although ``reasons`` would hold
     notes: list[str]  # an exemption or a release that no longer applies, and why
+    group: GroupOrderCheck | None  # the customer's group: its exposure + this order vs its limit
 
 
 def check_order(  # noqa: PLR0913  # the order's parts, each named by the callers
@@ -84,15 +86,11 @@ def check_order(  # noqa: PLR0913  # the order's parts, each named by the caller
         exposure = money(receivables + orders + this)
         limit = line.limit if line else None
         reasons += _line_reasons(line)
-        if limit is not None and exposure > limit:
-
-            def m(value: Decimal) -> str:
-                return fmt_money(value, target)
-
-            reasons.append(
-                f"exposure {m(exposure)} (receivables {m(receivables)} + open orders {m(orders)} "
-                f"+ this order {m(this)}) exceeds the limit {m(limit)} by {m(exposure - limit)}"
-            )
+        reasons += _over_limit(target, limit, receivables=receivables, orders=orders, this=this)
+        group = order_group_check(
+            s, policy.base_currency, customer=customer, amount=amount, currency=cur, as_of=as_of
+        )
+        reasons += group["reasons"] if group else []
         if oldest > policy.orders.max_days_overdue:
             reasons.append(
                 f"invoice {oldest_invoice} is {counted(oldest, 'day')} overdue "
@@ -119,10 +117,28 @@ def check_order(  # noqa: PLR0913  # the order's parts, each named by the caller
             "oldest_overdue_days": oldest,
             "in_dunning": _currencies_in_dunning(s, customer),
             "order": order_ref, "allowed_by": controls.allowed_by, "notes": controls.notes,
+            "group": group,
         }  # fmt: skip
         if controls.used:
             uow.commit()  # a release used up
         return check
+
+
+def _over_limit(
+    target: str, limit: Decimal | None, *, receivables: Decimal, orders: Decimal, this: Decimal
+) -> list[str]:
+    """Why the exposure with this order is over the customer's own limit (or nothing)."""
+    exposure = money(receivables + orders + this)
+    if limit is None or exposure <= limit:
+        return []
+
+    def m(value: Decimal) -> str:
+        return fmt_money(value, target)
+
+    return [
+        f"exposure {m(exposure)} (receivables {m(receivables)} + open orders {m(orders)} "
+        f"+ this order {m(this)}) exceeds the limit {m(limit)} by {m(exposure - limit)}"
+    ]
 
 
 def _receivables_and_orders(

@@ -28,6 +28,8 @@ from credit.domain.snapshot import make_snapshot
 from credit.services import followups
 from credit.services.common import ServiceError, get_customer, person_email, saved_id
 from credit.services.ledger import base_view_of, load_raw_many, rate_table
+from credit.services.limits import temporary
+from credit.services.limits.groups import customer_group_view
 
 COLLECTED = AssessmentStatus.COLLECTED
 
@@ -115,11 +117,13 @@ def request_review(  # noqa: PLR0913  # the review's own fields, all keyword-onl
     analyst: str | None = None,
     requested_limit: Decimal | None = None,
     override_reason: str | None = None,
+    until: date | None = None,
 ) -> ReviewRequested:
     """Record that a credit manager asked for a review, and hand the research to the
     orchestrator (a running service starts it at once; else the command runs it). Refused
     like :func:`check_review_can_start`, and while a review of the customer is already handed
-    over and not started yet."""
+    over and not started yet. ``until``: the limit it approves is temporary (it falls back to
+    the limit before it after that day, :mod:`credit.services.limits.temporary`)."""
     check_review_can_start(
         app,
         customer_code=customer_code,
@@ -139,6 +143,12 @@ def request_review(  # noqa: PLR0913  # the review's own fields, all keyword-onl
                 f"a review of customer {customer_code} is asked for already and has not "
                 "started yet (`credit status` shows it, with its last error if it failed)"
             )
+        if until is not None:
+            temporary.record_intent(
+                s, app.published_policy(s)[1], customer=customer, review_key=review_key,
+                until=until, requested_limit=requested_limit, requested_by=requested_by,
+                as_of=as_of,
+            )  # fmt: skip
         params = {
             "customer_code": customer_code,
             "requested_by": requested_by,
@@ -161,7 +171,8 @@ def request_review(  # noqa: PLR0913  # the review's own fields, all keyword-onl
             action="review.requested",
             entity_type="customer",
             entity_id=customer_code,
-            after={k: v for k, v in params.items() if v is not None and k != "requested_by"},
+            after={k: v for k, v in params.items() if v is not None and k != "requested_by"}
+            | ({"until": until.isoformat()} if until else {}),
             reason=override_reason or "",
         )
         uow.commit()
@@ -201,6 +212,9 @@ def collect_customer_data(
         snapshot, report, facts = collected_snapshot(
             customer, line, raw=raw, owed=owed, as_of=as_of, policy=policy, rates=rates
         )
+        group = customer_group_view(s, policy.base_currency, customer, as_of)
+        if group is not None:  # the group's exposure and limit, beside the customer's own
+            snapshot["group"] = dict(group)
         assessment = CreditAssessment(
             review_key=review_key,
             customer_id=customer_id,

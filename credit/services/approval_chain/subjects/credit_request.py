@@ -45,6 +45,7 @@ from credit.services.common import (
     saved_id,
 )
 from credit.services.ledger import exposure
+from credit.services.limits.temporary import asked_until
 from credit.services.links import new_link
 from credit.services.views import assessment_view, customer_view, request_view, step_view
 
@@ -80,7 +81,12 @@ def approval_context(
     assert customer is not None and assessment is not None
     return {
         "customer": customer_view(customer),
-        "request": request_view(r),
+        # a temporary raise; the customer's group (parent company) as the research saw it
+        "request": {
+            **request_view(r),
+            **asked_until(s, r.review_key),
+            **({"group": assessment.inputs["group"]} if "group" in assessment.inputs else {}),
+        },
         "assessment": assessment_view(assessment),
         "exposure": dict(exposure(s, saved_id(customer), as_of)),
         "steps": [step_view(st) for st in steps],
