@@ -210,7 +210,7 @@ def _notice(app: App, key: str) -> Notice:
 def test_a_newly_overdue_item_is_listed_at_its_own_level_under_the_final_demand(story: Story):
     # The second final demand of the episode has its own key; it lists each item's level.
     n = _notice(story.app, "dunning:FINAL:EUR:e1:l3-2")
-    lines = {ln.split()[1]: ln for ln in n.text.splitlines() if ln.strip().startswith("- FINAL")}
+    lines = {ln.split()[1]: ln for ln in n.text.splitlines() if ln.strip().startswith("- ")}
     assert "level 3" in lines[F1] and "19 days overdue" in lines[F1]
     assert "level 1" in lines[F2] and "1 day overdue" in lines[F2]
     assert "level" not in lines["FEE-FINAL-EUR-E1-L3"]  # charges carry no level

@@ -147,7 +147,8 @@ def apply_dunning(
         channel, note = DunningChannel.EMAIL, "no postal address on file: the letter went by e-mail"
     _record_step(run, pos, step=step, listed=listed, total=total, channel=channel, details=details)
     items.record(run, pos, item_plan)
-    _audit_step(run, pos, step=step, total=total, forced=forced, new_charges=new_charges)
+    _audit_step(run, pos, step=step, total=total, forced=forced, new_charges=new_charges,
+                climbs=dict(item_plan.climbs))  # fmt: skip
     line = pos.line
     if act.hold is not None and line is not None and line.status == LineStatus.ACTIVE:
         _hold_line(run, pos, line, step=act.hold, total=total)
@@ -243,6 +244,7 @@ def _audit_step(
     total: Decimal,
     forced: bool,
     new_charges: list[dunning.OpenItem],
+    climbs: dict[str, int],
 ) -> None:
     audit.record(
         run.session,
@@ -250,13 +252,15 @@ def _audit_step(
         action="dunning.level",
         entity_type="customer",
         entity_id=pos.customer.code,
-        before={"level": pos.state.level},
+        # The customer's level (its highest item's) and the levels of the items that climbed.
+        before={"level": pos.state.level, "items": {n: lv - 1 for n, lv in climbs.items()}},
         after={
             "level": step.level,
             "name": step.name,
             "channel": step.channel.value,
             "overdue_total": total,
             "currency": pos.currency,
+            "items": climbs,
         },
         reason=(
             "promise to pay broken"
