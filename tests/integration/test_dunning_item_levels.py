@@ -236,6 +236,20 @@ def test_once_the_old_items_are_paid_the_new_items_level_drives_the_notice(story
     assert last is not None and last.level == 2
 
 
+def test_the_case_file_shows_each_items_own_level(story: Story):
+    from credit.services import casework
+
+    file = casework.case_file(
+        story.app, customer_code="INDEP", as_of=day(22), viewer="cora.collector"
+    )
+    [eur] = file["currencies"]
+    assert eur["level"] == 4
+    assert {i["number"]: i["level"] for i in eur["items"]} == {
+        I1: 4, I2: 3, FEE3.format("INDEP"): 0, INT3.format("INDEP"): 0,
+        FEE3.format("INDEP") + "-2": 0, INT3.format("INDEP") + "-2": 0,
+    }  # fmt: skip
+
+
 def test_a_rerun_the_same_day_is_a_no_op(story: Story):
     seen = {"action": 10**9, "item": 10**9, "notice": 10**9}
     with story.app.uow() as uow:
