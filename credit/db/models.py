@@ -299,13 +299,12 @@ class CreditLine(SQLModel, table=True):
 
 
 class DunningAction(SQLModel, table=True):
-    """A dunning level reached by a customer (per currency) in one dunning episode.
-
-    Level 0 closes an episode (everything overdue was paid); the next overdue starts a new one.
-    """
+    """A dunning step of a customer in one currency: the notice level (its highest item's) and a
+    day; one step per customer, currency and day. Level 0 closes an episode (everything overdue
+    was paid); the next overdue starts a new one. Item levels: ``models_dunning_items``."""
 
     __tablename__ = "dunning_action"
-    __table_args__ = (UniqueConstraint("customer_id", "currency", "episode", "level"),)
+    __table_args__ = (UniqueConstraint("customer_id", "currency", "as_of", name="uq_dunning_day"),)
 
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id", index=True)

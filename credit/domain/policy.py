@@ -211,7 +211,7 @@ class DunningAction(StrEnum):
 
 
 class DunningTrigger(StrEnum):
-    AFTER_DUE = "after_due"  # ``days`` after the oldest overdue invoice's due date
+    AFTER_DUE = "after_due"  # ``days`` after the item's due date (each item climbs on its own)
     AFTER_PREVIOUS = "after_previous"  # ``days`` after the previous level was sent
     END_OF_MONTH = "end_of_month"  # the last day of the month ``days`` after the due date
 

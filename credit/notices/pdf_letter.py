@@ -78,13 +78,17 @@ def _items(pdf: Document, ctx: Mapping[str, Any]) -> None:
     def money(value: Any) -> str:
         return money_text(value, currency, locale)
 
+    # Item-level dunning gives each item its own level (0: a charge, which carries none).
+    leveled = any("level" in i for i in invoices)
+    level = [Column(words["level"], 14, "R")] if leveled else []
     pdf.items_table(
         [
             Column(words["number"], 46),
             Column(words["type"], 27),
             Column(words["due_date"], 28),
             Column(words["days_overdue"], 25, "R"),
-            Column(words["open_amount"], WIDTH - 126, "R"),
+            *level,
+            Column(words["open_amount"], WIDTH - 126 - 14 * len(level), "R"),
         ],
         [
             [
@@ -92,6 +96,7 @@ def _items(pdf: Document, ctx: Mapping[str, Any]) -> None:
                 kind_label(words, i["kind"]),
                 date_text(i["due_date"], locale),
                 str(i["days_overdue"]) if i["days_overdue"] > 0 else "–",
+                *([str(i.get("level") or "–")] if leveled else []),
                 money(i["open_amount"]),
             ]
             for i in invoices

@@ -1,6 +1,6 @@
 """Scenario 5: collections did not run for 10 days, then runs once: at most one notice per
-customer and currency, each at the right level (one level up at most, and only a level whose
-trigger has come), on SQLite and PostgreSQL."""
+customer and currency, each at the right level (one level up at most), each item one level up at
+most and only to a level whose trigger has come for it, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from bench.portfolio import generate
 from credit import services
 from credit.app import App
 from credit.db.models import DunningAction, Notice
+from credit.db.models_dunning_items import DunningItemLevel
 from credit.settings import Settings
 from tests.conftest import TEST_COMPANY, scratch_postgres
 
@@ -74,6 +75,13 @@ def test_one_run_after_ten_days_of_downtime_sends_one_notice_at_the_right_level(
         s = uow.session
         steps = list(s.exec(select(DunningAction).order_by(DunningAction.id)))
         sent_later = list(s.exec(select(Notice).where(Notice.id > first_run)))
+        item_rows = list(s.exec(select(DunningItemLevel)))
+    items_later = [r for r in item_rows if r.as_of == later]
+    items_before = {
+        (r.customer_id, r.currency, r.episode, r.item_number): r.level
+        for r in item_rows
+        if r.as_of == AS_OF
+    }
     before: dict[tuple[int, str], int] = defaultdict(int)
     for a in steps:
         if a.as_of == AS_OF:
@@ -81,12 +89,18 @@ def test_one_run_after_ten_days_of_downtime_sends_one_notice_at_the_right_level(
     now = [a for a in steps if a.as_of == later and a.level > 0]
     per_case = Counter((a.customer_id, a.currency) for a in now)
     assert now and max(per_case.values()) == 1  # at most one step per customer and currency
+    # Item levels: the notice is at the highest item level, which rises one level at most; each
+    # item climbs one level at most, and only to a level whose trigger has come for it.
+    climbed = Counter((r.customer_id, r.currency) for r in items_later)
     for a in now:
         previous = before.get((a.customer_id, a.currency), 0)
         assert a.level <= previous + 1, (a.customer_id, previous, a.level)  # no level skipped
-        assert a.level > previous or a.level == 0
-        level = levels[a.level]
-        if level.trigger == "after_previous" and previous:
+        assert climbed[(a.customer_id, a.currency)] > 0  # a notice: at least one item climbed
+    for r in items_later:
+        key = (r.customer_id, r.currency, r.episode, r.item_number)
+        assert r.level == items_before.get(key, 0) + 1, (key, r.level)
+        level = levels[r.level]
+        if level.trigger == "after_previous" and r.level > 1:
             assert (later - AS_OF).days >= level.days  # its trigger has come
     assert policy.dunning.min_days_between_levels <= GAP + 1
     notices_per_case = Counter(

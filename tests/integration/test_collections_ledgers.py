@@ -320,6 +320,10 @@ SCENARIOS = [
         days(1, 12),
         {
             day(1): ["CREDITS EUR reminder 400.00 [CREDITS-1]", "CREDITS dunning_reminder"],
+            # Item levels: CREDITS-2 (due 3 March) reaches its own first level on 4 March; the
+            # notice goes at the highest item level, 1, and lists both.
+            day(4): ["CREDITS EUR reminder 600.00 [CREDITS-1, CREDITS-2]",
+                     "CREDITS dunning_reminder"],
             day(8): ["CREDITS EUR second_notice 600.00 [CREDITS-1, CREDITS-2]",
                      "CREDITS dunning_second_notice"],
             day(9): ["CREDITS EUR cleared"],
@@ -357,8 +361,10 @@ SCENARIOS = [
                      "DISPUTE dunning_reminder"],
             day(8): ["DISPUTE EUR second_notice 600.00 [DISPUTE-1]",
                      "DISPUTE dunning_second_notice"],
-            day(16): ["DISPUTE EUR final_demand 440.72 [DISPUTE-2, FEE-DISPUTE-EUR-E1-L3, "
-                      "INT-DISPUTE-EUR-E1-L3]", "DISPUTE dunning_final_demand (letter)"],
+            # Item levels: DISPUTE-2 left dunning at its own level 1 and comes back at it; it
+            # climbs to its second level (DISPUTE-1, paid, was the one at level 2).
+            day(16): ["DISPUTE EUR second_notice 400.00 [DISPUTE-2]",
+                      "DISPUTE dunning_second_notice"],
         },
         events={
             day(3): lambda a, d: services.open_dispute(
@@ -495,12 +501,21 @@ def test_ledger_gets_exactly_the_expected_notices_day_by_day(desk: App, scenario
     if scenario.check:
         scenario.check(desk, outcomes)
     # The notice of every level shows the total the action recorded, formatted for its locale.
+    # A level sent again in the episode (a later item climbed to it) has its own key: -2, -3 ...
     with desk.uow() as uow:
         s = uow.session
-        for a in s.exec(select(DunningAction).where(DunningAction.level > 0)):
+        times: dict[tuple, int] = {}
+        steps = s.exec(
+            select(DunningAction).where(DunningAction.level > 0).order_by(DunningAction.id)
+        )
+        for a in steps:
             code = s.get(Customer, a.customer_id).code
             prefix = "call-task" if a.channel == "call" else "dunning"
-            key = f"{prefix}:{code}:{a.currency}:e{a.episode}:l{a.level}"
+            n = times[a.customer_id, a.currency, a.episode, a.level] = (
+                times.get((a.customer_id, a.currency, a.episode, a.level), 0) + 1
+            )
+            suffix = "" if n == 1 else f"-{n}"
+            key = f"{prefix}:{code}:{a.currency}:e{a.episode}:l{a.level}{suffix}"
             notice = s.exec(select(Notice).where(Notice.idempotency_key == key)).one()
             assert format_currency(a.overdue_total, a.currency, locale="en") in notice.text
 

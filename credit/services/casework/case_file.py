@@ -19,6 +19,7 @@ from credit.db.models import (
     NoticeStatus,
     PaymentPromise,
 )
+from credit.db.models_dunning_items import DunningItemLevel
 from credit.db.models_team import DisputeTerms
 from credit.domain import dunning, workspace
 from credit.domain.money import fmt_money
@@ -52,7 +53,10 @@ def case_file(app: App, *, customer_code: str, as_of: date, viewer: str) -> View
         _, policy = app.published_policy(s)
         steps = _latest(s, DunningAction, cid, 200)
         items = open_items_many(s, [cid], as_of).get(cid, {})
-        currencies = currency_views(policy, items, steps, as_of)
+        item_levels = list(
+            s.exec(select(DunningItemLevel).where(DunningItemLevel.customer_id == cid))
+        )
+        currencies = currency_views(policy, items, steps, as_of, item_levels=item_levels)
         promises = with_instalments(
             s,
             [

@@ -8,6 +8,7 @@ from typing import Any
 
 from credit.app import App
 from credit.db.models import DunningAction
+from credit.db.models_dunning_items import DunningItemLevel
 from credit.domain import dunning, workspace
 from credit.domain.money import ZERO, money
 from credit.domain.policy import PolicyBody
@@ -56,18 +57,26 @@ def currency_views(
     items: dict[str, list[dunning.OpenItem]],
     steps: list[DunningAction],
     as_of: date,
+    *,
+    item_levels: list[DunningItemLevel] | None = None,
 ) -> list[View]:
-    """Per currency: where dunning stands and the open items, each with the highest level of the
-    current episode that listed it."""
+    """Per currency: where dunning stands and the open items, each with its own level in the
+    current episode (``item_levels``: the customer's item level rows; without them, the highest
+    level of the episode's notices that listed the item)."""
     latest: dict[str, DunningAction] = {}
     for a in steps:  # newest first: the first of each currency is where it stands
         latest.setdefault(a.currency, a)
     listed: dict[tuple[str, str], int] = {}
     for a in steps:
-        if a.level > 0 and a.episode == latest[a.currency].episode:
+        if item_levels is None and a.level > 0 and a.episode == latest[a.currency].episode:
             for number in a.invoice_numbers:
                 key = (a.currency, str(number))
                 listed[key] = max(listed.get(key, 0), a.level)
+    for r in item_levels or []:
+        step = latest.get(r.currency)
+        if step is not None and step.level > 0 and r.episode == step.episode:
+            key = (r.currency, r.item_number)
+            listed[key] = max(listed.get(key, 0), r.level)
     out = []
     for cur in sorted(set(items) | set(latest)):
         its = sorted(items.get(cur, []), key=lambda i: (i.due_date, i.number))

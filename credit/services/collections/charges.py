@@ -11,27 +11,31 @@ from sqlmodel import col, select
 
 from credit.db.models import DunningAction, Invoice
 from credit.domain import dunning
+from credit.domain.dunning_items import ItemPlan
 from credit.domain.money import ZERO
 from credit.domain.policy import DunningLevel
+from credit.services.collections.items import Effects
 from credit.services.collections.state import CustomerPosition, DunningRun
 
 
 def book_charges(
-    run: DunningRun, pos: CustomerPosition, step: DunningLevel
+    run: DunningRun, pos: CustomerPosition, act: Effects, item_plan: ItemPlan
 ) -> tuple[list[dunning.OpenItem], dict[str, Any]]:
-    """Book the level's late fee and interest; (the new items, the step's details)."""
+    """Book the late fee of each charge level an item climbed to in this step, and the interest
+    on the items at or above the level asking for it; (the new items, the step's details)."""
     new: list[dunning.OpenItem] = []
     details: dict[str, Any] = {}
-    prefix = f"{pos.customer.code}-{pos.currency}-E{pos.state.episode}-L{step.level}"
-    fee = step.fee.get(pos.currency)
-    if fee:
-        number = f"FEE-{prefix}"
-        new.append(_book(run, pos, number=number, amount=fee, kind=dunning.FEE))
-        details["fee"] = {"number": number, "amount": str(fee)}
+    for level in act.charges:
+        fee = level.fee.get(pos.currency)
+        if fee:
+            number = _charge_number(run, pos, "FEE", level)
+            new.append(_book(run, pos, number=number, amount=fee, kind=dunning.FEE))
+            details["fee"] = {"number": number, "amount": str(fee)}
     rate = run.policy.dunning.interest_annual_rate
-    if step.interest and rate is not None:
+    if act.interest is not None and rate is not None:
+        charged = item_plan.at_or_above(act.interest.level)
         lines = dunning.interest_lines(
-            pos.owed.overdue_items,
+            [i for i in pos.owed.overdue_items if i.number in charged],
             as_of=run.as_of,
             annual_rate=rate,
             charged_until=_interest_charged_until(run, pos),
@@ -39,10 +43,29 @@ def book_charges(
         )
         total = sum((ln.amount for ln in lines), ZERO)
         if total > 0:
-            number = f"INT-{prefix}"
+            number = _charge_number(run, pos, "INT", act.interest)
             new.append(_book(run, pos, number=number, amount=total, kind=dunning.INTEREST))
             details["interest"] = _interest_details(number, rate=rate, total=total, lines=lines)
     return new, details
+
+
+def _charge_number(run: DunningRun, pos: CustomerPosition, what: str, level: DunningLevel) -> str:
+    """``FEE-CODE-CUR-E1-L3``; a level charged again in the episode (a later item climbed to it)
+    adds ``-2``, ``-3`` ...: derived from the ledger, so every run derives the same."""
+    base = f"{what}-{pos.customer.code}-{pos.currency}-E{pos.state.episode}-L{level.level}"
+    taken = set(
+        run.session.exec(
+            select(Invoice.number).where(
+                Invoice.customer_id == pos.customer_id, col(Invoice.number).startswith(base)
+            )
+        )
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
 
 
 def _book(

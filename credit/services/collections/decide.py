@@ -9,8 +9,10 @@ from typing import Any
 
 from credit.domain import dunning
 from credit.domain.dunning import OutcomeStatus
+from credit.domain.dunning_items import ItemPlan
 from credit.domain.money import MAX_AMOUNT, ZERO, money
-from credit.domain.policy import DunningLevel, PolicyBody
+from credit.domain.policy import DunningLevel
+from credit.services.collections import items
 from credit.services.collections.clearing import clear_episode
 from credit.services.collections.errors import AlreadyTaken, AmountOutOfRange
 from credit.services.collections.plans import judge_promise, promise_reason
@@ -149,21 +151,15 @@ def _escalate(
     """Something is overdue beyond the tolerance and no promise holds it back: the next level,
     when its trigger is reached (at once after a broken promise)."""
     forced = settled.broken or pos.broken_since_last_step()
-    state = pos.state
-    step = dunning.next_dunning_level(
-        current_level=state.level,
-        position=pos.owed,
-        policy=run.policy,
-        as_of=run.as_of,
-        previous_sent_on=state.last_day if state.level > 0 else None,
-        force=forced,
-    )
-    if step is None:
+    # Each overdue item climbs its own levels; the notice goes at the highest item level.
+    item_plan = items.plan(run, pos, forced=forced)
+    if item_plan is None:
         # A broken promise is news even when there is no level left to send.
         return report(
             OutcomeStatus.PROMISE_BROKEN if settled.broken else OutcomeStatus.NOTHING_DUE,
-            settled.note + not_yet(pos, run.policy),
+            settled.note + items.not_yet(pos, run.policy),
         )
+    step = run.policy.dunning_level(item_plan.notice_level)
     if day_off is not None:
         return report(
             OutcomeStatus.DEFERRED,
@@ -179,7 +175,7 @@ def _escalate(
         channel=step.channel.value,
     )
     if not run.dry_run:
-        _send(run, pos, result, step=step, forced=forced)
+        _send(run, pos, result, step=step, forced=forced, item_plan=item_plan)
     return result
 
 
@@ -190,31 +186,14 @@ def _send(
     *,
     step: DunningLevel,
     forced: bool,
+    item_plan: ItemPlan,
 ) -> None:
     try:
         with run.batch.savepoint(run.session):
-            taken = apply_dunning(run, pos, step=step, forced=forced)
+            taken = apply_dunning(run, pos, step=step, forced=forced, item_plan=item_plan)
             result.notices, result.channel = taken.notices, taken.channel
             if taken.note:
                 result.reason = "; ".join(r for r in (result.reason, taken.note) if r)
     except AlreadyTaken:
         result.status = OutcomeStatus.ALREADY_DONE
         result.reason = f"level {step.level} was taken by another run"
-
-
-def not_yet(pos: CustomerPosition, policy: PolicyBody) -> str:
-    """Why no level is sent today: at the last level, or the day the next one is due."""
-    level, last_day = pos.state.level, pos.state.last_day
-    if level >= len(policy.dunning.levels):
-        return "at the last level"
-    reference = pos.owed.reference_due_date or pos.owed.oldest_due_date
-    if reference is None:
-        return "nothing overdue"
-    step = policy.dunning_level(level + 1)
-    when = dunning.trigger_date(
-        step,
-        oldest_due_date=reference,
-        previous_sent_on=last_day if level > 0 else None,
-        min_gap=policy.dunning.min_days_between_levels,
-    )
-    return f"level {step.level} ({step.name}) is due on {when.isoformat()}"

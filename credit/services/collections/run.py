@@ -17,6 +17,7 @@ from credit import audit, notices, progress
 from credit.app import App
 from credit.db.locks import lock_customers
 from credit.db.models import Customer, DunningAction
+from credit.db.models_dunning_items import DunningItemLevel
 from credit.domain import calendar
 from credit.domain.dunning import OutcomeStatus
 from credit.faults import checkpoint
@@ -103,6 +104,8 @@ def dun_batch(
                 checkpoint("collections.customer")
             if batch.steps:
                 s.execute(insert(DunningAction), batch.steps)
+            if batch.item_steps:
+                s.execute(insert(DunningItemLevel), batch.item_steps)
         if not dry_run:
             checkpoint("collections.decided")
             uow.commit()

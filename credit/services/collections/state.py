@@ -15,11 +15,14 @@ from sqlmodel import Session, col, select
 
 from credit.app import App
 from credit.db.models import CreditLine, Customer, DunningAction, PaymentPromise
+from credit.db.models_dunning_items import DunningItemLevel
 from credit.domain import dunning
 from credit.domain.dunning import DunningState
+from credit.domain.dunning_items import ItemBook
 from credit.domain.policy import PolicyBody
 from credit.domain.receivables_status import PromiseStatus
 from credit.services.collections.errors import AlreadyTaken
+from credit.services.collections.item_state import Books, item_books
 from credit.services.common import saved_id
 from credit.services.ledger import open_items_many
 
@@ -36,6 +39,7 @@ class CustomerPosition:
     state: DunningState
     promises: list[PaymentPromise]  # open, kept and broken; newest first
     line: CreditLine | None
+    items: ItemBook = ItemBook()  # each overdue item's own level in the episode
 
     @property
     def customer_id(self) -> int:
@@ -74,18 +78,22 @@ class Batch:
     lines: dict[int, CreditLine]
     careful: bool  # one customer, each step in its own savepoint
     steps: list[dict[str, Any]] = field(default_factory=list)  # taken in this batch
+    books: Books = field(default_factory=dict)  # customer -> currency -> its items' levels
+    item_steps: list[dict[str, Any]] = field(default_factory=list)  # items climbed in this batch
 
     @classmethod
     def load(cls, s: Session, ids: list[int], as_of: date, *, careful: bool) -> Batch:
+        state = _states(s, ids)
         return cls(
             customers={
                 saved_id(c): c for c in s.exec(select(Customer).where(col(Customer.id).in_(ids)))
             },
             items=open_items_many(s, ids, as_of),
-            state=_states(s, ids),
+            state=state,
             promises=_promises(s, ids),
             lines=_lines(s, ids),
             careful=careful,
+            books=item_books(s, ids, state),
         )
 
     def dunning_state(self, customer_id: int, currency: str) -> DunningState:
@@ -117,6 +125,7 @@ class Batch:
             state=self.dunning_state(cid, currency),
             promises=self.promises.get(cid, {}).get(currency, []),
             line=self.lines.get(cid),
+            items=self.books.get(cid, {}).get(currency, ItemBook()),
         )
 
     def savepoint(self, s: Session) -> AbstractContextManager[Any]:
@@ -126,8 +135,8 @@ class Batch:
         return s.begin_nested() if self.careful else nullcontext()
 
     def record_step(self, s: Session, row: dict[str, Any]) -> None:
-        """Insert a dunning step; the unique (customer, currency, episode, level) key makes a
-        second run for the same step a no-op. Any other integrity error is a bug and propagates.
+        """Insert a dunning step; the unique (customer, currency, day) key makes a second run for
+        the same day a no-op. Any other integrity error is a bug and propagates.
 
         In a batch the customers are locked and their state was read after the lock, so no other
         run can hold the key: the row is simply added (flushed with the batch). Should the key be
@@ -145,6 +154,15 @@ class Batch:
         self.state.setdefault(row["customer_id"], {})[row["currency"]] = DunningState.after_step(
             episode=row["episode"], level=row["level"], on=row["as_of"]
         )
+
+    def record_items(self, s: Session, rows: list[dict[str, Any]]) -> None:
+        """Insert the levels the step's items climbed to (after :meth:`record_step`, whose key
+        already made a rerun a no-op): added in the step's savepoint, or with the batch."""
+        if self.careful:
+            s.add_all(DunningItemLevel(**row) for row in rows)
+            s.flush()
+        else:
+            self.item_steps.extend(rows)
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlmodel import select
+
 from credit import audit, notices
 from credit.db.models import CollectionCase, CreditLine, Customer, LineStatus, utcnow
 from credit.domain import calendar, dunning
+from credit.domain.dunning_items import ItemPlan
 from credit.domain.money import ZERO, money
-from credit.domain.policy import DunningAction as DunningActionKind
 from credit.domain.policy import DunningChannel, DunningLevel
 from credit.domain.receivables_status import CaseReason, CaseStatus
 from credit.domain.words import counted
@@ -20,6 +22,7 @@ from credit.faults import checkpoint
 from credit.services import letters
 from credit.services.account_statement import account_statement
 from credit.services.casework.assignment import case_collector
+from credit.services.collections import items
 from credit.services.collections.charges import book_charges
 from credit.services.collections.state import CustomerPosition, DunningRun
 from credit.services.views import customer_view, line_view
@@ -122,13 +125,17 @@ def enqueue(
 
 
 def apply_dunning(
-    run: DunningRun, pos: CustomerPosition, *, step: DunningLevel, forced: bool
+    run: DunningRun,
+    pos: CustomerPosition,
+    *,
+    step: DunningLevel,
+    forced: bool,
+    item_plan: ItemPlan,
 ) -> StepTaken:
-    """Record the step, its charges and hold, and queue its notices."""
-    new_charges: list[dunning.OpenItem] = []
-    details: dict[str, Any] = {}
-    if step.action == DunningActionKind.CHARGE:
-        new_charges, details = book_charges(run, pos, step)
+    """Record the step (at the notice's level, ``step``) and the levels its items climbed to, the
+    charges and the hold of the levels they reached, and queue its notices."""
+    act = items.effects(run.policy, item_plan)
+    new_charges, details = book_charges(run, pos, act, item_plan)
     listed = [*pos.owed.overdue_items, *new_charges]
     total = sum((i.open_amount for i in listed), ZERO) + sum(
         (c.open_amount for c in pos.owed.credits), ZERO
@@ -140,14 +147,12 @@ def apply_dunning(
         # A letter nobody can post is not sent: it goes by e-mail and the run says why.
         channel, note = DunningChannel.EMAIL, "no postal address on file: the letter went by e-mail"
     _record_step(run, pos, step=step, listed=listed, total=total, channel=channel, details=details)
-    _audit_step(run, pos, step=step, total=total, forced=forced, new_charges=new_charges)
+    items.record(run, pos, item_plan)
+    _audit_step(run, pos, step=step, total=total, forced=forced, new_charges=new_charges,
+                climbs=dict(item_plan.climbs))  # fmt: skip
     line = pos.line
-    if (
-        step.action == DunningActionKind.CREDIT_HOLD
-        and line is not None
-        and line.status == LineStatus.ACTIVE
-    ):
-        _hold_line(run, pos, line, step=step, total=total)
+    if act.hold is not None and line is not None and line.status == LineStatus.ACTIVE:
+        _hold_line(run, pos, line, step=act.hold, total=total)
     ctx = notice_context(
         customer=pos.customer,
         currency=pos.currency,
@@ -158,10 +163,12 @@ def apply_dunning(
         line=line,
         details=details,
     )
+    items.list_levels(ctx, item_plan)
     ctx["level"]["channel"] = channel.value
+    suffix = items.key_suffix(pos, step.level)
     if channel != DunningChannel.CALL:
-        _letter_details(run, pos, step=step, channel=channel, ctx=ctx)
-    queued = _queue_notices(run, pos, step=step, channel=channel, ctx=ctx)
+        _letter_details(run, pos, step=step, channel=channel, ctx=ctx, suffix=suffix)
+    queued = _queue_notices(run, pos, step=step, channel=channel, ctx=ctx, act=act, suffix=suffix)
     return StepTaken(notices=queued, channel=channel.value, note=note)
 
 
@@ -172,6 +179,7 @@ def _letter_details(
     step: DunningLevel,
     channel: DunningChannel,
     ctx: dict[str, Any],
+    suffix: str,
 ) -> None:
     """What the customer's letter needs to be paid from: its RF reference (issued now, in the
     run's transaction, under the notice's key), the account for the currency; and the statement
@@ -184,7 +192,7 @@ def _letter_details(
             pos.currency, ctx["overdue_total"], [i["number"] for i in ctx["invoices"]]
         ),
         purpose="dunning",
-        notice_key=_customer_notice_key(pos, step),
+        notice_key=_customer_notice_key(pos, step, suffix),
         as_of=run.as_of,
         channel=channel.value,
     )
@@ -194,9 +202,10 @@ def _letter_details(
         )
 
 
-def _customer_notice_key(pos: CustomerPosition, step: DunningLevel) -> str:
-    """The idempotency key of the level's notice to the customer."""
-    return f"dunning:{pos.episode_key}:l{step.level}"
+def _customer_notice_key(pos: CustomerPosition, step: DunningLevel, suffix: str) -> str:
+    """The idempotency key of the level's notice to the customer (``suffix``: the level's
+    notices already sent in the episode, :func:`items.key_suffix`)."""
+    return f"dunning:{pos.episode_key}:l{step.level}{suffix}"
 
 
 def _record_step(
@@ -236,6 +245,7 @@ def _audit_step(
     total: Decimal,
     forced: bool,
     new_charges: list[dunning.OpenItem],
+    climbs: dict[str, int],
 ) -> None:
     audit.record(
         run.session,
@@ -243,13 +253,15 @@ def _audit_step(
         action="dunning.level",
         entity_type="customer",
         entity_id=pos.customer.code,
-        before={"level": step.level - 1},
+        # The customer's level (its highest item's) and the levels of the items that climbed.
+        before={"level": pos.state.level, "items": {n: lv - 1 for n, lv in climbs.items()}},
         after={
             "level": step.level,
             "name": step.name,
             "channel": step.channel.value,
             "overdue_total": total,
             "currency": pos.currency,
+            "items": climbs,
         },
         reason=(
             "promise to pay broken"
@@ -315,18 +327,19 @@ def _queue_notices(
     step: DunningLevel,
     channel: DunningChannel,
     ctx: dict[str, Any],
+    act: items.Effects,
+    suffix: str,
 ) -> list[str]:
     """The level's notice (or the collections team's call task), and the internal notices of a
-    hold or a handover."""
+    hold or a handover reached by an item (once per episode and level: the same key)."""
     customer, teams = pos.customer, run.app.directory.teams
-    key = f"{pos.episode_key}:l{step.level}"
     queued: list[str] = []
 
-    def send(kind: str, prefix: str, locale: str, recipients: list[str], **kw: Any) -> None:
+    def send(kind: str, key: str, locale: str, recipients: list[str], **kw: Any) -> None:
         queued.append(
             enqueue(
                 run,
-                key=f"{prefix}:{key}",
+                key=key,
                 kind=kind,
                 locale=locale,
                 recipients=recipients,
@@ -336,22 +349,38 @@ def _queue_notices(
             )
         )
 
+    key = f"{pos.episode_key}:l{step.level}"
     if channel == DunningChannel.CALL:
         _open_case(run, pos, reason=CaseReason.CALL, level=step.level)
-        send("call_task", "call-task", "en", [teams.collections])
+        send("call_task", f"call-task:{key}{suffix}", "en", [teams.collections])
     else:
-        send(step.template, "dunning", customer.locale, [customer.email], letter_by=channel.value)
-    if step.action == DunningActionKind.CREDIT_HOLD:
+        send(step.template, f"dunning:{key}{suffix}", customer.locale, [customer.email],
+             letter_by=channel.value)  # fmt: skip
+    if act.hold is not None:
         # Sales hears of the hold level even without a credit line: no new orders on credit.
-        send("credit_hold_sales", "credit-hold", "en", [customer.sales_owner_email, teams.credit])
-    if step.action == DunningActionKind.HANDOVER:
-        _open_case(run, pos, reason=CaseReason.HANDOVER, level=step.level)
-        send("handover_collections", "handover", "en", [teams.collections])
+        send("credit_hold_sales", f"credit-hold:{pos.episode_key}:l{act.hold.level}", "en",
+             [customer.sales_owner_email, teams.credit])  # fmt: skip
+    if act.handover is not None:
+        _open_case(run, pos, reason=CaseReason.HANDOVER, level=act.handover.level)
+        send("handover_collections", f"handover:{pos.episode_key}:l{act.handover.level}", "en",
+             [teams.collections])  # fmt: skip
     return queued
 
 
 def _open_case(run: DunningRun, pos: CustomerPosition, *, reason: CaseReason, level: int) -> None:
+    """A case on the worklist, once per episode, reason and level (an item climbing to a level
+    another item reached before finds it open)."""
     s = run.session
+    if s.exec(
+        select(CollectionCase.id).where(
+            CollectionCase.customer_id == pos.customer_id,
+            CollectionCase.currency == pos.currency,
+            CollectionCase.episode == pos.state.episode,
+            CollectionCase.reason == reason,
+            CollectionCase.level == level,
+        )
+    ).first():
+        return
     pick = case_collector(
         run.app, s, run.policy, customer=pos.customer, currency=pos.currency,
         overdue=pos.owed.overdue_total, line=pos.line, as_of=run.as_of,
