@@ -121,7 +121,7 @@ PLAN_DAYS = {  # the run's outcome each day (days left out: nothing happens wort
     day(19): "PLAN sent second_notice: instalment 2 (EUR 500.00 by 2027-03-17) broken: paid "
     "EUR 500.00 of EUR 1,000.00 due so far; the plan is broken (a high risk signal is raised); "
     "broken promise: one level up at once",
-    day(22): "PLAN nothing_due second_notice: level 3 (final_demand) is due on 2027-03-24",
+    day(22): "PLAN nothing_due second_notice: level 3 (final_demand) is due on 2027-03-24 for PLAN-1",
     day(24): "PLAN sent final_demand: ",
 }
 
@@ -218,7 +218,7 @@ def test_write_offs_approved_at_two_levels_rejected_and_refused(desk: App):
                                    reason="again", by="cora.collector", as_of=day(3))  # fmt: skip
     listed = {(p["subject"], p["id"], p["level"], p["role"])
               for p in services.pending_approvals(desk)}  # fmt: skip
-    assert listed == {("write-off", 1, 1, "credit_manager"), ("write-off", 2, 1, "credit_manager")}
+    assert listed == {("write_off", 1, 1, "credit_manager"), ("write_off", 2, 1, "credit_manager")}
 
     # 7,000.00 EUR is above level 1's 5,000.00: a credit manager, then a finance director
     with pytest.raises(services.DecisionRefused, match="cora.collector requested this"):
