@@ -89,6 +89,7 @@ if TYPE_CHECKING:
         resolve_dispute,
         worklist,
     )
+    from credit.services.receivables.dunning_profiles import assign_dunning_profile
     from credit.services.research import (
         cancel_research,
         check_review_can_start,

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from credit.app import App
 from credit.db.models import CreditLine, Customer, DunningAction, PaymentPromise
+from credit.db.models_dunning_profiles import CustomerDunningProfile
 from credit.domain import dunning
 from credit.domain.dunning import DunningState
 from credit.domain.policy import PolicyBody
@@ -22,6 +23,7 @@ from credit.domain.receivables_status import PromiseStatus
 from credit.services.collections.errors import AlreadyTaken
 from credit.services.common import saved_id
 from credit.services.ledger import open_items_many
+from credit.services.receivables.dunning_profiles import dunning_settings
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class Batch:
     lines: dict[int, CreditLine]
     careful: bool  # one customer, each step in its own savepoint
     steps: list[dict[str, Any]] = field(default_factory=list)  # taken in this batch
+    profiles: dict[int, CustomerDunningProfile] = field(default_factory=dict)  # assigned, segment
 
     @classmethod
     def load(cls, s: Session, ids: list[int], as_of: date, *, careful: bool) -> Batch:
@@ -86,6 +89,7 @@ class Batch:
             promises=_promises(s, ids),
             lines=_lines(s, ids),
             careful=careful,
+            profiles=dunning_settings(s, ids),
         )
 
     def dunning_state(self, customer_id: int, currency: str) -> DunningState:
@@ -159,6 +163,7 @@ class DunningRun:
     version: int
     as_of: date
     dry_run: bool
+    profile: str | None = None  # the dunning profile followed (None: the policy has none)
 
 
 def _states(s: Session, ids: list[int]) -> dict[int, dict[str, DunningState]]:
