@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from credit.domain.dunning import INVOICE, OpenItem
+from credit.domain.dunning import INVOICE, OpenItem, describe_level
 from credit.domain.money import ZERO, money
 from credit.domain.policy import DunningLevel, DunningProfile, PolicyBody
 from credit.domain.policy_dunning_profiles import STANDARD, Courtesy
@@ -121,3 +121,67 @@ def courtesy_short_of(courtesy: Courtesy, currency: str, items: list[OpenItem]) 
         f"courtesy reminder waits: {money(total)} {currency} coming due is below its minimum "
         f"{money(minimum)} {currency}"
     )
+
+
+def describe_profiles(policy: PolicyBody) -> list[dict[str, str]]:
+    """The profiles as a credit manager reads them (``credit policy show``): who follows each,
+    its levels in short (with their minimum amounts) and its courtesy reminder; empty for a
+    policy without profiles."""
+    if not has_profiles(policy):
+        return []
+    section = policy.dunning_profiles
+    out = []
+    for name, profile in profiles(policy).items():
+        who = [
+            f"rule {n}: {rule.describe()}"
+            for n, rule in enumerate(section.rules, 1)
+            if rule.profile == name
+        ]
+        if name == section.default:
+            who.append("everyone else (default)")
+        levels = (
+            "; ".join(_level_words(lv) for lv in profile.levels or [])
+            if profile.dun
+            else "not dunned"
+        )
+        courtesy = profile.courtesy
+        out.append(
+            {
+                "profile": name,
+                "applies_to": "; ".join(who) or "customers assigned to it",
+                "levels": levels,
+                "courtesy": (
+                    f"{courtesy.days_before_due} days before due ({courtesy.template})"
+                    + (f", from {_amounts(courtesy.min_amount)}" if courtesy.min_amount else "")
+                    if courtesy is not None
+                    else "none"
+                ),
+            }
+        )
+    return out
+
+
+def _amounts(amounts: dict[str, Decimal]) -> str:
+    return ", ".join(f"{money(a)} {cur}" for cur, a in amounts.items())
+
+
+def _level_words(lv: DunningLevel) -> str:
+    words = f"{lv.level} {lv.name} ({describe_level(lv)['when']}"
+    if lv.min_amount:
+        words += f"; from {_amounts(lv.min_amount)}"
+    return words + ")"
+
+
+def customer_templates(policy: PolicyBody) -> dict[str, str]:
+    """Every template a notice to a customer may use under the policy, whatever the profile:
+    template -> where it is named (``level 2 (second_notice)``, ``key_accounts: courtesy``).
+    Call levels are left out (their notice goes to the collections team)."""
+    found: dict[str, str] = {}
+    for name, profile in profiles(policy).items():
+        prefix = "" if name == STANDARD else f"profile {name}: "
+        for lv in profile.levels or []:
+            if lv.channel != "call":
+                found.setdefault(lv.template, f"{prefix}dunning level {lv.level} ({lv.name})")
+        if profile.courtesy is not None:
+            found.setdefault(profile.courtesy.template, f"profile {name}: courtesy reminder")
+    return found

@@ -92,6 +92,7 @@ ELSEWHERE = {
     "payments match": "tests/e2e/test_payments_cli.py",
     "payments unmatch": "tests/e2e/test_payments_cli.py",
     "customers statement": "tests/integration/test_letters_pdf.py",
+    "customers profile": "tests/e2e/test_dunning_profiles_cli.py",
 }
 
 # Calls that must be refused: exit code 2, one clear line, no traceback, nothing changed.
@@ -120,6 +121,8 @@ BAD: dict[str, list[list[str]]] = {
     "customers list": [["customers", "list", "--bogus"]],
     "customers statement": [["customers", "statement", "NOPE"],
                             ["customers", "statement", "C-1001", "--as-of", "1.10.2026"]],
+    "customers profile": [["customers", "profile", "C-1001", "vip", "--as", "carla.manager",
+                           "--reason", "x"]],
     "notices list": [["notices", "list", "--status", "bogus"]],
     "notices deliver": [["notices", "deliver", "--bogus"]],
     "notices retry": [["notices", "retry", "999999", "--as", "carla.manager", "--reason", "fixed"]],

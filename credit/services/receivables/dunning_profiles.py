@@ -15,7 +15,13 @@ from credit.db.locks import lock_customer
 from credit.db.models import CreditLine, Customer, utcnow
 from credit.db.models_dunning_profiles import CustomerDunningProfile
 from credit.domain import workspace
-from credit.domain.dunning_profiles import choose_profile, has_profiles, profiles
+from credit.domain.dunning_profiles import (
+    Schedule,
+    choose_profile,
+    dunning_schedule,
+    has_profiles,
+    profiles,
+)
 from credit.domain.policy import PolicyBody
 from credit.services.casework.shared import roles_under
 from credit.services.common import ServiceError, get_customer, known_user, required_text, saved_id
@@ -118,3 +124,28 @@ def dunning_profile_view(app: App, s: Session, customer: Customer) -> dict[str, 
     if name is None:
         return None
     return {"profile": name, "why": why, "segment": (setting.segment if setting else None) or ""}
+
+
+ProfileInputs = dict[int, tuple[CreditLine | None, CustomerDunningProfile | None]]
+
+
+def profile_inputs(s: Session, ids: list[int]) -> ProfileInputs:
+    """Customer id -> (its credit line, its dunning settings): what the profile rules read."""
+    settings = dunning_settings(s, ids)
+    lines: dict[int, CreditLine] = {}
+    wanted = sorted(set(ids))
+    for i in range(0, len(wanted), CHUNK):
+        for line in s.exec(
+            select(CreditLine)
+            .where(col(CreditLine.customer_id).in_(wanted[i : i + CHUNK]))
+            .order_by(col(CreditLine.id))
+        ):
+            lines.setdefault(line.customer_id, line)
+    return {cid: (lines.get(cid), settings.get(cid)) for cid in wanted}
+
+
+def customer_schedule(policy: PolicyBody, customer: Customer, inputs: ProfileInputs) -> Schedule:
+    """The schedule the customer follows under ``policy`` (a back-test compares two)."""
+    line, setting = inputs.get(saved_id(customer), (None, None))
+    name, _ = profile_of(policy, customer, line=line, setting=setting)
+    return dunning_schedule(policy, name)
