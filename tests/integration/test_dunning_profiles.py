@@ -23,6 +23,7 @@ from credit import services
 from credit.app import App
 from credit.db.models import AuditEvent, Customer, DunningAction, Invoice, Notice, Payment
 from credit.db.models_dunning_profiles import CourtesyReminder, CustomerDunningProfile
+from credit.importers import ImportFailed
 from credit.resources import resource_dir
 from credit.services.common import ServiceError
 from credit.settings import Settings
@@ -256,3 +257,68 @@ def test_only_credit_managers_assign_known_profiles(desk: App):
             )
     with desk.uow() as uow:
         assert uow.session.exec(select(CustomerDunningProfile)).all() == []
+
+
+HEADER = "code,name,email,country,currency,sales_owner_email,dunning_profile,segment\n"
+
+
+def write_csv(tmp_path: Path, name: str, rows: list[str], header: str = HEADER) -> Path:
+    path = tmp_path / name
+    path.write_text(header + "".join(r + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_the_customers_file_assigns_profiles_and_segments(desk: App, tmp_path: Path):
+    row = "{0},{0} GmbH,ap@{1}.example,DE,EUR,sales@example.com,{2},{3}"
+    bad = write_csv(tmp_path, "bad.csv", [row.format("NEWKEY", "k", "key_accounts", ""),
+                                          row.format("VIP", "v", "vip", "Public Sector")])  # fmt: skip
+    with pytest.raises(ImportFailed) as refused:
+        services.import_data(desk, kind="customers", path=bad, actor="carla.manager", dry_run=False)
+    assert [(e.row, e.column, e.value, e.reason) for e in refused.value.errors] == [
+        (3, "dunning_profile", "vip",
+         "not a dunning profile of the published policy (standard, do_not_dun, key_accounts)"),
+        (3, "segment", "Public Sector", "letters, digits, _ and - only (max 40)"),
+    ]  # fmt: skip
+    with desk.uow() as uow:
+        assert uow.session.exec(select(Customer)).all() == []  # the whole file or nothing
+    good = write_csv(tmp_path, "good.csv", [row.format("NEWKEY", "k", "key_accounts", ""),
+                                            row.format("PUB", "p", "", "Public")])  # fmt: skip
+    plan = services.import_data(desk, kind="customers", path=good, actor="carla.manager",
+                                dry_run=False)  # fmt: skip
+    assert sorted(plan.created) == ["NEWKEY", "PUB"]
+
+    def stored() -> dict[str, tuple]:
+        with desk.uow() as uow:
+            s = uow.session
+            return {
+                s.get(Customer, r.customer_id).code: (r.profile, r.segment)
+                for r in s.exec(select(CustomerDunningProfile))
+            }
+
+    assert stored() == {"NEWKEY": ("key_accounts", None), "PUB": (None, "public")}
+    again = services.import_data(desk, kind="customers", path=good, actor="carla.manager",
+                                 dry_run=False)  # fmt: skip
+    assert sorted(again.unchanged) == ["NEWKEY", "PUB"]
+    # Only the segment changes: the customer counts as updated, in a dry run too; a file
+    # without the dunning_profile column leaves the assigned profile as it is.
+    header = "code,name,email,country,currency,sales_owner_email,segment\n"
+    moved = write_csv(tmp_path, "moved.csv",
+                      ["NEWKEY,NEWKEY GmbH,ap@k.example,DE,EUR,sales@example.com,key"], header)  # fmt: skip
+    dry = services.import_data(desk, kind="customers", path=moved, actor="carla.manager",
+                               dry_run=True)  # fmt: skip
+    assert dry.updated == ["NEWKEY"] and stored()["NEWKEY"] == ("key_accounts", None)
+    services.import_data(desk, kind="customers", path=moved, actor="carla.manager",
+                         dry_run=False)  # fmt: skip
+    assert stored()["NEWKEY"] == ("key_accounts", "key")
+    with desk.uow() as uow:
+        events = uow.session.exec(
+            select(AuditEvent).where(AuditEvent.action == "customer.dunning_profile")
+        ).all()
+    assert [(e.entity_id, e.after) for e in events] == [
+        ("NEWKEY", {"dunning_profile": "key_accounts", "segment": None}),
+        ("PUB", {"dunning_profile": None, "segment": "public"}),
+        ("NEWKEY", {"segment": "key"}),
+    ]
+    overview = services.customer_overview(desk, code="PUB", as_of=day(1))
+    assert overview["dunning_profile"] == {"profile": "standard", "why": "the default",
+                                           "segment": "public"}  # fmt: skip
