@@ -322,3 +322,28 @@ def test_the_customers_file_assigns_profiles_and_segments(desk: App, tmp_path: P
     overview = services.customer_overview(desk, code="PUB", as_of=day(1))
     assert overview["dunning_profile"] == {"profile": "standard", "why": "the default",
                                            "segment": "public"}  # fmt: skip
+
+
+def test_a_back_test_follows_each_policys_profiles(desk: App):
+    """Live: the profiles above; draft: key accounts (segment key) not dunned at all. The draft
+    changes KEY's level (and names both profiles), and nobody else's."""
+    from credit.domain.policy import PolicyBody
+    from credit.services.backtest import shadow_run
+
+    with desk.uow() as uow:
+        s = uow.session
+        for code, segment in (("STD", None), ("KEY", "key")):
+            add_invoice(s, add_customer(s, code, segment), f"{code}-1", day(26, 2), "1000.00")
+        uow.commit()
+    with desk.uow() as uow:
+        _, live = desk.published_policy(uow.session)
+        rules = [{"profile": "do_not_dun", "segment": ["key"]}]
+        draft = PolicyBody.model_validate(
+            {**live.model_dump(), "dunning_profiles": {**PROFILES, "rules": rules}}
+        )
+        result = shadow_run(uow.session, live, draft, [day(10)])
+    assert result["dunning"] == [
+        {"date": "2027-03-10", "customer": "KEY", "currency": "EUR", "live_level": 1,
+         "draft_level": 0, "live_hold": False, "draft_hold": False,
+         "live_profile": "key_accounts", "draft_profile": "do_not_dun"},
+    ]  # fmt: skip
