@@ -16,6 +16,7 @@ from credit.cli import (
     audit,
     collections,
     customers,
+    dunning_profiles,
     groups,
     imports,
     init,
@@ -91,6 +92,7 @@ GROUPS = (
 )
 for command in COMMANDS:
     app.command()(command)
+customers.app.command("profile")(dunning_profiles.customers_profile)
 for group, name in GROUPS:
     app.add_typer(group, name=name)
 

@@ -42,6 +42,8 @@ OUTCOME_WORDS: dict[str, str] = {
     OutcomeStatus.PAUSED: "paused",
     OutcomeStatus.SKIPPED: "skipped",
     OutcomeStatus.NOTHING_DUE: "nothing due",
+    OutcomeStatus.COURTESY: "courtesy reminders sent",
+    OutcomeStatus.WOULD_COURTESY: "courtesy reminders would be sent",
     OutcomeStatus.ERROR: "failed",
 }
 

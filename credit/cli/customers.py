@@ -204,6 +204,8 @@ def show_line_and_exposure(view: CustomerOverview) -> None:
             f"Open items {amt(amount, cur)} ({aging}); dunning level "
             f"{view['dunning_level'].get(cur, 0)}"
         )
+    if profile := view.get("dunning_profile"):
+        say(f"Dunning profile: {profile['profile']} ({profile['why']})")
     ex = view["credit_exposure"]
     cur = ex["currency"]
     say(

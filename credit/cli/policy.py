@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from credit.cli.dunning_profiles import show_profiles
 from credit.cli.handoff import HandedOver, hand_over, record
 from credit.cli.output import (
     AsOpt,
@@ -104,6 +105,7 @@ def policy_show(
             for lv in view["dunning_levels"]
         ],
     )
+    show_profiles(view["dunning_profiles"])
 
 
 @app.command("diff")

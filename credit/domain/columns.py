@@ -19,6 +19,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "registered_on",
         "tax_id",
         "postal_address",
+        "dunning_profile",
+        "segment",
     ),
     "financials": ("customer_code", "period_end", "currency", *STATEMENT_AMOUNTS),
     "invoices": (
@@ -45,7 +47,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 # Columns a file may leave out (or leave empty), per kind.
 OPTIONAL: dict[str, frozenset[str]] = {
-    "customers": frozenset({"locale", "registered_on", "tax_id", "postal_address"}),
+    "customers": frozenset(
+        {"locale", "registered_on", "tax_id", "postal_address", "dunning_profile", "segment"}
+    ),
     "financials": frozenset({"currency"}),  # default: the customer's currency
     "invoices": frozenset({"applies_to"}),
     "payments": frozenset({"invoice_number", "status"}),

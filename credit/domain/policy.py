@@ -10,6 +10,13 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from credit.domain.money import decimal_exponent
+from credit.domain.policy_dunning_profiles import (
+    STANDARD,
+    Courtesy,
+    ProfileRule,
+    check_amounts,
+    check_schedule,
+)
 from credit.domain.policy_groups import Limits
 from credit.domain.policy_plans import Plans
 from credit.domain.policy_team import Team
@@ -239,6 +246,8 @@ class DunningLevel(_Strict):
     # The customer's statement of account (every open item and credit) goes with the notice as a
     # second PDF.
     attach_statement: bool = False
+    # Below this overdue total (per currency; currencies not listed: none) the level waits.
+    min_amount: dict[str, Decimal] = {}
 
     @model_validator(mode="before")
     @classmethod
@@ -261,6 +270,11 @@ class DunningLevel(_Strict):
             if amount <= 0 or decimal_exponent(amount) < -2:
                 raise ValueError(f"fee {amount} {cur} must be positive with at most 2 decimals")
         return fee
+
+    @field_validator("min_amount")
+    @classmethod
+    def _min_amounts(cls, amounts: dict[str, Decimal]) -> dict[str, Decimal]:
+        return check_amounts(amounts, "min_amount")
 
     @model_validator(mode="after")
     def _charge_says_what(self) -> DunningLevel:
@@ -315,6 +329,46 @@ class Dunning(_Strict):
             raise ValueError("the days of the after_due dunning levels must strictly ascend")
         if self.interest_annual_rate is None and any(lv.interest for lv in self.levels):
             raise ValueError("a level charges interest but dunning.interest_annual_rate is not set")
+        return self
+
+
+class DunningProfile(_Strict):
+    """A dunning schedule: its own ``levels`` (left out: the policy's ``dunning.levels``) or
+    ``dun: false`` (never dunned), and an optional courtesy reminder before the due date."""
+
+    dun: bool = True
+    levels: list[DunningLevel] | None = Field(default=None, min_length=1)
+    courtesy: Courtesy | None = None
+
+    @model_validator(mode="after")
+    def _schedule(self) -> DunningProfile:
+        if not self.dun and (self.levels is not None or self.courtesy is not None):
+            raise ValueError("a profile with dun: false has no levels and no courtesy reminder")
+        if self.levels is not None:
+            check_schedule(self.levels)
+        return self
+
+
+class DunningProfiles(_Strict):
+    """Several dunning schedules, assigned per customer (explicitly, else by the first matching
+    rule, else ``default``). ``standard`` is the policy's ``dunning.levels`` unless redefined."""
+
+    default: str = Field(default=STANDARD, pattern=r"^[a-z][a-z0-9_]*$")
+    profiles: dict[str, DunningProfile] = {}
+    rules: list[ProfileRule] = []
+
+    @model_validator(mode="after")
+    def _known_profiles(self) -> DunningProfiles:
+        known = {STANDARD, *self.profiles}
+        for name in self.profiles:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise ValueError(f"dunning profile name {name!r}: lower-case letters, digits, _")
+        for what, name in [("default", self.default), *(("a rule", r.profile) for r in self.rules)]:
+            if name not in known:
+                raise ValueError(
+                    f"dunning_profiles: {what} names profile {name!r}, not one of "
+                    f"{', '.join(sorted(known))}"
+                )
         return self
 
 
@@ -413,6 +467,7 @@ class PolicyBody(_Strict):
     team: Team = Team()  # collector rules, case priority weights, dispute codes
     plans: Plans = Plans()  # instalment plans and write-offs (credit.domain.policy_plans)
     limits: Limits = Limits()
+    dunning_profiles: DunningProfiles = DunningProfiles()
 
     @field_validator("ratings")
     @classmethod
@@ -446,6 +501,20 @@ class PolicyBody(_Strict):
                     f"risk.effects: {graver} signals cap the rating at {grades[high]}, better "
                     f"than {milder} ones ({grades[low]})"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _profiles_fit(self) -> PolicyBody:
+        """Profile rules name known ratings; a profile's interest needs the policy's rate."""
+        grades = [r.grade for r in [*self.ratings, self.unrated]]
+        for rule in self.dunning_profiles.rules:
+            if unknown := sorted(set(rule.rating) - set(grades)):
+                raise ValueError(f"dunning_profiles: a rule names unknown ratings {unknown}")
+        for name, profile in self.dunning_profiles.profiles.items():
+            if self.dunning.interest_annual_rate is None and any(
+                lv.interest for lv in profile.levels or []
+            ):
+                raise ValueError(f"dunning profile {name} charges interest but no rate is set")
         return self
 
     def rating_rank(self, grade: str) -> int:

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from credit.domain.policy import SEVERITIES, Band, DunningLevel, PolicyBody, Severity, SignalEffect
+from credit.domain.policy_diff_profiles import profile_changes
 from credit.domain.team import team_changes
 
 
@@ -281,6 +282,7 @@ DUNNING_LEVEL_FIELDS = [
     "interest",
     "pay_within_days",
     "attach_statement",
+    "min_amount",
 ]
 DUNNING_LEVEL_FORMATS = {
     "trigger": _enum_value,
@@ -328,6 +330,7 @@ def diff_policies(old: PolicyBody, new: PolicyBody) -> list[Change]:
         *_rating_changes(old, new),
         *_authority_changes(old, new),
         *_dunning_changes(old, new),
+        *_changes("dunning profiles", profile_changes(old, new)),
         *_order_and_risk_changes(old, new),
         *_changes("team", team_changes(old.team, new.team)),
     ]

@@ -88,3 +88,5 @@ class OutcomeStatus(StrEnum):
     PROMISE_BROKEN = "promise_broken"  # broken, with no level left to send
     SKIPPED = "skipped"  # the state changed after the run selected the customer
     ERROR = "error"  # the customer failed and was left as it was; the others were dunned
+    COURTESY = "courtesy"  # a courtesy reminder went out for invoices coming due (no level)
+    WOULD_COURTESY = "would_courtesy"

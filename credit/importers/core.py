@@ -25,6 +25,7 @@ from credit.db.models import (
     utcnow,
 )
 from credit.domain.columns import KINDS
+from credit.importers.customer_dunning import dunning_changes, write_dunning_settings
 from credit.importers.customers import plan_customers
 from credit.importers.financials import plan_financials, statements_lookup
 from credit.importers.fx_rates import plan_fx_rates, rates_lookup
@@ -143,18 +144,19 @@ def import_file(
     if errors:
         raise ImportFailed(errors)
     plan_fixes: list[str] = []
-    planned = spec.plan(
-        session, rows, {"today": today, "base_currency": base_currency, "fixes": plan_fixes}
-    )
+    ctx = {"today": today, "base_currency": base_currency, "fixes": plan_fixes}
+    planned = spec.plan(session, rows, ctx)
     if errors:
         raise ImportFailed(sorted(errors, key=lambda e: e.row))
     plan = ImportPlan(kind=kind, file=str(path), rows=len(rows), fixes=plan_fixes)
     changes = _compare(session, spec, plan, planned)
     if errors:
         raise ImportFailed(sorted(errors, key=lambda e: e.row))
+    beside = dunning_changes(session, ctx, plan)  # customers: dunning profile and segment
     if dry_run:
         return plan
     _write(session, spec, changes, plan=plan, actor=actor, path=path)
+    write_dunning_settings(session, beside, actor=actor, path=path)
     session.flush()
     plan.applied = True
     return plan

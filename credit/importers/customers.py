@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from credit.domain.codes import check_country, normal_locale
 from credit.domain.directory import EMAIL_PATTERN
+from credit.importers.customer_dunning import plan_dunning_columns
 from credit.importers.rows import CODE, EARLIEST_REGISTRATION, Row, Values
 
 
@@ -109,6 +110,7 @@ def plan_customers(
             or None,
         }
         out.append((r, v))
+        plan_dunning_columns(_session, r, v["code"], ctx)  # beside the row: profile, segment
     # A re-import from a file without an optional column leaves that field as it is.
     present = set(rows[0].values) if rows else set()
     for _, v in out:

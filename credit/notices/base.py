@@ -16,6 +16,7 @@ class NoticeError(RuntimeError):
 # templates the policy's dunning levels name count too (see :func:`customer_kinds`).
 CUSTOMER_KINDS = frozenset(
     {
+        "dunning_courtesy",
         "dunning_reminder",
         "dunning_second_notice",
         "dunning_final_demand",

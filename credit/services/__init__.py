@@ -102,6 +102,7 @@ if TYPE_CHECKING:
         resolve_dispute,
         worklist,
     )
+    from credit.services.receivables.dunning_profiles import assign_dunning_profile
     from credit.services.receivables.exemptions import exempt_customer, revoke_exemption
     from credit.services.receivables.write_offs import list_write_offs
     from credit.services.research import (

@@ -9,7 +9,9 @@ history, next to what the live policy decided, without sending or changing anyth
   signals its research found).
 - Dunning: each customer's position per currency on each date, and the level the draft's schedule
   would have reached by then (its ``after_due`` levels; a level triggered by the previous one is
-  counted as reached once its predecessor is), next to the live schedule's; holds follow.
+  counted as reached once its predecessor is), next to the live schedule's; holds follow. Each
+  policy's dunning profiles apply: the schedule is the one the customer follows under it (by
+  assignment, rule or default; a customer not dunned reaches no level), named in the row.
 Everything runs in a transaction that is rolled back.
 """
 
@@ -25,12 +27,14 @@ from sqlmodel import Session, col, select
 from credit.app import App
 from credit.db.models import CreditAssessment, CreditPolicy, Customer
 from credit.domain import dunning, scoring
+from credit.domain.dunning_profiles import Schedule, below_minimum
 from credit.domain.money import ZERO, money
 from credit.domain.policy import DunningAction as DunningActionKind
 from credit.domain.policy import DunningTrigger, PolicyBody
 from credit.domain.snapshot import facts_from_snapshot
 from credit.services.common import ServiceError, saved_id
 from credit.services.ledger import open_items, rate_table
+from credit.services.receivables.dunning_profiles import customer_schedule, profile_inputs
 
 
 class Decided(TypedDict):
@@ -111,6 +115,30 @@ def schedule_level(position: dunning.DunningPosition, as_of: date, policy: Polic
     return level
 
 
+def _level_under(
+    items: list[dunning.OpenItem], day: date, schedule: Schedule, currency: str
+) -> int:
+    """The level a customer's schedule reaches by ``day`` (0 for a customer not dunned); a level
+    whose minimum amount the overdue total does not reach is not reached."""
+    if not schedule.dun:
+        return 0
+    policy = schedule.policy
+    position = dunning.dunning_position(items, day, policy.dunning.tolerance)
+    level = schedule_level(position, day, policy)
+    while level > 0 and below_minimum(
+        policy.dunning_level(level), currency, position.overdue_total
+    ):
+        level -= 1
+    return level
+
+
+def _profiles(live: Schedule, draft: Schedule) -> dict[str, str | None]:
+    """The profiles either policy has the customer follow (nothing for policies without)."""
+    if live.profile is None and draft.profile is None:
+        return {}
+    return {"live_profile": live.profile, "draft_profile": draft.profile}
+
+
 def _holds(level: int, policy: PolicyBody) -> bool:
     return any(
         lv.action == DunningActionKind.CREDIT_HOLD and lv.level <= level
@@ -140,12 +168,14 @@ def shadow_run(s: Session, live: PolicyBody, draft: PolicyBody, dates: list[date
     decisions: list[dict[str, Any]] = []
     levels: list[dict[str, Any]] = []
     totals: list[dict[str, Any]] = []
+    inputs = profile_inputs(s, [saved_id(c) for c in customers])  # who follows which profile
     for day in dates:
         in_dunning = {"live": 0, "draft": 0}
         holds = {"live": 0, "draft": 0}
         notices = {"live": 0, "draft": 0}
         exposure = ZERO
         for c in customers:
+            live_s, draft_s = (customer_schedule(p, c, inputs) for p in (live, draft))
             a = s.exec(
                 select(CreditAssessment)
                 .where(
@@ -178,17 +208,15 @@ def shadow_run(s: Session, live: PolicyBody, draft: PolicyBody, dates: list[date
                 found = rates.lookup(currency, day)
                 if found is not None:
                     exposure += sum((i.open_amount for i in items), ZERO) * found[0]
-                lv = schedule_level(
-                    dunning.dunning_position(items, day, live.dunning.tolerance), day, live
-                )
-                dv = schedule_level(
-                    dunning.dunning_position(items, day, draft.dunning.tolerance), day, draft
-                )
-                for key, value, policy in (("live", lv, live), ("draft", dv, draft)):
+                lv, dv = (_level_under(items, day, sched, currency) for sched in (live_s, draft_s))
+                for key, value, policy in (
+                    ("live", lv, live_s.policy),
+                    ("draft", dv, draft_s.policy),
+                ):
                     in_dunning[key] += value > 0
                     holds[key] += _holds(value, policy)
                     notices[key] += value  # one notice per level reached
-                if lv != dv or _holds(lv, live) != _holds(dv, draft):
+                if lv != dv or _holds(lv, live_s.policy) != _holds(dv, draft_s.policy):
                     levels.append(
                         {
                             "date": day.isoformat(),
@@ -196,8 +224,9 @@ def shadow_run(s: Session, live: PolicyBody, draft: PolicyBody, dates: list[date
                             "currency": currency,
                             "live_level": lv,
                             "draft_level": dv,
-                            "live_hold": _holds(lv, live),
-                            "draft_hold": _holds(dv, draft),
+                            "live_hold": _holds(lv, live_s.policy),
+                            "draft_hold": _holds(dv, draft_s.policy),
+                            **_profiles(live_s, draft_s),
                         }  # fmt: skip
                     )
         totals.append(

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from credit import audit, notices
 from credit.app import App
 from credit.db.models import CreditPolicy, Notice, NoticeStatus, utcnow
-from credit.domain.policy import DunningChannel
+from credit.domain.dunning_profiles import customer_templates
 from credit.services.common import ServiceError, known_user, required_text
 from credit.services.letters import rewrite_for_account
 
@@ -118,9 +118,7 @@ def _customer_kinds(app: App) -> frozenset[str]:
     templates = set()
     with app.uow(read_only=True) as uow:
         for row in uow.session.exec(select(CreditPolicy)):
-            for level in app.policy_body(row).dunning.levels:
-                if level.channel != DunningChannel.CALL:
-                    templates.add(level.template)
+            templates |= set(customer_templates(app.policy_body(row)))
     return notices.customer_kinds(templates)
 
 

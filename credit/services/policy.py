@@ -15,6 +15,7 @@ from credit.config import load_policy_file
 from credit.db.models import (
     CreditPolicy,
 )
+from credit.domain.dunning_profiles import customer_templates
 from credit.domain.policy_diff import diff_policies
 from credit.services import followups
 from credit.services.approval_chain.subjects.policy_version import (
@@ -48,6 +49,7 @@ class PolicyVersionView(TypedDict):
     risk_effects: list[dict[str, Any]]
     effects_lookback_days: int
     dunning_levels: list[dict[str, Any]]
+    dunning_profiles: list[dict[str, str]]  # empty: one schedule for everyone
     version: int
     name: str
     status: str
@@ -79,6 +81,10 @@ def propose_policy(app: App, *, path: Path, by: str, reason: str, as_of: date | 
         f"dunning level {lv.level} ({lv.name}): template {lv.template!r}"
         for lv in body.dunning.levels
         if not app.renderer.has_template(lv.template)
+    ] + [  # the other profiles' levels and courtesy reminders
+        f"{where}: template {template!r}"
+        for template, where in customer_templates(body).items()
+        if not app.renderer.has_template(template) and not where.startswith("dunning level")
     ]
     if missing:
         raise ServiceError(f"{path}: no notice template for " + "; ".join(missing))
@@ -164,6 +170,7 @@ def policy_view(app: App, *, version: int | None) -> PolicyVersionView:
     """A stored version as written, plus its dunning schedule in words (any version: older ones
     are read through the current schema)."""
     from credit.domain.dunning import describe_level
+    from credit.domain.dunning_profiles import describe_profiles
     from credit.domain.policy import SEVERITIES
 
     with app.uow(read_only=True) as uow:
@@ -193,6 +200,7 @@ def policy_view(app: App, *, version: int | None) -> PolicyVersionView:
                 {"level": lv.level, "name": lv.name, "label": lv.label, **describe_level(lv)}
                 for lv in body.dunning.levels
             ],
+            "dunning_profiles": describe_profiles(body),
             "version": row.version,
             "name": row.name,
             "status": row.status,

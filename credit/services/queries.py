@@ -31,6 +31,7 @@ from credit.services.common import SUBJECT_REQUEST, get_customer, saved_id
 from credit.services.ledger import credit_exposure, dunning_state, open_items
 from credit.services.limits.groups import GroupView, customer_group_view
 from credit.services.limits.temporary import TemporaryView, temporary_of
+from credit.services.receivables.dunning_profiles import dunning_profile_view
 from credit.services.views import assessment_view, customer_view, line_view, request_view
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class CustomerOverview(TypedDict):
     change: dict[str, Any] | None
     aging: dict[str, Any]
     dunning_level: dict[str, int]
+    dunning_profile: dict[str, str] | None  # None: the policy has one schedule for everyone
     open_items: dict[str, list[dict[str, Any]]]
     open_item_counts: dict[str, int]
     promises: list[dict[str, Any]]
@@ -111,6 +113,7 @@ def customer_overview(
                 "change": change,
                 "aging": {cur: dunning.aging(its, as_of) for cur, its in items.items()},
                 "dunning_level": _dunning_levels(s, c, items, as_of),
+                "dunning_profile": dunning_profile_view(app, s, c),
                 "open_items": {
                     cur: _open_items_view(its, as_of, items_shown) for cur, its in items.items()
                 },

@@ -106,6 +106,7 @@ ELSEWHERE = {
     "groups limit": "tests/e2e/test_groups_cli.py",
     "groups show": "tests/e2e/test_groups_cli.py",
     "groups list": "tests/e2e/test_groups_cli.py",
+    "customers profile": "tests/e2e/test_dunning_profiles_cli.py",
 }
 
 # Calls that must be refused: exit code 2, one clear line, no traceback, nothing changed.
@@ -148,6 +149,8 @@ BAD: dict[str, list[list[str]]] = {
     "customers list": [["customers", "list", "--bogus"]],
     "customers statement": [["customers", "statement", "NOPE"],
                             ["customers", "statement", "C-1001", "--as-of", "1.10.2026"]],
+    "customers profile": [["customers", "profile", "C-1001", "vip", "--as", "carla.manager",
+                           "--reason", "x"]],
     "notices list": [["notices", "list", "--status", "bogus"]],
     "notices deliver": [["notices", "deliver", "--bogus"]],
     "notices retry": [["notices", "retry", "999999", "--as", "carla.manager", "--reason", "fixed"]],

@@ -121,7 +121,9 @@ PLAN_DAYS = {  # the run's outcome each day (days left out: nothing happens wort
     day(19): "PLAN sent second_notice: instalment 2 (EUR 500.00 by 2027-03-17) broken: paid "
     "EUR 500.00 of EUR 1,000.00 due so far; the plan is broken (a high risk signal is raised); "
     "broken promise: one level up at once",
-    day(22): "PLAN nothing_due second_notice: level 3 (final_demand) is due on 2027-03-24 for PLAN-1",
+    day(
+        22
+    ): "PLAN nothing_due second_notice: level 3 (final_demand) is due on 2027-03-24 for PLAN-1",
     day(24): "PLAN sent final_demand: ",
 }
 

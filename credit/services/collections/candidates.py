@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from credit.app import App
 from credit.db.models import Dispute, DunningAction, Invoice, Payment, PaymentPromise
 from credit.domain.receivables_status import PaymentStatus, PromiseStatus
+from credit.services.collections.courtesy import courtesy_candidates
 from credit.services.common import ServiceError
 from credit.services.ledger import overdue_customers
 
@@ -95,6 +96,7 @@ def collection_candidates(app: App, *, as_of: date, dry_run: bool = False) -> li
             PaymentPromise.status == PromiseStatus.OPEN
         )
         ids = set(s.exec(in_dunning)) | set(s.exec(promised))
+        ids |= courtesy_candidates(s, app.published_policy(s)[1], as_of)  # invoices coming due
         try:
             overdue = overdue_customers(s, as_of)
         except DBAPIError:

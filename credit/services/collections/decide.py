@@ -10,12 +10,14 @@ from typing import Any
 from credit.domain import dunning
 from credit.domain.dunning import OutcomeStatus
 from credit.domain.dunning_items import ItemPlan
+from credit.domain.dunning_profiles import below_minimum
 from credit.domain.money import MAX_AMOUNT, ZERO, money
 from credit.domain.policy import DunningLevel
 from credit.services.collections import items
 from credit.services.collections.clearing import clear_episode
 from credit.services.collections.errors import AlreadyTaken, AmountOutOfRange
 from credit.services.collections.plans import judge_promise, promise_reason
+from credit.services.collections.profiles import follow_profile
 from credit.services.collections.state import CustomerPosition, DunningRun
 from credit.services.collections.steps import apply_dunning
 
@@ -71,6 +73,8 @@ def dun_currency(run: DunningRun, pos: CustomerPosition, *, day_off: str | None)
     """Decide and take (unless dry) the customer's next step in one currency. ``day_off``: why
     the run's day is no business day where the customer is (None on a business day)."""
     check_in_range(pos)
+    followed = follow_profile(run, pos)  # its dunning profile's levels stand in the policy
+    run = followed.run
     state, policy = pos.state, run.policy
     name = (
         ""
@@ -99,6 +103,8 @@ def dun_currency(run: DunningRun, pos: CustomerPosition, *, day_off: str | None)
         return _clear(run, pos, report, note=settled.note)
     if promise is not None:
         return report(OutcomeStatus.PROMISED, settled.note + promise_reason(run, promise))
+    if not followed.schedule.dun:
+        return report(OutcomeStatus.NOTHING_DUE, settled.note + followed.not_dunned())
     return _escalate(run, pos, report, settled=settled, day_off=day_off)
 
 
@@ -160,6 +166,11 @@ def _escalate(
             settled.note + items.not_yet(pos, run.policy),
         )
     step = run.policy.dunning_level(item_plan.notice_level)
+    if (waits := below_minimum(step, pos.currency, pos.owed.overdue_total)) is not None:
+        return report(
+            OutcomeStatus.PROMISE_BROKEN if settled.broken else OutcomeStatus.NOTHING_DUE,
+            settled.note + waits,
+        )
     if day_off is not None:
         return report(
             OutcomeStatus.DEFERRED,

@@ -21,6 +21,7 @@ from credit.db.models_dunning_items import DunningItemLevel
 from credit.domain import calendar
 from credit.domain.dunning import OutcomeStatus
 from credit.faults import checkpoint
+from credit.services.collections.courtesy import courtesy_reminders
 from credit.services.collections.decide import DunningOutcome, dun_currency
 from credit.services.collections.errors import AmountOutOfRange
 from credit.services.collections.state import Batch, DunningRun
@@ -131,6 +132,7 @@ def _dun_one(run: DunningRun, cid: int, planned_levels: Planned) -> list[Dunning
                 outcome.reason or outcome.status
             )
         outcomes.append(outcome)
+        outcomes += courtesy_reminders(run, pos, day_off=day_off)
     return outcomes
 
 

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from credit.app import App
 from credit.db.models import CreditLine, Customer, DunningAction, PaymentPromise
 from credit.db.models_dunning_items import DunningItemLevel
+from credit.db.models_dunning_profiles import CustomerDunningProfile
 from credit.domain import dunning
 from credit.domain.dunning import DunningState
 from credit.domain.dunning_items import ItemBook
@@ -25,6 +26,7 @@ from credit.services.collections.errors import AlreadyTaken
 from credit.services.collections.item_state import Books, item_books
 from credit.services.common import saved_id
 from credit.services.ledger import open_items_many
+from credit.services.receivables.dunning_profiles import dunning_settings
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class Batch:
     steps: list[dict[str, Any]] = field(default_factory=list)  # taken in this batch
     books: Books = field(default_factory=dict)  # customer -> currency -> its items' levels
     item_steps: list[dict[str, Any]] = field(default_factory=list)  # items climbed in this batch
+    profiles: dict[int, CustomerDunningProfile] = field(default_factory=dict)  # assigned, segment
 
     @classmethod
     def load(cls, s: Session, ids: list[int], as_of: date, *, careful: bool) -> Batch:
@@ -94,6 +97,7 @@ class Batch:
             lines=_lines(s, ids),
             careful=careful,
             books=item_books(s, ids, state),
+            profiles=dunning_settings(s, ids),
         )
 
     def dunning_state(self, customer_id: int, currency: str) -> DunningState:
@@ -177,6 +181,7 @@ class DunningRun:
     version: int
     as_of: date
     dry_run: bool
+    profile: str | None = None  # the dunning profile followed (None: the policy has none)
 
 
 def _states(s: Session, ids: list[int]) -> dict[int, dict[str, DunningState]]:

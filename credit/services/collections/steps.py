@@ -24,6 +24,7 @@ from credit.services.account_statement import account_statement
 from credit.services.casework.assignment import case_collector
 from credit.services.collections import items
 from credit.services.collections.charges import book_charges
+from credit.services.collections.profiles import named, profile_words
 from credit.services.collections.state import CustomerPosition, DunningRun
 from credit.services.views import customer_view, line_view
 
@@ -142,6 +143,7 @@ def apply_dunning(
     )
     if forced:
         details["broken_promise"] = True
+    details.update(named(run))  # the dunning profile followed (policies with profiles)
     channel, note = step.channel, ""
     if channel == DunningChannel.LETTER and not (pos.customer.postal_address or "").strip():
         # A letter nobody can post is not sent: it goes by e-mail and the run says why.
@@ -166,6 +168,7 @@ def apply_dunning(
     items.list_levels(ctx, item_plan)
     ctx["level"]["channel"] = channel.value
     suffix = items.key_suffix(pos, step.level)
+    ctx.update(named(run))
     if channel != DunningChannel.CALL:
         _letter_details(run, pos, step=step, channel=channel, ctx=ctx, suffix=suffix)
     queued = _queue_notices(run, pos, step=step, channel=channel, ctx=ctx, act=act, suffix=suffix)
@@ -262,6 +265,7 @@ def _audit_step(
             "overdue_total": total,
             "currency": pos.currency,
             "items": climbs,
+            **named(run),
         },
         reason=(
             "promise to pay broken"
@@ -278,7 +282,7 @@ def _audit_step(
             entity_type="customer",
             entity_id=pos.customer.code,
             after={c.number: c.open_amount for c in new_charges},
-            reason=f"{step.label}: late fee and interest per policy",
+            reason=f"{step.label}{profile_words(run)}: late fee and interest per policy",
             policy_version=run.version,
         )
 
@@ -315,7 +319,7 @@ def _hold_line(
         entity_id=customer.code,
         before=before,
         after=line_view(line),
-        reason=f"{step.label}: {money(total)} {currency} overdue",
+        reason=f"{step.label}{profile_words(run)}: {money(total)} {currency} overdue",
         policy_version=run.version,
     )
 
