@@ -147,6 +147,9 @@ EXPECTED = {
               "SMALL dunning_credit_hold",
               "STD EUR credit_hold 1000.00 [STD-1]", "STD credit_hold_sales",
               "STD dunning_credit_hold"],
+    # SMALL-2 reaches its own second level: a notice at the highest item level (the hold, which
+    # sales already heard of) lists SMALL-1 at level 3 and SMALL-2 at level 2.
+    day(17): ["SMALL EUR credit_hold 70.00 [SMALL-1, SMALL-2]", "SMALL dunning_credit_hold"],
     day(18): ["KEY EUR second_notice 1000.00 [KEY-1]", "KEY dunning_second_notice"],
 }  # fmt: skip
 
