@@ -28,6 +28,7 @@ from credit.domain import dunning
 from credit.domain.money import ZERO
 from credit.services.changes import assessment_change, request_change
 from credit.services.common import SUBJECT_REQUEST, get_customer, saved_id
+from credit.services.contacts import contacts_view
 from credit.services.ledger import credit_exposure, dunning_state, open_items
 from credit.services.views import assessment_view, customer_view, line_view, request_view
 
@@ -50,6 +51,7 @@ class CustomerOverview(TypedDict):
     open_item_counts: dict[str, int]
     promises: list[dict[str, Any]]
     requests: list[dict[str, Any]]
+    contacts: dict[str, Any]  # the people at the customer, where its dunning notices go
 
 
 def customer_overview(
@@ -113,6 +115,7 @@ def customer_overview(
                 "open_item_counts": {cur: len(its) for cur, its in items.items()},
                 "promises": _promises(s, c),
                 "requests": [request_view(r) for r in requests],
+                "contacts": contacts_view(s, c),
             }
         )
         return overview

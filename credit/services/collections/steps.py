@@ -21,6 +21,7 @@ from credit.services import letters
 from credit.services.account_statement import account_statement
 from credit.services.collections.charges import book_charges
 from credit.services.collections.state import CustomerPosition, DunningRun
+from credit.services.contacts import collections_addresses
 from credit.services.views import customer_view, line_view
 
 
@@ -91,7 +92,7 @@ def notice_context(
     }
 
 
-def enqueue(
+def enqueue(  # noqa: PLR0913  # the outbox entry's own fields, each named
     run: DunningRun,
     *,
     key: str,
@@ -101,10 +102,11 @@ def enqueue(
     customer: Customer,
     ctx: dict[str, Any],
     letter_by: str | None = None,
+    cc: list[str] | None = None,
 ) -> str:
     """Queue a notice about the customer in the outbox; its kind. ``letter_by``: the notice is
     the customer's letter, sent by this channel (email or letter) with its PDF; otherwise an
-    e-mail."""
+    e-mail. ``cc``: who gets a copy (the customer's contacts on CC)."""
     notices.enqueue(
         run.session,
         run.app.renderer,
@@ -116,6 +118,7 @@ def enqueue(
         context=ctx,
         channel=letter_by or "email",
         letter=letter_by is not None,
+        cc=cc or [],
     )
     return kind
 
@@ -339,7 +342,15 @@ def _queue_notices(
         _open_case(run, pos, reason=CaseReason.CALL, level=step.level)
         send("call_task", "call-task", "en", [teams.collections])
     else:
-        send(step.template, "dunning", customer.locale, [customer.email], letter_by=channel.value)
+        to = collections_addresses(run.session, customer, channel=channel.value)
+        send(
+            step.template,
+            "dunning",
+            customer.locale,
+            to.recipients,
+            letter_by=channel.value,
+            cc=to.cc,
+        )
     if step.action == DunningActionKind.CREDIT_HOLD:
         # Sales hears of the hold level even without a credit line: no new orders on credit.
         send("credit_hold_sales", "credit-hold", "en", [customer.sales_owner_email, teams.credit])
