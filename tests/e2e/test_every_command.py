@@ -92,6 +92,8 @@ ELSEWHERE = {
     "payments match": "tests/e2e/test_payments_cli.py",
     "payments unmatch": "tests/e2e/test_payments_cli.py",
     "customers statement": "tests/integration/test_letters_pdf.py",
+    "customers contacts": "tests/e2e/test_contacts_cli.py",
+    "import contacts": "tests/e2e/test_contacts_cli.py",
 }
 
 # Calls that must be refused: exit code 2, one clear line, no traceback, nothing changed.
@@ -120,6 +122,7 @@ BAD: dict[str, list[list[str]]] = {
     "customers list": [["customers", "list", "--bogus"]],
     "customers statement": [["customers", "statement", "NOPE"],
                             ["customers", "statement", "C-1001", "--as-of", "1.10.2026"]],
+    "customers contacts": [["customers", "contacts", "NOPE"]],
     "notices list": [["notices", "list", "--status", "bogus"]],
     "notices deliver": [["notices", "deliver", "--bogus"]],
     "notices retry": [["notices", "retry", "999999", "--as", "carla.manager", "--reason", "fixed"]],
@@ -147,6 +150,7 @@ BAD: dict[str, list[list[str]]] = {
     "import fx-rates": [["import", "fx-rates", "{bad_csv}"]],
     "import orders": [["import", "orders", "{bad_csv}"]],
     "import statement": [["import", "statement", "{bad_csv}"]],
+    "import contacts": [["import", "contacts", "{bad_csv}"]],
     "payments unmatched": [["payments", "unmatched", "--bogus"]],
     "payments show": [["payments", "show", "999"]],
     "payments match": [["payments", "match", "999", "--invoice", "INV-1001-001",
