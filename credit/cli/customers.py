@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from credit.cli import contacts
 from credit.cli.output import (
     AsOpt,
     JsonOpt,
@@ -78,11 +79,15 @@ def customers_show(
         show_change(view["change"])
     show_line_and_exposure(view)
     show_open_items(view["open_items"])
+    contacts.show_contacts(view["contacts"])
     for p in view["promises"]:
         say(
             f"Promise: {amt(p['amount'], p['currency'])} by {p['promised_for']} "
             f"({p['recorded_by']}): {p['status']}"
         )
+
+
+app.command("contacts")(contacts.customers_contacts)
 
 
 def show_assessment(asm: dict[str, Any], *, currency: str) -> None:

@@ -42,12 +42,15 @@ def import_file(*, kind: str, file: Path, dry_run: bool, actor: str | None, as_j
     console.print(
         f"{file}: {verb} {counted(plan.rows, 'row')}: {len(plan.created)} new, "
         f"{len(plan.updated)} changed, {len(plan.unchanged)} unchanged"
+        + (f", {len(plan.removed)} removed" if plan.removed else "")
         + (" (dry run: nothing written)" if dry_run else "")
     )
     for fix in plan.fixes:
         console.print(f"  cleaned: {fix}", highlight=False)
     if dry_run and plan.updated:
         console.print("changed: " + ", ".join(plan.updated[:20]))
+    if dry_run and plan.removed:
+        console.print("removed: " + ", ".join(plan.removed[:20]))
 
 
 def _add_import_command(kind: str) -> None:

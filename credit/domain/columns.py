@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from credit.domain.records import STATEMENT_AMOUNTS
 
-KINDS = ("customers", "financials", "invoices", "payments", "fx-rates", "orders")
+KINDS = ("customers", "financials", "invoices", "payments", "fx-rates", "orders", "contacts")
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "customers": (
@@ -44,6 +44,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "invoice_number",
         "status",
     ),
+    # The people at a customer; a file replaces the contacts of each customer it names.
+    "contacts": ("customer_code", "name", "role", "email", "phone", "dunning", "cc"),
 }
 # Columns a file may leave out (or leave empty), per kind.
 OPTIONAL: dict[str, frozenset[str]] = {
@@ -55,4 +57,5 @@ OPTIONAL: dict[str, frozenset[str]] = {
     "payments": frozenset({"invoice_number", "status"}),
     "fx-rates": frozenset(),
     "orders": frozenset({"status"}),
+    "contacts": frozenset({"role", "phone", "dunning", "cc"}),
 }

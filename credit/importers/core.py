@@ -25,6 +25,7 @@ from credit.db.models import (
     utcnow,
 )
 from credit.domain.columns import KINDS
+from credit.importers.contacts import import_contacts
 from credit.importers.customer_dunning import dunning_changes, write_dunning_settings
 from credit.importers.customers import plan_customers
 from credit.importers.financials import plan_financials, statements_lookup
@@ -137,6 +138,9 @@ def import_file(
 
     Raises :class:`ImportFailed` listing every bad value; the caller commits only on success.
     """
+    if kind == "contacts":  # a customer's list is replaced, not upserted row by row
+        ctx: Values = {"today": today, "fixes": []}
+        return import_contacts(session, path=path, actor=actor, dry_run=dry_run, ctx=ctx)
     if kind not in SPECS:
         raise ValueError(f"unknown import kind {kind!r}; choose one of {', '.join(KINDS)}")
     spec = SPECS[kind]

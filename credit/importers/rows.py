@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from credit.domain.columns import COLUMNS, OPTIONAL
 from credit.domain.money import (
@@ -57,6 +57,7 @@ class ImportSummary(TypedDict):
     unchanged: int
     fixes: list[str]
     applied: bool
+    removed: NotRequired[int]  # contacts: those a customer's new list no longer has
 
 
 @dataclass
@@ -69,9 +70,10 @@ class ImportPlan:
     unchanged: list[str] = field(default_factory=list)
     fixes: list[str] = field(default_factory=list)
     applied: bool = False
+    removed: list[str] = field(default_factory=list)
 
     def summary(self) -> ImportSummary:
-        return {
+        summary: ImportSummary = {
             "kind": self.kind,
             "file": self.file,
             "rows": self.rows,
@@ -81,6 +83,9 @@ class ImportPlan:
             "fixes": self.fixes,
             "applied": self.applied,
         }
+        if self.kind == "contacts":
+            summary["removed"] = len(self.removed)
+        return summary
 
 
 CONTROL = re.compile("[\x00-\x1f\x7f]")  # a line break or another control character

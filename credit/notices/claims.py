@@ -3,7 +3,7 @@ each sender's outcome is marked only while the claim is still its own."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from credit.db.models import UNSENT, Notice, NoticeStatus, utcnow
 from credit.db.tables import table_of
 from credit.notices.base import INTERNAL_KEY_SUFFIX
+from credit.notices.copies import copies_of
 
 LEASE = timedelta(minutes=5)
 
@@ -98,11 +99,16 @@ def claim(
         )
         .returning(*_READ, col(Notice.last_error))
     ).all()
+    copies = copies_of(session, [row.idempotency_key for row in taken]) if taken else {}
     session.commit()
     return sorted(
         (
             (
-                Outgoing(**dict(zip(_READ_FIELDS, row, strict=False)), claim=row.attempts),
+                Outgoing(
+                    **dict(zip(_READ_FIELDS, row, strict=False)),
+                    claim=row.attempts,
+                    cc=copies.get(row.idempotency_key, []),
+                ),
                 row.last_error == INTERRUPTED,
             )
             for row in taken
@@ -135,6 +141,7 @@ class Outgoing:
     claimed_until: datetime | None = None
     sent_at: datetime | None = None
     delivered_to: str | None = None
+    cc: list[str] = field(default_factory=list)  # the copies (notice_copy), fixed when queued
 
 
 _OUTBOX = table_of(Notice)

@@ -37,7 +37,7 @@ def _qp(text: str) -> bytes:
 def _header(name: str, value: str) -> bytes:
     if "\r" in value or "\n" in value:  # never let a value add headers (Bcc: ...)
         raise ValueError(f"header {name} contains a line break: {value!r}")
-    if name in ("From", "To") and not value.isascii():
+    if name in ("From", "To", "Cc") and not value.isascii():
         # Only display names are encoded; the addresses stay as they are.
         return b",\r\n ".join(
             (_encoded_words(n) + b" <" + a.encode("utf-8") + b">") if n else a.encode("utf-8")
@@ -95,6 +95,7 @@ def build_message(
     headers = [
         (b"From", _header("From", mail_from)),
         (b"To", _header("To", ", ".join(notice.recipients))),
+        *_cc_header(notice),
         (b"Subject", _header("Subject", notice.subject)),
         (b"Date", formatdate(notice.created_at.timestamp(), usegmt=True).encode()),
         (b"Message-ID", _header("Message-ID", notice.message_id or message_id(notice, mail_from))),
@@ -118,6 +119,17 @@ def build_message(
     if not attachments:
         return head + _content_type("multipart/alternative", boundary) + b"\r\n" + alternatives
     return head + _with_attachments(boundary, alternatives, attachments)
+
+
+def _cc_header(notice: Any) -> list[tuple[bytes, bytes]]:
+    """The ``Cc:`` header of a notice with copies (none without)."""
+    cc = getattr(notice, "cc", None) or []
+    return [(b"Cc", _header("Cc", ", ".join(cc)))] if cc else []
+
+
+def envelope_recipients(notice: Any) -> list[str]:
+    """Everyone a message goes to over SMTP: its recipients and its copies."""
+    return [*notice.recipients, *(getattr(notice, "cc", None) or [])]
 
 
 def _content_type(kind: str, boundary: str) -> bytes:

@@ -9,11 +9,12 @@ from typing import Any, NotRequired, TypedDict, Unpack
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import Insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from credit.db.models import Notice, NoticeStatus, utcnow
 from credit.db.tables import table_of
 from credit.notices.base import Channel, NoticeError
+from credit.notices.copies import add_copies, checked_cc
 from credit.notices.document import stored
 from credit.notices.rendering import NoticeRenderer
 
@@ -37,6 +38,8 @@ class OutboxEntry(TypedDict):
     # A customer letter: its content (context and body) is stored with it, and delivery sends
     # it as a PDF (attached to the e-mail, or written beside the printable letter).
     letter: NotRequired[bool]
+    # Addresses that get a copy (``Cc:``), fixed now: a later change of contacts leaves it.
+    cc: NotRequired[list[str]]
 
 
 def enqueue(
@@ -55,11 +58,13 @@ def enqueue(
     existing = session.exec(select(Notice).where(Notice.idempotency_key == key)).first()
     if existing is not None:
         return existing, False
+    cc = checked_cc(key, entry.get("cc", ()), entry["recipients"])
     notice = Notice(**_rendered_row(renderer, entry))
     try:
         with session.begin_nested():
             session.add(notice)
             session.flush()
+            add_copies(session, {key: cc})
     except IntegrityError:
         # Another run committed the same key between our check and our insert.
         existing = session.exec(select(Notice).where(Notice.idempotency_key == key)).one()
@@ -101,12 +106,28 @@ def _enqueue_batched(
         "status": NoticeStatus.PENDING,
         "attempts": 0,
         "created_at": utcnow(),
+        COPIES: checked_cc(entry["key"], entry.get("cc", ()), entry["recipients"]),
     }
     return None, True
 
 
+def _stored_keys(session: Session, keys: Any) -> list[str]:
+    wanted = sorted(keys)
+    return [
+        k
+        for i in range(0, len(wanted), 1000)
+        for k in session.exec(
+            select(Notice.idempotency_key).where(
+                col(Notice.idempotency_key).in_(wanted[i : i + 1000])
+            )
+        )
+    ]
+
+
 # The session.info key of the rows a batched() block collects.
 BATCH_BUFFER = "credit.notices.batch"
+# A buffered row's CC list (not a column: written to notice_copy after the notices).
+COPIES = "cc"
 
 
 @contextmanager
@@ -126,6 +147,10 @@ def batched(session: Session) -> Generator[None]:
     if not buffer:
         return
     table = table_of(Notice)
+    copies = {key: cc for key, row in buffer.items() if (cc := row.pop(COPIES))}
+    # A notice already in the outbox keeps the CC list it was queued with.
+    for key in _stored_keys(session, copies):
+        del copies[key]
     rows = list(buffer.values())
     dialect = session.get_bind().dialect.name
     statement: Insert
@@ -139,3 +164,4 @@ def batched(session: Session) -> Generator[None]:
         statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
     for i in range(0, len(rows), 1000):
         session.execute(statement, rows[i : i + 1000])
+    add_copies(session, copies)

@@ -10,7 +10,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Protocol
 
-from credit.notices.message import header_value
+from credit.notices.message import envelope_recipients, header_value
 from credit.settings import Delivery
 
 
@@ -102,14 +102,15 @@ class SmtpTransport:
 
     def send(self, notice: Any, message: bytes) -> str:
         sender = self.envelope_from or parseaddr(header_value(message, b"From"))[1]
+        to = envelope_recipients(notice)
         try:
             if self._conn is None:
                 self._conn = self._connect()
             try:
-                refused = self._conn.sendmail(sender, notice.recipients, message)
+                refused = self._conn.sendmail(sender, to, message)
             except smtplib.SMTPServerDisconnected:  # an idle connection the server closed
                 self._conn = self._connect()
-                refused = self._conn.sendmail(sender, notice.recipients, message)
+                refused = self._conn.sendmail(sender, to, message)
         except (smtplib.SMTPException, OSError):
             # A timeout or a refusal may leave the dialogue mid-way (a late reply would be read
             # as the answer to the next message): the next message gets a new connection.

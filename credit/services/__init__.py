@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         known_user,
         person_email,
     )
+    from credit.services.contacts import customer_contacts
     from credit.services.draft import draft_request
     from credit.services.followups import (
         FollowUpView,

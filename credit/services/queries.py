@@ -28,6 +28,7 @@ from credit.domain import dunning
 from credit.domain.money import ZERO
 from credit.services.changes import assessment_change, request_change
 from credit.services.common import SUBJECT_REQUEST, get_customer, saved_id
+from credit.services.contacts import contacts_view
 from credit.services.ledger import credit_exposure, dunning_state, open_items
 from credit.services.limits.groups import GroupView, customer_group_view
 from credit.services.limits.temporary import TemporaryView, temporary_of
@@ -56,6 +57,7 @@ class CustomerOverview(TypedDict):
     requests: list[dict[str, Any]]
     group: GroupView | None  # the customer's group with its exposure against its limit
     temporary_limit: TemporaryView | None  # the line's raise in force: until D, then X
+    contacts: dict[str, Any]  # the people at the customer, where its dunning notices go
 
 
 def customer_overview(
@@ -122,6 +124,7 @@ def customer_overview(
                 "requests": [request_view(r) for r in requests],
                 "group": customer_group_view(s, app.settings.base_currency, c, as_of),
                 "temporary_limit": temporary_of(s, saved_id(c)),
+                "contacts": contacts_view(s, c),
             }
         )
         return overview

@@ -107,6 +107,8 @@ ELSEWHERE = {
     "groups show": "tests/e2e/test_groups_cli.py",
     "groups list": "tests/e2e/test_groups_cli.py",
     "customers profile": "tests/e2e/test_dunning_profiles_cli.py",
+    "customers contacts": "tests/e2e/test_contacts_cli.py",
+    "import contacts": "tests/e2e/test_contacts_cli.py",
 }
 
 # Calls that must be refused: exit code 2, one clear line, no traceback, nothing changed.
@@ -151,6 +153,7 @@ BAD: dict[str, list[list[str]]] = {
                             ["customers", "statement", "C-1001", "--as-of", "1.10.2026"]],
     "customers profile": [["customers", "profile", "C-1001", "vip", "--as", "carla.manager",
                            "--reason", "x"]],
+    "customers contacts": [["customers", "contacts", "NOPE"]],
     "notices list": [["notices", "list", "--status", "bogus"]],
     "notices deliver": [["notices", "deliver", "--bogus"]],
     "notices retry": [["notices", "retry", "999999", "--as", "carla.manager", "--reason", "fixed"]],
@@ -178,6 +181,7 @@ BAD: dict[str, list[list[str]]] = {
     "import fx-rates": [["import", "fx-rates", "{bad_csv}"]],
     "import orders": [["import", "orders", "{bad_csv}"]],
     "import statement": [["import", "statement", "{bad_csv}"]],
+    "import contacts": [["import", "contacts", "{bad_csv}"]],
     "payments unmatched": [["payments", "unmatched", "--bogus"]],
     "payments show": [["payments", "show", "999"]],
     "payments match": [["payments", "match", "999", "--invoice", "INV-1001-001",

@@ -113,6 +113,7 @@ def _order_releases(a) -> None:
 def _the_rest_of_the_lifecycle(a) -> None:
     """Rejection, voided approval, reminders, policy committee, periodic reviews, broken promise."""
     _write_offs(a)  # while policy version 1 (two write-off levels above 5,000.00) is in force
+    _a_courtesy_reminder(a)  # version 1 has the key_accounts profile with a courtesy reminder
     rejected = review(a, "C-1004", None)
     _decide(a, services.SUBJECT_REQUEST, rejected, "carla.manager", approve=False, comment="no")
     services.advance_request(a, request_id=rejected, as_of=DAY)
@@ -177,6 +178,21 @@ def _the_rest_of_the_lifecycle(a) -> None:
         uow.commit()
     tell_operator(a, [n.id])
     _a_temporary_limit_ends(a)
+
+
+def _a_courtesy_reminder(a) -> None:
+    """A key account hears of an invoice five days before it falls due."""
+    services.assign_dunning_profile(
+        a, customer_code="C-1005", profile="key_accounts", by="carla.manager", reason="key"
+    )
+    with a.uow() as uow:
+        c = uow.session.exec(select(Customer).where(Customer.code == "C-1005")).one()
+        uow.session.add(
+            Invoice(customer_id=c.id, number="SOON-1", issue_date=date(2026, 11, 20),
+                    due_date=date(2026, 12, 8), amount=Decimal("500"), currency=c.currency)
+        )  # fmt: skip
+        uow.commit()
+    services.dun_customer(a, customer_id=c.id, as_of=date(2026, 12, 3), dry_run=False)
 
 
 def _a_temporary_limit_ends(a) -> None:

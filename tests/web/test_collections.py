@@ -332,12 +332,25 @@ def test_a_failed_notice_is_resent_and_a_sent_one_is_not(desk: Workspace) -> Non
 
 @pytest.mark.slow
 def test_a_collector_works_a_case_in_the_browser(desk: Workspace, tmp_path: Path) -> None:
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(
+        "customer_code,name,role,email,phone,dunning,cc\n"
+        "C-1007,Rita Rowe,Accounts payable,rita@bricks.example,+44 20 7946 0000,yes,\n"
+        "C-1007,Cy Clerk,Controller,cy@bricks.example,,,yes\n"
+    )
+    services.import_data(
+        desk.app, kind="contacts", path=contacts, actor="carla.manager", dry_run=False
+    )
     with browser_page(desk.base, "cora.collector") as page:
         page.goto("/worklist")
         page.screenshot(path=str(tmp_path / "worklist.png"), full_page=True)
         assert "Priority = " in page.inner_text("#priority-rule")
         page.click("text=C-1007 Crumbling Bricks Ltd")
         page.wait_for_url("**/cases/C-1007")
+        assert "Rita Rowe, rita@bricks.example, +44 20 7946 0000 dunning contact" in (
+            page.inner_text(".contact >> nth=0")
+        )
+        assert page.inner_text("#dunning-to") == "to rita@bricks.example, cc cy@bricks.example"
         page.fill("#promise-amount", "25000.00")
         page.fill("#promise-date", "2026-12-20")
         page.fill("#promise-note", "first half before Christmas")

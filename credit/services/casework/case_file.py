@@ -38,6 +38,7 @@ from credit.services.casework.shared import (
     roles_under,
 )
 from credit.services.common import get_customer, saved_id
+from credit.services.contacts import contacts_view
 from credit.services.ledger import open_items_many
 from credit.services.views import customer_view, line_view
 
@@ -69,6 +70,7 @@ def case_file(app: App, *, customer_code: str, as_of: date, viewer: str) -> View
         manager = workspace.MANAGER in roles_under(app, policy, viewer)
         file = {
             "customer": customer_view(customer),
+            "contacts": contacts_view(s, customer),
             "as_of": as_of,
             "cases": _case_views(
                 s, cid, policy=policy, currencies=currencies, promises=promises, as_of=as_of

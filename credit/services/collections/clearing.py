@@ -12,6 +12,7 @@ from credit.domain.policy import DunningAction as DunningActionKind
 from credit.domain.receivables_status import CaseStatus
 from credit.services.collections.state import CustomerPosition, DunningRun
 from credit.services.collections.steps import enqueue
+from credit.services.contacts import collections_addresses
 from credit.services.views import customer_view, line_view
 
 PAID = "overdue balance paid"
@@ -128,15 +129,17 @@ def _release_hold(run: DunningRun, pos: CustomerPosition, line: CreditLine) -> l
     }
     # The customer and the internal teams get separate messages: no internal addresses leak.
     prefix = f"hold-released:{pos.episode_key}"
+    to = collections_addresses(run.session, customer)
     return [
         enqueue(
             run,
             key=f"{prefix}:customer",
             kind="credit_hold_released",
             locale=customer.locale,
-            recipients=[customer.email],
+            recipients=to.recipients,
             customer=customer,
             ctx=ctx,
+            cc=to.cc,
         ),
         enqueue(
             run,

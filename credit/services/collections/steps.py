@@ -26,6 +26,7 @@ from credit.services.collections import items
 from credit.services.collections.charges import book_charges
 from credit.services.collections.profiles import named, profile_words
 from credit.services.collections.state import CustomerPosition, DunningRun
+from credit.services.contacts import collections_addresses
 from credit.services.views import customer_view, line_view
 
 
@@ -96,7 +97,7 @@ def notice_context(
     }
 
 
-def enqueue(
+def enqueue(  # noqa: PLR0913  # the outbox entry's own fields, each named
     run: DunningRun,
     *,
     key: str,
@@ -106,10 +107,11 @@ def enqueue(
     customer: Customer,
     ctx: dict[str, Any],
     letter_by: str | None = None,
+    cc: list[str] | None = None,
 ) -> str:
     """Queue a notice about the customer in the outbox; its kind. ``letter_by``: the notice is
     the customer's letter, sent by this channel (email or letter) with its PDF; otherwise an
-    e-mail."""
+    e-mail. ``cc``: who gets a copy (the customer's contacts on CC)."""
     notices.enqueue(
         run.session,
         run.app.renderer,
@@ -121,6 +123,7 @@ def enqueue(
         context=ctx,
         channel=letter_by or "email",
         letter=letter_by is not None,
+        cc=cc or [],
     )
     return kind
 
@@ -358,8 +361,9 @@ def _queue_notices(
         _open_case(run, pos, reason=CaseReason.CALL, level=step.level)
         send("call_task", f"call-task:{key}{suffix}", "en", [teams.collections])
     else:
-        send(step.template, f"dunning:{key}{suffix}", customer.locale, [customer.email],
-             letter_by=channel.value)  # fmt: skip
+        to = collections_addresses(run.session, customer, channel=channel.value)
+        send(step.template, f"dunning:{key}{suffix}", customer.locale, to.recipients,
+             letter_by=channel.value, cc=to.cc)  # fmt: skip
     if act.hold is not None:
         # Sales hears of the hold level even without a credit line: no new orders on credit.
         send("credit_hold_sales", f"credit-hold:{pos.episode_key}:l{act.hold.level}", "en",
