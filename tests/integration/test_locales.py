@@ -23,6 +23,7 @@ from tests.integration.test_lifecycle_services import DAY, decide, review
 
 LOCALES = ("en", "de", "zh-Hant")
 CUSTOMER_FACING = (
+    "dunning_courtesy",
     "dunning_reminder",
     "dunning_second_notice",
     "dunning_final_demand",
