@@ -21,6 +21,7 @@ from credit.db.models import AssessmentStatus
 from credit.domain.money import fmt_money
 from credit.domain.words import counted, said
 from credit.resources import resource_dir, sample_payments_until
+from flows import demo_control
 from flows.approval import approval
 from flows.collections import collections
 from flows.periodic_review import periodic_review
@@ -280,6 +281,7 @@ def collect(demo: Demo) -> None:
         "[bold]5. Collections[/] over simulated weeks (one level per run, never skipping; final "
         "demand as a letter with fee and interest; weekends and holidays wait)"
     )
+    demo_control.before_collections(demo)
     for day in COLLECTION_DAYS:
         collect_day(demo, day)
     again = _collections(COLLECTION_DAYS[-1])
@@ -294,6 +296,7 @@ def collect_day(demo: Demo, day: date) -> None:
     """One collections day: what the collector did since, the payments in, the run, and checks."""
     from flows.demo_cash import BY_STATEMENT, cash_application, released, statement_of_nov_27
 
+    demo_control.before_run(demo, day)
     held = statement_of_nov_27(demo) if day == date(2026, 11, 30) else None
     if day == date(2026, 12, 15):
         _collector_calls(demo)
@@ -322,6 +325,7 @@ def collect_day(demo: Demo, day: date) -> None:
             demo.say(f"      {o['customer']}: {said(o['status'])}: {o['reason']}")
     if day in (date(2026, 11, 16), date(2026, 11, 30)):
         _check_order(demo, day)
+    demo_control.after_run(demo, day)
     if day == date(2026, 11, 30):
         _worklist(demo, day)
 

@@ -32,10 +32,13 @@ from fpdf.enums import XPos, YPos
 
 from credit.notices.pdf_labels import labels
 
-# fpdf2 reports a glyph no font has (Chinese text on a machine without a CJK font) through its
-# logger; with no handler configured anywhere, Python would print it on the user's terminal. It
-# goes where the application's own logging goes (the error log file), never to stderr by itself.
+# fpdf2 reports every glyph no font has (Chinese text on a machine without a CJK font), letter
+# by letter, through its logger, which Prefect's console handler would print in the middle of a
+# run. Its messages stay out of the terminal; ``fallback_font`` logs it once, plainly
+# (docs/letters.md says which font to install).
 logging.getLogger("fpdf").addHandler(logging.NullHandler())
+logging.getLogger("fpdf").propagate = False
+LOG = logging.getLogger(__name__)
 
 FONT, MONO = "DejaVu", "DejaVuMono"
 LEFT, RIGHT = 25.0, 20.0  # margins (mm)
@@ -80,8 +83,17 @@ def font_files() -> dict[str, Path]:
 
 
 @cache
+@cache
 def fallback_font() -> Path | None:
-    return next((Path(p) for p in _FALLBACK_FONTS if Path(p).is_file()), None)
+    """The system's CJK font, if it has one (said once in the log when it has none)."""
+    found = next((Path(p) for p in _FALLBACK_FONTS if Path(p).is_file()), None)
+    if found is None:
+        LOG.info(
+            "no CJK font found (%s): Chinese and Japanese text in PDF letters shows as empty "
+            "boxes; install one, e.g. apt-get install fonts-noto-cjk",
+            ", ".join(_FALLBACK_FONTS),
+        )
+    return found
 
 
 @dataclass(frozen=True)

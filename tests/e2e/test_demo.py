@@ -49,6 +49,13 @@ def test_demo_runs_the_whole_lifecycle_in_local_mode_and_leaves_readable_notices
     assert "C-1003: its matched payments cleared the overdue balance: hold released" in out
     assert "camt053_day1.xml: 8 payments read" in out and "2 waiting" in out
     assert "cora.collector confirms entry" in out
+    # Collections depth: each invoice at its own level, a second profile with a courtesy reminder
+    # before the due date, a held order released once by an approver with the authority.
+    assert "INV-1003-OPEN1 level 3, INV-1003-OPEN2 level 1" in out
+    assert "credit customers profile C-1012 key_accounts" in out
+    assert "2026-11-25: C-1012 (key_accounts): courtesy reminder for INV-1012-OPEN1" in out
+    assert "SO-4711: ALLOW (released by carla.manager on 2026-11-16" in out
+    assert "checked again: HOLD (a release is used once)" in out
     from pypdf import PdfReader
 
     letters = sorted((demo / "outbox" / "letters").glob("*.pdf"))
@@ -68,6 +75,15 @@ def test_demo_runs_the_whole_lifecycle_in_local_mode_and_leaves_readable_notices
             for part in msg.iter_attachments()
         }
     assert ("dunning_reminder", "application/pdf") in attached
+    # C-1007's dunning e-mails go to its accounts payable with the finance director on CC
+    crumbling = [
+        m
+        for m in map(
+            lambda f: email.message_from_bytes(f.read_bytes(), policy=email_policy.default), files
+        )
+        if m["To"] == "harriet.cole@crumbling.example"
+    ]
+    assert crumbling and all(m["Cc"] == "tom.baker@crumbling.example" for m in crumbling)
     assert {
         "terms_letter",
         "approval_needed",
@@ -76,4 +92,5 @@ def test_demo_runs_the_whole_lifecycle_in_local_mode_and_leaves_readable_notices
         "credit_hold_released",
         "policy_published",
         "reviews_due",
+        "dunning_courtesy",
     } <= kinds
