@@ -69,6 +69,7 @@ def courtesy(demo: Demo) -> None:
     """C-1012's invoice falls due on 30 November: a friendly reminder five days before."""
     with demo.app.uow() as uow:
         cid = uow.session.exec(select(Customer.id).where(Customer.code == KEY_ACCOUNT)).one()
+    assert cid is not None  # a saved row
     outcomes = services.dun_customer(demo.app, customer_id=cid, as_of=COURTESY_DAY, dry_run=False)
     sent = [o for o in outcomes if o.status == "courtesy"]
     demo.say(
