@@ -5,6 +5,7 @@ database, and every documented option of a benchmark or a Prefect command exists
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ def documented(program: str) -> list[tuple[Path, Command]]:
             for cmd in commands_under(doc, heading):
                 words = _without_assignments(cmd.words)
                 if words and words[0] == program:
-                    found.append((doc, Command(cmd.line, " ".join(words), cmd.comment)))
+                    found.append((doc, Command(cmd.line, shlex.join(words), cmd.comment)))
     return list({(d, c.line): (d, c) for d, c in found}.values())
 
 
