@@ -158,6 +158,9 @@ LONGEST_FIRST = (
     "tests/faults/test_crash.py",
     "tests/faults/test_downtime.py",
     "tests/integration/test_partitions.py",
+    "tests/e2e/test_contacts_cli.py",
+    "tests/faults/test_delivery_workers.py",
+    "tests/faults/test_bad_input.py",
 )
 
 
