@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -247,6 +247,10 @@ class Settings:
     # The web workspace's sessions: ended after this long without a request, and this long after
     # sign-in whatever happens.
     session_idle_minutes: int = 30
+    # A collections run over this many customers or more uses this many processes of the machine
+    # (0: one per core), each working partitions of the run and sending what it queued.
+    collections_processes: int = 0
+    collections_parallel_from: int = 5000
     session_max_hours: int = 12
     # Single sign-on over OpenID Connect (all three set it up): the identity provider's issuer
     # URL (its /.well-known/openid-configuration is read), and this app's client there.
@@ -352,6 +356,26 @@ class Settings:
     def bank_accounts_path(self) -> Path:
         return self.bank_accounts_file or resource_dir("config") / "bank_accounts.yaml"
 
+    def as_environ(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        """An environment from which :meth:`load` makes these settings again (for a helper
+        process): ``base`` (``os.environ`` by default) without its ``CREDIT_*`` settings, then
+        every setting given here."""
+        names = {f"CREDIT_{f.name.upper()}": f for f in fields(self)}
+        env = {k: v for k, v in (os.environ if base is None else base).items() if k not in names}
+        for name, f in names.items():
+            value = getattr(self, f.name)
+            if f.name == "web_base_url_set" or value is None:
+                continue
+            if f.name == "web_base_url" and not self.web_base_url_set:
+                continue
+            if isinstance(value, bool):
+                env[name] = "true" if value else "false"
+            elif isinstance(value, float) and value.is_integer():
+                env[name] = str(int(value))
+            else:
+                env[name] = str(value)
+        return env
+
     @classmethod
     def load(
         cls, env_file: str | Path | None = ".env", environ: dict[str, str] | None = None
@@ -396,6 +420,8 @@ class Settings:
             web_secret=get("WEB_SECRET"),
             link_valid_hours=get_int("LINK_VALID_HOURS", 72),
             session_idle_minutes=get_int("SESSION_IDLE_MINUTES", 30),
+            collections_processes=get_int("COLLECTIONS_PROCESSES", 0),
+            collections_parallel_from=get_int("COLLECTIONS_PARALLEL_FROM", 5000),
             session_max_hours=get_int("SESSION_MAX_HOURS", 12),
             oidc_issuer=get("OIDC_ISSUER"),
             oidc_client_id=get("OIDC_CLIENT_ID"),

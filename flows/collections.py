@@ -12,7 +12,9 @@ from credit import progress
 from credit.services.collections import CollectionsRunFailed, RunSummary, merge_summaries
 from credit.settings import Settings
 from tasks.collections import (
+    collections_processes,
     dun_customers,
+    dun_in_processes,
     find_collection_candidates,
     finish_partitions,
     partition_summaries,
@@ -32,6 +34,10 @@ def collections(
 ) -> dict | State:
     """One notice per customer and currency per level; hold and handover as the policy says.
 
+    A large run (``CREDIT_COLLECTIONS_PARALLEL_FROM`` customers, 5,000 by default) uses every
+    core of this machine: helper processes work partitions of it beside this one, each sending
+    what it queued (``CREDIT_COLLECTIONS_PROCESSES``; ``partitions=1`` keeps it in one process).
+
     With ``partitions`` > 1 the customers are split into that many partitions and as many helper
     runs of the ``collections-partition`` deployment are asked for: the pool's workers (on any
     machine) claim the partitions, and this run takes over whatever they leave.
@@ -47,6 +53,10 @@ def collections(
     if partitions > 1 and ids:
         return _partitioned(as_of, dry_run, ids, partitions)
     progress.expect("customers", len(ids))
+    processes = collections_processes(len(ids)) if partitions == 0 and not dry_run else 1
+    if processes > 1:
+        done = dun_in_processes(ids, as_of, dry_run, processes)
+        return _finish(as_of, dry_run, len(ids), done["summary"], partitions=done["partitions"])
     batches = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
     progress.expect("batches", len(batches))
     summaries = []

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, cast
 from prefect import task
 
 from credit.services import collections as collections_service
-from credit.services import partitions
+from credit.services import local_partitions, partitions
 from credit.services.collections import RunSummary
 from tasks.runtime import app
 
@@ -29,6 +29,21 @@ def dun_customers(customer_ids: list[int], as_of: date, dry_run: bool) -> RunSum
         app(), customer_ids=customer_ids, as_of=as_of, dry_run=dry_run
     )
     return collections_service.run_summary(outcomes)
+
+
+@task(name="collections-processes")
+def collections_processes(customers: int) -> int:
+    """How many processes of this machine a run over ``customers`` uses (1: this one alone)."""
+    return local_partitions.processes_for(app(), customers)
+
+
+@task(name="dun-in-processes")
+def dun_in_processes(customer_ids: list[int], as_of: date, dry_run: bool, processes: int) -> dict:
+    """Dun the customers in ``processes`` processes of this machine, each sending what it
+    queued; the merged summary and the partitions."""
+    return local_partitions.dun_in_processes(
+        app(), customer_ids=customer_ids, as_of=as_of, dry_run=dry_run, processes=processes
+    )
 
 
 @task(name="plan-partitions")

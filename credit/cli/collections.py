@@ -111,7 +111,9 @@ def collections_run(
             "--partitions",
             min=0,
             max=1000,
-            help="Split the customers into N partitions that workers of the Prefect pool claim "
+            help="0 (default): a large run (CREDIT_COLLECTIONS_PARALLEL_FROM customers) uses a "
+            "process per core of this machine (CREDIT_COLLECTIONS_PROCESSES); 1: one process; N > 1: "
+            "split the customers into N partitions that workers of the Prefect pool claim "
             "alongside this run (needs PREFECT_API_URL and the collections-partition deployment; "
             "without them this run does every partition itself).",
         ),

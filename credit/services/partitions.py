@@ -45,8 +45,12 @@ class LeaseLost(RuntimeError):
     """Another worker took this partition over (this worker's lease had ended)."""
 
 
+def host() -> str:
+    return socket.gethostname()
+
+
 def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{host()}:{os.getpid()}"
 
 
 def plan_partitions(app: App, *, run_key: str, customer_ids: list[int], parts: int) -> int:
@@ -169,12 +173,17 @@ def work_partitions(
     as_of: date,
     dry_run: bool,
     worker: str | None = None,
+    after_partition: Callable[[], None] | None = None,
+    limit: int | None = None,
 ) -> list[int]:
-    """Claim and dun partitions of the run until none is free; the partition numbers done here.
+    """Claim and dun partitions of the run until none is free (or ``limit`` are done); the
+    partition numbers done here. ``after_partition`` runs after each (say, send its notices).
     Stops (:class:`LeaseLost`) if a partition it holds was taken over."""
     worker = worker or worker_name()
     done: list[int] = []
-    while claimed := claim_partition(app, run_key=run_key, worker=worker):
+    while (limit is None or len(done) < limit) and (
+        claimed := claim_partition(app, run_key=run_key, worker=worker)
+    ):
         pid, number, token, ids = claimed
 
         def renew(pid: int = pid, token: int = token) -> None:
@@ -187,6 +196,8 @@ def work_partitions(
             app, partition_id=pid, worker=worker, token=token, summary=run_summary(outcomes)
         ):
             done.append(number)
+        if after_partition is not None:
+            after_partition()
     return done
 
 

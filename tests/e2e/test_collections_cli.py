@@ -25,8 +25,10 @@ def _payments(cli, day: str) -> None:
     cli("import", "payments", str(sample_payments_until(date.fromisoformat(day), cli.path)))
 
 
-def _race(cli, database_url: str) -> None:
-    """Three `credit collections run` for the same date, started together, on one database."""
+def _race(cli, database_url: str, processes: int = 1) -> None:
+    """Three `credit collections run` for the same date, started together, on one database
+    (with ``processes`` > 1 each run uses that many processes of the machine, as a large run
+    does by default)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
     env.update(
         CREDIT_DATABASE_URL=database_url,
@@ -35,6 +37,10 @@ def _race(cli, database_url: str) -> None:
         PREFECT_LOGGING_LEVEL="WARNING",
         **TEST_COMPANY,
     )
+    if processes > 1:
+        env.update(
+            CREDIT_COLLECTIONS_PROCESSES=str(processes), CREDIT_COLLECTIONS_PARALLEL_FROM="1"
+        )
 
     def credit(*args: str) -> subprocess.Popen:
         return subprocess.Popen(
@@ -54,6 +60,10 @@ def _race(cli, database_url: str) -> None:
     # what two scheduled runs and a credit manager's manual run for the same day do, together
     runs = [credit("collections", "run", "--as-of", "2026-10-15", "--json") for _ in range(3)]
     results = [json.loads(done(proc)) for proc in runs]
+    if processes > 1:  # each run's partitions were worked by more than one process
+        for result in results:
+            assert len({p["worker"] for p in result["partitions"]}) >= 1, result
+        assert max(len({p["worker"] for p in r["partitions"]}) for r in results) > 1, results
     statuses: dict[tuple[str, str], list[str]] = {}
     reasons = []
     for result in results:
@@ -89,6 +99,17 @@ def test_three_runs_for_the_same_date_started_together_send_one_set_of_notices(c
 def test_three_runs_started_together_on_postgresql_send_one_set_of_notices(cli):
     with scratch_postgres() as url:
         _race(cli, url)
+
+
+@pytest.mark.slow
+def test_three_parallel_runs_started_together_send_one_set_of_notices(cli):
+    _race(cli, f"sqlite:///{cli.path / 'credit.db'}", processes=2)
+
+
+@pytest.mark.slow
+def test_three_parallel_runs_started_together_on_postgresql_send_one_set_of_notices(cli):
+    with scratch_postgres() as url:
+        _race(cli, url, processes=2)
 
 
 @pytest.mark.slow  # some 15 `credit` processes, several running flows

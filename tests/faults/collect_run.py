@@ -1,7 +1,10 @@
 """A daily collections run as the ``collections`` flow makes it (select, dun in batches, deliver),
 without Prefect: the process the fault tests kill and start again.
 
-    python -m tests.faults.collect_run 2027-03-01 [--batch 100]
+    python -m tests.faults.collect_run 2027-03-01 [--batch 100] [--processes 2]
+
+With ``--processes N`` the run is the one a large run makes on one machine: N processes work
+partitions of it, each sending what it queued (``credit.services.local_partitions``).
 
 Settings come from the environment (``CREDIT_DATABASE_URL``, ``CREDIT_SMTP_HOST`` ...);
 ``CREDIT_CRASH_AT`` picks where it dies (see ``credit.faults``). Prints the run's figures as
@@ -24,12 +27,21 @@ def main() -> None:
     as_of = date.fromisoformat(sys.argv[1])
     batch = int(sys.argv[sys.argv.index("--batch") + 1]) if "--batch" in sys.argv else 100
     app = App(Settings.load())
+    processes = int(sys.argv[sys.argv.index("--processes") + 1]) if "--processes" in sys.argv else 1
     ids = services.collection_candidates(app, as_of=as_of)
-    actions = services.dun_customers(
-        app, customer_ids=ids, as_of=as_of, dry_run=False, batch_size=batch
-    )
+    if processes > 1:
+        from credit.services.local_partitions import dun_in_processes
+
+        done = dun_in_processes(
+            app, customer_ids=ids, as_of=as_of, dry_run=False, processes=processes
+        )
+        summary = done["summary"]
+    else:
+        actions = services.dun_customers(
+            app, customer_ids=ids, as_of=as_of, dry_run=False, batch_size=batch
+        )
+        summary = run_summary(actions)
     delivery = services.deliver(app)
-    summary = run_summary(actions)
     print(json.dumps({"candidates": len(ids), "levels": summary["levels"], "delivery": delivery}))
 
 

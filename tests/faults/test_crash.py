@@ -115,7 +115,9 @@ def portfolio(tmp_path_factory) -> Path:
     return source
 
 
-def run(db: Path, port: int, crash: str | None = None) -> subprocess.CompletedProcess:
+def run(
+    db: Path, port: int, crash: str | None = None, processes: int = 1, lease: int = LEASE
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
     env.update(
         CREDIT_DATABASE_URL=f"sqlite:///{db}",
@@ -123,14 +125,23 @@ def run(db: Path, port: int, crash: str | None = None) -> subprocess.CompletedPr
         CREDIT_LETTERS_DIR=str(db.parent / "letters"),
         CREDIT_SMTP_HOST="127.0.0.1",
         CREDIT_SMTP_PORT=str(port),
-        CREDIT_DELIVERY_LEASE_SECONDS=str(LEASE),
+        CREDIT_DELIVERY_LEASE_SECONDS=str(lease),
         CREDIT_SMTP_TIMEOUT="1",
         **TEST_COMPANY,
     )
     if crash:
         env["CREDIT_CRASH_AT"] = crash
     return subprocess.run(
-        [sys.executable, "-m", "tests.faults.collect_run", AS_OF.isoformat(), "--batch", "25"],
+        [
+            sys.executable,
+            "-m",
+            "tests.faults.collect_run",
+            AS_OF.isoformat(),
+            "--batch",
+            "25",
+            "--processes",
+            str(processes),
+        ],  # fmt: skip
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -230,3 +241,52 @@ def test_killed_at_a_checkpoint_and_started_again(point, nth, portfolio, referen
         f"{len(mailed)} notices mailed, {sum(twice.values()) - len(twice)} duplicate(s), "
         f"{len(got['held'])} lines on hold, {sum(got['steps'].values())} dunning steps"
     )
+
+
+# The parallel run (two processes of one machine working partitions, each sending what it
+# queued): the crash point is in both processes' environment, so either may die first; the
+# run's own process dying takes its helper with it, a helper dying alone leaves its partition
+# to the run, which finishes. Either way, one more run leaves exactly what a run never killed
+# leaves. The lease is longer than the single run's: a message's lease must outlast making its
+# PDF and waiting for the database's write lock while the other process writes a batch (a
+# production lease is 300 s).
+PARALLEL_LEASE = 15
+PARALLEL = [
+    ("collections.customer", 20),
+    ("collections.hold", 2),
+    ("delivery.accepted", 10),
+]
+
+
+@pytest.mark.parametrize(("point", "nth"), PARALLEL, ids=[f"{p}:{n}" for p, n in PARALLEL])
+def test_a_parallel_run_killed_at_a_checkpoint_and_started_again(
+    point, nth, portfolio, reference, smtp, tmp_path
+):
+    inbox, port = smtp
+    db = tmp_path / "credit.db"
+    shutil.copyfile(portfolio, db)
+    inbox.messages.clear()
+
+    killed = run(db, port, crash=f"{point}:{nth}", processes=2, lease=PARALLEL_LEASE)
+    assert killed.returncode in (0, -signal.SIGKILL), (killed.returncode, killed.stderr[-2000:])
+    if point.startswith("delivery."):
+        time.sleep(PARALLEL_LEASE + 0.5)
+    again = run(db, port, processes=2, lease=PARALLEL_LEASE)
+    assert again.returncode == 0, again.stderr[-2000:]
+
+    got = state(db)
+    assert got["audit_ok"]
+    assert got["held"] == reference["held"]
+    assert got["steps"] == reference["steps"] and set(got["steps"].values()) == {1}
+    assert got["notices"] == reference["notices"]  # same keys, all sent, same text
+    mailed = Counter(key for key, _ in inbox.messages)
+    assert set(mailed) == reference["mailed"]
+    twice = {key: n for key, n in mailed.items() if n > 1}
+    if point == "delivery.accepted":
+        # at most one message per process that died after the server accepted it, each sent
+        # again with the same Message-ID
+        assert len(twice) <= 2 and set(twice.values()) <= {2}
+        for key in twice:
+            assert len({mid for k, mid in inbox.messages if k == key}) == 1
+    else:
+        assert twice == {}

@@ -46,12 +46,22 @@ def database(request, portfolio, tmp_path):
             yield url
 
 
-def run(app: App, day: date) -> None:
+def run(app: App, day: date, processes: int) -> None:
     ids = services.collection_candidates(app, as_of=day)
-    services.dun_customers(app, customer_ids=ids, as_of=day, dry_run=False)
+    if processes > 1:  # a large run's default: the machine's processes work partitions of it
+        from credit.services.local_partitions import dun_in_processes
+
+        dun_in_processes(
+            app, customer_ids=ids, as_of=day, dry_run=False, processes=processes, send=False
+        )
+    else:
+        services.dun_customers(app, customer_ids=ids, as_of=day, dry_run=False)
 
 
-def test_one_run_after_ten_days_of_downtime_sends_one_notice_at_the_right_level(database, tmp_path):
+@pytest.mark.parametrize("processes", [1, 2], ids=["one-process", "two-processes"])
+def test_one_run_after_ten_days_of_downtime_sends_one_notice_at_the_right_level(
+    database, tmp_path, processes
+):
     app = App(
         Settings.load(
             env_file=None,
@@ -65,11 +75,11 @@ def test_one_run_after_ten_days_of_downtime_sends_one_notice_at_the_right_level(
     with app.uow() as uow:
         _, policy = app.published_policy(uow.session)
     levels = {lv.level: lv for lv in policy.dunning.levels}
-    run(app, AS_OF)
+    run(app, AS_OF, processes)
     with app.uow() as uow:
         first_run = max(uow.session.exec(select(Notice.id)))
     later = AS_OF + timedelta(days=GAP + 1)  # nothing ran in between
-    run(app, later)
+    run(app, later, processes)
 
     with app.uow() as uow:
         s = uow.session

@@ -197,3 +197,25 @@ def test_an_unset_web_base_url_is_a_warning_not_an_error():
     assert "CREDIT_WEB_BASE_URL" in warning and "http://127.0.0.1:8765" in warning
     set_ = Settings.load(env_file=None, environ={**COMPANY, "CREDIT_WEB_BASE_URL": "https://c.x/"})
     assert set_.warnings() == [] and set_.web_base_url == "https://c.x"
+
+
+def test_a_helper_process_gets_the_run_settings_back_from_its_environment():
+    from credit.settings import Settings
+
+    given = {
+        "CREDIT_DATABASE_URL": "sqlite:///elsewhere.db",
+        "CREDIT_SMTP_STARTTLS": "yes",
+        "CREDIT_DELIVERY_RETRY_SECONDS": "0.5",
+        "CREDIT_WEB_BASE_URL": "https://credit.example.org/",
+        "CREDIT_COMPANY_NAME": "Example GmbH",
+        "CREDIT_COLLECTIONS_PROCESSES": "3",
+    }
+    settings = Settings.load(env_file=None, environ=given)
+    # the process's own CREDIT_* settings give way to the run's; other variables stay
+    env = settings.as_environ({"CREDIT_DATABASE_URL": "sqlite:///mine.db", "PATH": "/bin"})
+    assert env["PATH"] == "/bin" and env["CREDIT_DATABASE_URL"] == "sqlite:///elsewhere.db"
+    assert "CREDIT_SMTP_HOST" not in env  # unset stays unset
+    assert Settings.load(env_file=None, environ=env) == settings
+    plain = Settings.load(env_file=None, environ={})
+    assert "CREDIT_WEB_BASE_URL" not in plain.as_environ({})
+    assert Settings.load(env_file=None, environ=plain.as_environ({})) == plain
