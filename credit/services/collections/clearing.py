@@ -12,7 +12,6 @@ from credit.domain.policy import DunningAction as DunningActionKind
 from credit.domain.receivables_status import CaseStatus
 from credit.services.collections.state import CustomerPosition, DunningRun
 from credit.services.collections.steps import enqueue
-from credit.services.contacts import collections_addresses
 from credit.services.views import customer_view, line_view
 
 PAID = "overdue balance paid"
@@ -129,7 +128,7 @@ def _release_hold(run: DunningRun, pos: CustomerPosition, line: CreditLine) -> l
     }
     # The customer and the internal teams get separate messages: no internal addresses leak.
     prefix = f"hold-released:{pos.episode_key}"
-    to = collections_addresses(run.session, customer)
+    to = run.batch.addresses(run.session, customer)
     return [
         enqueue(
             run,

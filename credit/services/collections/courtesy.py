@@ -23,7 +23,6 @@ from credit.services.collections.profiles import follow_profile
 from credit.services.collections.state import CustomerPosition, DunningRun
 from credit.services.collections.steps import enqueue
 from credit.services.common import saved_id
-from credit.services.contacts import collections_addresses
 from credit.services.receivables.dunning_profiles import CHUNK, dunning_settings, profile_of
 from credit.services.views import customer_view
 
@@ -129,7 +128,7 @@ def _send(
         ],
         "total": total,
     }
-    to = collections_addresses(run.session, pos.customer)  # the dunning contact, with CC
+    to = run.batch.addresses(run.session, pos.customer)  # the dunning contact, with CC
     return enqueue(
         run,
         key=key,

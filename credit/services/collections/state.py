@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from credit.app import App
 from credit.db.models import CreditLine, Customer, DunningAction, PaymentPromise
+from credit.db.models_contacts import CustomerContact
 from credit.db.models_dunning_items import DunningItemLevel
 from credit.db.models_dunning_profiles import CustomerDunningProfile
 from credit.domain import dunning
@@ -25,6 +26,7 @@ from credit.domain.receivables_status import PromiseStatus
 from credit.services.collections.errors import AlreadyTaken
 from credit.services.collections.item_state import Books, item_books
 from credit.services.common import saved_id
+from credit.services.contacts import Addressed, collections_addresses, contacts_many
 from credit.services.ledger import open_items_many
 from credit.services.receivables.dunning_profiles import dunning_settings
 
@@ -83,6 +85,7 @@ class Batch:
     books: Books = field(default_factory=dict)  # customer -> currency -> its items' levels
     item_steps: list[dict[str, Any]] = field(default_factory=list)  # items climbed in this batch
     profiles: dict[int, CustomerDunningProfile] = field(default_factory=dict)  # assigned, segment
+    contacts: dict[int, list[CustomerContact]] = field(default_factory=dict)  # where notices go
 
     @classmethod
     def load(cls, s: Session, ids: list[int], as_of: date, *, careful: bool) -> Batch:
@@ -98,7 +101,15 @@ class Batch:
             careful=careful,
             books=item_books(s, ids, state),
             profiles=dunning_settings(s, ids),
+            contacts=contacts_many(s, ids),
         )
+
+    def addresses(self, s: Session, customer: Customer, channel: str = "email") -> Addressed:
+        """Where a collections notice to a customer of the batch goes (its contacts were read
+        with the batch)."""
+        cid = saved_id(customer)
+        known = self.contacts.get(cid, []) if cid in self.customers else None
+        return collections_addresses(s, customer, channel=channel, contacts=known)
 
     def dunning_state(self, customer_id: int, currency: str) -> DunningState:
         return self.state.get(customer_id, {}).get(currency, DunningState())

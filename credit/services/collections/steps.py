@@ -26,7 +26,6 @@ from credit.services.collections import items
 from credit.services.collections.charges import book_charges
 from credit.services.collections.profiles import named, profile_words
 from credit.services.collections.state import CustomerPosition, DunningRun
-from credit.services.contacts import collections_addresses
 from credit.services.views import customer_view, line_view
 
 
@@ -361,7 +360,7 @@ def _queue_notices(
         _open_case(run, pos, reason=CaseReason.CALL, level=step.level)
         send("call_task", f"call-task:{key}{suffix}", "en", [teams.collections])
     else:
-        to = collections_addresses(run.session, customer, channel=channel.value)
+        to = run.batch.addresses(run.session, customer, channel.value)
         send(step.template, f"dunning:{key}{suffix}", customer.locale, to.recipients,
              letter_by=channel.value, cc=to.cc)  # fmt: skip
     if act.hold is not None:
