@@ -12,13 +12,15 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import insert, update
 from sqlalchemy import select as sa_select
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from credit.acting import acting as acting
 from credit.acting import current as _via
+from credit.db.bulk import insert_rows
 from credit.db.models import AuditEvent, AuditHead, utcnow
+from credit.db.tables import table_of
 
 
 def jsonable(value: Any) -> Any:
@@ -171,7 +173,7 @@ def _append(session: Session, rows: list[dict[str, Any]]) -> None:
         last_id += 1
         row["id"], row["prev_hash"] = last_id, last_hash
         row["hash"] = last_hash = event_hash(row)
-    session.execute(insert(AuditEvent), rows)
+    insert_rows(session, table_of(AuditEvent), rows)
     session.execute(
         update(AuditHead).where(col(AuditHead.id) == 1).values(last_id=last_id, last_hash=last_hash)
     )

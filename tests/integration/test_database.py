@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -296,3 +296,45 @@ def test_listing_failed_notices_reads_the_index_of_failed_notices(engine):
         app.engine.dispose()
     assert [r["key"] for r in rows] == ["k999", "k1999", "k2999"]
     assert "ix_notice_failed" in " ".join(plan)
+
+
+def test_many_rows_copied_in_bulk_read_back_as_an_insert_writes_them(engine):
+    """PostgreSQL takes a batch's dunning steps, item levels and audit events by COPY: JSON,
+    money, dates, enums and column defaults come back as a multi-row insert writes them."""
+    from sqlalchemy import insert
+
+    from credit.db.bulk import insert_rows
+    from credit.db.models import DunningAction
+    from credit.db.tables import table_of
+    from credit.domain.dunning import OutcomeStatus
+
+    upgrade(engine)
+    with Session(engine) as s:
+        customer = Customer(code="C1", name="N", email="a@b.cd", country="DE", currency="EUR",
+                            locale="en", sales_owner_email="s@b.cd")  # fmt: skip
+        s.add(customer)
+        s.commit()
+
+        def rows(currency: str) -> list[dict]:
+            return [
+                {"customer_id": customer.id, "currency": currency, "episode": n, "level": 1,
+                 "level_name": OutcomeStatus.SENT, "as_of": date(2026, 1, 1) + timedelta(days=n),
+                 "invoice_numbers": [f"INV-{n}", "Ä €"], "overdue_total": Decimal(EXTREMES[n % 6]),
+                 "policy_version": 3, "details": {"fee": "5.00", "n": n} if n % 2 else None}
+                for n in range(60)
+            ]  # fmt: skip
+
+        table = table_of(DunningAction)
+        insert_rows(s, table, rows("EUR"))
+        s.execute(insert(table), rows("USD"))
+        s.commit()
+        got = {
+            cur: sorted(
+                (a.episode, a.level_name, a.as_of, a.invoice_numbers, a.overdue_total, a.details,
+                 a.channel)
+                for a in s.exec(select(DunningAction).where(DunningAction.currency == cur))
+            )
+            for cur in ("EUR", "USD")
+        }  # fmt: skip
+    assert len(got["EUR"]) == 60 and got["EUR"] == got["USD"]
+    assert got["EUR"][1][-1] == "email"  # the column's default

@@ -9,15 +9,16 @@ from dataclasses import asdict
 from datetime import date
 from typing import cast
 
-from sqlalchemy import insert
 from sqlalchemy.exc import StatementError
 from sqlmodel import col, select
 
 from credit import audit, notices, progress
 from credit.app import App
+from credit.db.bulk import insert_rows
 from credit.db.locks import lock_customers
 from credit.db.models import Customer, DunningAction
 from credit.db.models_dunning_items import DunningItemLevel
+from credit.db.tables import table_of
 from credit.domain import calendar
 from credit.domain.dunning import OutcomeStatus
 from credit.faults import checkpoint
@@ -103,10 +104,8 @@ def dun_batch(
             for cid in ids:
                 results.append((cid, _dun_one(run, cid, (expected or {}).get(cid) or {})))
                 checkpoint("collections.customer")
-            if batch.steps:
-                s.execute(insert(DunningAction), batch.steps)
-            if batch.item_steps:
-                s.execute(insert(DunningItemLevel), batch.item_steps)
+            insert_rows(s, table_of(DunningAction), batch.steps)
+            insert_rows(s, table_of(DunningItemLevel), batch.item_steps)
         if not dry_run:
             checkpoint("collections.decided")
             uow.commit()
