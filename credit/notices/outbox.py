@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session, col, select
 
+from credit.db.bulk import COPY_FROM, insert_rows
 from credit.db.models import Notice, NoticeStatus, utcnow
 from credit.db.tables import table_of
 from credit.notices.base import Channel, NoticeError
@@ -153,6 +154,14 @@ def batched(session: Session) -> Generator[None]:
         del copies[key]
     rows = list(buffer.values())
     dialect = session.get_bind().dialect.name
+    if dialect == "postgresql" and len(rows) >= COPY_FROM:
+        # Those not in the outbox yet, by COPY. The customers are locked, so no other run
+        # queues their keys meanwhile; if one did, the unique key fails the batch, which is
+        # then redone customer by customer (as a taken step key does).
+        stored = set(_stored_keys(session, buffer))
+        insert_rows(session, table, [r for k, r in buffer.items() if k not in stored])
+        add_copies(session, copies)
+        return
     statement: Insert
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
