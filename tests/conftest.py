@@ -156,6 +156,7 @@ LONGEST_FIRST = (
     "tests/e2e/test_serve.py",
     "tests/e2e/test_demo.py",
     "tests/faults/test_crash.py",
+    "tests/faults/test_crash_parallel.py",
     "tests/faults/test_downtime.py",
     "tests/integration/test_partitions.py",
     "tests/e2e/test_contacts_cli.py",
