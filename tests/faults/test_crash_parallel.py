@@ -4,6 +4,7 @@ collections run (the default of a large run), killed at checkpoints and started 
 The fixtures (portfolio, the run never killed, the SMTP server) are scenario 1's.
 """
 
+# ruff: noqa: F811  (the fixtures imported from scenario 1 are named as arguments)
 from __future__ import annotations
 
 import shutil
@@ -34,7 +35,7 @@ PARALLEL = [
 
 
 @pytest.mark.parametrize(("point", "nth"), PARALLEL, ids=[f"{p}:{n}" for p, n in PARALLEL])
-def test_a_parallel_run_killed_at_a_checkpoint_and_started_again(  # noqa: F811 - the fixtures
+def test_a_parallel_run_killed_at_a_checkpoint_and_started_again(
     point, nth, portfolio, reference, smtp, tmp_path
 ):
     inbox, port = smtp
