@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
-from fpdf.enums import XPos, YPos
+from fpdf.enums import TextMode, XPos, YPos
 
 from credit.notices.pdf_labels import labels
 
@@ -152,6 +153,108 @@ class Document(FPDF):
             self.current_font_is_set_on_page = False
         return done
 
+    def plain(self, text: str) -> bool:
+        """Whether ``text`` is set in the current font alone, as it reads: no fallback font, no
+        text shaping, letter spacing, stretching, underline, outline or page-count alias."""
+        return not (
+            self._fallback
+            or self.text_shaping
+            or self.char_spacing
+            or self.font_stretching != 100
+            or self.underline
+            or self.strikethrough
+            or self.text_mode != TextMode.FILL
+            or getattr(self.current_font, "is_symbol", False)
+            or (self.str_alias_nb_pages and self.str_alias_nb_pages in text)
+        )
+
+    def width_of(self, text: str) -> float:
+        """``get_string_width(text)``, summed the same way without fpdf2's text fragments (a
+        third of what a letter's table costs) when the text is plain."""
+        if not self.plain(text):
+            return self.get_string_width(text)
+        units = self.current_font.get_text_width(  # type: ignore[union-attr]
+            self.normalize_text(text), self.font_size_pt, None
+        )[1]
+        return units / self.k
+
+    def put(self, w: float, h: float, text: str, *, align: str = "L", rule: bool = False) -> None:
+        """``cell(w, h, text, border="B" if rule else 0, align=align)``, the cursor moved right
+        by ``w``: the same text at the same place (fpdf2's ``text`` and ``line``), a tenth of
+        the cost. A cell that would break the page, or text that is not plain, goes to
+        ``cell``."""
+        if self.will_page_break(h) or not self.plain(text):
+            self.cell(w, h, text, border="B" if rule else 0, align=align)
+            return
+        x, y = self.x, self.y
+        if rule:
+            self.line(x, y + h, x + w, y + h)
+        if text:
+            width = self.width_of(text)
+            if align == "R":
+                dx = w - self.c_margin - width
+            elif align == "C":
+                dx = (w - width) / 2
+            else:
+                dx = self.c_margin
+            self.text(x + dx, y + 0.5 * h + 0.3 * self.font_size, text)
+        self.x = x + w
+
+    def wrapped(
+        self,
+        w: float,
+        h: float,
+        text: str,
+        *,
+        new_x: XPos = XPos.LMARGIN,
+        new_y: YPos = YPos.NEXT,
+    ) -> None:
+        """``multi_cell(w, h, text, align="L", new_x=new_x, new_y=new_y)``: the same lines on
+        the same pages, the same bytes, in a fraction of the time. fpdf2 measures a line again
+        for each character it adds (a paragraph's cost grows with the square of its lines'
+        length: a third of a letter's time); plain text in one font is broken here by the same
+        rules (:func:`break_lines`) and each line set with ``cell``. Anything else (a fallback
+        font, text shaping, letter spacing, a soft hyphen or special space, a trailing newline)
+        goes to ``multi_cell``."""
+        lines = self._break(w, text)
+        if lines is None:
+            self.multi_cell(w, h, text, align="L", new_x=new_x, new_y=new_y)
+            return
+        for n, line in enumerate(lines, start=1):
+            last = n == len(lines)
+            self.cell(
+                w,
+                h,
+                line,
+                new_x=new_x if last else XPos.LEFT,
+                new_y=new_y if last else YPos.NEXT,
+            )
+
+    def _break(self, w: float, text: str) -> list[str] | None:
+        font = self.current_font
+        if (
+            not text
+            or text.endswith("\n")
+            or self._fallback
+            or self.text_shaping
+            or self.char_spacing
+            or self.font_stretching != 100
+            or getattr(font, "is_symbol", False)
+            or _UNUSUAL.search(text)
+        ):
+            return None
+        plain = self.normalize_text(text)  # raises as multi_cell does: see build()
+        if self.is_ttf_font:
+            widths = {c: font.cw[ord(c)] for c in {*plain, " "}}
+        else:
+            widths = font.cw
+        # multi_cell's limit: the cell's width less the cell margin on either side
+        limit = w - float(self.c_margin) - float(self.c_margin)
+        ends = break_lines(plain, widths, self.font_size_pt, self.k, limit)
+        if ends is None:
+            return None
+        return [text[a:b].replace(NBSP, " ") for a, b in ends]
+
     # -- every page ----------------------------------------------------------------------------
 
     def header(self) -> None:
@@ -199,40 +302,40 @@ class Document(FPDF):
         company = self.company
         self.set_xy(LEFT, 12)
         self.set_font(FONT, "B", 14)
-        self.cell(WIDTH, 6, str(company.get("name", "")), align="R")
+        self.put(WIDTH, 6, str(company.get("name", "")), align="R")
         self.set_xy(LEFT, 18.5)
         self.set_font(FONT, size=8.5)
         self.set_text_color(*GREY)
-        self.cell(WIDTH, 4, self.words["department"], align="R")
+        self.put(WIDTH, 4, self.words["department"], align="R")
         for n, line in enumerate(sender_lines(company)[:4]):
             self.set_xy(LEFT, 23 + n * 3.6)
-            self.cell(WIDTH, 3.6, fit(self, line, WIDTH), align="R")
+            self.put(WIDTH, 3.6, fit(self, line, WIDTH), align="R")
         # The address field: 85 x 45 mm at (20, 45); the return line just above the address.
         self.set_font(FONT, size=6.5)
         self.set_xy(20, 57.5)
         back = " · ".join([str(company.get("name", "")), *sender_lines(company)])
-        self.cell(85, 3, fit(self, back, 85))
+        self.put(85, 3, fit(self, back, 85))
         self.set_text_color(0, 0, 0)
         self.set_draw_color(154, 165, 177)
         self.line(20, 60.8, 105, 60.8)
         self.set_font(FONT, size=10)
         for n, line in enumerate(list(recipient)[:6]):
             self.set_xy(20, 63 + n * 4.5)
-            self.cell(85, 4.5, fit(self, line, 85))
+            self.put(85, 4.5, fit(self, line, 85))
         # The information block at 125 mm.
         for n, (label, value) in enumerate(info):
             self.set_xy(125, 50 + n * 4.6)
             self.set_font(FONT, size=7.5)
             self.set_text_color(*GREY)
-            self.cell(22, 4.6, label)
+            self.put(22, 4.6, label)
             self.set_text_color(0, 0, 0)
             self.set_font(FONT, size=shrunk(self, value, 43, 9))
-            self.cell(43, 4.6, value)
+            self.put(43, 4.6, value)
         self.set_xy(LEFT, 98.5)
 
     def subject_line(self, text: str) -> None:
         self.set_font(FONT, "B", 11)
-        self.multi_cell(WIDTH, 5.5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.wrapped(WIDTH, 5.5, text)
         self.ln(4)
         self.set_font(FONT, size=10)
 
@@ -262,14 +365,14 @@ class Document(FPDF):
         if lines:
             self.set_font(FONT, size=10)
             text = "\n".join(lines)
-            self.multi_cell(WIDTH, LINE, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            self.wrapped(WIDTH, LINE, text)
             lines.clear()
 
     def _indented(self, line: str) -> None:
         if not self._builtin and MONO.lower() not in self.fonts:
             self.add_font(MONO, "", str(self._mono))
         self.set_font(MONO, size=7.5)
-        self.multi_cell(WIDTH, 3.6, line.rstrip(), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.wrapped(WIDTH, 3.6, line.rstrip())
         self.set_font(FONT, size=10)
 
     def heading(self, text: str) -> None:
@@ -277,7 +380,7 @@ class Document(FPDF):
             self.add_page()
         self.ln(1.5)
         self.set_font(FONT, "B", 10.5)
-        self.multi_cell(WIDTH, 5.5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.wrapped(WIDTH, 5.5, text)
         self.set_font(FONT, size=10)
         self.ln(0.8)
 
@@ -290,8 +393,8 @@ class Document(FPDF):
             self.set_font(FONT, "B", 8)
             self.set_draw_color(0, 0, 0)
             for c in columns:
-                self.cell(
-                    c.width, ROW + 0.6, fit(self, c.heading, c.width), border="B", align=c.align
+                self.put(
+                    c.width, ROW + 0.6, fit(self, c.heading, c.width), align=c.align, rule=True
                 )
             self.ln(ROW + 0.6)
             self.set_font(FONT, size=8.5)
@@ -306,7 +409,7 @@ class Document(FPDF):
                 head()
                 self.set_draw_color(210, 216, 222)
             for c, value in zip(columns, row, strict=True):
-                self.cell(c.width, ROW, fit(self, value, c.width), border="B", align=c.align)
+                self.put(c.width, ROW, fit(self, value, c.width), align=c.align, rule=True)
             self.ln(ROW)
         self.ln(1.5)
 
@@ -320,8 +423,9 @@ class Document(FPDF):
                 self.set_draw_color(0, 0, 0)
                 self.line(LEFT + WIDTH - 80, self.get_y(), LEFT + WIDTH, self.get_y())
             self.set_x(LEFT + WIDTH - 125)
-            self.cell(85, ROW, fit(self, label, 85), align="R")
-            self.cell(40, ROW, value, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            self.put(85, ROW, fit(self, label, 85), align="R")
+            self.put(40, ROW, value, align="R")
+            self.set_xy(LEFT, self.get_y() + ROW)
         self.set_font(FONT, size=10)
         self.ln(3)
 
@@ -343,14 +447,14 @@ class Document(FPDF):
             self.set_xy(LEFT + 4, top + n * 5.0)
             self.set_font(FONT, size=8.5)
             self.set_text_color(*GREY)
-            self.cell(28, 5, label)
+            self.put(28, 5, label)
             self.set_text_color(0, 0, 0)
             self.set_font(FONT, "B", 10)
             self.set_font(FONT, "B", shrunk(self, value, 92, 10))
-            self.cell(92, 5, value)
+            self.put(92, 5, value)
         self.set_xy(LEFT + 4, top + len(rows) * 5.0 + 1.5)
         self.set_font(FONT, size=8.5)
-        self.multi_cell(WIDTH - 48, 4, note, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.wrapped(WIDTH - 48, 4, note)
         if qr_png is not None:
             self.image(io.BytesIO(qr_png), x=LEFT + WIDTH - 36, y=top - 1, w=36, h=36)
             self.set_xy(LEFT + WIDTH - 40, top + 35.5)
@@ -380,6 +484,59 @@ def build(make: Callable[[bool], bytes]) -> bytes:
         return make(False)
 
 
+NBSP = "\u00a0"
+# What multi_cell treats apart (fpdf.line_break): a soft hyphen, a carriage return and the
+# spaces other than U+0020 at which it breaks a line (tab, U+2000-U+200B, U+205F, U+3000).
+_UNUSUAL = re.compile("[\u00ad\r\t\u2000-\u200b\u205f\u3000]")
+
+
+def break_lines(
+    text: str, widths: Mapping[str, float], size_pt: float, k: float, limit: float
+) -> list[tuple[int, int]] | None:
+    """Where fpdf2's ``multi_cell`` (``fpdf.line_break.MultiLineBreak``, word wrap, one font, no
+    letter spacing) ends the lines of ``text`` (``widths``: each character's in the font's
+    units, a space's among them): (start, end) of each line. Widths are summed
+    as fpdf2 does (the line's width units times the size, then in document units) and compared
+    with the same tolerance, so each line breaks where multi_cell breaks it: at the last space
+    before the character that does not fit (a space that does not fit ends the line itself), in
+    a word longer than the line just before that character, at each newline. None when a
+    single character does not fit the width (multi_cell raises)."""
+    lines: list[tuple[int, int]] = []
+    size = len(text)
+    i = 0
+    while i < size:
+        start, units, cut = i, 0, -1  # cut: the line's last space
+        while True:
+            if i == size:
+                if units:  # multi_cell drops a last line of no width
+                    lines.append((start, i))
+                break
+            char = text[i]
+            if char == "\n":
+                lines.append((start, i))
+                i += 1
+                break
+            unit = widths[char]
+            if units * size_pt * 0.001 / k + unit * size_pt * 0.001 / k - limit > 1e-9:
+                if char == " ":
+                    lines.append((start, i))
+                    i += 1
+                elif cut >= 0:
+                    lines.append((start, cut))
+                    i = cut + 1
+                elif i > start:
+                    lines.append((start, i))
+                else:
+                    return None
+                break
+            if char == " ":
+                cut = i
+            # multi_cell sets a no-break space as a space: the line is measured with that
+            units += widths[" "] if char == NBSP else unit
+            i += 1
+    return lines
+
+
 def needs_fallback(*texts: Any) -> bool:
     """Whether the texts hold characters DejaVu Sans lacks (CJK and beyond, from U+2E80)."""
     return any(ord(ch) >= 0x2E80 for text in texts for ch in str(text))
@@ -392,21 +549,21 @@ def sender_lines(company: Mapping[str, Any]) -> list[str]:
     return lines[1:] if lines and lines[0].strip().lower() == name else lines
 
 
-def fit(pdf: FPDF, text: str, width: float) -> str:
+def fit(pdf: Document, text: str, width: float) -> str:
     """``text`` shortened with an ellipsis to fit ``width`` mm in the current font."""
     text = " ".join(str(text).split())
-    if pdf.get_string_width(text) <= width - 1.5:
+    if pdf.width_of(text) <= width - 1.5:
         return text
-    while text and pdf.get_string_width(text + "…") > width - 1.5:
+    while text and pdf.width_of(text + "…") > width - 1.5:
         text = text[:-1]
     return text + "…"
 
 
-def shrunk(pdf: FPDF, text: str, width: float, size: float, *, smallest: float = 6.0) -> float:
+def shrunk(pdf: Document, text: str, width: float, size: float, *, smallest: float = 6.0) -> float:
     """The font size, from ``size`` down to ``smallest``, at which ``text`` fits ``width`` mm in
     the current font (what must not be cut short: an account holder, an IBAN, a reference)."""
     pdf.set_font_size(size)
-    while size > smallest and pdf.get_string_width(text) > width - 1:
+    while size > smallest and pdf.width_of(text) > width - 1:
         size -= 0.5
         pdf.set_font_size(size)
     return size
@@ -414,12 +571,8 @@ def shrunk(pdf: FPDF, text: str, width: float, size: float, *, smallest: float =
 
 def qr_png(payload: str) -> bytes:
     """The QR code of ``payload`` as a PNG: byte mode in UTF-8, error correction level M (as
-    EPC069-12 requires), a quiet zone of four modules."""
-    import segno
+    EPC069-12 requires), a quiet zone of four modules (:mod:`credit.notices.qr`: segno's symbol,
+    made once for a letter's PDF and its e-mail)."""
+    from credit.notices import qr
 
-    code = segno.make(
-        payload, error="m", mode="byte", encoding="utf-8", micro=False, boost_error=False
-    )
-    out = io.BytesIO()
-    code.save(out, kind="png", scale=6, border=4)
-    return out.getvalue()
+    return qr.qr_png(payload)
