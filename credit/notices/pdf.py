@@ -17,21 +17,20 @@ with DejaVu (:func:`build`)."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import logging
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
 from fpdf.enums import TextMode, XPos, YPos
+from fpdf.fonts import CoreFont, TTFFont
 
+from credit.notices.pdf_fonts import add_font, fallback_font, font_files, needs_fallback
 from credit.notices.pdf_labels import labels
+from credit.notices.pdf_text import NBSP, UNUSUAL, Measure
 
 # fpdf2 reports every glyph no font has (Chinese text on a machine without a CJK font), letter
 # by letter, through its logger, which Prefect's console handler would print in the middle of a
@@ -47,54 +46,6 @@ WIDTH = 210.0 - LEFT - RIGHT  # the text's width
 LINE = 4.6  # body line height (mm)
 ROW = 5.2  # table row height (mm)
 GREY = (82, 96, 109)
-# Fonts for the characters DejaVu lacks (CJK), where a system has one; the first found is used.
-_FALLBACK_FONTS = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/System/Library/Fonts/PingFang.ttc",
-    "C:/Windows/Fonts/msjh.ttc",
-)
-
-
-class PdfError(RuntimeError):
-    """A PDF cannot be made (its fonts are missing)."""
-
-
-@cache
-def font_files() -> dict[str, Path]:
-    """DejaVu Sans (regular, bold) and DejaVu Sans Mono: matplotlib's copy, else the system's."""
-    places = []
-    spec = importlib.util.find_spec("matplotlib")
-    for root in (spec.submodule_search_locations or []) if spec else []:
-        places.append(Path(root) / "mpl-data" / "fonts" / "ttf")
-    places.append(Path("/usr/share/fonts/truetype/dejavu"))
-    names = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "mono": "DejaVuSansMono.ttf"}
-    for place in places:
-        if all((place / n).is_file() for n in names.values()):
-            return {style: place / name for style, name in names.items()}
-    raise PdfError(
-        "letters are printed in DejaVu Sans, which was found neither in matplotlib's fonts nor in "
-        "/usr/share/fonts/truetype/dejavu: reinstall matplotlib (pip install matplotlib)"
-    )
-
-
-@cache
-@cache
-def fallback_font() -> Path | None:
-    """The system's CJK font, if it has one (said once in the log when it has none)."""
-    found = next((Path(p) for p in _FALLBACK_FONTS if Path(p).is_file()), None)
-    if found is None:
-        LOG.info(
-            "no CJK font found (%s): Chinese and Japanese text in PDF letters shows as empty "
-            "boxes; install one, e.g. apt-get install fonts-noto-cjk",
-            ", ".join(_FALLBACK_FONTS),
-        )
-    return found
 
 
 @dataclass(frozen=True)
@@ -125,17 +76,17 @@ class Document(FPDF):
         self.words = labels(locale)
         self._builtin = builtin
         files = font_files()
-        self._mono = files["mono"]  # added on first use (parsing a font costs 50 ms)
+        self._mono = files["mono"]  # added on first use
         if builtin:  # Helvetica and Courier: a character beyond Windows-1252 raises
             self.core_fonts_encoding = "windows-1252"
         else:
-            self.add_font(FONT, "", str(files[""]))
-            self.add_font(FONT, "B", str(files["B"]))
+            add_font(self, FONT, "", files[""])
+            add_font(self, FONT, "B", files["B"])
         # The CJK font (parsing it costs about 0.4 s) only for a document that needs it.
         extra = fallback_font() if not builtin and needs_fallback(text, title, company) else None
         self._fallback = extra is not None
         if extra is not None:
-            self.add_font("Fallback", "", str(extra))
+            add_font(self, "Fallback", "", extra)
             self.set_fallback_fonts(["Fallback"], exact_match=False)
         self.set_margins(LEFT, 20, RIGHT)
         self.set_auto_page_break(True, margin=24)
@@ -240,17 +191,20 @@ class Document(FPDF):
             or self.char_spacing
             or self.font_stretching != 100
             or getattr(font, "is_symbol", False)
-            or _UNUSUAL.search(text)
+            or UNUSUAL.search(text)
         ):
             return None
         plain = self.normalize_text(text)  # raises as multi_cell does: see build()
-        if self.is_ttf_font:
+        widths: Mapping[str, float]
+        if isinstance(font, TTFFont):
             widths = {c: font.cw[ord(c)] for c in {*plain, " "}}
-        else:
+        elif isinstance(font, CoreFont):
             widths = font.cw
+        else:
+            return None
         # multi_cell's limit: the cell's width less the cell margin on either side
         limit = w - float(self.c_margin) - float(self.c_margin)
-        ends = break_lines(plain, widths, self.font_size_pt, self.k, limit)
+        ends = Measure(widths, self.font_size_pt, self.k, limit).lines(plain)
         if ends is None:
             return None
         return [text[a:b].replace(NBSP, " ") for a, b in ends]
@@ -370,7 +324,7 @@ class Document(FPDF):
 
     def _indented(self, line: str) -> None:
         if not self._builtin and MONO.lower() not in self.fonts:
-            self.add_font(MONO, "", str(self._mono))
+            add_font(self, MONO, "", self._mono)
         self.set_font(MONO, size=7.5)
         self.wrapped(WIDTH, 3.6, line.rstrip())
         self.set_font(FONT, size=10)
@@ -482,64 +436,6 @@ def build(make: Callable[[bool], bytes]) -> bytes:
         return make(True)
     except (FPDFUnicodeEncodingException, UnicodeEncodeError):
         return make(False)
-
-
-NBSP = "\u00a0"
-# What multi_cell treats apart (fpdf.line_break): a soft hyphen, a carriage return and the
-# spaces other than U+0020 at which it breaks a line (tab, U+2000-U+200B, U+205F, U+3000).
-_UNUSUAL = re.compile("[\u00ad\r\t\u2000-\u200b\u205f\u3000]")
-
-
-def break_lines(
-    text: str, widths: Mapping[str, float], size_pt: float, k: float, limit: float
-) -> list[tuple[int, int]] | None:
-    """Where fpdf2's ``multi_cell`` (``fpdf.line_break.MultiLineBreak``, word wrap, one font, no
-    letter spacing) ends the lines of ``text`` (``widths``: each character's in the font's
-    units, a space's among them): (start, end) of each line. Widths are summed
-    as fpdf2 does (the line's width units times the size, then in document units) and compared
-    with the same tolerance, so each line breaks where multi_cell breaks it: at the last space
-    before the character that does not fit (a space that does not fit ends the line itself), in
-    a word longer than the line just before that character, at each newline. None when a
-    single character does not fit the width (multi_cell raises)."""
-    lines: list[tuple[int, int]] = []
-    size = len(text)
-    i = 0
-    while i < size:
-        start, units, cut = i, 0, -1  # cut: the line's last space
-        while True:
-            if i == size:
-                if units:  # multi_cell drops a last line of no width
-                    lines.append((start, i))
-                break
-            char = text[i]
-            if char == "\n":
-                lines.append((start, i))
-                i += 1
-                break
-            unit = widths[char]
-            if units * size_pt * 0.001 / k + unit * size_pt * 0.001 / k - limit > 1e-9:
-                if char == " ":
-                    lines.append((start, i))
-                    i += 1
-                elif cut >= 0:
-                    lines.append((start, cut))
-                    i = cut + 1
-                elif i > start:
-                    lines.append((start, i))
-                else:
-                    return None
-                break
-            if char == " ":
-                cut = i
-            # multi_cell sets a no-break space as a space: the line is measured with that
-            units += widths[" "] if char == NBSP else unit
-            i += 1
-    return lines
-
-
-def needs_fallback(*texts: Any) -> bool:
-    """Whether the texts hold characters DejaVu Sans lacks (CJK and beyond, from U+2E80)."""
-    return any(ord(ch) >= 0x2E80 for text in texts for ch in str(text))
 
 
 def sender_lines(company: Mapping[str, Any]) -> list[str]:

@@ -37,7 +37,7 @@ def _make(payload: str, mask: int | None) -> segno.QRCode:
 
 
 @cache
-def _layout(size: int) -> tuple[Any, Any, Any]:
+def layout(size: int) -> tuple[Any, Any, Any]:
     """For a symbol of ``size`` modules a side: the function patterns as segno lays them out
     before the data (0 or 1 outside the data, 2 in it), where the data is, and the eight data
     masks (ISO/IEC 18004:2015 Table 10, row i and column j)."""
@@ -72,7 +72,7 @@ def penalties(candidates: Any) -> list[int]:
     four light modules before or after it (segno's scan: after a counted pattern the search goes
     on behind it, after one not counted three modules on), N4 the dark share's distance from
     half."""
-    count, size = candidates.shape[0], candidates.shape[1]
+    size = candidates.shape[1]
     lines = np.concatenate([candidates, candidates.transpose(0, 2, 1)], axis=1)
     same = lines[:, :, 1:] == lines[:, :, :-1]
     five = same[:, :, :-3] & same[:, :, 1:-2] & same[:, :, 2:-1] & same[:, :, 3:]
@@ -112,7 +112,7 @@ def penalties(candidates: Any) -> list[int]:
         n3[m] += seen - 40 * int(counted[m, line].sum())
     area = size**2
     n4 = [10 * int(abs(float(d) / area * 100 - 50) / 5) for d in candidates.sum(axis=(1, 2))]
-    return [int(a) + int(b) + c + d for a, b, c, d in zip(n1, n2, n3, n4, strict=True)]
+    return [int(a) + int(b) + int(c) + d for a, b, c, d in zip(n1, n2, n3, n4, strict=True)]
 
 
 def epc_code(payload: str) -> segno.QRCode:
@@ -120,7 +120,7 @@ def epc_code(payload: str) -> segno.QRCode:
     boost_error=False)``: the same symbol (the same data mask), sooner."""
     first = _make(payload, 0)
     size = first.symbol_size(border=0)[0]
-    function, data, masks = _layout(size)
+    function, data, masks = layout(size)
     plain = np.array(first.matrix, dtype=np.uint8) ^ masks[0]  # the data unmasked
     candidates = np.where(data, plain ^ masks, function)
     scores = penalties(candidates)
