@@ -11,9 +11,15 @@ system is used for characters DejaVu lacks (Traditional Chinese letters).
 
 Most letters need none of that: every character in Windows-1252 (Western European languages,
 the euro sign). Those are set in the PDF's built-in Helvetica and Courier, which need no font
-file parsed and none embedded: 165 ms a letter became about 20 ms, which is what a daily run
-of thousands of dunning e-mails waits for. A letter with any other character is made again
-with DejaVu (:func:`build`)."""
+file parsed and none embedded. A letter with any other character is made again with DejaVu
+(:func:`build`), parsed once in a process (:mod:`credit.notices.pdf_fonts`).
+
+A daily run delivers thousands of letters, so what fpdf2 does slowly is done here by its cheaper
+calls, to the same effect: paragraphs are broken where ``multi_cell`` breaks them, without its
+measuring (:meth:`Document.wrapped`, :mod:`credit.notices.pdf_text`: the same bytes), and the
+one-line cells of the letterhead, the tables and the payment block are set with ``text`` and
+``line`` (:meth:`Document.put`). The EPC QR code is segno's symbol, made once for the PDF and the
+e-mail (:mod:`credit.notices.qr`). ``python -m bench.letters`` times it."""
 
 from __future__ import annotations
 
@@ -28,7 +34,13 @@ from fpdf import FPDF
 from fpdf.enums import TextMode, XPos, YPos
 from fpdf.fonts import CoreFont, TTFFont
 
-from credit.notices.pdf_fonts import add_font, fallback_font, font_files, needs_fallback
+from credit.notices.pdf_fonts import (
+    add_font,
+    before_output,
+    fallback_font,
+    font_files,
+    needs_fallback,
+)
 from credit.notices.pdf_labels import labels
 from credit.notices.pdf_text import NBSP, UNUSUAL, Measure
 
@@ -424,6 +436,8 @@ class Document(FPDF):
 
     def render(self) -> bytes:
         """The finished document."""
+        for font in self.fonts.values():
+            before_output(font)
         return bytes(self.output())
 
 
