@@ -11,26 +11,38 @@ system is used for characters DejaVu lacks (Traditional Chinese letters).
 
 Most letters need none of that: every character in Windows-1252 (Western European languages,
 the euro sign). Those are set in the PDF's built-in Helvetica and Courier, which need no font
-file parsed and none embedded: 165 ms a letter became about 20 ms, which is what a daily run
-of thousands of dunning e-mails waits for. A letter with any other character is made again
-with DejaVu (:func:`build`)."""
+file parsed and none embedded. A letter with any other character is made again with DejaVu
+(:func:`build`), parsed once in a process (:mod:`credit.notices.pdf_fonts`).
+
+A daily run delivers thousands of letters, so what fpdf2 does slowly is done here by its cheaper
+calls, to the same effect: paragraphs are broken where ``multi_cell`` breaks them, without its
+measuring (:meth:`Document.wrapped`, :mod:`credit.notices.pdf_text`: the same bytes), and the
+one-line cells of the letterhead, the tables and the payment block are set with ``text`` and
+``line`` (:meth:`Document.put`). The EPC QR code is segno's symbol, made once for the PDF and the
+e-mail (:mod:`credit.notices.qr`). ``python -m bench.letters`` times it."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
-from fpdf.enums import XPos, YPos
+from fpdf.enums import TextMode, XPos, YPos
+from fpdf.fonts import CoreFont, TTFFont
 
+from credit.notices.pdf_fonts import (
+    add_font,
+    before_output,
+    fallback_font,
+    font_files,
+    needs_fallback,
+)
 from credit.notices.pdf_labels import labels
+from credit.notices.pdf_text import NBSP, UNUSUAL, Measure
 
 # fpdf2 reports every glyph no font has (Chinese text on a machine without a CJK font), letter
 # by letter, through its logger, which Prefect's console handler would print in the middle of a
@@ -46,54 +58,6 @@ WIDTH = 210.0 - LEFT - RIGHT  # the text's width
 LINE = 4.6  # body line height (mm)
 ROW = 5.2  # table row height (mm)
 GREY = (82, 96, 109)
-# Fonts for the characters DejaVu lacks (CJK), where a system has one; the first found is used.
-_FALLBACK_FONTS = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/System/Library/Fonts/PingFang.ttc",
-    "C:/Windows/Fonts/msjh.ttc",
-)
-
-
-class PdfError(RuntimeError):
-    """A PDF cannot be made (its fonts are missing)."""
-
-
-@cache
-def font_files() -> dict[str, Path]:
-    """DejaVu Sans (regular, bold) and DejaVu Sans Mono: matplotlib's copy, else the system's."""
-    places = []
-    spec = importlib.util.find_spec("matplotlib")
-    for root in (spec.submodule_search_locations or []) if spec else []:
-        places.append(Path(root) / "mpl-data" / "fonts" / "ttf")
-    places.append(Path("/usr/share/fonts/truetype/dejavu"))
-    names = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "mono": "DejaVuSansMono.ttf"}
-    for place in places:
-        if all((place / n).is_file() for n in names.values()):
-            return {style: place / name for style, name in names.items()}
-    raise PdfError(
-        "letters are printed in DejaVu Sans, which was found neither in matplotlib's fonts nor in "
-        "/usr/share/fonts/truetype/dejavu: reinstall matplotlib (pip install matplotlib)"
-    )
-
-
-@cache
-@cache
-def fallback_font() -> Path | None:
-    """The system's CJK font, if it has one (said once in the log when it has none)."""
-    found = next((Path(p) for p in _FALLBACK_FONTS if Path(p).is_file()), None)
-    if found is None:
-        LOG.info(
-            "no CJK font found (%s): Chinese and Japanese text in PDF letters shows as empty "
-            "boxes; install one, e.g. apt-get install fonts-noto-cjk",
-            ", ".join(_FALLBACK_FONTS),
-        )
-    return found
 
 
 @dataclass(frozen=True)
@@ -124,17 +88,17 @@ class Document(FPDF):
         self.words = labels(locale)
         self._builtin = builtin
         files = font_files()
-        self._mono = files["mono"]  # added on first use (parsing a font costs 50 ms)
+        self._mono = files["mono"]  # added on first use
         if builtin:  # Helvetica and Courier: a character beyond Windows-1252 raises
             self.core_fonts_encoding = "windows-1252"
         else:
-            self.add_font(FONT, "", str(files[""]))
-            self.add_font(FONT, "B", str(files["B"]))
+            add_font(self, FONT, "", files[""])
+            add_font(self, FONT, "B", files["B"])
         # The CJK font (parsing it costs about 0.4 s) only for a document that needs it.
         extra = fallback_font() if not builtin and needs_fallback(text, title, company) else None
         self._fallback = extra is not None
         if extra is not None:
-            self.add_font("Fallback", "", str(extra))
+            add_font(self, "Fallback", "", extra)
             self.set_fallback_fonts(["Fallback"], exact_match=False)
         self.set_margins(LEFT, 20, RIGHT)
         self.set_auto_page_break(True, margin=24)
@@ -151,6 +115,111 @@ class Document(FPDF):
             # ours is: the next text would be drawn with the wrong glyphs. Select ours again.
             self.current_font_is_set_on_page = False
         return done
+
+    def plain(self, text: str) -> bool:
+        """Whether ``text`` is set in the current font alone, as it reads: no fallback font, no
+        text shaping, letter spacing, stretching, underline, outline or page-count alias."""
+        return not (
+            self._fallback
+            or self.text_shaping
+            or self.char_spacing
+            or self.font_stretching != 100
+            or self.underline
+            or self.strikethrough
+            or self.text_mode != TextMode.FILL
+            or getattr(self.current_font, "is_symbol", False)
+            or (self.str_alias_nb_pages and self.str_alias_nb_pages in text)
+        )
+
+    def width_of(self, text: str) -> float:
+        """``get_string_width(text)``, summed the same way without fpdf2's text fragments (a
+        third of what a letter's table costs) when the text is plain."""
+        if not self.plain(text):
+            return self.get_string_width(text)
+        units = self.current_font.get_text_width(  # type: ignore[union-attr]
+            self.normalize_text(text), self.font_size_pt, None
+        )[1]
+        return units / self.k
+
+    def put(self, w: float, h: float, text: str, *, align: str = "L", rule: bool = False) -> None:
+        """``cell(w, h, text, border="B" if rule else 0, align=align)``, the cursor moved right
+        by ``w``: the same text at the same place (fpdf2's ``text`` and ``line``), a tenth of
+        the cost. A cell that would break the page, or text that is not plain, goes to
+        ``cell``."""
+        if self.will_page_break(h) or not self.plain(text):
+            self.cell(w, h, text, border="B" if rule else 0, align=align)
+            return
+        x, y = self.x, self.y
+        if rule:
+            self.line(x, y + h, x + w, y + h)
+        if text:
+            width = self.width_of(text)
+            if align == "R":
+                dx = w - self.c_margin - width
+            elif align == "C":
+                dx = (w - width) / 2
+            else:
+                dx = self.c_margin
+            self.text(x + dx, y + 0.5 * h + 0.3 * self.font_size, text)
+        self.x = x + w
+
+    def wrapped(
+        self,
+        w: float,
+        h: float,
+        text: str,
+        *,
+        new_x: XPos = XPos.LMARGIN,
+        new_y: YPos = YPos.NEXT,
+    ) -> None:
+        """``multi_cell(w, h, text, align="L", new_x=new_x, new_y=new_y)``: the same lines on
+        the same pages, the same bytes, in a fraction of the time. fpdf2 measures a line again
+        for each character it adds (a paragraph's cost grows with the square of its lines'
+        length: a third of a letter's time); plain text in one font is broken here by the same
+        rules (:func:`break_lines`) and each line set with ``cell``. Anything else (a fallback
+        font, text shaping, letter spacing, a soft hyphen or special space, a trailing newline)
+        goes to ``multi_cell``."""
+        lines = self._break(w, text)
+        if lines is None:
+            self.multi_cell(w, h, text, align="L", new_x=new_x, new_y=new_y)
+            return
+        for n, line in enumerate(lines, start=1):
+            last = n == len(lines)
+            self.cell(
+                w,
+                h,
+                line,
+                new_x=new_x if last else XPos.LEFT,
+                new_y=new_y if last else YPos.NEXT,
+            )
+
+    def _break(self, w: float, text: str) -> list[str] | None:
+        font = self.current_font
+        if (
+            not text
+            or text.endswith("\n")
+            or self._fallback
+            or self.text_shaping
+            or self.char_spacing
+            or self.font_stretching != 100
+            or getattr(font, "is_symbol", False)
+            or UNUSUAL.search(text)
+        ):
+            return None
+        plain = self.normalize_text(text)  # raises as multi_cell does: see build()
+        widths: Mapping[str, float]
+        if isinstance(font, TTFFont):
+            widths = {c: font.cw[ord(c)] for c in {*plain, " "}}
+        elif isinstance(font, CoreFont):
+            widths = font.cw
+        else:
+            return None
+        # multi_cell's limit: the cell's width less the cell margin on either side
+        limit = w - float(self.c_margin) - float(self.c_margin)
+        ends = Measure(widths, self.font_size_pt, self.k, limit).lines(plain)
+        if ends is None:
+            return None
+        return [text[a:b].replace(NBSP, " ") for a, b in ends]
 
     # -- every page ----------------------------------------------------------------------------
 
@@ -199,40 +268,40 @@ class Document(FPDF):
         company = self.company
         self.set_xy(LEFT, 12)
         self.set_font(FONT, "B", 14)
-        self.cell(WIDTH, 6, str(company.get("name", "")), align="R")
+        self.put(WIDTH, 6, str(company.get("name", "")), align="R")
         self.set_xy(LEFT, 18.5)
         self.set_font(FONT, size=8.5)
         self.set_text_color(*GREY)
-        self.cell(WIDTH, 4, self.words["department"], align="R")
+        self.put(WIDTH, 4, self.words["department"], align="R")
         for n, line in enumerate(sender_lines(company)[:4]):
             self.set_xy(LEFT, 23 + n * 3.6)
-            self.cell(WIDTH, 3.6, fit(self, line, WIDTH), align="R")
+            self.put(WIDTH, 3.6, fit(self, line, WIDTH), align="R")
         # The address field: 85 x 45 mm at (20, 45); the return line just above the address.
         self.set_font(FONT, size=6.5)
         self.set_xy(20, 57.5)
         back = " · ".join([str(company.get("name", "")), *sender_lines(company)])
-        self.cell(85, 3, fit(self, back, 85))
+        self.put(85, 3, fit(self, back, 85))
         self.set_text_color(0, 0, 0)
         self.set_draw_color(154, 165, 177)
         self.line(20, 60.8, 105, 60.8)
         self.set_font(FONT, size=10)
         for n, line in enumerate(list(recipient)[:6]):
             self.set_xy(20, 63 + n * 4.5)
-            self.cell(85, 4.5, fit(self, line, 85))
+            self.put(85, 4.5, fit(self, line, 85))
         # The information block at 125 mm.
         for n, (label, value) in enumerate(info):
             self.set_xy(125, 50 + n * 4.6)
             self.set_font(FONT, size=7.5)
             self.set_text_color(*GREY)
-            self.cell(22, 4.6, label)
+            self.put(22, 4.6, label)
             self.set_text_color(0, 0, 0)
             self.set_font(FONT, size=shrunk(self, value, 43, 9))
-            self.cell(43, 4.6, value)
+            self.put(43, 4.6, value)
         self.set_xy(LEFT, 98.5)
 
     def subject_line(self, text: str) -> None:
         self.set_font(FONT, "B", 11)
-        self.multi_cell(WIDTH, 5.5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.wrapped(WIDTH, 5.5, text)
         self.ln(4)
         self.set_font(FONT, size=10)
 
@@ -262,14 +331,14 @@ class Document(FPDF):
         if lines:
             self.set_font(FONT, size=10)
             text = "\n".join(lines)
-            self.multi_cell(WIDTH, LINE, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            self.wrapped(WIDTH, LINE, text)
             lines.clear()
 
     def _indented(self, line: str) -> None:
         if not self._builtin and MONO.lower() not in self.fonts:
-            self.add_font(MONO, "", str(self._mono))
+            add_font(self, MONO, "", self._mono)
         self.set_font(MONO, size=7.5)
-        self.multi_cell(WIDTH, 3.6, line.rstrip(), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.wrapped(WIDTH, 3.6, line.rstrip())
         self.set_font(FONT, size=10)
 
     def heading(self, text: str) -> None:
@@ -277,7 +346,7 @@ class Document(FPDF):
             self.add_page()
         self.ln(1.5)
         self.set_font(FONT, "B", 10.5)
-        self.multi_cell(WIDTH, 5.5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.wrapped(WIDTH, 5.5, text)
         self.set_font(FONT, size=10)
         self.ln(0.8)
 
@@ -290,8 +359,8 @@ class Document(FPDF):
             self.set_font(FONT, "B", 8)
             self.set_draw_color(0, 0, 0)
             for c in columns:
-                self.cell(
-                    c.width, ROW + 0.6, fit(self, c.heading, c.width), border="B", align=c.align
+                self.put(
+                    c.width, ROW + 0.6, fit(self, c.heading, c.width), align=c.align, rule=True
                 )
             self.ln(ROW + 0.6)
             self.set_font(FONT, size=8.5)
@@ -306,7 +375,7 @@ class Document(FPDF):
                 head()
                 self.set_draw_color(210, 216, 222)
             for c, value in zip(columns, row, strict=True):
-                self.cell(c.width, ROW, fit(self, value, c.width), border="B", align=c.align)
+                self.put(c.width, ROW, fit(self, value, c.width), align=c.align, rule=True)
             self.ln(ROW)
         self.ln(1.5)
 
@@ -320,8 +389,9 @@ class Document(FPDF):
                 self.set_draw_color(0, 0, 0)
                 self.line(LEFT + WIDTH - 80, self.get_y(), LEFT + WIDTH, self.get_y())
             self.set_x(LEFT + WIDTH - 125)
-            self.cell(85, ROW, fit(self, label, 85), align="R")
-            self.cell(40, ROW, value, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            self.put(85, ROW, fit(self, label, 85), align="R")
+            self.put(40, ROW, value, align="R")
+            self.set_xy(LEFT, self.get_y() + ROW)
         self.set_font(FONT, size=10)
         self.ln(3)
 
@@ -343,14 +413,14 @@ class Document(FPDF):
             self.set_xy(LEFT + 4, top + n * 5.0)
             self.set_font(FONT, size=8.5)
             self.set_text_color(*GREY)
-            self.cell(28, 5, label)
+            self.put(28, 5, label)
             self.set_text_color(0, 0, 0)
             self.set_font(FONT, "B", 10)
             self.set_font(FONT, "B", shrunk(self, value, 92, 10))
-            self.cell(92, 5, value)
+            self.put(92, 5, value)
         self.set_xy(LEFT + 4, top + len(rows) * 5.0 + 1.5)
         self.set_font(FONT, size=8.5)
-        self.multi_cell(WIDTH - 48, 4, note, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.wrapped(WIDTH - 48, 4, note)
         if qr_png is not None:
             self.image(io.BytesIO(qr_png), x=LEFT + WIDTH - 36, y=top - 1, w=36, h=36)
             self.set_xy(LEFT + WIDTH - 40, top + 35.5)
@@ -366,6 +436,8 @@ class Document(FPDF):
 
     def render(self) -> bytes:
         """The finished document."""
+        for font in self.fonts.values():
+            before_output(font)
         return bytes(self.output())
 
 
@@ -380,11 +452,6 @@ def build(make: Callable[[bool], bytes]) -> bytes:
         return make(False)
 
 
-def needs_fallback(*texts: Any) -> bool:
-    """Whether the texts hold characters DejaVu Sans lacks (CJK and beyond, from U+2E80)."""
-    return any(ord(ch) >= 0x2E80 for text in texts for ch in str(text))
-
-
 def sender_lines(company: Mapping[str, Any]) -> list[str]:
     """The company's address lines without a first line that repeats its name."""
     lines = [str(line) for line in company.get("address", [])]
@@ -392,21 +459,21 @@ def sender_lines(company: Mapping[str, Any]) -> list[str]:
     return lines[1:] if lines and lines[0].strip().lower() == name else lines
 
 
-def fit(pdf: FPDF, text: str, width: float) -> str:
+def fit(pdf: Document, text: str, width: float) -> str:
     """``text`` shortened with an ellipsis to fit ``width`` mm in the current font."""
     text = " ".join(str(text).split())
-    if pdf.get_string_width(text) <= width - 1.5:
+    if pdf.width_of(text) <= width - 1.5:
         return text
-    while text and pdf.get_string_width(text + "…") > width - 1.5:
+    while text and pdf.width_of(text + "…") > width - 1.5:
         text = text[:-1]
     return text + "…"
 
 
-def shrunk(pdf: FPDF, text: str, width: float, size: float, *, smallest: float = 6.0) -> float:
+def shrunk(pdf: Document, text: str, width: float, size: float, *, smallest: float = 6.0) -> float:
     """The font size, from ``size`` down to ``smallest``, at which ``text`` fits ``width`` mm in
     the current font (what must not be cut short: an account holder, an IBAN, a reference)."""
     pdf.set_font_size(size)
-    while size > smallest and pdf.get_string_width(text) > width - 1:
+    while size > smallest and pdf.width_of(text) > width - 1:
         size -= 0.5
         pdf.set_font_size(size)
     return size
@@ -414,12 +481,8 @@ def shrunk(pdf: FPDF, text: str, width: float, size: float, *, smallest: float =
 
 def qr_png(payload: str) -> bytes:
     """The QR code of ``payload`` as a PNG: byte mode in UTF-8, error correction level M (as
-    EPC069-12 requires), a quiet zone of four modules."""
-    import segno
+    EPC069-12 requires), a quiet zone of four modules (:mod:`credit.notices.qr`: segno's symbol,
+    made once for a letter's PDF and its e-mail)."""
+    from credit.notices import qr
 
-    code = segno.make(
-        payload, error="m", mode="byte", encoding="utf-8", micro=False, boost_error=False
-    )
-    out = io.BytesIO()
-    code.save(out, kind="png", scale=6, border=4)
-    return out.getvalue()
+    return qr.qr_png(payload)
