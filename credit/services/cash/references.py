@@ -12,8 +12,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, or_
-from sqlmodel import Session, select
+from sqlalchemy import bindparam, insert, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from credit.db.models import Customer
 from credit.db.models_cash import PaymentReference
@@ -42,7 +43,7 @@ def issue(
     ids = sorted(set(invoice_ids))
     book = s.info.get(BOOK)
     if book is not None and notice_key is not None:
-        row = {
+        values = {
             "customer_id": customer.id or 0,
             "currency": currency,
             "invoice_ids": ids,
@@ -51,7 +52,7 @@ def issue(
             "notice_key": notice_key,
             "issued_on": as_of,
         }
-        ready = book.issue(s, customer, notice_key, row)
+        ready = book.issue(s, customer, notice_key, values)
         if ready is not None:
             return ready
     elif notice_key is not None:
@@ -88,6 +89,15 @@ def _code(customer: Customer) -> str:
     return re.sub(r"[^A-Z0-9]", "", customer.code.upper())[:10]
 
 
+# A notice key's stored reference, or the reference a key would get, taken (one query).
+_TAKEN = sa_select(col(PaymentReference.notice_key), col(PaymentReference.rf)).where(
+    or_(
+        col(PaymentReference.notice_key) == bindparam("key"),
+        col(PaymentReference.rf) == bindparam("rf"),
+    )
+)
+
+
 @dataclass
 class ReferenceBook:
     """The references a batch (:func:`batched`) issues for its notices, inserted together when it
@@ -107,11 +117,9 @@ class ReferenceBook:
         if notice_key in self.pending:
             return str(self.pending[notice_key]["rf"])
         keyed = _keyed(_code(customer), notice_key)
-        found = s.exec(
-            select(PaymentReference.notice_key, PaymentReference.rf).where(
-                or_(PaymentReference.notice_key == notice_key, PaymentReference.rf == keyed)
-            )
-        ).all()
+        # Built once, run on the session's connection: nothing of the ORM is needed to read
+        # two columns (no reference of this book is pending in the session: they are rows).
+        found = s.connection().execute(_TAKEN, {"key": notice_key, "rf": keyed}).all()
         for key, ref in found:
             if key == notice_key:
                 return ref
