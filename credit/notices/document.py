@@ -23,6 +23,23 @@ _DEC, _DATE, _TIME = "$dec", "$date", "$dt"
 
 def freeze(value: Any) -> Any:
     """``value`` as JSON, Decimals, dates and times tagged so that :func:`thaw` gives them back."""
+    # The plain types a context is made of first, by their exact type (a notice's context has
+    # hundreds of values); subclasses (enums, Markup) and the rest as below.
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {str(k): freeze(v) for k, v in value.items()}
+    if kind is list:
+        return [freeze(v) for v in value]
+    if kind is Decimal:
+        return {_DEC: str(value)}
+    if kind is date:
+        return {_DATE: value.isoformat()}
+    return _freeze(value)
+
+
+def _freeze(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value.value if isinstance(value, Enum) else value
     if isinstance(value, Decimal):

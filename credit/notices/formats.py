@@ -35,14 +35,29 @@ def money_text(value: Decimal | str | None, currency: str, locale: str) -> str:
     """An amount as ``locale`` writes it (Babel), exact from the Decimal; "-" for none."""
     if value is None:
         return "-"
-    loc = babel_locale(locale)
     if not currency:
-        return format_decimal(money(Decimal(value)), format="#,##0.00", locale=loc)
+        return _formatted_money(str(money(Decimal(value))), "", locale)
     # Rounded half up (as invoices are) to the decimals the letter prints for the currency:
     # KWD 1.2345 is KWD 1.235, not the cents of money() (which gave KWD 1.230).
-    digits = get_currency_precision(currency)
-    amount = Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
-    return format_currency(amount, currency, locale=loc)
+    amount = Decimal(value).quantize(_currency_unit(currency), rounding=ROUND_HALF_UP)
+    return _formatted_money(str(amount), currency, locale)
+
+
+@lru_cache(maxsize=256)
+def _currency_unit(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-get_currency_precision(currency))
+
+
+# A notice prints each amount several times (text, HTML, the letter's body) and a run prints the
+# same dates and counts for every customer: Babel's formatting (pattern and symbol lookups in its
+# locale data for every call) is done once per value. The key is the amount's exact text, so
+# 0.00 and -0.00, or 1.0 and 1.00, are never taken for one another.
+@lru_cache(maxsize=16384)
+def _formatted_money(amount: str, currency: str, locale: str) -> str:
+    loc = babel_locale(locale)
+    if not currency:
+        return format_decimal(Decimal(amount), format="#,##0.00", locale=loc)
+    return format_currency(Decimal(amount), currency, locale=loc)
 
 
 @pass_context
@@ -62,11 +77,27 @@ def plural_filter(
     names (``few=``, ``many=``, ``two=``, ``zero=``). ``number=false``: the noun alone."""
     if count is None or count == "":
         return "-"
-    loc = babel_locale(ctx.get("template_language") or ctx.get("locale", "en"))
+    language = ctx.get("template_language") or ctx.get("locale", "en")
+    if type(count) in (int, str, Decimal):
+        form, text = _counted(language, type(count) is int, str(count))
+    else:  # another type (a float, a bool): as it is, not kept
+        form, text = _count_words(babel_locale(language), count)
+    word = {"one": one, "other": other, **forms}.get(form, other)
+    return f"{text} {word}" if number else word
+
+
+@lru_cache(maxsize=4096)
+def _counted(language: str, integer: bool, count: str) -> tuple[str, str]:
+    """:func:`_count_words` for an int (``integer``) or a Decimal, given by its exact text (a
+    count given as text is read as a Decimal)."""
+    return _count_words(babel_locale(language), int(count) if integer else Decimal(count))
+
+
+def _count_words(loc: Locale, count: Any) -> tuple[str, str]:
+    """The CLDR plural form of a count and the count as the locale writes it."""
     value: int | Decimal = Decimal(count) if isinstance(count, str) else count
     # Decimal: the type Babel's rules take (an integer reads the same: no fraction digits)
-    word = {"one": one, "other": other, **forms}.get(loc.plural_form(abs(Decimal(value))), other)
-    return f"{format_decimal(value, locale=loc)} {word}" if number else word
+    return loc.plural_form(abs(Decimal(value))), format_decimal(value, locale=loc)
 
 
 def parse_moment(value: datetime | str) -> datetime | None:
@@ -116,4 +147,11 @@ def date_text(value: date | str | None, locale: str, fmt: str = "medium") -> str
     if value is None or value == "":
         return "-"
     day = date.fromisoformat(value[:10]) if isinstance(value, str) else value
+    if type(day) is not date:  # a datetime: Babel takes its date, but not as a cache key
+        return format_date(day, format=fmt, locale=babel_locale(locale))
+    return _formatted_date(day, locale, fmt)
+
+
+@lru_cache(maxsize=8192)
+def _formatted_date(day: date, locale: str, fmt: str) -> str:
     return format_date(day, format=fmt, locale=babel_locale(locale))

@@ -110,6 +110,10 @@ class NoticeRenderer:
             # per user, keyed by each template's source): a command that writes one notice
             # saves about 0.25 s of compiling.
             bytecode_cache=_bytecode_cache(),
+            # A notice's template is resolved once per renderer (``_resolved``), so the layouts
+            # and helpers it extends and imports are not checked on disk again either (a stat
+            # of each file for every notice).
+            auto_reload=False,
         )
         self._resolved: dict[tuple[str, str, str], tuple[Any, str]] = {}
         self.zone = ZoneInfo(timezone)

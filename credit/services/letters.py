@@ -45,11 +45,14 @@ class Remittance(TypedDict):
 @dataclass(frozen=True)
 class Asked:
     """What a letter asks the customer to pay: the currency, the amount (None: no amount, as in
-    a terms letter) and the invoices and charges it lists."""
+    a terms letter) and the invoices and charges it lists (their numbers, and their ids when the
+    caller has them)."""
 
     currency: str
     amount: Decimal | None
     invoice_numbers: Sequence[str] = ()
+    # their ids, when the caller has them (None: looked up)
+    invoice_ids: Sequence[int] | None = None
 
 
 def remittance(
@@ -68,7 +71,11 @@ def remittance(
     lists. The account is the company's for ``currency`` as configured now; delivery checks that
     it still is (a currency without one is refused then, never sent with another account)."""
     currency, amount = asked.currency, asked.amount
-    ids = _invoice_ids(s, customer, asked.invoice_numbers)
+    ids = (
+        list(asked.invoice_ids)
+        if asked.invoice_ids is not None
+        else invoice_ids_of(s, customer, asked.invoice_numbers)
+    )
     ref = issue(
         s,
         customer=customer,
@@ -94,7 +101,8 @@ def remittance(
     }
 
 
-def _invoice_ids(s: Session, customer: Customer, numbers: Sequence[str]) -> list[int]:
+def invoice_ids_of(s: Session, customer: Customer, numbers: Sequence[str]) -> list[int]:
+    """The ids of the customer's invoices (and charges) with these numbers."""
     if not numbers:
         return []
     found: list[int] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict
 from datetime import date
 from typing import cast
@@ -22,6 +23,7 @@ from credit.db.tables import table_of
 from credit.domain import calendar
 from credit.domain.dunning import OutcomeStatus
 from credit.faults import checkpoint
+from credit.services.cash import references
 from credit.services.collections.courtesy import courtesy_reminders
 from credit.services.collections.decide import DunningOutcome, dun_currency
 from credit.services.collections.errors import AmountOutOfRange
@@ -100,7 +102,10 @@ def dun_batch(
             as_of=as_of,
             dry_run=dry_run,
         )
-        with audit.batched(s), notices.batched(s):
+        # The batch's letters' references are inserted with it (one customer, carefully: each
+        # in its step's savepoint).
+        refs = nullcontext() if careful else references.batched(s)
+        with audit.batched(s), notices.batched(s), refs:
             for cid in ids:
                 results.append((cid, _dun_one(run, cid, (expected or {}).get(cid) or {})))
                 checkpoint("collections.customer")

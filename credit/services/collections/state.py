@@ -3,6 +3,7 @@ each step works with: a customer's position in one currency and the run it belon
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
@@ -14,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from credit.app import App
-from credit.db.models import CreditLine, Customer, DunningAction, PaymentPromise
+from credit.db.models import CreditLine, Customer, DunningAction, Invoice, PaymentPromise
 from credit.db.models_contacts import CustomerContact
 from credit.db.models_dunning_items import DunningItemLevel
 from credit.db.models_dunning_profiles import CustomerDunningProfile
@@ -28,6 +29,7 @@ from credit.services.collections.item_state import Books, item_books
 from credit.services.common import saved_id
 from credit.services.contacts import Addressed, collections_addresses, contacts_many
 from credit.services.ledger import open_items_many
+from credit.services.letters import invoice_ids_of
 from credit.services.receivables.dunning_profiles import dunning_settings
 
 
@@ -86,6 +88,8 @@ class Batch:
     item_steps: list[dict[str, Any]] = field(default_factory=list)  # items climbed in this batch
     profiles: dict[int, CustomerDunningProfile] = field(default_factory=dict)  # assigned, segment
     contacts: dict[int, list[CustomerContact]] = field(default_factory=dict)  # where notices go
+    # (customer, invoice number) -> invoice id for the batch's customers, read at the first letter.
+    _invoice_ids: dict[tuple[int, str], int] | None = None
 
     @classmethod
     def load(cls, s: Session, ids: list[int], as_of: date, *, careful: bool) -> Batch:
@@ -142,6 +146,25 @@ class Batch:
             line=self.lines.get(cid),
             items=self.books.get(cid, {}).get(currency, ItemBook()),
         )
+
+    def invoice_ids(self, s: Session, customer: Customer, numbers: Sequence[str]) -> list[int]:
+        """The ids of the customer's invoices with these numbers (:func:`invoice_ids_of`): read
+        for the whole batch at its first letter; a number not read then (a charge booked since)
+        is looked up."""
+        if self._invoice_ids is None:
+            self._invoice_ids = {
+                (cid, number): iid
+                for cid, number, iid in s.execute(
+                    sa_select(col(Invoice.customer_id), col(Invoice.number), col(Invoice.id)).where(
+                        col(Invoice.customer_id).in_(list(self.customers))
+                    )
+                )
+            }
+        cid = saved_id(customer)
+        known = self._invoice_ids
+        ids = [known[(cid, n)] for n in numbers if (cid, n) in known]
+        missing = [n for n in numbers if (cid, n) not in known]
+        return ids + (invoice_ids_of(s, customer, missing) if missing else [])
 
     def savepoint(self, s: Session) -> AbstractContextManager[Any]:
         # Only the careful path uses savepoints, and there a step that rolls back (AlreadyTaken)

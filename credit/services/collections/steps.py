@@ -189,12 +189,17 @@ def _letter_details(
     """What the customer's letter needs to be paid from: its RF reference (issued now, in the
     run's transaction, under the notice's key), the account for the currency; and the statement
     of account when the level attaches one."""
+    numbers = [i["number"] for i in ctx["invoices"]]
     ctx["remittance"] = letters.remittance(
         run.app,
         run.session,
         customer=pos.customer,
         asked=letters.Asked(
-            pos.currency, ctx["overdue_total"], [i["number"] for i in ctx["invoices"]]
+            pos.currency,
+            ctx["overdue_total"],
+            numbers,
+            # their ids from the batch's one read of its customers' invoices
+            run.batch.invoice_ids(run.session, pos.customer, numbers),
         ),
         purpose="dunning",
         notice_key=_customer_notice_key(pos, step, suffix),
