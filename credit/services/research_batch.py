@@ -348,7 +348,7 @@ def _research(
             )
             outcome_effects(app, s, a, customer=customer, policy=policy, outcome=outcome)
             results[item["review_key"]] = _brief(item, scored_summary(a))
-        write_signals(s, known)
+        write_signals(app, s, known)
     return results
 
 
