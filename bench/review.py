@@ -36,7 +36,8 @@ Each side runs in its own process on its own fresh copy of the database (a file 
 CREATE DATABASE ... TEMPLATE on PostgreSQL, dropped afterwards). Prints both wall times
 (imports included) and the time of the step itself (without interpreter and Prefect start-up),
 the ratio, the complete assessments each produced (they must be equal), whether their ratings,
-scores and limits agree customer by customer, and each side's peak RSS.
+scores and limits agree customer by customer, and each side's peak RSS and CPU seconds (its own
+process and the children it waited for: on a shared machine a steadier figure than the wall time).
 """
 
 from __future__ import annotations
@@ -539,7 +540,10 @@ def _side(args: argparse.Namespace) -> None:
     else:
         timing = real_flow(args.database_url, args.as_of)
     seconds = time.monotonic() - started
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rss_mb = own.ru_maxrss / 1024
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
     result = outcome(args.database_url)
     if "awaiting" in timing:  # the bare side writes no assessment that would wait for an analyst
         result["awaiting"] = timing["awaiting"]
@@ -547,7 +551,7 @@ def _side(args: argparse.Namespace) -> None:
                       "step": round(timing["step"], 2),
                       "in_body": round(timing.get("in_body", timing["step"]), 2),
                       "in_batches": round(timing.get("in_batches", timing["step"]), 2),
-                      "rss_mb": round(rss_mb), **result}))  # fmt: skip
+                      "rss_mb": round(rss_mb), "cpu": round(cpu, 2), **result}))  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -569,17 +573,18 @@ def main(argv: list[str] | None = None) -> None:
     b, r = results["bare"], results[args.real]
     print(
         f"{'side':9} {'seconds':>8} {'step':>8} {'complete':>9} {'awaiting':>9} {'peak RSS MB':>12}"
+        f" {'CPU s':>8}"
     )
     for x in (b, r):
         print(f"{x['side']:9} {x['seconds']:8.2f} {x['step']:8.2f} {x['complete']:9d} "
-              f"{x['awaiting']:9d} {x['rss_mb']:12d}")  # fmt: skip
+              f"{x['awaiting']:9d} {x['rss_mb']:12d} {x['cpu']:8.2f}")  # fmt: skip
     if args.real == "flow":
         print(f"flow: {r['in_body']:.2f} s in the flow's body (the rest of the step is Prefect "
               f"starting and ending the run), {r['in_batches']:.2f} s of it inside the "
               "research-batch tasks")  # fmt: skip
     print(f"ratings: bare {b['ratings']}; {args.real} {r['ratings']}")
     print(f"ratio {args.real} / bare: {r['seconds'] / b['seconds']:.2f}x (step only "
-          f"{r['step'] / b['step']:.2f}x); per customer: bare "
+          f"{r['step'] / b['step']:.2f}x, CPU {r['cpu'] / b['cpu']:.2f}x); per customer: bare "
           f"{1000 * b['step'] / max(1, b['complete']):.2f} ms, {args.real} "
           f"{1000 * r['step'] / max(1, r['complete']):.2f} ms; complete equal: "
           f"{b['complete'] == r['complete']}; same ratings, scores and limits: "
