@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import Any, TypedDict
 
 from sqlalchemy import or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from credit import notices
@@ -69,59 +70,9 @@ def due_reviews(app: App, *, as_of: date, include_in_progress: bool = False) -> 
     it waits for, so an overdue review never vanishes from the list."""
     with app.uow(read_only=True) as uow:
         s = uow.session
-        due_where = (
-            or_(
-                col(CreditLine.next_review_on) <= as_of,
-                col(Customer.review_flagged_on).is_not(None),
-            ),
-            col(CreditLine.status).in_([LineStatus.ACTIVE, LineStatus.ON_HOLD]),
-        )
-        # Columns, not ORM objects (two per line cost more than the rest of the query).
-        rows = s.execute(
-            select(
-                Customer.id,
-                Customer.code,
-                Customer.name,
-                Customer.review_flagged_on,
-                Customer.review_flag_reason,
-                CreditLine.next_review_on,
-                CreditLine.limit,
-                CreditLine.currency,
-                CreditLine.rating,
-                CreditLine.status,
-            )
-            .join(Customer, col(Customer.id) == col(CreditLine.customer_id))
-            .where(*due_where)
-            .order_by(col(CreditLine.next_review_on), col(Customer.code))
-        ).all()
-        # The due customers as a subquery, not thousands of bound ids.
-        due_ids = (
-            select(CreditLine.customer_id)
-            .join(Customer, col(Customer.id) == col(CreditLine.customer_id))
-            .where(*due_where)
-        )
+        rows, due_ids = _due_lines(s, as_of)
         busy = _reviews_in_progress(s, due_ids) if rows else {}
-
-        open_signals: dict[int, int] = {}
-        for cid, sid in s.exec(
-            select(RiskSignal.customer_id, id_col(RiskSignal)).where(
-                col(RiskSignal.reviewed_in).is_(None)
-            )
-        ):
-            open_signals[cid] = max(sid, open_signals.get(cid, 0))
-
-        def key(c: Any) -> str:
-            """A scheduled review when its date has come; otherwise one per flagging signal."""
-            if c.next_review_on > as_of and c.review_flagged_on is not None:
-                signal = open_signals.get(c.id, 0)
-                if signal:
-                    return f"periodic:{c.code}:signal:{signal}"
-                # flagged without a signal (e.g. a policy asking for re-review): one per flag
-                why = hashlib.sha256((c.review_flag_reason or "").encode()).hexdigest()[:8]
-                return f"periodic:{c.code}:flag:{c.review_flagged_on.isoformat()}:{why}"
-            return f"periodic:{c.code}:{c.next_review_on.isoformat()}"
-
-        keys = {c.id: key(c) for c in rows}
+        keys = _review_keys(s, rows, as_of)
         # The periodic review keys the due customers have used (a few per customer, over the
         # years): a review already made for this due date is not started again.
         done = set(
@@ -158,6 +109,67 @@ def due_reviews(app: App, *, as_of: date, include_in_progress: bool = False) -> 
                 }
             )
         return out
+
+
+def _due_lines(s: Session, as_of: date) -> tuple[list[Any], Any]:
+    """The lines due (or whose customer is flagged), as rows of the columns a due review shows,
+    in due date and customer order; and their customers' ids as a subquery (not thousands of
+    bound ids)."""
+    due_where = (
+        or_(
+            col(CreditLine.next_review_on) <= as_of,
+            col(Customer.review_flagged_on).is_not(None),
+        ),
+        col(CreditLine.status).in_([LineStatus.ACTIVE, LineStatus.ON_HOLD]),
+    )
+    # Columns, not ORM objects (two per line cost more than the rest of the query).
+    rows = s.execute(
+        sa_select(
+            col(Customer.id),
+            col(Customer.code),
+            col(Customer.name),
+            col(Customer.review_flagged_on),
+            col(Customer.review_flag_reason),
+            col(CreditLine.next_review_on),
+            col(CreditLine.limit),
+            col(CreditLine.currency),
+            col(CreditLine.rating),
+            col(CreditLine.status),
+        )
+        .join(Customer, col(Customer.id) == col(CreditLine.customer_id))
+        .where(*due_where)
+        .order_by(col(CreditLine.next_review_on), col(Customer.code))
+    ).all()
+    due_ids = (
+        select(CreditLine.customer_id)
+        .join(Customer, col(Customer.id) == col(CreditLine.customer_id))
+        .where(*due_where)
+    )
+    return list(rows), due_ids
+
+
+def _review_keys(s: Session, rows: list[Any], as_of: date) -> dict[int, str]:
+    """Each due customer's review key: a scheduled review when its date has come; otherwise one
+    per flagging signal (or per flag, when no signal raised it)."""
+    open_signals: dict[int, int] = {}
+    for cid, sid in s.exec(
+        select(RiskSignal.customer_id, id_col(RiskSignal)).where(
+            col(RiskSignal.reviewed_in).is_(None)
+        )
+    ):
+        open_signals[cid] = max(sid, open_signals.get(cid, 0))
+
+    def key(c: Any) -> str:
+        if c.next_review_on > as_of and c.review_flagged_on is not None:
+            signal = open_signals.get(c.id, 0)
+            if signal:
+                return f"periodic:{c.code}:signal:{signal}"
+            # flagged without a signal (e.g. a policy asking for re-review): one per flag
+            why = hashlib.sha256((c.review_flag_reason or "").encode()).hexdigest()[:8]
+            return f"periodic:{c.code}:flag:{c.review_flagged_on.isoformat()}:{why}"
+        return f"periodic:{c.code}:{c.next_review_on.isoformat()}"
+
+    return {c.id: key(c) for c in rows}
 
 
 def _reviews_in_progress(s: Session, customer_ids: Any) -> dict[int, InProgress]:
@@ -204,11 +216,11 @@ def _reviews_in_progress(s: Session, customer_ids: Any) -> dict[int, InProgress]
         ):
             pending[step.subject_id] = step
         started.update(
-            s.exec(
-                select(id_col(CreditAssessment), CreditAssessment.as_of).where(
+            s.execute(
+                sa_select(id_col(CreditAssessment), col(CreditAssessment.as_of)).where(
                     col(CreditAssessment.id).in_([r.assessment_id for r in requests[i : i + 5000]])
                 )
-            ).all()
+            ).tuples()
         )
     for r in requests:
         level_step = pending.get(saved_id(r))
