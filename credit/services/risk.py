@@ -8,13 +8,13 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, TypedDict
 
-from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from credit import audit, notices
 from credit.app import App
 from credit.db.models import CreditLine, Customer, LineStatus, RiskSignal, Severity, utcnow
+from credit.db.tables import insert_returning_ids
 from credit.domain import cleaning, signals
 from credit.services.common import saved_id, table_of
 from credit.services.ledger import base_view, collect_clean, rate_table
@@ -67,11 +67,8 @@ def write_signals(app: App, s: Session, known: KnownSignals) -> None:
     """Insert the batch's new signals (one multi-row insert), give each its id, then queue the
     alerts of the high ones (their credit lines read in one query)."""
     if known.pending:
-        table = table_of(RiskSignal)
-        ids = s.execute(
-            insert(table).returning(table.c.id, sort_by_parameter_order=True),
-            [{k: v for k, v in vars(r).items() if k != "id"} for r in known.pending],
-        ).scalars()
+        rows = [{k: v for k, v in vars(r).items() if k != "id"} for r in known.pending]
+        ids = insert_returning_ids(s, table_of(RiskSignal), rows)
         for r, new_id in zip(known.pending, ids, strict=True):
             r.id = new_id
         known.pending = []
