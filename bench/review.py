@@ -29,13 +29,15 @@ waiting: the awaiting count below says so.)
     recommend); bulk inserts of the assessments in one transaction. No Prefect, no ORM objects,
     no audit events, no risk-signal rows and no notices (the real step writes those too).
 (b) real: ``--real flow`` (default) a Prefect flow shaped like `periodic_review` (the real
-    ``find-due-reviews`` task, then one task per batch of ``flows.periodic_review.BATCH``
-    customers calling the services above); ``--real services`` the same calls without Prefect.
+    ``find-due-reviews`` task, then one task per ``flows.periodic_review.BATCH`` (2,000)
+    customers calling the services above, a transaction per ``BATCH`` (200) inside, each task
+    returning only a count per status); ``--real services`` the same calls without Prefect.
 Each side runs in its own process on its own fresh copy of the database (a file copy on SQLite,
 CREATE DATABASE ... TEMPLATE on PostgreSQL, dropped afterwards). Prints both wall times
 (imports included) and the time of the step itself (without interpreter and Prefect start-up),
 the ratio, the complete assessments each produced (they must be equal), whether their ratings,
-scores and limits agree customer by customer, and each side's peak RSS.
+scores and limits agree customer by customer, and each side's peak RSS and CPU seconds (its own
+process and the children it waited for: on a shared machine a steadier figure than the wall time).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from typing import Any
 from bench._db import BENCH_COMPANY, run_sides
 
 WRITE_BATCH = 1_000
-BATCH = 200  # customers per research task: flows.periodic_review.BATCH (which imports Prefect)
+BATCH = 200  # customers per research transaction: credit.services.research_batch.BATCH
 
 
 def _app(url: str) -> Any:
@@ -111,10 +113,15 @@ def real_flow(url: str, as_of: date) -> dict[str, float]:
     inside = {"batches": 0.0, "body": 0.0}
 
     @task(name="research-batch")
-    def research(due: list[dict], as_of: date, requested_by: str) -> list[dict]:
+    def research(due: list[dict], as_of: date, requested_by: str) -> dict[str, int]:
+        """A task's worth of customers (``periodic_review.BATCH``), a transaction per ``BATCH``;
+        its result is a count per status (small: the flow's memory stays flat)."""
         started = time.monotonic()
         try:
-            return research_batch(app(), due=due, as_of=as_of, requested_by=requested_by)
+            counts: dict[str, int] = defaultdict(int)
+            for r in research_batch(app(), due=due, as_of=as_of, requested_by=requested_by):
+                counts[str(r["status"])] += 1
+            return dict(counts)
         finally:
             inside["batches"] += time.monotonic() - started
 
@@ -124,12 +131,12 @@ def real_flow(url: str, as_of: date) -> dict[str, float]:
         started = time.monotonic()
         due = find_due_reviews(as_of)
         requester = app().directory.teams.review_requester
-        done = []
+        done = 0
         size = periodic_review.BATCH
         for i in range(0, len(due), size):
-            done += research(due[i : i + size], as_of, requester)
+            done += sum(research(due[i : i + size], as_of, requester).values())
         inside["body"] = time.monotonic() - started
-        return len(done)
+        return done
 
     started = time.monotonic()
     periodic_review_research(as_of)
@@ -533,7 +540,10 @@ def _side(args: argparse.Namespace) -> None:
     else:
         timing = real_flow(args.database_url, args.as_of)
     seconds = time.monotonic() - started
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    rss_mb = own.ru_maxrss / 1024
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
     result = outcome(args.database_url)
     if "awaiting" in timing:  # the bare side writes no assessment that would wait for an analyst
         result["awaiting"] = timing["awaiting"]
@@ -541,7 +551,7 @@ def _side(args: argparse.Namespace) -> None:
                       "step": round(timing["step"], 2),
                       "in_body": round(timing.get("in_body", timing["step"]), 2),
                       "in_batches": round(timing.get("in_batches", timing["step"]), 2),
-                      "rss_mb": round(rss_mb), **result}))  # fmt: skip
+                      "rss_mb": round(rss_mb), "cpu": round(cpu, 2), **result}))  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -563,17 +573,18 @@ def main(argv: list[str] | None = None) -> None:
     b, r = results["bare"], results[args.real]
     print(
         f"{'side':9} {'seconds':>8} {'step':>8} {'complete':>9} {'awaiting':>9} {'peak RSS MB':>12}"
+        f" {'CPU s':>8}"
     )
     for x in (b, r):
         print(f"{x['side']:9} {x['seconds']:8.2f} {x['step']:8.2f} {x['complete']:9d} "
-              f"{x['awaiting']:9d} {x['rss_mb']:12d}")  # fmt: skip
+              f"{x['awaiting']:9d} {x['rss_mb']:12d} {x['cpu']:8.2f}")  # fmt: skip
     if args.real == "flow":
         print(f"flow: {r['in_body']:.2f} s in the flow's body (the rest of the step is Prefect "
               f"starting and ending the run), {r['in_batches']:.2f} s of it inside the "
               "research-batch tasks")  # fmt: skip
     print(f"ratings: bare {b['ratings']}; {args.real} {r['ratings']}")
     print(f"ratio {args.real} / bare: {r['seconds'] / b['seconds']:.2f}x (step only "
-          f"{r['step'] / b['step']:.2f}x); per customer: bare "
+          f"{r['step'] / b['step']:.2f}x, CPU {r['cpu'] / b['cpu']:.2f}x); per customer: bare "
           f"{1000 * b['step'] / max(1, b['complete']):.2f} ms, {args.real} "
           f"{1000 * r['step'] / max(1, r['complete']):.2f} ms; complete equal: "
           f"{b['complete'] == r['complete']}; same ratings, scores and limits: "

@@ -29,6 +29,21 @@ def jsonable(value: Any) -> Any:
     kind = type(value)
     if kind is str or kind is int or value is None or kind is bool:
         return value  # the common case first (an enum is not a plain str)
+    # exact types next (a scorecard's factors and metrics: dataclasses of Decimals)
+    if kind is Decimal:
+        return str(value)
+    if kind is dict:
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [jsonable(v) for v in value]
+    names = _dataclass_fields.get(kind)
+    if names is not None:
+        return {name: jsonable(getattr(value, name)) for name in names}
+    return _jsonable_other(kind, value)
+
+
+def _jsonable_other(kind: type, value: Any) -> Any:
+    """:func:`jsonable` of what is not a plain str, int, Decimal, dict, list or known dataclass."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date):
@@ -41,8 +56,13 @@ def jsonable(value: Any) -> Any:
         return [jsonable(v) for v in value]
     fields = getattr(kind, "__dataclass_fields__", None)
     if fields is not None:
+        _dataclass_fields[kind] = tuple(fields)
         return {name: jsonable(getattr(value, name)) for name in fields}
     return value
+
+
+# A dataclass's field names by class, once seen (what ``__dataclass_fields__`` lists).
+_dataclass_fields: dict[type, tuple[str, ...]] = {}
 
 
 _HASHED = (

@@ -21,7 +21,7 @@ from tasks.research import (
     scan_risk,
 )
 
-BATCH = 200
+BATCH = 2000  # customers per task: a handful of tasks per run, a transaction per 200 inside
 
 
 @flow(name="periodic-review", flow_run_name="periodic-review-{as_of}")

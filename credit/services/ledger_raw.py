@@ -50,11 +50,12 @@ def research_ledger_many(
         documents, raw_payments = _allocate(
             [i for i in own if i.kind == dunning.INVOICE], paid, numbers, tolerance
         )
-        everything, _ = _allocate(own, paid, numbers, ZERO)
         owed: dict[str, Decimal] = defaultdict(Decimal)
-        for d in everything:
-            if d.open_amount != 0:
-                owed[d.currency] += d.open_amount
+        allocated, _, by_id = _settle(own, paid, ZERO)  # everything: no documents built
+        for i in own:
+            open_amount = _still_open(i, allocated, by_id)
+            if open_amount != 0:
+                owed[i.currency] += open_amount
         for p in paid:
             if p.invoice_id is None and p.status == PaymentStatus.RECEIVED:
                 owed[p.currency] -= p.amount
@@ -127,12 +128,12 @@ def _chunks(values: list[Any], size: int = 1000) -> list[list[Any]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-def _allocate(
-    invoices: list[Any], payments: list[Any], numbers: dict[int, str], tolerance: Decimal
-) -> tuple[list[RawDocument], list[RawPayment]]:
+def _settle(
+    invoices: list[Any], payments: list[Any], tolerance: Decimal
+) -> tuple[dict[int, Decimal], dict[int, date], dict[int, Any]]:
     """Payments made for an invoice and credit notes applied to it, in date order (payments
-    first on the same day): what each document still has open and the day each invoice was
-    settled (within ``tolerance``)."""
+    first on the same day): (what is allocated to each document, the day each invoice was
+    settled within ``tolerance``, the documents by id)."""
     allocated: dict[int, Decimal] = defaultdict(Decimal)
     paid_on: dict[int, date] = {}
     by_id = {i.id: i for i in invoices}
@@ -156,12 +157,21 @@ def _allocate(
             and allocated[invoice_id] >= by_id[invoice_id].amount - tolerance
         ):
             paid_on[invoice_id] = day
+    return allocated, paid_on, by_id
 
-    def still_open(i: Any) -> Decimal:
-        if i.amount > 0:
-            return i.amount - allocated.get(i.id, ZERO)
-        return ZERO if i.applies_to_id in by_id else i.amount  # applied, or a credit on account
 
+def _still_open(i: Any, allocated: dict[int, Decimal], by_id: dict[int, Any]) -> Decimal:
+    if i.amount > 0:
+        return i.amount - allocated.get(i.id, ZERO)
+    return ZERO if i.applies_to_id in by_id else i.amount  # applied, or a credit on account
+
+
+def _allocate(
+    invoices: list[Any], payments: list[Any], numbers: dict[int, str], tolerance: Decimal
+) -> tuple[list[RawDocument], list[RawPayment]]:
+    """The documents with what each still has open and the day each invoice was settled (see
+    :func:`_settle`), and the payments with the invoice each names."""
+    allocated, paid_on, by_id = _settle(invoices, payments, tolerance)
     documents = [
         RawDocument(
             number=i.number,
@@ -170,7 +180,7 @@ def _allocate(
             amount=i.amount,
             currency=i.currency,
             paid_on=paid_on.get(i.id),
-            open_amount=still_open(i),
+            open_amount=_still_open(i, allocated, by_id),
         )
         for i in invoices
     ]

@@ -18,7 +18,6 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any, TypedDict
 
-from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from credit import audit, notices
@@ -32,6 +31,7 @@ from credit.db.models import (
     RequestStatus,
     utcnow,
 )
+from credit.db.tables import insert_returning_ids
 from credit.domain.policy import PolicyBody
 from credit.domain.research_status import IN_PROGRESS, SCHEDULED, AssessmentStatus, ReviewOutcome
 from credit.services.common import (
@@ -348,18 +348,16 @@ def _research(
             )
             outcome_effects(app, s, a, customer=customer, policy=policy, outcome=outcome)
             results[item["review_key"]] = _brief(item, scored_summary(a))
-        write_signals(s, known)
+        write_signals(app, s, known)
     return results
 
 
 def _insert_assessments(s: Session, drafts: list[Any]) -> None:
-    """One multi-row insert of the batch's new assessments; each gets its id."""
-    table = table_of(CreditAssessment)
-    ids_back = s.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True),
-        [{k: v for k, v in vars(a).items() if k != "id"} for a in drafts],
-    ).scalars()
-    for a, new_id in zip(drafts, ids_back, strict=True):
+    """The batch's new assessments in one go (:func:`insert_returning_ids`); each gets its id."""
+    rows = [{k: v for k, v in vars(a).items() if k != "id"} for a in drafts]
+    for a, new_id in zip(
+        drafts, insert_returning_ids(s, table_of(CreditAssessment), rows), strict=True
+    ):
         a.id = new_id
 
 

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import Any, TypedDict
 
 from sqlalchemy import or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from credit import notices
@@ -69,53 +70,23 @@ def due_reviews(app: App, *, as_of: date, include_in_progress: bool = False) -> 
     it waits for, so an overdue review never vanishes from the list."""
     with app.uow(read_only=True) as uow:
         s = uow.session
-        rows = s.exec(
-            select(CreditLine, Customer)
-            .join(Customer, col(Customer.id) == col(CreditLine.customer_id))
-            .where(
-                or_(
-                    col(CreditLine.next_review_on) <= as_of,
-                    col(Customer.review_flagged_on).is_not(None),
+        rows, due_ids = _due_lines(s, as_of)
+        busy = _reviews_in_progress(s, due_ids) if rows else {}
+        keys = _review_keys(s, rows, as_of)
+        # The periodic review keys the due customers have used (a few per customer, over the
+        # years): a review already made for this due date is not started again.
+        done = set(
+            s.exec(
+                select(CreditAssessment.review_key).where(
+                    col(CreditAssessment.customer_id).in_(due_ids),
+                    col(CreditAssessment.review_key).like("periodic:%"),
                 )
             )
-            .where(col(CreditLine.status).in_([LineStatus.ACTIVE, LineStatus.ON_HOLD]))
-            .order_by(col(CreditLine.next_review_on), col(Customer.code))
-        ).all()
-        busy = _reviews_in_progress(s, {saved_id(c) for _, c in rows})
-
-        open_signals: dict[int, int] = {}
-        for cid, sid in s.exec(
-            select(RiskSignal.customer_id, id_col(RiskSignal)).where(
-                col(RiskSignal.reviewed_in).is_(None)
-            )
-        ):
-            open_signals[cid] = max(sid, open_signals.get(cid, 0))
-
-        def key(c: Customer, line: CreditLine) -> str:
-            """A scheduled review when its date has come; otherwise one per flagging signal."""
-            if line.next_review_on > as_of and c.review_flagged_on is not None:
-                signal = open_signals.get(saved_id(c), 0)
-                if signal:
-                    return f"periodic:{c.code}:signal:{signal}"
-                # flagged without a signal (e.g. a policy asking for re-review): one per flag
-                why = hashlib.sha256((c.review_flag_reason or "").encode()).hexdigest()[:8]
-                return f"periodic:{c.code}:flag:{c.review_flagged_on.isoformat()}:{why}"
-            return f"periodic:{c.code}:{line.next_review_on.isoformat()}"
-
-        keys = sorted({key(c, line) for line, c in rows if c.id not in busy})
-        done: set[str] = set()
-        for i in range(0, len(keys), 5000):  # a database takes so many parameters at most
-            done.update(
-                s.exec(
-                    select(CreditAssessment.review_key).where(
-                        col(CreditAssessment.review_key).in_(keys[i : i + 5000])
-                    )
-                )
-            )
+        )
         out: list[DueReview] = []
-        for line, c in rows:
-            in_progress = busy.get(saved_id(c))
-            if in_progress is None and key(c, line) in done:
+        for c in rows:
+            in_progress = busy.get(c.id)
+            if in_progress is None and keys[c.id] in done:
                 # A review already made for this due date (say, rejected) is not started again.
                 continue
             if in_progress is not None and not include_in_progress:
@@ -123,94 +94,150 @@ def due_reviews(app: App, *, as_of: date, include_in_progress: bool = False) -> 
             out.append(
                 {
                     "customer": c.code,
-                    "review_key": key(c, line),
+                    "review_key": keys[c.id],
                     "name": c.name,
-                    "next_review_on": line.next_review_on.isoformat(),
+                    "next_review_on": c.next_review_on.isoformat(),
                     "reason": f"risk signal: {c.review_flag_reason}"
-                    if c.review_flagged_on is not None and line.next_review_on > as_of
+                    if c.review_flagged_on is not None and c.next_review_on > as_of
                     else SCHEDULED,
                     "flagged_on": c.review_flagged_on.isoformat() if c.review_flagged_on else None,
-                    "limit": str(line.limit),
-                    "currency": line.currency,
-                    "rating": line.rating,
-                    "status": line.status,
+                    "limit": str(c.limit),
+                    "currency": c.currency,
+                    "rating": c.rating,
+                    "status": c.status,
                     "in_progress": in_progress,
                 }
             )
         return out
 
 
-def _reviews_in_progress(s: Session, customer_ids: set[int]) -> dict[int, InProgress]:
-    """The review under way for each of these customers, if any: what it is, since when, and
-    whom it waits for."""
+def _due_lines(s: Session, as_of: date) -> tuple[list[Any], Any]:
+    """The lines due (or whose customer is flagged), as rows of the columns a due review shows,
+    in due date and customer order; and their customers' ids as a subquery (not thousands of
+    bound ids)."""
+    due_where = (
+        or_(
+            col(CreditLine.next_review_on) <= as_of,
+            col(Customer.review_flagged_on).is_not(None),
+        ),
+        col(CreditLine.status).in_([LineStatus.ACTIVE, LineStatus.ON_HOLD]),
+    )
+    # Columns, not ORM objects (two per line cost more than the rest of the query).
+    rows = s.execute(
+        sa_select(
+            col(Customer.id),
+            col(Customer.code),
+            col(Customer.name),
+            col(Customer.review_flagged_on),
+            col(Customer.review_flag_reason),
+            col(CreditLine.next_review_on),
+            col(CreditLine.limit),
+            col(CreditLine.currency),
+            col(CreditLine.rating),
+            col(CreditLine.status),
+        )
+        .join(Customer, col(Customer.id) == col(CreditLine.customer_id))
+        .where(*due_where)
+        .order_by(col(CreditLine.next_review_on), col(Customer.code))
+    ).all()
+    due_ids = (
+        select(CreditLine.customer_id)
+        .join(Customer, col(Customer.id) == col(CreditLine.customer_id))
+        .where(*due_where)
+    )
+    return list(rows), due_ids
+
+
+def _review_keys(s: Session, rows: list[Any], as_of: date) -> dict[int, str]:
+    """Each due customer's review key: a scheduled review when its date has come; otherwise one
+    per flagging signal (or per flag, when no signal raised it)."""
+    open_signals: dict[int, int] = {}
+    for cid, sid in s.exec(
+        select(RiskSignal.customer_id, id_col(RiskSignal)).where(
+            col(RiskSignal.reviewed_in).is_(None)
+        )
+    ):
+        open_signals[cid] = max(sid, open_signals.get(cid, 0))
+
+    def key(c: Any) -> str:
+        if c.next_review_on > as_of and c.review_flagged_on is not None:
+            signal = open_signals.get(c.id, 0)
+            if signal:
+                return f"periodic:{c.code}:signal:{signal}"
+            # flagged without a signal (e.g. a policy asking for re-review): one per flag
+            why = hashlib.sha256((c.review_flag_reason or "").encode()).hexdigest()[:8]
+            return f"periodic:{c.code}:flag:{c.review_flagged_on.isoformat()}:{why}"
+        return f"periodic:{c.code}:{c.next_review_on.isoformat()}"
+
+    return {c.id: key(c) for c in rows}
+
+
+def _reviews_in_progress(s: Session, customer_ids: Any) -> dict[int, InProgress]:
+    """The review under way for each of these customers (a subquery of their ids), if any: what
+    it is, since when, and whom it waits for."""
     found: dict[int, InProgress] = {}
-    if not customer_ids:
-        return found
-    ids = sorted(customer_ids)
-    for i in range(0, len(ids), 5000):
-        chunk = ids[i : i + 5000]
-        for a in s.exec(
-            select(CreditAssessment)
-            .where(col(CreditAssessment.customer_id).in_(chunk))
-            .where(col(CreditAssessment.status).in_(IN_PROGRESS))
-        ):
-            if a.status == AssessmentStatus.AWAITING_QUALITATIVE:
-                waiting = f"qualitative rating by {a.analyst or a.requested_by}"
-            else:
-                waiting = "scoring (research was interrupted; the research reminders finish it)"
-            found[a.customer_id] = {
-                "what": f"assessment {a.id}",
-                "since": a.as_of.isoformat(),
-                "waiting_for": waiting,
-            }
-        requests = list(
-            s.exec(
-                select(CreditRequest)
-                .where(col(CreditRequest.customer_id).in_(chunk))
-                .where(
-                    col(CreditRequest.status).in_(
-                        [RequestStatus.IN_APPROVAL, RequestStatus.APPROVED]
-                    )
-                )
+    for a in s.exec(
+        select(CreditAssessment)
+        .where(col(CreditAssessment.customer_id).in_(customer_ids))
+        .where(col(CreditAssessment.status).in_(IN_PROGRESS))
+    ):
+        if a.status == AssessmentStatus.AWAITING_QUALITATIVE:
+            waiting = f"qualitative rating by {a.analyst or a.requested_by}"
+        else:
+            waiting = "scoring (research was interrupted; the research reminders finish it)"
+        found[a.customer_id] = {
+            "what": f"assessment {a.id}",
+            "since": a.as_of.isoformat(),
+            "waiting_for": waiting,
+        }
+    requests = list(
+        s.exec(
+            select(CreditRequest)
+            .where(col(CreditRequest.customer_id).in_(customer_ids))
+            .where(
+                col(CreditRequest.status).in_([RequestStatus.IN_APPROVAL, RequestStatus.APPROVED])
             )
         )
-        if not requests:
-            continue
-        pending: dict[int, ApprovalStep] = {}  # each request's lowest undecided level
+    )
+    if not requests:
+        return found
+    request_ids = [r.id for r in requests]
+    pending: dict[int, ApprovalStep] = {}  # each request's lowest undecided level
+    started: dict[int | None, date] = {}
+    for i in range(0, len(requests), 5000):  # a database takes so many parameters at most
         for step in s.exec(
             select(ApprovalStep)
             .where(
                 ApprovalStep.subject == SUBJECT_REQUEST,
-                col(ApprovalStep.subject_id).in_([r.id for r in requests]),
+                col(ApprovalStep.subject_id).in_(request_ids[i : i + 5000]),
                 ApprovalStep.decision == Decision.PENDING,
             )
             .order_by(col(ApprovalStep.level).desc())
         ):
             pending[step.subject_id] = step
-        started = {
-            a.id: a.as_of
-            for a in s.exec(
-                select(CreditAssessment).where(
-                    col(CreditAssessment.id).in_([r.assessment_id for r in requests])
+        started.update(
+            s.execute(
+                sa_select(id_col(CreditAssessment), col(CreditAssessment.as_of)).where(
+                    col(CreditAssessment.id).in_([r.assessment_id for r in requests[i : i + 5000]])
                 )
+            ).tuples()
+        )
+    for r in requests:
+        level_step = pending.get(saved_id(r))
+        if r.status == RequestStatus.APPROVED:
+            waiting = "publication (approved; the approval sweeper publishes it)"
+        elif level_step is None:
+            waiting = "approval"
+        else:
+            waiting = f"approval level {level_step.level} ({level_step.role}" + (
+                f": {level_step.approver})" if level_step.approver else ")"
             )
+        since = started.get(r.assessment_id) or r.created_at.date()
+        found[r.customer_id] = {
+            "what": f"request {r.id}",
+            "since": since.isoformat(),
+            "waiting_for": waiting,
         }
-        for r in requests:
-            level_step = pending.get(saved_id(r))
-            if r.status == RequestStatus.APPROVED:
-                waiting = "publication (approved; the approval sweeper publishes it)"
-            elif level_step is None:
-                waiting = "approval"
-            else:
-                waiting = f"approval level {level_step.level} ({level_step.role}" + (
-                    f": {level_step.approver})" if level_step.approver else ")"
-                )
-            since = started.get(r.assessment_id) or r.created_at.date()
-            found[r.customer_id] = {
-                "what": f"request {r.id}",
-                "since": since.isoformat(),
-                "waiting_for": waiting,
-            }
     return found
 
 

@@ -8,13 +8,13 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, TypedDict
 
-from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from credit import audit, notices
 from credit.app import App
 from credit.db.models import CreditLine, Customer, LineStatus, RiskSignal, Severity, utcnow
+from credit.db.tables import insert_returning_ids
 from credit.domain import cleaning, signals
 from credit.services.common import saved_id, table_of
 from credit.services.ledger import base_view, collect_clean, rate_table
@@ -49,20 +49,42 @@ class KnownSignals:
     fingerprints: set[str]
     open_kinds: set[tuple[int, str]]
     pending: list[Any] = field(default_factory=list)  # new rows not inserted yet
+    alerts: list[_Alert] = field(default_factory=list)  # sent once the rows have their ids
 
 
-def write_signals(s: Session, known: KnownSignals) -> None:
-    """Insert the batch's new signals (one multi-row insert) and give each its id."""
-    if not known.pending:
+@dataclass(frozen=True)
+class _Alert:
+    """A high signal's alert to the credit team, waiting for its signals' ids (its key names the
+    first high one's); what it says of the customer is fixed when the signal is recorded."""
+
+    customer_id: int
+    code: str
+    new: list[Any]
+    context: dict[str, Any]
+
+
+def write_signals(app: App, s: Session, known: KnownSignals) -> None:
+    """Insert the batch's new signals (one multi-row insert), give each its id, then queue the
+    alerts of the high ones (their credit lines read in one query)."""
+    if known.pending:
+        rows = [{k: v for k, v in vars(r).items() if k != "id"} for r in known.pending]
+        ids = insert_returning_ids(s, table_of(RiskSignal), rows)
+        for r, new_id in zip(known.pending, ids, strict=True):
+            r.id = new_id
+        known.pending = []
+    if not known.alerts:
         return
-    table = table_of(RiskSignal)
-    ids = s.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True),
-        [{k: v for k, v in vars(r).items() if k != "id"} for r in known.pending],
-    ).scalars()
-    for r, new_id in zip(known.pending, ids, strict=True):
-        r.id = new_id
-    known.pending = []
+    lines = {
+        line.customer_id: line
+        for line in s.exec(
+            select(CreditLine).where(
+                col(CreditLine.customer_id).in_({a.customer_id for a in known.alerts})
+            )
+        )
+    }
+    for alert in known.alerts:
+        _alert(app, s, alert, lines.get(alert.customer_id))
+    known.alerts = []
 
 
 def known_signals(s: Session, customer_ids: list[int], fingerprints: list[str]) -> KnownSignals:
@@ -129,18 +151,29 @@ def record_signals(
         )
     if known is not None:
         known.pending += new
-        if any(r.severity == Severity.HIGH for r in new):
-            write_signals(s, known)  # the alert's key names the first high signal's id
     if any(r.severity == Severity.HIGH for r in new):
-        _flag_and_alert(
-            app,
-            s,
-            customer,
+        _flag(s, customer, new, as_of=as_of, policy_version=policy_version, reviewed_in=reviewed_in)
+        alert = _Alert(
+            saved_id(customer),
+            customer.code,
             new,
-            as_of=as_of,
-            policy_version=policy_version,
-            reviewed_in=reviewed_in,
+            {
+                "customer": customer_view(customer),
+                "as_of": as_of.isoformat(),
+                "signals": [
+                    {"kind": r.kind, "severity": r.severity, "detail": r.detail} for r in new
+                ],
+                "line": None,  # filled in when the alert is queued
+                "flagged_on": customer.review_flagged_on.isoformat()
+                if customer.review_flagged_on
+                else "",
+            },
         )
+        if known is not None:
+            known.alerts.append(alert)  # sent by write_signals, once the rows have their ids
+        else:
+            line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
+            _alert(app, s, alert, line)
     return new
 
 
@@ -198,54 +231,53 @@ def _add_signal(
     return row
 
 
-def _flag_and_alert(
-    app: App,
+def _flag(
     s: Session,
     customer: Customer,
-    new: list[RiskSignal],
+    new: list[Any],
     *,
     as_of: date,
     policy_version: int,
     reviewed_in: int | None,
 ) -> None:
-    """New high signals: flag the customer for re-review (unless a review is assessing it right
-    now) and alert the credit team."""
+    """New high signals flag the customer for re-review (unless a review is assessing it right
+    now)."""
+    if customer.review_flagged_on is not None or reviewed_in is not None:
+        return
     high = [r for r in new if r.severity == Severity.HIGH]
     before = {"review_flagged_on": customer.review_flagged_on}
-    if customer.review_flagged_on is None and reviewed_in is None:
-        customer.review_flagged_on = as_of
-        customer.review_flag_reason = "; ".join(f"{r.kind}: {r.detail}" for r in high)[:300]
-        s.add(customer)
-        audit.record(
-            s,
-            actor="risk",
-            action="customer.flag_for_review",
-            entity_type="customer",
-            entity_id=customer.code,
-            before=before,
-            after={"review_flagged_on": as_of, "reason": customer.review_flag_reason},
-            reason="high-severity risk signal",
-            policy_version=policy_version,
-        )
-    line = s.exec(select(CreditLine).where(CreditLine.customer_id == customer.id)).first()
+    customer.review_flagged_on = as_of
+    customer.review_flag_reason = "; ".join(f"{r.kind}: {r.detail}" for r in high)[:300]
+    s.add(customer)
+    audit.record(
+        s,
+        actor="risk",
+        action="customer.flag_for_review",
+        entity_type="customer",
+        entity_id=customer.code,
+        before=before,
+        after={"review_flagged_on": as_of, "reason": customer.review_flag_reason},
+        reason="high-severity risk signal",
+        policy_version=policy_version,
+    )
+
+
+def _alert(app: App, s: Session, alert: _Alert, line: CreditLine | None) -> None:
+    """Alert the credit team of new high signals (their rows have their ids)."""
+    first = min(saved_id(r) for r in alert.new if r.severity == Severity.HIGH)
     notices.enqueue(
         s,
         app.renderer,
-        key=f"risk-alert:{customer.code}:{min(saved_id(r) for r in high)}",
+        key=f"risk-alert:{alert.code}:{first}",
         kind="risk_alert",
         locale="en",
         recipients=[app.directory.teams.credit],
-        customer_id=customer.id,
+        customer_id=alert.customer_id,
         context={
-            "customer": customer_view(customer),
-            "as_of": as_of.isoformat(),
-            "signals": [{"kind": r.kind, "severity": r.severity, "detail": r.detail} for r in new],
+            **alert.context,
             "line": {"limit": line.limit, "currency": line.currency, "status": line.status}
             if line
             else None,
-            "flagged_on": customer.review_flagged_on.isoformat()
-            if customer.review_flagged_on
-            else "",
         },
     )
 

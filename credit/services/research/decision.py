@@ -5,7 +5,7 @@ customer's currency, after the policy's risk effects)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypedDict
@@ -171,7 +171,7 @@ def complete_fields(
         qual_total, rows = scoring.score_qualitative(rating.scores, policy)
         a.qualitative = audit.jsonable(
             {
-                "factors": [asdict(r) for r in rows],
+                "factors": rows,  # each a dict of its fields (as asdict gives, without copies)
                 "comment": rating.comment,
                 "by": rating.by,
                 "carried_over_from": rating.carried_from.id if rating.carried_from else None,
