@@ -558,7 +558,7 @@ def run(url: str, as_of: date, outbox: Path, settings: dict[str, str]) -> dict[s
         numbers = ",".join(sorted(i[0] for i in overdue))
         lines.append(f"{c['code']}|{currency}|{numbers}|{Decimal(total) / SCALE:.2f}")
 
-    reader = Db(url) if db.sqlite else db  # SQLite: the scan on its own connection
+    reader = Db(url)  # the scan on its own connection (the writer commits as it goes)
     current: tuple[int, str] | None = None
     group: list[tuple] = []
     db.begin()
@@ -593,8 +593,7 @@ def run(url: str, as_of: date, outbox: Path, settings: dict[str, str]) -> dict[s
         db.insert("notice", NOTICE_COLUMNS, rows)
         written += len(rows)
     db.commit()
-    if reader is not db:
-        reader.close()
+    reader.close()
     db.close()
     return {"notices": written, "files": files, "lines": lines}
 
