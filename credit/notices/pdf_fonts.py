@@ -16,6 +16,7 @@ import copy
 import importlib.util
 import io
 import logging
+from collections import Counter
 from functools import cache
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def add_font(pdf: FPDF, family: str, style: str, path: Path) -> None:
     font.biggest_size_pt = 0
     font.ttfont = ttLib.TTFont(io.BytesIO(_data(path)), recalcTimestamp=False, lazy=True)
     pdf.fonts[font.fontkey] = font
-    _ADDED.add(path)
+    _ADDED.setdefault(path, 0)
     if font.is_cff and font.is_cid_keyed:  # as add_font does
         pdf.pdf_version = max(pdf.pdf_version, "1.6")
 
@@ -120,17 +121,21 @@ _COMMON = set(range(0x20, 0x530)) | set(range(0x1E00, 0x2300)) | set(range(0x25A
 def before_output(font: object) -> None:
     """Before a document's PDF is written: a font from :func:`add_font` whose glyphs the
     document took all from the common ones is subset from a copy of the file cut down to those
-    (made once in a process, as fpdf2 would subset it, glyph names kept), a fraction of the
-    cost of reading the whole file again."""
+    (made once in a process, from its third such document on, as fpdf2 would subset it, glyph
+    names kept), half the cost of reading the whole file again."""
     if not isinstance(font, TTFFont) or Path(font.ttffile) not in _ADDED:
         return
     path = Path(font.ttffile)
+    _ADDED[path] += 1
+    if _ADDED[path] <= COPY_AFTER:  # a process making a letter or two: the copy costs more
+        return
     names, data = _common(path)
     if names.issuperset(font.subset.get_all_glyph_names()):
         font.ttfont = ttLib.TTFont(io.BytesIO(data), recalcTimestamp=False, lazy=True)
 
 
-_ADDED: set[Path] = set()
+_ADDED: Counter[Path] = Counter()  # the DejaVu documents written, by font
+COPY_AFTER = 2
 
 
 @cache
