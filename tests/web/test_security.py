@@ -246,7 +246,8 @@ def test_idle_and_absolute_timeouts_end_a_session(workspace: Workspace):
 def test_a_tampered_cookie_signs_nobody_in(workspace: Workspace):
     cookies = session_for(workspace.app, "olga.operator")
     token, _, mac = cookies[SESSION_COOKIE].partition(".")
-    for forged in (token, f"{token}.{'0' * len(mac)}", f"x{token[1:]}.{mac}", "garbage"):
+    other = "y" if token[0] == "x" else "x"  # a token may well start with an x
+    for forged in (token, f"{token}.{'0' * len(mac)}", f"{other}{token[1:]}.{mac}", "garbage"):
         with httpx.Client(base_url=workspace.base, cookies={SESSION_COOKIE: forged}) as c:
             assert c.get("/").status_code == 303
 
