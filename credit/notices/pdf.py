@@ -33,6 +33,7 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.enums import TextMode, XPos, YPos
 from fpdf.fonts import CoreFont, TTFFont
+from fpdf.output import OutputProducer
 
 from credit.notices.pdf_fonts import (
     add_font,
@@ -436,9 +437,17 @@ class Document(FPDF):
 
     def render(self) -> bytes:
         """The finished document."""
-        for font in self.fonts.values():
+        return bytes(self.output(output_producer_class=_Producer))
+
+
+class _Producer(OutputProducer):
+    """fpdf2's output, once the last page's footer is drawn (every glyph the document shows is
+    known): each font set for it by :func:`before_output` first."""
+
+    def __init__(self, fpdf: FPDF) -> None:
+        for font in fpdf.fonts.values():
             before_output(font)
-        return bytes(self.output())
+        super().__init__(fpdf)
 
 
 def build(make: Callable[[bool], bytes]) -> bytes:

@@ -6,9 +6,11 @@ masks applied, the one of the lowest penalty kept), in pure Python, module by mo
 10 ms a code took. Here the code is made with mask 0 (segno, 2 ms), its data modules unmasked,
 the eight masks scored at once with numpy by segno's own rules (the same scores, the same first
 lowest mask: ``tests/unit/test_qr.py`` compares both on thousands of codes), and, if another mask
-wins, the code made again with it. Only the function patterns of a version (finders, timing,
-alignment, the reserved format and version areas: what is not data) are taken from segno's
-encoder module; the symbol itself always comes from ``segno.make``.
+wins, its data modules masked with it and its format information written by segno's encoder
+(where segno made the whole code again). Only the function patterns of a version (finders,
+timing, alignment, the reserved format and version areas: what is not data) and the format
+information are taken from segno's encoder module; the test compares every module with
+``segno.make``'s.
 """
 
 from __future__ import annotations
@@ -115,17 +117,26 @@ def penalties(candidates: Any) -> list[int]:
     return [int(a) + int(b) + int(c) + d for a, b, c, d in zip(n1, n2, n3, n4, strict=True)]
 
 
-def epc_code(payload: str) -> segno.QRCode:
-    """``segno.make(payload, error="m", mode="byte", encoding="utf-8", micro=False,
-    boost_error=False)``: the same symbol (the same data mask), sooner."""
+def epc_matrix(payload: str) -> Any:
+    """The modules (rows of 0 and 1, numpy) of ``segno.make(payload, error="m", mode="byte",
+    encoding="utf-8", micro=False, boost_error=False)``: the same symbol, sooner. segno makes it
+    with mask 0; if another mask wins, its data modules are masked here and its format
+    information written by segno's encoder (the version information does not depend on it)."""
+    from segno import consts, encoder
+
     first = _make(payload, 0)
     size = first.symbol_size(border=0)[0]
     function, data, masks = layout(size)
-    plain = np.array(first.matrix, dtype=np.uint8) ^ masks[0]  # the data unmasked
+    symbol = np.array(first.matrix, dtype=np.uint8)
+    plain = symbol ^ masks[0]  # the data unmasked
     candidates = np.where(data, plain ^ masks, function)
     scores = penalties(candidates)
     best = scores.index(min(scores))
-    return first if best == 0 else _make(payload, best)
+    if best == 0:
+        return symbol
+    rows = [bytearray(row) for row in np.where(data, plain ^ masks[best], symbol).tolist()]
+    encoder.add_format_info(rows, first.version, consts.ERROR_LEVEL_M, best)
+    return np.array(rows, dtype=np.uint8)
 
 
 @lru_cache(maxsize=8)
@@ -135,8 +146,7 @@ def qr_png(payload: str) -> bytes:
     show the same code: the second asks for it again (cached)."""
     from PIL import Image
 
-    code = epc_code(payload)
-    light = np.pad(np.array(code.matrix, dtype=np.uint8) == 0, 4, constant_values=True)
+    light = np.pad(epc_matrix(payload) == 0, 4, constant_values=True)
     pixels = np.repeat(np.repeat(light, 6, axis=0), 6, axis=1)
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, format="PNG")

@@ -1,12 +1,17 @@
-"""DejaVu parsed once in a process, and subset from a cut-down copy when a letter's glyphs are all
-among the common ones (credit.notices.pdf_fonts), gives the PDF fpdf2 gives on its own, byte
-for byte: Latin with diacritics, Greek, Cyrillic, CJK (absent from DejaVu), other scripts."""
+"""DejaVu parsed once in a process, and embedded as a subset shared by many letters (the whole
+Unicode blocks a letter draws from) or subset from a cut-down copy (credit.notices.pdf_fonts),
+shows what fpdf2's own PDF shows: the same text, and at every character code the same glyph
+(outline and advance), for Latin with diacritics, Greek, Cyrillic, CJK (absent from DejaVu) and
+other scripts; glyphs drawn only by the footer included."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
 import pytest
+from fontTools import ttLib
+from pypdf import PdfReader
 
 from credit.notices import pdf, pdf_fonts
 
@@ -15,6 +20,7 @@ TEXTS = [
     "Ελλάδα Москва Øresund – “quotes” € ₽ № ™ → ≤",
     "貴公司 逾期款項 RF18 5390 0754 7034",
     "Georgian ა ბ, Armenian Ա, Hebrew א",
+    "Dvořák",
 ]
 
 
@@ -35,12 +41,74 @@ def letter(text: str) -> bytes:
     return doc.render()
 
 
+def shown(data: bytes) -> tuple[str, dict[tuple[str, int], tuple[object, int]]]:
+    """The PDF's text, and per embedded font and character code the glyph drawn: its outline
+    (or None for an empty glyph) and its advance."""
+    reader = PdfReader(io.BytesIO(data))
+    glyphs = {}
+    for page in reader.pages:
+        for ref in page["/Resources"]["/Font"].values():
+            font = ref.get_object()
+            if font["/Subtype"] != "/Type0":
+                continue
+            cid = font["/DescendantFonts"][0].get_object()
+            to_gid = cid["/CIDToGIDMap"].get_object().get_data()
+            file = cid["/FontDescriptor"]["/FontFile2"].get_object().get_data()
+            tt = ttLib.TTFont(io.BytesIO(file))
+            order, glyf, hmtx = tt.getGlyphOrder(), tt["glyf"], tt["hmtx"]
+            for code in range(len(to_gid) // 2):
+                gid = to_gid[2 * code] << 8 | to_gid[2 * code + 1]
+                if gid:
+                    glyph = glyf[order[gid]]
+                    outline = (
+                        list(glyph.getCoordinates(glyf)[0]) if glyph.numberOfContours else None
+                    )
+                    glyphs[(font["/BaseFont"], code)] = (outline, hmtx[order[gid]][0])
+    return "".join(page.extract_text() for page in reader.pages), glyphs
+
+
 @pytest.mark.parametrize("text", TEXTS)
-def test_shared_fonts_give_fpdf2s_own_pdf(text, monkeypatch):
-    monkeypatch.setattr(pdf_fonts, "COPY_AFTER", 0)  # the cut-down copy from the first letter
+def test_shared_fonts_show_what_fpdf2s_own_pdf_shows(text, monkeypatch):
+    monkeypatch.setattr(pdf_fonts, "COPY_AFTER", 0)  # shared subsets from the first letter
     shared = letter(text)
     monkeypatch.setattr(
         pdf, "add_font", lambda doc, family, style, path: doc.add_font(family, style, str(path))
     )
     monkeypatch.setattr(pdf, "before_output", lambda font: None)
-    assert letter(text) == shared
+    own = letter(text)
+    text_shared, glyphs_shared = shown(shared)
+    text_own, glyphs_own = shown(own)
+    if pdf_fonts.fallback_font() or not pdf_fonts.needs_fallback(text):  # else CJK is not shown
+        assert text in text_own.replace("\n", " ")
+    assert text_shared == text_own
+    assert glyphs_shared == glyphs_own
+    assert len(glyphs_own) > len(text.replace(" ", "")) // 2  # the check compared real glyphs
+
+
+def test_letters_of_the_same_blocks_share_one_subset(monkeypatch):
+    monkeypatch.setattr(pdf_fonts, "COPY_AFTER", 0)
+    pdf_fonts._block_subset.cache_clear()
+    # Basic Latin, Latin-1 and Latin Extended-A in regular, bold and mono
+    first, second = letter("Dvořák"), letter("Řezníček Ústí")
+    info = pdf_fonts._block_subset.cache_info()
+    assert (info.misses, info.hits) == (3, 3)  # each style's subset made once
+    assert "Řezníček Ústí" in shown(second)[0].replace("\n", " ")
+    assert shown(first)[1].keys() != shown(second)[1].keys()
+
+
+def test_a_cjk_font_in_a_collection_file_is_embedded(tmp_path, monkeypatch):
+    """Debian's CJK font (fonts-noto-cjk) is a collection (.ttc): its first font is used, as
+    fpdf2's add_font reads it (the copy shared by letters once failed to open it at output)."""
+    from fontTools.ttLib import TTCollection, TTFont
+
+    files = pdf_fonts.font_files()
+    collection = TTCollection()
+    collection.fonts = [TTFont(files["B"]), TTFont(files[""])]  # bold first: which one is used
+    path = tmp_path / "cjk.ttc"
+    collection.save(path)
+    monkeypatch.setattr(pdf, "fallback_font", lambda: path)
+    monkeypatch.setattr(pdf_fonts, "COPY_AFTER", 0)
+    data = letter("貴公司 Łódź")
+    assert "Łódź" in shown(data)[0]
+    # Type0 and CIDFont of the letter's bold, then of the fallback: the collection's first font
+    assert data.count(b"/BaseFont /MPDFAA+DejaVuSansBold") == 4
