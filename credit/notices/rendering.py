@@ -20,7 +20,7 @@ from jinja2 import (
 from jinja2.bccache import Bucket
 
 from credit.notices.base import CUSTOMER_KINDS, NoticeError, company_refusal, is_customer_facing
-from credit.notices.formats import install_filters
+from credit.notices.formats import install_filters, rendering
 from credit.resources import resource_dir
 
 
@@ -218,8 +218,12 @@ class NoticeRenderer:
             # rules of the language the template is written in (English when it fell back).
             text_template, text_language = self._template(kind, locale, "txt")
             html_template, html_language = self._template(kind, locale, "html")
-            text_module = text_template.make_module({**context, "template_language": text_language})
-            html = html_template.render({**context, "template_language": html_language})
+            text_vars = {**context, "template_language": text_language}
+            with rendering(text_vars):
+                text_module = text_template.make_module(text_vars)
+            html_vars = {**context, "template_language": html_language}
+            with rendering(html_vars):
+                html = html_template.render(html_vars)
         except NoticeError:
             raise
         except Exception as exc:  # jinja2.UndefinedError and friends
@@ -238,7 +242,9 @@ class NoticeRenderer:
         context = {**context, "locale": locale, "letter_pdf": True}
         try:
             template, language = self._template(kind, locale, "txt")
-            body = template.render({**context, "template_language": language})
+            body_vars = {**context, "template_language": language}
+            with rendering(body_vars):
+                body = template.render(body_vars)
         except NoticeError:
             raise
         except Exception as exc:  # jinja2.UndefinedError and friends

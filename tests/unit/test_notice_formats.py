@@ -64,3 +64,34 @@ def test_letters_print_amounts_in_the_currencys_decimals_rounded_half_up():
     assert money_of.render(v=Decimal("1.2345"), c="KWD", locale="en") == "KWD1.235"
     assert money_of.render(v=Decimal("1234.565"), c="EUR", locale="en") == "€1,234.57"
     assert money_of.render(v=Decimal("5000"), c="JPY", locale="en") == "¥5,000"
+
+
+def test_helpers_imported_without_context_format_for_the_notice_they_are_rendered_in(tmp_path):
+    """A notice's helpers (macros) are imported without its context, so Jinja builds each module
+    once for every notice: their |money, |date and |plural still take the notice's locale and
+    the language of its template, as the notice's own text does (they printed English amounts
+    inside a German notice before)."""
+    from credit.notices import NoticeRenderer
+
+    (tmp_path / "notices").mkdir()
+    (tmp_path / "notices" / "_helpers.txt.j2").write_text(
+        '{% macro due(amount, day, n) %}{{ amount|money("EUR") }} am {{ day|date }}, '
+        '{{ n|plural("Tag", "Tage") }}{% endmacro %}'
+    )
+    head = '{% import "notices/_helpers.txt.j2" as h %}{% set subject = "Zahlung" %}'
+    line = "{{ amount|money('EUR') }} / {{ h.due(amount, day, n) }}\n"
+    (tmp_path / "notices" / "zahlung.de.txt.j2").write_text(head + line)
+    (tmp_path / "notices" / "zahlung.de.html.j2").write_text(head + "<p>" + line + "</p>")
+    renderer = NoticeRenderer(tmp_path, company_name="Testfirma", kinds_for_customers=frozenset())
+    values = {"amount": Decimal("1234.5"), "day": datetime(2026, 11, 30).date(), "n": 2}
+    first = renderer.render("zahlung", "de", values)
+    assert first.text == "1.234,50\xa0€ / 1.234,50\xa0€ am 30.11.2026, 2 Tage\n"
+    assert "1.234,50\xa0€ am 30.11.2026" in first.html
+    # the same helpers in the next notice, in another locale (the template falls back to de)
+    again = renderer.render("zahlung", "de_AT", values)
+    assert again.text == "€\xa01.234,50 / €\xa01.234,50 am 30.11.2026, 2 Tage\n"
+    # outside a notice's rendering the helpers' filters fall back to English
+    module = renderer.env.get_template("notices/_helpers.txt.j2").module
+    assert str(module.due(Decimal("1"), datetime(2026, 11, 30).date(), 1)) == (
+        "€1.00 am Nov 30, 2026, 1 Tag"
+    )
