@@ -145,7 +145,8 @@ def before_output(font: object) -> None:
     used = font.subset.get_all_glyph_names()
     blocks = set(_BASE_BLOCKS)
     for glyph, _ in font.subset.items():
-        blocks.update(code >> 7 for code in (glyph.unicode if glyph is not None else ()))
+        codes = () if glyph is None else glyph.unicode
+        blocks.update(code >> 7 for code in (codes if isinstance(codes, tuple) else (codes,)))
     if len(blocks) <= MAX_BLOCKS:
         shared = _block_subset(path, frozenset(blocks))
         if shared.ids.keys() >= set(used):
@@ -212,7 +213,7 @@ class _SubsetModule:
         return getattr(ftsubset, name)
 
 
-fpdf_output.ftsubset = _SubsetModule()  # type: ignore[assignment]
+fpdf_output.ftsubset = _SubsetModule()
 
 
 _ADDED: Counter[Path] = Counter()  # the DejaVu documents written, by font
