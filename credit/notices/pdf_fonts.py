@@ -7,8 +7,9 @@ for every document: 25 to 60 ms for each DejaVu style, about 0.4 s for a CJK fon
 letter. :func:`add_font` gives a document a copy of a font parsed once (its metrics, character
 map and glyph ids, which fpdf2 only reads) with the document's own use of it (the subset of
 glyphs it shows, the glyphs it lacked) and its own fontTools object to subset when the PDF is
-written (read lazily from the file's bytes, which fpdf2 changes in place); the PDF is the same,
-byte for byte."""
+written (read lazily from the file's bytes, which fpdf2 changes in place). When the PDF is
+written, :func:`before_output` gives DejaVu a subset shared by many letters where it can (the
+same glyph at every character code as fpdf2's own subset, more glyphs in the file)."""
 
 from __future__ import annotations
 
@@ -129,11 +130,12 @@ def before_output(font: object) -> None:
     """Before a document's PDF is written, for a font from :func:`add_font`, from the process's
     third such document on (a process making a letter or two would pay more than it saves):
 
-    - most letters draw from a few Unicode blocks (Basic Latin and Latin-1 plus, say, Latin
+    - most letters draw from a few Unicode blocks (Basic Latin, Latin-1 and, say, Latin
       Extended-A for a Polish name, or Cyrillic): such a letter embeds the subset of those whole
       blocks, made once in a process per set of blocks (:func:`_block_subset`), where fpdf2 would
       subset the font again for every letter (20 to 40 ms a style). The letter shows the same
-      glyphs at the same places; its font file holds more glyphs than it uses (about 25 KB more);
+      glyphs at the same places; its font files hold more glyphs than it uses (its PDF is 7 to
+      16 KB larger: no hinting, which PDF viewers do without);
     - else, a document whose glyphs are all common ones is subset from a copy of the file cut
       down to those (:func:`_common`), half the cost of reading the whole file again."""
     if not isinstance(font, TTFFont) or Path(font.ttffile) not in _ADDED:
