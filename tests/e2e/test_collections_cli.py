@@ -60,10 +60,12 @@ def _race(cli, database_url: str, processes: int = 1) -> None:
     # what two scheduled runs and a credit manager's manual run for the same day do, together
     runs = [credit("collections", "run", "--as-of", "2026-10-15", "--json") for _ in range(3)]
     results = [json.loads(done(proc)) for proc in runs]
-    if processes > 1:  # each run's partitions were worked by more than one process
+    if processes > 1:  # each run's partitions were worked (by its processes or another run's)
         for result in results:
             assert len({p["worker"] for p in result["partitions"]}) >= 1, result
-        assert max(len({p["worker"] for p in r["partitions"]}) for r in results) > 1, results
+        # Which process claims which partition is the race's: with six customers the first
+        # process may take them all before a helper has started (two processes are made to
+        # work in tests/faults/test_crash_parallel.py).
     statuses: dict[tuple[str, str], list[str]] = {}
     reasons = []
     for result in results:
