@@ -24,6 +24,7 @@ from tasks.collections import (
     work_partitions,
 )
 from tasks.notices import deliver_notices
+from tasks.runtime import as_is
 
 BATCH = 2000  # customers per task: a handful of tasks per run, a transaction per 500 inside
 
@@ -55,13 +56,13 @@ def collections(
     progress.expect("customers", len(ids))
     processes = collections_processes(len(ids)) if partitions == 0 and not dry_run else 1
     if processes > 1:
-        done = dun_in_processes(ids, as_of, dry_run, processes)
+        done = dun_in_processes(as_is(ids), as_of, dry_run, processes)
         return _finish(as_of, dry_run, len(ids), done["summary"], partitions=done["partitions"])
     batches = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
     progress.expect("batches", len(batches))
     summaries = []
     for batch in batches:
-        summaries.append(dun_customers(batch, as_of, dry_run))
+        summaries.append(dun_customers(as_is(batch), as_of, dry_run))
         progress.advance("batches")
     summary = merge_summaries(summaries)
     if not dry_run:
@@ -72,7 +73,7 @@ def collections(
 def _partitioned(as_of: date, dry_run: bool, ids: list[int], parts: int) -> dict | State:
     run_key = f"collections:{as_of.isoformat()}:{flow_run.id}"
     progress.expect("customers", len(ids))  # those dunned here are counted
-    plan_partitions(run_key, ids, parts)
+    plan_partitions(run_key, as_is(ids), parts)
     helpers = start_partition_runs(run_key, as_of, dry_run, parts)
     if helpers:  # the pool's workers do the partitions; this run waits for them
         wait_for_partitions(run_key, helpers)

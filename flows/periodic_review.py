@@ -20,6 +20,7 @@ from tasks.research import (
     review_requester,
     scan_risk,
 )
+from tasks.runtime import as_is
 
 BATCH = 2000  # customers per task: a handful of tasks per run, a transaction per 200 inside
 
@@ -41,11 +42,11 @@ def periodic_review(as_of: date | None = None) -> dict[str, Any]:
     started: list[ReviewStarted] = []
     progress.expect("reviews", len(due))
     for i in range(0, len(due), BATCH):
-        started += review_customers(due[i : i + BATCH], as_of, requester)
+        started += review_customers(as_is(due[i : i + BATCH]), as_of, requester)
         progress.advance("reviews", len(due[i : i + BATCH]))
     by_code = {d["customer"]: d for d in due}
     notify_reviews_started(
-        as_of, [{**by_code[s["customer"]], "review": s} for s in started], under_way
+        as_of, as_is([{**by_code[s["customer"]], "review": s} for s in started]), as_is(under_way)
     )
     deliver_notices()
     get_run_logger().info("%d review(s) started as of %s; risk scan %s", len(started), as_of, risk)

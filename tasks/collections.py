@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, cast
 
 from prefect import task
 
+from credit.db.engine import refresh_statistics
 from credit.services import collections as collections_service
 from credit.services import local_partitions, partitions
 from credit.services.collections import RunSummary
@@ -17,7 +18,10 @@ if TYPE_CHECKING:
 @task(name="find-collection-candidates")
 def find_collection_candidates(as_of: date, dry_run: bool = False) -> list[int]:
     """Ids of customers with something past due, an open dunning episode or an open promise
-    (a live run dated in the past is refused, with the reason)."""
+    (a live run dated in the past is refused, with the reason); the database's planner
+    statistics refreshed first (the run's queries lean on them)."""
+    if not dry_run:
+        refresh_statistics(app().engine)
     return collections_service.collection_candidates(app(), as_of=as_of, dry_run=dry_run)
 
 

@@ -10,6 +10,7 @@ from prefect import task
 from prefect.artifacts import create_table_artifact
 
 from credit import services
+from credit.db.engine import refresh_statistics
 from credit.services.research import Collected, ReminderCounts, ScoredSummary
 from credit.services.reviews import DueReview, ReviewStarted
 from credit.services.risk import RiskScan
@@ -102,7 +103,9 @@ def review_customers(due: list[DueReview], as_of: date, requested_by: str) -> li
 
 @task(name="find-due-reviews")
 def find_due_reviews(as_of: date) -> list[DueReview]:
-    """Every line due for review, those already under way included (``in_progress``)."""
+    """Every line due for review, those already under way included (``in_progress``); the
+    database's planner statistics refreshed first (the run's queries lean on them)."""
+    refresh_statistics(app().engine)
     return services.due_reviews(app(), as_of=as_of, include_in_progress=True)
 
 

@@ -60,3 +60,21 @@ def _make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """SQLite: sample every table and index into the query planner's statistics (``ANALYZE``,
+    at most ``analysis_limit`` rows an index: about 0.3 s on a database of 100,000 customers).
+
+    Without statistics SQLite takes any index a query names, the one on a status with five
+    values as readily as the one on the customer: the research of 2,000 customers then read every
+    complete assessment to find their earlier ratings (0.2 s at 10,000 customers, 1.2 s at
+    100,000, growing with the table). With them it takes the selective index. The large daily
+    runs call this first, so the statistics follow the tables as they grow. PostgreSQL keeps
+    its own (autovacuum's ANALYZE): nothing to do."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
