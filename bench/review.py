@@ -29,9 +29,9 @@ waiting: the awaiting count below says so.)
     recommend); bulk inserts of the assessments in one transaction. No Prefect, no ORM objects,
     no audit events, no risk-signal rows and no notices (the real step writes those too).
 (b) real: ``--real flow`` (default) a Prefect flow shaped like `periodic_review` (the real
-    ``find-due-reviews`` task, then one task per ``flows.periodic_review.BATCH`` (2,000)
-    customers calling the services above, their rows passed as is (``tasks.runtime.as_is``), a transaction per ``BATCH`` (200) inside, each task
-    returning only a count per status); ``--real services`` the same calls without Prefect.
+    ``count-due-reviews`` task, then one task per page of ``flows.periodic_review.BATCH``
+    (2,000) customers: ``services.due_reviews_page``, then the services above, a transaction
+    per ``BATCH`` (200) inside, each task returning only a count per status); ``--real services`` the same calls without Prefect.
 Each side runs in its own process on its own fresh copy of the database (a file copy on SQLite,
 CREATE DATABASE ... TEMPLATE on PostgreSQL, dropped afterwards). Prints both wall times
 (imports included) and the time of the step itself (without interpreter and Prefect start-up),
@@ -58,6 +58,7 @@ from bench._db import BENCH_COMPANY, run_sides
 
 WRITE_BATCH = 1_000
 BATCH = 200  # customers per research transaction: credit.services.research_batch.BATCH
+PAGE = 2_000  # customers per page of due lines (a task of the flow): flows.periodic_review.BATCH
 
 
 def _app(url: str) -> Any:
@@ -84,16 +85,35 @@ def research_batch(
     )
 
 
-def real_services(url: str, as_of: date) -> dict[str, float]:
-    """The research step through the services, in batches as the flow cuts them, no Prefect."""
+def research_page(
+    app: Any, *, as_of: date, after: int, size: int, requested_by: str
+) -> dict[str, Any]:
+    """A page of due lines (``services.due_reviews_page``) researched: a count per status, and
+    where the next page starts."""
     from credit import services
+
+    page = services.due_reviews_page(app, as_of=as_of, after=after, size=size)
+    counts: dict[str, int] = defaultdict(int)
+    for r in research_batch(app, due=page["due"], as_of=as_of, requested_by=requested_by):
+        counts[str(r["status"])] += 1
+    return {"counts": dict(counts), "after": page["after"]}
+
+
+def real_services(url: str, as_of: date) -> dict[str, float]:
+    """The research step through the services, a page at a time as the flow does, no Prefect."""
+    from credit import services
+    from credit.db.engine import refresh_statistics
 
     app = _app(url)
     started = time.monotonic()
-    due = services.due_reviews(app, as_of=as_of)
+    refresh_statistics(app.engine)
+    services.count_due_lines(app, as_of=as_of)
     requester = app.directory.teams.review_requester
-    for i in range(0, len(due), BATCH):
-        research_batch(app, due=due[i : i + BATCH], as_of=as_of, requested_by=requester)
+    after: int | None = 0
+    while after is not None:
+        after = research_page(app, as_of=as_of, after=after, size=PAGE, requested_by=requester)[
+            "after"
+        ]
     step = time.monotonic() - started
     app.engine.dispose()
     return {"step": step}
@@ -114,34 +134,37 @@ def real_flow(url: str, as_of: date) -> dict[str, float]:
     from prefect import flow, task
 
     from flows import periodic_review
-    from tasks.research import find_due_reviews
-    from tasks.runtime import app, as_is
+    from tasks.research import count_due_reviews
+    from tasks.runtime import app
 
     inside = {"batches": 0.0, "body": 0.0}
 
-    @task(name="research-batch")
-    def research(due: list[dict], as_of: date, requested_by: str) -> dict[str, int]:
-        """A task's worth of customers (``periodic_review.BATCH``), a transaction per ``BATCH``;
-        its result is a count per status (small: the flow's memory stays flat)."""
+    @task(name="research-page")
+    def research(as_of: date, after: int, size: int, requested_by: str) -> dict[str, Any]:
+        """A page of the due lines (``periodic_review.BATCH`` customers), researched in
+        transactions of ``BATCH``; its result is a count per status and where the next page
+        starts (small: the flow's memory stays flat)."""
         started = time.monotonic()
         try:
-            counts: dict[str, int] = defaultdict(int)
-            for r in research_batch(app(), due=due, as_of=as_of, requested_by=requested_by):
-                counts[str(r["status"])] += 1
-            return dict(counts)
+            return research_page(
+                app(), as_of=as_of, after=after, size=size, requested_by=requested_by
+            )
         finally:
             inside["batches"] += time.monotonic() - started
 
     @flow(name="periodic-review-research", flow_run_name="periodic-review-research-{as_of}")
     def periodic_review_research(as_of: date) -> int:
-        """`periodic_review` up to the draft: the due list, then research in batches."""
+        """`periodic_review` up to the draft: the count of due lines, then research a page at a
+        time."""
         started = time.monotonic()
-        due = find_due_reviews(as_of)
+        count_due_reviews(as_of)
         requester = app().directory.teams.review_requester
         done = 0
-        size = periodic_review.BATCH
-        for i in range(0, len(due), size):
-            done += sum(research(as_is(due[i : i + size]), as_of, requester).values())
+        after: int | None = 0
+        while after is not None:
+            page = research(as_of, after, periodic_review.BATCH, requester)
+            done += sum(page["counts"].values())
+            after = page["after"]
         inside["body"] = time.monotonic() - started
         return done
 
@@ -589,7 +612,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.real == "flow":
         print(f"flow: {r['in_body']:.2f} s in the flow's body (the rest of the step is Prefect "
               f"starting and ending the run), {r['in_batches']:.2f} s of it inside the "
-              "research-batch tasks")  # fmt: skip
+              "research-page tasks (each reads its page of due lines)")  # fmt: skip
     print(f"ratings: bare {b['ratings']}; {args.real} {r['ratings']}")
     print(f"ratio {args.real} / bare: {r['seconds'] / b['seconds']:.2f}x (step only "
           f"{r['step'] / b['step']:.2f}x, CPU {r['cpu'] / b['cpu']:.2f}x); per customer: bare "

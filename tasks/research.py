@@ -12,7 +12,7 @@ from prefect.artifacts import create_table_artifact
 from credit import services
 from credit.db.engine import refresh_statistics
 from credit.services.research import Collected, ReminderCounts, ScoredSummary
-from credit.services.reviews import DueReview, ReviewStarted
+from credit.services.reviews import DueReview, ReviewedPage
 from credit.services.risk import RiskScan
 from tasks.runtime import app
 
@@ -95,18 +95,35 @@ def review_requester() -> str:
     return app().directory.teams.review_requester
 
 
-@task(name="review-customers")
-def review_customers(due: list[DueReview], as_of: date, requested_by: str) -> list[ReviewStarted]:
-    """Research, draft and route a batch of re-reviews."""
-    return services.review_customers(app(), due=due, as_of=as_of, requested_by=requested_by)
-
-
-@task(name="find-due-reviews")
-def find_due_reviews(as_of: date) -> list[DueReview]:
-    """Every line due for review, those already under way included (``in_progress``); the
-    database's planner statistics refreshed first (the run's queries lean on them)."""
+@task(name="count-due-reviews")
+def count_due_reviews(as_of: date) -> int:
+    """How many lines are due (the run's progress total); the database's planner statistics
+    refreshed first (the run's queries lean on them)."""
     refresh_statistics(app().engine)
-    return services.due_reviews(app(), as_of=as_of, include_in_progress=True)
+    return services.count_due_lines(app(), as_of=as_of)
+
+
+@task(name="review-due-page")
+def review_due_page(as_of: date, after: int, size: int, requested_by: str) -> ReviewedPage:
+    """The due lines of the next ``size`` customers after ``after``: research, draft and route
+    those not under way. Returns the reviews started (with their line, for the credit team's
+    notice), the lines still under way, how many lines the page held and where the next starts."""
+    page = services.due_reviews_page(
+        app(), as_of=as_of, after=after, size=size, include_in_progress=True
+    )
+    due = [d for d in page["due"] if not d["in_progress"]]
+    started = (
+        services.review_customers(app(), due=due, as_of=as_of, requested_by=requested_by)
+        if due
+        else []
+    )
+    by_code = {d["customer"]: d for d in due}
+    return {
+        "started": [{**by_code[s["customer"]], "review": s} for s in started],
+        "under_way": [d for d in page["due"] if d["in_progress"]],
+        "lines": page["lines"],
+        "after": page["after"],
+    }
 
 
 @task(name="notify-reviews-started")

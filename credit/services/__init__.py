@@ -120,7 +120,9 @@ if TYPE_CHECKING:
     )
     from credit.services.research_batch import research_customers
     from credit.services.reviews import (
+        count_due_lines,
         due_reviews,
+        due_reviews_page,
         notify_reviews_started,
         resume_research,
         review_customers,

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any, TypedDict
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -62,68 +62,132 @@ class DueReview(TypedDict):
 
 
 def due_reviews(app: App, *, as_of: date, include_in_progress: bool = False) -> list[DueReview]:
-    """Lines due for review as of a date, or whose customer a high risk signal flagged.
+    """Lines due for review as of a date, or whose customer a high risk signal flagged, in due
+    date and customer order.
 
     A line whose customer already has a review under way (research waiting for the analyst, a
     request in approval or approved and not yet published) is not started again; with
     ``include_in_progress`` it is listed all the same, with ``in_progress``: since when and what
     it waits for, so an overdue review never vanishes from the list."""
     with app.uow(read_only=True) as uow:
-        s = uow.session
-        rows, due_ids = _due_lines(s, as_of)
-        busy = _reviews_in_progress(s, due_ids) if rows else {}
-        keys = _review_keys(s, rows, as_of)
-        # The periodic review keys the due customers have used (a few per customer, over the
-        # years): a review already made for this due date is not started again.
-        done = set(
-            s.exec(
-                select(CreditAssessment.review_key).where(
-                    col(CreditAssessment.customer_id).in_(due_ids),
-                    col(CreditAssessment.review_key).like("periodic:%"),
-                )
+        rows, due_ids = _due_lines(uow.session, as_of)
+        return _due(uow.session, rows, due_ids, as_of, include_in_progress=include_in_progress)
+
+
+class DuePage(TypedDict):
+    """A page of :func:`due_reviews_page`: its due reviews, and where the next page starts
+    (None after the last)."""
+
+    due: list[DueReview]
+    lines: int  # the due lines the page looked at (those reviewed for the date already included)
+    after: int | None
+
+
+class ReviewedPage(TypedDict):
+    """A page of due lines reviewed (``tasks.research.review_due_page``)."""
+
+    started: list[dict[str, Any]]  # a due review with its "review": ReviewStarted
+    under_way: list[DueReview]
+    lines: int
+    after: int | None
+
+
+def due_reviews_page(
+    app: App, *, as_of: date, after: int = 0, size: int = 2000, include_in_progress: bool = False
+) -> DuePage:
+    """:func:`due_reviews` a page at a time, in customer order: the due lines of the next
+    ``size`` customers after the one ``after`` names (0: from the start). A large periodic
+    review holds one page, not the whole list. Reviewing a page's customers changes nothing
+    for the customers of later pages, so the pages of one run list every due line once."""
+    with app.uow(read_only=True) as uow:
+        rows, _ = _due_lines(uow.session, as_of, after=after, size=size)
+        ids = [r.id for r in rows]
+        due = _due(uow.session, rows, ids, as_of, include_in_progress=include_in_progress)
+    return {"due": due, "lines": len(rows), "after": ids[-1] if len(rows) == size else None}
+
+
+def count_due_lines(app: App, *, as_of: date) -> int:
+    """How many lines :func:`due_reviews` looks at (those already reviewed for the date or
+    under way included): a run's progress total."""
+    with app.uow(read_only=True) as uow:
+        return int(
+            uow.session.execute(
+                sa_select(func.count())
+                .select_from(CreditLine)
+                .join(Customer, col(Customer.id) == col(CreditLine.customer_id))
+                .where(*_due_where(as_of))
+            ).scalar_one()
+        )
+
+
+def _due(
+    s: Session, rows: list[Any], due_ids: Any, as_of: date, *, include_in_progress: bool
+) -> list[DueReview]:
+    """The due reviews of these due lines (``due_ids``: their customers' ids, or a subquery)."""
+    busy = _reviews_in_progress(s, due_ids) if rows else {}
+    keys = _review_keys(s, rows, as_of, due_ids)
+    # The periodic review keys the due customers have used (a few per customer, over the
+    # years): a review already made for this due date is not started again.
+    done = set(
+        s.exec(
+            select(CreditAssessment.review_key).where(
+                col(CreditAssessment.customer_id).in_(due_ids),
+                col(CreditAssessment.review_key).like("periodic:%"),
             )
         )
-        out: list[DueReview] = []
-        for c in rows:
-            in_progress = busy.get(c.id)
-            if in_progress is None and keys[c.id] in done:
-                # A review already made for this due date (say, rejected) is not started again.
-                continue
-            if in_progress is not None and not include_in_progress:
-                continue
-            out.append(
-                {
-                    "customer": c.code,
-                    "review_key": keys[c.id],
-                    "name": c.name,
-                    "next_review_on": c.next_review_on.isoformat(),
-                    "reason": f"risk signal: {c.review_flag_reason}"
-                    if c.review_flagged_on is not None and c.next_review_on > as_of
-                    else SCHEDULED,
-                    "flagged_on": c.review_flagged_on.isoformat() if c.review_flagged_on else None,
-                    "limit": str(c.limit),
-                    "currency": c.currency,
-                    "rating": c.rating,
-                    "status": c.status,
-                    "in_progress": in_progress,
-                }
-            )
-        return out
+    )
+    out: list[DueReview] = []
+    for c in rows:
+        in_progress = busy.get(c.id)
+        if in_progress is None and keys[c.id] in done:
+            # A review already made for this due date (say, rejected) is not started again.
+            continue
+        if in_progress is not None and not include_in_progress:
+            continue
+        out.append(
+            {
+                "customer": c.code,
+                "review_key": keys[c.id],
+                "name": c.name,
+                "next_review_on": c.next_review_on.isoformat(),
+                "reason": f"risk signal: {c.review_flag_reason}"
+                if c.review_flagged_on is not None and c.next_review_on > as_of
+                else SCHEDULED,
+                "flagged_on": c.review_flagged_on.isoformat() if c.review_flagged_on else None,
+                "limit": str(c.limit),
+                "currency": c.currency,
+                "rating": c.rating,
+                "status": c.status,
+                "in_progress": in_progress,
+            }
+        )
+    return out
 
 
-def _due_lines(s: Session, as_of: date) -> tuple[list[Any], Any]:
-    """The lines due (or whose customer is flagged), as rows of the columns a due review shows,
-    in due date and customer order; and their customers' ids as a subquery (not thousands of
-    bound ids)."""
-    due_where = (
+def _due_where(as_of: date) -> tuple[Any, ...]:
+    return (
         or_(
             col(CreditLine.next_review_on) <= as_of,
             col(Customer.review_flagged_on).is_not(None),
         ),
         col(CreditLine.status).in_([LineStatus.ACTIVE, LineStatus.ON_HOLD]),
     )
+
+
+def _due_lines(
+    s: Session, as_of: date, *, after: int | None = None, size: int | None = None
+) -> tuple[list[Any], Any]:
+    """The lines due (or whose customer is flagged), as rows of the columns a due review shows,
+    in due date and customer order; and their customers' ids as a subquery (not thousands of
+    bound ids). With ``size``: the next ``size`` in customer id order after ``after``."""
+    due_where = _due_where(as_of)
+    if size is not None:
+        due_where = (*due_where, col(Customer.id) > (after or 0))
+        order: tuple[Any, ...] = (col(Customer.id),)
+    else:
+        order = (col(CreditLine.next_review_on), col(Customer.code))
     # Columns, not ORM objects (two per line cost more than the rest of the query).
-    rows = s.execute(
+    query = (
         sa_select(
             col(Customer.id),
             col(Customer.code),
@@ -138,8 +202,9 @@ def _due_lines(s: Session, as_of: date) -> tuple[list[Any], Any]:
         )
         .join(Customer, col(Customer.id) == col(CreditLine.customer_id))
         .where(*due_where)
-        .order_by(col(CreditLine.next_review_on), col(Customer.code))
-    ).all()
+        .order_by(*order)
+    )
+    rows = s.execute(query if size is None else query.limit(size)).all()
     due_ids = (
         select(CreditLine.customer_id)
         .join(Customer, col(Customer.id) == col(CreditLine.customer_id))
@@ -148,13 +213,13 @@ def _due_lines(s: Session, as_of: date) -> tuple[list[Any], Any]:
     return list(rows), due_ids
 
 
-def _review_keys(s: Session, rows: list[Any], as_of: date) -> dict[int, str]:
+def _review_keys(s: Session, rows: list[Any], as_of: date, due_ids: Any) -> dict[int, str]:
     """Each due customer's review key: a scheduled review when its date has come; otherwise one
     per flagging signal (or per flag, when no signal raised it)."""
     open_signals: dict[int, int] = {}
     for cid, sid in s.exec(
         select(RiskSignal.customer_id, id_col(RiskSignal)).where(
-            col(RiskSignal.reviewed_in).is_(None)
+            col(RiskSignal.reviewed_in).is_(None), col(RiskSignal.customer_id).in_(due_ids)
         )
     ):
         open_signals[cid] = max(sid, open_signals.get(cid, 0))
