@@ -14,7 +14,7 @@ from credit.app import App
 from credit.db.engine import make_engine, refresh_statistics
 from credit.services.research_batch import _earlier_ratings
 from credit.settings import Settings
-from tests.conftest import TEST_COMPANY
+from tests.conftest import TEST_COMPANY, scratch_postgres
 
 AS_OF = date(2027, 3, 1)
 
@@ -50,7 +50,7 @@ def test_refreshed_statistics_send_the_earlier_ratings_query_to_the_customer_ind
     generate(url, customers=400, invoices=800, seed=3, as_of=AS_OF, lines_share=1.0, due_share=1.0)
 
     engine = make_engine(url)
-    refresh_statistics(engine)
+    assert refresh_statistics(engine) == ["*"]
     with engine.connect() as conn:
         analyzed = {r[0] for r in conn.exec_driver_sql("SELECT tbl FROM sqlite_stat1")}
     engine.dispose()
@@ -60,8 +60,18 @@ def test_refreshed_statistics_send_the_earlier_ratings_query_to_the_customer_ind
     assert plans and all("ix_credit_assessment_customer_id" in p for p in plans), plans
 
 
-def test_refreshing_statistics_leaves_postgresql_to_its_own(tmp_path):
-    # Nothing to do on PostgreSQL (autovacuum analyzes); a non-SQLite engine is left untouched.
-    engine = make_engine("postgresql://nobody@127.0.0.1:1/none")
-    refresh_statistics(engine)  # no connection is opened: it would fail
-    engine.dispose()
+def test_postgresql_tables_never_analyzed_or_much_changed_are_analyzed_once():
+    # The servers here run without autovacuum: nothing else would ever analyze them.
+    with scratch_postgres() as url:
+        generate(url, customers=300, invoices=600, seed=3, as_of=AS_OF, lines_share=1.0)
+        engine = make_engine(url)
+        analyzed = refresh_statistics(engine)
+        assert {"credit_assessment", "invoice", "customer"} <= set(analyzed)
+        with engine.connect() as conn:
+            never = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid "
+                "WHERE c.reltuples < 0"
+            ).scalar_one()
+        assert never == 0
+        assert refresh_statistics(engine) == []  # current: nothing to do
+        engine.dispose()
