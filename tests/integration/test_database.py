@@ -338,3 +338,33 @@ def test_many_rows_copied_in_bulk_read_back_as_an_insert_writes_them(engine):
         }  # fmt: skip
     assert len(got["EUR"]) == 60 and got["EUR"] == got["USD"]
     assert got["EUR"][1][-1] == "email"  # the column's default
+
+
+@pytest.mark.parametrize("count", [3, 120])
+def test_rows_inserted_with_their_new_ids_get_those_ids_in_order(engine, count):
+    """insert_returning_ids: few rows by INSERT ... RETURNING, many (PostgreSQL) by ids taken
+    from the sequence and COPY; on SQLite the next ids after the largest. Either way the id
+    given for a row is the row's, ascending, and a later plain insert gets a new one."""
+    from credit.db.tables import insert_returning_ids, table_of
+
+    upgrade(engine)
+    rows = [
+        {"code": f"C{n:04}", "name": f"Name {n}", "email": "a@b.cd", "country": "DE",
+         "currency": "EUR", "sales_owner_email": "s@b.cd"}
+        for n in range(count)
+    ]  # fmt: skip
+    with Session(engine) as s:
+        s.add(Customer(code="FIRST", name="N", email="a@b.cd", country="DE", currency="EUR",
+                       sales_owner_email="s@b.cd"))  # fmt: skip
+        s.commit()
+        ids = insert_returning_ids(s, table_of(Customer), rows)
+        s.commit()
+        later = Customer(code="LATER", name="N", email="a@b.cd", country="DE", currency="EUR",
+                         sales_owner_email="s@b.cd")  # fmt: skip
+        s.add(later)
+        s.commit()
+        later_id = later.id
+        stored = dict(s.exec(select(Customer.id, Customer.code)).all())
+    assert ids == sorted(ids) and len(set(ids)) == count
+    assert [stored[i] for i in ids] == [r["code"] for r in rows]
+    assert later_id is not None and later_id > max(ids)
