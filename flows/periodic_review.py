@@ -3,6 +3,7 @@ and every customer a high-severity signal flagged."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -37,7 +38,7 @@ def periodic_review(as_of: date | None = None) -> dict[str, Any]:
     # A line whose earlier review is still under way is not started again, but the credit team
     # hears of it: an overdue review never vanishes.
     requester = review_requester()
-    progress.expect("reviews", count_due_reviews(as_of))
+    progress.expect("due lines", count_due_reviews(as_of))
     started: list[dict[str, Any]] = []
     under_way: list[DueReview] = []
     after: int | None = 0
@@ -45,8 +46,11 @@ def periodic_review(as_of: date | None = None) -> dict[str, Any]:
         page = review_due_page(as_of, after, BATCH, requester)
         started += page["started"]
         under_way += page["under_way"]
-        progress.advance("reviews", page["lines"])
+        progress.advance("due lines", page["lines"])
         after = page["after"]
+    # in due date and customer order, as `credit reviews due` lists them (pages go by customer id)
+    started.sort(key=_due_order)
+    under_way.sort(key=_due_order)
     notify_reviews_started(as_of, as_is(started), as_is(under_way))
     deliver_notices()
     get_run_logger().info("%d review(s) started as of %s; risk scan %s", len(started), as_of, risk)
@@ -57,3 +61,7 @@ def periodic_review(as_of: date | None = None) -> dict[str, Any]:
         "under_way": under_way,
         "temporary_limits_expired": expired,
     }
+
+
+def _due_order(d: Mapping[str, Any]) -> tuple[str, str]:
+    return (d["next_review_on"], d["customer"])

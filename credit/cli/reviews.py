@@ -134,11 +134,14 @@ def reviews_due(
 
     day = parse_date(as_of)
     a = get_app()
+    if run:  # the run reads the due lines a page at a time; the whole list is not held here
+        with clear_errors():
+            lines = services.count_due_lines(a, as_of=day)
+        _start_due_reviews(day, count=lines, as_json=as_json)
+        return
     with clear_errors():
-        due = services.due_reviews(a, as_of=day, include_in_progress=not run)
-    if run:
-        _start_due_reviews(day, count=len(due), as_json=as_json)
-    elif as_json:
+        due = services.due_reviews(a, as_of=day, include_in_progress=True)
+    if as_json:
         print_json(due)
     else:
         _show_due(day, due)
@@ -151,7 +154,7 @@ def _start_due_reviews(day: date, *, count: int, as_json: bool) -> None:
         return periodic_review(as_of=day)
 
     with clear_errors():
-        result = run_flow(f"Starting {counted(count, 'review')}", call)
+        result = run_flow(f"Reviewing {counted(count, 'due line')}", call)
     if as_json:
         print_json(result)
         return

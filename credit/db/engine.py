@@ -38,7 +38,8 @@ def json_dumps(value: Any) -> str:
     an assessment's snapshot is tens of kilobytes). Compact and in UTF-8 where json.dumps puts
     spaces and escapes: the same JSON value, read back by json.loads as before. What orjson will
     not take as json.dumps would (a key that is not a string, an integer over 64 bits, a str or
-    int subclass) goes through json.dumps itself. A float NaN, which json.dumps writes as
+    int subclass) goes through json.dumps itself; a plain Enum or a UUID, which json.dumps
+    refuses, is written as its value. A float NaN, which json.dumps writes as
     ``NaN`` (not JSON: PostgreSQL refuses it), is written as ``null``; the product stores no
     floats in JSON (amounts and scores are decimal strings)."""
     if type(value) is dict or type(value) is list:
@@ -107,13 +108,18 @@ def refresh_statistics(engine: Engine) -> list[str]:
     - PostgreSQL: autovacuum does this, when it runs (a server may have it off, as the servers
       here do): each table never analyzed, or changed since its last ``ANALYZE`` by more rows
       than autovacuum's default threshold (50 and a tenth of the table), is analyzed now. A table
-      whose statistics are current costs one catalog query; a user that may not analyze a table
-      leaves it as it was (logged)."""
+      whose statistics are current costs one catalog query; tables the user does not own are
+      left to their owner."""
+    log = logging.getLogger(__name__)
     if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
-            conn.exec_driver_sql("ANALYZE")
-            conn.commit()
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
+        except DBAPIError:  # locked past the busy timeout: the run goes on with the old ones
+            log.warning("planner statistics not refreshed", exc_info=True)
+            return []
         return ["*"]
     if engine.dialect.name != "postgresql":
         return []
@@ -123,7 +129,10 @@ def refresh_statistics(engine: Engine) -> list[str]:
             for (name,) in conn.exec_driver_sql(
                 "SELECT c.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
                 "WHERE s.schemaname = current_schema() AND (c.reltuples < 0 "
-                "OR s.n_mod_since_analyze > 50 + 0.1 * c.reltuples) ORDER BY c.relname"
+                "OR s.n_mod_since_analyze > 50 + 0.1 * c.reltuples) "
+                # only the tables this user may analyze (PostgreSQL skips the others with a
+                # warning, not an error: they would be tried again every run)
+                "AND pg_has_role(c.relowner, 'USAGE') ORDER BY c.relname"
             )
         ]
         conn.rollback()
@@ -134,7 +143,5 @@ def refresh_statistics(engine: Engine) -> list[str]:
                 conn.exec_driver_sql(f"ANALYZE {engine.dialect.identifier_preparer.quote(name)}")
             done.append(name)
         except DBAPIError:
-            logging.getLogger(__name__).warning(
-                "planner statistics of %s not refreshed", name, exc_info=True
-            )
+            log.warning("planner statistics of %s not refreshed", name, exc_info=True)
     return done
