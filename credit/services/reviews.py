@@ -285,7 +285,7 @@ def _reviews_in_progress(s: Session, customer_ids: Any) -> dict[int, InProgress]
                 sa_select(id_col(CreditAssessment), col(CreditAssessment.as_of)).where(
                     col(CreditAssessment.id).in_([r.assessment_id for r in requests[i : i + 5000]])
                 )
-            ).tuples()
+            ).all()  # a list of pairs: a Result has keys(), dict.update took it for a mapping
         )
     for r in requests:
         level_step = pending.get(saved_id(r))

@@ -186,6 +186,15 @@ def test_a_rejected_re_review_is_looked_at_again_in_a_month(ledger):
     )
     assert started["status"] == "in_approval"  # October's rating carried over: no human step
     assert started["waiting_for"] == "level 1 (credit_manager): ben.manager"
+    # while the request waits, the line is listed as under way, whole list or a page at a time
+    [listed] = services.due_reviews(ledger, as_of=day, include_in_progress=True)
+    [paged] = services.due_reviews_page(ledger, as_of=day, include_in_progress=True)["due"]
+    assert listed == paged and listed["in_progress"] == {
+        "what": f"request {started['request_id']}",
+        "since": "2027-01-05",
+        "waiting_for": "approval level 1 (credit_manager: ben.manager)",
+    }
+    assert services.due_reviews(ledger, as_of=day) == []
     services.decide(
         ledger,
         subject=services.SUBJECT_REQUEST,
