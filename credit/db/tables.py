@@ -37,7 +37,7 @@ def insert_returning_ids(session: Session, table: Table, rows: list[dict[str, An
         return []
     if session.get_bind().dialect.name != "sqlite":
         ids = _next_ids(session, table, len(rows))
-        if ids is None or len(rows) < COPY_FROM:
+        if ids is None:  # few rows, or an id without a sequence
             new = session.execute(
                 insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
             ).scalars()
