@@ -1,9 +1,9 @@
-"""Periodic review's research step against its bare lower bound, on copies of one portfolio.
+"""Periodic review's research step against its plain bound (the same job) and its bare one.
 
     python -m bench.portfolio --customers 100000 --invoices 1000000 --lines-share 1 \\
         --due-share 1 --database-url sqlite:///var/r.db
     python -m bench.review --database-url sqlite:///var/r.db [--as-of 2027-03-01] \\
-        [--real flow|services]
+        [--real flow|services] [--bound plain|bare|both]
 
 The research step, as measured here, is what `periodic_review` does for every line due on
 ``--as-of`` before any person is involved: the due list (``services.due_reviews``), then per
@@ -23,21 +23,28 @@ at most 12 months old and completes without an analyst. (A run on a later day th
 portfolio's ``--as-of`` finds the yearly lines' ratings too old and leaves those assessments
 waiting: the awaiting count below says so.)
 
-(a) bare: one process, streamed SQL scans (ordered by customer) of the due lines, statements,
-    invoices and credit notes, payments and the earlier qualitative ratings, merged per customer;
-    the same domain functions (cleaning, snapshot, scorecard, signals, qualitative, combine, rate,
-    recommend); bulk inserts of the assessments in one transaction. No Prefect, no ORM objects,
-    no audit events, no risk-signal rows and no notices (the real step writes those too).
+(a) plain (the bound): one process, streamed SQL scans (ordered by customer) of the due lines,
+    statements, invoices and credit notes, payments and the earlier qualitative ratings, merged
+    per customer; the same domain functions (cleaning, snapshot, scorecard, signals, qualitative,
+    combine, rate, recommend); then what the real step writes besides the assessment, written
+    plainly: the audit trail's events (two per review, one per new signal; hash-chained in
+    memory, ids counted on), the new risk-signal rows and, for a new high signal, the credit
+    team's risk alert (rendered with f-strings) in the outbox; bulk inserts of it all in one
+    transaction. No Prefect, no ORM objects, no Jinja. The outcome checks it is the same job:
+    the same audit events by action, the same signals and alerts, both chains intact.
+(a') bare (``--bound bare``, and with ``both``, the default): the plain side without the audit
+    trail, the signals and the alerts: the assessments only. The earlier, stricter comparison.
 (b) real: ``--real flow`` (default) a Prefect flow shaped like `periodic_review` (the real
     ``count-due-reviews`` task, then one task per page of ``flows.periodic_review.BATCH``
     (2,000) customers: ``services.due_reviews_page``, then the services above, a transaction
     per ``BATCH`` (200) inside, each task returning only a count per status); ``--real services`` the same calls without Prefect.
 Each side runs in its own process on its own fresh copy of the database (a file copy on SQLite,
-CREATE DATABASE ... TEMPLATE on PostgreSQL, dropped afterwards). Prints both wall times
+CREATE DATABASE ... TEMPLATE on PostgreSQL, dropped afterwards). Prints each side's wall time
 (imports included) and the time of the step itself (without interpreter and Prefect start-up),
-the ratio, the complete assessments each produced (they must be equal), whether their ratings,
-scores and limits agree customer by customer, and each side's peak RSS and CPU seconds (its own
-process and the children it waited for: on a shared machine a steadier figure than the wall time).
+the ratio to each bound, the complete assessments each produced (they must be equal), whether
+their ratings, scores and limits agree customer by customer, the audit events, signals and
+alerts each wrote, and each side's peak RSS and CPU seconds (its own process and the children
+it waited for: on a shared machine a steadier figure than the wall time).
 """
 
 from __future__ import annotations
@@ -253,8 +260,12 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def bare(url: str, as_of: date) -> dict[str, Any]:
-    """The lower bound: streamed scans merged per customer, the domain functions, bulk inserts."""
+def bare(url: str, as_of: date, *, full: bool = False) -> dict[str, Any]:
+    """The lower bound: streamed scans merged per customer, the domain functions, bulk inserts.
+
+    ``full`` (the ``plain`` side): the same job as the real step, not only its assessments: the
+    audit trail's events (hash-chained, the head moved), the new risk signals and the credit
+    team's risk alerts, written the plain way (:class:`_Effects`)."""
     from dataclasses import asdict
 
     from sqlalchemy import insert, or_, select
@@ -334,7 +345,7 @@ def bare(url: str, as_of: date) -> dict[str, Any]:
                Customer.tax_id, Customer.registered_on, Customer.sales_owner_email,
                Customer.review_flagged_on, Customer.review_flag_reason, CreditLine.limit,
                CreditLine.currency.label("line_currency"), CreditLine.request_id,
-               CreditLine.next_review_on)
+               CreditLine.next_review_on, Customer.name, CreditLine.status.label("line_status"))
         .join(CreditLine, CreditLine.customer_id == Customer.id)
         .where(*due_where, Customer.id.not_in(busy))  # type: ignore[union-attr]
         .order_by(Customer.id)
@@ -394,6 +405,7 @@ def bare(url: str, as_of: date) -> dict[str, Any]:
 
     rows: list[dict[str, Any]] = []
     counts = {"complete": 0, "awaiting": 0}
+    effects = _Effects(reader, writer, as_of, version, app.directory.teams.credit) if full else None
     for c in lines:
         key = key_of(c)
         if key in done:
@@ -502,7 +514,17 @@ def bare(url: str, as_of: date) -> dict[str, Any]:
         snapshot["risk_effects"] = risk_effects_view(risk)
         grade = rec.rating
         now = utcnow()
+        assessment_id = effects.assessment(
+            c, key, requester, facts, report, found_signals,
+            {"quantitative": result.total, "qualitative": qual_total, "score": total,
+             "rating": grade, "recommended_limit": rec.limit,
+             "risk_effects": snapshot["risk_effects"].get("summary", ""),
+             "answered_signals": []},
+            qualitative.get("comment") or ("qualitative carried over" if carried else ""),
+            carried=carried is not None,
+        ) if effects else None  # fmt: skip
         rows.append({
+            **({"id": assessment_id} if effects else {}),
             "review_key": key, "customer_id": c.id, "as_of": as_of, "policy_version": version,
             "requested_by": requester, "status": AssessmentStatus.COMPLETE.value,
             "analyst": requester, "requested_limit": None, "override_reason": None,
@@ -518,8 +540,13 @@ def bare(url: str, as_of: date) -> dict[str, Any]:
         if len(rows) >= WRITE_BATCH:
             writer.execute(insert(CreditAssessment), rows)
             rows = []
+            if effects:
+                effects.write()
     if rows:
         writer.execute(insert(CreditAssessment), rows)
+    if effects:
+        effects.write()
+        effects.finish()
     wtx.commit()
     writer.close()
     reader.close()
@@ -528,15 +555,175 @@ def bare(url: str, as_of: date) -> dict[str, Any]:
     return {"step": step, **counts}
 
 
+class _Effects:
+    """What the real step writes besides an assessment, the plain way: ids counted on from the
+    tables' ends (the sequences set after, on PostgreSQL), the audit chain extended in memory
+    (SHA-256 over the canonical JSON the trail verifies, the head moved once), the signals not
+    seen before (by fingerprint, a kind still open not raised again) and, for a new high one,
+    the credit team's risk alert rendered with f-strings; all written with the assessments'
+    batches. (The bench's portfolio has no open signal or review flag to answer or close.)"""
+
+    def __init__(self, reader: Any, writer: Any, as_of: date, version: int, team: str) -> None:
+        from sqlalchemy import func, select
+
+        from credit.db.models import AuditHead, CreditAssessment, RiskSignal
+
+        self.writer, self.as_of, self.version, self.team = writer, as_of, version, team
+        self.assessment_id = reader.execute(select(func.max(CreditAssessment.id))).scalar() or 0
+        self.signal_id = reader.execute(select(func.max(RiskSignal.id))).scalar() or 0
+        head = reader.execute(
+            select(AuditHead.last_id, AuditHead.last_hash).where(AuditHead.id == 1)
+        ).first()
+        self.event_id, self.last_hash = head if head else (0, None)
+        self.head = head is not None
+        self.fingerprints = set(reader.execute(select(RiskSignal.fingerprint)).scalars())
+        self.open_kinds = set(
+            reader.execute(
+                select(RiskSignal.customer_id, RiskSignal.kind).where(
+                    RiskSignal.reviewed_in.is_(None)  # type: ignore[union-attr]
+                )
+            ).all()
+        )
+        self.events: list[dict[str, Any]] = []
+        self.signals: list[dict[str, Any]] = []
+        self.notices: list[dict[str, Any]] = []
+
+    def _event(self, actor: str, action: str, code: str, after: dict[str, Any], reason: str
+               ) -> None:  # fmt: skip
+        from datetime import UTC, datetime
+
+        import orjson
+
+        self.event_id += 1
+        at = datetime.now(UTC)
+        content = {"id": self.event_id, "actor": actor, "action": action,
+                   "entity_type": "customer", "entity_id": code, "before": None, "after": after,
+                   "reason": reason, "policy_version": self.version, "prev_hash": self.last_hash,
+                   "at": at.isoformat(timespec="microseconds")}  # fmt: skip
+        # the trail's canonical JSON (sorted keys, no spaces, UTF-8): orjson writes the same bytes
+        # as json.dumps does for these values (the outcome's chain check would say otherwise)
+        digest = hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        self.events.append({**content, "at": at, "via": None, "hash": digest})
+        self.last_hash = digest
+
+    def assessment(self, c: Any, key: str, requester: str, facts: Any, report: Any,
+                   found: list[Any], outcome: dict[str, Any], reason: str, *, carried: bool
+                   ) -> int:  # fmt: skip
+        """The assessment's id; its audit events, new signals and alert queued for writing."""
+        from datetime import UTC, datetime
+
+        self.assessment_id += 1
+        aid = self.assessment_id
+        self._event(requester, "assessment.collect", c.code,
+                    {"assessment_id": aid, "statements": len(facts.statements),
+                     "documents": len(facts.documents), "fixes": len(report.fixes),
+                     "rejected": len(report.rejected), "flags": len(report.flags)}, key)  # fmt: skip
+        new = []
+        for sig in found:
+            fingerprint = f"{c.code}:{sig.key}"
+            if fingerprint in self.fingerprints or (c.id, sig.kind) in self.open_kinds:
+                continue
+            self.fingerprints.add(fingerprint)
+            self.signal_id += 1
+            new.append({"id": self.signal_id, "fingerprint": fingerprint, "customer_id": c.id,
+                        "kind": sig.kind, "severity": str(sig.severity), "detail": sig.detail,
+                        "detected_on": self.as_of, "detected_at": datetime.now(UTC),
+                        "reviewed_in": aid})  # fmt: skip
+            self._event("risk", "risk.signal", c.code,
+                        {"kind": sig.kind, "severity": str(sig.severity), "detail": sig.detail},
+                        sig.key)  # fmt: skip
+        self.signals += new
+        high = [r for r in new if r["severity"] == "high"]
+        if high:
+            self.notices.append(self._alert(c, new, high))
+        after = {k: str(v) if isinstance(v, Decimal) else v for k, v in outcome.items()}
+        self._event("system" if carried else requester, "assessment.complete", c.code,
+                    {"assessment_id": aid, **after}, reason)  # fmt: skip
+        return aid
+
+    def _alert(self, c: Any, new: list[dict[str, Any]], high: list[dict[str, Any]]
+               ) -> dict[str, Any]:  # fmt: skip
+        from datetime import UTC, datetime
+        from html import escape
+
+        from babel.numbers import format_currency
+
+        line = f"{format_currency(c.limit, c.line_currency, locale='en')}, status " + str(
+            c.line_status
+        ).replace("_", " ")
+        count = f"{len(new)} new risk signal" + ("s" if len(new) != 1 else "")
+        subject = (f"Risk alert: {c.name} ({c.code}), {len(new)} new signal"
+                   f"{'s' if len(new) != 1 else ''}, {len(high)} high")  # fmt: skip
+        items = "".join(f"- {r['kind']} ({r['severity']}): {r['detail']}\n" for r in new)
+        text = (f"Hello credit team,\n\nthe risk scan of {c.name} ({c.code}, {c.country}) as of "
+                f"{self.as_of.isoformat()} found {count}, {len(high)} of them of high severity:\n\n"
+                f"{items}\nOnly signals not seen before are listed; `credit risk signals "
+                f"--customer {c.code}` shows all of them.\n\nCredit line: {line}\n\nSales owner: "
+                f"{c.sales_owner_email}\n\n{c.code} is not flagged for re-review.\n")  # fmt: skip
+        rows = "".join(f"<tr><td>{escape(r['kind'])}</td><td>{r['severity']}</td>"
+                       f"<td>{escape(r['detail'])}</td></tr>" for r in new)  # fmt: skip
+        html = (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{escape(subject)}"
+                f"</title></head><body><h1>Risk alert: {escape(c.name)} ({c.code})</h1><p>Hello "
+                f"credit team, the risk scan of {escape(c.name)} ({c.code}, {c.country}) as of "
+                f"{self.as_of.isoformat()} found <strong>{count}</strong>, {len(high)} of them "
+                f"of high severity:</p><table>{rows}</table><p>Only signals not seen before are "
+                f"listed; <code>credit risk signals --customer {c.code}</code> shows all of "
+                f"them.</p><table><tr><th>Credit line</th><td>{escape(line)}</td></tr><tr>"
+                f"<th>Sales owner</th><td>{escape(c.sales_owner_email or '')}</td></tr></table>"
+                f"<p>{c.code} is not flagged for re-review.</p></body></html>")  # fmt: skip
+        return {"idempotency_key": f"risk-alert:{c.code}:{min(r['id'] for r in high)}",
+                "kind": "risk_alert", "channel": "email", "locale": "en", "customer_id": c.id,
+                "recipients": [self.team], "subject": subject, "text": text, "html": html,
+                "document": None, "status": "pending", "attempts": 0,
+                "created_at": datetime.now(UTC)}  # fmt: skip
+
+    def write(self) -> None:
+        """The rows queued so far (after their batch's assessments: signals name them)."""
+        from sqlalchemy import insert
+
+        from credit.db.models import AuditEvent, Notice, RiskSignal
+
+        for table, rows in ((RiskSignal, self.signals), (AuditEvent, self.events),
+                            (Notice, self.notices)):  # fmt: skip
+            if rows:
+                self.writer.execute(insert(table), rows)
+        self.signals, self.events, self.notices = [], [], []
+
+    def finish(self) -> None:
+        """The audit head moved to the chain's new end; on PostgreSQL the id sequences past the
+        ids given here."""
+        from sqlalchemy import text, update
+
+        from credit.db.models import AuditHead
+
+        if self.head:
+            self.writer.execute(
+                update(AuditHead)
+                .where(AuditHead.id == 1)  # type: ignore[arg-type]
+                .values(last_id=self.event_id, last_hash=self.last_hash)
+            )
+        if self.writer.dialect.name == "postgresql":
+            for table, last in (("credit_assessment", self.assessment_id),
+                                ("risk_signal", self.signal_id), ("audit_event", self.event_id)):  # fmt: skip
+                if last:
+                    self.writer.execute(
+                        text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {last})")
+                    )
+
+
 # --- running and comparing ------------------------------------------------------------------
 
 
 def outcome(url: str) -> dict[str, Any]:
     """What a side left in its copy: periodic assessments by status, ratings, and a digest of
-    each customer's rating, scores, limit and terms (equal digests: equal decisions)."""
-    from sqlalchemy import select
+    each customer's rating, scores, limit and terms (equal digests: equal decisions); the audit
+    events, risk signals and risk alerts written (with a digest of which), and whether the whole
+    audit chain still verifies."""
+    from sqlalchemy import func, select
+    from sqlmodel import Session
 
-    from credit.db.models import CreditAssessment
+    from credit import audit
+    from credit.db.models import AuditEvent, CreditAssessment, Notice, RiskSignal
 
     app = _app(url)
     with app.engine.connect() as conn:
@@ -548,24 +735,47 @@ def outcome(url: str) -> dict[str, Any]:
             .where(CreditAssessment.review_key.like("periodic:%"))  # type: ignore[attr-defined]
             .order_by(CreditAssessment.customer_id)
         ).all()  # fmt: skip
+        events = conn.execute(
+            select(AuditEvent.action, func.count()).group_by(AuditEvent.action)
+        ).all()
+        signals = conn.execute(
+            select(RiskSignal.fingerprint, RiskSignal.severity, RiskSignal.detail).order_by(
+                RiskSignal.fingerprint
+            )
+        ).all()
+        alerts = conn.execute(
+            select(Notice.idempotency_key)
+            .where(Notice.kind == "risk_alert")
+            .order_by(Notice.idempotency_key)
+        ).scalars().all()  # fmt: skip
+    with Session(app.engine) as session:
+        chain = audit.verify(session)
     app.engine.dispose()
     complete = [r for r in rows if r.status == "complete"]
     ratings: dict[str, int] = defaultdict(int)
     for r in complete:
         ratings[r.rating] += 1
     digest = hashlib.sha256("\n".join("|".join(map(str, r)) for r in complete).encode())
+    written = hashlib.sha256(
+        "\n".join(["|".join(map(str, r)) for r in signals] + list(alerts)).encode()
+    )
     return {
         "complete": len(complete),
         "awaiting": len(rows) - len(complete),
         "ratings": dict(sorted(ratings.items())),
         "digest": digest.hexdigest()[:16],
+        "events": dict(sorted((action, n) for action, n in events)),
+        "signals": len(signals),
+        "alerts": len(alerts),
+        "written": written.hexdigest()[:16],
+        "chain": chain.ok,
     }
 
 
 def _side(args: argparse.Namespace) -> None:
     started = time.monotonic()
-    if args.side == "bare":
-        timing = bare(args.database_url, args.as_of)
+    if args.side in ("bare", "plain"):
+        timing = bare(args.database_url, args.as_of, full=args.side == "plain")
     elif args.side == "services":
         timing = real_services(args.database_url, args.as_of)
     else:
@@ -590,36 +800,55 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2027, 3, 1))
     parser.add_argument("--real", choices=["flow", "services"], default="flow")
-    parser.add_argument("--side", choices=["bare", "flow", "services"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--bound",
+        choices=["plain", "bare", "both"],
+        default="both",
+        help="plain: the same job written plainly (audit trail, signals, alerts too); bare: "
+        "the assessments only (the earlier, stricter comparison); both (default)",
+    )
+    parser.add_argument(
+        "--side", choices=["bare", "plain", "flow", "services"], help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.side:
         _side(args)
         return
+    bounds = ["plain", "bare"] if args.bound == "both" else [args.bound]
     results = run_sides(
         "bench.review",
         args.database_url,
-        ["bare", args.real],
+        [*bounds, args.real],
         lambda side, tmp: ["--as-of", args.as_of.isoformat()],
     )
-    b, r = results["bare"], results[args.real]
+    r = results[args.real]
     print(
         f"{'side':9} {'seconds':>8} {'step':>8} {'complete':>9} {'awaiting':>9} {'peak RSS MB':>12}"
-        f" {'CPU s':>8}"
+        f" {'CPU s':>8} {'events':>8} {'signals':>8} {'alerts':>7} {'chain':>6}"
     )
-    for x in (b, r):
+    for x in [results[b] for b in bounds] + [r]:
         print(f"{x['side']:9} {x['seconds']:8.2f} {x['step']:8.2f} {x['complete']:9d} "
-              f"{x['awaiting']:9d} {x['rss_mb']:12d} {x['cpu']:8.2f}")  # fmt: skip
+              f"{x['awaiting']:9d} {x['rss_mb']:12d} {x['cpu']:8.2f} "
+              f"{sum(x['events'].values()):8d} {x['signals']:8d} {x['alerts']:7d} "
+              f"{'intact' if x['chain'] else 'BROKEN':>6}")  # fmt: skip
     if args.real == "flow":
         print(f"flow: {r['in_body']:.2f} s in the flow's body (the rest of the step is Prefect "
               f"starting and ending the run), {r['in_batches']:.2f} s of it inside the "
               "research-page tasks (each reads its page of due lines)")  # fmt: skip
-    print(f"ratings: bare {b['ratings']}; {args.real} {r['ratings']}")
-    print(f"ratio {args.real} / bare: {r['seconds'] / b['seconds']:.2f}x (step only "
-          f"{r['step'] / b['step']:.2f}x, CPU {r['cpu'] / b['cpu']:.2f}x); per customer: bare "
-          f"{1000 * b['step'] / max(1, b['complete']):.2f} ms, {args.real} "
-          f"{1000 * r['step'] / max(1, r['complete']):.2f} ms; complete equal: "
-          f"{b['complete'] == r['complete']}; same ratings, scores and limits: "
-          f"{b['digest'] == r['digest']}")  # fmt: skip
+    print("ratings: " + "; ".join(f"{x['side']} {x['ratings']}" for x in results.values()))
+    for b in bounds:
+        x = results[b]
+        same = (x["complete"] == r["complete"], x["digest"] == r["digest"])
+        print(f"ratio {args.real} / {b}: {r['seconds'] / x['seconds']:.2f}x (step only "
+              f"{r['step'] / x['step']:.2f}x, CPU {r['cpu'] / x['cpu']:.2f}x); per customer: {b} "
+              f"{1000 * x['step'] / max(1, x['complete']):.2f} ms, {args.real} "
+              f"{1000 * r['step'] / max(1, r['complete']):.2f} ms; complete equal: {same[0]}; "
+              f"same ratings, scores and limits: {same[1]}")  # fmt: skip
+    if "plain" in results:
+        x = results["plain"]
+        print(f"same job as plain: audit events by action {x['events'] == r['events']}, the same "
+              f"signals and alerts {x['written'] == r['written']}, both chains intact "
+              f"{x['chain'] and r['chain']}")  # fmt: skip
 
 
 if __name__ == "__main__":
