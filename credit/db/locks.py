@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from credit.db.models import Customer
+from credit.db.tables import among
 
 CHUNK = 1000
 
@@ -27,7 +28,7 @@ def lock_customers(session: Session, customer_ids: Iterable[int]) -> None:
         for i in range(0, len(ids), CHUNK):
             session.execute(
                 select(col(Customer.id))
-                .where(col(Customer.id).in_(ids[i : i + CHUNK]))
+                .where(among(session, col(Customer.id), ids[i : i + CHUNK]))
                 .order_by(col(Customer.id))
                 .with_for_update(key_share=True)
             ).all()

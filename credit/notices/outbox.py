@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from credit.db.bulk import COPY_FROM, insert_rows
 from credit.db.models import Notice, NoticeStatus, utcnow
-from credit.db.tables import table_of
+from credit.db.tables import among, table_of
 from credit.notices.base import Channel, NoticeError
 from credit.notices.copies import add_copies, checked_cc
 from credit.notices.document import stored
@@ -119,7 +119,7 @@ def _stored_keys(session: Session, keys: Any) -> list[str]:
         for i in range(0, len(wanted), 1000)
         for k in session.exec(
             select(Notice.idempotency_key).where(
-                col(Notice.idempotency_key).in_(wanted[i : i + 1000])
+                among(session, col(Notice.idempotency_key), wanted[i : i + 1000])
             )
         )
     ]

@@ -13,6 +13,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from credit.db.models import Customer, FinancialStatement, FxRate, Invoice, Payment
+from credit.db.tables import among
 from credit.domain import dunning
 from credit.domain.cleaning import (
     CleaningReport,
@@ -85,7 +86,7 @@ def _read_ledger(
         inv.c.currency,
         inv.c.kind,
         inv.c.applies_to_id,
-    ).where(inv.c.customer_id.in_(ids), inv.c.issue_date <= as_of)
+    ).where(among(session, inv.c.customer_id, ids), inv.c.issue_date <= as_of)
     for r in session.execute(query.order_by(inv.c.customer_id, inv.c.id)):
         invoices[r.customer_id].append(r)
     for r in session.execute(
@@ -100,7 +101,7 @@ def _read_ledger(
             pay.c.status,
         )
         .where(
-            pay.c.customer_id.in_(ids),
+            among(session, pay.c.customer_id, ids),
             pay.c.paid_on <= as_of,
             pay.c.status != PaymentStatus.REVERSED,  # a match undone: no payment at all
         )
@@ -119,7 +120,9 @@ def _read_ledger(
     for chunk in _chunks(sorted(later)):
         numbers.update(
             (r.id, r.number)
-            for r in session.execute(sa_select(inv.c.id, inv.c.number).where(inv.c.id.in_(chunk)))
+            for r in session.execute(
+                sa_select(inv.c.id, inv.c.number).where(among(session, inv.c.id, chunk))
+            )
         )
     return invoices, payments, numbers
 
@@ -226,7 +229,9 @@ def load_raw_many(
     statements: dict[int, list[RawStatement]] = defaultdict(list)
     for chunk in _chunks(ids):
         for s in session.execute(
-            sa_select(st).where(st.c.customer_id.in_(chunk)).order_by(st.c.customer_id, st.c.id)
+            sa_select(st)
+            .where(among(session, st.c.customer_id, chunk))
+            .order_by(st.c.customer_id, st.c.id)
         ):
             statements[s.customer_id].append(
                 RawStatement(

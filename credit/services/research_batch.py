@@ -31,7 +31,7 @@ from credit.db.models import (
     RequestStatus,
     utcnow,
 )
-from credit.db.tables import insert_returning_ids
+from credit.db.tables import among, insert_returning_ids
 from credit.domain.policy import PolicyBody
 from credit.domain.research_status import IN_PROGRESS, SCHEDULED, AssessmentStatus, ReviewOutcome
 from credit.services.common import (
@@ -204,13 +204,13 @@ def _research_batch(
         codes = [item["customer"] for item in items]
         # Locked first, then read: a flag a risk scan set meanwhile is seen (and closed).
         lock_customers(
-            s, list(s.exec(select(id_col(Customer)).where(col(Customer.code).in_(codes))))
+            s, list(s.exec(select(id_col(Customer)).where(among(s, col(Customer.code), codes))))
         )
         customers = {
             c.code: c
             for c in s.exec(
                 select(Customer)
-                .where(col(Customer.code).in_(codes))
+                .where(among(s, col(Customer.code), codes))
                 .execution_options(populate_existing=True)
             )
         }
@@ -218,7 +218,9 @@ def _research_batch(
         started = set(
             s.exec(
                 select(CreditAssessment.review_key).where(
-                    col(CreditAssessment.review_key).in_([item["review_key"] for item in items])
+                    among(
+                        s, col(CreditAssessment.review_key), [item["review_key"] for item in items]
+                    )
                 )
             )
         )
@@ -256,7 +258,7 @@ def _open_reviews(s: Session, ids: list[int]) -> dict[int, str]:
     why: dict[int, str] = {}
     for cid, aid, analyst in s.exec(
         select(CreditAssessment.customer_id, CreditAssessment.id, CreditAssessment.analyst).where(
-            col(CreditAssessment.customer_id).in_(ids),
+            among(s, col(CreditAssessment.customer_id), ids),
             col(CreditAssessment.status).in_(IN_PROGRESS),
         )
     ):
@@ -266,7 +268,7 @@ def _open_reviews(s: Session, ids: list[int]) -> dict[int, str]:
         )
     for cid, rid, status in s.exec(
         select(CreditRequest.customer_id, CreditRequest.id, CreditRequest.status).where(
-            col(CreditRequest.customer_id).in_(ids),
+            among(s, col(CreditRequest.customer_id), ids),
             col(CreditRequest.status).in_([RequestStatus.IN_APPROVAL, RequestStatus.APPROVED]),
         )
     ):
@@ -293,7 +295,7 @@ def _research(
     raw = load_raw_many(s, [c for _, c in todo], as_of, policy.dunning.tolerance)
     lines = {
         line.customer_id: line
-        for line in s.exec(select(CreditLine).where(col(CreditLine.customer_id).in_(ids)))
+        for line in s.exec(select(CreditLine).where(among(s, col(CreditLine.customer_id), ids)))
     }
     ratings = _earlier_ratings(s, ids, as_of, policy)
     opened = open_signals(s, [c for _, c in todo], as_of)
@@ -390,7 +392,7 @@ def _earlier_ratings(
     for row in s.execute(  # rows, with their columns by name
         select(CreditAssessment.customer_id, id_col(CreditAssessment), CreditAssessment.qualitative)
         .where(
-            col(CreditAssessment.customer_id).in_(ids),
+            among(s, col(CreditAssessment.customer_id), ids),
             CreditAssessment.status == AssessmentStatus.COMPLETE,
             CreditAssessment.as_of >= add_months(as_of, -qual.reuse_months),
             col(CreditAssessment.qualitative_score).is_not(None),

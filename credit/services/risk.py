@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from credit import audit, notices
 from credit.app import App
 from credit.db.models import CreditLine, Customer, LineStatus, RiskSignal, Severity, utcnow
-from credit.db.tables import insert_returning_ids
+from credit.db.tables import among, insert_returning_ids
 from credit.domain import cleaning, signals
 from credit.services.common import saved_id, table_of
 from credit.services.ledger import base_view, collect_clean, rate_table
@@ -94,7 +94,7 @@ def known_signals(s: Session, customer_ids: list[int], fingerprints: list[str]) 
         seen.update(
             s.exec(
                 select(RiskSignal.fingerprint).where(
-                    col(RiskSignal.fingerprint).in_(fingerprints[i : i + 1000])
+                    among(s, col(RiskSignal.fingerprint), fingerprints[i : i + 1000])
                 )
             )
         )
@@ -102,7 +102,7 @@ def known_signals(s: Session, customer_ids: list[int], fingerprints: list[str]) 
         set(
             s.exec(
                 select(RiskSignal.customer_id, RiskSignal.kind).where(
-                    col(RiskSignal.customer_id).in_(customer_ids),
+                    among(s, col(RiskSignal.customer_id), customer_ids),
                     col(RiskSignal.reviewed_in).is_(None),
                 )
             ).all()

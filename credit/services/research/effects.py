@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from credit import audit, notices
 from credit.app import App
 from credit.db.models import CreditAssessment, Customer, RiskSignal
+from credit.db.tables import among
 from credit.domain import scoring
 from credit.domain.policy import PolicyBody
 from credit.domain.research_status import AssessmentStatus
@@ -33,7 +34,7 @@ def open_signals(
         for r in s.exec(
             select(RiskSignal)
             .where(
-                col(RiskSignal.customer_id).in_(ids[i : i + 1000]),
+                among(s, col(RiskSignal.customer_id), ids[i : i + 1000]),
                 col(RiskSignal.reviewed_in).is_(None),
                 RiskSignal.detected_on <= as_of,
             )
