@@ -30,6 +30,10 @@ def copy_database(url: str, workdir: Path) -> str:
 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or not Path(parsed.database).is_file():
+            raise SystemExit(
+                f"{url}: no such database file; write one first with python -m bench.portfolio"
+            )
         target = workdir / f"copy-{uuid.uuid4().hex[:6]}.db"
         shutil.copyfile(parsed.database, target)  # type: ignore[arg-type]
         return f"sqlite:///{target}"
