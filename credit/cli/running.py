@@ -27,6 +27,10 @@ def prefect_defaults() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    # Prefect's settings read the working directory's .env (ours) once, not hundreds of times.
+    from flows.env_file import read_once
+
+    read_once()
     # Prefect's event sender says how many events it still has to send while the process ends:
     # nothing a user can act on.
     import logging

@@ -1,6 +1,7 @@
 """At delivery: the files a customer letter goes with (its PDF, the statement of account its
 level attaches, the EPC QR code its e-mail shows), made from what the notice stored; and the check
-that the account it names is still the company's for its currency (else it is not sent)."""
+that the account it names is still the company's for its currency (else it is not sent).
+Importing it is cheap: the PDF libraries are loaded with the first letter."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from typing import Any
 from credit.domain.bank_accounts import BankAccounts
 from credit.notices.document import Letter, LetterRefused, account_problem
 from credit.notices.message import Attachment
-from credit.notices.pdf_letter import as_of_of, epc_payload, letter_pdf
-from credit.notices.pdf_statement import statement_pdf
 
 
 def _safe(text: str) -> str:
@@ -44,6 +43,11 @@ class LetterMaker:
         letter = Letter.of(notice)
         if letter is None:
             return []
+        # fpdf2 and what it loads (fontTools, Pillow: about 0.7 s) come with the first letter: a
+        # delivery of internal notices alone (an approval's, a reminder's) goes without them.
+        from credit.notices.pdf_letter import as_of_of, epc_payload, letter_pdf
+        from credit.notices.pdf_statement import statement_pdf
+
         problem = account_problem(letter, self.accounts)
         if problem is not None:
             raise LetterRefused(problem)

@@ -78,7 +78,9 @@ def _run_in_order(shell: Shell, commands: list, failures: list[str]) -> None:
         if serving:
             out = shell.run_until_stopped(cmd, serving)
             failures += [
-                f"line {cmd.line}: {cmd.text}: printed {bad!r}" for bad in NEVER if bad in out
+                f"line {cmd.line}: {cmd.text}: printed {bad!r}\n{out[-3000:]}"
+                for bad in NEVER
+                if bad in out
             ]
             continue
         expect = next((codes for k, codes in EXIT_CODES.items() if key[: len(k)] == k), {0})
