@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def prefect_defaults() -> None:
-    """Quiet logs, no analytics, and time for local mode's server to start (it runs in a
+    """Quiet logs, no analytics (server or client), and time for local mode's server to start (it runs in a
     subprocess; on a busy machine that takes longer than Prefect's 20 s default). The user's own
     settings win."""
     # The product's runs (and `credit serve`'s server database) live with its other state in var/,
@@ -26,6 +26,9 @@ def prefect_defaults() -> None:
     os.environ.setdefault("PREFECT_HOME", os.path.abspath(os.path.join("var", "prefect")))
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect's client sends usage events from a terminal and prints a notice about it on the
+    # first flow a folder runs, in the middle of the command's output: neither, as for the server.
+    os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     # Prefect's settings read the working directory's .env (ours) once, not hundreds of times.
     from flows.env_file import read_once
@@ -74,6 +77,7 @@ def reachable_prefect(service: ServiceView | None) -> str | None:
 def start_prefect_early() -> None:
     """Start Prefect's local server now (when there is no Prefect server to use), so that it loads
     while the command does its own checks; :func:`run_flow` uses it."""
+    prefect_defaults()  # before the command imports its flow (and Prefect with it)
     use_service_prefect()
     from flows.local_server import start_early
 

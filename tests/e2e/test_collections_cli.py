@@ -293,6 +293,8 @@ def test_a_run_in_local_mode_shows_real_counts_on_a_terminal_and_is_recorded(cli
     assert "6 customers checked" in out
     for counted in ("customers", "batches", "notices"):
         assert counted in screen, screen
+    # A credit team's terminal does not get Prefect's usage-data notice (nor send its events).
+    assert "anonymous usage data" not in screen, screen
     assert "6/6" in screen and "1/1" in screen  # customers and the one batch, counted as done
     db = sqlite3.connect(tmp_path / "prefect-home" / "prefect.db")
     [(run_id, state)] = db.execute("SELECT id, state_type FROM flow_run").fetchall()
