@@ -18,9 +18,9 @@ if TYPE_CHECKING:
 
 
 def prefect_defaults() -> None:
-    """Quiet logs, no analytics (server or client), and time for local mode's server to start (it runs in a
-    subprocess; on a busy machine that takes longer than Prefect's 20 s default). The user's own
-    settings win."""
+    """Quiet logs, no analytics (server or client), ``.env`` parsed once, and time for local
+    mode's server to start (it runs in a subprocess; on a busy machine that takes longer than
+    Prefect's 20 s default). The user's own settings win. Called before Prefect is imported."""
     # The product's runs (and `credit serve`'s server database) live with its other state in var/,
     # not in the user's ~/.prefect.
     os.environ.setdefault("PREFECT_HOME", os.path.abspath(os.path.join("var", "prefect")))
