@@ -7,7 +7,7 @@ code again (about 3 s) before it answers. The two imports run one after the othe
 
 :func:`start_early` starts the very same server (the command and settings Prefect's
 ``SubprocessASGIServer`` uses, the same database under ``PREFECT_HOME``, so the runs are recorded
-as before) before this process imports Prefect: the server loads while the command loads the
+as before; its ``.env`` parsed once, :mod:`flows.env_file`) before this process imports Prefect: the server loads while the command loads the
 flow. :func:`local_api` then points Prefect at it, unless Prefect's settings name a server of
 their own (a profile, ``prefect.toml``) or forbid local mode; anything unexpected leaves Prefect
 to start its own server as before. This module imports Prefect only inside :func:`local_api`.
@@ -28,6 +28,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+_UVICORN = (
+    "import sys; from flows.env_file import read_once; read_once(); "
+    "from uvicorn.main import main; sys.argv[0] = 'uvicorn'; main()"
+)
+
 
 class LocalServer:
     """A Prefect server in a subprocess, for this command only (stopped when the process exits)."""
@@ -39,7 +44,10 @@ class LocalServer:
         self.api_url = f"http://127.0.0.1:{self.port}/api"
         self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "--app-dir", str(prefect_dir.parent),
+                # uvicorn's command line, after .env is made to parse once (flows/env_file.py):
+                # Prefect's server reads it over 300 times while it starts, and a line python-dotenv
+                # cannot parse was a warning each time on the user's terminal.
+                sys.executable, "-c", _UVICORN, "--app-dir", str(prefect_dir.parent),
                 "--factory", "prefect.server.api.server:create_app",
                 "--host", "127.0.0.1", "--port", str(self.port),
                 "--log-level", "error", "--lifespan", "on",
