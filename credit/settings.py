@@ -22,6 +22,39 @@ class SettingsError(ValueError):
     """A setting has a value the product cannot use."""
 
 
+_SECRET_NAMES = ("PASSWORD", "SECRET", "TOKEN", "KEY")
+
+
+def check_env_file(path: str | Path) -> None:
+    """Refuse a settings file with a line python-dotenv cannot parse (:class:`SettingsError`
+    naming the file, the line and its text). python-dotenv would skip it with a warning and the
+    setting on it would silently not be set: a mistyped ``CREDIT_SMTP_HOST smtp.example.com``
+    would send the mail to the file outbox. A secret's value is not repeated."""
+    from dotenv.parser import parse_stream
+
+    try:
+        with open(path, encoding="utf-8") as stream:
+            bad = next((b.original for b in parse_stream(stream) if b.error), None)
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+    if bad is None:
+        return
+    lines = bad.string.splitlines()
+    skipped = next((i for i, line in enumerate(lines) if line.strip()), 0)  # blank lines before it
+    shown = lines[skipped].strip() if lines else ""
+    reason = "the value cannot be read (a quote not closed?)" if "=" in shown else "not NAME=value"
+    name = re.split(r"[\s=]", shown.removeprefix("export "), maxsplit=1)[0]
+    if any(secret in name.upper() for secret in _SECRET_NAMES):
+        shown = f"{name} …"
+    elif len(shown) > 80:
+        shown = shown[:79] + "…"
+    raise SettingsError(
+        f"{path}, line {bad.line + skipped}: {shown!r}: {reason}; fix or remove the line"
+    )
+
+
 # What customer letters and notices print about the company (name, address, how to reach it, where
 # to pay): no defaults, so that nothing goes out with someone else's details.
 COMPANY_SETTINGS = (
@@ -383,6 +416,7 @@ class Settings:
         """Read ``.env`` (if present) then the environment; the environment wins."""
         values: dict[str, str] = {}
         if env_file and Path(env_file).is_file():
+            check_env_file(env_file)
             values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
         values.update(os.environ if environ is None else environ)
         env = _Environment(values)

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from credit import progress
-from credit.cli.output import err, error_log
+from credit.cli.output import err, error_log, fail
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -20,7 +20,17 @@ if TYPE_CHECKING:
 def prefect_defaults() -> None:
     """Quiet logs, no analytics (server or client), ``.env`` parsed once, and time for local
     mode's server to start (it runs in a subprocess; on a busy machine that takes longer than
-    Prefect's 20 s default). The user's own settings win. Called before Prefect is imported."""
+    Prefect's 20 s default). The user's own settings win. Called before Prefect is imported.
+
+    A line of ``.env`` that cannot be parsed ends the command here, with one line: Prefect would
+    otherwise warn of it, in its own words, each time it reads the file."""
+    from credit.settings import SettingsError, check_env_file
+
+    if os.path.isfile(".env"):
+        try:
+            check_env_file(".env")
+        except SettingsError as exc:
+            fail(str(exc))
     # The product's runs (and `credit serve`'s server database) live with its other state in var/,
     # not in the user's ~/.prefect.
     os.environ.setdefault("PREFECT_HOME", os.path.abspath(os.path.join("var", "prefect")))

@@ -115,6 +115,27 @@ def test_bad_arguments_exit_2_with_a_message_and_no_traceback(desk, tmp_path, ar
     assert snapshot(desk) == before
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["customers", "list"], ["approvals", "sweep"], ["collections", "run", "--dry-run"]],
+    ids=["read command", "flow command", "collections run"],
+)
+def test_a_settings_line_dotenv_cannot_parse_stops_the_command_with_one_line(desk, tmp_path, argv):
+    """Without the check, python-dotenv skipped the line (the setting silently unset) and Prefect
+    warned of it, in its own words, hundreds of times in one flow command."""
+    (tmp_path / ".env").write_text(
+        "# mine\nCREDIT_TIMEZONE=Europe/Berlin\nCREDIT_SMTP_HOST mail.example\n"
+    )
+    before = snapshot(desk)
+    done = credit(*argv, cwd=tmp_path)
+    out = (done.stdout + done.stderr).strip()
+    assert done.returncode == 2, out
+    assert out == (
+        "error: .env, line 3: 'CREDIT_SMTP_HOST mail.example': not NAME=value; fix or remove the line"
+    ), out
+    assert snapshot(desk) == before
+
+
 # Implausible values (issue 15): one file per kind, one problem per row, each refused located.
 TODAY_LATER = "2099-01-05"
 IMPLAUSIBLE = [

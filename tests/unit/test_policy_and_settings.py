@@ -55,6 +55,43 @@ def test_settings_come_from_dotenv_and_the_environment_wins(tmp_path):
     assert Settings.load(tmp_path / "missing.env", environ={}).delivery == "file"
 
 
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("A=1\nCREDIT_SMTP_HOST smtp.example.com\n",
+         "line 2: 'CREDIT_SMTP_HOST smtp.example.com': not NAME=value; fix or remove the line"),
+        ("# settings\nA=1\n\n  \nB=\"no end\nC=3\n",
+         "line 5: 'B=\"no end': the value cannot be read (a quote not closed?)"),
+        ("A=1\nCREDIT_SMTP_PASSWORD='s3cret\n", "line 2: 'CREDIT_SMTP_PASSWORD …': the value"),
+        ("A=1\nCREDIT_COMPANY_NAME " + "x" * 200 + "\n",
+         "line 2: 'CREDIT_COMPANY_NAME " + "x" * 59 + "…': not NAME=value"),
+        ("A=caf\xe9\n".encode("latin-1"), "not UTF-8 text (byte 5); save it as UTF-8"),
+    ],
+    ids=["no equals sign", "open quote after blank lines", "secret not repeated", "long line",
+         "latin-1"],
+)  # fmt: skip
+def test_a_settings_file_line_dotenv_cannot_parse_is_refused_located(tmp_path, content, says):
+    """python-dotenv would skip the line with a warning, and its setting would not be set."""
+    env = tmp_path / ".env"
+    (env.write_bytes if isinstance(content, bytes) else env.write_text)(content)
+    with pytest.raises(SettingsError) as refused:
+        Settings.load(env, environ={})
+    assert str(refused.value).startswith(f"{env}")
+    assert says in str(refused.value)
+    assert "s3cret" not in str(refused.value)
+
+
+def test_a_settings_file_dotenv_can_parse_is_read_as_before(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text(
+        "# c\n\nexport CREDIT_SMTP_HOST=mail.local  # inline\nCREDIT_COMPANY_NAME='A # B'\n"
+        'CREDIT_MAIL_FROM="x@example.com"\nCREDIT_TIMEZONE=\n'
+    )
+    s = Settings.load(env, environ={})
+    assert s.smtp_host == "mail.local" and s.company_name == "A # B"
+    assert s.mail_from == "x@example.com"
+
+
 def test_bad_setting_is_named(tmp_path):
     with pytest.raises(SettingsError, match="CREDIT_SMTP_PORT"):
         Settings.load(None, environ={"CREDIT_SMTP_PORT": "twenty"})
