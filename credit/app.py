@@ -66,6 +66,9 @@ class App:
         return self._policies[row.version]
 
     def policy_body_for(self, session: Session, version: int) -> PolicyBody:
+        """The body of a policy version; the row (and its JSON) is read only the first time."""
+        if version in self._policies:
+            return self._policies[version]
         row = session.exec(select(CreditPolicy).where(CreditPolicy.version == version)).one()
         return self.policy_body(row)
 

@@ -22,6 +22,7 @@ from credit.services.approval_chain import (
 )
 from credit.services.approval_chain.subjects.credit_request import (
     advance_request,
+    advance_request_in,
     lock_request,
     request_amount,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "Progress",
     "SweepCounts",
     "advance_request",
+    "advance_request_in",
     "decide",
     "decision_followup_key",
     "lock_request",

@@ -3,7 +3,8 @@ values is in :mod:`credit.services.ledger_raw`, its names re-exported here)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypedDict
@@ -251,8 +252,30 @@ def _open_document(r: Any) -> dunning.OpenItem | None:
 def open_items(
     session: Session, customer_id: int, as_of: date
 ) -> dict[str, list[dunning.OpenItem]]:
-    """One customer's open balances per currency (see :func:`open_items_many`)."""
+    """One customer's open balances per currency (see :func:`open_items_many`); inside
+    :func:`read_ahead` for this customer and date, as read there."""
+    ahead = session.info.get(_READ_AHEAD)
+    if ahead is not None and ahead[0] == as_of and customer_id in ahead[1]:
+        return {currency: list(items) for currency, items in ahead[1][customer_id].items()}
     return open_items_many(session, [customer_id], as_of).get(customer_id, {})
+
+
+# The session.info key of what read_ahead read: (as of, {customer id: open items}).
+_READ_AHEAD = "credit.ledger.read_ahead"
+
+
+@contextmanager
+def read_ahead(session: Session, customer_ids: list[int], as_of: date) -> Iterator[None]:
+    """Read the open items of a batch's customers as of ``as_of`` in one go, for a block that
+    does not change their ledger (a periodic review drafting and routing a batch of requests:
+    each approval notice shows the customer's exposure). :func:`open_items` and :func:`exposure`
+    of one of them on that date answer from it."""
+    found = open_items_many(session, customer_ids, as_of)
+    session.info[_READ_AHEAD] = (as_of, {cid: found.get(cid, {}) for cid in customer_ids})
+    try:
+        yield
+    finally:
+        session.info.pop(_READ_AHEAD, None)
 
 
 def exposure(session: Session, customer_id: int, as_of: date) -> dict[str, Decimal]:

@@ -22,7 +22,6 @@ from credit.db.models import (
     Customer,
     Decision,
     LineStatus,
-    RequestKind,
     RequestStatus,
     RiskSignal,
     utcnow,
@@ -33,6 +32,7 @@ from credit.services.common import SUBJECT_REQUEST, ServiceError, enqueued_id, i
 from credit.services.draft import draft_request
 from credit.services.research import score_assessment
 from credit.services.research_batch import research_customers
+from credit.services.review_routing import draft_and_route
 
 log = logging.getLogger(__name__)
 
@@ -362,6 +362,8 @@ def review_customers(
     researched = research_customers(
         app, due=due, as_of=as_of, requested_by=requested_by, notify_ready=False
     )
+    complete = [r["assessment_id"] for r in researched if r["status"] == AssessmentStatus.COMPLETE]
+    routed = draft_and_route(app, complete, as_of=as_of)
     for scored in researched:
         code = scored["customer"]
         if scored["status"] == ReviewOutcome.NOT_STARTED:
@@ -375,23 +377,19 @@ def review_customers(
         if scored["status"] != AssessmentStatus.COMPLETE:
             results.append({**result, "status": scored["status"], "waiting_for": scored["analyst"]})
             continue
-        try:
-            request_id = draft_request(
-                app, assessment_id=scored["assessment_id"], kind=RequestKind.REVIEW
-            )
-            progress = advance_request(app, request_id=request_id, as_of=as_of)
-        except ServiceError as exc:
-            log.warning("review of %s not started: %s", code, exc)
+        done = routed[scored["assessment_id"]]
+        if isinstance(done, ServiceError):
+            log.warning("review of %s not started: %s", code, done)
             results.append(
-                {"customer": code, "status": ReviewOutcome.NOT_STARTED, "error": str(exc)}
+                {"customer": code, "status": ReviewOutcome.NOT_STARTED, "error": str(done)}
             )
             continue
         results.append(
             {
                 **result,
-                "request_id": request_id,
-                "status": progress.status,
-                "waiting_for": progress.waiting_for,
+                "request_id": done.request_id,
+                "status": done.progress.status,
+                "waiting_for": done.progress.waiting_for,
             }
         )
     return results

@@ -28,18 +28,20 @@ REQUESTER = "ben.manager"
 NOW = datetime(2027, 4, 10, 9, 30, tzinfo=UTC)  # when analysts are asked: their due time
 
 
+PORTFOLIO: dict[str, Any] = {
+    "customers": 80,
+    "invoices": 900,
+    "seed": 17,
+    "as_of": AS_OF,
+    "lines_share": 1.0,
+    "due_share": 0.6,
+}
+
+
 @pytest.fixture(scope="module")
 def portfolio(tmp_path_factory) -> Any:
     source = tmp_path_factory.mktemp("research-batch") / "portfolio.db"
-    generate(
-        f"sqlite:///{source}",
-        customers=80,
-        invoices=900,
-        seed=17,
-        as_of=AS_OF,
-        lines_share=1.0,
-        due_share=0.6,
-    )
+    generate(f"sqlite:///{source}", **PORTFOLIO)
     return source
 
 

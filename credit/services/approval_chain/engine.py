@@ -71,7 +71,8 @@ def decision_context(
 
 
 def enqueue_once(item: ApprovalSubject, spec: NoticeSpec) -> int | None:
-    """Put the notice in the outbox unless its key is there already; the new notice's id."""
+    """Put the notice in the outbox unless its key is there already; the new notice's id (none
+    inside :func:`credit.notices.batched`)."""
     if notices.exists(item.s, spec.key):
         return None
     context = dict(spec.context)
@@ -87,6 +88,8 @@ def enqueue_once(item: ApprovalSubject, spec: NoticeSpec) -> int | None:
         customer_id=spec.customer_id,
         context=context,
     )
+    if n is None and item.s.info.get(notices.BATCH_BUFFER) is not None:
+        return None  # in a batch (notices.batched), the row and its id come when it ends
     return enqueued_id(n)
 
 
@@ -160,12 +163,21 @@ def _ask(
 
 def advance(app: App, *, subject: str, subject_id: int, as_of: date | None) -> Progress:
     """Move a subject along its chain from what the database says. Safe to repeat."""
-    kind = subject_type(subject)
     with app.uow() as uow:
-        item = kind.load_locked(app, uow.session, subject_id, as_of=as_of)
-        progress = advance_in(item)
+        progress = advance_within(
+            app, uow.session, subject=subject, subject_id=subject_id, as_of=as_of
+        )
         uow.commit()
         return progress
+
+
+def advance_within(
+    app: App, s: Session, *, subject: str, subject_id: int, as_of: date | None
+) -> Progress:
+    """:func:`advance` inside the caller's transaction (a periodic review routes a batch of
+    requests in one); the subject is locked until it ends."""
+    item = subject_type(subject).load_locked(app, s, subject_id, as_of=as_of)
+    return advance_in(item)
 
 
 def void_and_restart(

@@ -26,7 +26,7 @@ from credit.db.models import (
 from credit.domain import authority
 from credit.domain.authority import RequestStatus
 from credit.domain.policy import AuthorityLevel, PolicyBody
-from credit.services.approval_chain.engine import advance
+from credit.services.approval_chain.engine import advance, advance_within
 from credit.services.approval_chain.steps import Progress
 from credit.services.approval_chain.subject import (
     ApprovalSubject,
@@ -54,8 +54,13 @@ def lock_request(s: Session, request_id: int) -> None:
     """Take the write lock on a request row first, so that two decisions (or a decision and a
     publication) on it are applied one after the other (a row lock on PostgreSQL, the write lock
     on SQLite)."""
+    # The row is not changed: nothing in the session to bring up to date (by default SQLAlchemy
+    # would expire the request loaded in it, read again at its next use).
     s.execute(
-        update(CreditRequest).where(col(CreditRequest.id) == request_id).values(id=CreditRequest.id)
+        update(CreditRequest)
+        .where(col(CreditRequest.id) == request_id)
+        .values(id=CreditRequest.id)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -368,3 +373,8 @@ def advance_request(app: App, *, request_id: int, as_of: date) -> Progress:
     """Move a credit request along its chain from what the database says: create the steps the
     authority matrix requires, ask the next approver, or report rejection. Safe to repeat."""
     return advance(app, subject=SUBJECT_REQUEST, subject_id=request_id, as_of=as_of)
+
+
+def advance_request_in(app: App, s: Session, *, request_id: int, as_of: date) -> Progress:
+    """:func:`advance_request` inside the caller's transaction."""
+    return advance_within(app, s, subject=SUBJECT_REQUEST, subject_id=request_id, as_of=as_of)
