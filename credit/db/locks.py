@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlmodel import Session, col
@@ -33,10 +34,26 @@ def lock_customers(session: Session, customer_ids: Iterable[int]) -> None:
                 .with_for_update(key_share=True)
             ).all()
         return
-    session.execute(update(Customer).where(col(Customer.id).in_(ids[:1])).values(id=Customer.id))
+    lock_row(session, Customer, ids[0], col(Customer.name))
 
 
 def lock_customer(session: Session, customer_id: int) -> None:
     """Take one customer's write lock (see :func:`lock_customers`): what the collections desk
     takes before it records a dispute or a promise, and dunning before it re-reads a balance."""
     lock_customers(session, [customer_id])
+
+
+def lock_row(session: Session, model: Any, row_id: int, unchanged: Any) -> None:
+    """Take the write lock on one row with an ``UPDATE`` that sets ``unchanged`` (a column that no
+    other table references and no index holds) to itself: a row lock on PostgreSQL, the database
+    write lock on SQLite. Nothing in the session needs refreshing after it.
+
+    Not the id set to itself: SQLite then looks up the rows of every table that references the
+    row, reading those without an index on the reference whole (2.2 ms a credit request at
+    10,000 requests, growing with the tables; 0.003 ms with another column)."""
+    session.execute(
+        update(model)
+        .where(model.id == row_id)
+        .values({unchanged: unchanged})
+        .execution_options(synchronize_session=False)
+    )

@@ -9,11 +9,11 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, Self
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from credit import audit, notices
 from credit.app import App
+from credit.db.locks import lock_row
 from credit.db.models import (
     ApprovalStep,
     CreditAssessment,
@@ -54,14 +54,7 @@ def lock_request(s: Session, request_id: int) -> None:
     """Take the write lock on a request row first, so that two decisions (or a decision and a
     publication) on it are applied one after the other (a row lock on PostgreSQL, the write lock
     on SQLite)."""
-    # The row is not changed: nothing in the session to bring up to date (by default SQLAlchemy
-    # would expire the request loaded in it, read again at its next use).
-    s.execute(
-        update(CreditRequest)
-        .where(col(CreditRequest.id) == request_id)
-        .values(id=CreditRequest.id)
-        .execution_options(synchronize_session=False)
-    )
+    lock_row(s, CreditRequest, request_id, col(CreditRequest.requested_by))
 
 
 def request_amount(r: CreditRequest) -> Decimal:

@@ -11,12 +11,11 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, Self, TypedDict
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from credit import audit, notices
 from credit.app import App
-from credit.db.locks import lock_customer
+from credit.db.locks import lock_customer, lock_row
 from credit.db.models import ApprovalStep, CreditLine, Customer
 from credit.db.models_order_control import OrderRelease
 from credit.domain import authority
@@ -89,9 +88,7 @@ def release_view(r: OrderRelease) -> dict[str, Any]:
 
 def lock_release(s: Session, release_id: int) -> None:
     """Take the write lock on a release row (decisions on it apply one by one)."""
-    s.execute(
-        update(OrderRelease).where(col(OrderRelease.id) == release_id).values(id=OrderRelease.id)
-    )
+    lock_row(s, OrderRelease, release_id, col(OrderRelease.reason))
 
 
 @register

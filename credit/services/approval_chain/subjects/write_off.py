@@ -12,11 +12,11 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any, Self
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from credit import audit, notices
 from credit.app import App
+from credit.db.locks import lock_row
 from credit.db.models import ApprovalStep, Customer
 from credit.db.models_plans import WriteOff, WriteOffItem
 from credit.domain import write_offs as rules
@@ -70,7 +70,7 @@ class WriteOffSubject(ApprovalSubject):
 
     @classmethod
     def lock(cls, s: Session, subject_id: int) -> None:
-        s.execute(update(WriteOff).where(col(WriteOff.id) == subject_id).values(id=WriteOff.id))
+        lock_row(s, WriteOff, subject_id, col(WriteOff.reason))
 
     @classmethod
     def find(cls, app: App, s: Session, subject_id: int, *, as_of: date | None) -> Self | None:
