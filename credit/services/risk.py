@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -17,9 +18,11 @@ from credit.db.models import CreditLine, Customer, LineStatus, RiskSignal, Sever
 from credit.db.tables import among, insert_returning_ids
 from credit.domain import cleaning, signals
 from credit.services.common import saved_id, table_of
-from credit.services.ledger import base_view, collect_clean, rate_table
+from credit.services.ledger import base_view, collect_clean, rate_table, read_ahead
 from credit.services.limits.groups import customer_group_view
 from credit.services.views import customer_view
+
+log = logging.getLogger(__name__)
 
 
 class RiskScan(TypedDict):
@@ -327,9 +330,21 @@ def scan_customer(app: App, s: Session, customer: Customer, as_of: date) -> list
     return [*found, over] if over else found
 
 
-def scan_risk(app: App, *, as_of: date, customer_ids: list[int] | None = None) -> RiskScan:
-    """Scan customers with an active or held credit line (or the given ones) for risk signals;
-    one transaction per customer."""
+# Customers scanned in one transaction: their open items read in one query, their signals, audit
+# events and alerts written in bulk (a customer at a time, the scan of 10,000 took 79 s).
+SCAN_BATCH = 200
+
+
+def scan_risk(
+    app: App,
+    *,
+    as_of: date,
+    customer_ids: list[int] | None = None,
+    batch_size: int = SCAN_BATCH,
+) -> RiskScan:
+    """Scan customers with an active or held credit line (or the given ones) for risk signals; a
+    batch of customers per transaction. A batch that fails is rolled back and scanned again one
+    customer per transaction, so that an error is that customer's alone."""
     with app.uow() as uow:
         if customer_ids is None:
             customer_ids = list(
@@ -340,26 +355,81 @@ def scan_risk(app: App, *, as_of: date, customer_ids: list[int] | None = None) -
                 )
             )
     summary: RiskScan = {"customers": len(customer_ids), "new": 0, "high": 0, "flagged": []}
-    for cid in customer_ids:
-        with app.uow() as uow:
-            s = uow.session
-            customer = s.get(Customer, cid)
-            assert customer is not None
-            version, _ = app.published_policy(s)
-            new = record_signals(
-                app,
-                s,
-                customer=customer,
-                found=scan_customer(app, s, customer, as_of),
-                as_of=as_of,
-                policy_version=version,
+    for i in range(0, len(customer_ids), batch_size):
+        chunk = customer_ids[i : i + batch_size]
+        try:
+            scanned = _scan_batch(app, chunk, as_of)
+        except Exception as exc:  # noqa: BLE001 - redone one by one, where a real error surfaces
+            log.warning(
+                "risk scan of %d customer(s) rolled back (%s: %s); scanning each alone",
+                len(chunk),
+                type(exc).__name__,
+                exc,
             )
-            uow.commit()
+            scanned = [_scan_one(app, cid, as_of) for cid in chunk]
+        for code, new in scanned:
             summary["new"] += len(new)
             if any(r.severity == Severity.HIGH for r in new):
                 summary["high"] += 1
-                summary["flagged"].append(customer.code)
+                summary["flagged"].append(code)
     return summary
+
+
+def _scan_one(app: App, customer_id: int, as_of: date) -> tuple[str, list[RiskSignal]]:
+    """One customer's scan in its own transaction: (its code, the signals it recorded)."""
+    with app.uow() as uow:
+        s = uow.session
+        customer = s.get(Customer, customer_id)
+        assert customer is not None
+        version, _ = app.published_policy(s)
+        new = record_signals(
+            app,
+            s,
+            customer=customer,
+            found=scan_customer(app, s, customer, as_of),
+            as_of=as_of,
+            policy_version=version,
+        )
+        uow.commit()
+        return customer.code, new
+
+
+def _scan_batch(app: App, chunk: list[int], as_of: date) -> list[tuple[str, list[RiskSignal]]]:
+    """:func:`_scan_one` for each customer of ``chunk``, in one transaction."""
+    with app.uow() as uow:
+        s = uow.session
+        loaded = {
+            c.id: c for c in s.exec(select(Customer).where(among(s, col(Customer.id), chunk)))
+        }
+        customers = [loaded[cid] for cid in chunk]
+        version, _ = app.published_policy(s)
+        with read_ahead(s, chunk, as_of):
+            found = [scan_customer(app, s, customer, as_of) for customer in customers]
+        known = known_signals(
+            s,
+            chunk,
+            [
+                f"{c.code}:{sig.key}"
+                for c, sigs in zip(customers, found, strict=True)
+                for sig in sigs
+            ],
+        )
+        out: list[tuple[str, list[RiskSignal]]] = []
+        with audit.batched(s), notices.batched(s):
+            for customer, sigs in zip(customers, found, strict=True):
+                new = record_signals(
+                    app,
+                    s,
+                    customer=customer,
+                    found=sigs,
+                    as_of=as_of,
+                    policy_version=version,
+                    known=known,
+                )
+                out.append((customer.code, new))
+            write_signals(app, s, known)
+        uow.commit()
+    return out
 
 
 def list_signals(app: App, *, customer_code: str | None = None) -> list[SignalRow]:
