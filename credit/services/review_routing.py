@@ -22,7 +22,7 @@ from sqlmodel import col, select
 
 from credit import audit, notices
 from credit.app import App
-from credit.db.models import CreditAssessment, RequestKind
+from credit.db.models import CreditAssessment, Customer, RequestKind
 from credit.db.tables import among
 from credit.services import ledger
 from credit.services.approvals import Progress, advance_request, advance_request_in
@@ -75,14 +75,14 @@ def _batch(app: App, chunk: list[int], as_of: date) -> dict[int, Routed | Servic
     done: dict[int, Routed | ServiceError] = {}
     with app.uow() as uow:
         s = uow.session
-        customers = list(
-            s.exec(
-                select(CreditAssessment.customer_id).where(
-                    among(s, col(CreditAssessment.id), chunk)
-                )
-            )
-        )
-        with ledger.read_ahead(s, customers, as_of), audit.batched(s), notices.batched(s):
+        # Loaded once and held for the batch: the session keeps only weak references, and each
+        # request reads its assessment (tens of kilobytes of JSON) and customer several times.
+        assessments = s.exec(
+            select(CreditAssessment).where(among(s, col(CreditAssessment.id), chunk))
+        ).all()
+        ids = sorted({a.customer_id for a in assessments})
+        customers = s.exec(select(Customer).where(among(s, col(Customer.id), ids))).all()
+        with ledger.read_ahead(s, ids, as_of), audit.batched(s), notices.batched(s):
             for assessment_id in chunk:
                 request_id = draft_in(app, s, assessment_id=assessment_id, kind=RequestKind.REVIEW)
                 progress = advance_request_in(app, s, request_id=request_id, as_of=as_of)
