@@ -81,11 +81,12 @@ def _batch(app: App, chunk: list[int], as_of: date) -> dict[int, Routed | Servic
             select(CreditAssessment).where(among(s, col(CreditAssessment.id), chunk))
         ).all()
         ids = sorted({a.customer_id for a in assessments})
-        customers = s.exec(select(Customer).where(among(s, col(Customer.id), ids))).all()
+        held = [*assessments, *s.exec(select(Customer).where(among(s, col(Customer.id), ids)))]
         with ledger.read_ahead(s, ids, as_of), audit.batched(s), notices.batched(s):
             for assessment_id in chunk:
                 request_id = draft_in(app, s, assessment_id=assessment_id, kind=RequestKind.REVIEW)
                 progress = advance_request_in(app, s, request_id=request_id, as_of=as_of)
                 done[assessment_id] = Routed(request_id, progress)
         uow.commit()
+        del held
     return done
