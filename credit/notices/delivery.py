@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from credit import progress
 from credit.db.models import UNSENT, Notice, NoticeStatus, utcnow
 from credit.faults import checkpoint
+from credit.notices import stopping
 from credit.notices.base import Channel
 from credit.notices.claims import (
     LEASE,
@@ -165,8 +166,10 @@ def deliver_pending(
         try:
             _run(sweep)
             session.commit()  # the last mark (when the limit ended the loop)
+            stopping.handed_over()
             _count_what_is_left(sweep, options.get("hold_reason", ""))
         finally:
+            stopping.handed_over()
             transport.close()
     return sweep.report
 
@@ -191,6 +194,9 @@ def _run(sweep: _Sweep) -> None:
     """Claim, send and mark until the outbox is empty, the limit reached or the server down."""
     _expect(sweep)
     while sweep.more():
+        if stopping.asked():  # the last message's mark committed, then the end: no new claim
+            sweep.session.commit()
+            stopping.handed_over()
         claimed = claim(
             sweep.session,
             sweep.began,
@@ -199,6 +205,7 @@ def _run(sweep: _Sweep) -> None:
             lease=sweep.lease,
             held=sweep.held,
         )
+        stopping.handed_over()  # the claim committed the last message's mark
         if not claimed:
             break
         chunk = [out for out, _ in claimed]
@@ -224,6 +231,7 @@ def _run(sweep: _Sweep) -> None:
 
 
 def _send_chunk(sweep: _Sweep, chunk: list[Outgoing]) -> None:
+    stopping.handing_over()
     for out in chunk:
         outcome = send_one(out, sweep.sender, sweep.report)
         progress.advance("notices")
@@ -238,6 +246,7 @@ def _send_chunk(sweep: _Sweep, chunk: list[Outgoing]) -> None:
         checkpoint("delivery.accepted")
         mark(sweep.session, chunk)
         sweep.session.commit()
+        stopping.handed_over()
 
 
 def _count_what_is_left(sweep: _Sweep, hold_reason: str) -> None:

@@ -6,7 +6,8 @@ the letters' PDFs and the ``.eml`` files are spread over the cores too.
 
 The guarantees are a single process's: each customer is dunned under its lock with one step per
 customer, currency and day (a unique key), each notice has its idempotency key, and delivery
-claims each notice with a lease. A helper dies with the run (Linux: the parent's death kills it);
+claims each notice with a lease. A helper dies with the run (Linux: the parent's death ends it,
+after the commit that marks the message it is sending);
 a helper that dies alone leaves its partition to the others at once (its process is known dead).
 """
 
@@ -73,8 +74,13 @@ def dun_in_processes(
             if helper.returncode:
                 log.warning("helper process %s ended with %s", helper.pid, helper.returncode)
     finally:
-        for helper in helpers:
+        for helper in helpers:  # asked to stop: each ends after the message it is sending
             if helper.poll() is None:
+                helper.terminate()
+        for helper in helpers:
+            try:
+                helper.wait(timeout=60)
+            except subprocess.TimeoutExpired:
                 helper.kill()
     if send:
         from credit.services.outbox import deliver
@@ -186,14 +192,21 @@ def _release(app: App, *, run_key: str, worker: str) -> None:
 
 
 def _die_with_parent() -> None:
-    """Linux: this helper is killed when the run's process dies, as a thread of it would be."""
+    """Linux: this helper ends when the run's process dies, as a thread of it would, but not
+    between a mail server's acceptance of a message and the commit that marks it sent (ended
+    there, the next run would send the message again): the parent's death is a SIGTERM, which
+    ends the process at once or right after that commit (:mod:`credit.notices.stopping`)."""
+    import signal
+
+    from credit.notices import stopping
+
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.ask_to_stop())
     parent = int(os.environ.get("CREDIT_PARENT_PID", "0") or 0)
     try:
         import ctypes
-        import signal
 
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux: the lease covers a helper left behind
         return
     if parent and os.getppid() != parent:  # the parent died before prctl took effect
