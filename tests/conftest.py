@@ -52,11 +52,40 @@ def credit_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+def copy_database(source: Path, target: Path) -> None:
+    """A copy of a SQLite database, with what its write-ahead log holds."""
+    import sqlite3
+
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_schema(tmp_path_factory) -> Path:
+    """An empty SQLite database with the schema at the head revision, migrated once per test
+    process: the ``app`` fixture starts from a copy instead of running every migration again (the
+    migrations themselves: tests/integration/test_database.py and every `credit init` of the CLI
+    tests)."""
+    from credit.db import migrate
+    from credit.db.engine import make_engine
+
+    path = tmp_path_factory.mktemp("schema") / "credit.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return path
+
+
 @pytest.fixture
-def app(credit_env: Path) -> Iterator[App]:
+def app(credit_env: Path, migrated_schema: Path) -> Iterator[App]:
     """A migrated database with the shipped policy published as version 1."""
     from credit import services
 
+    database = credit_env / "credit.db"
+    if os.environ["CREDIT_DATABASE_URL"] == f"sqlite:///{database}" and not database.exists():
+        copy_database(migrated_schema, database)
     a = App(Settings.load())
     services.init_database(a, actor="test")
     yield a
