@@ -5,7 +5,6 @@ copy of the same ledger, notice for notice. Everything started here is stopped h
 
 from __future__ import annotations
 
-import email
 import os
 import signal
 import socket
@@ -17,6 +16,7 @@ import urllib.request
 import uuid
 from collections import Counter
 from datetime import date
+from email.parser import BytesHeaderParser
 from pathlib import Path
 
 import pytest
@@ -71,6 +71,10 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
     raise AssertionError(f"the Prefect server did not become healthy:\n{log.read_text()[-3000:]}")
 
 
+# What the SMTP servers read of a message: its headers (the body is not parsed).
+HEADERS = BytesHeaderParser()
+
+
 class Inbox:
     """A real SMTP server on loopback that counts every message by its notice key."""
 
@@ -79,7 +83,7 @@ class Inbox:
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        key = email.message_from_bytes(envelope.content)["X-Credit-Notice-Key"]
+        key = HEADERS.parsebytes(envelope.content)["X-Credit-Notice-Key"]
         with self.lock:
             self.keys[key] += 1
         return "250 OK"

@@ -9,22 +9,26 @@ start-up), on a real SQLite file, mailing a real SMTP server (aiosmtpd) on loopb
 
 from __future__ import annotations
 
-import email
+import fcntl
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import date, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from bench.portfolio import generate
 from credit import audit, services
@@ -55,6 +59,10 @@ SCENARIOS = [
 ]
 
 
+# What the SMTP servers read of a message: its headers (the body is not parsed).
+HEADERS = BytesHeaderParser()
+
+
 class Inbox:
     """What the SMTP server accepted: (notice key, Message-ID) per message, in order."""
 
@@ -62,12 +70,12 @@ class Inbox:
         self.messages: list[tuple[str, str]] = []
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        m = email.message_from_bytes(envelope.content)
+        m = HEADERS.parsebytes(envelope.content)
         self.messages.append((m["X-Credit-Notice-Key"], m["Message-ID"]))
         return "250 OK"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def smtp():
     from aiosmtpd.controller import Controller
 
@@ -81,9 +89,35 @@ def smtp():
     controller.stop()
 
 
-@pytest.fixture(scope="module")
+@contextmanager
+def once_per_session(tmp_path_factory, name: str) -> Iterator[tuple[Path, bool]]:
+    """A folder that the session's test processes (pytest-xdist workers) share, held under a lock:
+    (the folder, whether it was made before). Scenario 1 and its parallel variant start from the
+    same portfolio and compare with the same run never killed: made once, whichever process needs
+    it first, not once per module and process."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # each worker's basetemp is a folder of the session's
+    folder = base / name
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        made = (folder / "done").exists()
+        folder.mkdir(exist_ok=True)
+        yield folder, made
+        (folder / "done").touch()
+
+
+@pytest.fixture(scope="session")
 def portfolio(tmp_path_factory) -> Path:
-    source = tmp_path_factory.mktemp("crash") / "portfolio.db"
+    with once_per_session(tmp_path_factory, "crash-portfolio") as (folder, made):
+        source = folder / "portfolio.db"
+        if not made:
+            build_portfolio(source)
+    return source
+
+
+def build_portfolio(source: Path) -> None:
+    source.unlink(missing_ok=True)  # what a process that failed building it left
     written = generate(
         f"sqlite:///{source}",
         customers=CRASH_CUSTOMERS,
@@ -112,7 +146,6 @@ def portfolio(tmp_path_factory) -> Path:
         services.dun_customers(app, customer_ids=ids, as_of=day, dry_run=False)
     services.deliver(app)
     app.engine.dispose()
-    return source
 
 
 def run(
@@ -183,11 +216,36 @@ def state(db: Path) -> dict[str, Any]:
     return {"notices": sent, "steps": steps, "held": held, "audit_ok": chain.ok}
 
 
-@pytest.fixture(scope="module")
+def wait_out_claims(db: Path) -> None:
+    """Wait until the last lease on an unsent notice has ended (half a second more): what a
+    killed sender had claimed is free again for the next run."""
+    app = App(
+        Settings.load(
+            env_file=None, environ={"CREDIT_DATABASE_URL": f"sqlite:///{db}", **TEST_COMPANY}
+        )
+    )
+    with app.uow() as uow:
+        last = uow.session.exec(
+            select(func.max(Notice.claimed_until)).where(Notice.status != "sent")
+        ).one()
+    app.engine.dispose()
+    if last is not None:
+        ends = last.replace(tzinfo=UTC) if last.tzinfo is None else last
+        time.sleep(max((ends - datetime.now(UTC)).total_seconds(), 0) + 0.5)
+
+
+@pytest.fixture(scope="session")
 def reference(portfolio, smtp, tmp_path_factory) -> dict[str, Any]:
     """The same run on a copy, never killed."""
+    with once_per_session(tmp_path_factory, "crash-reference") as (folder, made):
+        if not made:
+            got = reference_run(portfolio, smtp, folder / "credit.db")
+            (folder / "reference.pickle").write_bytes(pickle.dumps(got))
+        return pickle.loads((folder / "reference.pickle").read_bytes())
+
+
+def reference_run(portfolio: Path, smtp, db: Path) -> dict[str, Any]:
     inbox, port = smtp
-    db = tmp_path_factory.mktemp("reference") / "credit.db"
     shutil.copyfile(portfolio, db)
     inbox.messages.clear()
     done = run(db, port)
@@ -213,7 +271,7 @@ def test_killed_at_a_checkpoint_and_started_again(point, nth, portfolio, referen
     assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-2000:])
     before_restart = len(inbox.messages)
     if point.startswith("delivery."):
-        time.sleep(LEASE + 0.5)  # a claimed notice is free again once its sender's lease ends
+        wait_out_claims(db)  # a claimed notice is free again once its sender's lease ends
     again = run(db, port)
     assert again.returncode == 0, again.stderr[-2000:]
     figures = json.loads(again.stdout)

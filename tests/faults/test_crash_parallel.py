@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import shutil
 import signal
-import time
 from collections import Counter
 
 import pytest
 
-from tests.faults.test_crash import portfolio, reference, run, smtp, state  # noqa: F401
+from tests.faults.test_crash import (  # noqa: F401
+    portfolio,
+    reference,
+    run,
+    smtp,
+    state,
+    wait_out_claims,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +53,7 @@ def test_a_parallel_run_killed_at_a_checkpoint_and_started_again(
     assert killed.returncode in (0, -signal.SIGKILL), (killed.returncode, killed.stderr[-2000:])
     # Each process sends after each partition, so a run killed while dunning may leave a notice
     # claimed by the other process: it is free again once that claim's lease ends.
-    time.sleep(PARALLEL_LEASE + 0.5)
+    wait_out_claims(db)
     again = run(db, port, processes=2, lease=PARALLEL_LEASE)
     assert again.returncode == 0, again.stderr[-2000:]
 
