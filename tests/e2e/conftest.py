@@ -10,13 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_COMPANY
+from tests.conftest import SAMPLE, TEST_COMPANY, copy_database
 
 CREDIT = str(Path(sys.executable).with_name("credit"))
 
 
 @pytest.fixture
 def cli(tmp_path, prefect_api_url):
+    return credit_in(tmp_path, prefect_api_url)
+
+
+def credit_in(tmp_path: Path, prefect_api_url: str):
+    """What the ``cli`` fixture gives, in a folder of the caller's (a module's fixture, say)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
     env.update(
         CREDIT_DATABASE_URL=f"sqlite:///{tmp_path / 'credit.db'}",
@@ -54,3 +59,24 @@ def forget_deployments() -> None:
     with get_client(sync_client=True) as client:
         for deployment in client.read_deployments():
             client.delete_deployment(deployment.id)
+
+
+@pytest.fixture(scope="session")
+def sample_ledger(tmp_path_factory, prefect_api_url):
+    """``sample_ledger(cli, kinds)``: the database `credit init` and `credit import KIND
+    sample_data/KIND.csv` (for each of ``kinds``, in order) leave, as the test's own copy in
+    ``cli``'s folder. Real `credit` processes make it once per session and set of files; each test
+    then starts from its copy (tests of init and import themselves run them)."""
+    made: dict[tuple[str, ...], Path] = {}
+
+    def copy(cli, kinds: tuple[str, ...]) -> None:
+        if kinds not in made:
+            where = tmp_path_factory.mktemp("sample-ledger")
+            run = credit_in(where, prefect_api_url)
+            run("init")
+            for kind in kinds:
+                run("import", kind, str(SAMPLE / f"{kind.replace('-', '_')}.csv"))
+            made[kinds] = where / "credit.db"
+        copy_database(made[kinds], cli.path / "credit.db")
+
+    return copy

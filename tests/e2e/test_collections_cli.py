@@ -13,10 +13,8 @@ from tests.conftest import SAMPLE, TEST_COMPANY, sample_payments_until, scratch_
 from tests.e2e.conftest import CREDIT
 
 
-def _setup(cli) -> None:
-    cli("init")
-    for kind in ("customers", "invoices"):
-        cli("import", kind, str(SAMPLE / f"{kind}.csv"))
+def _setup(cli, sample_ledger) -> None:
+    sample_ledger(cli, ("customers", "invoices"))
     _payments(cli, "2026-10-01")
 
 
@@ -115,8 +113,8 @@ def test_three_parallel_runs_started_together_on_postgresql_send_one_set_of_noti
 
 
 @pytest.mark.slow  # some 15 `credit` processes, several running flows
-def test_disputes_promises_and_the_worklist_from_the_command_line(cli):
-    _setup(cli)
+def test_disputes_promises_and_the_worklist_from_the_command_line(cli, sample_ledger):
+    _setup(cli, sample_ledger)
     for day in ("2026-10-01", "2026-10-15", "2026-11-02", "2026-11-16", "2026-11-30"):
         _payments(cli, day)
         cli("collections", "run", "--as-of", day)
@@ -180,10 +178,10 @@ def _absurd_invoices(cli, customer: str) -> None:
     db.close()
 
 
-def test_a_customer_that_fails_is_listed_with_its_reason_and_the_others_are_dunned(cli):
-    cli("init")
-    for kind in ("customers", "invoices"):
-        cli("import", kind, str(SAMPLE / f"{kind}.csv"))
+def test_a_customer_that_fails_is_listed_with_its_reason_and_the_others_are_dunned(
+    cli, sample_ledger
+):
+    sample_ledger(cli, ("customers", "invoices"))
     _payments(cli, "2026-11-30")
     _absurd_invoices(cli, "C-1002")
 
@@ -214,14 +212,12 @@ def test_a_customer_that_fails_is_listed_with_its_reason_and_the_others_are_dunn
     assert "Traceback" not in again.stderr and len(again.stderr.strip().splitlines()) == 1
 
 
-def test_the_worklist_shows_amounts_with_separators_and_the_currency(cli):
+def test_the_worklist_shows_amounts_with_separators_and_the_currency(cli, sample_ledger):
     from sqlmodel import select
 
     from credit.db.models import CollectionCase, Customer
 
-    cli("init")
-    for kind in ("customers", "invoices"):
-        cli("import", kind, str(SAMPLE / f"{kind}.csv"))
+    sample_ledger(cli, ("customers", "invoices"))
     _payments(cli, "2026-11-30")
     app = _app(cli)
     with app.uow() as uow:  # what a handover leaves (the CLI tests above make real ones, slowly)
@@ -235,12 +231,11 @@ def test_the_worklist_shows_amounts_with_separators_and_the_currency(cli):
     assert "EUR 9,800.00" in row and "9800.00 EUR" not in row
 
 
-def test_a_back_dated_live_run_is_refused_with_the_reason_and_a_dry_run_is_not(cli):
+def test_a_back_dated_live_run_is_refused_with_the_reason_and_a_dry_run_is_not(cli, sample_ledger):
     """The issue's case: a run as of 12 November, after C-1003 paid on 20 November, would send a
     reminder for invoices already paid."""
-    cli("init")
-    for kind in ("customers", "invoices", "payments"):  # payments up to 2026-11-20 (one bounced)
-        cli("import", kind, str(SAMPLE / f"{kind}.csv"))
+    sample_ledger(cli, ("customers", "invoices"))
+    cli("import", "payments", str(SAMPLE / "payments.csv"))  # up to 2026-11-20 (one bounced)
     refused = cli("collections", "run", "--as-of", "2026-11-12", expect=2)
     assert refused.stderr.strip() == (
         "error: payments up to 2026-11-20 are recorded; a run as of 2026-11-12 would ignore "
@@ -260,15 +255,15 @@ def test_a_back_dated_live_run_is_refused_with_the_reason_and_a_dry_run_is_not(c
 
 
 @pytest.mark.slow  # starts Prefect's local server (several seconds)
-def test_a_run_in_local_mode_shows_real_counts_on_a_terminal_and_is_recorded(cli, tmp_path):
+def test_a_run_in_local_mode_shows_real_counts_on_a_terminal_and_is_recorded(
+    cli, sample_ledger, tmp_path
+):
     """Issue 17: without a Prefect server the command starts Prefect's local server itself, early;
     on a terminal it counts customers, batches and notices; the run is in PREFECT_HOME's database."""
     import pty
     import sqlite3
 
-    cli("init")
-    for kind in ("customers", "financials", "invoices", "payments"):
-        cli("import", kind, str(SAMPLE / f"{kind}.csv"))
+    sample_ledger(cli, ("customers", "financials", "invoices", "payments"))
     env = {k: v for k, v in cli.env.items() if k != "PREFECT_API_URL"}  # no server: local mode
     env.update(PREFECT_HOME=str(tmp_path / "prefect-home"), TERM="xterm")
     terminal, side = pty.openpty()

@@ -14,8 +14,8 @@ import typer
 
 from credit.app import App
 from credit.settings import Settings
-from tests.conftest import SAMPLE
-from tests.e2e.conftest import CREDIT
+from tests.conftest import SAMPLE, copy_database
+from tests.e2e.conftest import CREDIT, credit_in
 from tests.e2e.readme import NEVER, commands_under
 from tests.e2e.test_readme import README
 
@@ -293,9 +293,24 @@ def _prepare(cli) -> dict[str, str]:
     return {"request": str(request), "failed": str(notice.id), "task": str(task.id)}
 
 
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory, prefect_api_url) -> tuple[Path, dict[str, str]]:
+    """The ledger of ``_prepare``, made once for the module by real `credit` processes: each test
+    works on its own copy of it."""
+    where = tmp_path_factory.mktemp("prepared")
+    ids = _prepare(credit_in(where, prefect_api_url))
+    return where / "credit.db", ids
+
+
+def _prepared(cli, prepared: tuple[Path, dict[str, str]]) -> dict[str, str]:
+    database, ids = prepared
+    copy_database(database, cli.path / "credit.db")
+    return ids
+
+
 @pytest.mark.slow  # a dozen `credit` processes, three of them running flows
-def test_the_commands_the_readme_does_not_run_work_in_their_simplest_form(cli):
-    ids = _prepare(cli)
+def test_the_commands_the_readme_does_not_run_work_in_their_simplest_form(cli, prepared):
+    ids = _prepared(cli, prepared)
     for name, args, expect in VALID:
         proc = cli(*[a.format(**ids) for a in args], expect=None)
         out = proc.stdout + proc.stderr
@@ -304,8 +319,8 @@ def test_the_commands_the_readme_does_not_run_work_in_their_simplest_form(cli):
 
 
 @pytest.mark.slow  # about seventy `credit` processes, none running a flow
-def test_no_error_path_of_any_command_prints_a_traceback(cli):
-    _prepare(cli)
+def test_no_error_path_of_any_command_prints_a_traceback(cli, prepared):
+    _prepared(cli, prepared)
     bad_csv = cli.path / "bad.csv"
     bad_csv.write_text("what,ever\n1,2\n")
 

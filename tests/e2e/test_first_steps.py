@@ -20,10 +20,7 @@ from tests.conftest import SAMPLE
 from tests.e2e.conftest import CREDIT
 from tests.integration.test_lifecycle_services import DAY, decide, review
 
-
-def _import_sample(cli) -> None:
-    for kind in ("customers", "financials", "invoices", "payments"):
-        cli("import", kind, str(SAMPLE / f"{kind}.csv"))
+SAMPLE_FILES = ("customers", "financials", "invoices", "payments")
 
 
 def _app(cli) -> App:
@@ -75,11 +72,10 @@ def test_policy_show_prints_every_section_of_the_shipped_and_a_newer_version(cli
     )
 
 
-def test_an_overdue_review_with_research_waiting_is_listed_as_in_progress(cli):
+def test_an_overdue_review_with_research_waiting_is_listed_as_in_progress(cli, sample_ledger):
     from credit import services
 
-    cli("init")
-    _import_sample(cli)
+    sample_ledger(cli, SAMPLE_FILES)
     a = _app(cli)
     rid = review(a, "C-1003", "30000", by="fiona.director")  # as of 2026-10-01
     decide(a, rid, "carla.manager")
@@ -110,9 +106,8 @@ def test_an_overdue_review_with_research_waiting_is_listed_as_in_progress(cli):
     assert "in progress" in table and "junior.analyst" in table
 
 
-def test_people_are_named_with_as_and_must_be_in_the_directory(cli):
-    cli("init")
-    _import_sample(cli)
+def test_people_are_named_with_as_and_must_be_in_the_directory(cli, sample_ledger):
+    sample_ledger(cli, SAMPLE_FILES)
     unknown = cli(
         "dispute", "open", "INV-1009-OPEN1", "--reason", "short", "--as", "nobody.at.all", expect=2
     )
@@ -132,9 +127,8 @@ def test_people_are_named_with_as_and_must_be_in_the_directory(cli):
     assert "'mallory' is not in the approver directory" in refused.stderr
 
 
-def test_a_promise_names_its_date_and_may_not_exceed_what_is_open(cli):
-    cli("init")
-    _import_sample(cli)
+def test_a_promise_names_its_date_and_may_not_exceed_what_is_open(cli, sample_ledger):
+    sample_ledger(cli, SAMPLE_FILES)
     owed = cli.json("customers", "show", "C-1007", "--as-of", "2026-12-01")["exposure"]["EUR"]
     too_much = cli(
         "promise", "C-1007", "--amount", "99999", "--date", "2026-12-10",
@@ -198,9 +192,8 @@ def _interrupt(cli, args: list[str], after: float) -> subprocess.CompletedProces
     return subprocess.CompletedProcess(args, proc.returncode, out, errors)
 
 
-def test_ctrl_c_ends_a_command_with_one_line_and_no_traceback(cli):
-    cli("init")
-    _import_sample(cli)
+def test_ctrl_c_ends_a_command_with_one_line_and_no_traceback(cli, sample_ledger):
+    sample_ledger(cli, SAMPLE_FILES)
     # While the command is still loading (it printed a traceback of the imports) ...
     early = _interrupt(cli, ["customers", "list"], after=0.05)
     assert early.returncode == 130, early
@@ -260,10 +253,11 @@ def test_ctrl_c_stops_credit_serve_and_the_prefect_server_it_started(cli, tmp_pa
         pass
 
 
-def test_a_live_run_or_a_dispute_dated_in_the_future_is_refused_and_a_dry_run_is_not(cli):
+def test_a_live_run_or_a_dispute_dated_in_the_future_is_refused_and_a_dry_run_is_not(
+    cli, sample_ledger
+):
     """A mistyped year duns invoices not yet overdue and then refuses every run until that day."""
-    cli("init")
-    _import_sample(cli)
+    sample_ledger(cli, SAMPLE_FILES)
     future = cli("collections", "run", "--as-of", "2099-01-01", expect=2)
     assert "a collections run as of 2099-01-01 is in the future" in future.stderr
     assert cli.json("notices", "list") == []
