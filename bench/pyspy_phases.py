@@ -14,7 +14,17 @@ import sys
 from collections import Counter
 
 RULES = [
-    ("render a notice (Jinja templates, Babel money and dates)", "render", "credit/notices/"),
+    # before the others: a letter is made while delivering, and its PDF has a ``render`` too
+    (
+        "deliver: the letter's PDF and QR code (fpdf2, segno)",
+        "files",
+        "credit/notices/pdf_maker.py",
+    ),
+    (
+        "render a notice (Jinja templates, Babel money and dates)",
+        "render",
+        "credit/notices/rendering.py",
+    ),
     ("deliver: build the MIME bytes", "build_message", "credit/notices/"),
     ("deliver: write the .eml files", "send", "credit/notices/"),
     ("deliver: claims, reads and marks", "deliver_pending", "credit/notices/"),
