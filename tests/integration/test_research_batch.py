@@ -59,6 +59,14 @@ def due_list(app: App) -> list[dict[str, Any]]:
     """Half the customers scanned first (high signals flag some for review); research finds
     the other half's signals itself. Every fifth customer also has an open broken promise
     (collections records those; research does not find them), some too old to count."""
+    ids = with_broken_promises(app)
+    services.scan_risk(app, as_of=DAY, customer_ids=ids[: len(ids) // 2])
+    return services.due_reviews(app, as_of=DAY)
+
+
+def with_broken_promises(app: App) -> list[int]:
+    """Every customer's id; every fifth customer gets an open broken promise (a high one, or a
+    medium one every tenth), some too old to count."""
     with app.uow() as uow:
         ids = list(uow.session.exec(select(Customer.id).order_by(col(Customer.id))))
         for n, c in enumerate(uow.session.exec(select(Customer).order_by(col(Customer.id)))):
@@ -72,8 +80,7 @@ def due_list(app: App) -> list[dict[str, Any]]:
                     )
                 )  # fmt: skip
         uow.commit()
-    services.scan_risk(app, as_of=DAY, customer_ids=ids[: len(ids) // 2])
-    return services.due_reviews(app, as_of=DAY)
+    return ids
 
 
 def key(r: dict[str, Any]) -> tuple:

@@ -3,13 +3,8 @@ customer in its own transaction does; a batch that fails is scanned again custom
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from sqlmodel import col, select
-
 from credit import audit
 from credit.app import App
-from credit.db.models import Customer, RiskSignal
 from credit.services import risk
 from credit.services.risk import scan_risk
 from tests.integration.test_research_batch import (
@@ -17,27 +12,8 @@ from tests.integration.test_research_batch import (
     copy,
     portfolio,  # noqa: F401  # the module's portfolio fixture
     recorded,
+    with_broken_promises,
 )
-
-
-def customers_with_open_signals(app: App) -> list[int]:
-    """Every customer; every fifth with an unanswered broken promise (a kind the scan must not
-    raise again while it waits), some too old to count."""
-    with app.uow() as uow:
-        s = uow.session
-        ids = list(s.exec(select(Customer.id).order_by(col(Customer.id))))
-        for n, c in enumerate(s.exec(select(Customer).order_by(col(Customer.id)))):
-            if n % 5 == 0:
-                s.add(
-                    RiskSignal(
-                        fingerprint=f"{c.code}:broken_promise:{n}", customer_id=c.id,
-                        kind="broken_promise", severity="high" if n % 10 else "medium",
-                        detail="promise not kept",
-                        detected_on=DAY - timedelta(days=20 if n % 15 else 400),
-                    )
-                )  # fmt: skip
-        uow.commit()
-    return ids
 
 
 def one_at_a_time(app: App, ids: list[int]) -> dict[str, int]:
@@ -51,8 +27,8 @@ def one_at_a_time(app: App, ids: list[int]) -> dict[str, int]:
 
 def test_batches_record_what_one_customer_at_a_time_records(portfolio, tmp_path, caplog):  # noqa: F811
     one, many = copy(portfolio, tmp_path, "one"), copy(portfolio, tmp_path, "many")
-    ids = customers_with_open_signals(one)
-    assert ids == customers_with_open_signals(many)
+    ids = with_broken_promises(one)
+    assert ids == with_broken_promises(many)
     alone = one_at_a_time(one, ids)
     batched = scan_risk(many, as_of=DAY, customer_ids=ids, batch_size=7)
     assert "rolled back" not in caplog.text  # every batch went through as one
@@ -76,8 +52,8 @@ def test_a_scan_batch_that_fails_is_redone_customer_by_customer(
     caplog,
 ):
     healthy, failing = copy(portfolio, tmp_path, "healthy"), copy(portfolio, tmp_path, "failing")
-    ids = customers_with_open_signals(healthy)
-    assert ids == customers_with_open_signals(failing)
+    ids = with_broken_promises(healthy)
+    assert ids == with_broken_promises(failing)
     expected = scan_risk(healthy, as_of=DAY, customer_ids=ids, batch_size=10)
     real = risk.write_signals
 
