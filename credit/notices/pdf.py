@@ -23,7 +23,6 @@ e-mail (:mod:`credit.notices.qr`). ``python -m bench.letters`` times it."""
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -397,11 +396,11 @@ class Document(FPDF):
         self.ln(3)
 
     def payment_block(
-        self, rows: Sequence[tuple[str, str]], note: str, qr_png: bytes | None
+        self, rows: Sequence[tuple[str, str]], note: str, qr_image: Any | None
     ) -> None:
         """The payment details (beneficiary, IBAN, BIC, amount, reference) in a box, with the
         EPC QR code at its right when there is one."""
-        height = max(len(rows) * 5.0 + 14, 42 if qr_png else 0)
+        height = max(len(rows) * 5.0 + 14, 42 if qr_image is not None else 0)
         if self.will_page_break(height + 8):
             self.add_page()
         self.heading(self.words["payment_details"])
@@ -422,8 +421,10 @@ class Document(FPDF):
         self.set_xy(LEFT + 4, top + len(rows) * 5.0 + 1.5)
         self.set_font(FONT, size=8.5)
         self.wrapped(WIDTH - 48, 4, note)
-        if qr_png is not None:
-            self.image(io.BytesIO(qr_png), x=LEFT + WIDTH - 36, y=top - 1, w=36, h=36)
+        if qr_image is not None:
+            self.set_image_filter("FlateDecode")  # qr.qr_grey says why
+            self.image(qr_image, x=LEFT + WIDTH - 36, y=top - 1, w=36, h=36)
+            self.set_image_filter("AUTO")
             self.set_xy(LEFT + WIDTH - 40, top + 35.5)
             self.set_font(FONT, size=6)
             self.multi_cell(40, 2.6, self.words["qr"], align="C")

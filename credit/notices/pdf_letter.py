@@ -14,7 +14,7 @@ from typing import Any
 from credit.domain import epc_qr
 from credit.notices.document import STATEMENT_MARK, Letter
 from credit.notices.formats import date_text, money_text
-from credit.notices.pdf import WIDTH, Column, Document, build, qr_png
+from credit.notices.pdf import WIDTH, Column, Document, build
 from credit.notices.pdf_labels import kind_label, labels
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def payment_details(pdf: Document, remit: Mapping[str, Any]) -> None:
         rows.append((words["amount"], money_text(remit["amount"], remit["currency"], locale)))
     rows.append((words["pay_reference"], remit["rf_grouped"]))
     note = words["quote"].format(rf=remit["rf_grouped"])
-    pdf.payment_block(rows, note, epc_png(remit))
+    pdf.payment_block(rows, note, epc_image(remit))
 
 
 def epc_payload(remit: Mapping[str, Any]) -> str | None:
@@ -152,9 +152,12 @@ def epc_payload(remit: Mapping[str, Any]) -> str | None:
         return None
 
 
-def epc_png(remit: Mapping[str, Any]) -> bytes | None:
+def epc_image(remit: Mapping[str, Any]) -> Any | None:
+    """The letter's EPC QR code as the PDF draws it (:func:`credit.notices.qr.qr_grey`)."""
+    from credit.notices import qr
+
     payload = epc_payload(remit)
-    return qr_png(payload) if payload is not None else None
+    return qr.qr_grey(payload) if payload is not None else None
 
 
 def _signature(pdf: Document, company: Mapping[str, Any], body: str) -> None:

@@ -78,3 +78,41 @@ def test_the_png_has_the_pixels_of_segnos_png():
         expected = Image.open(theirs)
         assert mine.size == expected.size
         assert mine.convert("L").tobytes() == expected.convert("L").tobytes()
+
+
+def test_every_length_and_version_is_segnos_symbol():
+    """Payloads of the lengths a transfer can have (1 to 331 bytes, one and several bytes a
+    character; those around each version's capacity), and one payload for versions up to 40 (the remainder bits, the blocks of two
+    sizes, the version information)."""
+    rnd = random.Random(4)
+    alphabet = "ab01 \n.-äö€中"
+    # around each version's capacity (no terminator, a short one, no pad codeword), and between
+    edges = set()
+    for version in range(1, 14):
+        bits = segno.consts.SYMBOL_CAPACITY[version][segno.consts.ERROR_LEVEL_M]
+        bits -= 12 if version < 10 else 20  # the mode and count indicators
+        edges |= {bits // 8 - 1, bits // 8, bits // 8 + 1}
+    for length in sorted(edges | set(range(1, 332, 9))):
+        payload = "".join(rnd.choice(alphabet) for _ in range(length))
+        payload = payload.encode()[:length].decode(errors="ignore")
+        assert qr.epc_matrix(payload).tolist() == [list(r) for r in segno_code(payload).matrix]
+    for version in (14, 21, 27, 35, 40):
+        capacity = segno.consts.SYMBOL_CAPACITY[version][segno.consts.ERROR_LEVEL_M] // 8 - 3
+        payload = "".join(rnd.choice(string.printable) for _ in range(capacity))
+        theirs = segno_code(payload)
+        assert theirs.version == version
+        assert qr.epc_matrix(payload).tolist() == [list(r) for r in theirs.matrix], version
+
+
+def test_penalties_of_any_matrix_are_segnos():
+    """Random matrices of several sizes and dark shares (runs, blocks, finder-like patterns near
+    the edges and overlapping ones arise by chance), scored by segno one by one."""
+    rng = np.random.default_rng(3)
+    for size in (21, 25, 45, 57):
+        for _ in range(5):
+            candidates = (rng.random((8, size, size)) < rng.uniform(0.2, 0.8)).astype(np.uint8)
+            theirs = [
+                encoder.evaluate_mask(tuple(bytearray(r) for r in c.tolist()), size, size)
+                for c in candidates
+            ]
+            assert qr.penalties(candidates) == theirs, size
