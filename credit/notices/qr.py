@@ -79,8 +79,10 @@ def penalties(candidates: Any) -> list[int]:
     pairs = same[:, :, :-1] & same[:, :, 1:]
     five = pairs[:, :, :-2] & pairs[:, :, 2:]
     starts = five[:, :, 1:] & ~five[:, :, :-1]
-    n1 = 3 * five[:, :, 0].sum(axis=1) + five[:, :, 1:].sum(axis=(1, 2)) + 2 * starts.sum(
-        axis=(1, 2)
+    n1 = (
+        3 * five[:, :, 0].sum(axis=1)
+        + five[:, :, 1:].sum(axis=(1, 2))
+        + 2 * starts.sum(axis=(1, 2))
     )
     top = candidates[:, 1:, 1:]
     n2 = 3 * (
