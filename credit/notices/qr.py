@@ -131,9 +131,9 @@ def epc_matrix(payload: str) -> Any:
     version, bits = _message(payload.encode("utf-8"))
     size = version * 4 + 17
     function, data, masks = layout(size)
-    plain = np.zeros(size * size, dtype=np.uint8)
-    plain[_placement(size)] = bits
-    plain = plain.reshape(size, size)
+    flat = np.zeros(size * size, dtype=np.uint8)
+    flat[_placement(size)] = bits
+    plain = flat.reshape(size, size)
     candidates = np.where(data, plain ^ masks, function)
     scores = penalties(candidates)
     best = scores.index(min(scores))
@@ -147,12 +147,15 @@ def _message(data: bytes) -> tuple[int, Any]:
     interleaved, and the remainder bits, as bits."""
     from segno import consts
 
+    count_lengths: Any = consts.CHAR_COUNT_INDICATOR_LENGTH
+    capacities: Any = consts.SYMBOL_CAPACITY
+    blocks_of: Any = consts.ECC
     count = len(data)
     for version in range(1, 41):
-        count_bits = consts.CHAR_COUNT_INDICATOR_LENGTH[consts.MODE_BYTE][
+        count_bits = count_lengths[consts.MODE_BYTE][
             1 if version < 10 else 2 if version < 27 else 3
         ]
-        capacity = consts.SYMBOL_CAPACITY[version][consts.ERROR_LEVEL_M]
+        capacity = capacities[version][consts.ERROR_LEVEL_M]
         if 4 + count_bits + 8 * count <= capacity:
             break
     else:
@@ -169,7 +172,7 @@ def _message(data: bytes) -> tuple[int, Any]:
     words = words[: capacity // 8]
     data_blocks, error_blocks = [], []
     at = 0
-    for info in consts.ECC[version][consts.ERROR_LEVEL_M]:
+    for info in blocks_of[version][consts.ERROR_LEVEL_M]:
         blocks = np.array(
             [
                 words[at + n * info.num_data : at + (n + 1) * info.num_data]
