@@ -171,17 +171,23 @@ class Document(FPDF):
         *,
         new_x: XPos = XPos.LMARGIN,
         new_y: YPos = YPos.NEXT,
+        align: str = "L",
     ) -> None:
-        """``multi_cell(w, h, text, align="L", new_x=new_x, new_y=new_y)``: the same lines on
+        """``multi_cell(w, h, text, align=align, new_x=new_x, new_y=new_y)`` (left, centred, or
+        justified with no line to justify): the same lines on
         the same pages, the same bytes, in a fraction of the time. fpdf2 measures a line again
         for each character it adds (a paragraph's cost grows with the square of its lines'
         length: a third of a letter's time); plain text in one font is broken here by the same
         rules (:func:`break_lines`) and each line set with ``cell``. Anything else (a fallback
         font, text shaping, letter spacing, a soft hyphen or special space, a trailing newline)
         goes to ``multi_cell``."""
-        lines = self._break(w, text)
+        lines = self._break(w, text) if align in ("L", "C", "J") else None
+        if align == "J" and lines is not None:
+            # multi_cell's default: justified lines are set apart; a line that ends the text or
+            # at a newline is set flush left
+            lines, align = (lines, "L") if len(lines) == text.count("\n") + 1 else (None, align)
         if lines is None:
-            self.multi_cell(w, h, text, align="L", new_x=new_x, new_y=new_y)
+            self.multi_cell(w, h, text, align=align, new_x=new_x, new_y=new_y)
             return
         for n, line in enumerate(lines, start=1):
             last = n == len(lines)
@@ -189,6 +195,7 @@ class Document(FPDF):
                 w,
                 h,
                 line,
+                align=align,
                 new_x=new_x if last else XPos.LEFT,
                 new_y=new_y if last else YPos.NEXT,
             )
@@ -427,7 +434,7 @@ class Document(FPDF):
             self.set_image_filter("AUTO")
             self.set_xy(LEFT + WIDTH - 40, top + 35.5)
             self.set_font(FONT, size=6)
-            self.multi_cell(40, 2.6, self.words["qr"], align="C")
+            self.wrapped(40, 2.6, self.words["qr"], align="C", new_x=XPos.RIGHT)
         self.set_xy(LEFT, top + height)
         self.set_font(FONT, size=10)
 

@@ -11,6 +11,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from fpdf.enums import XPos
+
 from credit.domain import epc_qr
 from credit.notices.document import STATEMENT_MARK, Letter
 from credit.notices.formats import date_text, money_text
@@ -168,7 +170,7 @@ def _signature(pdf: Document, company: Mapping[str, Any], body: str) -> None:
     if pdf.will_page_break(16):
         pdf.add_page()
     pdf.ln(4)
-    pdf.multi_cell(WIDTH, 4.6, f"{name}\n{pdf.words['department']}")
+    pdf.wrapped(WIDTH, 4.6, f"{name}\n{pdf.words['department']}", new_x=XPos.RIGHT, align="J")
 
 
 def as_of_of(letter: Letter) -> date:

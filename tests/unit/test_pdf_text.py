@@ -44,7 +44,7 @@ def document(builtin: bool) -> Document:
     return pdf
 
 
-def check(builtin: bool, words: list[str], seed: int, count: int) -> None:
+def check(builtin: bool, words: list[str], seed: int, count: int, align: str = "L") -> None:
     rnd = random.Random(seed)
     for text in texts(count, words, seed):
         size, width = rnd.choice([7.5, 8.5, 10, 11]), rnd.choice([WIDTH, WIDTH - 48, 40, 12])
@@ -56,8 +56,8 @@ def check(builtin: bool, words: list[str], seed: int, count: int) -> None:
         )  # what multi_cell sets
         lines = fast._break(width, text)
         assert lines is None or [fast.normalize_text(line) for line in lines] == expected, text
-        fast.wrapped(width, 4.6, text)
-        slow.multi_cell(width, 4.6, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        fast.wrapped(width, 4.6, text, align=align)
+        slow.multi_cell(width, 4.6, text, align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         assert (fast.get_x(), fast.get_y(), fast.page_no()) == (
             slow.get_x(),
             slow.get_y(),
@@ -68,6 +68,15 @@ def check(builtin: bool, words: list[str], seed: int, count: int) -> None:
 
 def test_lines_in_the_built_in_fonts_break_where_multi_cell_breaks_them():
     check(True, WORDS, seed=1, count=40)
+
+
+def test_centred_and_justified_lines_are_multi_cells():
+    """The QR code's caption is centred, the signature justified (multi_cell's default): a
+    justified text whose lines all end at a newline is set flush left, as multi_cell sets it;
+    one with a line to justify goes to multi_cell."""
+    check(True, WORDS, seed=3, count=20, align="C")
+    check(True, WORDS, seed=4, count=20, align="J")
+    check(False, WORDS + UNICODE, seed=5, count=6, align="J")
 
 
 def test_lines_in_dejavu_break_where_multi_cell_breaks_them():
