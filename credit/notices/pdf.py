@@ -23,6 +23,7 @@ e-mail (:mod:`credit.notices.qr`). ``python -m bench.letters`` times it."""
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -403,7 +404,7 @@ class Document(FPDF):
         self.ln(3)
 
     def payment_block(
-        self, rows: Sequence[tuple[str, str]], note: str, qr_image: Any | None
+        self, rows: Sequence[tuple[str, str]], note: str, qr_image: bytes | None
     ) -> None:
         """The payment details (beneficiary, IBAN, BIC, amount, reference) in a box, with the
         EPC QR code at its right when there is one."""
@@ -429,9 +430,7 @@ class Document(FPDF):
         self.set_font(FONT, size=8.5)
         self.wrapped(WIDTH - 48, 4, note)
         if qr_image is not None:
-            self.set_image_filter("FlateDecode")  # qr.qr_grey says why
-            self.image(qr_image, x=LEFT + WIDTH - 36, y=top - 1, w=36, h=36)
-            self.set_image_filter("AUTO")
+            self.image(io.BytesIO(qr_image), x=LEFT + WIDTH - 36, y=top - 1, w=36, h=36)
             self.set_xy(LEFT + WIDTH - 40, top + 35.5)
             self.set_font(FONT, size=6)
             self.wrapped(40, 2.6, self.words["qr"], align="C", new_x=XPos.RIGHT)

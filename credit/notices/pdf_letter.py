@@ -154,12 +154,12 @@ def epc_payload(remit: Mapping[str, Any]) -> str | None:
         return None
 
 
-def epc_image(remit: Mapping[str, Any]) -> Any | None:
-    """The letter's EPC QR code as the PDF draws it (:func:`credit.notices.qr.qr_grey`)."""
+def epc_image(remit: Mapping[str, Any]) -> bytes | None:
+    """The letter's EPC QR code as the PDF draws it (:func:`credit.notices.qr.qr_tiff`)."""
     from credit.notices import qr
 
     payload = epc_payload(remit)
-    return qr.qr_grey(payload) if payload is not None else None
+    return qr.qr_tiff(payload) if payload is not None else None
 
 
 def _signature(pdf: Document, company: Mapping[str, Any], body: str) -> None:

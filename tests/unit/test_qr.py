@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import random
 import string
+from datetime import UTC, datetime
 
 import numpy as np
 import segno
@@ -116,3 +117,19 @@ def test_penalties_of_any_matrix_are_segnos():
                 for c in candidates
             ]
             assert qr.penalties(candidates) == theirs, size
+
+
+def test_the_pdf_gets_the_image_fpdf2_makes_of_the_png():
+    """The letter hands fpdf2 a Group 4 TIFF of one strip, which it copies: the PDF is byte for
+    byte the one fpdf2 makes from the PNG (which it re-encodes in Group 4 itself)."""
+    from fpdf import FPDF
+
+    def pdf(image: bytes) -> bytes:
+        doc = FPDF()
+        doc.set_creation_date(datetime(2026, 12, 1, tzinfo=UTC))
+        doc.add_page()
+        doc.image(io.BytesIO(image), x=150, y=200, w=36, h=36)
+        return bytes(doc.output())
+
+    for payload in payloads(6, seed=5):
+        assert pdf(qr.qr_tiff(payload)) == pdf(qr.qr_png(payload))
