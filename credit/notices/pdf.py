@@ -457,15 +457,28 @@ class _Producer(OutputProducer):
         super().__init__(fpdf)
 
 
-def build(make: Callable[[bool], bytes]) -> bytes:
+def build(make: Callable[[bool], bytes], *, shown: str = "") -> bytes:
     """``make(builtin)``'s document with the built-in fonts, or, when its text has a character
-    they lack, with DejaVu (and a CJK font where one is found)."""
+    they lack, with DejaVu (and a CJK font where one is found). ``shown``: text the document
+    sets whole; if it has such a character, the attempt with the built-in fonts (which would
+    stop at it, some way into the document) is skipped."""
     from fpdf.errors import FPDFUnicodeEncodingException
 
+    if shown and not _builtin_can_set(shown):
+        return make(False)
     try:
         return make(True)
     except (FPDFUnicodeEncodingException, UnicodeEncodeError):
         return make(False)
+
+
+def _builtin_can_set(text: str) -> bool:
+    """Whether every character of ``text`` is in the built-in fonts' encoding (Windows-1252)."""
+    try:
+        text.encode("windows-1252")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def sender_lines(company: Mapping[str, Any]) -> list[str]:

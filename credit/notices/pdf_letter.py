@@ -24,7 +24,12 @@ log = logging.getLogger(__name__)
 
 def letter_pdf(letter: Letter, *, company: Mapping[str, Any]) -> bytes:
     """The letter's PDF (the same letter gives the same bytes)."""
-    return build(lambda builtin: _letter_pdf(letter, company=company, builtin=builtin))
+    # The subject and the body are set whole (a character beyond the built-in fonts in them
+    # makes the letter a DejaVu one).
+    return build(
+        lambda builtin: _letter_pdf(letter, company=company, builtin=builtin),
+        shown=letter.subject + letter.body.replace(STATEMENT_MARK, ""),
+    )
 
 
 def _letter_pdf(letter: Letter, *, company: Mapping[str, Any], builtin: bool) -> bytes:

@@ -112,3 +112,38 @@ def test_a_cjk_font_in_a_collection_file_is_embedded(tmp_path, monkeypatch):
     assert "Łódź" in shown(data)[0]
     # Type0 and CIDFont of the letter's bold, then of the fallback: the collection's first font
     assert data.count(b"/BaseFont /MPDFAA+DejaVuSansBold") == 4
+
+
+def test_a_shared_subset_is_deflated_once_and_the_letter_is_the_same(monkeypatch):
+    """The font file of a shared subset is deflated for the first letter and reused: a second
+    letter of the same blocks is byte for byte what it is with the file deflated again."""
+    monkeypatch.setattr(pdf_fonts, "COPY_AFTER", 0)
+    pdf_fonts._block_subset.cache_clear()
+    letter("Dvořák")
+    assert pdf_fonts._PACKED, "the subsets' deflated files are kept"
+    again = letter("Řezníček Ústí")
+    monkeypatch.setattr(pdf_fonts, "_PACKED", {})
+    monkeypatch.setattr(pdf_fonts, "_SHARED", {})  # nothing kept: deflated for this letter
+    assert letter("Řezníček Ústí") == again
+
+
+def test_text_beyond_the_built_in_fonts_goes_to_dejavu_at_once():
+    """A letter whose subject or body has a character beyond Windows-1252 is made with DejaVu
+    without trying the built-in fonts first (the attempt would fail at that character); one
+    without goes to the built-in fonts, and to DejaVu when they fail elsewhere."""
+    from fpdf.errors import FPDFUnicodeEncodingException
+
+    calls: list[bool] = []
+
+    def make(builtin: bool, fails: bool = False) -> bytes:
+        calls.append(builtin)
+        if builtin and fails:
+            raise FPDFUnicodeEncodingException(0, "Ł", "helvetica")
+        return b"builtin" if builtin else b"dejavu"
+
+    assert (pdf.build(make, shown="Zahlung an Łódź"), calls) == (b"dejavu", [False])
+    calls.clear()
+    assert (pdf.build(make, shown="Zahlung an Köln"), calls) == (b"builtin", [True])
+    calls.clear()
+    failing = pdf.build(lambda builtin: make(builtin, fails=True), shown="Zahlung an Köln")
+    assert (failing, calls) == (b"dejavu", [True, False])
