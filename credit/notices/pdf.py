@@ -175,7 +175,7 @@ class Document(FPDF):
         align: str = "L",
     ) -> None:
         """``multi_cell(w, h, text, align=align, new_x=new_x, new_y=new_y)`` (left, centred, or
-        justified with no line to justify): the same lines on
+        justified when every line ends at a newline or the end of the text): the same lines on
         the same pages, the same bytes, in a fraction of the time. fpdf2 measures a line again
         for each character it adds (a paragraph's cost grows with the square of its lines'
         length: a third of a letter's time); plain text in one font is broken here by the same
@@ -184,9 +184,11 @@ class Document(FPDF):
         goes to ``multi_cell``."""
         lines = self._break(w, text) if align in ("L", "C", "J") else None
         if align == "J" and lines is not None:
-            # multi_cell's default: justified lines are set apart; a line that ends the text or
-            # at a newline is set flush left
-            lines, align = (lines, "L") if len(lines) == text.count("\n") + 1 else (None, align)
+            # multi_cell's default: a line that ends the text or at a newline is set flush left,
+            # a line broken for the width is justified (multi_cell sets those; also a last line
+            # that fits once its trailing space is dropped, which it counts as broken)
+            hard = len(lines) == text.count("\n") + 1 and not text.endswith((" ", "\u00a0"))
+            lines, align = (lines, "L") if hard else (None, align)
         if lines is None:
             self.multi_cell(w, h, text, align=align, new_x=new_x, new_y=new_y)
             return
@@ -473,9 +475,10 @@ def build(make: Callable[[bool], bytes], *, shown: str = "") -> bytes:
 
 
 def _builtin_can_set(text: str) -> bool:
-    """Whether every character of ``text`` is in the built-in fonts' encoding (Windows-1252)."""
+    """Whether every character of ``text`` but white space (a blank line, the end of a line: not
+    always drawn) is in the built-in fonts' encoding (Windows-1252)."""
     try:
-        text.encode("windows-1252")
+        "".join(text.split()).encode("windows-1252")
     except UnicodeEncodeError:
         return False
     return True

@@ -17,7 +17,8 @@ import copy
 import importlib.util
 import io
 import logging
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,7 @@ def before_output(font: object) -> None:
         shared = _block_subset(path, frozenset(blocks))
         if shared.ids.keys() >= set(used):
             font.ttfont = shared
+            _remember(shared)
             return
     names, data = _common(path)
     if names.issuperset(used):
@@ -195,9 +197,6 @@ def _block_subset(path: Path, blocks: frozenset[int]) -> SharedSubset:
     cut.subset(font)
     out = io.BytesIO()
     font.save(out)
-    _SHARED[out.getvalue()] = None
-    while len(_SHARED) > _KEPT:
-        del _SHARED[next(iter(_SHARED))]
     return SharedSubset(out.getvalue(), {name: i for i, name in enumerate(font.getGlyphOrder())})
 
 
@@ -227,13 +226,15 @@ class _FontStream(fpdf_output.PDFFontStream):
     and letter). The same stream, byte for byte."""
 
     def __init__(self, contents: bytes) -> None:
-        packed = _PACKED.get(contents) if contents in _SHARED else None
+        with _LOCK:
+            shared = contents in _PACKED
+            packed = _PACKED.get(contents)
         if packed is None:
             super().__init__(contents)
-            if contents in _SHARED:
-                _PACKED[contents] = self._contents
-                while len(_PACKED) > _KEPT:
-                    del _PACKED[next(iter(_PACKED))]
+            if shared:
+                with _LOCK:
+                    if contents in _PACKED:
+                        _PACKED[contents] = self._contents
             return
         fpdf_output.PDFObject.__init__(self)
         self._contents = packed
@@ -243,9 +244,19 @@ class _FontStream(fpdf_output.PDFFontStream):
 
 
 fpdf_output.PDFFontStream = _FontStream  # type: ignore[misc]
-_KEPT = 64  # as many as _block_subset keeps
-_SHARED: dict[bytes, None] = {}  # the shared subsets' bytes, the latest _KEPT
-_PACKED: dict[bytes, bytes] = {}
+_LOCK = threading.Lock()  # a served process makes letters in several threads
+_KEPT = 64  # as many subsets as _block_subset keeps
+# The shared subsets last used (their bytes), each with its deflated bytes once made.
+_PACKED: OrderedDict[bytes, bytes | None] = OrderedDict()
+
+
+def _remember(shared: SharedSubset) -> None:
+    """``shared`` is embedded in a letter being written: its deflated bytes are kept."""
+    with _LOCK:
+        _PACKED.setdefault(shared.data)
+        _PACKED.move_to_end(shared.data)
+        while len(_PACKED) > _KEPT:
+            _PACKED.popitem(last=False)
 
 
 _ADDED: Counter[Path] = Counter()  # the DejaVu documents written, by font

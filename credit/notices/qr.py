@@ -19,22 +19,6 @@ from itertools import zip_longest
 from typing import Any
 
 import numpy as np
-import segno
-
-_N3 = np.array([1, 0, 1, 1, 1, 0, 1], dtype=np.uint8)  # 1:1:3:1:1, dark:light:dark:light:dark
-
-
-def _make(payload: str, mask: int | None) -> segno.QRCode:
-    """Byte mode in UTF-8, error correction level M (EPC069-12), never a Micro QR code."""
-    return segno.make(
-        payload,
-        error="m",
-        mode="byte",
-        encoding="utf-8",
-        micro=False,
-        boost_error=False,
-        mask=mask,
-    )
 
 
 @cache
@@ -286,7 +270,9 @@ def qr_pixels(payload: str) -> Any:
     four: the pixels of segno's ``save(kind="png", scale=6, border=4)``. A letter's PDF and its
     e-mail show the same code: the second asks for it again (cached)."""
     light = np.pad(epc_matrix(payload) == 0, 4, constant_values=True)
-    return np.repeat(np.repeat(light, 6, axis=0), 6, axis=1)
+    pixels = np.repeat(np.repeat(light, 6, axis=0), 6, axis=1)
+    pixels.flags.writeable = False  # shared by the callers of the cache
+    return pixels
 
 
 @lru_cache(maxsize=8)
@@ -300,11 +286,15 @@ def qr_png(payload: str) -> bytes:
 
 
 def qr_tiff(payload: str) -> bytes:
-    """The same pixels as a Group 4 (CCITT) TIFF of one strip, for the PDF: fpdf2 copies its
-    data as it is, where it would re-encode a PNG's pixels through libtiff (about 1.5 ms more a
-    letter). The PDF is the one fpdf2 makes from the PNG, byte for byte."""
-    from PIL import Image
+    """The same pixels as a Group 4 (CCITT) TIFF, for the PDF: fpdf2 copies the data of a TIFF
+    of one strip as it is, where it would re-encode a PNG's pixels through libtiff (about 1.5 ms
+    more a letter). The PDF is the one fpdf2 makes from the PNG, byte for byte. One strip up to
+    version 23 (an EPC code stops at 13); a larger code, or a Pillow without libtiff, goes as
+    the PNG, which fpdf2 encodes itself."""
+    from PIL import Image, features
 
+    if not features.check("libtiff"):
+        return qr_png(payload)
     out = io.BytesIO()
     Image.fromarray(qr_pixels(payload)).save(out, format="TIFF", compression="group4")
     return out.getvalue()

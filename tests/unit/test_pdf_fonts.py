@@ -7,6 +7,7 @@ other scripts; glyphs drawn only by the footer included."""
 from __future__ import annotations
 
 import io
+from collections import OrderedDict
 from datetime import UTC, datetime
 
 import pytest
@@ -118,12 +119,13 @@ def test_a_shared_subset_is_deflated_once_and_the_letter_is_the_same(monkeypatch
     """The font file of a shared subset is deflated for the first letter and reused: a second
     letter of the same blocks is byte for byte what it is with the file deflated again."""
     monkeypatch.setattr(pdf_fonts, "COPY_AFTER", 0)
+    monkeypatch.setattr(pdf_fonts, "_PACKED", OrderedDict())
     pdf_fonts._block_subset.cache_clear()
     letter("Dvořák")
-    assert pdf_fonts._PACKED, "the subsets' deflated files are kept"
+    assert all(pdf_fonts._PACKED.values()), "the subsets' deflated files are kept"
+    assert len(pdf_fonts._PACKED) == 3  # regular, bold, mono
     again = letter("Řezníček Ústí")
-    monkeypatch.setattr(pdf_fonts, "_PACKED", {})
-    monkeypatch.setattr(pdf_fonts, "_SHARED", {})  # nothing kept: deflated for this letter
+    monkeypatch.setattr(pdf_fonts, "_PACKED", OrderedDict())  # deflated again for this letter
     assert letter("Řezníček Ústí") == again
 
 
@@ -147,3 +149,39 @@ def test_text_beyond_the_built_in_fonts_goes_to_dejavu_at_once():
     calls.clear()
     failing = pdf.build(lambda builtin: make(builtin, fails=True), shown="Zahlung an Köln")
     assert (failing, calls) == (b"dejavu", [True, False])
+
+
+def test_a_letter_whose_body_needs_dejavu_is_made_once(monkeypatch):
+    """letter_pdf tells build what the letter shows: a body with a Polish name is made with
+    DejaVu at once; white space beyond Windows-1252 (a paragraph of one ideographic space, not
+    drawn) does not send a letter the built-in fonts can set to DejaVu."""
+    from credit.notices import pdf_letter
+    from credit.notices.document import Letter
+
+    made: list[bool] = []
+
+    class Counted(pdf.Document):
+        def __init__(self, **kwargs: object) -> None:
+            made.append(bool(kwargs.get("builtin")))
+            super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pdf_letter, "Document", Counted)
+
+    def body_letter(body: str) -> Letter:
+        customer = {"code": "C-1", "name": "Kunde GmbH", "postal_address": ["Weg 1", "Köln"]}
+        return Letter(
+            notice_id=1,
+            kind="dunning_reminder",
+            locale="de",
+            subject="Zahlungserinnerung",
+            created_at=datetime(2026, 12, 1, tzinfo=UTC),
+            context={"customer": customer},
+            body=body,
+        )
+
+    company = {"name": "Testfirma Nord GmbH", "address": ["Hafenstraße 1"]}
+    pdf_letter.letter_pdf(body_letter("Guten Tag,\n\nbitte zahlen Sie an Łódź."), company=company)
+    assert made == [False]
+    made.clear()
+    pdf_letter.letter_pdf(body_letter("Guten Tag,\n\n\u3000\n\nbitte zahlen Sie."), company=company)
+    assert made == [True]

@@ -77,6 +77,15 @@ def test_centred_and_justified_lines_are_multi_cells():
     check(True, WORDS, seed=3, count=20, align="C")
     check(True, WORDS, seed=4, count=20, align="J")
     check(False, WORDS + UNICODE, seed=5, count=6, align="J")
+    # short lines, each ending at a newline (set flush left), and a trailing space that the
+    # last line fits only without (multi_cell justifies it)
+    short = ["Testfirma Nord GmbH\nBuchhaltung", "A\n\nB", "\n", "Max Mustermann ", "x\ny "]
+    for text in short:
+        for width in (WIDTH, 40, 29.26, 12):
+            fast, slow = document(True), document(True)
+            fast.wrapped(width, 4.6, text, align="J")
+            slow.multi_cell(width, 4.6, text, align="J", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            assert fast.render() == slow.render(), (text, width)
 
 
 def test_lines_in_dejavu_break_where_multi_cell_breaks_them():
