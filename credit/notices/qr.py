@@ -21,16 +21,24 @@ from typing import Any
 import numpy as np
 
 
-@cache
-def layout(size: int) -> tuple[Any, Any, Any]:
-    """For a symbol of ``size`` modules a side: the function patterns as segno lays them out
-    before the data (0 or 1 outside the data, 2 in it), where the data is, and the eight data
-    masks (ISO/IEC 18004:2015 Table 10, row i and column j)."""
+def _patterns(size: int) -> Any:
+    """segno's matrix of a symbol before its data: timing pattern, finders, alignment patterns,
+    the format and version areas reserved (0 or 1), 2 where data goes."""
     from segno import encoder
 
     matrix = encoder.make_matrix(size, size)
     encoder.add_finder_patterns(matrix, size, size)
     encoder.add_alignment_patterns(matrix, size, size)
+    return matrix
+
+
+@cache
+def layout(size: int) -> tuple[Any, Any, Any]:
+    """For a symbol of ``size`` modules a side: the function patterns as segno lays them out
+    before the data (0 or 1 outside the data, 2 in it), where the data is, and the eight data
+    masks (ISO/IEC 18004:2015 Table 10, row i and column j)."""
+
+    matrix = _patterns(size)
     function = np.array(matrix, dtype=np.uint8)
     data = function > 1
     data[-8, 8] = False  # the dark module
@@ -229,11 +237,8 @@ def _remainders(length: int, count: int) -> tuple[Any, Any]:
 def _placement(size: int) -> Any:
     """The flat indices of a symbol's data modules in the order segno places the message's bits
     (``segno.encoder.add_codewords``: two-module columns from the right, up and down)."""
-    from segno import encoder
 
-    matrix = encoder.make_matrix(size, size)
-    encoder.add_finder_patterns(matrix, size, size)
-    encoder.add_alignment_patterns(matrix, size, size)
+    matrix = _patterns(size)
     order = []
     for right in range(size - 1, 0, -2):
         if right <= 6:
@@ -256,9 +261,7 @@ def _finished(version: int, mask: int) -> Any:
     from segno import consts, encoder
 
     size = version * 4 + 17
-    matrix = encoder.make_matrix(size, size)
-    encoder.add_finder_patterns(matrix, size, size)
-    encoder.add_alignment_patterns(matrix, size, size)
+    matrix = _patterns(size)
     encoder.add_format_info(matrix, version, consts.ERROR_LEVEL_M, mask)
     encoder.add_version_info(matrix, version)
     return np.array(matrix, dtype=np.uint8)
