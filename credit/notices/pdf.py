@@ -18,7 +18,10 @@ A daily run delivers thousands of letters, so what fpdf2 does slowly is done her
 calls, to the same effect: paragraphs are broken where ``multi_cell`` breaks them, without its
 measuring (:meth:`Document.wrapped`, :mod:`credit.notices.pdf_text`: the same bytes), and the
 one-line cells of the letterhead, the tables and the payment block are set with ``text`` and
-``line`` (:meth:`Document.put`). The EPC QR code is segno's symbol, made once for the PDF and the
+``line`` (:meth:`Document.put`). For plain text in a built-in font, ``text``, the width of a
+text and a ``set_font`` that changes nothing skip fpdf2's general checks and conversions, and a
+paragraph's lines are set with ``text`` rather than ``cell`` (the same operators; the unit tests
+compare the pages byte for byte with fpdf2's own calls). The EPC QR code is segno's symbol, made once for the PDF and the
 e-mail (:mod:`credit.notices.qr`). ``python -m bench.letters`` times it."""
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from fpdf import FPDF
 from fpdf.enums import TextMode, XPos, YPos
 from fpdf.fonts import CoreFont, TTFFont
 from fpdf.output import OutputProducer
+from fpdf.util import FloatTolerance, escape_parens
 
 from credit.notices.pdf_fonts import (
     add_font,
@@ -85,6 +89,7 @@ class Document(FPDF):
         builtin: bool = False,
     ) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
+        self._plain_font = False  # see plain(): until a font is set
         self.company, self.locale, self.doc_title = company, locale, title
         self.words = labels(locale)
         self._builtin = builtin
@@ -119,8 +124,17 @@ class Document(FPDF):
 
     def plain(self, text: str) -> bool:
         """Whether ``text`` is set in the current font alone, as it reads: no fallback font, no
-        text shaping, letter spacing, stretching, underline, outline or page-count alias."""
-        return not (
+        text shaping, letter spacing, stretching, underline, outline or page-count alias (the
+        font's part is decided when it is set: :meth:`set_font`)."""
+        alias = self.str_alias_nb_pages
+        return self._plain_font and not (alias and alias in text)
+
+    def _styled(self) -> bool:
+        """Whether text in the current font is set other than as it reads (a fallback font, text
+        shaping, letter spacing, stretching, underline, strikethrough, outline, a symbol font).
+        A document sets none of these but by :meth:`set_font` (its underline and strikethrough),
+        so the answer is kept from one :meth:`set_font` to the next."""
+        return bool(
             self._fallback
             or self.text_shaping
             or self.char_spacing
@@ -129,7 +143,6 @@ class Document(FPDF):
             or self.strikethrough
             or self.text_mode != TextMode.FILL
             or getattr(self.current_font, "is_symbol", False)
-            or (self.str_alias_nb_pages and self.str_alias_nb_pages in text)
         )
 
     def width_of(self, text: str) -> float:
@@ -137,10 +150,41 @@ class Document(FPDF):
         third of what a letter's table costs) when the text is plain."""
         if not self.plain(text):
             return self.get_string_width(text)
-        units = self.current_font.get_text_width(  # type: ignore[union-attr]
-            self.normalize_text(text), self.font_size_pt, None
-        )[1]
+        font = self.current_font
+        if isinstance(font, CoreFont):  # CoreFont.get_text_width's sum, without its generator
+            units = sum(map(font.cw.__getitem__, self._encoded(text))) * self.font_size_pt * 0.001
+        else:
+            units = font.get_text_width(text, self.font_size_pt, None)[1]  # type: ignore[union-attr]
         return units / self.k
+
+    def _encoded(self, text: str) -> str:
+        """``normalize_text`` for the built-in fonts: the text in Windows-1252, as Latin-1."""
+        try:
+            return text.encode("windows-1252").decode("latin-1")
+        except UnicodeEncodeError:
+            return self.normalize_text(text)  # raises fpdf2's exception (see build())
+
+    def text(self, x: float, y: float, text: str = "") -> None:
+        """fpdf2's ``text`` (the same operators), without its checks and conversions each time
+        for plain text in a built-in font."""
+        font = self.current_font
+        if not (
+            self.page
+            and isinstance(font, CoreFont)
+            and self.plain(text)
+            and not self._record_text_quad_points
+        ):
+            super().text(x, y, text)
+            return
+        text = self._encoded(text)
+        if not self.current_font_is_set_on_page:
+            self._out(self._set_font_for_page(font, self.font_size_pt))
+        k = self.k
+        line = f"BT {x * k:.2f} {(self.h - y) * k:.2f} Td ({escape_parens(text)}) Tj ET"
+        colour = self.text_color
+        if colour != self.fill_color:
+            line = f"q {colour.serialize().lower()} {line} Q"  # type: ignore[union-attr]
+        self._out(line)
 
     def put(self, w: float, h: float, text: str, *, align: str = "L", rule: bool = False) -> None:
         """``cell(w, h, text, border="B" if rule else 0, align=align)``, the cursor moved right
@@ -194,14 +238,39 @@ class Document(FPDF):
             return
         for n, line in enumerate(lines, start=1):
             last = n == len(lines)
-            self.cell(
-                w,
-                h,
-                line,
-                align=align,
-                new_x=new_x if last else XPos.LEFT,
-                new_y=new_y if last else YPos.NEXT,
-            )
+            x, y = (new_x, new_y) if last else (XPos.LEFT, YPos.NEXT)
+            if not self._line(w, h, line, align=align, new_x=x, new_y=y):
+                self.cell(w, h, line, align=align, new_x=x, new_y=y)
+
+    def _line(  # noqa: PLR0913  # cell's arguments, as it takes them
+        self, w: float, h: float, text: str, *, align: str, new_x: XPos, new_y: YPos
+    ) -> bool:
+        """``cell(w, h, text, align=align, new_x=new_x, new_y=new_y)`` for a line of
+        :meth:`wrapped` that it sets with the same operators as ``text`` (plain text in the
+        fill colour, left or centred, on this page), the cursor moved as ``cell`` moves it;
+        False (nothing done) for any other."""
+        if (
+            align not in ("L", "C")
+            or new_x not in (XPos.LEFT, XPos.RIGHT, XPos.LMARGIN)
+            or new_y not in (YPos.NEXT, YPos.TOP)
+            or self.will_page_break(h)
+            or not self.plain(text)
+            or self.text_color != self.fill_color
+        ):
+            return False
+        x, y = self.x, self.y
+        if text:
+            width = self.width_of(text)
+            dx = self.c_margin if align == "L" else (w - width) / 2
+            self.text(x + dx, y + 0.5 * h + 0.3 * self.font_size, text)
+        self._lasth = h
+        if new_x == XPos.RIGHT:
+            self.x = x + w
+        elif new_x == XPos.LMARGIN:
+            self.x = self.l_margin
+        if new_y == YPos.NEXT:
+            self.y = y + h
+        return True
 
     def _break(self, w: float, text: str) -> list[str] | None:
         font = self.current_font
@@ -442,7 +511,21 @@ class Document(FPDF):
     def set_font(self, family: str | None = None, style: Any = "", size: float = 0) -> None:
         if self._builtin and family in (FONT, MONO):
             family = "helvetica" if family == FONT else "courier"
+        if family and size and style in ("", "B") and self._same_font(family.lower(), style, size):
+            return  # fpdf2's set_font would change nothing (it finds that out slowly)
         super().set_font(family, style, size)
+        self._plain_font = not self._styled()
+
+    def _same_font(self, family: str, style: str, size: float) -> bool:
+        font = self.current_font
+        return (
+            font is not None
+            and family == self.font_family
+            and style == self.font_style
+            and FloatTolerance.equal(self.font_size_pt, size)
+            and font.fontkey == family + style
+            and not (self.underline or self.strikethrough)
+        )
 
     def render(self) -> bytes:
         """The finished document."""
