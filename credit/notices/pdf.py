@@ -168,12 +168,8 @@ class Document(FPDF):
         """fpdf2's ``text`` (the same operators), without its checks and conversions each time
         for plain text in a built-in font."""
         font = self.current_font
-        if not (
-            self.page
-            and isinstance(font, CoreFont)
-            and self.plain(text)
-            and not self._record_text_quad_points
-        ):
+        simple = self.page and not self._record_text_quad_points
+        if not (isinstance(font, CoreFont) and simple and self.plain(text)):
             super().text(x, y, text)
             return
         text = self._encoded(text)
@@ -519,7 +515,7 @@ class Document(FPDF):
     def _same_font(self, family: str, style: str, size: float) -> bool:
         font = self.current_font
         return (
-            font is not None
+            font is not None  # fpdf2's test in set_font, and no underline to turn off
             and family == self.font_family
             and style == self.font_style
             and FloatTolerance.equal(self.font_size_pt, size)
