@@ -18,10 +18,8 @@ A daily run delivers thousands of letters, so what fpdf2 does slowly is done her
 calls, to the same effect: paragraphs are broken where ``multi_cell`` breaks them, without its
 measuring (:meth:`Document.wrapped`, :mod:`credit.notices.pdf_text`: the same bytes), and the
 one-line cells of the letterhead, the tables and the payment block are set with ``text`` and
-``line`` (:meth:`Document.put`). For plain text in a built-in font, ``text``, the width of a
-text and a ``set_font`` that changes nothing skip fpdf2's general checks and conversions, and a
-paragraph's lines are set with ``text`` rather than ``cell`` (the same operators; the unit tests
-compare the pages byte for byte with fpdf2's own calls). The EPC QR code is segno's symbol, made once for the PDF and the
+``line`` (:meth:`Document.put`); plain text in a built-in font skips fpdf2's general checks
+and conversions (:mod:`credit.notices.pdf_page`: the same operators). The EPC QR code is segno's symbol, made once for the PDF and the
 e-mail (:mod:`credit.notices.qr`). ``python -m bench.letters`` times it."""
 
 from __future__ import annotations
@@ -34,10 +32,9 @@ from datetime import datetime
 from typing import Any
 
 from fpdf import FPDF
-from fpdf.enums import TextMode, XPos, YPos
+from fpdf.enums import XPos, YPos
 from fpdf.fonts import CoreFont, TTFFont
 from fpdf.output import OutputProducer
-from fpdf.util import FloatTolerance, escape_parens
 
 from credit.notices.pdf_fonts import (
     add_font,
@@ -47,6 +44,7 @@ from credit.notices.pdf_fonts import (
     needs_fallback,
 )
 from credit.notices.pdf_labels import labels
+from credit.notices.pdf_page import FONT, MONO, Page
 from credit.notices.pdf_text import NBSP, UNUSUAL, Measure
 
 # fpdf2 reports every glyph no font has (Chinese text on a machine without a CJK font), letter
@@ -57,7 +55,6 @@ logging.getLogger("fpdf").addHandler(logging.NullHandler())
 logging.getLogger("fpdf").propagate = False
 LOG = logging.getLogger(__name__)
 
-FONT, MONO = "DejaVu", "DejaVuMono"
 LEFT, RIGHT = 25.0, 20.0  # margins (mm)
 WIDTH = 210.0 - LEFT - RIGHT  # the text's width
 LINE = 4.6  # body line height (mm)
@@ -74,7 +71,7 @@ class Column:
     align: str = "L"
 
 
-class Document(FPDF):
+class Document(Page):
     """An A4 document of the company: fonts, margins, the running head of later pages, the footer
     with the company's details and the page numbers."""
 
@@ -89,7 +86,6 @@ class Document(FPDF):
         builtin: bool = False,
     ) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
-        self._plain_font = False  # see plain(): until a font is set
         self.company, self.locale, self.doc_title = company, locale, title
         self.words = labels(locale)
         self._builtin = builtin
@@ -113,96 +109,6 @@ class Document(FPDF):
         self.set_creator("credit")
         self.set_creation_date(created)  # the notice's: the same letter gives the same bytes
         self.set_font(FONT, size=10)
-
-    def cell(self, *args: Any, **kwargs: Any) -> Any:
-        done = super().cell(*args, **kwargs)
-        if self._fallback:
-            # A fallback font's characters can leave it selected in the page while fpdf2 thinks
-            # ours is: the next text would be drawn with the wrong glyphs. Select ours again.
-            self.current_font_is_set_on_page = False
-        return done
-
-    def plain(self, text: str) -> bool:
-        """Whether ``text`` is set in the current font alone, as it reads: no fallback font, no
-        text shaping, letter spacing, stretching, underline, outline or page-count alias (the
-        font's part is decided when it is set: :meth:`set_font`)."""
-        alias = self.str_alias_nb_pages
-        return self._plain_font and not (alias and alias in text)
-
-    def _styled(self) -> bool:
-        """Whether text in the current font is set other than as it reads (a fallback font, text
-        shaping, letter spacing, stretching, underline, strikethrough, outline, a symbol font).
-        A document sets none of these but by :meth:`set_font` (its underline and strikethrough),
-        so the answer is kept from one :meth:`set_font` to the next."""
-        return bool(
-            self._fallback
-            or self.text_shaping
-            or self.char_spacing
-            or self.font_stretching != 100
-            or self.underline
-            or self.strikethrough
-            or self.text_mode != TextMode.FILL
-            or getattr(self.current_font, "is_symbol", False)
-        )
-
-    def width_of(self, text: str) -> float:
-        """``get_string_width(text)``, summed the same way without fpdf2's text fragments (a
-        third of what a letter's table costs) when the text is plain."""
-        if not self.plain(text):
-            return self.get_string_width(text)
-        font = self.current_font
-        if isinstance(font, CoreFont):  # CoreFont.get_text_width's sum, without its generator
-            units = sum(map(font.cw.__getitem__, self._encoded(text))) * self.font_size_pt * 0.001
-        else:
-            units = font.get_text_width(text, self.font_size_pt, None)[1]  # type: ignore[union-attr]
-        return units / self.k
-
-    def _encoded(self, text: str) -> str:
-        """``normalize_text`` for the built-in fonts: the text in Windows-1252, as Latin-1."""
-        try:
-            return text.encode("windows-1252").decode("latin-1")
-        except UnicodeEncodeError:
-            return self.normalize_text(text)  # raises fpdf2's exception (see build())
-
-    def text(self, x: float, y: float, text: str = "") -> None:
-        """fpdf2's ``text`` (the same operators), without its checks and conversions each time
-        for plain text in a built-in font."""
-        font = self.current_font
-        simple = self.page and not self._record_text_quad_points
-        if not (isinstance(font, CoreFont) and simple and self.plain(text)):
-            super().text(x, y, text)
-            return
-        text = self._encoded(text)
-        if not self.current_font_is_set_on_page:
-            self._out(self._set_font_for_page(font, self.font_size_pt))
-        k = self.k
-        line = f"BT {x * k:.2f} {(self.h - y) * k:.2f} Td ({escape_parens(text)}) Tj ET"
-        colour = self.text_color
-        if colour != self.fill_color:
-            line = f"q {colour.serialize().lower()} {line} Q"  # type: ignore[union-attr]
-        self._out(line)
-
-    def put(self, w: float, h: float, text: str, *, align: str = "L", rule: bool = False) -> None:
-        """``cell(w, h, text, border="B" if rule else 0, align=align)``, the cursor moved right
-        by ``w``: the same text at the same place (fpdf2's ``text`` and ``line``), a tenth of
-        the cost. A cell that would break the page, or text that is not plain, goes to
-        ``cell``."""
-        if self.will_page_break(h) or not self.plain(text):
-            self.cell(w, h, text, border="B" if rule else 0, align=align)
-            return
-        x, y = self.x, self.y
-        if rule:
-            self.line(x, y + h, x + w, y + h)
-        if text:
-            width = self.width_of(text)
-            if align == "R":
-                dx = w - self.c_margin - width
-            elif align == "C":
-                dx = (w - width) / 2
-            else:
-                dx = self.c_margin
-            self.text(x + dx, y + 0.5 * h + 0.3 * self.font_size, text)
-        self.x = x + w
 
     def wrapped(
         self,
@@ -237,36 +143,6 @@ class Document(FPDF):
             x, y = (new_x, new_y) if last else (XPos.LEFT, YPos.NEXT)
             if not self._line(w, h, line, align=align, new_x=x, new_y=y):
                 self.cell(w, h, line, align=align, new_x=x, new_y=y)
-
-    def _line(  # noqa: PLR0913  # cell's arguments, as it takes them
-        self, w: float, h: float, text: str, *, align: str, new_x: XPos, new_y: YPos
-    ) -> bool:
-        """``cell(w, h, text, align=align, new_x=new_x, new_y=new_y)`` for a line of
-        :meth:`wrapped` that it sets with the same operators as ``text`` (plain text in the
-        fill colour, left or centred, on this page), the cursor moved as ``cell`` moves it;
-        False (nothing done) for any other."""
-        if (
-            align not in ("L", "C")
-            or new_x not in (XPos.LEFT, XPos.RIGHT, XPos.LMARGIN)
-            or new_y not in (YPos.NEXT, YPos.TOP)
-            or self.will_page_break(h)
-            or not self.plain(text)
-            or self.text_color != self.fill_color
-        ):
-            return False
-        x, y = self.x, self.y
-        if text:
-            width = self.width_of(text)
-            dx = self.c_margin if align == "L" else (w - width) / 2
-            self.text(x + dx, y + 0.5 * h + 0.3 * self.font_size, text)
-        self._lasth = h
-        if new_x == XPos.RIGHT:
-            self.x = x + w
-        elif new_x == XPos.LMARGIN:
-            self.x = self.l_margin
-        if new_y == YPos.NEXT:
-            self.y = y + h
-        return True
 
     def _break(self, w: float, text: str) -> list[str] | None:
         font = self.current_font
@@ -305,8 +181,8 @@ class Document(FPDF):
         self.set_font(FONT, size=8)
         self.set_text_color(*GREY)
         self.set_xy(LEFT, 10)
-        self.cell(WIDTH * 0.4, 4, fit(self, str(self.company.get("name", "")), WIDTH * 0.4))
-        self.cell(WIDTH * 0.6, 4, fit(self, self.doc_title, WIDTH * 0.6), align="R")
+        self._cell(WIDTH * 0.4, 4, fit(self, str(self.company.get("name", "")), WIDTH * 0.4))
+        self._cell(WIDTH * 0.6, 4, fit(self, self.doc_title, WIDTH * 0.6), align="R")
         self.set_text_color(0, 0, 0)
         self.set_xy(LEFT, 20)
 
@@ -320,12 +196,12 @@ class Document(FPDF):
         company = self.company
         details = [str(company.get("name", "")), *sender_lines(company)]
         self.set_xy(LEFT, self.get_y() + 1.2)
-        self.cell(WIDTH - 30, 3.2, fit(self, " · ".join(details), WIDTH - 30))
+        self._cell(WIDTH - 30, 3.2, fit(self, " · ".join(details), WIDTH - 30))
         page = self.words["page"].format(page=self.page_no(), pages="{nb}")
         self.cell(30, 3.2, page, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         contact = " · ".join(company.get("contact", []))
         if contact:
-            self.cell(WIDTH, 3.2, fit(self, contact, WIDTH))
+            self._cell(WIDTH, 3.2, fit(self, contact, WIDTH))
         self.set_text_color(0, 0, 0)
 
     def _fold_marks(self) -> None:
@@ -503,25 +379,6 @@ class Document(FPDF):
             self.wrapped(40, 2.6, self.words["qr"], align="C", new_x=XPos.RIGHT)
         self.set_xy(LEFT, top + height)
         self.set_font(FONT, size=10)
-
-    def set_font(self, family: str | None = None, style: Any = "", size: float = 0) -> None:
-        if self._builtin and family in (FONT, MONO):
-            family = "helvetica" if family == FONT else "courier"
-        if family and size and style in ("", "B") and self._same_font(family.lower(), style, size):
-            return  # fpdf2's set_font would change nothing (it finds that out slowly)
-        super().set_font(family, style, size)
-        self._plain_font = not self._styled()
-
-    def _same_font(self, family: str, style: str, size: float) -> bool:
-        font = self.current_font
-        return (
-            font is not None  # fpdf2's test in set_font, and no underline to turn off
-            and family == self.font_family
-            and style == self.font_style
-            and FloatTolerance.equal(self.font_size_pt, size)
-            and font.fontkey == family + style
-            and not (self.underline or self.strikethrough)
-        )
 
     def render(self) -> bytes:
         """The finished document."""

@@ -138,6 +138,9 @@ def test_one_line_cells_text_and_fonts_are_fpdf2s_bytes():
                 FPDF.text(slow, x + dx, y + 2.5 + 0.3 * slow.font_size, value)
             slow.set_x(x + width)
         assert fast.get_x() == slow.get_x()
+        fast._cell(width, 4, value, align=align)  # the running head and foot
+        slow.cell(width, 4, value, align=align)
+        assert (fast.get_x(), fast.get_y()) == (slow.get_x(), slow.get_y())
         fast.text(30, 250, value)
         FPDF.text(slow, 30, 250, value)
     assert fast.render() == slow.render()

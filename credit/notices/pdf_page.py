@@ -1,0 +1,193 @@
+"""The page a letter is set on: fpdf2's FPDF with shortcuts for what a letter does most, one
+line of plain text at a time.
+
+For plain text in a built-in font (Helvetica, Courier: no fallback font, text shaping, letter
+spacing, stretching, underline or page-count alias), :meth:`Page.text`, :meth:`Page.width_of`,
+a ``set_font`` that changes nothing and a one-line ``cell`` (:meth:`Page.put`, a paragraph's
+lines, the running head and foot) skip fpdf2's general checks, conversions and text fragments:
+the same operators, in a fraction of the time. Anything else goes to fpdf2. The unit tests
+(``tests/unit/test_pdf_text.py``) compare the pages byte for byte with fpdf2's own calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fpdf import FPDF
+from fpdf.enums import TextMode, XPos, YPos
+from fpdf.fonts import CoreFont
+from fpdf.util import FloatTolerance, escape_parens
+
+FONT, MONO = "DejaVu", "DejaVuMono"
+
+
+class Page(FPDF):
+    """FPDF with the shortcuts; ``_builtin``: Helvetica and Courier stand for DejaVu and DejaVu
+    Mono; ``_fallback``: a fallback font is set (no shortcut then)."""
+
+    _builtin = False
+    _fallback = False
+    _plain_font = False  # see plain(): until a font is set
+
+    def cell(self, *args: Any, **kwargs: Any) -> Any:
+        done = super().cell(*args, **kwargs)
+        if self._fallback:
+            # A fallback font's characters can leave it selected in the page while fpdf2 thinks
+            # ours is: the next text would be drawn with the wrong glyphs. Select ours again.
+            self.current_font_is_set_on_page = False
+        return done
+
+    def plain(self, text: str) -> bool:
+        """Whether ``text`` is set in the current font alone, as it reads: no fallback font, no
+        text shaping, letter spacing, stretching, underline, outline or page-count alias (the
+        font's part is decided when it is set: :meth:`set_font`)."""
+        alias = self.str_alias_nb_pages
+        return self._plain_font and not (alias and alias in text)
+
+    def _styled(self) -> bool:
+        """Whether text in the current font is set other than as it reads (a fallback font, text
+        shaping, letter spacing, stretching, underline, strikethrough, outline, a symbol font).
+        A document sets none of these but by :meth:`set_font` (its underline and strikethrough),
+        so the answer is kept from one :meth:`set_font` to the next."""
+        return bool(
+            self._fallback
+            or self.text_shaping
+            or self.char_spacing
+            or self.font_stretching != 100
+            or self.underline
+            or self.strikethrough
+            or self.text_mode != TextMode.FILL
+            or getattr(self.current_font, "is_symbol", False)
+        )
+
+    def width_of(self, text: str) -> float:
+        """``get_string_width(text)``, summed the same way without fpdf2's text fragments (a
+        third of what a letter's table costs) when the text is plain."""
+        if not self.plain(text):
+            return self.get_string_width(text)
+        font = self.current_font
+        if isinstance(font, CoreFont):  # CoreFont.get_text_width's sum, without its generator
+            units = sum(map(font.cw.__getitem__, self._encoded(text))) * self.font_size_pt * 0.001
+        else:
+            units = font.get_text_width(text, self.font_size_pt, None)[1]  # type: ignore[union-attr]
+        return units / self.k
+
+    def _encoded(self, text: str) -> str:
+        """``normalize_text`` for the built-in fonts: the text in Windows-1252, as Latin-1."""
+        try:
+            return text.encode("windows-1252").decode("latin-1")
+        except UnicodeEncodeError:
+            return self.normalize_text(text)  # raises fpdf2's exception (see build())
+
+    def text(self, x: float, y: float, text: str = "") -> None:
+        """fpdf2's ``text`` (the same operators), without its checks and conversions each time
+        for plain text in a built-in font."""
+        font = self.current_font
+        simple = self.page and not self._record_text_quad_points
+        if not (isinstance(font, CoreFont) and simple and self.plain(text)):
+            super().text(x, y, text)
+            return
+        text = self._encoded(text)
+        if not self.current_font_is_set_on_page:
+            self._out(self._set_font_for_page(font, self.font_size_pt))
+        k = self.k
+        line = f"BT {x * k:.2f} {(self.h - y) * k:.2f} Td ({escape_parens(text)}) Tj ET"
+        colour = self.text_color
+        if colour != self.fill_color:
+            line = f"q {colour.serialize().lower()} {line} Q"  # type: ignore[union-attr]
+        self._out(line)
+
+    def put(self, w: float, h: float, text: str, *, align: str = "L", rule: bool = False) -> None:
+        """``cell(w, h, text, border="B" if rule else 0, align=align)``, the cursor moved right
+        by ``w``: the same text at the same place (fpdf2's ``text`` and ``line``), a tenth of
+        the cost. A cell that would break the page, or text that is not plain, goes to
+        ``cell``."""
+        if self.will_page_break(h) or not self.plain(text):
+            self.cell(w, h, text, border="B" if rule else 0, align=align)
+            return
+        x, y = self.x, self.y
+        if rule:
+            self.line(x, y + h, x + w, y + h)
+        if text:
+            width = self.width_of(text)
+            if align == "R":
+                dx = w - self.c_margin - width
+            elif align == "C":
+                dx = (w - width) / 2
+            else:
+                dx = self.c_margin
+            self.text(x + dx, y + 0.5 * h + 0.3 * self.font_size, text)
+        self.x = x + w
+
+    def _line(  # noqa: PLR0913  # cell's arguments, as it takes them
+        self,
+        w: float,
+        h: float,
+        text: str,
+        *,
+        align: str = "L",
+        new_x: XPos = XPos.RIGHT,
+        new_y: YPos = YPos.TOP,
+    ) -> bool:
+        """``cell(w, h, text, align=align, new_x=new_x, new_y=new_y)`` for plain text on this
+        page (a line of :meth:`wrapped`, the running head and foot): the same operators, the
+        cursor moved as ``cell`` moves it; False (nothing done) for any other."""
+        if (
+            align not in ("L", "R", "C")
+            or new_x not in (XPos.LEFT, XPos.RIGHT, XPos.LMARGIN)
+            or new_y not in (YPos.NEXT, YPos.TOP)
+            or self.will_page_break(h)
+            or not self.plain(text)
+        ):
+            return False
+        font, colour = self.current_font, self.text_color
+        builtin = isinstance(font, CoreFont)
+        if not builtin and colour != self.fill_color:
+            return False
+        x, y = self.x, self.y
+        if text:
+            width = self.width_of(text)
+            dx = {"L": self.c_margin, "R": w - self.c_margin - width}.get(align, (w - width) / 2)
+            if not builtin:  # the same operators as text() sets (DejaVu)
+                self.text(x + dx, y + 0.5 * h + 0.3 * self.font_size, text)
+            else:  # cell's: "q BT x y Td colour (text) Tj ET Q", without q, colour and Q in black
+                if not self.current_font_is_set_on_page:
+                    self._out(self._set_font_for_page(font, self.font_size_pt))  # type: ignore
+                k, shown = self.k, f"({escape_parens(self._encoded(text))}) Tj"
+                top = (self.h - y - 0.5 * h - 0.3 * self.font_size) * k
+                place = f"BT {(x + dx) * k:.2f} {top:.2f} Td"
+                if colour != self.fill_color:
+                    tint = colour.serialize().lower()  # type: ignore[union-attr]
+                    self._out(f"q {place} {tint} {shown} ET Q")
+                else:
+                    self._out(f"{place} {shown} ET")
+        self._lasth = h
+        if new_x == XPos.RIGHT:
+            self.x = x + w
+        elif new_x == XPos.LMARGIN:
+            self.x = self.l_margin
+        if new_y == YPos.NEXT:
+            self.y = y + h
+        return True
+
+    def _cell(self, w: float, h: float, text: str, align: str = "L") -> None:
+        if not self._line(w, h, text, align=align):
+            self.cell(w, h, text, align=align)
+
+    def set_font(self, family: str | None = None, style: Any = "", size: float = 0) -> None:
+        if self._builtin and family in (FONT, MONO):
+            family = "helvetica" if family == FONT else "courier"
+        if family and size and style in ("", "B") and self._same_font(family.lower(), style, size):
+            return  # fpdf2's set_font would change nothing (it finds that out slowly)
+        super().set_font(family, style, size)
+        self._plain_font = not self._styled()
+
+    def _same_font(self, family: str, style: str, size: float) -> bool:
+        font = self.current_font
+        return (
+            font is not None  # fpdf2's test in set_font, and no underline to turn off
+            and family == self.font_family
+            and style == self.font_style
+            and FloatTolerance.equal(self.font_size_pt, size)
+            and font.fontkey == family + style
+            and not (self.underline or self.strikethrough)
+        )
