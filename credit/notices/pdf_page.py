@@ -26,7 +26,6 @@ class Page(FPDF):
 
     _builtin = False
     _fallback = False
-    _plain_font = False  # see plain(): until a font is set
 
     def cell(self, *args: Any, **kwargs: Any) -> Any:
         done = super().cell(*args, **kwargs)
@@ -38,18 +37,13 @@ class Page(FPDF):
 
     def plain(self, text: str) -> bool:
         """Whether ``text`` is set in the current font alone, as it reads: no fallback font, no
-        text shaping, letter spacing, stretching, underline, outline or page-count alias (the
-        font's part is decided when it is set: :meth:`set_font`)."""
+        text shaping, letter spacing, stretching, underline, strikethrough, outline, symbol font
+        or page-count alias (read from the graphics state each time: ``local_context`` and
+        fpdf2's setters change them)."""
         alias = self.str_alias_nb_pages
-        return self._plain_font and not (alias and alias in text)
-
-    def _styled(self) -> bool:
-        """Whether text in the current font is set other than as it reads (a fallback font, text
-        shaping, letter spacing, stretching, underline, strikethrough, outline, a symbol font).
-        A document sets none of these but by :meth:`set_font` (its underline and strikethrough),
-        so the answer is kept from one :meth:`set_font` to the next."""
-        return bool(
+        return not (
             self._fallback
+            or self._fallback_font_ids
             or self.text_shaping
             or self.char_spacing
             or self.font_stretching != 100
@@ -57,6 +51,7 @@ class Page(FPDF):
             or self.strikethrough
             or self.text_mode != TextMode.FILL
             or getattr(self.current_font, "is_symbol", False)
+            or (alias and alias in text)
         )
 
     def width_of(self, text: str) -> float:
@@ -72,9 +67,12 @@ class Page(FPDF):
         return units / self.k
 
     def _encoded(self, text: str) -> str:
-        """``normalize_text`` for the built-in fonts: the text in Windows-1252, as Latin-1."""
+        """``normalize_text`` for the built-in fonts: the text in their encoding, as Latin-1."""
+        encoding = self.core_fonts_encoding
+        if not encoding:
+            return text
         try:
-            return text.encode("windows-1252").decode("latin-1")
+            return text.encode(encoding).decode("latin-1")
         except UnicodeEncodeError:
             return self.normalize_text(text)  # raises fpdf2's exception (see build())
 
@@ -135,6 +133,8 @@ class Page(FPDF):
             align not in ("L", "R", "C")
             or new_x not in (XPos.LEFT, XPos.RIGHT, XPos.LMARGIN)
             or new_y not in (YPos.NEXT, YPos.TOP)
+            or not (w > 0 and h > 0)  # cell's own widths and heights: fpdf2's
+            or self._record_text_quad_points
             or self.will_page_break(h)
             or not self.plain(text)
         ):
@@ -179,7 +179,6 @@ class Page(FPDF):
         if family and size and style in ("", "B") and self._same_font(family.lower(), style, size):
             return  # fpdf2's set_font would change nothing (it finds that out slowly)
         super().set_font(family, style, size)
-        self._plain_font = not self._styled()
 
     def _same_font(self, family: str, style: str, size: float) -> bool:
         font = self.current_font

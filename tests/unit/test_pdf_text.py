@@ -7,8 +7,9 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
+import pytest
 from fpdf import FPDF
-from fpdf.enums import XPos, YPos
+from fpdf.enums import TextMode, XPos, YPos
 
 from credit.notices.pdf import FONT, WIDTH, Document
 
@@ -100,26 +101,28 @@ def test_text_multi_cell_treats_apart_goes_to_multi_cell():
         assert pdf._break(WIDTH, text) is None
 
 
-def test_one_line_cells_text_and_fonts_are_fpdf2s_bytes():
-    """``put`` (the letterhead, tables, totals), ``text`` and ``set_font`` take shortcuts for
-    plain text in a built-in font; the page is the one fpdf2's own ``set_font``, ``cell`` (black
-    text without a rule), ``get_string_width``, ``line`` and ``text`` make, at each alignment, with a rule, with
-    parentheses and backslashes, in Courier too, and with the same font set twice."""
+@pytest.mark.parametrize("builtin", [True, False], ids=["built-in", "dejavu"])
+def test_one_line_cells_text_and_fonts_are_fpdf2s_bytes(builtin):
+    """``put`` (the letterhead, tables, totals), ``text``, ``set_font`` and the one-line cells
+    of the running head and foot take shortcuts for plain text; the page is the one fpdf2's own
+    ``set_font``, ``cell``, ``get_string_width``, ``line`` and ``text`` make, in black and grey,
+    at each alignment, with a rule, with parentheses and backslashes, in Courier too, with the
+    same font set twice, from any x; and the cursor and line height are cell's."""
     rnd = random.Random(6)
     values = ["Müller & Söhne (fictitious)", "€1.234,56", "a\\b", "", "x" * 90, "RF18 5390 0754"]
     values.append("Seite 1 von {nb}")  # the page count: not plain, so fpdf2's cell
-    fonts = {FONT: "helvetica", "DejaVuMono": "courier"}
-    fast, slow = document(True), document(True)
+    fonts = {FONT: "helvetica", "DejaVuMono": "courier"} if builtin else {FONT: FONT}
+    styles = [(FONT, "", 8.5), (FONT, "B", 10)] + ([("DejaVuMono", "", 7.5)] if builtin else [])
+    fast, slow = document(builtin), document(builtin)
     for n in range(160):
         value = rnd.choice(values)
-        family, style, size = rnd.choice(
-            [(FONT, "", 8.5), (FONT, "B", 10), ("DejaVuMono", "", 7.5)]
-        )
+        family, style, size = rnd.choice(styles)
         colour = rnd.choice([(0, 0, 0), (82, 96, 109)])
         align, rule, width = rnd.choice("LRC"), rnd.random() < 0.5, rnd.choice([22.0, 43.0, WIDTH])
+        start = rnd.choice([20, 25, 29, 125])
         for pdf in (fast, slow):
             pdf.set_text_color(*colour)
-            pdf.set_xy(25, 30 + (n % 40) * 5)
+            pdf.set_xy(start, 30 + (n % 40) * 5)
         fast.set_font(family, style, size)
         fast.set_font(family, style, size)
         FPDF.set_font(slow, fonts[family], style, size)
@@ -138,51 +141,50 @@ def test_one_line_cells_text_and_fonts_are_fpdf2s_bytes():
                 FPDF.text(slow, x + dx, y + 2.5 + 0.3 * slow.font_size, value)
             slow.set_x(x + width)
         assert fast.get_x() == slow.get_x()
-        fast._cell(width, 4, value, align=align)  # the running head and foot
-        slow.cell(width, 4, value, align=align)
-        assert (fast.get_x(), fast.get_y()) == (slow.get_x(), slow.get_y())
+        new_x = rnd.choice([XPos.RIGHT, XPos.LMARGIN, XPos.LEFT])
+        new_y = rnd.choice([YPos.TOP, YPos.NEXT])
+        height = rnd.choice([3.2, 4.0, 4.6])
+        if not fast._line(width, height, value, align=align, new_x=new_x, new_y=new_y):
+            fast.cell(width, height, value, align=align, new_x=new_x, new_y=new_y)
+        slow.cell(width, height, value, align=align, new_x=new_x, new_y=new_y)
+        assert (fast.get_x(), fast.get_y(), fast._lasth) == (
+            slow.get_x(),
+            slow.get_y(),
+            slow._lasth,
+        )
         fast.text(30, 250, value)
         FPDF.text(slow, 30, 250, value)
     assert fast.render() == slow.render()
 
 
-def test_a_document_never_styles_its_text_behind_plains_back():
-    """``plain`` keeps what ``set_font`` found (fpdf2's text styles are looked up once per font,
-    not per text); over a whole letter it answers what the full look-up answers."""
-    from credit.notices import pdf_letter
+def test_styled_text_goes_to_fpdf2():
+    """Underline, letter spacing, stretching, an outline, a local context with spacing, a cell
+    without a width or height: no shortcut; the page is fpdf2's."""
+    fast, slow = document(True), document(True)
 
-    seen: list[tuple[bool, bool]] = []
-    real = Document.plain
+    def styles(pdf: Document):  # type: ignore[no-untyped-def]
+        yield pdf.set_font(FONT, "U", 10)
+        yield pdf.set_font(FONT, "", 10)
+        yield pdf.set_char_spacing(1)
+        yield pdf.set_char_spacing(0)
+        yield pdf.set_stretching(90)
+        yield pdf.set_stretching(100)
+        pdf.text_mode = TextMode.STROKE
+        yield None
+        pdf.text_mode = TextMode.FILL
+        with pdf.local_context(char_spacing=2):
+            yield None
 
-    def checked(self: Document, text: str) -> bool:
-        answer = real(self, text)
-        alias = self.str_alias_nb_pages
-        seen.append((answer, not self._styled() and not (alias and alias in text)))
-        return answer
-
-    Document.plain = checked  # type: ignore[method-assign]
-    try:
-        for builtin in (True, False):
-            pdf_letter._letter_pdf(
-                _letter(), company={"name": "Testfirma Nord GmbH"}, builtin=builtin
-            )
-    finally:
-        Document.plain = real  # type: ignore[method-assign]
-    assert len(seen) > 50
-    assert all(a == b for a, b in seen)
-
-
-def _letter():  # type: ignore[no-untyped-def]
-    from credit.notices.document import Letter
-
-    customer = {"code": "C-1", "name": "Kunde GmbH", "postal_address": ["Weg 1", "50667 Köln"]}
-    body = "Guten Tag,\n\n" + "\n\n".join(texts(6, WORDS, seed=7)) + "\n\n  INV-1  1.234,56 €\n"
-    return Letter(
-        notice_id=1,
-        kind="dunning_reminder",
-        locale="de",
-        subject="Zahlungserinnerung (Kunde GmbH)",
-        created_at=datetime(2026, 12, 1, tzinfo=UTC),
-        context={"customer": customer},
-        body=body,
-    )
+    for _ in zip(styles(fast), styles(slow), strict=True):
+        for n, (w, h) in enumerate([(60.0, 5.0), (0.0, 5.0), (60.0, 0.0)]):
+            for pdf in (fast, slow):
+                pdf.set_xy(30, 40 + n * 6)
+            if not fast._line(w, h, "Hello (world)", align="R"):
+                fast.cell(w, h, "Hello (world)", align="R")
+            slow.cell(w, h, "Hello (world)", align="R")
+            assert (fast.get_x(), fast._lasth) == (slow.get_x(), slow._lasth)
+            fast.put(60, 5, "Hello", align="C")
+            slow.cell(60, 5, "Hello", align="C")
+            fast.text(30, 200, "Hello")
+            FPDF.text(slow, 30, 200, "Hello")
+    assert fast.render() == slow.render()
