@@ -44,6 +44,7 @@ from credit.notices.pdf_fonts import (
     needs_fallback,
 )
 from credit.notices.pdf_labels import labels
+from credit.notices.pdf_output import lean_output
 from credit.notices.pdf_page import FONT, MONO, Page
 from credit.notices.pdf_text import NBSP, UNUSUAL, Measure
 
@@ -393,6 +394,15 @@ class _Producer(OutputProducer):
         for font in fpdf.fonts.values():
             before_output(font)
         super().__init__(fpdf)
+
+    def bufferize(self) -> bytearray:
+        """A letter in the built-in fonts written directly (:mod:`credit.notices.pdf_output`:
+        the same bytes), any other by fpdf2."""
+        lean = lean_output(self.fpdf)
+        if lean is None:
+            return super().bufferize()
+        self.buffer = bytearray(lean)
+        return self.buffer
 
 
 def build(make: Callable[[bool], bytes], *, shown: str = "") -> bytes:
