@@ -19,8 +19,10 @@ calls, to the same effect: paragraphs are broken where ``multi_cell`` breaks the
 measuring (:meth:`Document.wrapped`, :mod:`credit.notices.pdf_text`: the same bytes), and the
 one-line cells of the letterhead, the tables and the payment block are set with ``text`` and
 ``line`` (:meth:`Document.put`); plain text in a built-in font skips fpdf2's general checks
-and conversions (:mod:`credit.notices.pdf_page`: the same operators). The EPC QR code is segno's symbol, made once for the PDF and the
-e-mail (:mod:`credit.notices.qr`). ``python -m bench.letters`` times it."""
+and conversions (:mod:`credit.notices.pdf_page`: the same operators), and such a letter's file
+is written directly (:mod:`credit.notices.pdf_output`: the same bytes). The EPC QR code is
+segno's symbol, made once for the PDF and the e-mail (:mod:`credit.notices.qr`).
+``python -m bench.letters`` times it."""
 
 from __future__ import annotations
 

@@ -106,15 +106,17 @@ class Page(FPDF):
         if rule:
             self.line(x, y + h, x + w, y + h)
         if text:
-            width = self.width_of(text)
-            if align == "R":
-                dx = w - self.c_margin - width
-            elif align == "C":
-                dx = (w - width) / 2
-            else:
-                dx = self.c_margin
+            dx = self._offset(w, text, align)
             self.text(x + dx, y + 0.5 * h + 0.3 * self.font_size, text)
         self.x = x + w
+
+    def _offset(self, w: float, text: str, align: str) -> float:
+        """Where ``cell`` starts ``text`` in a cell ``w`` wide: the cell margin in from the left
+        (L) or right (R), or centred (C)."""
+        if align == "L":
+            return float(self.c_margin)
+        width = self.width_of(text)
+        return w - self.c_margin - width if align == "R" else (w - width) / 2
 
     def _line(  # noqa: PLR0913  # cell's arguments, as it takes them
         self,
@@ -145,8 +147,7 @@ class Page(FPDF):
             return False
         x, y = self.x, self.y
         if text:
-            width = self.width_of(text)
-            dx = {"L": self.c_margin, "R": w - self.c_margin - width}.get(align, (w - width) / 2)
+            dx = self._offset(w, text, align)
             if not builtin:  # the same operators as text() sets (DejaVu)
                 self.text(x + dx, y + 0.5 * h + 0.3 * self.font_size, text)
             else:  # cell's: "q BT x y Td colour (text) Tj ET Q", without q, colour and Q in black
