@@ -11,7 +11,7 @@ from typing import Any, TypedDict, cast
 
 from sqlmodel import col, select
 
-from credit import audit, notices
+from credit import audit, gc_pace, notices
 from credit.app import App
 from credit.db.models import CreditPolicy, Notice, NoticeStatus, utcnow
 from credit.domain.dunning_profiles import customer_templates
@@ -40,6 +40,7 @@ class Delivered(TypedDict):
     operator_notice: int | None
 
 
+@gc_pace.bulk_work()
 def deliver(
     app: App,
     *,

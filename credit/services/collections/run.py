@@ -13,7 +13,7 @@ from typing import cast
 from sqlalchemy.exc import StatementError
 from sqlmodel import col, select
 
-from credit import audit, notices, progress
+from credit import audit, gc_pace, notices, progress
 from credit.app import App
 from credit.db.bulk import insert_rows
 from credit.db.locks import lock_customers
@@ -140,6 +140,7 @@ def _dun_one(run: DunningRun, cid: int, planned_levels: Planned) -> list[Dunning
     return outcomes
 
 
+@gc_pace.bulk_work()
 def dun_customers(
     app: App,
     *,
