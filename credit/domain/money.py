@@ -85,12 +85,15 @@ def parse_amount(text: str, *, maximum: Decimal = MAX_AMOUNT) -> Decimal:
     raw = text.strip()
     if raw == "":
         raise ValueError("amount is empty")
-    if not _PLAIN.fullmatch(raw):
+    plain = _PLAIN.fullmatch(raw)
+    if not plain:
         raise ValueError(_why_not_plain(raw))
     value = Decimal(raw)
     if abs(value) > maximum:
         raise ValueError(f"larger than the maximum amount {maximum:,}")
-    if decimal_exponent(value) < -4 and value != value.quantize(RATIO):
+    # plain notation: the decimals written are the exponent (what decimal_exponent would say)
+    decimals = len(plain.group(1) or ".") - 1
+    if decimals > 4 and value != value.quantize(RATIO):
         raise ValueError("more than 4 decimal places")
     return value
 

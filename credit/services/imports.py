@@ -13,12 +13,14 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
+from credit import gc_pace
 from credit.app import App
 from credit.domain.columns import KINDS
 from credit.importers import MAX_FILE_BYTES, ImportFailed, ImportPlan, ImportSummary, import_file
 from credit.services.common import ServiceError, known_user
 
 
+@gc_pace.bulk_work()
 def import_data(
     app: App, *, kind: str, path: Path, actor: str, dry_run: bool, today: date | None = None
 ) -> ImportPlan:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from credit.domain.codes import check_country, normal_locale
 from credit.domain.money import (
@@ -176,3 +178,17 @@ def test_tables_show_amounts_in_the_currencys_own_decimals():
     assert fmt_money(Decimal("1234567.5"), "EUR") == "EUR 1,234,567.50"
     assert fmt_money(Decimal("1234567.4"), "JPY") == "JPY 1,234,567"
     assert fmt_money(Decimal("12.3455"), "KWD") == "KWD 12.346"  # half up, like invoices
+
+
+@given(
+    whole=st.from_regex(r"-?[0-9]{1,6}", fullmatch=True),
+    decimals=st.one_of(st.just(""), st.from_regex(r"\.[0-9]{1,9}", fullmatch=True)),
+)
+def test_more_than_four_decimals_is_refused_only_where_they_are_not_zeros(whole, decimals):
+    raw = whole + decimals
+    exact = Decimal(raw) == Decimal(raw).quantize(Decimal("0.0001"))
+    if exact:
+        assert parse_amount(raw) == Decimal(raw)
+    else:
+        with pytest.raises(ValueError, match="more than 4 decimal places"):
+            parse_amount(raw)
