@@ -91,7 +91,7 @@ def parse_amount(text: str, *, maximum: Decimal = MAX_AMOUNT) -> Decimal:
     value = Decimal(raw)
     if abs(value) > maximum:
         raise ValueError(f"larger than the maximum amount {maximum:,}")
-    # plain notation: the decimals written are the exponent (what decimal_exponent would say)
+    # plain notation: the decimals written are minus the exponent (as decimal_exponent says)
     decimals = len(plain.group(1) or ".") - 1
     if decimals > 4 and value != value.quantize(RATIO):
         raise ValueError("more than 4 decimal places")

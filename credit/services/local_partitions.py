@@ -34,10 +34,6 @@ from credit.services.collections import RunSummary, merge_summaries
 log = logging.getLogger(__name__)
 
 PARTS_PER_PROCESS = 6  # a skewed portfolio still ends with every core busy
-# At most this many customers a partition: the run ends when its last partition does, and while
-# that one is dunned and sent the other cores have nothing left to do (a partition of 100,000 /
-# 12 customers kept one core alone for about a minute).
-PARTITION_CUSTOMERS = 1_000
 
 
 def processes_for(app: App, customers: int) -> int:
@@ -47,13 +43,6 @@ def processes_for(app: App, customers: int) -> int:
     if wanted <= 1 or customers < max(app.settings.collections_parallel_from, 2):
         return 1
     return wanted
-
-
-def partition_count(customers: int, processes: int) -> int:
-    """How many partitions a run over ``customers`` in ``processes`` processes is cut into:
-    :data:`PARTS_PER_PROCESS` a process, more where a partition would pass
-    :data:`PARTITION_CUSTOMERS`."""
-    return max(processes * PARTS_PER_PROCESS, -(-customers // PARTITION_CUSTOMERS))
 
 
 def dun_in_processes(
@@ -70,10 +59,7 @@ def dun_in_processes(
     send = send and not dry_run
     run_key = f"collections:{as_of.isoformat()}:local:{uuid.uuid4().hex[:12]}"
     parts = partitions.plan_partitions(
-        app,
-        run_key=run_key,
-        customer_ids=customer_ids,
-        parts=partition_count(len(customer_ids), processes),
+        app, run_key=run_key, customer_ids=customer_ids, parts=processes * PARTS_PER_PROCESS
     )
     env = app.settings.as_environ() | {"CREDIT_PARENT_PID": str(os.getpid())}
     helpers = [

@@ -517,3 +517,36 @@ def test_payments_and_orders_of_one_customer_are_limited_like_its_invoices(
         "and currency, counted without sign, can be added up safely"
     ]
     assert run(app, kind, _documents(tmp_path / "g.csv", header, rows)).created
+
+
+ROW = "C-1001,L-{n},2026-01-05,2026-02-04,1.00,EUR,"
+HEAD = "customer_code,number,issue_date,due_date,amount,currency,applies_to"
+
+
+@pytest.mark.parametrize(
+    ("content", "lines"),
+    [
+        ((HEAD + "\r\n" + ROW.format(n=1) + "\r\n" + ROW.format(n=2)).encode(), [2, 3]),
+        (("\ufeff" + HEAD + "\r\n" + ROW.format(n=1) + "\r\n").encode(), [2]),
+        ((HEAD + "\r" + ROW.format(n=1) + "\r" + ROW.format(n=2) + "\r").encode(), [2, 3]),
+        ((HEAD + "\n\n" + ROW.format(n=1) + "\n\r\n" + ROW.format(n=2)).encode(), [3, 5]),
+        # a quoted cell over two lines: the row after it is on line 4
+        ((HEAD + '\n"C-1001",L-1,2026-01-05,2026-02-04,1.00,EUR,"a\r\nb"\n' + ROW.format(n=2)
+          ).encode(), [3, 4]),
+        # a line break across the reader's 8,192-byte chunks
+        ((HEAD + "\n" + "".join(ROW.format(n=f"{i:06d}") + "\r\n" for i in range(200))).encode(),
+         list(range(2, 202))),
+    ],
+    ids=["crlf", "bom-crlf", "lone-cr", "blank-lines", "quoted-line-break", "chunk-boundary"],
+)  # fmt: skip
+def test_rows_are_numbered_by_the_line_they_end_on_whatever_the_line_breaks(
+    tmp_path, content, lines
+):
+    from credit.importers.rows import read_rows
+
+    path = tmp_path / "lines.csv"
+    path.write_bytes(content)
+    rows, errors = read_rows(path, "invoices")
+    assert errors == []
+    assert [r.line for r in rows] == lines
+    assert rows[0].values["customer_code"] == "C-1001"

@@ -99,15 +99,3 @@ def test_a_retried_run_reopens_only_the_partitions_where_a_customer_failed(ledge
         "pending",
         "done",
     ]
-
-
-def test_a_large_local_run_is_cut_into_partitions_of_at_most_a_thousand_customers():
-    from credit.services.local_partitions import PARTITION_CUSTOMERS, partition_count
-
-    assert PARTITION_CUSTOMERS == 1_000
-    assert partition_count(5_000, 2) == 12  # six a process
-    assert partition_count(12_000, 2) == 12
-    assert partition_count(12_001, 2) == 13
-    assert partition_count(100_000, 2) == 100  # the last one alone is short
-    assert partition_count(100_000, 8) == 100
-    assert partition_count(10_000, 4) == 24

@@ -65,3 +65,16 @@ def test_two_threads_share_it_until_the_last_one_ends():
     release.set()
     thread.join(5)
     assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_a_collector_turned_off_stays_off():
+    gc.set_threshold(0)
+    with gc_pace.bulk_work():
+        assert gc.get_threshold()[0] == 0
+    assert gc.get_threshold()[0] == 0
+
+
+def test_thresholds_set_during_bulk_work_are_left_as_they_are():
+    with gc_pace.bulk_work():
+        gc.set_threshold(1_000, 5, 5)
+    assert gc.get_threshold() == (1_000, 5, 5)
