@@ -59,6 +59,10 @@ class Page(FPDF):
         third of what a letter's table costs) when the text is plain."""
         if not self.plain(text):
             return self.get_string_width(text)
+        return self._plain_width(text)
+
+    def _plain_width(self, text: str) -> float:
+        """:meth:`width_of` of text :meth:`plain` has passed."""
         font = self.current_font
         if isinstance(font, CoreFont):  # CoreFont.get_text_width's sum, without its generator
             units = sum(map(font.cw.__getitem__, self._encoded(text))) * self.font_size_pt * 0.001
@@ -84,6 +88,12 @@ class Page(FPDF):
         if not (isinstance(font, CoreFont) and simple and self.plain(text)):
             super().text(x, y, text)
             return
+        self._plain_text(x, y, text)
+
+    def _plain_text(self, x: float, y: float, text: str) -> None:
+        """:meth:`text` of text :meth:`plain` has passed, in a built-in font, on a page that
+        records no text positions."""
+        font = self.current_font
         text = self._encoded(text)
         if not self.current_font_is_set_on_page:
             self._out(self._set_font_for_page(font, self.font_size_pt))
@@ -106,16 +116,22 @@ class Page(FPDF):
         if rule:
             self.line(x, y + h, x + w, y + h)
         if text:
+            # plain already: the offset and the text are not checked again
             dx = self._offset(w, text, align)
-            self.text(x + dx, y + 0.5 * h + 0.3 * self.font_size, text)
+            top = y + 0.5 * h + 0.3 * self.font_size
+            font, quads = self.current_font, self._record_text_quad_points
+            if self.page and isinstance(font, CoreFont) and not quads:
+                self._plain_text(x + dx, top, text)
+            else:
+                self.text(x + dx, top, text)
         self.x = x + w
 
     def _offset(self, w: float, text: str, align: str) -> float:
-        """Where ``cell`` starts ``text`` in a cell ``w`` wide: the cell margin in from the left
-        (L) or right (R), or centred (C)."""
+        """Where ``cell`` starts ``text`` (which :meth:`plain` has passed) in a cell ``w`` wide:
+        the cell margin in from the left (L) or right (R), or centred (C)."""
         if align == "L":
             return float(self.c_margin)
-        width = self.width_of(text)
+        width = self._plain_width(text)
         return w - self.c_margin - width if align == "R" else (w - width) / 2
 
     def _line(  # noqa: PLR0913  # cell's arguments, as it takes them

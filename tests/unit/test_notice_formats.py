@@ -7,6 +7,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jinja2 import Environment
 
 from credit.notices import install_filters, local_time, plural_filter
@@ -95,3 +97,48 @@ def test_helpers_imported_without_context_format_for_the_notice_they_are_rendere
     assert str(module.due(Decimal("1"), datetime(2026, 11, 30).date(), 1)) == (
         "€1.00 am Nov 30, 2026, 1 Tag"
     )
+
+
+# The locales customers are written to (the templates' and the fallbacks' that portfolios use),
+# and currencies with 0, 2, 3 and 4 decimals; "" is an amount without a currency.
+MONEY_LOCALES = ["en", "en_US", "en_IN", "de", "de_DE", "de_CH", "fr", "fr_CH", "it", "es", "nl"]
+MONEY_LOCALES += ["pl", "pt_BR", "sv", "zh", "zh_Hant", "zh-Hant", "ja", "ar", "ar_EG", "he", "hi"]
+MONEY_CURRENCIES = ["EUR", "USD", "CHF", "GBP", "JPY", "KWD", "CNY", "TWD", "INR", "CLF", ""]
+
+
+@given(
+    locale=st.sampled_from(MONEY_LOCALES),
+    currency=st.sampled_from(MONEY_CURRENCIES),
+    amount=st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**15), max_value=10**15)
+    | st.sampled_from([Decimal("0"), Decimal("-0.00"), Decimal("-0.05"), Decimal("999.995")]),
+)
+@settings(max_examples=1000, deadline=None)
+def test_an_amount_is_written_as_babel_writes_it_in_every_locale_and_currency(
+    locale, currency, amount
+):
+    # money_text puts the amount's digits into the shape Babel gave for its sign and digit counts
+    # (formats._money_shape); Babel itself must agree, amount by amount.
+    from decimal import ROUND_HALF_UP
+
+    from credit.domain.money import money
+    from credit.notices.formats import _babel_money, _currency_unit, money_text
+
+    shown = money_text(amount, currency, locale)
+    exact = (
+        amount.quantize(_currency_unit(currency), rounding=ROUND_HALF_UP)
+        if currency
+        else money(amount)
+    )
+    assert shown == _babel_money(str(exact), currency, locale)
+
+
+def test_an_amount_whose_shape_babel_does_not_write_digit_for_digit_is_left_to_babel():
+    from credit.notices.formats import _formatted_money, _money_shape
+
+    # a fraction longer than the currency's: Babel rounds it, so no shape is kept
+    assert _money_shape("EUR", "de_DE", negative=False, whole=1, fraction=3) is None
+    assert _formatted_money("1.005", "EUR", "de_DE") == "1,00\xa0€"
+    assert (
+        _money_shape("EUR", "de_DE", negative=True, whole=4, fraction=2) == "-{}.{}{}{},{}{}\xa0€"
+    )
+    assert _formatted_money("-1234.50", "EUR", "de_DE") == "-1.234,50\xa0€"
