@@ -26,13 +26,13 @@ segno's symbol, made once for the PDF and the e-mail (:mod:`credit.notices.qr`).
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import CoreFont, TTFFont
@@ -349,12 +349,11 @@ class Document(Page):
         self.set_font(FONT, size=10)
         self.ln(3)
 
-    def payment_block(
-        self, rows: Sequence[tuple[str, str]], note: str, qr_image: bytes | None
-    ) -> None:
+    def payment_block(self, rows: Sequence[tuple[str, str]], note: str, qr_code: Any) -> None:
         """The payment details (beneficiary, IBAN, BIC, amount, reference) in a box, with the
-        EPC QR code at its right when there is one."""
-        height = max(len(rows) * 5.0 + 14, 42 if qr_image is not None else 0)
+        EPC QR code (its modules, :func:`credit.notices.qr.epc_matrix`) at its right when there
+        is one."""
+        height = max(len(rows) * 5.0 + 14, 42 if qr_code is not None else 0)
         if self.will_page_break(height + 8):
             self.add_page()
         self.heading(self.words["payment_details"])
@@ -375,13 +374,37 @@ class Document(Page):
         self.set_xy(LEFT + 4, top + len(rows) * 5.0 + 1.5)
         self.set_font(FONT, size=8.5)
         self.wrapped(WIDTH - 48, 4, note)
-        if qr_image is not None:
-            self.image(io.BytesIO(qr_image), x=LEFT + WIDTH - 36, y=top - 1, w=36, h=36)
+        if qr_code is not None:
+            self.qr_code(qr_code, x=LEFT + WIDTH - 36, y=top - 1, size=36)
             self.set_xy(LEFT + WIDTH - 40, top + 35.5)
             self.set_font(FONT, size=6)
             self.wrapped(40, 2.6, self.words["qr"], align="C", new_x=XPos.RIGHT)
         self.set_xy(LEFT, top + height)
         self.set_font(FONT, size=10)
+
+    def qr_code(self, modules: Any, *, x: float, y: float, size: float) -> None:
+        """A QR code drawn as vectors: its dark modules (``modules``: 1 where dark) as black
+        rectangles, a run of a row's modules each, filled as one path; ``size`` mm square with
+        the quiet zone of four modules. Sharp at any print resolution or zoom, and cheaper to
+        make than an image (pixels, a Group 4 TIFF, fpdf2 reading it back). The module's side is
+        a whole hundredth of a point, so that neighbouring modules meet exactly (the code is at
+        most a tenth of a millimetre smaller or larger than ``size``)."""
+        n = int(modules.shape[0])
+        k, side = self.k, size / (n + 8)
+        unit = round(side * k, 2)
+        left, top = round((x + 4 * side) * k, 2), round((self.h - y - 4 * side) * k, 2)
+        xs = [f"{left + c * unit:.2f}" for c in range(n + 1)]
+        ys = [f"{top - (r + 1) * unit:.2f}" for r in range(n)]
+        widths = [f"{length * unit:.2f}" for length in range(n + 1)]
+        height = f"{unit:.2f} re"
+        edges = np.diff(np.pad(modules.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+        rows, starts = np.nonzero(edges == 1)
+        ends = np.nonzero(edges == -1)[1]
+        path = [
+            f"{xs[a]} {ys[r]} {widths[b - a]} {height}"
+            for r, a, b in zip(rows.tolist(), starts.tolist(), ends.tolist(), strict=True)
+        ]
+        self._out("q 0 g\n" + "\n".join(path) + "\nf Q")
 
     def render(self) -> bytes:
         """The finished document."""

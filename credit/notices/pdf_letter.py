@@ -136,7 +136,7 @@ def payment_details(pdf: Document, remit: Mapping[str, Any]) -> None:
         rows.append((words["amount"], money_text(remit["amount"], remit["currency"], locale)))
     rows.append((words["pay_reference"], remit["rf_grouped"]))
     note = words["quote"].format(rf=remit["rf_grouped"])
-    pdf.payment_block(rows, note, epc_image(remit))
+    pdf.payment_block(rows, note, epc_modules(remit))
 
 
 def epc_payload(remit: Mapping[str, Any]) -> str | None:
@@ -159,12 +159,13 @@ def epc_payload(remit: Mapping[str, Any]) -> str | None:
         return None
 
 
-def epc_image(remit: Mapping[str, Any]) -> bytes | None:
-    """The letter's EPC QR code as the PDF draws it (:func:`credit.notices.qr.qr_tiff`)."""
+def epc_modules(remit: Mapping[str, Any]) -> Any:
+    """The letter's EPC QR code as the PDF draws it: its modules (:func:`credit.notices.qr.
+    epc_matrix`, shared with the e-mail's PNG), or None."""
     from credit.notices import qr
 
     payload = epc_payload(remit)
-    return qr.qr_tiff(payload) if payload is not None else None
+    return qr.epc_matrix(payload) if payload is not None else None
 
 
 def _signature(pdf: Document, company: Mapping[str, Any], body: str) -> None:

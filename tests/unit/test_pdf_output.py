@@ -43,8 +43,8 @@ def letter(
     columns = [Column("Nummer", 46), Column("Fällig", 28), Column("Betrag", WIDTH - 74, "R")]
     doc.items_table(columns, [[f"INV-{n:04}", "1.10.2026", f"{n},00 €"] for n in range(rows)])
     doc.totals([("Summe", "1.234,56 €", True)])
-    tiff = qr.qr_tiff(PAYLOAD) if qr_code else None
-    doc.payment_block([("IBAN", "DE02 1203 0000 0000 2020 51")], "Bitte RF angeben.", tiff)
+    modules = qr.epc_matrix(PAYLOAD) if qr_code else None
+    doc.payment_block([("IBAN", "DE02 1203 0000 0000 2020 51")], "Bitte RF angeben.", modules)
     return doc
 
 

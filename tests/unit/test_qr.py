@@ -1,6 +1,6 @@
 """The letters' EPC QR code is segno's own symbol: the same modules and data mask as
 ``segno.make`` (whose mask search credit.notices.qr replaces), the same penalty for each of the
-eight masks, and the PNG has the pixels of segno's PNG."""
+eight masks, the PNG has the pixels of segno's PNG, and the letter's PDF draws its modules as rectangles."""
 
 from __future__ import annotations
 
@@ -121,17 +121,47 @@ def test_penalties_of_any_matrix_are_segnos():
             assert qr.penalties(candidates) == theirs, size
 
 
-def test_the_pdf_gets_the_image_fpdf2_makes_of_the_png():
-    """The letter hands fpdf2 a Group 4 TIFF of one strip, which it copies: the PDF is byte for
-    byte the one fpdf2 makes from the PNG (which it re-encodes in Group 4 itself)."""
-    from fpdf import FPDF
+def drawn_modules(pdf: bytes) -> tuple[np.ndarray, float]:
+    """The QR code a PDF's first page draws as rectangles, read back module by module (1:
+    dark), and the side in mm of its square with the quiet zone of four modules. The finder
+    patterns put dark modules in the first row and column and in the last column."""
+    import re
 
-    def pdf(image: bytes) -> bytes:
-        doc = FPDF()
-        doc.set_creation_date(datetime(2026, 12, 1, tzinfo=UTC))
+    from pypdf import PdfReader
+
+    page = PdfReader(io.BytesIO(pdf)).pages[0]
+    stream = page.get_contents().get_data().decode("latin-1")
+    block = stream[stream.index("q 0 g\n") : stream.index("\nf Q")]
+    rects = [tuple(map(float, r)) for r in re.findall(r"(\S+) (\S+) (\S+) (\S+) re", block)]
+    unit = rects[0][3]
+    left = min(r[0] for r in rects)
+    top = max(r[1] for r in rects) + unit
+    n = round((max(r[0] + r[2] for r in rects) - left) / unit)
+    drawn = np.zeros((n, n), dtype=np.uint8)
+    for rx, ry, w, h in rects:
+        assert h == unit
+        row, first = round((top - ry) / unit) - 1, round((rx - left) / unit)
+        assert drawn[row, first : first + round(w / unit)].sum() == 0, "drawn twice"
+        drawn[row, first : first + round(w / unit)] = 1
+    return drawn, (n + 8) * unit / (72 / 25.4)
+
+
+def test_the_letter_draws_segnos_modules_as_rectangles():
+    """The letter draws the code as vectors: each dark module of segno's symbol is covered by
+    exactly one rectangle of the path, no light module by any, in the 36 mm square."""
+    from credit.notices.pdf import Document
+
+    for payload in payloads(12, seed=5):
+        doc = Document(
+            company={"name": "Muster GmbH"},
+            locale="de",
+            title="QR",
+            created=datetime(2026, 12, 1, tzinfo=UTC),
+            builtin=True,
+        )
         doc.add_page()
-        doc.image(io.BytesIO(image), x=150, y=200, w=36, h=36)
-        return bytes(doc.output())
-
-    for payload in payloads(6, seed=5):
-        assert pdf(qr.qr_tiff(payload)) == pdf(qr.qr_png(payload))
+        doc.qr_code(qr.epc_matrix(payload), x=150, y=200, size=36)
+        expected = np.array(segno_code(payload).matrix, dtype=np.uint8)
+        drawn, side = drawn_modules(doc.render())
+        assert drawn.shape == expected.shape and (drawn == expected).all()
+        assert abs(side - 36) < 0.2
