@@ -160,8 +160,8 @@ def epc_payload(remit: Mapping[str, Any]) -> str | None:
 
 
 def epc_modules(remit: Mapping[str, Any]) -> Any:
-    """The letter's EPC QR code as the PDF draws it: its modules (:func:`credit.notices.qr.
-    epc_matrix`, shared with the e-mail's PNG), or None."""
+    """The letter's EPC QR code as the PDF draws it: its modules, or None
+    (:func:`credit.notices.qr.epc_matrix`, shared with the e-mail's PNG)."""
     from credit.notices import qr
 
     payload = epc_payload(remit)

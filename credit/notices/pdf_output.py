@@ -4,7 +4,8 @@ in the built-in fonts, without its general object model.
 fpdf2 serialises each object by reading all its attributes (``dir()``), converting their names
 and values, and building the cross-reference table from the result: about a quarter of a
 built-in-font letter's time. Such a letter has few objects of few kinds: the page tree, the
-catalog, each page and its content stream, the QR code (a CCITT image), the fonts (Helvetica,
+catalog, each page and its content stream (the QR code is drawn in it), a one-bit image
+(CCITT) if the document has one, the fonts (Helvetica,
 Courier: no file), each page's resources and the document information. :func:`lean_output`
 writes them in fpdf2's order and format, with its file identifier; for any document with
 something else (an embedded font, another kind of image, links, an outline, encryption…) it

@@ -1,5 +1,5 @@
 """The EPC QR code of a letter: segno's symbol, the same modules ``segno.make`` gives, made in a
-quarter of its time: drawn by Pillow as a PNG for the e-mail, and as vectors in the letter's PDF
+quarter of its time: written as a PNG for the e-mail, and drawn as vectors in the letter's PDF
 (:meth:`credit.notices.pdf.Document.qr_code`).
 
 segno makes a code in pure Python, module by module: the Reed-Solomon division, the placement of

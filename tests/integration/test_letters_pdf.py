@@ -175,7 +175,8 @@ def test_a_euro_letters_qr_code_is_the_epc069_12_transfer_of_the_amount_due(life
     # module, and the e-mail's PNG shows the same code.
     [pdf, *others] = maker(lifecycle).files(notice)
     expected = segno.make(payload, error="m", mode="byte", micro=False, boost_error=False)
-    drawn, side = drawn_modules(pdf.data)
+    drawn, side, (left, _top) = drawn_modules(pdf.data)
+    assert abs(left / (72 / 25.4) - (190 - 36 + 4 * 36 / (drawn.shape[0] + 8))) < 0.01  # right
     assert (drawn == np.array(expected.matrix, dtype=np.uint8)).all() and abs(side - 36) < 0.2
     assert all(f.data == qr_png(payload) for f in others if f.content_type == "image/png")
 

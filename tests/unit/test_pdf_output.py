@@ -104,7 +104,7 @@ def test_a_built_in_font_letter_is_fpdf2s_file_byte_for_byte(rows, title, qr_cod
 def test_anything_else_is_written_by_fpdf2(what, monkeypatch):
     """An embedded font, a colour image, a link, a subject, a creation time not in UTC, a page of
     another size, an outline, no compression, one resources object: fpdf2 writes the file. A one-bit PNG (fpdf2 makes it a CCITT
-    image, as the QR code's TIFF is) is written directly. Either way, the same bytes."""
+    image) is written directly. Either way, the same bytes."""
 
     def make() -> Document:
         created = datetime(2026, 12, 1, 7, 30, tzinfo=timezone(timedelta(hours=1)))

@@ -121,9 +121,10 @@ def test_penalties_of_any_matrix_are_segnos():
             assert qr.penalties(candidates) == theirs, size
 
 
-def drawn_modules(pdf: bytes) -> tuple[np.ndarray, float]:
+def drawn_modules(pdf: bytes) -> tuple[np.ndarray, float, tuple[float, float]]:
     """The QR code a PDF's first page draws as rectangles, read back module by module (1:
-    dark), and the side in mm of its square with the quiet zone of four modules. The finder
+    dark), the side in mm of its square with the quiet zone of four modules, and where its
+    first module's top left corner is (points from the page's bottom left). The finder
     patterns put dark modules in the first row and column and in the last column."""
     import re
 
@@ -143,7 +144,7 @@ def drawn_modules(pdf: bytes) -> tuple[np.ndarray, float]:
         row, first = round((top - ry) / unit) - 1, round((rx - left) / unit)
         assert drawn[row, first : first + round(w / unit)].sum() == 0, "drawn twice"
         drawn[row, first : first + round(w / unit)] = 1
-    return drawn, (n + 8) * unit / (72 / 25.4)
+    return drawn, (n + 8) * unit / (72 / 25.4), (left, top)
 
 
 def test_the_letter_draws_segnos_modules_as_rectangles():
@@ -162,6 +163,10 @@ def test_the_letter_draws_segnos_modules_as_rectangles():
         doc.add_page()
         doc.qr_code(qr.epc_matrix(payload), x=150, y=200, size=36)
         expected = np.array(segno_code(payload).matrix, dtype=np.uint8)
-        drawn, side = drawn_modules(doc.render())
+        drawn, side, (left, top) = drawn_modules(doc.render())
         assert drawn.shape == expected.shape and (drawn == expected).all()
         assert abs(side - 36) < 0.2
+        # inside the quiet zone of four modules of the square at (150, 200) mm from the top left
+        k, module = 72 / 25.4, 36 / (expected.shape[0] + 8)
+        assert abs(left - (150 + 4 * module) * k) < 0.01
+        assert abs(top - (297 - 200 - 4 * module) * k) < 0.01
