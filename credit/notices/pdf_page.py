@@ -88,12 +88,11 @@ class Page(FPDF):
         if not (isinstance(font, CoreFont) and simple and self.plain(text)):
             super().text(x, y, text)
             return
-        self._plain_text(x, y, text)
+        self._plain_text(font, x, y, text)
 
-    def _plain_text(self, x: float, y: float, text: str) -> None:
-        """:meth:`text` of text :meth:`plain` has passed, in a built-in font, on a page that
-        records no text positions."""
-        font = self.current_font
+    def _plain_text(self, font: CoreFont, x: float, y: float, text: str) -> None:
+        """:meth:`text` of text :meth:`plain` has passed, in ``font`` (the current one, built
+        in), on a page that records no text positions."""
         text = self._encoded(text)
         if not self.current_font_is_set_on_page:
             self._out(self._set_font_for_page(font, self.font_size_pt))
@@ -121,7 +120,7 @@ class Page(FPDF):
             top = y + 0.5 * h + 0.3 * self.font_size
             font, quads = self.current_font, self._record_text_quad_points
             if self.page and isinstance(font, CoreFont) and not quads:
-                self._plain_text(x + dx, top, text)
+                self._plain_text(font, x + dx, top, text)
             else:
                 self.text(x + dx, top, text)
         self.x = x + w
