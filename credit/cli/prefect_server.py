@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +26,8 @@ from credit.cli.output import console, error_log, fail
 
 
 def _healthy(url: str) -> bool:
+    import urllib.request  # 25 ms (http, email, ssl): loaded by the commands that start a server
+
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
             return bool(answer.status == 200)

@@ -11,68 +11,92 @@ renderer), :mod:`~credit.notices.outbox` (enqueue, batched), :mod:`~credit.notic
 RFC 5322 bytes), :mod:`~credit.notices.transports` (file, SMTP, letters),
 :mod:`~credit.notices.claims` (leases, marks, waiting notices) and
 :mod:`~credit.notices.delivery` (the sweep, retries and backoff). Every public name is importable
-from ``credit.notices``.
+from ``credit.notices`` and loaded on first use (:mod:`credit.lazy`): a command that only reads
+does not load Jinja and Babel.
 """
+
+# ruff: noqa: F401  (these imports are the package's public names)
 
 from __future__ import annotations
 
-from credit.audit import jsonable
-from credit.db.models import NoticeStatus, utcnow
-from credit.notices.base import (
-    CUSTOMER_KINDS,
-    INTERNAL_KEY_SUFFIX,
-    Channel,
-    NoticeError,
-    company_refusal,
-    customer_kinds,
-    is_customer_facing,
-)
-from credit.notices.claims import (
-    INTERRUPTED,
-    LEASE,
-    Outgoing,
-    claim,
-    due_notices,
-    held_back,
-    mark,
-    release_waiting,
-    waiting,
-    waiting_condition,
-)
-from credit.notices.delivery import (
-    CLAIM,
-    GIVE_UP_AFTER,
-    MAX_ATTEMPTS,
-    RETRY_BASE,
-    DeliveryOptions,
-    DeliveryReport,
-    Sender,
-    SendOutcome,
-    deliver_pending,
-    fail,
-    permanent,
-    send_one,
-    server_unavailable,
-)
-from credit.notices.formats import (
-    babel_locale,
-    date_filter,
-    install_filters,
-    local_time,
-    money_filter,
-    parse_moment,
-    plural_filter,
-)
-from credit.notices.message import build_message, header_value, message_id
-from credit.notices.outbox import BATCH_BUFFER, OutboxEntry, batched, enqueue, exists
-from credit.notices.rendering import NoticeRenderer, Rendered
-from credit.notices.transports import (
-    FileTransport,
-    LetterWriter,
-    SmtpTransport,
-    Transport,
-    transport_for,
-)
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from credit.lazy import load, names_in
+
+if TYPE_CHECKING:
+    from credit.audit import jsonable
+    from credit.db.models import NoticeStatus, utcnow
+    from credit.notices.base import (
+        CUSTOMER_KINDS,
+        INTERNAL_KEY_SUFFIX,
+        Channel,
+        NoticeError,
+        company_refusal,
+        customer_kinds,
+        is_customer_facing,
+    )
+    from credit.notices.claims import (
+        INTERRUPTED,
+        LEASE,
+        Outgoing,
+        claim,
+        due_notices,
+        held_back,
+        mark,
+        release_waiting,
+        waiting,
+        waiting_condition,
+    )
+    from credit.notices.delivery import (
+        CLAIM,
+        GIVE_UP_AFTER,
+        MAX_ATTEMPTS,
+        RETRY_BASE,
+        DeliveryOptions,
+        DeliveryReport,
+        Sender,
+        SendOutcome,
+        deliver_pending,
+        fail,
+        permanent,
+        send_one,
+        server_unavailable,
+    )
+    from credit.notices.formats import (
+        babel_locale,
+        date_filter,
+        install_filters,
+        local_time,
+        money_filter,
+        parse_moment,
+        plural_filter,
+    )
+    from credit.notices.message import build_message, header_value, message_id
+    from credit.notices.outbox import BATCH_BUFFER, OutboxEntry, batched, enqueue, exists
+    from credit.notices.rendering import NoticeRenderer, Rendered
+    from credit.notices.transports import (
+        FileTransport,
+        LetterWriter,
+        SmtpTransport,
+        Transport,
+        transport_for,
+    )
+
+
+@cache
+def _where() -> dict[str, str]:
+    """Each public name's module, read from the ``TYPE_CHECKING`` imports above."""
+    return names_in(__file__)
+
+
+def __getattr__(name: str) -> Any:
+    return load(globals(), _where(), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_where()})
+
 
 __all__ = [
     "BATCH_BUFFER",

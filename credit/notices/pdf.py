@@ -47,7 +47,7 @@ from credit.notices.pdf_fonts import (
 )
 from credit.notices.pdf_labels import labels
 from credit.notices.pdf_output import lean_output
-from credit.notices.pdf_page import FONT, MONO, Page
+from credit.notices.pdf_page import FONT, MONO, Page, fit
 from credit.notices.pdf_text import NBSP, UNUSUAL, Measure
 
 # fpdf2 reports every glyph no font has (Chinese text on a machine without a CJK font), letter
@@ -312,10 +312,7 @@ class Document(Page):
         def head() -> None:
             self.set_font(FONT, "B", 8)
             self.set_draw_color(0, 0, 0)
-            for c in columns:
-                self.put(
-                    c.width, ROW + 0.6, fit(self, c.heading, c.width), align=c.align, rule=True
-                )
+            self.cells(ROW + 0.6, [(c.width, c.heading, c.align) for c in columns])
             self.ln(ROW + 0.6)
             self.set_font(FONT, size=8.5)
 
@@ -328,10 +325,15 @@ class Document(Page):
                 self.add_page()
                 head()
                 self.set_draw_color(210, 216, 222)
-            for c, value in zip(columns, row, strict=True):
-                self.put(c.width, ROW, fit(self, value, c.width), align=c.align, rule=True)
+            self.cells(ROW, [(c.width, v, c.align) for c, v in zip(columns, row, strict=True)])
             self.ln(ROW)
         self.ln(1.5)
+
+    def cells(self, h: float, cells: Sequence[tuple[float, str, str]]) -> None:
+        """A ruled row of a table: each ``(width, text, align)`` fitted to its width."""
+        if not self.row(h, cells, rule=True):
+            for w, text, align in cells:
+                self.put(w, h, fit(self, text, w), align=align, rule=True)
 
     def totals(self, lines: Sequence[tuple[str, str, bool]]) -> None:
         """Right-aligned label and amount lines; a bold line is a total (ruled above)."""
@@ -460,16 +462,6 @@ def sender_lines(company: Mapping[str, Any]) -> list[str]:
     lines = [str(line) for line in company.get("address", [])]
     name = str(company.get("name", "")).strip().lower()
     return lines[1:] if lines and lines[0].strip().lower() == name else lines
-
-
-def fit(pdf: Document, text: str, width: float) -> str:
-    """``text`` shortened with an ellipsis to fit ``width`` mm in the current font."""
-    text = " ".join(str(text).split())
-    if pdf.width_of(text) <= width - 1.5:
-        return text
-    while text and pdf.width_of(text + "…") > width - 1.5:
-        text = text[:-1]
-    return text + "…"
 
 
 def shrunk(pdf: Document, text: str, width: float, size: float, *, smallest: float = 6.0) -> float:

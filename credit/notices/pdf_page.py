@@ -10,6 +10,7 @@ the same operators, in a fraction of the time. Anything else goes to fpdf2. The 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fpdf import FPDF
@@ -125,6 +126,52 @@ class Page(FPDF):
                 self.text(x + dx, top, text)
         self.x = x + w
 
+    def row(self, h: float, cells: Sequence[tuple[float, str, str]], *, rule: bool = False) -> bool:
+        """One row of a table, each ``(w, text, align)`` of ``cells`` as ``put(w, h, fit(self,
+        text, w), align=align, rule=rule)`` would set it, written at once: the same operators in
+        the same order, without a cell's checks, calls and writes each (a letter's items table
+        was half of its cost). False, and nothing done, unless the row is plain text in a
+        built-in font on this page that does not break it."""
+        font = self.current_font
+        texts = [" ".join(str(text).split()) for _, text, _ in cells]
+        if (
+            not self.page
+            or not isinstance(font, CoreFont)
+            or self._record_text_quad_points
+            or self.will_page_break(h)
+            or not self.plain("\n".join(texts))
+        ):
+            return False
+        k, size, page_h, margin = self.k, self.font_size_pt, self.h, self.c_margin
+        x, y, widths = self.x, self.y, font.cw
+        edge = f"{(page_h - (y + h)) * k:.2f}"
+        top = f"{(page_h - (y + 0.5 * h + 0.3 * self.font_size)) * k:.2f}"
+        colour = self.text_color
+        tint = colour.serialize().lower() if colour != self.fill_color else None  # type: ignore[union-attr]
+        ops: list[str] = []
+        for (w, _, align), text in zip(cells, texts, strict=True):
+            if rule:
+                ops.append(f"{x * k:.2f} {edge} m {(x + w) * k:.2f} {edge} l S")
+            if text:
+                shown = self._encoded(text)
+                width = sum(map(widths.__getitem__, shown)) * size * 0.001 / k
+                if width > w - 1.5:  # fit()'s ellipsis
+                    shown = self._encoded(fit(self, text, w))
+                    width = sum(map(widths.__getitem__, shown)) * size * 0.001 / k
+                if align == "L":
+                    dx = float(margin)
+                else:
+                    dx = w - margin - width if align == "R" else (w - width) / 2
+                if not self.current_font_is_set_on_page:
+                    ops.append(self._set_font_for_page(font, size))
+                op = f"BT {(x + dx) * k:.2f} {top} Td ({escape_parens(shown)}) Tj ET"
+                ops.append(op if tint is None else f"q {tint} {op} Q")
+            x = x + w
+        if ops:
+            self._out("\n".join(ops))
+        self.x = x
+        return True
+
     def _offset(self, w: float, text: str, align: str) -> float:
         """Where ``cell`` starts ``text`` (which :meth:`plain` has passed) in a cell ``w`` wide:
         the cell margin in from the left (L) or right (R), or centred (C)."""
@@ -206,3 +253,13 @@ class Page(FPDF):
             and font.fontkey == family + style
             and not (self.underline or self.strikethrough)
         )
+
+
+def fit(pdf: Page, text: str, width: float) -> str:
+    """``text`` shortened with an ellipsis to fit ``width`` mm in the current font."""
+    text = " ".join(str(text).split())
+    if pdf.width_of(text) <= width - 1.5:
+        return text
+    while text and pdf.width_of(text + "…") > width - 1.5:
+        text = text[:-1]
+    return text + "…"

@@ -10,13 +10,12 @@ customers does not load research, collections and analytics: loading them all wo
 
 from __future__ import annotations
 
-import ast
-import importlib
 import sys
 import types
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from credit.lazy import load, names_in
 
 if TYPE_CHECKING:
     from credit.services.account_statement import customer_statement
@@ -137,23 +136,11 @@ if TYPE_CHECKING:
 @cache
 def _where() -> dict[str, str]:
     """Each use case's module, read from the ``TYPE_CHECKING`` imports above."""
-    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
-    block = next(node for node in tree.body if isinstance(node, ast.If))
-    return {
-        alias.asname or alias.name: str(node.module)
-        for node in block.body
-        if isinstance(node, ast.ImportFrom)
-        for alias in node.names
-    }
+    return names_in(__file__)
 
 
 def __getattr__(name: str) -> Any:
-    module = _where().get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return load(globals(), _where(), name)
 
 
 def __dir__() -> list[str]:

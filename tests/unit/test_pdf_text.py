@@ -11,7 +11,7 @@ import pytest
 from fpdf import FPDF
 from fpdf.enums import TextMode, XPos, YPos
 
-from credit.notices.pdf import FONT, WIDTH, Document
+from credit.notices.pdf import FONT, WIDTH, Document, fit
 
 WORDS = [
     "Rechnung", "overdue", "RF18 5390 0754 7034", "€1.234,56", "1\u00a0234,50\u00a0€", "Müller",
@@ -155,6 +155,44 @@ def test_one_line_cells_text_and_fonts_are_fpdf2s_bytes(builtin):
         fast.text(30, 250, value)
         FPDF.text(slow, 30, 250, value)
     assert fast.render() == slow.render()
+
+
+@pytest.mark.parametrize("builtin", [True, False], ids=["built-in", "dejavu"])
+def test_a_table_row_at_once_is_the_page_of_its_cells_put_one_by_one(builtin):
+    """``cells`` (a letter's items table) writes a row at once where it can; the page, the
+    cursor and every page break are those of ``put(w, h, fit(...))`` for each cell, in black
+    and grey, at each alignment, with text cut short by an ellipsis, with the page count (not
+    plain), and over enough rows to break pages."""
+    rnd = random.Random(21)
+    values = ["Müller & Söhne (fictitious)", "€1.234,56", "a\\b", "", "x" * 90, "R(F)18"]
+    values += ["Seite 1 von {nb}", "Rechnung  mit\nUmbruch", "–", "1\u00a0234,50\u00a0€"]
+    fast, slow = document(builtin), document(builtin)
+    for n in range(120):
+        colour = rnd.choice([(0, 0, 0), (82, 96, 109)])
+        size, style = rnd.choice([(8.5, ""), (8, "B"), (10, "")])
+        cells = [
+            (rnd.choice([14.0, 25.0, 46.0, 60.0]), rnd.choice(values), rnd.choice("LRC"))
+            for _ in range(rnd.randint(1, 6))
+        ]
+        start = rnd.choice([20, 25.5])
+        for pdf in (fast, slow):
+            pdf.set_text_color(*colour)
+            pdf.set_font(FONT, style, size)
+            pdf.set_x(start)
+        if n % 7 == 0:  # a grey rule or a black one
+            for pdf in (fast, slow):
+                pdf.set_draw_color(210, 216, 222)
+        fast.cells(5.2, cells)
+        for w, text, align in cells:
+            slow.put(w, 5.2, fit(slow, text, w), align=align, rule=True)
+        assert (fast.get_x(), fast.get_y(), fast.page) == (slow.get_x(), slow.get_y(), slow.page)
+        for pdf in (fast, slow):
+            pdf.ln(5.2)
+    assert fast.page > 1  # the rows broke pages
+    assert fast.render() == slow.render()
+    fresh = document(builtin)
+    fresh.set_font(FONT, size=8.5)
+    assert fresh.row(5.2, [(20.0, "plain", "L")]) is builtin  # DejaVu: put, cell by cell
 
 
 def test_styled_text_goes_to_fpdf2():
