@@ -131,7 +131,8 @@ class Page(FPDF):
         text, w), align=align, rule=rule)`` would set it, written at once: the same operators in
         the same order, without a cell's checks, calls and writes each (a letter's items table
         was half of its cost). False, and nothing done, unless the row is plain text in a
-        built-in font on this page that does not break it."""
+        built-in font on this page that does not break it, in cells at least 1.5 mm wide. Text
+        the font cannot encode raises fpdf2's exception before anything is written."""
         font = self.current_font
         texts = [" ".join(str(text).split()) for _, text, _ in cells]
         if (
@@ -139,32 +140,37 @@ class Page(FPDF):
             or not isinstance(font, CoreFont)
             or self._record_text_quad_points
             or self.will_page_break(h)
+            or any(w < 1.5 for w, _, _ in cells)  # fit() puts an ellipsis in an empty cell
             or not self.plain("\n".join(texts))
         ):
             return False
         k, size, page_h, margin = self.k, self.font_size_pt, self.h, self.c_margin
-        x, y, widths = self.x, self.y, font.cw
+        widths = font.cw
+        shown: list[tuple[str, float]] = []  # each cell's text as the font encodes it, its width
+        for (w, _, _), text in zip(cells, texts, strict=True):
+            encoded = self._encoded(text)
+            width = sum(map(widths.__getitem__, encoded)) * size * 0.001 / k
+            if width > w - 1.5:  # fit()'s ellipsis
+                encoded = self._encoded(fit(self, text, w))
+                width = sum(map(widths.__getitem__, encoded)) * size * 0.001 / k
+            shown.append((encoded, width))
+        x, y = self.x, self.y
         edge = f"{(page_h - (y + h)) * k:.2f}"
         top = f"{(page_h - (y + 0.5 * h + 0.3 * self.font_size)) * k:.2f}"
         colour = self.text_color
         tint = colour.serialize().lower() if colour != self.fill_color else None  # type: ignore[union-attr]
         ops: list[str] = []
-        for (w, _, align), text in zip(cells, texts, strict=True):
+        for (w, _, align), (text, width) in zip(cells, shown, strict=True):
             if rule:
                 ops.append(f"{x * k:.2f} {edge} m {(x + w) * k:.2f} {edge} l S")
             if text:
-                shown = self._encoded(text)
-                width = sum(map(widths.__getitem__, shown)) * size * 0.001 / k
-                if width > w - 1.5:  # fit()'s ellipsis
-                    shown = self._encoded(fit(self, text, w))
-                    width = sum(map(widths.__getitem__, shown)) * size * 0.001 / k
                 if align == "L":
                     dx = float(margin)
                 else:
                     dx = w - margin - width if align == "R" else (w - width) / 2
                 if not self.current_font_is_set_on_page:
                     ops.append(self._set_font_for_page(font, size))
-                op = f"BT {(x + dx) * k:.2f} {top} Td ({escape_parens(shown)}) Tj ET"
+                op = f"BT {(x + dx) * k:.2f} {top} Td ({escape_parens(text)}) Tj ET"
                 ops.append(op if tint is None else f"q {tint} {op} Q")
             x = x + w
         if ops:

@@ -161,8 +161,8 @@ def test_one_line_cells_text_and_fonts_are_fpdf2s_bytes(builtin):
 def test_a_table_row_at_once_is_the_page_of_its_cells_put_one_by_one(builtin):
     """``cells`` (a letter's items table) writes a row at once where it can; the page, the
     cursor and every page break are those of ``put(w, h, fit(...))`` for each cell, in black
-    and grey, at each alignment, with text cut short by an ellipsis, with the page count (not
-    plain), and over enough rows to break pages."""
+    and grey, at each alignment, with text cut short by an ellipsis (and an empty cell too
+    narrow for one), with the page count (not plain), and over enough rows to break pages."""
     rnd = random.Random(21)
     values = ["Müller & Söhne (fictitious)", "€1.234,56", "a\\b", "", "x" * 90, "R(F)18"]
     values += ["Seite 1 von {nb}", "Rechnung  mit\nUmbruch", "–", "1\u00a0234,50\u00a0€"]
@@ -171,7 +171,7 @@ def test_a_table_row_at_once_is_the_page_of_its_cells_put_one_by_one(builtin):
         colour = rnd.choice([(0, 0, 0), (82, 96, 109)])
         size, style = rnd.choice([(8.5, ""), (8, "B"), (10, "")])
         cells = [
-            (rnd.choice([14.0, 25.0, 46.0, 60.0]), rnd.choice(values), rnd.choice("LRC"))
+            (rnd.choice([1.0, 14.0, 25.0, 46.0, 60.0]), rnd.choice(values), rnd.choice("LRC"))
             for _ in range(rnd.randint(1, 6))
         ]
         start = rnd.choice([20, 25.5])
