@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import importlib
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +37,19 @@ def load(package: dict[str, Any], where: dict[str, str], name: str) -> Any:
     value = getattr(importlib.import_module(module), name)
     package[name] = value
     return value
+
+
+def package(
+    namespace: dict[str, Any], init_file: str
+) -> tuple[Callable[[], dict[str, str]], Callable[[str], Any], Callable[[], list[str]]]:
+    """A package's ``_where`` (its names' modules), ``__getattr__`` and ``__dir__``, for
+    ``namespace`` (its ``globals()``) and its ``__init__.py``."""
+    where = cache(lambda: names_in(init_file))
+
+    def getattr_(name: str) -> Any:
+        return load(namespace, where(), name)
+
+    def dir_() -> list[str]:
+        return sorted({*namespace, *where()})
+
+    return where, getattr_, dir_

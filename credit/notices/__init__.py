@@ -19,10 +19,9 @@ does not load Jinja and Babel.
 
 from __future__ import annotations
 
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from credit.lazy import load, names_in
+from credit.lazy import package
 
 if TYPE_CHECKING:
     from credit.audit import jsonable
@@ -84,18 +83,8 @@ if TYPE_CHECKING:
     )
 
 
-@cache
-def _where() -> dict[str, str]:
-    """Each public name's module, read from the ``TYPE_CHECKING`` imports above."""
-    return names_in(__file__)
-
-
-def __getattr__(name: str) -> Any:
-    return load(globals(), _where(), name)
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_where()})
+# Each name's module (read from the ``TYPE_CHECKING`` imports above), loaded on first use.
+_where, __getattr__, __dir__ = package(globals(), __file__)
 
 
 __all__ = [

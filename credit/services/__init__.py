@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import sys
 import types
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from credit.lazy import load, names_in
+from credit.lazy import package
 
 if TYPE_CHECKING:
     from credit.services.account_statement import customer_statement
@@ -133,18 +132,8 @@ if TYPE_CHECKING:
     from credit.services.status import Status, house_status
 
 
-@cache
-def _where() -> dict[str, str]:
-    """Each use case's module, read from the ``TYPE_CHECKING`` imports above."""
-    return names_in(__file__)
-
-
-def __getattr__(name: str) -> Any:
-    return load(globals(), _where(), name)
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_where()})
+# Each name's module (read from the ``TYPE_CHECKING`` imports above), loaded on first use.
+_where, __getattr__, __dir__ = package(globals(), __file__)
 
 
 class _Package(types.ModuleType):
