@@ -10,9 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_zygote import Forks
 from tests.conftest import SAMPLE, TEST_COMPANY, copy_database
 
 CREDIT = str(Path(sys.executable).with_name("credit"))
+# Commands forked from a process that has imported the command line once (tests/cli_zygote.py);
+# CREDIT_TEST_SCRIPT=1 runs the installed script for every command instead.
+FORKS = Forks(CREDIT, enabled=os.environ.get("CREDIT_TEST_SCRIPT") != "1")
 
 
 @pytest.fixture
@@ -34,9 +38,7 @@ def credit_in(tmp_path: Path, prefect_api_url: str):
 
     def run(*args: str, expect: int | None = 0) -> subprocess.CompletedProcess:
         """Run `credit ARGS`; its exit code must be ``expect`` (None: the caller checks)."""
-        proc = subprocess.run(
-            [CREDIT, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
-        )
+        proc = FORKS.run(list(args), cwd=tmp_path, env=env, timeout=300)
         assert expect is None or proc.returncode == expect, (
             f"credit {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
         )
