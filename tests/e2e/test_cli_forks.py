@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 
 import pytest
 
+from tests.conftest import copy_database
 from tests.e2e.conftest import CREDIT, FORKS
 
 pytestmark = pytest.mark.skipif(not FORKS.enabled, reason="CREDIT_TEST_SCRIPT=1: no forks")
@@ -28,7 +30,7 @@ def same(forked: subprocess.CompletedProcess, script: subprocess.CompletedProces
 
 
 def test_a_forked_command_prints_and_ends_as_the_script_does(cli):
-    assert FORKS.serves(cli.env, cli.path)
+    assert FORKS.forks(cli.env, cli.path)
     for args in (
         ("--help",),
         ("collections", "run", "--help"),
@@ -53,7 +55,7 @@ def test_a_command_killed_by_a_signal_ends_with_it(cli, sample_ledger):
     as the script's process does (return code -9), and a run started again finishes."""
     sample_ledger(cli, ("customers", "invoices"))
     cli.env["CREDIT_CRASH_AT"] = "collections.selected"
-    assert FORKS.serves(cli.env, cli.path)
+    assert FORKS.forks(cli.env, cli.path)
     killed = cli("collections", "run", "--as-of", "2026-10-01", expect=None)
     assert killed.returncode == -9, killed.stderr
     del cli.env["CREDIT_CRASH_AT"]
@@ -61,8 +63,61 @@ def test_a_command_killed_by_a_signal_ends_with_it(cli, sample_ledger):
     assert done["counts"]["sent"] > 0
 
 
-def test_a_command_in_another_environment_runs_the_script(cli):
-    env = dict(cli.env, COLUMNS="60")
-    assert not FORKS.serves(env, cli.path)
-    (cli.path / ".env").write_text("CREDIT_LOG_LEVEL=INFO\n")
-    assert not FORKS.serves(cli.env, cli.path)
+def test_a_warning_reads_as_the_script_prints_it(cli, sample_ledger, tmp_path):
+    """A command that does not run a flow and logs a warning prints it as a bare line, as the
+    script does: not in the format Prefect gives logging once it is imported."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sample_ledger(cli, ("customers", "invoices"))
+    cli.env.update(
+        CREDIT_SMTP_HOST="127.0.0.1", CREDIT_SMTP_PORT=str(port), CREDIT_SMTP_TIMEOUT="1"
+    )
+    cli("collections", "run", "--as-of", "2026-10-01", expect=None)
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    copy_database(cli.path / "credit.db", twin / "credit.db")
+    forked = FORKS.run(
+        ["notices", "deliver", "--now", "--as", "ben.manager"],
+        cwd=cli.path,
+        env=cli.env,
+        timeout=120,
+    )
+    env = dict(cli.env, CREDIT_DATABASE_URL=f"sqlite:///{twin / 'credit.db'}")
+    script = subprocess.run(
+        [CREDIT, "notices", "deliver", "--now", "--as", "ben.manager"],
+        cwd=twin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "waits: the mail server failed" in script.stderr
+    assert forked.returncode == script.returncode
+    assert forked.stderr.splitlines()[0] == script.stderr.splitlines()[0]
+    assert "WARNING" not in forked.stderr
+
+
+def test_a_command_in_another_environment_has_servers_of_its_own(cli):
+    narrow = dict(cli.env, COLUMNS="60")
+    assert FORKS.forks(narrow, cli.path)
+    cli("init")
+    forked = FORKS.run(["policy", "show"], cwd=cli.path, env=narrow, timeout=120)
+    script = subprocess.run(
+        [CREDIT, "policy", "show"],
+        cwd=cli.path,
+        env=narrow,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    same(forked, script)
+    assert max(map(len, forked.stdout.splitlines())) <= 60
+
+
+def test_a_folder_with_prefect_settings_runs_the_script(cli):
+    for name in ("prefect.toml", "pyproject.toml", ".env"):
+        (cli.path / name).write_text("\n")
+        assert not FORKS.forks(cli.env, cli.path)
+        (cli.path / name).unlink()
+    assert FORKS.forks(cli.env, cli.path)
