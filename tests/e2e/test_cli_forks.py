@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
@@ -121,3 +124,32 @@ def test_a_folder_with_prefect_settings_runs_the_script(cli):
         assert not FORKS.forks(cli.env, cli.path)
         (cli.path / name).unlink()
     assert FORKS.forks(cli.env, cli.path)
+
+
+def in_folder(folder) -> list[int]:
+    """The processes working in ``folder``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and os.readlink(entry / "cwd") == str(folder):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_command_past_its_time_is_killed_and_says_what_it_printed(cli, sample_ledger):
+    """As subprocess.run(timeout=...) does: the command is killed, TimeoutExpired carries its
+    output so far, and the next command forks as before."""
+    sample_ledger(cli, ("customers", "invoices"))
+    stalled = dict(cli.env, CREDIT_STALL_AT="collections.selected")
+    with pytest.raises(subprocess.TimeoutExpired) as late:
+        FORKS.run(
+            ["collections", "run", "--as-of", "2026-10-01"], cwd=cli.path, env=stalled, timeout=8
+        )
+    assert "stalled at collections.selected" in late.value.stderr
+    deadline = time.monotonic() + 10
+    while in_folder(cli.path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not in_folder(cli.path)  # killed, not left stalled
+    assert cli.json("notices", "list") == []
