@@ -14,7 +14,7 @@ from tests.cli_zygote import Forks
 from tests.conftest import SAMPLE, TEST_COMPANY, copy_database
 
 CREDIT = str(Path(sys.executable).with_name("credit"))
-# Commands forked from a process that has imported the command line once (tests/cli_zygote.py);
+# Commands forked from a process that has imported the product once (tests/cli_zygote.py);
 # CREDIT_TEST_SCRIPT=1 runs the installed script for every command instead.
 FORKS = Forks(CREDIT, enabled=os.environ.get("CREDIT_TEST_SCRIPT") != "1")
 
